@@ -1,0 +1,72 @@
+/* Leadership through a lease in Redis, with fencing epochs (DESIGN.md §5).
+ *
+ * Keys: "<cluster>:leader" holds "<epoch> <broker id> <url>" (or JSON, see the module) with a
+ * PX lease; "<cluster>:epoch" is a counter bumped by every successful acquire, so each term has
+ * a strictly larger epoch. All Redis I/O is asynchronous on the caller's loop. Redis down means
+ * "no leader known" and a leader steps down at its local deadline; nothing ever blocks.
+ *
+ * Ownership: bk_election_start() allocates; bk_election_stop() releases the lease (if held),
+ * closes every handle and frees, then calls done(arg). */
+#ifndef BROOK_ELECTION_H
+#define BROOK_ELECTION_H
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef enum {
+    BK_ROLE_STANDALONE = 0, /* no Redis: leader of a cluster of one at epoch 1 */
+    BK_ROLE_LEADER = 1,
+    BK_ROLE_FOLLOWER = 2, /* another broker holds the lease */
+    BK_ROLE_NONE = 3,     /* no leader known (Redis unreachable, or the lease is free) */
+} bk_role_t;
+
+typedef struct {
+    int standalone;
+    const char *redis_host;
+    int redis_port;
+    const char *cluster;        /* key prefix, default "brook" */
+    const char *broker_id;
+    const char *advertised_url; /* e.g. http://127.0.0.1:5001, stored in the leader key */
+    uint32_t lease_ms;          /* lease length in Redis */
+    uint32_t renew_ms;          /* renew / poll interval */
+    uint32_t margin_ms;         /* step down this long before the lease could expire */
+    uint32_t connect_timeout_ms;
+    uint32_t command_timeout_ms;
+} bk_election_config_t;
+
+void bk_election_config_defaults(bk_election_config_t *cfg);
+
+typedef struct {
+    bk_role_t role;
+    int64_t epoch;        /* epoch of the leader we know of; 0 when none */
+    char leader_id[128];  /* empty when no leader is known */
+    char leader_url[256]; /* empty when no leader is known */
+    int redis_connected;  /* 1 when the Redis connection is up (always 0 standalone) */
+} bk_election_view_t;
+
+typedef struct bk_election bk_election_t;
+
+/* Starts the election (or, standalone, becomes leader at epoch 1 at once). on_change(arg) is
+ * called from the loop whenever the view changes (role, epoch or leader). Returns 0 or a
+ * negative error; Redis being unreachable is not an error (the client retries with backoff). */
+int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
+                      void (*on_change)(void *arg), void *arg, bk_election_t **out);
+
+/* Snapshot of what this broker knows now. */
+void bk_election_view(const bk_election_t *e, bk_election_view_t *out);
+
+/* Returns 1 when this broker may acknowledge a write now: it is leader (or standalone) and,
+ * reading the monotonic clock afresh, its lease deadline has not passed. *epoch is set to the
+ * current term's epoch. A caller that appended under epoch E acknowledges only if this returns
+ * 1 with the same E. */
+int bk_election_can_ack(const bk_election_t *e, int64_t *epoch);
+
+/* Asks for an immediate re-read of the leader key (e.g. a follower was told of a leader that
+ * turned out to be gone). Cheap; coalesced with a read already in flight. */
+void bk_election_refresh(bk_election_t *e);
+
+/* Releases the lease if held (compare-and-DEL), disconnects, frees; done(arg) runs from the
+ * loop when every handle is closed. */
+void bk_election_stop(bk_election_t *e, void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,49 @@
+/* A small asynchronous HTTP/1.1 client on the loop (llhttp parses responses). Used to forward
+ * writes to the leader (--follower-writes=proxy) and, later, by followers to fetch from the
+ * leader. Keeps a few keep-alive connections per target and reuses them.
+ *
+ * Ownership: the client owns its connections; a request's callback runs exactly once, from
+ * the loop, never from inside bk_http_client_request(). The response passed to it is valid
+ * only during the callback. */
+#ifndef BROOK_HTTP_CLIENT_H
+#define BROOK_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct bk_http_client bk_http_client_t;
+typedef struct bk_http_client_req bk_http_client_req_t;
+
+typedef struct {
+    int status;                /* HTTP status code */
+    const char *content_type;  /* NUL-terminated, "" if absent */
+    const char *location;      /* NUL-terminated, "" if absent */
+    const char *leader_epoch;  /* X-Leader-Epoch, "" if absent */
+    const uint8_t *body;
+    size_t body_len;
+} bk_http_response_t;
+
+/* status 0 with resp, or a negative error (UV_ETIMEDOUT, UV_ECONNREFUSED, UV_ECANCELED,
+ * BK_EINVAL for an unparsable response...) with resp == NULL. */
+typedef void (*bk_http_client_cb)(void *arg, int status, const bk_http_response_t *resp);
+
+int bk_http_client_new(uv_loop_t *loop, bk_http_client_t **out);
+
+/* Sends one request to base_url ("http://host:port", IPv4 literal or "localhost"), with
+ * path_and_query ("/produce?x=1"), extra_headers (complete "Name: value\r\n" lines or NULL)
+ * and body (may be NULL with body_len 0). timeout_ms bounds the whole exchange. *out (may be
+ * NULL) receives a handle usable with bk_http_client_cancel() until the callback runs. */
+int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char *method,
+                           const char *path_and_query, const char *extra_headers,
+                           const void *body, size_t body_len, uint32_t timeout_ms,
+                           bk_http_client_cb cb, void *arg, bk_http_client_req_t **out);
+
+/* The request's callback runs (later, from the loop) with UV_ECANCELED. */
+void bk_http_client_cancel(bk_http_client_req_t *req);
+
+/* Cancels every pending request, closes every connection, frees; done(arg) runs from the loop
+ * once all handles are closed. */
+void bk_http_client_close(bk_http_client_t *c, void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,142 @@
+/* The partitioned, durable log: topics → partitions → segments of Kafka RecordBatch v2.
+ * Runs on the loop thread; flushes (fdatasync) run on the libuv threadpool. Every function
+ * here must be called from the loop thread. Nothing in this module speaks HTTP or JSON.
+ *
+ * Ownership: the bk_log_t owns every topic and partition; pointers to them stay valid until
+ * bk_log_close() completes. Record views passed to read visitors point into a buffer that is
+ * valid only during the visitor call. */
+#ifndef BROOK_LOG_H
+#define BROOK_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef enum {
+    BK_FSYNC_ALWAYS = 0,   /* ack after the fdatasync that covers the append (group commit) */
+    BK_FSYNC_INTERVAL = 1, /* ack after the write; fdatasync every fsync_interval_ms */
+    BK_FSYNC_NEVER = 2,    /* ack after the write; the OS decides when to flush */
+} bk_fsync_mode_t;
+
+typedef struct {
+    const char *data_dir;          /* created if missing; locked against a second broker */
+    bk_fsync_mode_t fsync_mode;
+    uint32_t fsync_interval_ms;    /* for BK_FSYNC_INTERVAL */
+    uint64_t segment_bytes;        /* roll the active segment when it would exceed this */
+    uint32_t index_interval_bytes; /* one sparse index entry per this many log bytes */
+    uint32_t default_partitions;   /* partition count of topics created implicitly */
+} bk_log_config_t;
+
+/* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition). */
+void bk_log_config_defaults(bk_log_config_t *cfg);
+
+typedef struct bk_log bk_log_t;
+typedef struct bk_topic bk_topic_t;
+typedef struct bk_partition bk_partition_t;
+
+/* A record to append. Lengths of -1 mean null (Kafka's null key / null value). */
+typedef struct {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+} bk_header_t;
+
+typedef struct {
+    const uint8_t *key;
+    int32_t key_len; /* -1 = null */
+    const uint8_t *value;
+    int32_t value_len; /* -1 = null */
+    const bk_header_t *headers;
+    uint32_t header_count;
+    int64_t timestamp; /* ms since the Unix epoch; <= 0 means "now" */
+} bk_record_t;
+
+/* A record read back. Headers are left encoded; walk them with bk_record_header_next(). */
+typedef struct {
+    int64_t offset;
+    int64_t timestamp;
+    int32_t leader_epoch; /* partitionLeaderEpoch of the batch that holds it */
+    const uint8_t *key;
+    int32_t key_len; /* -1 = null */
+    const uint8_t *value;
+    int32_t value_len; /* -1 = null */
+    uint32_t header_count;
+    const uint8_t *headers; /* encoded header section */
+    size_t headers_len;
+} bk_record_view_t;
+
+/* Decodes the next header from *pos (advanced past it). Returns 1 when a header was decoded,
+ * 0 at end, BK_ECORRUPT on malformed bytes. */
+int bk_record_header_next(const uint8_t **pos, const uint8_t *end, bk_header_t *out);
+
+/* Opens (creating if needed) the log under cfg->data_dir and recovers every partition:
+ * torn or garbage tails of active segments are truncated, missing or stale indexes rebuilt.
+ * Corruption inside a sealed (non-tail) segment is refused with BK_ECORRUPT. Blocking: call
+ * once at start-up, before serving. Returns 0 or a negative error. */
+int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out);
+
+/* Flushes everything appended, waits for flushes in flight, closes the loop handles and frees
+ * the log; then calls done(arg) from the loop. Appends after this fail with BK_ECLOSED. */
+void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg);
+
+/* Topics. find returns NULL when unknown. create makes the topic's partitions and persists
+ * its metadata crash-safely; returns 0, UV_EEXIST (and *out set to the existing topic) or a
+ * negative error. Topic names must match [a-zA-Z0-9._-]{1,249} and not be "." or "..". */
+bk_topic_t *bk_log_topic_find(bk_log_t *log, const char *name, size_t name_len);
+int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                        bk_topic_t **out);
+int bk_log_topic_name_valid(const char *name, size_t name_len);
+size_t bk_log_topic_count(const bk_log_t *log);
+bk_topic_t *bk_log_topic_at(bk_log_t *log, size_t index); /* stable order: by name */
+const bk_log_config_t *bk_log_config(const bk_log_t *log);
+
+const char *bk_topic_name(const bk_topic_t *t);
+uint32_t bk_topic_partition_count(const bk_topic_t *t);
+bk_partition_t *bk_topic_partition(bk_topic_t *t, uint32_t index); /* NULL if out of range */
+
+/* Called once per append, from the loop, when the append is durable per the fsync policy
+ * (status 0, base_offset = offset of its first record) or failed (status < 0; the records are
+ * not visible to readers and the partition refuses further appends). */
+typedef void (*bk_append_cb)(void *arg, int status, int64_t base_offset);
+
+/* Encodes recs as one RecordBatch stamped with leader_epoch, writes it to the active segment
+ * (rolling first if needed) and queues it for group commit. Returns 0 when queued (cb will run
+ * exactly once, never from inside this call) or a negative error with nothing written and cb
+ * never called. n must be >= 1. */
+int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
+                        int32_t leader_epoch, bk_append_cb cb, void *arg);
+
+/* Visits records with offset >= offset and < the high watermark, in order, stopping after
+ * max_records records or once max_bytes of key+value+header bytes were visited (at least one
+ * record is always delivered when one is available). The visitor returns 0 to go on, non-zero
+ * to stop. *next_offset is set to the offset after the last record visited (or to offset when
+ * none was). Returns the number of records visited, BK_ERANGE when offset < start offset or
+ * > high watermark, or another negative error. Reads are synchronous (page cache). */
+typedef int (*bk_read_visit_fn)(void *arg, const bk_record_view_t *rec);
+int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
+                      bk_read_visit_fn visit, void *arg, int64_t *next_offset);
+
+int64_t bk_partition_start_offset(const bk_partition_t *p); /* first readable offset */
+int64_t bk_partition_end_offset(const bk_partition_t *p);   /* next offset to be assigned */
+int64_t bk_partition_high_watermark(const bk_partition_t *p); /* end of committed data */
+uint64_t bk_partition_size_bytes(const bk_partition_t *p);
+uint32_t bk_partition_index(const bk_partition_t *p);
+bk_topic_t *bk_partition_topic(bk_partition_t *p);
+
+/* Called from the loop each time a partition's high watermark advances (after its append
+ * callbacks ran). One hook per log; used for long-poll reads. */
+void bk_log_set_commit_hook(bk_log_t *log, void (*hook)(void *arg, bk_partition_t *p), void *arg);
+
+/* Counters for /metrics. */
+typedef struct {
+    uint64_t flushes;            /* fdatasync rounds completed */
+    uint64_t flush_errors;
+    uint64_t flush_usec_total;   /* summed wall time of flush rounds */
+    uint64_t appends;            /* batches appended */
+    uint64_t records_appended;
+    uint64_t bytes_appended;
+} bk_log_stats_t;
+void bk_log_stats(const bk_log_t *log, bk_log_stats_t *out);
+
+#endif
