@@ -1,7 +1,440 @@
-/* Placeholder entry point until the server lands. */
+/* The brook executable: configuration from flags and the seed's environment variables,
+ * wiring of log, election, server and handlers on one loop, signals, and an orderly shutdown
+ * (stop accepting, finish in-flight requests, release the lease, flush the log, exit 0). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/broker.h"
 #include "brook/common.h"
-int main(void)
+#include "brook/election.h"
+#include "brook/http_client.h"
+#include "brook/log.h"
+#include "brook/server.h"
+#include "http/json.h"
+#include "http/response.h"
+
+typedef struct {
+    bk_server_config_t server;
+    bk_log_config_t log;
+    bk_election_config_t election;
+    bk_broker_config_t broker;
+    char id_buf[128];
+    char url_buf[256];
+    char data_buf[512];
+    char redis_host[256];
+} config_t;
+
+static uv_loop_t *loop;
+static bk_broker_t broker;
+static uv_signal_t sig_term, sig_int;
+static int shutting_down;
+
+static void usage(FILE *f)
 {
-    bk_trace_info("main", "not yet");
-    return 1;
+    fputs(
+        "Usage: brook [options]\n"
+        "A Kafka-like message broker speaking HTTP/1.1 + JSON.\n\n"
+        "Identity and cluster:\n"
+        "  --id ID                 broker id (env BROKER_ID; default broker-<hostname>)\n"
+        "  --port N                listen port (env FLASK_RUN_PORT or PORT; default 5001)\n"
+        "  --host ADDR             listen address (default 0.0.0.0)\n"
+        "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
+        "                          (default http://127.0.0.1:<port>)\n"
+        "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
+        "  --redis HOST[:PORT]     Redis for the leader lease (env REDIS_HOST, REDIS_PORT;\n"
+        "                          default localhost:6379)\n"
+        "  --cluster NAME          Redis key prefix (default brook)\n"
+        "  --lease-ms N            lease length (env LEASE_TIME_SECONDS; default 10000)\n"
+        "  --renew-ms N            renew/poll interval (env RENEW_INTERVAL_SECONDS; default 5000)\n"
+        "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n\n"
+        "Storage:\n"
+        "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
+        "  --fsync POLICY          always (default) | interval:MS | never\n"
+        "  --partitions N          partitions of implicitly created topics (default 1)\n"
+        "  --segment-bytes N       roll segments at this size (default 134217728)\n"
+        "  --no-auto-create-topics refuse produce to unknown topics (404)\n\n"
+        "Limits:\n"
+        "  --max-connections N     concurrent connections (default 16384)\n"
+        "  --max-body-bytes N      request body (default 1048576)\n"
+        "  --max-batch-bytes N     body of batch produce routes (default 67108864)\n"
+        "  --max-url-bytes N       request target (default 8192)\n"
+        "  --max-header-bytes N    all header lines (default 16384; one line: 8192)\n"
+        "  --max-headers N         header count (default 64)\n"
+        "  --request-timeout-ms N  time to receive a whole request (default 10000)\n"
+        "  --idle-timeout-ms N     keep-alive idle time (default 30000)\n"
+        "  --max-poll-ms N         longest read long-poll (default 30000)\n\n"
+        "Other:\n"
+        "  --log-level LEVEL       debug | info (default) | warn | error\n"
+        "  -h, --help              this text\n",
+        f);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    if (parse_u64(s, &v) || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_fsync(const char *s, bk_log_config_t *log)
+{
+    if (strcmp(s, "always") == 0) {
+        log->fsync_mode = BK_FSYNC_ALWAYS;
+    } else if (strcmp(s, "never") == 0) {
+        log->fsync_mode = BK_FSYNC_NEVER;
+    } else if (strncmp(s, "interval:", 9) == 0) {
+        log->fsync_mode = BK_FSYNC_INTERVAL;
+        if (parse_u32(s + 9, &log->fsync_interval_ms) || log->fsync_interval_ms == 0)
+            return -1;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_redis(config_t *c, const char *s)
+{
+    snprintf(c->redis_host, sizeof c->redis_host, "%s", s);
+    char *colon = strrchr(c->redis_host, ':');
+    if (colon) {
+        uint32_t port;
+        *colon = 0;
+        if (parse_u32(colon + 1, &port) || port == 0 || port > 65535)
+            return -1;
+        c->election.redis_port = (int)port;
+    }
+    c->election.redis_host = c->redis_host;
+    return 0;
+}
+
+/* The seed's environment variables; flags parsed afterwards override them. */
+static int apply_env(config_t *c)
+{
+    const char *v;
+    uint32_t n;
+    if ((v = getenv("BROKER_ID")) && *v)
+        snprintf(c->id_buf, sizeof c->id_buf, "%s", v);
+    if ((v = getenv("REDIS_HOST")) && *v) {
+        snprintf(c->redis_host, sizeof c->redis_host, "%s", v);
+        c->election.redis_host = c->redis_host;
+    }
+    if ((v = getenv("REDIS_PORT")) && *v) {
+        if (parse_u32(v, &n) || n == 0 || n > 65535)
+            return fprintf(stderr, "brook: invalid REDIS_PORT %s\n", v), -1;
+        c->election.redis_port = (int)n;
+    }
+    if (((v = getenv("FLASK_RUN_PORT")) && *v) || ((v = getenv("PORT")) && *v)) {
+        if (parse_u32(v, &n) || n > 65535)
+            return fprintf(stderr, "brook: invalid port %s\n", v), -1;
+        c->server.port = (int)n;
+    }
+    if ((v = getenv("LEASE_TIME_SECONDS")) && *v) {
+        double s = atof(v);
+        if (s <= 0)
+            return fprintf(stderr, "brook: invalid LEASE_TIME_SECONDS %s\n", v), -1;
+        c->election.lease_ms = (uint32_t)(s * 1000);
+    }
+    if ((v = getenv("RENEW_INTERVAL_SECONDS")) && *v) {
+        double s = atof(v);
+        if (s <= 0)
+            return fprintf(stderr, "brook: invalid RENEW_INTERVAL_SECONDS %s\n", v), -1;
+        c->election.renew_ms = (uint32_t)(s * 1000);
+    }
+    return 0;
+}
+
+enum {
+    OPT_PORT = 256, OPT_HOST, OPT_ID, OPT_URL, OPT_STANDALONE, OPT_REDIS, OPT_CLUSTER, OPT_LEASE,
+    OPT_RENEW, OPT_FOLLOWER, OPT_DATA, OPT_FSYNC, OPT_PARTS, OPT_SEGMENT, OPT_NO_AUTO, OPT_MAXCONN,
+    OPT_MAXBODY, OPT_MAXBATCH, OPT_MAXURL, OPT_MAXHDR, OPT_MAXHDRS, OPT_REQTO, OPT_IDLETO,
+    OPT_MAXPOLL, OPT_LOGLEVEL
+};
+
+static const struct option options[] = {
+    {"port", required_argument, NULL, OPT_PORT},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"id", required_argument, NULL, OPT_ID},
+    {"advertised-url", required_argument, NULL, OPT_URL},
+    {"standalone", no_argument, NULL, OPT_STANDALONE},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"lease-ms", required_argument, NULL, OPT_LEASE},
+    {"renew-ms", required_argument, NULL, OPT_RENEW},
+    {"follower-writes", required_argument, NULL, OPT_FOLLOWER},
+    {"data-dir", required_argument, NULL, OPT_DATA},
+    {"fsync", required_argument, NULL, OPT_FSYNC},
+    {"partitions", required_argument, NULL, OPT_PARTS},
+    {"segment-bytes", required_argument, NULL, OPT_SEGMENT},
+    {"no-auto-create-topics", no_argument, NULL, OPT_NO_AUTO},
+    {"max-connections", required_argument, NULL, OPT_MAXCONN},
+    {"max-body-bytes", required_argument, NULL, OPT_MAXBODY},
+    {"max-batch-bytes", required_argument, NULL, OPT_MAXBATCH},
+    {"max-url-bytes", required_argument, NULL, OPT_MAXURL},
+    {"max-header-bytes", required_argument, NULL, OPT_MAXHDR},
+    {"max-headers", required_argument, NULL, OPT_MAXHDRS},
+    {"request-timeout-ms", required_argument, NULL, OPT_REQTO},
+    {"idle-timeout-ms", required_argument, NULL, OPT_IDLETO},
+    {"max-poll-ms", required_argument, NULL, OPT_MAXPOLL},
+    {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int set_level(const char *s)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return bk_trace_level = i, 0;
+    return -1;
+}
+
+/* One option; 0 ok, -1 bad value. */
+static int apply_option(config_t *c, int opt, const char *arg)
+{
+    uint32_t n = 0;
+    switch (opt) {
+    case OPT_PORT: return parse_u32(arg, &n) || n > 65535 ? -1 : (c->server.port = (int)n, 0);
+    case OPT_HOST: c->server.host = arg; return 0;
+    case OPT_ID: snprintf(c->id_buf, sizeof c->id_buf, "%s", arg); return 0;
+    case OPT_URL: snprintf(c->url_buf, sizeof c->url_buf, "%s", arg); return 0;
+    case OPT_STANDALONE: c->election.standalone = 1; return 0;
+    case OPT_REDIS: return parse_redis(c, arg);
+    case OPT_CLUSTER: c->election.cluster = arg; return 0;
+    case OPT_LEASE: return parse_u32(arg, &c->election.lease_ms) || !c->election.lease_ms ? -1 : 0;
+    case OPT_RENEW: return parse_u32(arg, &c->election.renew_ms) || !c->election.renew_ms ? -1 : 0;
+    case OPT_FOLLOWER:
+        if (strcmp(arg, "redirect") == 0)
+            c->broker.follower_writes = BK_FOLLOWER_WRITES_REDIRECT;
+        else if (strcmp(arg, "proxy") == 0)
+            c->broker.follower_writes = BK_FOLLOWER_WRITES_PROXY;
+        else
+            return -1;
+        return 0;
+    case OPT_DATA: snprintf(c->data_buf, sizeof c->data_buf, "%s", arg); return 0;
+    case OPT_FSYNC: return parse_fsync(arg, &c->log);
+    case OPT_PARTS:
+        return parse_u32(arg, &c->log.default_partitions) || !c->log.default_partitions ||
+                       c->log.default_partitions > 10000 ? -1 : 0;
+    case OPT_SEGMENT:
+        return parse_u64(arg, &c->log.segment_bytes) || c->log.segment_bytes < 4096 ? -1 : 0;
+    case OPT_NO_AUTO: c->broker.auto_create_topics = 0; return 0;
+    case OPT_MAXCONN:
+        return parse_u32(arg, &c->server.max_connections) || !c->server.max_connections ? -1 : 0;
+    case OPT_MAXBODY: return parse_u64(arg, &c->server.limits.max_body);
+    case OPT_MAXBATCH: return parse_u64(arg, &c->broker.max_batch_body);
+    case OPT_MAXURL: return parse_u32(arg, &c->server.limits.max_url);
+    case OPT_MAXHDR:
+        if (parse_u32(arg, &c->server.limits.max_header_bytes))
+            return -1;
+        if (c->server.limits.max_header_line > c->server.limits.max_header_bytes)
+            c->server.limits.max_header_line = c->server.limits.max_header_bytes;
+        return 0;
+    case OPT_MAXHDRS: return parse_u32(arg, &c->server.limits.max_headers);
+    case OPT_REQTO: return parse_u32(arg, &c->server.request_timeout_ms);
+    case OPT_IDLETO: return parse_u32(arg, &c->server.idle_timeout_ms);
+    case OPT_MAXPOLL: return parse_u32(arg, &c->broker.max_poll_ms);
+    case OPT_LOGLEVEL: return set_level(arg);
+    default: return -1;
+    }
+}
+
+static int configure(config_t *c, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    bk_server_config_defaults(&c->server);
+    bk_log_config_defaults(&c->log);
+    bk_election_config_defaults(&c->election);
+    c->broker.auto_create_topics = 1;
+    c->broker.max_batch_body = 64u << 20;
+    c->broker.max_poll_ms = 30000;
+    c->broker.proxy_timeout_ms = 10000;
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(c->id_buf, sizeof c->id_buf, "broker-%s", host);
+    if (apply_env(c))
+        return -1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            exit(0);
+        }
+        if (opt == '?' || apply_option(c, opt, optarg)) {
+            if (opt != '?')
+                fprintf(stderr, "brook: invalid value for --%s: %s\n", options[opt - 256].name,
+                        optarg);
+            fprintf(stderr, "Try 'brook --help'.\n");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "brook: unexpected argument %s\nTry 'brook --help'.\n", argv[optind]);
+        return -1;
+    }
+    if (!c->url_buf[0])
+        snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", c->server.port);
+    if (!c->data_buf[0])
+        snprintf(c->data_buf, sizeof c->data_buf, "./data/%s", c->id_buf);
+    c->broker.broker_id = c->election.broker_id = c->id_buf;
+    c->broker.advertised_url = c->election.advertised_url = c->url_buf;
+    c->log.data_dir = c->data_buf;
+    return 0;
+}
+
+static int64_t current_epoch(void *arg)
+{
+    bk_broker_t *b = arg;
+    bk_election_view_t v;
+    if (!b->election)
+        return 0;
+    bk_election_view(b->election, &v);
+    return v.epoch;
+}
+
+static void on_election_change(void *arg)
+{
+    bk_broker_t *b = arg;
+    bk_election_view_t v;
+    bk_election_view(b->election, &v);
+    static const char *const roles[] = {"standalone", "leader", "follower", "none"};
+    bk_trace_info("main", "role %s, epoch %lld, leader %s %s", roles[v.role], (long long)v.epoch,
+                  v.leader_id[0] ? v.leader_id : "(none)", v.leader_url);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void after_client(void *arg)
+{
+    (void)arg;
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+static void after_log(void *arg)
+{
+    bk_broker_t *b = arg;
+    b->log = NULL;
+    if (b->client)
+        bk_http_client_close(b->client, after_client, b);
+    else
+        after_client(b);
+}
+
+static void after_election(void *arg)
+{
+    bk_broker_t *b = arg;
+    b->election = NULL;
+    bk_log_close(b->log, after_log, b);
+}
+
+static void after_server(void *arg)
+{
+    bk_broker_t *b = arg;
+    b->server = NULL;
+    bk_election_stop(b->election, after_election, b);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)s;
+    if (shutting_down) {
+        bk_trace_warn("main", "second signal: exiting at once");
+        _exit(1);
+    }
+    shutting_down = 1;
+    bk_trace_info("main", "signal %d: stopping (finishing in-flight requests)", signum);
+    bk_broker_wake_all(&broker);
+    bk_server_stop(broker.server, after_server, &broker);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int start(config_t *c)
+{
+    broker.loop = loop;
+    broker.cfg = c->broker;
+    int rc = bk_log_open(loop, &c->log, &broker.log);
+    if (rc)
+        return fprintf(stderr, "brook: cannot open log in %s: %s\n", c->log.data_dir,
+                       bk_strerror(rc)), rc;
+    bk_log_set_commit_hook(broker.log, bk_broker_on_commit, &broker);
+    if (c->broker.follower_writes == BK_FOLLOWER_WRITES_PROXY &&
+        (rc = bk_http_client_new(loop, &broker.client)))
+        return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
+    bk_http_identity_t id = {c->id_buf, current_epoch, &broker};
+    bk_http_set_identity(&id);
+    rc = bk_election_start(loop, &c->election, on_election_change, &broker, &broker.election);
+    if (rc)
+        return fprintf(stderr, "brook: election: %s\n", bk_strerror(rc)), rc;
+    bk_server_handlers_t h = {bk_broker_on_headers, bk_broker_on_request, &broker};
+    rc = bk_server_start(loop, &c->server, &h, &broker.server);
+    if (rc)
+        return fprintf(stderr, "brook: cannot listen on %s:%d: %s\n", c->server.host,
+                       c->server.port, bk_strerror(rc)), rc;
+    bk_trace_info("main", "broker %s listening on %s:%d (advertised %s), data in %s, %s", c->id_buf,
+                  c->server.host, bk_server_port(broker.server), c->url_buf, c->log.data_dir,
+                  c->election.standalone ? "standalone" : "electing through Redis");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static config_t cfg;
+    if (configure(&cfg, argc, argv))
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    loop = uv_default_loop();
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    if (start(&cfg)) {
+        uv_walk(loop, close_walk, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    bk_json_shutdown();
+    bk_exchange_pool_drain();
+    int rc = uv_loop_close(loop);
+    if (rc)
+        bk_trace_warn("main", "loop closed with handles open: %s", uv_strerror(rc));
+    bk_trace_info("main", "stopped cleanly");
+    return 0;
 }

@@ -1,0 +1,49 @@
+/* Lookups shared by handlers: topics (with implicit creation) and partitions, each answering
+ * the REST Proxy's error codes itself so handlers stay linear. */
+#include <stdio.h>
+
+#include "api/broker.h"
+#include "brook/common.h"
+#include "http/response.h"
+
+bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
+                            int create)
+{
+    int shown = (int)(len > 255 ? 255 : len);
+    if (!bk_log_topic_name_valid(name, len)) {
+        bk_exchange_errorf(ex, 42202,
+                           "invalid topic name \"%.*s\": use 1-249 characters of [a-zA-Z0-9._-]",
+                           shown, name);
+        return NULL;
+    }
+    bk_topic_t *t = bk_log_topic_find(b->log, name, len);
+    if (t || !create) {
+        if (!t)
+            bk_exchange_errorf(ex, 40401, "topic %.*s not found", shown, name);
+        return t;
+    }
+    uint32_t parts = bk_log_config(b->log)->default_partitions;
+    int rc = bk_log_topic_create(b->log, name, len, parts, &t);
+    if (rc && rc != UV_EEXIST) {
+        bk_exchange_errorf(ex, 500, "could not create topic %.*s: %s", shown, name,
+                           bk_strerror(rc));
+        return NULL;
+    }
+    bk_trace_info("api", "created topic %.*s with %u partition(s)", shown, name, parts);
+    return t;
+}
+
+bk_partition_t *bk_broker_partition(bk_exchange_t *ex, bk_topic_t *t, int64_t partition)
+{
+    uint32_t n = bk_topic_partition_count(t);
+    if (partition == -2) {
+        bk_exchange_error(ex, 40402, "partition must be a non-negative integer");
+        return NULL;
+    }
+    if (partition < 0 || partition >= n) {
+        bk_exchange_errorf(ex, 40402, "partition %lld not found in topic %s (it has %u)",
+                           (long long)partition, bk_topic_name(t), n);
+        return NULL;
+    }
+    return bk_topic_partition(t, (uint32_t)partition);
+}

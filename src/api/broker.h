@@ -1,0 +1,85 @@
+/* The broker: what every HTTP handler shares (the log, the election, configuration, counters)
+ * and the entry points the server calls. Handlers live one resource per file in src/api/ and
+ * answer each exchange exactly once. */
+#ifndef BROOK_API_BROKER_H
+#define BROOK_API_BROKER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "api/router.h"
+#include "brook/election.h"
+#include "brook/http_client.h"
+#include "brook/log.h"
+#include "brook/server.h"
+#include "http/exchange.h"
+
+typedef enum { BK_FOLLOWER_WRITES_REDIRECT = 0, BK_FOLLOWER_WRITES_PROXY = 1 } bk_follower_writes_t;
+
+typedef struct {
+    const char *broker_id;
+    const char *advertised_url;
+    bk_follower_writes_t follower_writes;
+    int auto_create_topics;
+    uint64_t max_batch_body;   /* body limit on batch produce routes */
+    uint32_t max_poll_ms;      /* cap on a read's timeout_ms */
+    uint32_t proxy_timeout_ms; /* forwarding a write to the leader */
+} bk_broker_config_t;
+
+typedef struct bk_waiter bk_waiter_t;
+
+typedef struct {
+    uint64_t requests;
+    uint64_t responses_by_class[6]; /* 1xx..5xx */
+    uint64_t produced_records;
+    uint64_t produced_bytes;
+    uint64_t read_records;
+} bk_broker_counters_t;
+
+typedef struct {
+    uv_loop_t *loop;
+    bk_broker_config_t cfg;
+    bk_log_t *log;
+    bk_election_t *election;
+    bk_http_client_t *client; /* NULL unless follower writes are proxied */
+    bk_server_t *server;
+    bk_waiter_t *waiters; /* long-poll reads waiting for data */
+    bk_broker_counters_t counters;
+    uint32_t rr_partition; /* round-robin cursor for keyless records */
+} bk_broker_t;
+
+/* Server hooks (bk_server_handlers_t) with arg = the broker. */
+int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg);
+void bk_broker_on_request(void *arg, bk_exchange_t *ex);
+
+/* The log's commit hook: wakes long-poll reads of p. */
+void bk_broker_on_commit(void *arg, bk_partition_t *p);
+
+/* Answers every waiting read now (shutdown). */
+void bk_broker_wake_all(bk_broker_t *b);
+
+/* Leader check for write routes. Returns 1 when this broker may take writes now (and sets
+ * *epoch); otherwise answers ex (307 to the leader, a proxied answer, or 503) and returns 0. */
+int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch);
+
+/* Handlers, one file each. */
+void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex);        /* produce.c */
+void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* records.c */
+void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
+void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
+void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* topics.c */
+
+/* Checks Content-Type is JSON (application/json or any application/...+json type); answers 415 and returns 0 if
+ * not. */
+int bk_api_require_json(bk_exchange_t *ex);
+
+/* Topic lookup shared by handlers: answers 404/422 itself and returns NULL when the topic or
+ * partition does not exist (create = auto-create allowed). */
+bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
+                            int create);
+
+/* The partition named by a route ({p} parsed by the router: -2 when not a number); answers
+ * 40402 and returns NULL when it does not exist. */
+bk_partition_t *bk_broker_partition(bk_exchange_t *ex, bk_topic_t *t, int64_t partition);
+
+#endif

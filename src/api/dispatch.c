@@ -1,0 +1,134 @@
+/* From a parsed request to its handler: route match, method check, leader check for write
+ * routes (redirect, proxy or 503 on a follower), then the resource's handler. */
+#include <llhttp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/broker.h"
+#include "brook/common.h"
+#include "http/response.h"
+
+int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg)
+{
+    bk_broker_t *b = arg;
+    (void)msg;
+    bk_route_t r;
+    if (bk_route_match(ex->method, ex->path, ex->path_len, &r) == 0 && ex->method == HTTP_POST &&
+        (r.id == BK_ROUTE_TOPIC || r.id == BK_ROUTE_PARTITION))
+        ex->body_limit = b->cfg.max_batch_body;
+    return 0;
+}
+
+static void redirect(bk_exchange_t *ex, const bk_election_view_t *v)
+{
+    char hdr[640];
+    snprintf(hdr, sizeof hdr, "Location: %s%.*s%s%.*s\r\n", v->leader_url, (int)ex->path_len,
+             ex->path, ex->query ? "?" : "", (int)ex->query_len, ex->query ? ex->query : "");
+    char msg[512];
+    snprintf(msg, sizeof msg, "not the leader; the leader is %s at %s", v->leader_id,
+             v->leader_url);
+    bk_exchange_error_hdr(ex, 307, msg, hdr);
+}
+
+static void after_proxy(void *arg, int status, const bk_http_response_t *resp)
+{
+    bk_exchange_t *ex = arg;
+    if (status < 0) {
+        bk_exchange_errorf(ex, 502, "forwarding to the leader failed: %s", bk_strerror(status));
+        return;
+    }
+    char extra[320] = "";
+    if (resp->location[0])
+        snprintf(extra, sizeof extra, "Location: %s\r\n", resp->location);
+    bk_exchange_respond(ex, resp->status, resp->content_type[0] ? resp->content_type : NULL,
+                        extra, resp->body, resp->body_len);
+}
+
+static void proxy(bk_broker_t *b, bk_exchange_t *ex, const bk_election_view_t *v)
+{
+    char target[8192 + 16];
+    snprintf(target, sizeof target, "%.*s%s%.*s", (int)ex->path_len, ex->path,
+             ex->query ? "?" : "", (int)ex->query_len, ex->query ? ex->query : "");
+    char headers[512] = "";
+    size_t ct_len = 0;
+    const char *ct = bk_exchange_header(ex, "content-type", &ct_len);
+    if (ct && ct_len < 256)
+        snprintf(headers, sizeof headers, "Content-Type: %.*s\r\nX-Forwarded-By: %s\r\n",
+                 (int)ct_len, ct, b->cfg.broker_id);
+    int rc = bk_http_client_request(b->client, v->leader_url,
+                                    llhttp_method_name((llhttp_method_t)ex->method), target,
+                                    headers, ex->body, ex->body_len, b->cfg.proxy_timeout_ms,
+                                    after_proxy, ex, NULL);
+    if (rc)
+        bk_exchange_errorf(ex, 502, "forwarding to the leader failed: %s", bk_strerror(rc));
+}
+
+int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch)
+{
+    if (bk_election_can_ack(b->election, epoch))
+        return 1;
+    bk_election_view_t v;
+    bk_election_view(b->election, &v);
+    if (v.role == BK_ROLE_FOLLOWER && v.leader_url[0]) {
+        /* A request already forwarded once must not bounce between brokers. */
+        if (b->cfg.follower_writes == BK_FOLLOWER_WRITES_PROXY && b->client &&
+            !bk_exchange_header(ex, "x-forwarded-by", NULL))
+            proxy(b, ex, &v);
+        else
+            redirect(ex, &v);
+        return 0;
+    }
+    if (v.role == BK_ROLE_LEADER)
+        bk_exchange_error(ex, 503, "leader lease could not be confirmed; not accepting writes");
+    else
+        bk_exchange_error(ex, 503, "no leader elected; try again shortly");
+    return 0;
+}
+
+void bk_broker_on_request(void *arg, bk_exchange_t *ex)
+{
+    bk_broker_t *b = arg;
+    b->counters.requests++;
+    bk_route_t r;
+    int rc = bk_route_match(ex->method, ex->path, ex->path_len, &r);
+    if (rc == 404) {
+        bk_exchange_errorf(ex, 404, "no such resource: %.*s", (int)(ex->path_len > 200 ? 200 : ex->path_len),
+                           ex->path);
+        return;
+    }
+    if (rc == 405) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "method %s not allowed here",
+                 llhttp_method_name((llhttp_method_t)ex->method));
+        bk_exchange_error_hdr(ex, 405, msg, r.allow);
+        return;
+    }
+    switch (r.id) {
+    case BK_ROUTE_ROOT:
+        bk_exchange_respond(ex, 200, "application/json", NULL, "{}", 2);
+        return;
+    case BK_ROUTE_PRODUCE:
+        bk_api_produce(b, ex);
+        return;
+    case BK_ROUTE_LEADER:
+        bk_api_leader(b, ex);
+        return;
+    case BK_ROUTE_HEALTH:
+        bk_api_health(b, ex);
+        return;
+    case BK_ROUTE_RECORDS:
+        bk_api_records(b, ex, &r);
+        return;
+    case BK_ROUTE_TOPICS:
+    case BK_ROUTE_TOPIC:
+    case BK_ROUTE_PARTITIONS:
+    case BK_ROUTE_PARTITION:
+    case BK_ROUTE_OFFSETS:
+    case BK_ROUTE_BROKERS:
+        bk_api_topics(b, ex, &r);
+        return;
+    default:
+        bk_exchange_error(ex, 404, "not implemented yet");
+        return;
+    }
+}

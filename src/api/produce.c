@@ -1,0 +1,142 @@
+/* POST /produce, the seed API: {"message": ..., "topic": ...} → one record appended to the
+ * topic's partition, answered {"status":"ok","topic","partition","offset"} only once durable
+ * under the fsync policy and only if this broker still holds the lease of the epoch it wrote
+ * under. A write whose outcome cannot be known is answered 500, never 200 and never 503
+ * (503 always means "nothing was written"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/broker.h"
+#include "api/partitioner.h"
+#include "api/produce_body.h"
+#include "brook/common.h"
+#include "http/response.h"
+
+#define DEFAULT_TOPIC "default"
+
+typedef struct {
+    bk_broker_t *broker;
+    bk_exchange_t *ex;
+    bk_partition_t *part;
+    int64_t epoch;
+} produce_op_t;
+
+static bk_produce_body_t body; /* reused: parsing allocates nothing once warm */
+
+/* application/json or any +json type, parameters (charset) ignored. */
+static int is_json_type(const char *ct, size_t len)
+{
+    const char *semi = memchr(ct, ';', len);
+    size_t n = semi ? (size_t)(semi - ct) : len;
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 &&
+           strncasecmp(ct, "application/", 12) == 0;
+}
+
+int bk_api_require_json(bk_exchange_t *ex)
+{
+    size_t len = 0;
+    const char *ct = bk_exchange_header(ex, "content-type", &len);
+    if (ct && is_json_type(ct, len))
+        return 1;
+    bk_exchange_errorf(ex, 415, "unsupported media type %.*s; send Content-Type: application/json",
+                       ct ? (int)(len > 100 ? 100 : len) : 9, ct ? ct : "(missing)");
+    return 0;
+}
+
+static void after_append(void *arg, int status, int64_t offset)
+{
+    produce_op_t *op = arg;
+    bk_exchange_t *ex = op->ex;
+    bk_broker_t *b = op->broker;
+    int64_t epoch = 0;
+    if (status < 0) {
+        bk_exchange_errorf(ex, 500, "write outcome unknown: flush failed (%s)", bk_strerror(status));
+    } else if (!bk_election_can_ack(b->election, &epoch) || epoch != op->epoch) {
+        bk_exchange_error(ex, 500, "write outcome unknown: leadership was lost before the "
+                                   "write could be acknowledged");
+    } else {
+        bk_topic_t *t = bk_partition_topic(op->part);
+        bk_json_t *j = bk_json_begin();
+        bk_json_obj(j);
+        bk_json_key(j, "status");
+        bk_json_str(j, "ok");
+        bk_json_key(j, "topic");
+        bk_json_str(j, bk_topic_name(t));
+        bk_json_key(j, "partition");
+        bk_json_uint(j, bk_partition_index(op->part));
+        bk_json_key(j, "offset");
+        bk_json_int(j, offset);
+        bk_json_obj_end(j);
+        bk_exchange_respond_json(ex, 200, j, NULL);
+    }
+    free(op);
+}
+
+static bk_partition_t *pick_partition(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    uint32_t n = bk_topic_partition_count(t);
+    uint32_t idx;
+    if (body.partition >= 0) {
+        if (body.partition >= n) {
+            bk_exchange_errorf(ex, 40402, "partition %lld not found in topic %s (it has %u)",
+                               (long long)body.partition, bk_topic_name(t), n);
+            return NULL;
+        }
+        idx = (uint32_t)body.partition;
+    } else if (body.has_key) {
+        idx = bk_partition_for_key((const uint8_t *)body.key.data, body.key.len, n);
+    } else {
+        idx = n > 1 ? b->rr_partition++ % n : 0;
+    }
+    return bk_topic_partition(t, idx);
+}
+
+void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
+{
+    if (!bk_api_require_json(ex))
+        return;
+    int status = bk_produce_body_parse(&body, ex->body, ex->body_len);
+    if (status) {
+        bk_exchange_error(ex, status, body.error);
+        return;
+    }
+    int64_t epoch;
+    if (!bk_broker_require_leader(b, ex, &epoch))
+        return;
+    const char *name = body.has_topic ? body.topic.data : DEFAULT_TOPIC;
+    size_t name_len = body.has_topic ? body.topic.len : strlen(DEFAULT_TOPIC);
+    bk_topic_t *t = bk_broker_topic(b, ex, name, name_len, b->cfg.auto_create_topics);
+    if (!t)
+        return;
+    bk_partition_t *p = pick_partition(b, ex, t);
+    if (!p)
+        return;
+    produce_op_t *op = malloc(sizeof *op);
+    if (!op) {
+        bk_exchange_error(ex, 503, "out of memory");
+        return;
+    }
+    *op = (produce_op_t){b, ex, p, epoch};
+    bk_record_t rec = {
+        .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
+        .key_len = body.has_key ? (int32_t)body.key.len : -1,
+        .value = (const uint8_t *)body.message.data,
+        .value_len = (int32_t)body.message.len,
+        .timestamp = 0,
+    };
+    int rc = bk_partition_append(p, &rec, 1, (int32_t)epoch, after_append, op);
+    if (rc) {
+        free(op);
+        bk_exchange_errorf(ex, rc == BK_ETOOBIG ? 413 : 503, "write refused: %s",
+                           bk_strerror(rc));
+        return;
+    }
+    b->counters.produced_records++;
+    b->counters.produced_bytes += body.message.len;
+}

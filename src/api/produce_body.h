@@ -1,0 +1,38 @@
+/* Decoding the seed API's produce body, {"message": ..., "topic": "...", "key"?, "partition"?},
+ * with yajl's streaming parser and a nesting-depth limit. Pure: bytes in, fields out, so it is
+ * unit-tested and fuzzed. A string message is kept as its bytes; any other JSON value as its
+ * compact JSON text. */
+#ifndef BROOK_API_PRODUCE_BODY_H
+#define BROOK_API_PRODUCE_BODY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/exchange.h"
+
+#define BK_JSON_MAX_DEPTH 64
+
+typedef struct {
+    bk_buf_t message; /* value bytes */
+    int has_message;
+    int message_is_json; /* the message was not a JSON string: bytes are JSON text */
+    bk_buf_t topic;
+    int has_topic;
+    bk_buf_t key;
+    int has_key; /* 1 for a string key; a JSON null key leaves it 0 */
+    int64_t partition; /* -1 when absent or null */
+    /* parser scratch */
+    int depth;
+    int field; /* which top-level field the current value belongs to */
+    int error_status;
+    char error[160];
+    void *gen; /* yajl_gen for non-string messages */
+} bk_produce_body_t;
+
+/* Decodes body. Returns 0, or an HTTP status (400 malformed JSON, 422 wrong shape) with
+ * out->error set. out must be zeroed before its first use; it may then be reused for many
+ * parses (its buffers are kept) and is released with bk_produce_body_free(). */
+int bk_produce_body_parse(bk_produce_body_t *out, const uint8_t *body, size_t len);
+void bk_produce_body_free(bk_produce_body_t *b);
+
+#endif

@@ -1,0 +1,246 @@
+/* GET /topics/{t}/partitions/{p}/records?offset=&max_records=&max_bytes=&timeout_ms=&format=
+ * Stateless partition reads up to the high watermark, with keys, values, headers and
+ * timestamps. When nothing is there yet the request waits (long-poll) until a commit brings
+ * data or timeout_ms passes, then answers an empty page with the same next_offset. An offset
+ * below the log start or above the high watermark is 416 with both bounds in the message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/broker.h"
+#include "brook/common.h"
+#include "common/base64.h"
+#include "http/response.h"
+
+enum { FMT_STRING = 0, FMT_BINARY = 1 };
+
+struct bk_waiter {
+    bk_broker_t *broker;
+    bk_exchange_t *ex;
+    bk_partition_t *part;
+    int64_t offset;
+    uint32_t max_records;
+    size_t max_bytes;
+    int format;
+    uv_timer_t timer;
+    bk_waiter_t *prev, *next;
+};
+
+typedef struct {
+    bk_json_t *j;
+    int format;
+    bk_buf_t *scratch;
+} page_t;
+
+static bk_buf_t scratch; /* base64 output, reused */
+
+static void emit_bytes(page_t *pg, const uint8_t *p, int32_t len)
+{
+    if (len < 0) {
+        bk_json_null(pg->j);
+        return;
+    }
+    if (pg->format == FMT_BINARY) {
+        size_t n = bk_base64_encoded_len((size_t)len);
+        pg->scratch->len = 0;
+        if (bk_buf_reserve(pg->scratch, n)) {
+            bk_json_null(pg->j);
+            return;
+        }
+        n = bk_base64_encode(p, (size_t)len, pg->scratch->data);
+        bk_json_strn(pg->j, pg->scratch->data, n);
+        return;
+    }
+    if (!bk_utf8_valid(p, (size_t)len)) { /* not text: say so rather than emit bad JSON */
+        bk_json_null(pg->j);
+        return;
+    }
+    bk_json_strn(pg->j, p, (size_t)len);
+}
+
+static int visit(void *arg, const bk_record_view_t *r)
+{
+    page_t *pg = arg;
+    bk_json_t *j = pg->j;
+    bk_json_obj(j);
+    bk_json_key(j, "offset");
+    bk_json_int(j, r->offset);
+    bk_json_key(j, "timestamp");
+    bk_json_int(j, r->timestamp);
+    bk_json_key(j, "key");
+    emit_bytes(pg, r->key, r->key_len);
+    bk_json_key(j, "value");
+    emit_bytes(pg, r->value, r->value_len);
+    bk_json_key(j, "headers");
+    bk_json_arr(j);
+    const uint8_t *pos = r->headers, *end = r->headers + r->headers_len;
+    bk_header_t h;
+    while (bk_record_header_next(&pos, end, &h) == 1) {
+        bk_json_obj(j);
+        bk_json_key(j, "key");
+        bk_json_strn(j, h.key, h.key_len);
+        bk_json_key(j, "value");
+        emit_bytes(pg, h.value, (int32_t)h.value_len);
+        bk_json_obj_end(j);
+    }
+    bk_json_arr_end(j);
+    bk_json_obj_end(j);
+    return 0;
+}
+
+/* Reads and answers one page (possibly empty). */
+static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t offset,
+                        uint32_t max_records, size_t max_bytes, int format)
+{
+    bk_json_t *j = bk_json_begin();
+    page_t pg = {j, format, &scratch};
+    bk_json_obj(j);
+    bk_json_key(j, "topic");
+    bk_json_str(j, bk_topic_name(bk_partition_topic(p)));
+    bk_json_key(j, "partition");
+    bk_json_uint(j, bk_partition_index(p));
+    bk_json_key(j, "records");
+    bk_json_arr(j);
+    int64_t next = offset;
+    int n = bk_partition_read(p, offset, max_records, max_bytes, visit, &pg, &next);
+    if (n < 0 && n != BK_ERANGE) {
+        bk_exchange_errorf(ex, 500, "read failed: %s", bk_strerror(n));
+        return;
+    }
+    if (n > 0)
+        b->counters.read_records += (uint64_t)n;
+    bk_json_arr_end(j);
+    bk_json_key(j, "next_offset");
+    bk_json_int(j, next);
+    bk_json_key(j, "high_watermark");
+    bk_json_int(j, bk_partition_high_watermark(p));
+    bk_json_key(j, "log_start_offset");
+    bk_json_int(j, bk_partition_start_offset(p));
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void on_waiter_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void finish_waiter(bk_waiter_t *w)
+{
+    bk_broker_t *b = w->broker;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        b->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    uv_timer_stop(&w->timer);
+    answer_page(b, w->ex, w->part, w->offset, w->max_records, w->max_bytes, w->format);
+    uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
+}
+
+static void on_poll_timeout(uv_timer_t *t)
+{
+    finish_waiter(t->data);
+}
+
+void bk_broker_on_commit(void *arg, bk_partition_t *p)
+{
+    bk_broker_t *b = arg;
+    bk_waiter_t *w = b->waiters;
+    while (w) {
+        bk_waiter_t *next = w->next;
+        if (w->part == p && bk_partition_high_watermark(p) > w->offset)
+            finish_waiter(w);
+        w = next;
+    }
+}
+
+void bk_broker_wake_all(bk_broker_t *b)
+{
+    while (b->waiters)
+        finish_waiter(b->waiters);
+}
+
+static int wait_for_data(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t offset,
+                         uint32_t max_records, size_t max_bytes, int format, uint64_t timeout)
+{
+    bk_waiter_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return UV_ENOMEM;
+    *w = (bk_waiter_t){b, ex, p, offset, max_records, max_bytes, format, {0}, NULL, b->waiters};
+    uv_timer_init(b->loop, &w->timer);
+    w->timer.data = w;
+    uv_timer_start(&w->timer, on_poll_timeout, timeout, 0);
+    if (b->waiters)
+        b->waiters->prev = w;
+    b->waiters = w;
+    return 0;
+}
+
+/* Parses an optional non-negative integer query parameter; 1 ok, 0 invalid (answered). */
+static int query_int(bk_exchange_t *ex, const char *name, int64_t min, int64_t max, int64_t *v)
+{
+    size_t len;
+    const char *s = bk_exchange_query(ex, name, &len);
+    if (!s)
+        return 1;
+    int64_t x = 0;
+    int ok = len > 0 && len <= 18;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] >= '0' && s[i] <= '9';
+        x = x * 10 + (s[i] - '0');
+    }
+    if (!ok || x < min || x > max) {
+        bk_exchange_errorf(ex, 400, "query parameter %s must be an integer from %lld to %lld", name,
+                           (long long)min, (long long)max);
+        return 0;
+    }
+    *v = x;
+    return 1;
+}
+
+static int query_format(bk_exchange_t *ex, int *format)
+{
+    size_t len;
+    const char *s = bk_exchange_query(ex, "format", &len);
+    *format = FMT_STRING;
+    if (!s || (len == 6 && memcmp(s, "string", 6) == 0))
+        return 1;
+    if (len == 6 && memcmp(s, "binary", 6) == 0) {
+        *format = FMT_BINARY;
+        return 1;
+    }
+    bk_exchange_error(ex, 400, "query parameter format must be string or binary");
+    return 0;
+}
+
+void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
+{
+    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0);
+    if (!t)
+        return;
+    bk_partition_t *p = bk_broker_partition(ex, t, r->partition);
+    if (!p)
+        return;
+    int64_t offset = bk_partition_start_offset(p), max_records = 500, max_bytes = 1 << 20,
+            timeout = 0;
+    int format;
+    if (!query_int(ex, "offset", 0, INT64_MAX / 2, &offset) ||
+        !query_int(ex, "max_records", 1, 100000, &max_records) ||
+        !query_int(ex, "max_bytes", 1, 64 << 20, &max_bytes) ||
+        !query_int(ex, "timeout_ms", 0, b->cfg.max_poll_ms, &timeout) || !query_format(ex, &format))
+        return;
+    int64_t start = bk_partition_start_offset(p), hw = bk_partition_high_watermark(p);
+    if (offset < start || offset > hw) {
+        bk_exchange_errorf(ex, 416, "offset %lld is out of range: readable offsets are %lld to %lld",
+                           (long long)offset, (long long)start, (long long)hw);
+        return;
+    }
+    if (offset == hw && timeout > 0) {
+        if (wait_for_data(b, ex, p, offset, (uint32_t)max_records, (size_t)max_bytes, format,
+                          (uint64_t)timeout) == 0)
+            return;
+    }
+    answer_page(b, ex, p, offset, (uint32_t)max_records, (size_t)max_bytes, format);
+}

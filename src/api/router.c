@@ -1,0 +1,118 @@
+/* The route table. Every route lists the methods it accepts so a wrong method is a 405 with
+ * an accurate Allow header rather than a 404. */
+#include "api/router.h"
+
+#include <llhttp.h>
+#include <string.h>
+
+#define M(x) (1u << (x))
+
+typedef struct {
+    const char *segs[6]; /* literal segment, or "{t}" / "{p}", NULL-terminated */
+    bk_route_id_t id;
+    unsigned methods;
+    const char *allow;
+} route_def_t;
+
+static const route_def_t routes[] = {
+    {{NULL}, BK_ROUTE_ROOT, M(HTTP_GET) | M(HTTP_HEAD), "Allow: GET, HEAD\r\n"},
+    {{"produce", NULL}, BK_ROUTE_PRODUCE, M(HTTP_POST), "Allow: POST\r\n"},
+    {{"metadata", "leader", NULL}, BK_ROUTE_LEADER, M(HTTP_GET) | M(HTTP_HEAD), "Allow: GET, HEAD\r\n"},
+    {{"health", NULL}, BK_ROUTE_HEALTH, M(HTTP_GET) | M(HTTP_HEAD), "Allow: GET, HEAD\r\n"},
+    {{"metrics", NULL}, BK_ROUTE_METRICS, M(HTTP_GET), "Allow: GET\r\n"},
+    {{"brokers", NULL}, BK_ROUTE_BROKERS, M(HTTP_GET), "Allow: GET\r\n"},
+    {{"topics", NULL}, BK_ROUTE_TOPICS, M(HTTP_GET) | M(HTTP_POST), "Allow: GET, POST\r\n"},
+    {{"topics", "{t}", NULL}, BK_ROUTE_TOPIC, M(HTTP_GET) | M(HTTP_POST) | M(HTTP_DELETE),
+     "Allow: GET, POST, DELETE\r\n"},
+    {{"topics", "{t}", "partitions", NULL}, BK_ROUTE_PARTITIONS, M(HTTP_GET) | M(HTTP_POST),
+     "Allow: GET, POST\r\n"},
+    {{"topics", "{t}", "partitions", "{p}", NULL}, BK_ROUTE_PARTITION, M(HTTP_GET) | M(HTTP_POST),
+     "Allow: GET, POST\r\n"},
+    {{"topics", "{t}", "partitions", "{p}", "offsets", NULL}, BK_ROUTE_OFFSETS, M(HTTP_GET),
+     "Allow: GET\r\n"},
+    {{"topics", "{t}", "partitions", "{p}", "records", NULL}, BK_ROUTE_RECORDS, M(HTTP_GET),
+     "Allow: GET\r\n"},
+};
+
+static int64_t parse_partition(const char *s, size_t len)
+{
+    if (len == 0 || len > 9)
+        return -2;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -2;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Matches one definition; 1 on a path match (fills out), 0 otherwise. */
+static int match_def(const route_def_t *d, const char *path, size_t len, bk_route_t *out)
+{
+    size_t pos = 1; /* skip the leading '/' */
+    out->topic = NULL;
+    out->topic_len = 0;
+    out->partition = -1;
+    for (int i = 0; d->segs[i]; i++) {
+        if (pos > len)
+            return 0;
+        const char *seg = path + pos;
+        const char *slash = memchr(seg, '/', len - pos);
+        size_t seg_len = slash ? (size_t)(slash - seg) : len - pos;
+        if (seg_len == 0)
+            return 0;
+        if (strcmp(d->segs[i], "{t}") == 0) {
+            out->topic = seg;
+            out->topic_len = seg_len;
+        } else if (strcmp(d->segs[i], "{p}") == 0) {
+            out->partition = parse_partition(seg, seg_len);
+        } else if (strlen(d->segs[i]) != seg_len || memcmp(d->segs[i], seg, seg_len) != 0) {
+            return 0;
+        }
+        pos += seg_len + 1;
+    }
+    return pos >= len; /* consumed everything (a trailing '/' is tolerated) */
+}
+
+int bk_route_match(int method, const char *path, size_t path_len, bk_route_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (path_len == 0 || path[0] != '/')
+        return 404;
+    /* Strip one trailing slash except on "/" itself. */
+    if (path_len > 1 && path[path_len - 1] == '/')
+        path_len--;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const route_def_t *d = &routes[i];
+        if (d->segs[0] == NULL) {
+            if (path_len != 1)
+                continue;
+            out->partition = -1;
+        } else if (!match_def(d, path, path_len, out)) {
+            continue;
+        }
+        out->id = d->id;
+        out->allow = d->allow;
+        if (method < 0 || method >= 32 || !(d->methods & M((unsigned)method)))
+            return 405;
+        return 0;
+    }
+    out->id = BK_ROUTE_NONE;
+    return 404;
+}
+
+int bk_route_is_write(const bk_route_t *r, int method)
+{
+    switch (r->id) {
+    case BK_ROUTE_PRODUCE:
+        return 1;
+    case BK_ROUTE_TOPICS:
+    case BK_ROUTE_TOPIC:
+    case BK_ROUTE_PARTITIONS:
+    case BK_ROUTE_PARTITION:
+        return method == HTTP_POST || method == HTTP_DELETE;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,42 @@
+/* Routing: method + path → a route and its path parameters. Pure: no I/O, no allocation, so
+ * the whole table is unit-tested. Paths are matched segment by segment; a path that exists
+ * with another method yields 405 and the Allow list. */
+#ifndef BROOK_API_ROUTER_H
+#define BROOK_API_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    BK_ROUTE_NONE = 0,
+    BK_ROUTE_ROOT,              /* GET / */
+    BK_ROUTE_PRODUCE,           /* POST /produce (seed) */
+    BK_ROUTE_LEADER,            /* GET /metadata/leader */
+    BK_ROUTE_HEALTH,            /* GET /health */
+    BK_ROUTE_METRICS,           /* GET /metrics */
+    BK_ROUTE_BROKERS,           /* GET /brokers */
+    BK_ROUTE_TOPICS,            /* GET /topics, POST /topics */
+    BK_ROUTE_TOPIC,             /* GET, POST, DELETE /topics/{t} */
+    BK_ROUTE_PARTITIONS,        /* GET, POST /topics/{t}/partitions */
+    BK_ROUTE_PARTITION,         /* GET, POST /topics/{t}/partitions/{p} */
+    BK_ROUTE_OFFSETS,           /* GET /topics/{t}/partitions/{p}/offsets */
+    BK_ROUTE_RECORDS,           /* GET /topics/{t}/partitions/{p}/records */
+    BK_ROUTE_COUNT
+} bk_route_id_t;
+
+typedef struct {
+    bk_route_id_t id;
+    const char *topic; /* points into the path; not NUL-terminated */
+    size_t topic_len;
+    int64_t partition; /* -1 when the route has none; -2 when the segment is not a number */
+    const char *allow; /* for 405: "Allow: ...\r\n" header line */
+} bk_route_t;
+
+/* Returns 0 with *out filled, 404 when no route has this path, or 405 (out->allow set) when
+ * the path exists but not for this method. method is an llhttp_method_t. */
+int bk_route_match(int method, const char *path, size_t path_len, bk_route_t *out);
+
+/* 1 for routes that write and therefore need the leader. */
+int bk_route_is_write(const bk_route_t *r, int method);
+
+#endif

@@ -1,0 +1,137 @@
+/* Topic metadata in the Kafka REST Proxy v2 shapes: GET /topics, /topics/{t},
+ * /topics/{t}/partitions[/{p}], /topics/{t}/partitions/{p}/offsets and /brokers. With one
+ * replica per partition (until replication lands) the leader of every partition is the
+ * cluster leader. */
+#include <llhttp.h>
+#include <string.h>
+
+#include "api/broker.h"
+#include "http/response.h"
+
+static void partition_json(bk_broker_t *b, bk_json_t *j, bk_partition_t *p)
+{
+    bk_election_view_t v;
+    bk_election_view(b->election, &v);
+    const char *leader = v.leader_id[0] ? v.leader_id : b->cfg.broker_id;
+    bk_json_obj(j);
+    bk_json_key(j, "partition");
+    bk_json_uint(j, bk_partition_index(p));
+    bk_json_key(j, "leader");
+    bk_json_str(j, leader);
+    bk_json_key(j, "replicas");
+    bk_json_arr(j);
+    bk_json_obj(j);
+    bk_json_key(j, "broker");
+    bk_json_str(j, b->cfg.broker_id);
+    bk_json_key(j, "leader");
+    bk_json_bool(j, strcmp(leader, b->cfg.broker_id) == 0);
+    bk_json_key(j, "in_sync");
+    bk_json_bool(j, 1);
+    bk_json_obj_end(j);
+    bk_json_arr_end(j);
+    bk_json_obj_end(j);
+}
+
+static void list_topics(bk_broker_t *b, bk_exchange_t *ex)
+{
+    bk_json_t *j = bk_json_begin();
+    bk_json_arr(j);
+    size_t n = bk_log_topic_count(b->log);
+    for (size_t i = 0; i < n; i++)
+        bk_json_str(j, bk_topic_name(bk_log_topic_at(b->log, i)));
+    bk_json_arr_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void describe_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "name");
+    bk_json_str(j, bk_topic_name(t));
+    bk_json_key(j, "configs");
+    bk_json_obj(j);
+    bk_json_obj_end(j);
+    bk_json_key(j, "partitions");
+    bk_json_arr(j);
+    for (uint32_t i = 0; i < bk_topic_partition_count(t); i++)
+        partition_json(b, j, bk_topic_partition(t, i));
+    bk_json_arr_end(j);
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void list_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    bk_json_t *j = bk_json_begin();
+    bk_json_arr(j);
+    for (uint32_t i = 0; i < bk_topic_partition_count(t); i++)
+        partition_json(b, j, bk_topic_partition(t, i));
+    bk_json_arr_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void offsets(bk_exchange_t *ex, bk_partition_t *p)
+{
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "beginning_offset");
+    bk_json_int(j, bk_partition_start_offset(p));
+    bk_json_key(j, "end_offset");
+    bk_json_int(j, bk_partition_high_watermark(p));
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void brokers(bk_broker_t *b, bk_exchange_t *ex)
+{
+    bk_election_view_t v;
+    bk_election_view(b->election, &v);
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "brokers");
+    bk_json_arr(j);
+    bk_json_str(j, b->cfg.broker_id);
+    if (v.leader_id[0] && strcmp(v.leader_id, b->cfg.broker_id) != 0)
+        bk_json_str(j, v.leader_id);
+    bk_json_arr_end(j);
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
+{
+    if (ex->method != HTTP_GET && ex->method != HTTP_HEAD) {
+        bk_exchange_error(ex, 405, "this Brook version serves topic metadata read-only");
+        return;
+    }
+    if (r->id == BK_ROUTE_TOPICS) {
+        list_topics(b, ex);
+        return;
+    }
+    if (r->id == BK_ROUTE_BROKERS) {
+        brokers(b, ex);
+        return;
+    }
+    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0);
+    if (!t)
+        return;
+    if (r->id == BK_ROUTE_TOPIC) {
+        describe_topic(b, ex, t);
+        return;
+    }
+    if (r->id == BK_ROUTE_PARTITIONS) {
+        list_partitions(b, ex, t);
+        return;
+    }
+    bk_partition_t *p = bk_broker_partition(ex, t, r->partition);
+    if (!p)
+        return;
+    if (r->id == BK_ROUTE_OFFSETS) {
+        offsets(ex, p);
+        return;
+    }
+    bk_json_t *j = bk_json_begin();
+    partition_json(b, j, p);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}

@@ -1,0 +1,85 @@
+/* One HTTP request and its response: the unit that flows from the parser through the router
+ * to a handler and back out of the connection, in request order. The parser fills the request
+ * half; a handler fills the response half exactly once (bk_exchange_respond*), synchronously
+ * or later from the loop. Exchanges are recycled through a free list, never freed mid-flight. */
+#ifndef BROOK_HTTP_EXCHANGE_H
+#define BROOK_HTTP_EXCHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BK_HTTP_MAX_HEADERS_HARD 256
+
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} bk_http_header_t;
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} bk_buf_t;
+
+typedef enum {
+    BK_EX_PARSING = 0,   /* request still arriving */
+    BK_EX_DISPATCHED,    /* handed to a handler, no response yet */
+    BK_EX_RESPONDED,     /* response bytes ready in ->out */
+} bk_exchange_state_t;
+
+typedef struct bk_exchange bk_exchange_t;
+struct bk_exchange {
+    /* request */
+    int method; /* llhttp_method_t */
+    const char *path;
+    size_t path_len;
+    const char *query; /* without '?'; NULL when absent */
+    size_t query_len;
+    bk_http_header_t *headers;
+    uint32_t header_count;
+    const uint8_t *body;
+    size_t body_len;
+    int keep_alive;
+    int http_minor;
+    int expect_continue; /* client sent Expect: 100-continue */
+    bk_buf_t head; /* URL and header bytes; the pointers above point into it */
+    bk_buf_t body_buf;
+    size_t *hdr_offsets; /* name/value offsets into head while headers arrive */
+    uint32_t hdr_cap;
+
+    /* response */
+    bk_exchange_state_t state;
+    int status;
+    int close_after; /* close the connection once this response is written */
+    bk_buf_t out;    /* complete response bytes (status line, headers, body) */
+
+    /* plumbing for the connection and router; opaque here */
+    bk_exchange_t *next;
+    void *conn;      /* the connection, or NULL once it has gone */
+    void *route_ctx; /* what the router decided at headers time */
+    uint64_t started_ms;
+    size_t body_limit;
+};
+
+/* Takes an exchange from the free list (or allocates). Returns NULL on out-of-memory. */
+bk_exchange_t *bk_exchange_new(void);
+/* Resets and returns it to the free list. */
+void bk_exchange_release(bk_exchange_t *ex);
+/* Frees every exchange on the free list (at shutdown, so leak checkers stay quiet). */
+void bk_exchange_pool_drain(void);
+
+/* Case-insensitive header lookup; returns the first value or NULL (len in *len). */
+const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len);
+
+/* Query parameter lookup (exact name); returns a pointer into the query (not decoded) or NULL. */
+const char *bk_exchange_query(const bk_exchange_t *ex, const char *name, size_t *len);
+
+/* Growable buffers. Return 0 or UV_ENOMEM. */
+int bk_buf_reserve(bk_buf_t *b, size_t extra);
+int bk_buf_append(bk_buf_t *b, const void *data, size_t len);
+int bk_buf_appendf(bk_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bk_buf_free(bk_buf_t *b);
+
+#endif

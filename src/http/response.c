@@ -1,0 +1,144 @@
+/* Response formatting. The Date header is cached per second; everything else is written
+ * straight into the exchange's reused out buffer, so answering allocates nothing once the
+ * buffer has grown to its working size. */
+#include "http/response.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "brook/common.h"
+#include "http/json.h"
+
+static bk_http_identity_t identity;
+static void (*ready_hook)(bk_exchange_t *ex);
+
+void bk_http_set_identity(const bk_http_identity_t *id)
+{
+    identity = *id;
+}
+
+void bk_http_set_ready_hook(void (*on_ready)(bk_exchange_t *ex))
+{
+    ready_hook = on_ready;
+}
+
+const char *bk_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static const char *http_date(void)
+{
+    static char buf[40];
+    static time_t cached;
+    time_t now = time(NULL);
+    if (now != cached) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return buf;
+}
+
+void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
+                         const char *extra_headers, const void *body, size_t body_len)
+{
+    if (ex->state == BK_EX_RESPONDED) {
+        bk_trace_error("http", "exchange answered twice (status %d)", status);
+        return;
+    }
+    if (!ex->keep_alive || status == 408 || status == 413 || status == 414 || status == 431)
+        ex->close_after = 1;
+    int64_t epoch = identity.epoch ? identity.epoch(identity.epoch_arg) : 0;
+    bk_buf_t *out = &ex->out;
+    out->len = 0;
+    int rc = bk_buf_reserve(out, 256 + body_len);
+    if (!rc)
+        rc = bk_buf_appendf(out,
+                            "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Broker-Id: %s\r\n"
+                            "X-Leader-Epoch: %" PRId64 "\r\nContent-Type: %s\r\n"
+                            "Content-Length: %zu\r\n%s%s\r\n",
+                            status, bk_http_reason(status), http_date(),
+                            identity.broker_id ? identity.broker_id : "", epoch,
+                            content_type ? content_type : "application/json", body_len,
+                            extra_headers ? extra_headers : "",
+                            ex->close_after ? "Connection: close\r\n" : "");
+    if (!rc)
+        rc = bk_buf_append(out, body, body_len);
+    if (rc) { /* out of memory: drop the connection rather than send half a response */
+        out->len = 0;
+        ex->close_after = 1;
+    }
+    ex->status = status;
+    ex->state = BK_EX_RESPONDED;
+    if (ready_hook)
+        ready_hook(ex);
+}
+
+void bk_exchange_respond_json(bk_exchange_t *ex, int status, bk_json_t *j,
+                              const char *extra_headers)
+{
+    size_t len;
+    const char *text = bk_json_text(j, &len);
+    bk_exchange_respond(ex, status, "application/json", extra_headers, text, len);
+}
+
+void bk_exchange_error(bk_exchange_t *ex, int code, const char *msg)
+{
+    bk_exchange_error_hdr(ex, code, msg, NULL);
+}
+
+void bk_exchange_error_hdr(bk_exchange_t *ex, int code, const char *msg, const char *extra)
+{
+    int status = code >= 10000 ? code / 100 : code;
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "error_code");
+    bk_json_int(j, code);
+    bk_json_key(j, "message");
+    bk_json_str(j, msg);
+    bk_json_obj_end(j);
+    size_t len;
+    const char *text = bk_json_text(j, &len);
+    bk_exchange_respond(ex, status, "application/json", extra, text, len);
+}
+
+void bk_exchange_errorf(bk_exchange_t *ex, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bk_exchange_error(ex, code, msg);
+}

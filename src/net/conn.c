@@ -1,0 +1,331 @@
+/* Connection lifecycle. Bytes are parsed straight out of the server's shared read buffer;
+ * complete requests join the connection's queue and go to the handlers; answers leave in
+ * request order, batched into one write. Reading pauses when too many answers are pending
+ * (pipelining backpressure or a slow reader) and resumes as they drain. Memory is freed only
+ * in the close callback; an exchange still with its handler is detached, never freed. */
+#include "net/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook/common.h"
+#include "http/response.h"
+#include "net/server_impl.h"
+
+static void conn_flush(bk_conn_t *c);
+static void conn_feed(bk_conn_t *c, const char *data, size_t len);
+
+static void enqueue(bk_conn_t *c, bk_exchange_t *ex)
+{
+    ex->conn = c;
+    ex->next = NULL;
+    if (c->tail)
+        c->tail->next = ex;
+    else
+        c->head = ex;
+    c->tail = ex;
+    c->queued++;
+}
+
+static int should_pause(const bk_conn_t *c)
+{
+    const bk_server_config_t *cfg = &c->srv->cfg;
+    return c->queued >= cfg->max_pipeline ||
+           uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > cfg->max_write_queue;
+}
+
+static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
+{
+    bk_conn_t *c = arg;
+    bk_server_t *s = c->srv;
+    int status = s->handlers.on_headers ? s->handlers.on_headers(s->handlers.arg, ex, msg) : 0;
+    if (status == 0 && ex->expect_continue && !c->head) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: the client may
+                                                               send the body anyway */
+    }
+    return status;
+}
+
+static int on_request(void *arg, bk_exchange_t *ex)
+{
+    bk_conn_t *c = arg;
+    ex->started_ms = uv_now(c->srv->loop);
+    enqueue(c, ex);
+    c->srv->handlers.on_request(c->srv->handlers.arg, ex);
+    return c->closing || should_pause(c) ? 1 : 0;
+}
+
+/* A parse error or timeout: answer it after what is queued, then close. */
+static void fail_request(bk_conn_t *c, int status, const char *msg)
+{
+    c->read_done = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    bk_exchange_t *ex = bk_exchange_new();
+    if (!ex) {
+        bk_conn_close(c);
+        return;
+    }
+    ex->keep_alive = 0;
+    ex->state = BK_EX_DISPATCHED;
+    enqueue(c, ex);
+    bk_exchange_error(ex, status, msg);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    bk_conn_t *c = h->data;
+    bk_server_t *s = c->srv;
+    if (s->read_buf_busy) { /* cannot happen with one loop thread; be safe anyway */
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    s->read_buf_busy = 1;
+    *buf = uv_buf_init(s->read_buf, sizeof s->read_buf);
+}
+
+static void save_pending(bk_conn_t *c, const char *data, size_t len)
+{
+    char *p = malloc(len);
+    if (!p) {
+        bk_conn_close(c);
+        return;
+    }
+    memcpy(p, data, len);
+    c->pending = p;
+    c->pending_len = len;
+}
+
+static void conn_feed(bk_conn_t *c, const char *data, size_t len)
+{
+    int was_mid = bk_http_parser_mid_request(&c->parser);
+    size_t consumed = 0;
+    int status = bk_http_parser_feed(&c->parser, data, len, &consumed);
+    if (c->closing)
+        return;
+    if (status) {
+        fail_request(c, status, c->parser.err_msg ? c->parser.err_msg : "malformed request");
+        return;
+    }
+    if (consumed < len) { /* paused: keep the rest until the queue drains */
+        c->paused = 1;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        save_pending(c, data + consumed, len - consumed);
+    }
+    if (!was_mid || consumed < len)
+        c->request_started_ms = uv_now(c->srv->loop);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    bk_conn_t *c = stream->data;
+    bk_server_t *s = c->srv;
+    if (buf->base == s->read_buf)
+        s->read_buf_busy = 0;
+    if (nread == 0 || c->closing)
+        return;
+    c->last_active_ms = uv_now(s->loop);
+    if (nread < 0) {
+        c->read_done = 1;
+        uv_read_stop(stream);
+        if (nread != UV_EOF || !c->head) {
+            bk_conn_close(c);
+            return;
+        }
+        /* Half-close: answer what was asked, then close (conn_flush sees read_done). */
+        conn_flush(c);
+        return;
+    }
+    conn_feed(c, buf->base, (size_t)nread);
+}
+
+static void resume_reading(bk_conn_t *c)
+{
+    if (!c->paused || c->read_done || c->closing || should_pause(c))
+        return;
+    c->paused = 0;
+    bk_http_parser_resume(&c->parser);
+    char *p = c->pending;
+    size_t n = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = 0;
+    if (p) {
+        conn_feed(c, p, n);
+        free(p);
+    }
+    if (!c->paused && !c->read_done && !c->closing)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void release_list(bk_exchange_t *ex)
+{
+    while (ex) {
+        bk_exchange_t *next = ex->next;
+        bk_exchange_release(ex);
+        ex = next;
+    }
+}
+
+static void after_write(uv_write_t *req, int status)
+{
+    bk_conn_t *c = req->data;
+    bk_exchange_t *done = c->writing;
+    int close_now = 0;
+    for (bk_exchange_t *ex = done; ex; ex = ex->next)
+        close_now |= ex->close_after;
+    c->writing = NULL;
+    c->write_in_flight = 0;
+    release_list(done);
+    if (c->closing)
+        return;
+    if (status < 0 || close_now) {
+        bk_conn_close(c);
+        return;
+    }
+    c->last_active_ms = uv_now(c->srv->loop);
+    conn_flush(c);
+    resume_reading(c);
+}
+
+/* Writes every answered exchange at the head of the queue in one uv_write. */
+static void conn_flush(bk_conn_t *c)
+{
+    if (c->write_in_flight || c->closing)
+        return;
+    unsigned n = 0;
+    bk_exchange_t *first = c->head, *last = NULL;
+    for (bk_exchange_t *ex = c->head; ex && ex->state == BK_EX_RESPONDED; ex = ex->next) {
+        if (n == BK_CONN_MAX_WRITE_BUFS)
+            break;
+        c->wbufs[n++] = uv_buf_init(ex->out.data, (unsigned)ex->out.len);
+        last = ex;
+        if (ex->close_after)
+            break;
+    }
+    if (!last) {
+        if (c->read_done && !c->head)
+            bk_conn_close(c);
+        return;
+    }
+    c->head = last->next;
+    if (!c->head)
+        c->tail = NULL;
+    last->next = NULL;
+    c->queued -= n;
+    c->writing = first;
+    c->write_in_flight = 1;
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, n, after_write);
+    if (rc < 0) {
+        c->write_in_flight = 0;
+        c->writing = NULL;
+        release_list(first);
+        bk_conn_close(c);
+    }
+}
+
+void bk_conn_on_response(bk_exchange_t *ex)
+{
+    bk_conn_t *c = ex->conn;
+    if (!c) { /* its connection closed while the handler worked */
+        bk_exchange_release(ex);
+        return;
+    }
+    if (ex == c->head)
+        conn_flush(c);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    bk_conn_t *c = h->data;
+    bk_http_parser_free(&c->parser);
+    free(c->pending);
+    bk_server_conn_gone(c->srv, c);
+    free(c);
+}
+
+void bk_conn_close(bk_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    /* Detach queued exchanges: answered ones are released, busy ones are released by
+     * bk_conn_on_response when their handler answers. */
+    bk_exchange_t *ex = c->head;
+    while (ex) {
+        bk_exchange_t *next = ex->next;
+        ex->conn = NULL;
+        ex->next = NULL;
+        if (ex->state == BK_EX_RESPONDED)
+            bk_exchange_release(ex);
+        ex = next;
+    }
+    c->head = c->tail = NULL;
+    c->queued = 0;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+void bk_conn_drain(bk_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->read_done = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->head && !c->write_in_flight)
+        bk_conn_close(c);
+}
+
+void bk_conn_sweep(bk_conn_t *c, uint64_t now)
+{
+    const bk_server_config_t *cfg = &c->srv->cfg;
+    if (c->closing)
+        return;
+    if (bk_http_parser_mid_request(&c->parser) && !c->read_done && !c->paused &&
+        now - c->request_started_ms > cfg->request_timeout_ms) {
+        bk_http_parser_free(&c->parser);
+        fail_request(c, 408, "request not received in time");
+        return;
+    }
+    if (!c->head && !c->write_in_flight && now - c->last_active_ms > cfg->idle_timeout_ms) {
+        bk_conn_close(c);
+        return;
+    }
+    if (c->write_in_flight && now - c->last_active_ms > cfg->idle_timeout_ms)
+        bk_conn_close(c); /* a reader that stopped reading */
+}
+
+int bk_conn_accept(bk_server_t *s, uv_stream_t *listener)
+{
+    bk_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return UV_ENOMEM;
+    int rc = uv_tcp_init(s->loop, &c->tcp);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    c->tcp.data = c;
+    c->srv = s;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->conn_count++;
+    s->accepted++;
+    c->last_active_ms = uv_now(s->loop);
+    c->hooks.on_headers = on_headers;
+    c->hooks.on_request = on_request;
+    c->hooks.arg = c;
+    bk_http_parser_init(&c->parser, &s->cfg.limits, &c->hooks);
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (!rc) {
+        (void)uv_tcp_nodelay(&c->tcp, 1);
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+    if (rc)
+        bk_conn_close(c);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* One client connection: its socket, its parser, and the queue of exchanges in request order.
+ * Private to src/net; the server owns the list of connections. A connection is freed only in
+ * its close callback; closing is idempotent. */
+#ifndef BROOK_NET_CONN_H
+#define BROOK_NET_CONN_H
+
+#include <uv.h>
+
+#include "brook/server.h"
+#include "http/parser.h"
+
+#define BK_CONN_MAX_WRITE_BUFS 64
+
+typedef struct bk_conn bk_conn_t;
+struct bk_conn {
+    uv_tcp_t tcp;
+    struct bk_server *srv;
+    bk_http_parser_t parser;
+    bk_http_parser_hooks_t hooks; /* arg = this connection */
+    bk_exchange_t *head, *tail; /* unanswered or unwritten exchanges, in request order */
+    uint32_t queued;
+    bk_exchange_t *writing; /* exchanges whose bytes are in the write in flight */
+    uv_write_t wreq;
+    uv_buf_t wbufs[BK_CONN_MAX_WRITE_BUFS];
+    char *pending; /* bytes read but not parsed while paused (backpressure) */
+    size_t pending_len;
+    uint64_t request_started_ms; /* when the request being parsed began */
+    uint64_t last_active_ms;     /* last read or completed write */
+    unsigned write_in_flight : 1;
+    unsigned paused : 1;      /* parser paused, reading stopped */
+    unsigned read_done : 1;   /* EOF, a parse error, or shutdown: read no more */
+    unsigned closing : 1;
+    bk_conn_t *prev, *next; /* server's list */
+};
+
+/* Creates and starts reading an accepted connection; 0 or a negative error. */
+int bk_conn_accept(struct bk_server *srv, uv_stream_t *listener);
+
+/* Closes now (in-flight exchanges are detached and answered into the void). */
+void bk_conn_close(bk_conn_t *c);
+
+/* Stops reading; closes once every queued response is written (graceful). */
+void bk_conn_drain(bk_conn_t *c);
+
+/* Periodic check against request and idle timeouts (now from the loop). */
+void bk_conn_sweep(bk_conn_t *c, uint64_t now);
+
+/* The response hook installed in bk_http_identity_t.on_ready. */
+void bk_conn_on_response(bk_exchange_t *ex);
+
+#endif
