@@ -33,7 +33,11 @@ int bk_http_client_new(uv_loop_t *loop, bk_http_client_t **out);
 /* Sends one request to base_url ("http://host:port", IPv4 literal or "localhost"), with
  * path_and_query ("/produce?x=1"), extra_headers (complete "Name: value\r\n" lines or NULL)
  * and body (may be NULL with body_len 0). timeout_ms bounds the whole exchange. *out (may be
- * NULL) receives a handle usable with bk_http_client_cancel() until the callback runs. */
+ * NULL) receives a handle usable with bk_http_client_cancel() until the callback runs.
+ * Returns 0 (the callback will run exactly once), or BK_EINVAL / BK_ECLOSED / BK_ETOOBIG /
+ * UV_ENOMEM for unusable arguments, and then the callback never runs. timeout_ms 0 = none.
+ * Only GET and HEAD are retried (once, on a fresh connection) when a reused connection turns
+ * out closed by the server; any other method gets that error instead of being resent. */
 int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char *method,
                            const char *path_and_query, const char *extra_headers,
                            const void *body, size_t body_len, uint32_t timeout_ms,
@@ -43,7 +47,7 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
 void bk_http_client_cancel(bk_http_client_req_t *req);
 
 /* Cancels every pending request, closes every connection, frees; done(arg) runs from the loop
- * once all handles are closed. */
+ * once all handles are closed. Call once; until done(arg) runs, requests get BK_ECLOSED. */
 void bk_http_client_close(bk_http_client_t *c, void (*done)(void *arg), void *arg);
 
 #endif
