@@ -29,7 +29,6 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
                            bk_strerror(rc));
         return NULL;
     }
-    bk_trace_info("api", "created topic %.*s with %u partition(s)", shown, name, parts);
     return t;
 }
 

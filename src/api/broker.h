@@ -64,6 +64,7 @@ int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch);
 
 /* Handlers, one file each. */
 void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex);        /* produce.c */
+void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* produce_rest.c */
 void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* records.c */
 void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
 void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */

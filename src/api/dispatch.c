@@ -119,10 +119,16 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
     case BK_ROUTE_RECORDS:
         bk_api_records(b, ex, &r);
         return;
-    case BK_ROUTE_TOPICS:
     case BK_ROUTE_TOPIC:
-    case BK_ROUTE_PARTITIONS:
     case BK_ROUTE_PARTITION:
+        if (ex->method == HTTP_POST) {
+            bk_api_produce_rest(b, ex, &r);
+            return;
+        }
+        bk_api_topics(b, ex, &r);
+        return;
+    case BK_ROUTE_TOPICS:
+    case BK_ROUTE_PARTITIONS:
     case BK_ROUTE_OFFSETS:
     case BK_ROUTE_BROKERS:
         bk_api_topics(b, ex, &r);

@@ -1,0 +1,284 @@
+/* POST /topics/{t} and POST /topics/{t}/partitions/{p}: Kafka REST Proxy v2 produce. Every
+ * record is validated before anything is written; then the records are grouped by partition
+ * and each partition gets exactly one RecordBatch. The answer lists an offset per record, in
+ * request order, once every batch is durable and the lease of the epoch they were written
+ * under still holds.
+ *
+ * Partitioning: the path's partition wins, then the record's "partition", then murmur2 of the
+ * key (Kafka's Java client), and keyless records of one request all go to one partition,
+ * chosen round-robin per request (sticky, like Kafka's default partitioner). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/broker.h"
+#include "api/partitioner.h"
+#include "api/records_body.h"
+#include "brook/common.h"
+#include "http/response.h"
+
+typedef struct {
+    bk_broker_t *broker;
+    bk_exchange_t *ex;
+    bk_topic_t *topic;
+    int64_t epoch;
+    uint32_t pending;   /* appends not completed yet */
+    int failed_status;  /* first append error (< 0), or 0 */
+    size_t count;       /* records in the request */
+    uint32_t *rec_part; /* per record: partition */
+    uint32_t *rec_pos;  /* per record: position within its partition's batch */
+    int64_t *base;      /* per partition: base offset of its batch (-1 = none) */
+} rest_op_t;
+
+typedef struct {
+    rest_op_t *op;
+    uint32_t partition;
+} part_ctx_t;
+
+static bk_records_body_t body;
+static bk_record_t *recs;
+static size_t recs_cap;
+static bk_header_t *hdrs;
+static size_t hdrs_cap;
+
+/* Maps the Content-Type to a decoding mode; answers 415 and returns -1 when unsupported. */
+static int content_mode(bk_exchange_t *ex)
+{
+    size_t len = 0;
+    const char *ct = bk_exchange_header(ex, "content-type", &len);
+    const char *semi = ct ? memchr(ct, ';', len) : NULL;
+    size_t n = semi ? (size_t)(semi - ct) : len;
+    while (n && ct[n - 1] == ' ')
+        n--;
+#define CT(lit) (n == sizeof lit - 1 && strncasecmp(ct, lit, n) == 0)
+    if (ct && (CT("application/vnd.kafka.json.v2+json") || CT("application/json") ||
+               CT("application/vnd.kafka.json.v1+json")))
+        return BK_RB_JSON;
+    if (ct && (CT("application/vnd.kafka.binary.v2+json") || CT("application/vnd.kafka.v2+json") ||
+               CT("application/vnd.kafka.binary.v1+json") || CT("application/vnd.kafka+json") ||
+               CT("application/vnd.kafka.v1+json")))
+        return BK_RB_BINARY;
+#undef CT
+    bk_exchange_errorf(ex, 415,
+                       "unsupported media type %.*s; use application/vnd.kafka.json.v2+json, "
+                       "application/vnd.kafka.binary.v2+json or application/json",
+                       ct ? (int)(n > 100 ? 100 : n) : 9, ct ? ct : "(missing)");
+    return -1;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (*cap >= need)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return UV_ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static void op_free(rest_op_t *op)
+{
+    free(op->rec_part);
+    free(op->rec_pos);
+    free(op->base);
+    free(op);
+}
+
+static void answer(rest_op_t *op)
+{
+    bk_exchange_t *ex = op->ex;
+    int64_t epoch = 0;
+    if (op->failed_status) {
+        bk_exchange_errorf(ex, 500, "write outcome unknown: %s", bk_strerror(op->failed_status));
+        return;
+    }
+    if (!bk_election_can_ack(op->broker->election, &epoch) || epoch != op->epoch) {
+        bk_exchange_error(ex, 500, "write outcome unknown: leadership was lost before the "
+                                   "write could be acknowledged");
+        return;
+    }
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "key_schema_id");
+    bk_json_null(j);
+    bk_json_key(j, "value_schema_id");
+    bk_json_null(j);
+    bk_json_key(j, "offsets");
+    bk_json_arr(j);
+    for (size_t i = 0; i < op->count; i++) {
+        bk_json_obj(j);
+        bk_json_key(j, "partition");
+        bk_json_uint(j, op->rec_part[i]);
+        bk_json_key(j, "offset");
+        bk_json_int(j, op->base[op->rec_part[i]] + op->rec_pos[i]);
+        bk_json_key(j, "error_code");
+        bk_json_null(j);
+        bk_json_key(j, "error");
+        bk_json_null(j);
+        bk_json_obj_end(j);
+    }
+    bk_json_arr_end(j);
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void after_append(void *arg, int status, int64_t base)
+{
+    part_ctx_t *pc = arg;
+    rest_op_t *op = pc->op;
+    if (status < 0 && !op->failed_status)
+        op->failed_status = status;
+    else
+        op->base[pc->partition] = base;
+    free(pc);
+    if (--op->pending == 0) {
+        answer(op);
+        op_free(op);
+    }
+}
+
+/* Chooses every record's partition; answers 40402 and returns -1 on a bad partition. */
+static int assign_partitions(bk_broker_t *b, bk_exchange_t *ex, rest_op_t *op, int64_t fixed,
+                             uint32_t nparts, uint32_t *per_part)
+{
+    uint32_t sticky = nparts > 1 ? b->rr_partition++ % nparts : 0;
+    for (size_t i = 0; i < body.count; i++) {
+        const bk_rb_record_t *r = &body.records[i];
+        int64_t p = fixed >= 0 ? fixed : r->partition;
+        if (p >= (int64_t)nparts) {
+            bk_exchange_errorf(ex, 40402, "record %zu: partition %lld not found in topic %s (it "
+                               "has %u)", i, (long long)p, bk_topic_name(op->topic), nparts);
+            return -1;
+        }
+        if (p < 0)
+            p = r->key_len >= 0 ? bk_partition_for_key((const uint8_t *)body.arena.data +
+                                                           r->key_off,
+                                                       (size_t)r->key_len, nparts)
+                                : sticky;
+        op->rec_part[i] = (uint32_t)p;
+        op->rec_pos[i] = per_part[p]++;
+    }
+    return 0;
+}
+
+static void fill_record(bk_record_t *out, const bk_rb_record_t *r, size_t *hpos)
+{
+    const uint8_t *arena = (const uint8_t *)body.arena.data;
+    out->key = r->key_len >= 0 ? arena + r->key_off : NULL;
+    out->key_len = r->key_len;
+    out->value = r->value_len >= 0 ? arena + r->value_off : NULL;
+    out->value_len = r->value_len;
+    out->timestamp = 0;
+    out->headers = hdrs + *hpos;
+    out->header_count = r->header_count;
+    for (uint32_t k = 0; k < r->header_count; k++) {
+        const bk_rb_header_t *h = &body.headers[r->header_first + k];
+        hdrs[(*hpos)++] = (bk_header_t){arena + h->key_off, h->key_len,
+                                        h->value_len >= 0 ? arena + h->value_off : NULL,
+                                        h->value_len >= 0 ? (size_t)h->value_len : 0};
+    }
+}
+
+/* Groups records by partition and issues one append per partition. */
+static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_part)
+{
+    size_t *start = calloc(nparts + 1, sizeof *start);
+    if (!start || grow((void **)&recs, &recs_cap, body.count, sizeof *recs) ||
+        grow((void **)&hdrs, &hdrs_cap, body.header_count + 1, sizeof *hdrs)) {
+        free(start);
+        bk_exchange_error(op->ex, 503, "out of memory");
+        op_free(op);
+        return;
+    }
+    for (uint32_t p = 0; p < nparts; p++)
+        start[p + 1] = start[p] + per_part[p];
+    size_t hpos = 0;
+    for (size_t i = 0; i < body.count; i++)
+        fill_record(&recs[start[op->rec_part[i]] + op->rec_pos[i]], &body.records[i], &hpos);
+    op->pending = 1; /* held until every append is issued */
+    int issued = 0;
+    for (uint32_t p = 0; p < nparts; p++) {
+        if (!per_part[p])
+            continue;
+        part_ctx_t *pc = malloc(sizeof *pc);
+        int rc = pc ? 0 : UV_ENOMEM;
+        if (pc) {
+            *pc = (part_ctx_t){op, p};
+            rc = bk_partition_append(bk_topic_partition(op->topic, p), recs + start[p],
+                                     per_part[p], (int32_t)op->epoch, after_append, pc);
+        }
+        if (rc) {
+            free(pc);
+            op->failed_status = op->failed_status ? op->failed_status : rc;
+            continue;
+        }
+        op->pending++;
+        issued = 1;
+        op->broker->counters.produced_records += per_part[p];
+    }
+    free(start);
+    if (--op->pending)
+        return;
+    if (!issued) /* nothing was written: a definite failure */
+        bk_exchange_errorf(op->ex, op->failed_status == BK_ETOOBIG ? 413 : 503,
+                           "write refused: %s", bk_strerror(op->failed_status));
+    else
+        answer(op);
+    op_free(op);
+}
+
+static rest_op_t *op_new(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int64_t epoch,
+                         uint32_t nparts)
+{
+    rest_op_t *op = calloc(1, sizeof *op);
+    if (!op)
+        return NULL;
+    *op = (rest_op_t){b, ex, t, epoch, 0, 0, body.count, NULL, NULL, NULL};
+    op->rec_part = malloc(body.count * sizeof *op->rec_part);
+    op->rec_pos = malloc(body.count * sizeof *op->rec_pos);
+    op->base = malloc(nparts * sizeof *op->base);
+    if (!op->rec_part || !op->rec_pos || !op->base) {
+        op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
+{
+    int mode = content_mode(ex);
+    if (mode < 0)
+        return;
+    int status = bk_records_body_parse(&body, (bk_rb_mode_t)mode, ex->body, ex->body_len);
+    if (status) {
+        bk_exchange_error(ex, body.error_code ? body.error_code : status, body.error);
+        return;
+    }
+    int64_t epoch;
+    if (!bk_broker_require_leader(b, ex, &epoch))
+        return;
+    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, b->cfg.auto_create_topics);
+    if (!t)
+        return;
+    uint32_t nparts = bk_topic_partition_count(t);
+    if (r->id == BK_ROUTE_PARTITION && !bk_broker_partition(ex, t, r->partition))
+        return;
+    uint32_t *per_part = calloc(nparts, sizeof *per_part);
+    rest_op_t *op = per_part ? op_new(b, ex, t, epoch, nparts) : NULL;
+    if (!op) {
+        free(per_part);
+        bk_exchange_error(ex, 503, "out of memory");
+        return;
+    }
+    int64_t fixed = r->id == BK_ROUTE_PARTITION ? r->partition : -1;
+    if (assign_partitions(b, ex, op, fixed, nparts, per_part) == 0)
+        append_batches(op, nparts, per_part);
+    else
+        op_free(op);
+    free(per_part);
+}

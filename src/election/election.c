@@ -1,0 +1,424 @@
+/* The election's I/O shell: owns the Redis client, one timer and the pure state machine
+ * (lease.c), carries out the machine's decisions (which script to send, when to wake up) and
+ * feeds it replies and fresh monotonic clock readings. Decisions live in lease.c, never here;
+ * this file must never block, and never lets a leader act past its local deadline: can_ack
+ * reads the clock itself instead of trusting the last timer. */
+#include "brook/election.h"
+
+#include "brook/common.h"
+#include "election/lease.h"
+#include "election/redis_client.h"
+#include "election/scripts.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct bk_election {
+    uv_loop_t *loop;
+    int standalone;
+    char *key_leader; /* "<cluster>:leader" */
+    char *key_epoch;  /* "<cluster>:epoch" */
+    uint32_t lease_ms;
+    void (*on_change)(void *arg);
+    void *arg;
+    uv_timer_t timer;
+    bk_redis_client_t *client;
+    bk_scripts_t scripts;
+    bk_lease_t lease;
+    bk_lease_cmd_t sending; /* the machine's command in flight (at most one) */
+    uint64_t sent_at;
+    int redis_up;
+    int pumping, pump_again;
+    int stopping;
+    bk_election_view_t view; /* as last reported through on_change */
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+void bk_election_config_defaults(bk_election_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->standalone = 0;
+    cfg->redis_host = "localhost";
+    cfg->redis_port = 6379;
+    cfg->cluster = "brook";
+    cfg->broker_id = NULL; /* start() uses "broker-<pid>" */
+    cfg->advertised_url = "";
+    cfg->lease_ms = 10000; /* the seed's LEASE_TIME_SECONDS=10 */
+    cfg->renew_ms = 5000;  /* the seed's RENEW_INTERVAL_SECONDS=5 */
+    cfg->margin_ms = 0;    /* 0: bk_lease_default_margin(lease_ms) */
+    cfg->connect_timeout_ms = 1000;
+    cfg->command_timeout_ms = 1000;
+}
+
+static void compute_view(const bk_election_t *e, bk_election_view_t *v)
+{
+    memset(v, 0, sizeof *v);
+    if (e->standalone) {
+        v->role = BK_ROLE_STANDALONE;
+        v->epoch = 1;
+        memcpy(v->leader_id, e->lease.self_id, sizeof v->leader_id);
+        memcpy(v->leader_url, e->lease.self_url, sizeof v->leader_url);
+        return;
+    }
+    const bk_lease_t *l = &e->lease;
+    v->role = l->role;
+    if (l->leader.present) {
+        v->epoch = l->leader.epoch;
+        memcpy(v->leader_id, l->leader.id, sizeof v->leader_id);
+        memcpy(v->leader_url, l->leader.url, sizeof v->leader_url);
+    }
+    v->redis_connected = e->redis_up;
+}
+
+static void trace_change(const bk_election_view_t *old, const bk_election_view_t *now)
+{
+    if (old->role == now->role && old->epoch == now->epoch &&
+        strcmp(old->leader_id, now->leader_id) == 0)
+        return;
+    if (now->role == BK_ROLE_LEADER)
+        bk_trace_info("election", "leader at epoch %" PRId64, now->epoch);
+    else if (now->role == BK_ROLE_FOLLOWER)
+        bk_trace_info("election", "following %s (%s) at epoch %" PRId64, now->leader_id,
+                      now->leader_url, now->epoch);
+    else if (old->role == BK_ROLE_LEADER)
+        bk_trace_warn("election", "stepped down from epoch %" PRId64, old->epoch);
+    else
+        bk_trace_info("election", "no leader known");
+}
+
+/* Tells the owner if the view changed. The owner may call stop() or refresh() from on_change. */
+static void notify(bk_election_t *e)
+{
+    bk_election_view_t v;
+    compute_view(e, &v);
+    if (v.role == e->view.role && v.epoch == e->view.epoch &&
+        v.redis_connected == e->view.redis_connected &&
+        strcmp(v.leader_id, e->view.leader_id) == 0 &&
+        strcmp(v.leader_url, e->view.leader_url) == 0)
+        return;
+    trace_change(&e->view, &v);
+    e->view = v;
+    if (e->on_change != NULL)
+        e->on_change(e->arg);
+}
+
+static void pump(bk_election_t *e);
+
+static void on_timer(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+static void arm_timer(bk_election_t *e, uint64_t wake_at, uint64_t now)
+{
+    int rc;
+    if (wake_at == BK_LEASE_NEVER)
+        rc = uv_timer_stop(&e->timer);
+    else
+        rc = uv_timer_start(&e->timer, on_timer, wake_at > now ? wake_at - now : 0, 0);
+    if (rc != 0)
+        bk_trace_error("election", "timer: %s", uv_strerror(rc));
+}
+
+static void after_command(void *arg, int status, const redisReply *r);
+
+static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
+{
+    char lease[16], epoch[24], seen[24];
+    const bk_lease_t *l = &e->lease;
+    snprintf(lease, sizeof lease, "%" PRIu32, e->lease_ms);
+    snprintf(epoch, sizeof epoch, "%" PRId64, l->leader.epoch);
+    snprintf(seen, sizeof seen, "%" PRId64, bk_lease_seen_epoch(l));
+    const char *acquire[] = {e->key_leader, e->key_epoch, l->self_id, l->self_url, lease, seen};
+    const char *renew[] = {e->key_leader, l->self_id, epoch, lease};
+    const char *read[] = {e->key_leader, e->key_epoch};
+    int rc;
+    switch (cmd) {
+    case BK_LEASE_CMD_ACQUIRE:
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 2, 4, acquire,
+                             after_command, e);
+        break;
+    case BK_LEASE_CMD_RENEW:
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RENEW, 1, 3, renew, after_command,
+                             e);
+        break;
+    case BK_LEASE_CMD_READ:
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_READ, 2, 0, read, after_command, e);
+        break;
+    default:
+        return BK_EINVAL;
+    }
+    if (rc == 0) {
+        e->sending = cmd;
+        e->sent_at = now;
+    }
+    return rc;
+}
+
+/* Runs the machine until it has nothing to send now, arms the timer for its next wake-up and
+ * reports a changed view. Re-entrant calls (from on_change) are folded into the running one. */
+static void pump(bk_election_t *e)
+{
+    if (e->pumping) {
+        e->pump_again = 1;
+        return;
+    }
+    e->pumping = 1;
+    while (!e->stopping) {
+        uint64_t now = bk_now_ms(), wake_at;
+        bk_lease_tick(&e->lease, now);
+        bk_lease_cmd_t cmd = bk_lease_next(&e->lease, now, &wake_at);
+        if (cmd != BK_LEASE_CMD_NONE) {
+            if (send_command(e, cmd, now) != 0)
+                bk_lease_failed(&e->lease, now, cmd);
+            continue;
+        }
+        arm_timer(e, wake_at, now);
+        e->pump_again = 0;
+        notify(e);
+        if (!e->pump_again)
+            break;
+    }
+    e->pumping = 0;
+}
+
+static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
+{
+    bk_lease_holder_t holder;
+    int64_t counter;
+    int flag, rc = BK_EREDIS;
+    switch (e->sending) {
+    case BK_LEASE_CMD_ACQUIRE:
+        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter);
+        if (rc == 0)
+            bk_lease_acquired(&e->lease, now, e->sent_at, flag, &holder, counter);
+        break;
+    case BK_LEASE_CMD_RENEW:
+        rc = bk_scripts_parse_flag(r, &flag);
+        if (rc == 0)
+            bk_lease_renewed(&e->lease, now, e->sent_at, flag);
+        break;
+    case BK_LEASE_CMD_READ:
+        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter);
+        if (rc == 0)
+            bk_lease_read(&e->lease, now, &holder, counter);
+        break;
+    default:
+        break;
+    }
+    if (rc != 0) {
+        bk_trace_warn("election", "unexpected reply from Redis: %s",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "malformed");
+        bk_lease_failed(&e->lease, now, e->sending);
+    }
+}
+
+static void after_command(void *arg, int status, const redisReply *r)
+{
+    bk_election_t *e = arg;
+    if (e->stopping)
+        return;
+    uint64_t now = bk_now_ms();
+    if (status != 0) {
+        bk_trace_debug("election", "command failed: %s", bk_strerror(status));
+        bk_lease_failed(&e->lease, now, e->sending);
+    } else {
+        apply_reply(e, now, r);
+    }
+    pump(e);
+}
+
+static void on_redis_state(void *arg, bk_redis_state_t state)
+{
+    bk_election_t *e = arg;
+    if (e->stopping)
+        return;
+    e->redis_up = state == BK_REDIS_CONNECTED;
+    bk_lease_redis(&e->lease, bk_now_ms(), e->redis_up);
+    pump(e);
+}
+
+static char *join_key(const char *cluster, const char *suffix)
+{
+    size_t n = strlen(cluster) + strlen(suffix) + 2;
+    char *k = malloc(n);
+    if (k != NULL)
+        snprintf(k, n, "%s:%s", cluster, suffix);
+    return k;
+}
+
+static void free_election(bk_election_t *e)
+{
+    free(e->key_leader);
+    free(e->key_epoch);
+    free(e);
+}
+
+static void on_start_failed_closed(uv_handle_t *h)
+{
+    free_election(h->data);
+}
+
+static int validate(const bk_election_config_t *cfg, const char *id, const char *url)
+{
+    if (strlen(id) == 0 || strlen(id) >= BK_LEASE_ID_MAX || strlen(url) >= BK_LEASE_URL_MAX)
+        return BK_EINVAL;
+    if (cfg->standalone)
+        return 0;
+    if (cfg->lease_ms == 0 || cfg->redis_port <= 0 || cfg->redis_port > 65535)
+        return BK_EINVAL;
+    return 0;
+}
+
+static int start_redis(bk_election_t *e, const bk_election_config_t *cfg)
+{
+    const char *cluster = cfg->cluster && cfg->cluster[0] ? cfg->cluster : "brook";
+    e->key_leader = join_key(cluster, "leader");
+    e->key_epoch = join_key(cluster, "epoch");
+    if (e->key_leader == NULL || e->key_epoch == NULL)
+        return UV_ENOMEM;
+    bk_redis_config_t rc = {
+        .host = cfg->redis_host ? cfg->redis_host : "localhost",
+        .port = cfg->redis_port,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .command_timeout_ms = cfg->command_timeout_ms,
+        .backoff_min_ms = 100,
+        .backoff_max_ms = 2000,
+    };
+    return bk_redis_client_start(e->loop, &rc, on_redis_state, e, &e->client);
+}
+
+int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
+                      void (*on_change)(void *arg), void *arg, bk_election_t **out)
+{
+    char fallback_id[32];
+    const char *id = cfg->broker_id;
+    const char *url = cfg->advertised_url ? cfg->advertised_url : "";
+    if (id == NULL || id[0] == '\0') {
+        snprintf(fallback_id, sizeof fallback_id, "broker-%ld", (long)getpid());
+        id = fallback_id;
+    }
+    int rc = validate(cfg, id, url);
+    if (rc != 0)
+        return rc;
+    bk_election_t *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return UV_ENOMEM;
+    e->loop = loop;
+    e->standalone = cfg->standalone;
+    e->lease_ms = cfg->lease_ms;
+    e->on_change = on_change;
+    e->arg = arg;
+    bk_scripts_init(&e->scripts);
+    bk_lease_config_t lc = {cfg->lease_ms, cfg->renew_ms, cfg->margin_ms};
+    bk_lease_init(&e->lease, &lc, id, url);
+    rc = uv_timer_init(loop, &e->timer);
+    if (rc != 0) {
+        free(e);
+        return rc;
+    }
+    e->timer.data = e;
+    if (!e->standalone) {
+        rc = start_redis(e, cfg);
+        if (rc != 0) {
+            uv_close((uv_handle_t *)&e->timer, on_start_failed_closed);
+            return rc;
+        }
+    }
+    compute_view(e, &e->view);
+    *out = e;
+    return 0;
+}
+
+void bk_election_view(const bk_election_t *e, bk_election_view_t *out)
+{
+    compute_view(e, out);
+}
+
+int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
+{
+    if (e->standalone) {
+        if (epoch != NULL)
+            *epoch = 1;
+        return !e->stopping;
+    }
+    int ok = bk_lease_can_ack(&e->lease, bk_now_ms(), epoch);
+    return ok && !e->stopping;
+}
+
+void bk_election_refresh(bk_election_t *e)
+{
+    if (e->standalone || e->stopping)
+        return;
+    bk_lease_refresh(&e->lease);
+    pump(e);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    bk_election_t *e = h->data;
+    void (*done)(void *) = e->done;
+    void *done_arg = e->done_arg;
+    free_election(e);
+    if (done != NULL)
+        done(done_arg);
+}
+
+static void after_client_closed(void *arg)
+{
+    bk_election_t *e = arg;
+    uv_close((uv_handle_t *)&e->timer, on_timer_closed);
+}
+
+static void finish(bk_election_t *e)
+{
+    bk_redis_client_t *c = e->client;
+    e->client = NULL;
+    if (c != NULL)
+        bk_redis_client_close(c, after_client_closed, e);
+    else
+        after_client_closed(e);
+}
+
+static void after_release(void *arg, int status, const redisReply *r)
+{
+    bk_election_t *e = arg;
+    int released = 0;
+    if (status == 0 && bk_scripts_parse_flag(r, &released) == 0 && released)
+        bk_trace_info("election", "released the lease");
+    else
+        bk_trace_warn("election", "lease not released (%s); it expires by itself",
+                      status ? bk_strerror(status) : "not ours any more");
+    finish(e);
+}
+
+static int send_release(bk_election_t *e)
+{
+    char epoch[24];
+    snprintf(epoch, sizeof epoch, "%" PRId64, e->lease.leader.epoch);
+    const char *strs[] = {e->key_leader, e->lease.self_id, epoch};
+    return bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RELEASE, 1, 2, strs, after_release,
+                           e);
+}
+
+void bk_election_stop(bk_election_t *e, void (*done)(void *arg), void *arg)
+{
+    if (e->stopping)
+        return;
+    e->stopping = 1;
+    e->done = done;
+    e->done_arg = arg;
+    int rc = uv_timer_stop(&e->timer);
+    if (rc != 0)
+        bk_trace_error("election", "timer: %s", uv_strerror(rc));
+    int leader = !e->standalone && e->lease.role == BK_ROLE_LEADER && e->client != NULL &&
+                 bk_redis_client_state(e->client) == BK_REDIS_CONNECTED;
+    int release_sent = leader && send_release(e) == 0;
+    bk_lease_stop(&e->lease);
+    if (!release_sent)
+        finish(e);
+}

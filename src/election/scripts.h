@@ -1,0 +1,53 @@
+/* The election's Lua scripts and how they are sent: EVALSHA when the script's SHA1 is known
+ * (learned from SCRIPT LOAD), EVAL otherwise, and after a NOSCRIPT error the same call is resent
+ * once with EVAL while the script is loaded again. Plus parsers for the scripts' replies.
+ *
+ * Leader key value (written only by ACQUIRE): {"id":"<broker id>","epoch":<n>,"url":"<url>"}
+ * (Redis' cjson escapes '/' as "\/"), with PX <lease>. The epoch key is a plain integer. */
+#ifndef BROOK_ELECTION_SCRIPTS_H
+#define BROOK_ELECTION_SCRIPTS_H
+
+#include "election/lease.h"
+#include "election/redis_client.h"
+
+typedef enum {
+    /* KEYS leader, epoch; ARGV id, url, lease_ms, seen_epoch.
+     * Free key, or a key holding our own id (an earlier term of ours): new epoch =
+     * max(INCR epoch, seen_epoch + 1, old epoch + 1), value written with PX lease.
+     * Reply {won, present, id, epoch, url, counter}. */
+    BK_SCRIPT_ACQUIRE = 0,
+    /* KEYS leader; ARGV id, epoch, lease_ms. PEXPIRE only if the value holds this id and
+     * epoch. Reply 1 or 0. */
+    BK_SCRIPT_RENEW = 1,
+    /* KEYS leader; ARGV id, epoch. DEL only if the value holds this id and epoch. 1 or 0. */
+    BK_SCRIPT_RELEASE = 2,
+    /* KEYS leader, epoch. Reply {0, present, id, epoch, url, counter}. */
+    BK_SCRIPT_READ = 3,
+    BK_SCRIPT_COUNT = 4,
+} bk_script_t;
+
+/* SHA1s learned from SCRIPT LOAD; empty until then. Must outlive every call made with it,
+ * i.e. until the client's close completed. */
+typedef struct {
+    char sha[BK_SCRIPT_COUNT][41];
+    int loading[BK_SCRIPT_COUNT];
+} bk_scripts_t;
+
+void bk_scripts_init(bk_scripts_t *s);
+
+/* Lua source of a script (static). */
+const char *bk_scripts_source(bk_script_t id);
+
+/* Runs a script with nkeys keys then nargs args from strs (copied). Returns 0 and cb runs
+ * exactly once (with the script's reply or an error), or a negative error and cb never runs. */
+int bk_scripts_call(bk_scripts_t *s, bk_redis_client_t *c, bk_script_t id, int nkeys, int nargs,
+                    const char *const *strs, bk_redis_reply_cb cb, void *arg);
+
+/* Parses an ACQUIRE or READ reply. Returns 0 or BK_EREDIS for a malformed one. */
+int bk_scripts_parse_holder(const redisReply *r, int *won, bk_lease_holder_t *holder,
+                            int64_t *counter);
+
+/* Parses a RENEW or RELEASE reply (an integer). Returns 0 or BK_EREDIS. */
+int bk_scripts_parse_flag(const redisReply *r, int *flag);
+
+#endif

@@ -1,0 +1,404 @@
+/* Kafka RecordBatch v2 coding, and the written-down on-disk format of the whole log. The
+ * encoder produces byte-for-byte what a Kafka broker would store; the decoders never trust
+ * their input and never read outside the buffer they are given.
+ *
+ * ON-DISK FORMAT
+ *
+ * A data directory holds:
+ *
+ *   .lock                      empty; flock()ed by the broker that owns the directory.
+ *   <topic>.topic              topic metadata (below); "<topic>.topic.tmp" while being written.
+ *   <topic>-<partition>/       one directory per partition, partition numbered from 0.
+ *
+ * Topic names match [a-zA-Z0-9._-]{1,249} and are not "." or "..", so "<topic>-<n>" parses
+ * back unambiguously at the last '-'.
+ *
+ * Topic metadata is a short text file, written crash-safely: write "<topic>.topic.tmp",
+ * fsync it, rename it over "<topic>.topic", fsync the data directory. Partition directories
+ * and their first segment are created (and their directory fsynced) before the rename, so a
+ * topic that exists on disk always has its partitions. The content is exactly:
+ *
+ *   brook-topic 1\n
+ *   name <topic>\n
+ *   partitions <decimal count>\n
+ *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
+ *
+ * A partition directory holds segments. A segment is a pair of files named by the offset of
+ * its first record (the base offset), as 20 decimal digits:
+ *
+ *   00000000000000000000.log   record batches, back to back, no file header.
+ *   00000000000000000000.index the sparse offset index of that .log.
+ *
+ * Segments of a partition are contiguous: each segment's first batch has the base offset of
+ * its name, each batch's baseOffset is the previous batch's baseOffset + lastOffsetDelta + 1,
+ * and the next segment's name is the offset after the last batch of the one before. The
+ * segment with the largest base offset is the active (tail) segment; appends go only there.
+ * A segment rolls (a new, empty active segment is created) when an append would take the
+ * active one past the configured segment size; a batch is never split across segments.
+ *
+ * Every batch in a .log is a Kafka RecordBatch v2 (all integers big-endian):
+ *
+ *   offset size field
+ *        0    8 baseOffset              offset of the first record
+ *        8    4 batchLength             bytes after this field (batch size on disk - 12)
+ *       12    4 partitionLeaderEpoch    the leader epoch of the broker that appended it
+ *       16    1 magic                   2
+ *       17    4 crc                     CRC-32C (Castagnoli) of bytes 21..end of batch
+ *       21    2 attributes              0: no compression, CreateTime, not transactional
+ *       23    4 lastOffsetDelta         record count - 1
+ *       27    8 baseTimestamp           timestamp of the first record (ms since the epoch)
+ *       35    8 maxTimestamp            largest record timestamp
+ *       43    8 producerId              -1
+ *       51    2 producerEpoch           -1
+ *       53    4 baseSequence            -1
+ *       57    4 recordsCount
+ *       61      records
+ *
+ * and each record is, with varint = zigzag int32 (1..5 bytes), varlong = zigzag int64:
+ *
+ *   length varint (bytes of the record after this field), attributes int8 (0),
+ *   timestampDelta varlong (from baseTimestamp), offsetDelta varint (0, 1, 2, ...),
+ *   keyLength varint (-1 = null key), key, valueLength varint (-1 = null), value,
+ *   headersCount varint, then per header: keyLength varint, key, valueLength varint
+ *   (-1 = null), value.
+ *
+ * An .index file is an array of 8-byte entries: relative offset u32 (batch baseOffset minus
+ * the segment's base offset), then file position u32 of that batch in the .log. An entry is
+ * added for the first batch that starts index_interval_bytes or more after the batch of the
+ * previous entry (or after position 0), so a lookup reads at most about that many bytes. The
+ * index is derived data: never fsynced, checked at every open and rewritten if it differs
+ * from what the .log implies.
+ *
+ * RECOVERY. At open every segment is scanned batch by batch (header, length, CRC, record
+ * structure, offset continuity). In the active segment the first batch that fails, and
+ * everything after it, is a torn or garbage tail: it was never acknowledged (an append is
+ * acknowledged only after the fdatasync that covers it, under fsync=always), so the file is
+ * truncated to the end of the last good batch. In a sealed segment any failure, or a size or
+ * offset that does not line up with the next segment, means acknowledged data is damaged: the
+ * open fails with BK_ECORRUPT naming the file and position. The next offset to assign is the
+ * offset after the last good batch, so an offset handed out is never handed out again. */
+#include "log/format.h"
+
+#include "brook/common.h"
+#include "common/crc32c.h"
+#include "common/varint.h"
+
+#include <string.h>
+
+static int64_t record_ts(const bk_record_t *r, int64_t now_ms)
+{
+    return r->timestamp > 0 ? r->timestamp : now_ms;
+}
+
+static int check_bytes(const uint8_t *p, int32_t len)
+{
+    return len < -1 || (len > 0 && p == NULL) ? BK_EINVAL : 0;
+}
+
+/* Bytes of one record after its length prefix; 0 with *err set on bad input. */
+static size_t record_body_size(const bk_record_t *r, int32_t index, int64_t ts_delta, int *err)
+{
+    *err = 0;
+    if (check_bytes(r->key, r->key_len) || check_bytes(r->value, r->value_len) ||
+        (r->header_count && r->headers == NULL)) {
+        *err = BK_EINVAL;
+        return 0;
+    }
+    size_t sz = 1 + bk_varint_size64(ts_delta) + bk_varint_size32(index);
+    sz += bk_varint_size32(r->key_len) + (r->key_len > 0 ? (size_t)r->key_len : 0);
+    sz += bk_varint_size32(r->value_len) + (r->value_len > 0 ? (size_t)r->value_len : 0);
+    if (r->header_count > BK_BATCH_MAX_BYTES) {
+        *err = BK_ETOOBIG;
+        return 0;
+    }
+    sz += bk_varint_size32((int32_t)r->header_count);
+    for (uint32_t i = 0; i < r->header_count; i++) {
+        const bk_header_t *h = &r->headers[i];
+        if (h->key_len > BK_BATCH_MAX_BYTES || h->value_len > BK_BATCH_MAX_BYTES) {
+            *err = BK_ETOOBIG;
+            return 0;
+        }
+        if ((h->key_len && !h->key) || (h->value_len && !h->value)) {
+            *err = BK_EINVAL;
+            return 0;
+        }
+        sz += bk_varint_size32((int32_t)h->key_len) + h->key_len;
+        sz += (h->value ? bk_varint_size32((int32_t)h->value_len) : 1) + h->value_len;
+        if (sz > BK_BATCH_MAX_BYTES) {
+            *err = BK_ETOOBIG;
+            return 0;
+        }
+    }
+    return sz;
+}
+
+int bk_batch_measure(const bk_record_t *recs, uint32_t n, int64_t now_ms, size_t *size)
+{
+    if (n == 0 || recs == NULL)
+        return BK_EINVAL;
+    if (n > BK_BATCH_MAX_BYTES / 8)
+        return BK_ETOOBIG;
+    int64_t base_ts = record_ts(&recs[0], now_ms);
+    size_t total = BK_BATCH_HEADER_SIZE;
+    for (uint32_t i = 0; i < n; i++) {
+        int err;
+        int64_t delta = (int64_t)((uint64_t)record_ts(&recs[i], now_ms) - (uint64_t)base_ts);
+        size_t body = record_body_size(&recs[i], (int32_t)i, delta, &err);
+        if (err)
+            return err;
+        if (body > BK_BATCH_MAX_BYTES)
+            return BK_ETOOBIG;
+        total += bk_varint_size32((int32_t)body) + body;
+        if (total > BK_BATCH_MAX_BYTES)
+            return BK_ETOOBIG;
+    }
+    *size = total;
+    return 0;
+}
+
+/* Appends raw bytes; the caller sized the buffer, so running out is a programming error. */
+static int put_bytes(uint8_t **p, const uint8_t *end, const void *src, size_t len)
+{
+    if ((size_t)(end - *p) < len)
+        return BK_EINVAL;
+    if (len)
+        memcpy(*p, src, len);
+    *p += len;
+    return 0;
+}
+
+static int put_v32(uint8_t **p, const uint8_t *end, int32_t v)
+{
+    int n = bk_varint_put32(*p, end, v);
+    if (n < 0)
+        return BK_EINVAL;
+    *p += n;
+    return 0;
+}
+
+static int put_v64(uint8_t **p, const uint8_t *end, int64_t v)
+{
+    int n = bk_varint_put64(*p, end, v);
+    if (n < 0)
+        return BK_EINVAL;
+    *p += n;
+    return 0;
+}
+
+static int encode_headers(uint8_t **p, const uint8_t *end, const bk_record_t *r)
+{
+    int rc = put_v32(p, end, (int32_t)r->header_count);
+    for (uint32_t i = 0; rc == 0 && i < r->header_count; i++) {
+        const bk_header_t *h = &r->headers[i];
+        rc = put_v32(p, end, (int32_t)h->key_len);
+        rc = rc ? rc : put_bytes(p, end, h->key, h->key_len);
+        rc = rc ? rc : put_v32(p, end, h->value ? (int32_t)h->value_len : -1);
+        rc = rc ? rc : put_bytes(p, end, h->value, h->value_len);
+    }
+    return rc;
+}
+
+static int encode_record(uint8_t **p, const uint8_t *end, const bk_record_t *r, int32_t index,
+                         int64_t ts_delta)
+{
+    int err;
+    size_t body = record_body_size(r, index, ts_delta, &err);
+    if (err)
+        return err;
+    uint8_t attributes = 0;
+    int rc = put_v32(p, end, (int32_t)body);
+    rc = rc ? rc : put_bytes(p, end, &attributes, 1);
+    rc = rc ? rc : put_v64(p, end, ts_delta);
+    rc = rc ? rc : put_v32(p, end, index);
+    rc = rc ? rc : put_v32(p, end, r->key_len);
+    rc = rc ? rc : put_bytes(p, end, r->key, r->key_len > 0 ? (size_t)r->key_len : 0);
+    rc = rc ? rc : put_v32(p, end, r->value_len);
+    rc = rc ? rc : put_bytes(p, end, r->value, r->value_len > 0 ? (size_t)r->value_len : 0);
+    return rc ? rc : encode_headers(p, end, r);
+}
+
+static void encode_header(uint8_t *buf, size_t size, int64_t base_offset, int32_t epoch,
+                          uint32_t n, int64_t base_ts, int64_t max_ts)
+{
+    bk_be64_put(buf + BK_BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
+    bk_be32_put(buf + BK_BATCH_OFF_LENGTH, (uint32_t)(size - BK_BATCH_LOG_OVERHEAD));
+    bk_be32_put(buf + BK_BATCH_OFF_LEADER_EPOCH, (uint32_t)epoch);
+    buf[BK_BATCH_OFF_MAGIC] = BK_BATCH_MAGIC;
+    buf[BK_BATCH_OFF_ATTRIBUTES] = 0;
+    buf[BK_BATCH_OFF_ATTRIBUTES + 1] = 0;
+    bk_be32_put(buf + BK_BATCH_OFF_LAST_OFFSET_DELTA, n - 1);
+    bk_be64_put(buf + BK_BATCH_OFF_BASE_TIMESTAMP, (uint64_t)base_ts);
+    bk_be64_put(buf + BK_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_ts);
+    bk_be64_put(buf + BK_BATCH_OFF_PRODUCER_ID, UINT64_MAX);
+    buf[BK_BATCH_OFF_PRODUCER_EPOCH] = 0xff;
+    buf[BK_BATCH_OFF_PRODUCER_EPOCH + 1] = 0xff;
+    bk_be32_put(buf + BK_BATCH_OFF_BASE_SEQUENCE, UINT32_MAX);
+    bk_be32_put(buf + BK_BATCH_OFF_COUNT, n);
+}
+
+int bk_batch_encode(uint8_t *buf, size_t size, int64_t base_offset, int32_t leader_epoch,
+                    const bk_record_t *recs, uint32_t n, int64_t now_ms)
+{
+    if (n == 0 || size < BK_BATCH_HEADER_SIZE || size > BK_BATCH_MAX_BYTES)
+        return BK_EINVAL;
+    int64_t base_ts = record_ts(&recs[0], now_ms), max_ts = base_ts;
+    uint8_t *p = buf + BK_BATCH_HEADER_SIZE;
+    const uint8_t *end = buf + size;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t ts = record_ts(&recs[i], now_ms);
+        if (ts > max_ts)
+            max_ts = ts;
+        int64_t delta = (int64_t)((uint64_t)ts - (uint64_t)base_ts);
+        int rc = encode_record(&p, end, &recs[i], (int32_t)i, delta);
+        if (rc)
+            return rc;
+    }
+    if (p != end)
+        return BK_EINVAL;
+    encode_header(buf, size, base_offset, leader_epoch, n, base_ts, max_ts);
+    uint32_t crc = bk_crc32c(buf + BK_BATCH_OFF_ATTRIBUTES, size - BK_BATCH_OFF_ATTRIBUTES);
+    bk_be32_put(buf + BK_BATCH_OFF_CRC, crc);
+    return (int)size;
+}
+
+int bk_batch_header_parse(const uint8_t *buf, size_t len, bk_batch_header_t *h)
+{
+    if (len < BK_BATCH_HEADER_SIZE)
+        return BK_ECORRUPT;
+    h->base_offset = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_BASE_OFFSET);
+    h->length = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_LENGTH);
+    h->leader_epoch = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_LEADER_EPOCH);
+    h->magic = (int8_t)buf[BK_BATCH_OFF_MAGIC];
+    h->crc = bk_be32_get(buf + BK_BATCH_OFF_CRC);
+    h->attributes = (int16_t)(buf[BK_BATCH_OFF_ATTRIBUTES] << 8 | buf[BK_BATCH_OFF_ATTRIBUTES + 1]);
+    h->last_offset_delta = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_LAST_OFFSET_DELTA);
+    h->base_timestamp = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_BASE_TIMESTAMP);
+    h->max_timestamp = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
+    h->producer_id = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_PRODUCER_ID);
+    h->producer_epoch =
+        (int16_t)(buf[BK_BATCH_OFF_PRODUCER_EPOCH] << 8 | buf[BK_BATCH_OFF_PRODUCER_EPOCH + 1]);
+    h->base_sequence = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_BASE_SEQUENCE);
+    h->count = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_COUNT);
+    if (h->magic != BK_BATCH_MAGIC || h->length < BK_BATCH_HEADER_SIZE - BK_BATCH_LOG_OVERHEAD ||
+        bk_batch_total(h) > BK_BATCH_MAX_BYTES || h->count < 1 ||
+        h->last_offset_delta != h->count - 1 || h->base_offset < 0 ||
+        h->base_offset > INT64_MAX - h->count)
+        return BK_ECORRUPT;
+    return 0;
+}
+
+static int get_v32(const uint8_t **p, const uint8_t *end, int32_t *v)
+{
+    int n = bk_varint_get32(*p, end, v);
+    if (n < 0)
+        return BK_ECORRUPT;
+    *p += n;
+    return 0;
+}
+
+static int get_v64(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+    int n = bk_varint_get64(*p, end, v);
+    if (n < 0)
+        return BK_ECORRUPT;
+    *p += n;
+    return 0;
+}
+
+/* Reads a length-prefixed byte string; null (-1) allowed only when nullable. */
+static int get_bytes(const uint8_t **p, const uint8_t *end, int nullable, const uint8_t **data,
+                     int32_t *len)
+{
+    if (get_v32(p, end, len))
+        return BK_ECORRUPT;
+    if (*len == -1 && nullable) {
+        *data = NULL;
+        return 0;
+    }
+    if (*len < 0 || *len > end - *p)
+        return BK_ECORRUPT;
+    *data = *p;
+    *p += *len;
+    return 0;
+}
+
+int bk_record_header_next(const uint8_t **pos, const uint8_t *end, bk_header_t *out)
+{
+    if (*pos >= end)
+        return 0;
+    const uint8_t *p = *pos, *key, *value;
+    int32_t klen, vlen;
+    if (get_bytes(&p, end, 0, &key, &klen) || get_bytes(&p, end, 1, &value, &vlen))
+        return BK_ECORRUPT;
+    out->key = key;
+    out->key_len = (size_t)klen;
+    out->value = value;
+    out->value_len = value ? (size_t)vlen : 0;
+    *pos = p;
+    return 1;
+}
+
+void bk_batch_iter_init(bk_batch_iter_t *it, const uint8_t *batch, const bk_batch_header_t *h)
+{
+    it->pos = batch + BK_BATCH_HEADER_SIZE;
+    it->end = batch + bk_batch_total(h);
+    it->h = *h;
+    it->done = 0;
+}
+
+static int decode_headers(const uint8_t **p, const uint8_t *end, bk_record_view_t *out)
+{
+    int32_t count;
+    if (get_v32(p, end, &count) || count < 0)
+        return BK_ECORRUPT;
+    out->header_count = (uint32_t)count;
+    out->headers = *p;
+    bk_header_t h;
+    for (int32_t i = 0; i < count; i++)
+        if (bk_record_header_next(p, end, &h) != 1)
+            return BK_ECORRUPT;
+    out->headers_len = (size_t)(*p - out->headers);
+    return 0;
+}
+
+int bk_batch_iter_next(bk_batch_iter_t *it, bk_record_view_t *out)
+{
+    if (it->done >= it->h.count)
+        return it->pos == it->end ? 0 : BK_ECORRUPT;
+    const uint8_t *p = it->pos;
+    int32_t len, delta;
+    int64_t ts_delta;
+    if (get_v32(&p, it->end, &len) || len < 1 || len > it->end - p)
+        return BK_ECORRUPT;
+    const uint8_t *rend = p + len;
+    p++; /* attributes */
+    if (get_v64(&p, rend, &ts_delta) || get_v32(&p, rend, &delta) || delta != it->done ||
+        get_bytes(&p, rend, 1, &out->key, &out->key_len) ||
+        get_bytes(&p, rend, 1, &out->value, &out->value_len) || decode_headers(&p, rend, out) ||
+        p != rend)
+        return BK_ECORRUPT;
+    out->offset = it->h.base_offset + delta;
+    out->timestamp = (int64_t)((uint64_t)it->h.base_timestamp + (uint64_t)ts_delta);
+    out->leader_epoch = it->h.leader_epoch;
+    it->pos = rend;
+    it->done++;
+    return 1;
+}
+
+int bk_batch_verify(const uint8_t *buf, size_t len, bk_batch_header_t *h)
+{
+    if (bk_batch_header_parse(buf, len, h) || bk_batch_total(h) != len)
+        return BK_ECORRUPT;
+    if (h->attributes & 0x07) /* compressed: Brook neither writes nor decodes these */
+        return BK_ECORRUPT;
+    uint32_t crc = bk_crc32c(buf + BK_BATCH_OFF_ATTRIBUTES, len - BK_BATCH_OFF_ATTRIBUTES);
+    if (crc != h->crc)
+        return BK_ECORRUPT;
+    bk_batch_iter_t it;
+    bk_record_view_t rec;
+    bk_batch_iter_init(&it, buf, h);
+    int rc;
+    while ((rc = bk_batch_iter_next(&it, &rec)) == 1)
+        ;
+    return rc == 0 ? 0 : BK_ECORRUPT;
+}

@@ -1,0 +1,510 @@
+/* A partition's segments, offsets, appends and reads. An append is encoded into the log's
+ * shared buffer, written with one pwrite into the page cache and handed to group commit;
+ * the high watermark moves only when commit.c acknowledges it. Reads never go past the high
+ * watermark and verify every batch's CRC. Nothing here blocks except pwrite/pread (page cache)
+ * and, at open and roll, file creation. */
+#include "log/partition.h"
+
+#include "brook/common.h"
+#include "log/commit.h"
+#include "log/format.h"
+#include "log/log_internal.h"
+#include "log/topic.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define READ_CHUNK ((size_t)64 << 10)
+#define BASE_DIGITS 20
+
+/* ---- open and recovery ---- */
+
+static int reserve_slot(bk_partition_t *p)
+{
+    if (p->nseg < p->seg_cap)
+        return 0;
+    size_t cap = p->seg_cap ? p->seg_cap * 2 : 4;
+    bk_segment_t **n = realloc(p->segs, cap * sizeof *n);
+    if (!n)
+        return UV_ENOMEM;
+    p->segs = n;
+    p->seg_cap = cap;
+    return 0;
+}
+
+static int push_segment(bk_partition_t *p, bk_segment_t *s)
+{
+    int rc = reserve_slot(p);
+    if (rc == 0)
+        p->segs[p->nseg++] = s;
+    return rc;
+}
+
+/* "<20 digits>.log" -> base offset; -1 for any other name. */
+static int64_t parse_segment_name(const char *name)
+{
+    if (strlen(name) != BASE_DIGITS + 4 || strcmp(name + BASE_DIGITS, ".log") != 0)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < BASE_DIGITS; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(name[i] - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    return (int64_t)v;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Base offsets of the .log files in dir, sorted. */
+static int list_segments(const char *dir, int64_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int64_t base = parse_segment_name(de->d_name);
+        if (base < 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            int64_t *nb = realloc(*out, cap * sizeof *nb);
+            if (!nb) {
+                rc = UV_ENOMEM;
+                break;
+            }
+            *out = nb;
+        }
+        (*out)[(*n)++] = base;
+    }
+    if (closedir(d) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && *n)
+        qsort(*out, *n, sizeof **out, cmp_i64);
+    return rc;
+}
+
+static uint64_t file_size(const char *dir, int64_t base)
+{
+    char path[4096];
+    struct stat st;
+    bk_segment_path(path, sizeof path, dir, base, ".log");
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Trailing empty segments after the last one holding data can only come from a crash or a
+ * failed first write right after a roll. The first one is kept as the active segment if it
+ * lines up; any that no longer line up (the tail before them was cut) are deleted. */
+static int drop_stray_empty(bk_partition_t *p, const int64_t *bases, size_t from, size_t n)
+{
+    const bk_log_io_t *io = p->log->io;
+    for (size_t i = from; i < n; i++) {
+        int64_t expect = p->nseg ? p->segs[p->nseg - 1]->next : bases[i];
+        if (i == from && bases[i] == expect) {
+            bk_segment_t *s;
+            int rc = bk_segment_open(io, p->dir, bases[i], 1, p->log->cfg.index_interval_bytes, &s);
+            if (rc == 0 && (rc = push_segment(p, s)) < 0)
+                bk_segment_free(io, s);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        bk_trace_warn("log", "%s: removing empty segment %020" PRId64 " after a cut tail", p->dir,
+                      bases[i]);
+        int rc = bk_segment_remove(io, p->dir, bases[i]);
+        if (rc < 0)
+            return rc;
+        p->dir_dirty = 1;
+    }
+    return 0;
+}
+
+static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
+{
+    const bk_log_io_t *io = p->log->io;
+    size_t tail = n - 1; /* the last segment holding data is the one recovery may cut */
+    while (tail > 0 && file_size(p->dir, bases[tail]) == 0)
+        tail--;
+    for (size_t i = 0; i <= tail; i++) {
+        bk_segment_t *s;
+        int rc = bk_segment_open(io, p->dir, bases[i], i == tail,
+                                 p->log->cfg.index_interval_bytes, &s);
+        if (rc < 0)
+            return rc;
+        if ((rc = push_segment(p, s)) < 0) {
+            bk_segment_free(io, s);
+            return rc;
+        }
+        if (i > 0 && p->segs[i - 1]->next != s->base) {
+            bk_trace_error("log", "%s: segment %020" PRId64 " ends at offset %" PRId64
+                           " but the next one starts at %" PRId64,
+                           p->dir, p->segs[i - 1]->base, p->segs[i - 1]->next, s->base);
+            return BK_ECORRUPT;
+        }
+    }
+    return drop_stray_empty(p, bases, tail + 1, n);
+}
+
+static int open_dir(bk_partition_t *p, int create)
+{
+    const bk_log_io_t *io = p->log->io;
+    if (create) {
+        int rc = io->mkdir(p->dir, 0755);
+        if (rc < 0 && rc != UV_EEXIST)
+            return rc;
+    }
+    p->dir_fd = io->open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (p->dir_fd == UV_ENOENT && !create) {
+        bk_trace_error("log", "%s: partition directory missing", p->dir);
+        return BK_ECORRUPT;
+    }
+    return p->dir_fd < 0 ? p->dir_fd : 0;
+}
+
+static int open_segments(bk_partition_t *p)
+{
+    int64_t *bases;
+    size_t n;
+    int rc = list_segments(p->dir, &bases, &n);
+    if (rc == 0 && n > 0)
+        rc = load_segments(p, bases, n);
+    free(bases);
+    if (rc == 0 && p->nseg == 0) {
+        bk_segment_t *s;
+        if ((rc = bk_segment_create(p->log->io, p->dir, 0, &s)) < 0)
+            return rc;
+        if ((rc = push_segment(p, s)) < 0) {
+            bk_segment_free(p->log->io, s);
+            return rc;
+        }
+        rc = bk_partition_sync_dir(p);
+    }
+    if (rc == 0 && p->dir_dirty)
+        rc = bk_partition_sync_dir(p);
+    return rc;
+}
+
+int bk_partition_sync_dir(bk_partition_t *p)
+{
+    int rc = p->log->io->fsync(p->dir_fd);
+    if (rc == 0)
+        p->dir_dirty = 0;
+    return rc;
+}
+
+int bk_partition_open(bk_log_t *log, bk_topic_t *t, uint32_t index, int create,
+                      bk_partition_t **out)
+{
+    bk_partition_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return UV_ENOMEM;
+    p->log = log;
+    p->topic = t;
+    p->index = index;
+    p->dir_fd = -1;
+    size_t len = strlen(log->data_dir) + t->name_len + 16;
+    int rc = UV_ENOMEM;
+    if ((p->dir = malloc(len)) == NULL)
+        goto err;
+    snprintf(p->dir, len, "%s/%s-%" PRIu32, log->data_dir, t->name, index);
+    if ((rc = open_dir(p, create)) < 0 || (rc = open_segments(p)) < 0)
+        goto err;
+    for (size_t i = 0; i < p->nseg; i++)
+        p->size_bytes += p->segs[i]->size;
+    p->next_offset = p->segs[p->nseg - 1]->next;
+    p->hw = p->next_offset; /* what survived recovery is whole, checksummed and on disk */
+    *out = p;
+    return 0;
+
+err:
+    if (rc != BK_ECORRUPT)
+        bk_trace_warn("log", "cannot open partition %s-%" PRIu32 ": %s", t->name, index,
+                      bk_strerror(rc));
+    bk_partition_free(p);
+    return rc;
+}
+
+void bk_partition_free(bk_partition_t *p)
+{
+    if (!p)
+        return;
+    const bk_log_io_t *io = p->log->io;
+    for (size_t i = 0; i < p->nseg; i++)
+        bk_segment_free(io, p->segs[i]);
+    free(p->segs);
+    bk_io_close(io, p->dir_fd);
+    free(p->dir);
+    free(p);
+}
+
+void bk_partition_fail(bk_partition_t *p, int err)
+{
+    if (p->failed == 0)
+        p->failed = err ? err : UV_EIO;
+}
+
+/* ---- append ---- */
+
+static bk_segment_t *active(bk_partition_t *p)
+{
+    return p->segs[p->nseg - 1];
+}
+
+static int maybe_roll(bk_partition_t *p, size_t size, uint32_t n)
+{
+    bk_segment_t *s = active(p);
+    uint64_t limit = p->log->cfg.segment_bytes;
+    if (s->size == 0)
+        return 0; /* a batch never splits and an empty segment takes any batch */
+    int fits = s->size + size <= limit && s->size + size <= UINT32_MAX &&
+               (uint64_t)(p->next_offset + n - s->base) <= UINT32_MAX;
+    if (fits)
+        return 0;
+    bk_segment_t *ns;
+    int rc = reserve_slot(p); /* first, so that nothing can fail once the file exists */
+    if (rc == 0)
+        rc = bk_segment_create(p->log->io, p->dir, p->next_offset, &ns);
+    if (rc < 0)
+        return rc;
+    bk_segment_seal(p->log->io, s);
+    p->segs[p->nseg++] = ns;
+    p->dir_dirty = 1;
+    bk_commit_mark_dirty(&p->log->commit, p);
+    bk_trace_debug("log", "%s: rolled to segment %020" PRId64, p->dir, ns->base);
+    return 0;
+}
+
+static int ensure_enc(bk_log_t *log, size_t size)
+{
+    if (size <= log->enc_cap)
+        return 0;
+    size_t cap = log->enc_cap ? log->enc_cap : 4096;
+    while (cap < size)
+        cap *= 2;
+    uint8_t *n = realloc(log->enc, cap);
+    if (!n)
+        return UV_ENOMEM;
+    log->enc = n;
+    log->enc_cap = cap;
+    return 0;
+}
+
+static int write_batch(bk_partition_t *p, size_t size, uint32_t n)
+{
+    bk_log_t *log = p->log;
+    int rc = maybe_roll(p, size, n);
+    if (rc < 0)
+        return rc;
+    bk_segment_t *s = active(p);
+    rc = bk_segment_append(log->io, s, log->enc, size, n, log->cfg.index_interval_bytes);
+    if (rc < 0 && s->broken)
+        bk_partition_fail(p, rc);
+    return rc;
+}
+
+int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
+                        int32_t leader_epoch, bk_append_cb cb, void *arg)
+{
+    bk_log_t *log = p->log;
+    if (log->closing)
+        return BK_ECLOSED;
+    if (p->failed)
+        return p->failed;
+    int64_t now = bk_wall_ms();
+    size_t size;
+    int rc = bk_batch_measure(recs, n, now, &size);
+    if (rc < 0)
+        return rc;
+    if (p->next_offset > INT64_MAX - (int64_t)n)
+        return BK_ERANGE;
+    if ((rc = ensure_enc(log, size)) < 0)
+        return rc;
+    int64_t base = p->next_offset;
+    if ((rc = bk_batch_encode(log->enc, size, base, leader_epoch, recs, n, now)) < 0)
+        return rc;
+    bk_pending_t *e = bk_commit_reserve(&log->commit);
+    if (!e)
+        return UV_ENOMEM;
+    if ((rc = write_batch(p, size, n)) < 0) {
+        bk_commit_release(&log->commit, e);
+        return rc;
+    }
+    p->next_offset += n;
+    p->size_bytes += size;
+    log->stats.appends++;
+    log->stats.records_appended += n;
+    log->stats.bytes_appended += size;
+    bk_commit_submit(&log->commit, e, p, cb, arg, base, p->next_offset);
+    return 0;
+}
+
+/* ---- read ---- */
+
+typedef struct {
+    int64_t offset, hw;
+    uint32_t max_records;
+    size_t max_bytes;
+    bk_read_visit_fn visit;
+    void *arg;
+    int count;
+    size_t bytes;
+    int64_t next;
+    int stop;
+} read_state_t;
+
+/* Segment holding offset: the last one whose base is <= offset. */
+static size_t find_segment(const bk_partition_t *p, int64_t offset)
+{
+    size_t lo = 0, hi = p->nseg;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid]->base <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : 0;
+}
+
+static int visit_batch(read_state_t *st, const uint8_t *batch, const bk_batch_header_t *h)
+{
+    bk_batch_iter_t it;
+    bk_record_view_t v;
+    int rc;
+    bk_batch_iter_init(&it, batch, h);
+    while ((rc = bk_batch_iter_next(&it, &v)) == 1) {
+        if (v.offset < st->offset)
+            continue;
+        if (v.offset >= st->hw) {
+            st->stop = 1;
+            return 0;
+        }
+        size_t sz = (v.key_len > 0 ? (size_t)v.key_len : 0) +
+                    (v.value_len > 0 ? (size_t)v.value_len : 0) + v.headers_len;
+        if (st->count > 0 && st->max_bytes && st->bytes + sz > st->max_bytes) {
+            st->stop = 1;
+            return 0;
+        }
+        st->count++;
+        st->bytes += sz;
+        st->next = v.offset + 1;
+        if (st->visit(st->arg, &v) != 0 || (st->max_records && (uint32_t)st->count >= st->max_records)) {
+            st->stop = 1;
+            return 0;
+        }
+    }
+    return rc;
+}
+
+static int read_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t pos,
+                        read_state_t *st)
+{
+    const bk_log_io_t *io = p->log->io;
+    while (!st->stop) {
+        bk_segment_t *s = p->segs[si]; /* re-read: a visitor may append and roll */
+        if (pos >= s->size)
+            return 0;
+        const uint8_t *b;
+        bk_batch_header_t h;
+        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->size, &b);
+        if (rc == 0)
+            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
+        if (rc == 0 && h.base_offset >= st->hw) {
+            st->stop = 1;
+            return 0;
+        }
+        size_t total = rc == 0 ? bk_batch_total(&h) : 0;
+        if (rc == 0 && h.base_offset + h.count > st->offset) {
+            rc = bk_reader_get(io, r, s->fd, pos, total, s->size, &b);
+            if (rc == 0)
+                rc = bk_batch_verify(b, total, &h);
+            if (rc == 0)
+                rc = visit_batch(st, b, &h);
+        }
+        if (rc < 0) {
+            bk_trace_error("log", "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64
+                           ": %s", p->dir, s->base, pos, bk_strerror(rc));
+            return rc;
+        }
+        pos += total;
+    }
+    return 0;
+}
+
+int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
+                      bk_read_visit_fn visit, void *arg, int64_t *next_offset)
+{
+    bk_log_t *log = p->log;
+    *next_offset = offset;
+    if (offset < bk_partition_start_offset(p) || offset > p->hw)
+        return BK_ERANGE;
+    if (offset == p->hw)
+        return 0;
+    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset, 0};
+    /* The shared window serves every read; a read nested inside a visitor gets its own. */
+    bk_reader_t own = {.chunk = READ_CHUNK, .fd = -1};
+    int shared = !log->reader_busy;
+    bk_reader_t *r = shared ? &log->reader : &own;
+    log->reader_busy = 1;
+    r->fd = -1; /* the file under a window may have changed since: never trust it */
+    int rc = 0;
+    size_t si = find_segment(p, offset);
+    uint64_t pos = bk_segment_lookup(p->segs[si], offset);
+    for (; rc == 0 && !st.stop && si < p->nseg; si++, pos = 0)
+        rc = read_segment(p, r, si, pos, &st);
+    if (shared)
+        log->reader_busy = 0;
+    free(own.buf);
+    *next_offset = st.next;
+    return rc < 0 ? rc : st.count;
+}
+
+/* ---- accessors ---- */
+
+int64_t bk_partition_start_offset(const bk_partition_t *p)
+{
+    return p->segs[0]->base;
+}
+
+int64_t bk_partition_end_offset(const bk_partition_t *p)
+{
+    return p->next_offset;
+}
+
+int64_t bk_partition_high_watermark(const bk_partition_t *p)
+{
+    return p->hw;
+}
+
+uint64_t bk_partition_size_bytes(const bk_partition_t *p)
+{
+    return p->size_bytes;
+}
+
+uint32_t bk_partition_index(const bk_partition_t *p)
+{
+    return p->index;
+}
+
+bk_topic_t *bk_partition_topic(bk_partition_t *p)
+{
+    return p->topic;
+}

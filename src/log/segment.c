@@ -1,0 +1,342 @@
+/* Segment files: create, append, verify on open, and the sparse index beside each .log (the
+ * format is written down in format.c). This file must never let a torn batch stay in front
+ * of later data: a failed append is cut back, a bad tail found at open is truncated, and a bad
+ * sealed segment is refused rather than silently shortened. */
+#include "log/segment.h"
+
+#include "brook/common.h"
+#include "log/format.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#define SCAN_CHUNK ((size_t)1 << 20)
+#define PATH_CAP 4096
+
+void bk_segment_path(char *buf, size_t cap, const char *dir, int64_t base, const char *ext)
+{
+    snprintf(buf, cap, "%s/%020" PRId64 "%s", dir, base, ext);
+}
+
+static bk_segment_t *segment_new(int64_t base)
+{
+    bk_segment_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base = base;
+    s->next = base;
+    s->fd = -1;
+    s->index_fd = -1;
+    return s;
+}
+
+void bk_segment_free(const bk_log_io_t *io, bk_segment_t *s)
+{
+    if (!s)
+        return;
+    bk_io_close(io, s->fd);
+    bk_io_close(io, s->index_fd);
+    free(s->index);
+    free(s);
+}
+
+void bk_segment_seal(const bk_log_io_t *io, bk_segment_t *s)
+{
+    bk_io_close(io, s->index_fd);
+    s->index_fd = -1;
+    s->needs_sync = 1;
+}
+
+int bk_segment_remove(const bk_log_io_t *io, const char *dir, int64_t base)
+{
+    char path[PATH_CAP];
+    bk_segment_path(path, sizeof path, dir, base, ".index");
+    int rc = io->unlink(path);
+    if (rc < 0 && rc != UV_ENOENT)
+        return rc;
+    bk_segment_path(path, sizeof path, dir, base, ".log");
+    return io->unlink(path);
+}
+
+int bk_segment_create(const bk_log_io_t *io, const char *dir, int64_t base, bk_segment_t **out)
+{
+    char path[PATH_CAP];
+    bk_segment_t *s = segment_new(base);
+    if (!s)
+        return UV_ENOMEM;
+    bk_segment_path(path, sizeof path, dir, base, ".log");
+    int rc = s->fd = io->open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (rc < 0)
+        goto err;
+    bk_segment_path(path, sizeof path, dir, base, ".index");
+    rc = s->index_fd = io->open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (rc < 0)
+        goto err_after_log;
+    *out = s;
+    return 0;
+
+err_after_log:
+    bk_segment_path(path, sizeof path, dir, base, ".log");
+    bk_io_close(io, s->fd);
+    s->fd = -1;
+    (void)io->unlink(path); /* best effort: an empty stray .log is harmless at open */
+err:
+    bk_segment_free(io, s);
+    bk_trace_warn("log", "cannot create segment %020" PRId64 " in %s: %s", base, dir,
+                  bk_strerror(rc));
+    return rc;
+}
+
+static int index_add(bk_segment_t *s, int64_t batch_base, uint64_t pos)
+{
+    if (s->nindex == s->index_cap) {
+        size_t cap = s->index_cap ? s->index_cap * 2 : 64;
+        bk_index_entry_t *n = realloc(s->index, cap * sizeof *n);
+        if (!n)
+            return UV_ENOMEM;
+        s->index = n;
+        s->index_cap = cap;
+    }
+    s->index[s->nindex].rel = (uint32_t)(batch_base - s->base);
+    s->index[s->nindex].pos = (uint32_t)pos;
+    s->nindex++;
+    s->since_index = 0;
+    return 0;
+}
+
+/* Applies the sparse-index rule for a batch about to sit at pos: 1 when it got an entry. */
+static int index_maybe(bk_segment_t *s, int64_t batch_base, uint64_t pos, uint32_t interval,
+                       int *rc)
+{
+    *rc = 0;
+    if (pos == 0 || s->since_index < interval)
+        return 0;
+    *rc = index_add(s, batch_base, pos);
+    return *rc == 0;
+}
+
+static void index_entry_bytes(const bk_index_entry_t *e, uint8_t out[BK_INDEX_ENTRY_SIZE])
+{
+    bk_be32_put(out, e->rel);
+    bk_be32_put(out + 4, e->pos);
+}
+
+int bk_segment_append(const bk_log_io_t *io, bk_segment_t *s, const uint8_t *batch, size_t len,
+                      uint32_t count, uint32_t index_interval)
+{
+    uint64_t pos = s->size;
+    if (pos + len > UINT32_MAX)
+        return BK_ETOOBIG;
+    int rc = bk_io_pwrite_all(io, s->fd, batch, len, (int64_t)pos);
+    if (rc < 0) {
+        int trc = io->ftruncate(s->fd, (int64_t)pos);
+        if (trc < 0) {
+            s->broken = 1;
+            bk_trace_error("log", "cannot undo a failed append (%s): %s", bk_strerror(rc),
+                           bk_strerror(trc));
+        }
+        return rc;
+    }
+    int irc;
+    if (index_maybe(s, s->next, pos, index_interval, &irc)) {
+        /* The index is derived data, rebuilt at open if stale: a failed write costs nothing. */
+        uint8_t e[BK_INDEX_ENTRY_SIZE];
+        index_entry_bytes(&s->index[s->nindex - 1], e);
+        int64_t at = (int64_t)((s->nindex - 1) * BK_INDEX_ENTRY_SIZE);
+        if (s->index_fd >= 0 && bk_io_pwrite_all(io, s->index_fd, e, sizeof e, at) < 0)
+            bk_trace_debug("log", "index write failed; it will be rebuilt at open");
+    }
+    (void)irc; /* out of memory for an index entry only makes lookups scan further */
+    s->since_index += len;
+    s->size += len;
+    s->next += count;
+    return 0;
+}
+
+uint64_t bk_segment_lookup(const bk_segment_t *s, int64_t offset)
+{
+    if (offset <= s->base || s->nindex == 0)
+        return 0;
+    uint64_t rel = (uint64_t)(offset - s->base);
+    size_t lo = 0, hi = s->nindex; /* first entry with rel > target */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->index[mid].rel <= rel)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : s->index[lo - 1].pos;
+}
+
+int bk_reader_get(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos, size_t need,
+                  uint64_t limit, const uint8_t **out)
+{
+    if (pos > limit || need > limit - pos)
+        return BK_ECORRUPT;
+    if (r->fd == fd && pos >= r->start && pos + need <= r->start + r->len) {
+        *out = r->buf + (pos - r->start);
+        return 0;
+    }
+    size_t want = need > r->chunk ? need : r->chunk;
+    if (want > limit - pos)
+        want = (size_t)(limit - pos);
+    if (want > r->cap) {
+        uint8_t *n = realloc(r->buf, want);
+        if (!n)
+            return UV_ENOMEM;
+        r->buf = n;
+        r->cap = want;
+    }
+    r->fd = -1;
+    int64_t got = bk_io_pread_all(io, fd, r->buf, want, (int64_t)pos);
+    if (got < 0)
+        return (int)got;
+    if ((size_t)got < need)
+        return BK_ECORRUPT;
+    r->fd = fd;
+    r->start = pos;
+    r->len = (size_t)got;
+    *out = r->buf;
+    return 0;
+}
+
+/* Why the batch at a position is not acceptable, or NULL when it is. */
+static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment_t *s,
+                               uint64_t pos, uint64_t file_size, size_t *total, int *err)
+{
+    const uint8_t *p;
+    bk_batch_header_t h;
+    *err = 0;
+    if (file_size - pos < BK_BATCH_HEADER_SIZE)
+        return "partial batch header";
+    if ((*err = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, file_size, &p)) < 0)
+        return "read error";
+    if (bk_batch_header_parse(p, BK_BATCH_HEADER_SIZE, &h) < 0)
+        return "bad batch header";
+    *total = bk_batch_total(&h);
+    if (*total > file_size - pos)
+        return "batch runs past end of file";
+    if ((*err = bk_reader_get(io, r, s->fd, pos, *total, file_size, &p)) < 0)
+        return "read error";
+    if (bk_batch_verify(p, *total, &h) < 0)
+        return "checksum or record structure mismatch";
+    if (h.base_offset != s->next)
+        return "offset does not follow the previous batch";
+    if (pos + *total > UINT32_MAX || s->next + h.count - s->base > UINT32_MAX)
+        return "segment too large for its index";
+    s->next += h.count;
+    return NULL;
+}
+
+/* Verifies every batch; leaves s->size/next at the end of the last good one and *why set
+ * when something after it is bad. Rebuilds s->index on the way. */
+static int scan(const bk_log_io_t *io, bk_segment_t *s, uint64_t file_size, uint32_t interval,
+                const char **why)
+{
+    bk_reader_t r = {.chunk = SCAN_CHUNK, .fd = -1};
+    uint64_t pos = 0;
+    int rc = 0;
+    *why = NULL;
+    while (pos < file_size) {
+        size_t total = 0;
+        int64_t batch_base = s->next;
+        *why = check_batch(io, &r, s, pos, file_size, &total, &rc);
+        if (*why)
+            break;
+        index_maybe(s, batch_base, pos, interval, &rc);
+        if (rc < 0)
+            break;
+        s->since_index += total;
+        pos += total;
+    }
+    free(r.buf);
+    s->size = pos;
+    return rc;
+}
+
+/* Compares the .index file with the entries the scan derived; rewrites it when different. */
+static int sync_index(const bk_log_io_t *io, bk_segment_t *s, const char *dir, int keep_open)
+{
+    char path[PATH_CAP];
+    bk_segment_path(path, sizeof path, dir, s->base, ".index");
+    int fd = io->open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fd;
+    size_t n = s->nindex * BK_INDEX_ENTRY_SIZE;
+    uint8_t *want = malloc(n + 1), *have = malloc(n + 1);
+    int rc = want && have ? 0 : UV_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < s->nindex; i++)
+        index_entry_bytes(&s->index[i], want + i * BK_INDEX_ENTRY_SIZE);
+    int64_t got = rc ? 0 : bk_io_pread_all(io, fd, have, n + 1, 0);
+    if (rc == 0 && (got != (int64_t)n || memcmp(want, have, n) != 0)) {
+        bk_trace_info("log", "%s: rebuilding index (%zu entries)", path, s->nindex);
+        rc = io->ftruncate(fd, 0);
+        if (rc == 0)
+            rc = bk_io_pwrite_all(io, fd, want, n, 0);
+    }
+    free(want);
+    free(have);
+    if (rc == 0 && keep_open) {
+        s->index_fd = fd;
+        return 0;
+    }
+    int crc = bk_io_close(io, fd);
+    return rc ? rc : crc;
+}
+
+static int cut_tail(const bk_log_io_t *io, bk_segment_t *s, const char *path, uint64_t file_size,
+                    const char *why)
+{
+    bk_trace_warn("log", "%s: %s at position %" PRIu64 "; truncating %" PRIu64 " bytes of tail",
+                  path, why, s->size, file_size - s->size);
+    int rc = io->ftruncate(s->fd, (int64_t)s->size);
+    if (rc == 0)
+        rc = io->fsync(s->fd);
+    return rc;
+}
+
+int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int tail,
+                    uint32_t index_interval, bk_segment_t **out)
+{
+    char path[PATH_CAP];
+    struct stat st;
+    const char *why;
+    bk_segment_t *s = segment_new(base);
+    if (!s)
+        return UV_ENOMEM;
+    bk_segment_path(path, sizeof path, dir, base, ".log");
+    int rc = s->fd = io->open(path, O_RDWR | O_CLOEXEC, 0);
+    if (rc < 0)
+        goto err;
+    if (fstat(s->fd, &st) < 0) {
+        rc = UV_EIO;
+        goto err;
+    }
+    rc = scan(io, s, (uint64_t)st.st_size, index_interval, &why);
+    if (rc < 0)
+        goto err;
+    if (why && !tail) {
+        bk_trace_error("log", "%s: %s at position %" PRIu64 " of a sealed segment", path, why,
+                       s->size);
+        rc = BK_ECORRUPT;
+        goto err;
+    }
+    if (why && (rc = cut_tail(io, s, path, (uint64_t)st.st_size, why)) < 0)
+        goto err;
+    if ((rc = sync_index(io, s, dir, tail)) < 0)
+        goto err;
+    *out = s;
+    return 0;
+
+err:
+    if (rc != BK_ECORRUPT)
+        bk_trace_warn("log", "cannot open segment %s: %s", path, bk_strerror(rc));
+    bk_segment_free(io, s);
+    return rc;
+}
