@@ -304,6 +304,12 @@ static int configure(config_t *c, int argc, char **argv)
     return 0;
 }
 
+static void observe(void *arg, const bk_exchange_t *ex)
+{
+    bk_broker_t *b = arg;
+    bk_metrics_observe(&b->metrics, ex);
+}
+
 static int64_t current_epoch(void *arg)
 {
     bk_broker_t *b = arg;
@@ -396,7 +402,7 @@ static int start(config_t *c)
     if (c->broker.follower_writes == BK_FOLLOWER_WRITES_PROXY &&
         (rc = bk_http_client_new(loop, &broker.client)))
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
-    bk_http_identity_t id = {c->id_buf, current_epoch, &broker};
+    bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
     bk_http_set_identity(&id);
     rc = bk_election_start(loop, &c->election, on_election_change, &broker, &broker.election);
     if (rc)
@@ -431,6 +437,7 @@ int main(int argc, char **argv)
     }
     uv_run(loop, UV_RUN_DEFAULT);
     bk_json_shutdown();
+    bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();
     int rc = uv_loop_close(loop);
     if (rc)

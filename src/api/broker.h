@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "api/metrics.h"
 #include "api/router.h"
 #include "brook/election.h"
 #include "brook/http_client.h"
@@ -45,6 +46,7 @@ typedef struct {
     bk_server_t *server;
     bk_waiter_t *waiters; /* long-poll reads waiting for data */
     bk_broker_counters_t counters;
+    bk_metrics_t metrics;
     uint32_t rr_partition; /* round-robin cursor for keyless records */
 } bk_broker_t;
 
@@ -68,6 +70,7 @@ void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
 void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* records.c */
 void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
 void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
+void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex);        /* metrics.c */
 void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* topics.c */
 
 /* Checks Content-Type is JSON (application/json or any application/...+json type); answers 415 and returns 0 if

@@ -103,7 +103,11 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         bk_exchange_error_hdr(ex, 405, msg, r.allow);
         return;
     }
+    ex->route = (int)r.id;
     switch (r.id) {
+    case BK_ROUTE_METRICS:
+        bk_api_metrics(b, ex);
+        return;
     case BK_ROUTE_ROOT:
         bk_exchange_respond(ex, 200, "application/json", NULL, "{}", 2);
         return;
@@ -134,7 +138,7 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         bk_api_topics(b, ex, &r);
         return;
     default:
-        bk_exchange_error(ex, 404, "not implemented yet");
+        bk_exchange_error(ex, 404, "no such resource");
         return;
     }
 }

@@ -143,8 +143,8 @@ static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
                              after_command, e);
         break;
     case BK_LEASE_CMD_RENEW:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RENEW, 1, 3, renew, after_command,
-                             e);
+        rc =
+            bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RENEW, 1, 3, renew, after_command, e);
         break;
     case BK_LEASE_CMD_READ:
         rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_READ, 2, 0, read, after_command, e);
@@ -401,8 +401,7 @@ static int send_release(bk_election_t *e)
     char epoch[24];
     snprintf(epoch, sizeof epoch, "%" PRId64, e->lease.leader.epoch);
     const char *strs[] = {e->key_leader, e->lease.self_id, epoch};
-    return bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RELEASE, 1, 2, strs, after_release,
-                           e);
+    return bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RELEASE, 1, 2, strs, after_release, e);
 }
 
 void bk_election_stop(bk_election_t *e, void (*done)(void *arg), void *arg)

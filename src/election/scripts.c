@@ -62,8 +62,7 @@ static const char read_lua[] =
                "local id, epoch, url = holder(cur)\n"
                "return {0, 1, id, epoch, url, counter}\n";
 
-static const char *const sources[BK_SCRIPT_COUNT] = {acquire_lua, renew_lua, release_lua,
-                                                     read_lua};
+static const char *const sources[BK_SCRIPT_COUNT] = {acquire_lua, renew_lua, release_lua, read_lua};
 
 #define MAX_STRS 8
 
@@ -103,7 +102,9 @@ static void after_load(void *arg, int status, const redisReply *r)
         memcpy(ld->s->sha[ld->id], r->str, 41);
     else
         bk_trace_debug("redis", "SCRIPT LOAD failed: %s",
-                       status ? bk_strerror(status) : r->type == REDIS_REPLY_ERROR ? r->str : "?");
+                       status                         ? bk_strerror(status)
+                       : r->type == REDIS_REPLY_ERROR ? r->str
+                                                      : "?");
     free(ld);
 }
 

@@ -60,6 +60,8 @@ struct bk_exchange {
     void *conn;      /* the connection, or NULL once it has gone */
     void *route_ctx; /* what the router decided at headers time */
     uint64_t started_ms;
+    uint64_t started_ns; /* uv_hrtime() when the request was complete (latency metrics) */
+    int route;           /* bk_route_id_t chosen by the dispatcher (metrics label) */
     size_t body_limit;
 };
 

@@ -101,6 +101,8 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
     }
     ex->status = status;
     ex->state = BK_EX_RESPONDED;
+    if (identity.observe)
+        identity.observe(identity.epoch_arg, ex);
     if (ready_hook)
         ready_hook(ex);
 }

@@ -16,6 +16,8 @@ typedef struct {
     const char *broker_id;
     int64_t (*epoch)(void *arg); /* current leader epoch for X-Leader-Epoch */
     void *epoch_arg;
+    /* Called once per answer, before it is queued for writing (metrics); may be NULL. */
+    void (*observe)(void *arg, const bk_exchange_t *ex);
 } bk_http_identity_t;
 void bk_http_set_identity(const bk_http_identity_t *id);
 

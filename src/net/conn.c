@@ -52,6 +52,7 @@ static int on_request(void *arg, bk_exchange_t *ex)
 {
     bk_conn_t *c = arg;
     ex->started_ms = uv_now(c->srv->loop);
+    ex->started_ns = uv_hrtime();
     enqueue(c, ex);
     c->srv->handlers.on_request(c->srv->handlers.arg, ex);
     return c->closing || should_pause(c) ? 1 : 0;

@@ -268,3 +268,468 @@ def run(tests):
             print("FAIL %s: %s" % (t.__name__, e), flush=True)
     print("%d passed, %d failed" % (passed, failed))
     raise SystemExit(1 if failed else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cluster helpers (added for tests/integration/test_cluster_*.py): brokers sharing one Redis,
+# leader discovery, and a history client with a checker for the TESTPLAN.md counts.
+# ---------------------------------------------------------------------------------------------
+import bisect
+import threading
+
+
+def cluster_args(lease_ms, renew_ms, extra=()):
+    return ["--lease-ms", str(lease_ms), "--renew-ms", str(renew_ms)] + list(extra)
+
+
+def start_brokers(c, redis, n, lease_ms=2000, renew_ms=500, extra=(), names=None):
+    """n brokers sharing `redis`, started together (so none gets a head start in the first
+    election) and waited for."""
+    names = names or ["broker%d" % (i + 1) for i in range(n)]
+    bs = [c.broker(name=nm, redis=redis, args=cluster_args(lease_ms, renew_ms, extra),
+                   start=False) for nm in names]
+    for b in bs:
+        b.start(wait=False)
+    for b in bs:
+        wait_port(b.port, proc=b.proc)
+    return bs
+
+
+def try_get(b, path, timeout=1.0):
+    """(status, body, headers) or None when the broker does not answer."""
+    try:
+        return b.request("GET", path, timeout=timeout)
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def health(b, timeout=1.0):
+    r = try_get(b, "/health", timeout)
+    return r[1] if r and r[0] == 200 and isinstance(r[1], dict) else None
+
+
+def agreed_leader(brokers, timeout=1.0):
+    """(leader broker, epoch) when exactly one of the live `brokers` says it is leader and every
+    live broker agrees on its id, url and epoch through /health and /metadata/leader; else None."""
+    live = [b for b in brokers if b.alive()]
+    hs = [health(b, timeout) for b in live]
+    if not live or any(h is None for h in hs):
+        return None
+    leaders = [b for b, h in zip(live, hs) if h["role"] == "leader"]
+    if len(leaders) != 1:
+        return None
+    lb = leaders[0]
+    lh = hs[live.index(lb)]
+    for b, h in zip(live, hs):
+        if h["leader"] != lb.name or h["leader_url"] != lb.url or h["epoch"] != lh["epoch"]:
+            return None
+        m = try_get(b, "/metadata/leader", timeout)
+        if not m or m[0] != 200 or m[1] != {"leader": lb.name, "epoch": lh["epoch"],
+                                            "url": lb.url}:
+            return None
+    return lb, lh["epoch"]
+
+
+def wait_leader(brokers, timeout=15.0, what="one agreed leader"):
+    return wait_until(lambda: agreed_leader(brokers), timeout=timeout, interval=0.05, what=what)
+
+
+def post_produce(port, value, topic, timeout):
+    """One POST /produce on a fresh connection, without following redirects. Returns
+    (status, body, headers); status is "timeout" or "error" when no answer came."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/produce", body=json.dumps({"message": value, "topic": topic}),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        try:
+            body = json.loads(data) if data else None
+        except ValueError:
+            body = data.decode(errors="replace")
+        return r.status, body, hdrs
+    except socket.timeout:
+        return "timeout", None, {}
+    except (OSError, http.client.HTTPException) as e:
+        return "error", str(e), {}
+    finally:
+        conn.close()
+
+
+class History:
+    """Every produce attempt of a run: dicts with t0/t1 (monotonic send and answer time),
+    broker (name of the broker asked), status (int, "timeout" or "error"), epoch (the
+    X-Leader-Epoch header or None), offset, partition, value, topic. Thread-safe."""
+
+    def __init__(self, brokers, topic="hist"):
+        self.brokers = brokers
+        self.by_port = {b.port: b for b in brokers}
+        self.topic = topic
+        self.ops = []
+        self.lock = threading.Lock()
+        self.seq = 0
+
+    def next_value(self, who):
+        with self.lock:
+            self.seq += 1
+            return "%s-%d" % (who, self.seq)
+
+    def produce(self, b, who, timeout):
+        value = self.next_value(who)
+        t0 = time.monotonic()
+        st, body, hdrs = post_produce(b.port, value, self.topic, timeout)
+        t1 = time.monotonic()
+        epoch = hdrs.get("x-leader-epoch")
+        op = {"t0": t0, "t1": t1, "broker": b.name, "status": st, "value": value,
+              "epoch": int(epoch) if epoch is not None else None,
+              "header_id": hdrs.get("x-broker-id"), "location": hdrs.get("location"),
+              "offset": body.get("offset") if st == 200 and isinstance(body, dict) else None,
+              "partition": body.get("partition") if st == 200 and isinstance(body, dict)
+              else None, "who": who}
+        with self.lock:
+            self.ops.append(op)
+        return op
+
+    def acks(self):
+        return [o for o in self.ops if o["status"] == 200]
+
+
+class Writers:
+    """Background writers for a History: `chasers` threads produce to whoever is leader
+    (following 307 Location, moving to the next broker on 503/timeout/error, short timeout)
+    and one `sticky` thread per broker keeps producing to that broker only, with a timeout
+    long enough to outlast a pause, so requests queued at a stopped broker are answered (and
+    judged) once it resumes."""
+
+    def __init__(self, hist, chasers=2, sticky_timeout=10.0, chaser_timeout=0.5,
+                 sticky_sleep=0.02, chaser_sleep=0.005):
+        self.hist = hist
+        self.stop_flag = threading.Event()
+        self.threads = []
+        for i in range(chasers):
+            self.threads.append(threading.Thread(
+                target=self._chase, args=("c%d" % i, chaser_timeout, chaser_sleep), daemon=True))
+        for b in hist.brokers:
+            self.threads.append(threading.Thread(
+                target=self._stick, args=(b, sticky_timeout, sticky_sleep), daemon=True))
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self, timeout=30.0):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self.threads)
+
+    def _stick(self, b, timeout, pause):
+        while not self.stop_flag.is_set():
+            if b.alive():
+                self.hist.produce(b, "s-" + b.name, timeout)
+            time.sleep(pause)
+
+    def _chase(self, who, timeout, pause):
+        brokers = self.hist.brokers
+        i = 0
+        target = brokers[0]
+        while not self.stop_flag.is_set():
+            if not target.alive():
+                i += 1
+                target = brokers[i % len(brokers)]
+                continue
+            op = self.hist.produce(target, who, timeout)
+            if op["status"] == 307 and op["location"]:
+                port = int(op["location"].split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+                target = self.hist.by_port.get(port, target)
+            elif op["status"] != 200:
+                i += 1
+                target = brokers[i % len(brokers)]
+                time.sleep(pause)
+            time.sleep(pause)
+
+
+def count_stale_epoch_acks(ops):
+    """TESTPLAN 'stale-epoch ack', as a client can prove it: a 200 carrying epoch E whose
+    request was sent after a 200 carrying a higher epoch had already been received (from any
+    broker). Returns the offending ops."""
+    acks = sorted((o for o in ops if o["status"] == 200 and o["epoch"] is not None),
+                  key=lambda o: o["t1"])
+    ends = [o["t1"] for o in acks]
+    prefix_max, best = [], None
+    for o in acks:
+        if best is None or o["epoch"] > best["epoch"]:
+            best = o
+        prefix_max.append(best)
+    bad = []
+    for o in acks:
+        k = bisect.bisect_left(ends, o["t0"])  # acks received strictly before o was sent
+        if k > 0 and prefix_max[k - 1]["epoch"] > o["epoch"]:
+            bad.append((o, prefix_max[k - 1]))
+    return bad
+
+
+def count_post_deadline_acks(ops, broker, epoch, t_resume):
+    """200s from `broker` under an epoch <= `epoch` answered after `t_resume`: when the
+    broker was stopped for longer than its lease, every one of them came after its deadline."""
+    return [o for o in ops if o["broker"] == broker and o["status"] == 200 and
+            o["epoch"] is not None and o["epoch"] <= epoch and o["t1"] > t_resume]
+
+
+def count_epoch_regressions(ops):
+    """Answers from one broker whose non-zero X-Leader-Epoch is lower than one that broker had
+    already shown in an answer received before this request was sent."""
+    bad = []
+    by_broker = {}
+    for o in ops:
+        if o["epoch"]:
+            by_broker.setdefault(o["broker"], []).append(o)
+    for lst in by_broker.values():
+        lst.sort(key=lambda o: o["t1"])
+        ends = [o["t1"] for o in lst]
+        pm, m = [], 0
+        for o in lst:
+            m = max(m, o["epoch"])
+            pm.append(m)
+        for o in lst:
+            k = bisect.bisect_left(ends, o["t0"])
+            if k > 0 and pm[k - 1] > o["epoch"]:
+                bad.append(o)
+    return bad
+
+
+def read_log(b, topic, partition=0):
+    """{offset: value} of one partition on one broker; {} when the topic does not exist."""
+    try:
+        return {r["offset"]: r["value"] for r in b.read_all(topic, partition)}
+    except RuntimeError as e:
+        if " 404 " in str(e) or "40401" in str(e) or "40402" in str(e):
+            return {}
+        raise
+
+
+def check_logs(hist, brokers):
+    """Reads every broker's log back and counts TESTPLAN 'lost' (a 200 whose value is not at
+    its offset on the broker that acknowledged it), 'phantom' (the value of a request answered
+    307/4xx/503 present anywhere) and 'duplicate' (one value at two places)."""
+    logs = {b.name: read_log(b, hist.topic) for b in brokers if b.alive()}
+    where = {}
+    for name, log in logs.items():
+        for off, v in log.items():
+            where.setdefault(v, []).append((name, off))
+    lost, phantom, dup = [], [], []
+    for o in hist.ops:
+        st = o["status"]
+        if st == 200 and o["broker"] in logs:
+            if logs[o["broker"]].get(o["offset"]) != o["value"]:
+                lost.append(o)
+        elif isinstance(st, int) and (st == 307 or 400 <= st < 500 or st == 503):
+            if o["value"] in where:
+                phantom.append(o)
+    for v, places in where.items():
+        if len(places) > 1:
+            dup.append((v, places))
+    return {"lost": lost, "phantom": phantom, "duplicate": dup,
+            "records": sum(len(l) for l in logs.values())}
+
+
+# ---- Raw sockets, partitioner and on-disk helpers (single-broker integration tests) ---------
+class RawConn:
+    """One TCP connection speaking hand-written HTTP/1.1, for tests that need exact bytes:
+    pipelining, byte-at-a-time sends, smuggling shapes, limits. Responses are parsed by
+    Content-Length (every Brook response carries one)."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.timeout = timeout
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def send_slowly(self, data, chunk=1, delay=0.0):
+        if isinstance(data, str):
+            data = data.encode()
+        for i in range(0, len(data), chunk):
+            self.sock.sendall(data[i:i + chunk])
+            if delay:
+                time.sleep(delay)
+
+    def _fill(self, timeout=None):
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed by the broker")
+        self.buf += data
+
+    def read_response(self, timeout=None):
+        """(status, headers with lower-case names, body bytes); raises EOFError when the
+        connection closes before a whole response, socket.timeout when none arrives."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(timeout)
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            k = k.strip().lower()
+            headers[k] = headers[k] + ", " + v.strip() if k in headers else v.strip()
+        n = int(headers.get("content-length", "0"))
+        if status < 200:
+            n = 0
+        self.buf = rest
+        while len(self.buf) < n:
+            self._fill(timeout)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+    def read_json(self, timeout=None):
+        status, headers, body = self.read_response(timeout)
+        try:
+            obj = json.loads(body) if body else None
+        except ValueError:
+            obj = body
+        return status, obj, headers
+
+    def closed_by_peer(self, timeout=2.0):
+        """True once the broker closed the connection (EOF or reset) with no further bytes;
+        False on timeout. Bytes that arrive instead are kept in the buffer and give False."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+            if not data:
+                return True
+            self.buf += data
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def http_bytes(method, target, body=None, headers=None, content_type="application/json"):
+    """A complete request as bytes. headers: list of (name, value) added after Host; a
+    Content-Length is added for a body unless headers already frame it."""
+    if isinstance(body, str):
+        body = body.encode()
+    hdrs = [("Host", "127.0.0.1")]
+    if body is not None and content_type:
+        hdrs.append(("Content-Type", content_type))
+    hdrs += list(headers or [])
+    names = {k.lower() for k, _ in hdrs}
+    if body is not None and "content-length" not in names and "transfer-encoding" not in names:
+        hdrs.append(("Content-Length", str(len(body))))
+    head = "%s %s HTTP/1.1\r\n" % (method, target) + "".join(
+        "%s: %s\r\n" % (k, v) for k, v in hdrs) + "\r\n"
+    return head.encode("latin-1") + (body or b"")
+
+
+def produce_bytes(message, topic="t", **fields):
+    obj = dict(fields, message=message)
+    if topic is not None:
+        obj["topic"] = topic
+    return http_bytes("POST", "/produce", json.dumps(obj))
+
+
+def murmur2(data):
+    """Kafka's Java-client murmur2 (signed 32-bit result)."""
+    if isinstance(data, str):
+        data = data.encode()
+    m, mask = 0x5bd1e995, 0xffffffff
+    h = (0x9747b28c ^ len(data)) & mask
+    n4 = len(data) // 4
+    for i in range(n4):
+        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail, rem = data[4 * n4:], len(data) % 4
+    if rem == 3:
+        h ^= tail[2] << 16
+    if rem >= 2:
+        h ^= tail[1] << 8
+    if rem >= 1:
+        h ^= tail[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def kafka_partition(key, partitions):
+    return (murmur2(key) & 0x7fffffff) % partitions
+
+
+def log_snapshot(broker):
+    """{topic: [end offset of each partition]} as the broker reports it."""
+    st, topics, _ = broker.get("/topics")
+    if st != 200:
+        raise AssertionError("GET /topics: %s %s" % (st, topics))
+    snap = {}
+    for t in topics:
+        st, desc, _ = broker.get("/topics/%s" % t)
+        ends = []
+        for p in desc["partitions"]:
+            st, off, _ = broker.get("/topics/%s/partitions/%d/offsets" % (t, p["partition"]))
+            ends.append(off["end_offset"])
+        snap[t] = ends
+    return snap
+
+
+def proc_status_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def segment_batches(path):
+    """[(start, end, base_offset, last_offset)] of the RecordBatch v2 frames in a .log file,
+    walking baseOffset/batchLength headers only (no CRC check); stops at a frame that runs
+    past the end of the file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, pos = [], 0
+    while pos + 61 <= len(data):
+        base = int.from_bytes(data[pos:pos + 8], "big", signed=True)
+        length = int.from_bytes(data[pos + 8:pos + 12], "big", signed=True)
+        end = pos + 12 + length
+        if length < 49 or end > len(data):
+            break
+        last_delta = int.from_bytes(data[pos + 23:pos + 27], "big", signed=True)
+        out.append((pos, end, base, base + last_delta))
+        pos = end
+    return out
+
+
+def partition_segments(data_dir, topic, partition=0):
+    """Sorted .log paths of one partition."""
+    d = os.path.join(data_dir, "%s-%d" % (topic, partition))
+    return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".log"))

@@ -336,8 +336,8 @@ static void test_two_brokers_one_leader(void)
 
     /* The key as other tools see it. */
     char want[128];
-    snprintf(want, sizeof want, "{\"id\":\"b1\",\"epoch\":%lld,\"url\":\"http:\\/\\/127.0.0.1:5001\"}",
-             (long long)e1);
+    snprintf(want, sizeof want,
+             "{\"id\":\"b1\",\"epoch\":%lld,\"url\":\"http:\\/\\/127.0.0.1:5001\"}", (long long)e1);
     char *val = get_str(r.port, "brook:leader");
     CHECK_EQ_STR(val, want);
     free(val);

@@ -4,7 +4,6 @@
 #ifndef BROOK_TEST_LOG_FIXTURE_H
 #define BROOK_TEST_LOG_FIXTURE_H
 
-#define _GNU_SOURCE
 #include "brook/common.h"
 #include "brook/log.h"
 #include "check.h"
@@ -32,7 +31,7 @@ static char *fx_tmpdir(void)
     return t;
 }
 
-static int fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
     (void)flag;
@@ -40,7 +39,7 @@ static int fx_rm_one(const char *path, const struct stat *st, int flag, struct F
     return remove(path);
 }
 
-static void fx_rmrf(char *dir)
+static inline void fx_rmrf(char *dir)
 {
     nftw(dir, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
@@ -55,13 +54,13 @@ static char *fx_path(const char *dir, const char *rel)
     return p;
 }
 
-static long fx_file_size(const char *path)
+static inline long fx_file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static int fx_exists(const char *path)
+static inline int fx_exists(const char *path)
 {
     return access(path, F_OK) == 0;
 }
@@ -69,6 +68,7 @@ static int fx_exists(const char *path)
 /* Whole file into a malloc'd buffer (NULL if missing). */
 static uint8_t *fx_read_file(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -81,7 +81,7 @@ static uint8_t *fx_read_file(const char *path, size_t *len)
     return b;
 }
 
-static void fx_write_file(const char *path, const void *data, size_t len)
+static inline void fx_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, len, f) != len) {
@@ -91,7 +91,7 @@ static void fx_write_file(const char *path, const void *data, size_t len)
     fclose(f);
 }
 
-static void fx_append_file(const char *path, const void *data, size_t len)
+static inline void fx_append_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "ab");
     if (!f || fwrite(data, 1, len, f) != len) {
@@ -101,7 +101,7 @@ static void fx_append_file(const char *path, const void *data, size_t len)
     fclose(f);
 }
 
-static void fx_truncate(const char *path, long len)
+static inline void fx_truncate(const char *path, long len)
 {
     if (truncate(path, len) != 0) {
         perror(path);
@@ -109,7 +109,7 @@ static void fx_truncate(const char *path, long len)
     }
 }
 
-static void fx_flip_bit(const char *path, long pos, int bit)
+static inline void fx_flip_bit(const char *path, long pos, int bit)
 {
     size_t len;
     uint8_t *b = fx_read_file(path, &len);
@@ -120,7 +120,7 @@ static void fx_flip_bit(const char *path, long pos, int bit)
 
 /* ---- log lifecycle ---- */
 
-static bk_log_config_t fx_config(const char *dir)
+static inline bk_log_config_t fx_config(const char *dir)
 {
     bk_log_config_t cfg;
     bk_log_config_defaults(&cfg);
@@ -128,13 +128,13 @@ static bk_log_config_t fx_config(const char *dir)
     return cfg;
 }
 
-static void fx_on_closed(void *arg)
+static inline void fx_on_closed(void *arg)
 {
     (*(int *)arg)++;
 }
 
 /* Closes the log, runs the loop until done, and checks the loop closes cleanly. */
-static void fx_close(uv_loop_t *loop, bk_log_t *log)
+static inline void fx_close(uv_loop_t *loop, bk_log_t *log)
 {
     int closed = 0;
     bk_log_close(log, fx_on_closed, &closed);
@@ -143,7 +143,7 @@ static void fx_close(uv_loop_t *loop, bk_log_t *log)
     CHECK_EQ_INT(closed, 1);
 }
 
-static void fx_loop_done(uv_loop_t *loop)
+static inline void fx_loop_done(uv_loop_t *loop)
 {
     CHECK_EQ_INT(uv_loop_close(loop), 0);
 }
@@ -166,7 +166,7 @@ typedef struct {
 
 static fx_ack_arg_t fx_args[FX_MAX_ACKS];
 
-static void fx_on_append(void *arg, int status, int64_t base_offset)
+static inline void fx_on_append(void *arg, int status, int64_t base_offset)
 {
     fx_ack_arg_t *a = arg;
     fx_acks_t *k = a->acks;
@@ -179,7 +179,7 @@ static void fx_on_append(void *arg, int status, int64_t base_offset)
 }
 
 /* Appends one record with value text (and key if non-NULL); tag identifies it in acks. */
-static int fx_append(bk_partition_t *p, const char *key, const char *value, fx_acks_t *acks,
+static inline int fx_append(bk_partition_t *p, const char *key, const char *value, fx_acks_t *acks,
                      int tag)
 {
     bk_record_t r = {(const uint8_t *)key, key ? (int32_t)strlen(key) : -1,
@@ -197,7 +197,7 @@ typedef struct {
     int32_t epochs[FX_MAX_ACKS];
 } fx_read_t;
 
-static int fx_on_record(void *arg, const bk_record_view_t *v)
+static inline int fx_on_record(void *arg, const bk_record_view_t *v)
 {
     fx_read_t *r = arg;
     if (r->n < FX_MAX_ACKS) {
@@ -212,7 +212,7 @@ static int fx_on_record(void *arg, const bk_record_view_t *v)
 }
 
 /* Reads everything from offset up to the high watermark; returns the count or an error. */
-static int fx_read_all(bk_partition_t *p, int64_t offset, fx_read_t *out)
+static inline int fx_read_all(bk_partition_t *p, int64_t offset, fx_read_t *out)
 {
     memset(out, 0, sizeof *out);
     int64_t next;
@@ -238,7 +238,7 @@ static atomic_int fx_short_pwrite; /* > 0: each pwrite writes at most this many 
 static atomic_int fx_fail_truncate;
 static atomic_int fx_sync_delay_ms;
 
-static int64_t fx_io_pwrite(int fd, const void *buf, size_t len, int64_t off)
+static inline int64_t fx_io_pwrite(int fd, const void *buf, size_t len, int64_t off)
 {
     int fail = atomic_load(&fx_fail_pwrite);
     if (fail)
@@ -249,7 +249,7 @@ static int64_t fx_io_pwrite(int fd, const void *buf, size_t len, int64_t off)
     return bk_log_io_default()->pwrite(fd, buf, len, off);
 }
 
-static int fx_io_fdatasync(int fd)
+static inline int fx_io_fdatasync(int fd)
 {
     atomic_fetch_add(&fx_fdatasyncs, 1);
     int delay = atomic_load(&fx_sync_delay_ms);
@@ -259,13 +259,13 @@ static int fx_io_fdatasync(int fd)
     return fail ? fail : bk_log_io_default()->fdatasync(fd);
 }
 
-static int fx_io_fsync(int fd)
+static inline int fx_io_fsync(int fd)
 {
     atomic_fetch_add(&fx_fsyncs, 1);
     return bk_log_io_default()->fsync(fd);
 }
 
-static int fx_io_ftruncate(int fd, int64_t len)
+static inline int fx_io_ftruncate(int fd, int64_t len)
 {
     int fail = atomic_load(&fx_fail_truncate);
     return fail ? fail : bk_log_io_default()->ftruncate(fd, len);
@@ -274,7 +274,7 @@ static int fx_io_ftruncate(int fd, int64_t len)
 static bk_log_io_t fx_io;
 
 /* Installs the counting/faulting table with all faults off. */
-static void fx_io_install(void)
+static inline void fx_io_install(void)
 {
     fx_io = *bk_log_io_default();
     fx_io.pwrite = fx_io_pwrite;
@@ -291,7 +291,7 @@ static void fx_io_install(void)
     bk_log_io_set(&fx_io);
 }
 
-static void fx_io_restore(void)
+static inline void fx_io_restore(void)
 {
     bk_log_io_set(NULL);
 }

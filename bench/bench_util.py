@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Small helpers for bench/run.sh: free ports, waiting for a listener, one-shot probes, pre-fill.
+
+Only the standard library, only 127.0.0.1. It never starts or stops processes; run.sh owns them.
+Sub-commands print one machine-readable line on stdout and exit 0 on success, 1 otherwise.
+"""
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+
+HOST = "127.0.0.1"
+
+
+def cmd_freeport(_args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    print(s.getsockname()[1])
+    s.close()
+    return 0
+
+
+def cmd_wait(args):
+    """wait PORT PID TIMEOUT_S: until PORT accepts, PID is gone (1) or time is up (1)."""
+    port, pid, limit = int(args[0]), int(args[1]), float(args[2])
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1].startswith("Z"):
+                    raise ProcessLookupError
+        except (ProcessLookupError, FileNotFoundError):
+            print("exited")
+            return 1
+        try:
+            with socket.create_connection((HOST, port), timeout=0.2):
+                print("up")
+                return 0
+        except OSError:
+            time.sleep(0.05)
+    print("timeout")
+    return 1
+
+
+def value_100(i):
+    return ("%08d-" % i + "abcdefghijklmnopqrstuvwxyz" * 4)[:100]
+
+
+def batch_body(n, start=0):
+    return json.dumps({"records": [{"value": value_100(start + i)} for i in range(n)]},
+                      separators=(",", ":"))
+
+
+def request(port, method, path, body=None, ctype=None, timeout=10.0):
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    headers = {"Content-Type": ctype} if ctype else {}
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def count_items(data, keys):
+    """Length of the first list found under one of keys (or the body itself if it is a list)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return -1
+    if isinstance(doc, list):
+        return len(doc)
+    if isinstance(doc, dict):
+        for k in keys:
+            if isinstance(doc.get(k), list):
+                return len(doc[k])
+    return -1
+
+
+def cmd_probe(args):
+    """probe PORT SCENARIO: one request like the scenario's; prints 'status=N items=N bytes=N'."""
+    port, scenario = int(args[0]), args[1]
+    try:
+        if scenario == "produce":
+            body = json.dumps({"message": value_100(0), "topic": "bench"})
+            st, data = request(port, "POST", "/produce", body, "application/json")
+            items = 1 if st == 200 else 0
+        elif scenario == "batch":
+            st, data = request(port, "POST", "/topics/bench/partitions/0", batch_body(1000),
+                               "application/vnd.kafka.json.v2+json")
+            items = count_items(data, ("offsets",))
+        elif scenario == "read":
+            st, data = request(port, "GET",
+                               "/topics/bench/partitions/0/records?offset=0&max_records=1000")
+            items = count_items(data, ("records", "messages"))
+        else:
+            st, data = request(port, "GET", "/health")
+            items = 0
+    except (OSError, http.client.HTTPException) as e:
+        print(f"status=0 items=0 bytes=0 error={type(e).__name__}:{e}".replace(" ", "_"))
+        return 1
+    print(f"status={st} items={items} bytes={len(data)}")
+    sys.stderr.write(data[:300].decode("utf-8", "replace") + "\n")
+    return 0 if 200 <= st < 300 else 1
+
+
+def cmd_prefill(args):
+    """prefill PORT PAGES: PAGES batch produces of 1,000 records over one keep-alive connection."""
+    port, pages = int(args[0]), int(args[1])
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    t0 = time.monotonic()
+    for k in range(pages):
+        conn.request("POST", "/topics/bench/partitions/0", body=batch_body(1000, k * 1000),
+                     headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            print(f"failed page={k} status={resp.status}")
+            sys.stderr.write(data[:300].decode("utf-8", "replace") + "\n")
+            return 1
+    print(f"ok pages={pages} records={pages * 1000} seconds={time.monotonic() - t0:.2f}")
+    return 0
+
+
+def cmd_send(args):
+    """send PORT SCENARIO N: exactly N scenario requests over one keep-alive connection (profiling)."""
+    port, scenario, n = int(args[0]), args[1], int(args[2])
+    if scenario == "produce":
+        method, path, ctype = "POST", "/produce", "application/json"
+        body = json.dumps({"message": value_100(0), "topic": "bench"})
+    elif scenario == "batch":
+        method, path, ctype = "POST", "/topics/bench/partitions/0", "application/vnd.kafka.json.v2+json"
+        body = batch_body(1000)
+    else:
+        method, path, ctype, body = "GET", "/health", None, None
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    headers = {"Content-Type": ctype} if ctype else {}
+    t0, bad = time.monotonic(), 0
+    for _ in range(n):
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        bad += resp.status != 200
+    print(f"sent={n} non200={bad} seconds={time.monotonic() - t0:.2f}")
+    return 0 if bad == 0 else 1
+
+
+def cmd_page(args):
+    """page FILE: a synthetic 1,000-record read response (nginx's static reference for `read`)."""
+    recs = [{"topic": "bench", "partition": 0, "offset": i, "timestamp": 1700000000000 + i,
+             "key": None, "value": value_100(i), "headers": []} for i in range(1000)]
+    with open(args[0], "w") as f:
+        json.dump({"records": recs, "next_offset": 1000, "high_watermark": 1000}, f,
+                  separators=(",", ":"))
+    print(os.path.getsize(args[0]))
+    return 0
+
+
+def with_children(args):
+    pids = set()
+    for p in args:
+        pids.add(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                pids.update(f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def cmd_cpu(args):
+    """cpu PID...: CPU seconds (user+system, all threads) of the PIDs and their direct children."""
+    ticks = 0
+    for p in with_children(args):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    print("%.2f" % (ticks / os.sysconf("SC_CLK_TCK")))
+    return 0
+
+
+def cmd_corestat(_args):
+    """corestat: per-CPU 'cpuN=total,idle' jiffies from /proc/stat (idle includes iowait)."""
+    out = []
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *vals = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                v = [int(x) for x in vals[:8]]
+                out.append(f"{name}={sum(v)},{v[3] + v[4]}")
+    print(" ".join(out))
+    return 0
+
+
+def cmd_busy(args):
+    """busy 'BEFORE' 'AFTER' N...: busy percent of cpuN between two corestat outputs."""
+    before = dict(x.split("=") for x in args[0].split())
+    after = dict(x.split("=") for x in args[1].split())
+    res = []
+    for n in args[2:]:
+        (t0, i0), (t1, i1) = (map(int, before[f"cpu{n}"].split(","))), \
+            (map(int, after[f"cpu{n}"].split(",")))
+        dt = max(t1 - t0, 1)
+        res.append("%.0f" % (100.0 * (dt - (i1 - i0)) / dt))
+    print(" ".join(res))
+    return 0
+
+
+def cmd_rss(args):
+    """rss PID...: sum of VmRSS in KiB over the PIDs and their direct children."""
+    total = 0
+    for p in with_children(args):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    print(total)
+    return 0
+
+
+COMMANDS = {"freeport": cmd_freeport, "wait": cmd_wait, "probe": cmd_probe,
+            "prefill": cmd_prefill, "send": cmd_send, "page": cmd_page, "cpu": cmd_cpu,
+            "corestat": cmd_corestat, "busy": cmd_busy, "rss": cmd_rss}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit("usage: bench_util.py {%s} ..." % "|".join(COMMANDS))
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
