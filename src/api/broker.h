@@ -30,14 +30,6 @@ typedef struct {
 typedef struct bk_waiter bk_waiter_t;
 
 typedef struct {
-    uint64_t requests;
-    uint64_t responses_by_class[6]; /* 1xx..5xx */
-    uint64_t produced_records;
-    uint64_t produced_bytes;
-    uint64_t read_records;
-} bk_broker_counters_t;
-
-typedef struct {
     uv_loop_t *loop;
     bk_broker_config_t cfg;
     bk_log_t *log;
@@ -45,7 +37,6 @@ typedef struct {
     bk_http_client_t *client; /* NULL unless follower writes are proxied */
     bk_server_t *server;
     bk_waiter_t *waiters; /* long-poll reads waiting for data */
-    bk_broker_counters_t counters;
     bk_metrics_t metrics;
     uint32_t rr_partition; /* round-robin cursor for keyless records */
 } bk_broker_t;

@@ -88,7 +88,6 @@ int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch)
 void bk_broker_on_request(void *arg, bk_exchange_t *ex)
 {
     bk_broker_t *b = arg;
-    b->counters.requests++;
     bk_route_t r;
     int rc = bk_route_match(ex->method, ex->path, ex->path_len, &r);
     if (rc == 404) {

@@ -21,6 +21,7 @@ typedef struct {
     bk_exchange_t *ex;
     bk_partition_t *part;
     int64_t epoch;
+    size_t bytes;
 } produce_op_t;
 
 static bk_produce_body_t body; /* reused: parsing allocates nothing once warm */
@@ -62,6 +63,11 @@ static void after_append(void *arg, int status, int64_t offset)
                                    "write could be acknowledged");
     } else {
         bk_topic_t *t = bk_partition_topic(op->part);
+        bk_topic_counters_t *tc = bk_metrics_topic(&b->metrics, t);
+        if (tc) {
+            tc->records_in++;
+            tc->bytes_in += op->bytes;
+        }
         bk_json_t *j = bk_json_begin();
         bk_json_obj(j);
         bk_json_key(j, "status");
@@ -122,7 +128,7 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         bk_exchange_error(ex, 503, "out of memory");
         return;
     }
-    *op = (produce_op_t){b, ex, p, epoch};
+    *op = (produce_op_t){b, ex, p, epoch, body.message.len};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
         .key_len = body.has_key ? (int32_t)body.key.len : -1,
@@ -137,6 +143,4 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
                            bk_strerror(rc));
         return;
     }
-    b->counters.produced_records++;
-    b->counters.produced_bytes += body.message.len;
 }

@@ -33,6 +33,8 @@ typedef struct {
 typedef struct {
     rest_op_t *op;
     uint32_t partition;
+    uint32_t records;
+    size_t bytes; /* value bytes, for metrics */
 } part_ctx_t;
 
 static bk_records_body_t body;
@@ -131,10 +133,16 @@ static void after_append(void *arg, int status, int64_t base)
 {
     part_ctx_t *pc = arg;
     rest_op_t *op = pc->op;
-    if (status < 0 && !op->failed_status)
+    if (status < 0 && !op->failed_status) {
         op->failed_status = status;
-    else
+    } else {
         op->base[pc->partition] = base;
+        bk_topic_counters_t *tc = bk_metrics_topic(&op->broker->metrics, op->topic);
+        if (tc) {
+            tc->records_in += pc->records;
+            tc->bytes_in += pc->bytes;
+        }
+    }
     free(pc);
     if (--op->pending == 0) {
         answer(op);
@@ -208,7 +216,10 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
         part_ctx_t *pc = malloc(sizeof *pc);
         int rc = pc ? 0 : UV_ENOMEM;
         if (pc) {
-            *pc = (part_ctx_t){op, p};
+            size_t bytes = 0;
+            for (size_t i = start[p]; i < start[p] + per_part[p]; i++)
+                bytes += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
+            *pc = (part_ctx_t){op, p, per_part[p], bytes};
             rc = bk_partition_append(bk_topic_partition(op->topic, p), recs + start[p],
                                      per_part[p], (int32_t)op->epoch, after_append, pc);
         }
@@ -219,7 +230,6 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
         }
         op->pending++;
         issued = 1;
-        op->broker->counters.produced_records += per_part[p];
     }
     free(start);
     if (--op->pending)

@@ -30,6 +30,7 @@ typedef struct {
     bk_json_t *j;
     int format;
     bk_buf_t *scratch;
+    uint64_t bytes; /* value bytes visited, for metrics */
 } page_t;
 
 static bk_buf_t scratch; /* base64 output, reused */
@@ -62,6 +63,7 @@ static int visit(void *arg, const bk_record_view_t *r)
 {
     page_t *pg = arg;
     bk_json_t *j = pg->j;
+    pg->bytes += r->value_len > 0 ? (uint64_t)r->value_len : 0;
     bk_json_obj(j);
     bk_json_key(j, "offset");
     bk_json_int(j, r->offset);
@@ -93,7 +95,7 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
                         uint32_t max_records, size_t max_bytes, int format)
 {
     bk_json_t *j = bk_json_begin();
-    page_t pg = {j, format, &scratch};
+    page_t pg = {j, format, &scratch, 0};
     bk_json_obj(j);
     bk_json_key(j, "topic");
     bk_json_str(j, bk_topic_name(bk_partition_topic(p)));
@@ -107,8 +109,11 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
         bk_exchange_errorf(ex, 500, "read failed: %s", bk_strerror(n));
         return;
     }
-    if (n > 0)
-        b->counters.read_records += (uint64_t)n;
+    bk_topic_counters_t *tc = n > 0 ? bk_metrics_topic(&b->metrics, bk_partition_topic(p)) : NULL;
+    if (tc) {
+        tc->records_out += (uint64_t)n;
+        tc->bytes_out += pg.bytes;
+    }
     bk_json_arr_end(j);
     bk_json_key(j, "next_offset");
     bk_json_int(j, next);

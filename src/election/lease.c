@@ -63,9 +63,11 @@ static void follow(bk_lease_t *l, const bk_lease_holder_t *h)
     l->leader.present = 1;
 }
 
+/* The same rule as the ACQUIRE script: our id and our url (a different url is another broker
+ * misconfigured with our id). */
 static int is_self(const bk_lease_t *l, const bk_lease_holder_t *h)
 {
-    return h->present && strcmp(h->id, l->self_id) == 0;
+    return h->present && strcmp(h->id, l->self_id) == 0 && strcmp(h->url, l->self_url) == 0;
 }
 
 /* A command completed (either way): nothing is in flight any more. Returns 0 for a stale one. */

@@ -30,24 +30,24 @@
     "if not (ok and type(v) == 'table' and v.id == ARGV[1]\n"                                      \
     "        and tonumber(v.epoch) == tonumber(ARGV[2])) then return 0 end\n"
 
-static const char acquire_lua[] =
-    HOLDER_LUA "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
-               "local floor = tonumber(ARGV[4]) or 0\n"
-               "local cur = redis.call('GET', KEYS[1])\n"
-               "if cur then\n"
-               "  local id, epoch, url = holder(cur)\n"
-               "  if id ~= ARGV[1] then return {0, 1, id, epoch, url, counter} end\n"
-               "  if epoch > floor then floor = epoch end\n"
-               "end\n"
-               "local epoch = redis.call('INCR', KEYS[2])\n"
-               "if epoch <= floor then\n"
-               "  epoch = floor + 1\n"
-               "  redis.call('SET', KEYS[2], string.format('%d', epoch))\n"
-               "end\n"
-               "local val = '{\"id\":' .. cjson.encode(ARGV[1]) .. ',\"epoch\":' ..\n"
-               "  string.format('%d', epoch) .. ',\"url\":' .. cjson.encode(ARGV[2]) .. '}'\n"
-               "redis.call('SET', KEYS[1], val, 'PX', ARGV[3])\n"
-               "return {1, 1, ARGV[1], epoch, ARGV[2], epoch}\n";
+static const char acquire_lua[] = HOLDER_LUA
+    "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
+    "local floor = tonumber(ARGV[4]) or 0\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur then\n"
+    "  local id, epoch, url = holder(cur)\n"
+    "  if id ~= ARGV[1] or url ~= ARGV[2] then return {0, 1, id, epoch, url, counter} end\n"
+    "  if epoch > floor then floor = epoch end\n"
+    "end\n"
+    "local epoch = redis.call('INCR', KEYS[2])\n"
+    "if epoch <= floor then\n"
+    "  epoch = floor + 1\n"
+    "  redis.call('SET', KEYS[2], string.format('%d', epoch))\n"
+    "end\n"
+    "local val = '{\"id\":' .. cjson.encode(ARGV[1]) .. ',\"epoch\":' ..\n"
+    "  string.format('%d', epoch) .. ',\"url\":' .. cjson.encode(ARGV[2]) .. '}'\n"
+    "redis.call('SET', KEYS[1], val, 'PX', ARGV[3])\n"
+    "return {1, 1, ARGV[1], epoch, ARGV[2], epoch}\n";
 
 static const char renew_lua[] = MATCH_LUA "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
                                           "return 1\n";

@@ -12,9 +12,10 @@
 
 typedef enum {
     /* KEYS leader, epoch; ARGV id, url, lease_ms, seen_epoch.
-     * Free key, or a key holding our own id (an earlier term of ours): new epoch =
-     * max(INCR epoch, seen_epoch + 1, old epoch + 1), value written with PX lease.
-     * Reply {won, present, id, epoch, url, counter}. */
+     * Takes a free key, or one holding our own id AND url (an earlier term of ours, e.g. before
+     * a restart; a different url means another broker misconfigured with our id, and we do
+     * not steal from it). New epoch = max(INCR epoch, seen_epoch + 1, old epoch + 1), value
+     * written with PX lease. Reply {won, present, id, epoch, url, counter}. */
     BK_SCRIPT_ACQUIRE = 0,
     /* KEYS leader; ARGV id, epoch, lease_ms. PEXPIRE only if the value holds this id and
      * epoch. Reply 1 or 0. */

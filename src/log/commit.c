@@ -215,9 +215,8 @@ static void after_sync(uv_work_t *req, int status)
         bk_sync_target_t *t = &c->targets[i];
         int err = status ? status : t->err;
         if (err && !t->p->failed) {
-            bk_trace_error("log", "%s of partition %u failed: %s; refusing further appends",
-                           t->is_dir ? "fsync" : "fdatasync", bk_partition_index(t->p),
-                           bk_strerror(err));
+            bk_trace_error("log", "%s: %s failed: %s; refusing further appends", t->p->dir,
+                           t->is_dir ? "fsync" : "fdatasync", bk_strerror(err));
             bk_partition_fail(t->p, err);
         }
         failed |= err != 0;

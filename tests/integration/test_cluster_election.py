@@ -82,6 +82,7 @@ def test_followers_redirect_and_proxy():
         assert [x["value"] for x in recs] == ["direct", "proxied"], recs
         # The proxy wrote nothing locally.
         assert brook.read_log(p, "red") == {}
+        assert not brook.sanitizer_reports(bs + [p]), brook.sanitizer_reports(bs + [p])
 
 
 def time_new_leader(survivors, old_name, old_epoch, t0, timeout):
@@ -134,6 +135,7 @@ def test_kill9_then_sigterm_failover():
         assert took <= bound, "hand-over took %.2fs > %.2fs" % (took, bound)
         assert wait_leader(survivors, 5) == (nb2, nepoch2)
         assert int(r.command("GET", "brook:epoch")) == nepoch2
+        assert not brook.sanitizer_reports(bs), brook.sanitizer_reports(bs)
 
 
 def test_seed_three_terminals_env_only():
@@ -175,6 +177,7 @@ def test_seed_three_terminals_env_only():
             for b in [b for b in bs if b is not leader] + [leader]:
                 assert b.terminate() == 0, b.stderr_text()[-2000:]
             assert r.command("EXISTS", "brook:leader") == 0
+            assert not brook.sanitizer_reports(bs), brook.sanitizer_reports(bs)
         finally:
             for b in bs:
                 b.kill()

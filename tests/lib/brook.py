@@ -733,3 +733,19 @@ def partition_segments(data_dir, topic, partition=0):
     """Sorted .log paths of one partition."""
     d = os.path.join(data_dir, "%s-%d" % (topic, partition))
     return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".log"))
+
+
+def sanitizer_reports(brokers):
+    """ASan/UBSan/LSan reports found in the brokers' stderr (empty for a clean run)."""
+    marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+             "WARNING: ThreadSanitizer")
+    out = []
+    for b in brokers:
+        try:
+            text = b.stderr_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if any(m in line for m in marks):
+                out.append("%s: %s" % (b.name, line.strip()))
+    return out

@@ -545,6 +545,41 @@ static void test_stop_from_on_change(void)
     redis_cleanup(&r);
 }
 
+/* A broker that died holding the lease and comes back with the same id and url takes it over
+ * at once, at a higher epoch; a broker with the same id but another url does not steal it. */
+static void test_restart_takes_over_own_lease(void)
+{
+    redis_proc_t r = {0};
+    if (redis_start(&r) != 0) {
+        CHECK(!"redis-server did not start");
+        return;
+    }
+    const char *dead = "{\"id\":\"b1\",\"epoch\":7,\"url\":\"http:\\/\\/127.0.0.1:5001\"}";
+    redisReply *rep = redis_sync(r.port, "SET brook:leader %s PX 5000", dead);
+    CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    if (rep)
+        freeReplyObject(rep);
+    uv_loop_t loop;
+    loop_begin(&loop);
+    broker_t imposter = {.id = "b1"};
+    start_broker(&loop, &imposter, r.port, "http://127.0.0.1:5999");
+    run_for(&loop, 2 * RENEW_MS);
+    CHECK_EQ_INT(imposter.v.role, BK_ROLE_FOLLOWER);
+    CHECK_EQ_STR(imposter.v.leader_url, "http://127.0.0.1:5001");
+    CHECK_EQ_INT(imposter.v.epoch, 7);
+    stop_broker(&loop, &imposter);
+
+    broker_t b1 = {.id = "b1"};
+    uint64_t t0 = bk_now_ms();
+    start_broker(&loop, &b1, r.port, "http://127.0.0.1:5001");
+    CHECK(run_until(&loop, is_leader, &b1, 1000));
+    CHECK(bk_now_ms() - t0 < 500); /* not after the old lease's 5 s */
+    CHECK_EQ_INT(b1.v.epoch, 8);   /* above the dead term's 7, though the counter was unset */
+    stop_broker(&loop, &b1);
+    loop_end(&loop);
+    redis_cleanup(&r);
+}
+
 static void test_standalone(void)
 {
     uv_loop_t loop;
@@ -662,4 +697,5 @@ static void test_client_close_inside_reply(void)
 CHECK_MAIN(CASE(test_standalone), CASE(test_client_close_inside_reply),
            CASE(test_two_brokers_one_leader), CASE(test_redis_killed_then_back),
            CASE(test_flushall_under_leader), CASE(test_script_flush_keeps_leader),
-           CASE(test_redis_absent_at_start), CASE(test_stop_from_on_change))
+           CASE(test_redis_absent_at_start), CASE(test_stop_from_on_change),
+           CASE(test_restart_takes_over_own_lease))

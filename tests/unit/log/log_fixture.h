@@ -21,7 +21,7 @@
 
 /* ---- temp dirs and files ---- */
 
-static char *fx_tmpdir(void)
+static inline char *fx_tmpdir(void)
 {
     char *t = strdup("/tmp/brook-log-test-XXXXXX");
     if (!mkdtemp(t)) {
@@ -45,7 +45,7 @@ static inline void fx_rmrf(char *dir)
     free(dir);
 }
 
-static char *fx_path(const char *dir, const char *rel)
+static inline char *fx_path(const char *dir, const char *rel)
 {
     static char buf[4][1024];
     static int i;
@@ -66,7 +66,7 @@ static inline int fx_exists(const char *path)
 }
 
 /* Whole file into a malloc'd buffer (NULL if missing). */
-static uint8_t *fx_read_file(const char *path, size_t *len)
+static inline uint8_t *fx_read_file(const char *path, size_t *len)
 {
     *len = 0;
     FILE *f = fopen(path, "rb");
@@ -237,16 +237,27 @@ static atomic_int fx_fail_pwrite;  /* negative errno: fail pwrites of the .log w
 static atomic_int fx_short_pwrite; /* > 0: each pwrite writes at most this many bytes */
 static atomic_int fx_fail_truncate;
 static atomic_int fx_sync_delay_ms;
+static atomic_int fx_fail_rename;
+static atomic_int fx_fail_open;    /* negative errno: fail opens of new .log files with it */
+static atomic_int fx_write_budget; /* >= 0: bytes pwrite may still write, then ENOSPC */
 
 static inline int64_t fx_io_pwrite(int fd, const void *buf, size_t len, int64_t off)
 {
     int fail = atomic_load(&fx_fail_pwrite);
     if (fail)
         return fail;
+    int budget = atomic_load(&fx_write_budget);
+    if (budget == 0)
+        return UV_ENOSPC;
+    if (budget > 0 && len > (size_t)budget)
+        len = (size_t)budget;
     int cap = atomic_load(&fx_short_pwrite);
     if (cap > 0 && len > (size_t)cap)
         len = (size_t)cap;
-    return bk_log_io_default()->pwrite(fd, buf, len, off);
+    int64_t n = bk_log_io_default()->pwrite(fd, buf, len, off);
+    if (budget > 0 && n > 0)
+        atomic_store(&fx_write_budget, budget - (int)n);
+    return n;
 }
 
 static inline int fx_io_fdatasync(int fd)
@@ -271,6 +282,21 @@ static inline int fx_io_ftruncate(int fd, int64_t len)
     return fail ? fail : bk_log_io_default()->ftruncate(fd, len);
 }
 
+static inline int fx_io_rename(const char *from, const char *to)
+{
+    int fail = atomic_load(&fx_fail_rename);
+    return fail ? fail : bk_log_io_default()->rename(from, to);
+}
+
+static inline int fx_io_open(const char *path, int flags, int mode)
+{
+    int fail = atomic_load(&fx_fail_open);
+    size_t n = strlen(path);
+    if (fail && (flags & O_CREAT) && n > 4 && strcmp(path + n - 4, ".log") == 0)
+        return fail;
+    return bk_log_io_default()->open(path, flags, mode);
+}
+
 static bk_log_io_t fx_io;
 
 /* Installs the counting/faulting table with all faults off. */
@@ -281,6 +307,11 @@ static inline void fx_io_install(void)
     fx_io.fdatasync = fx_io_fdatasync;
     fx_io.fsync = fx_io_fsync;
     fx_io.ftruncate = fx_io_ftruncate;
+    fx_io.rename = fx_io_rename;
+    fx_io.open = fx_io_open;
+    atomic_store(&fx_fail_open, 0);
+    atomic_store(&fx_write_budget, -1);
+    atomic_store(&fx_fail_rename, 0);
     atomic_store(&fx_fdatasyncs, 0);
     atomic_store(&fx_fsyncs, 0);
     atomic_store(&fx_fail_sync, 0);

@@ -1,0 +1,213 @@
+/* Group commit measured through the I/O seam: many appends before the loop turns share one
+ * fdatasync round; appends made while a round runs share the next one; callbacks run in
+ * append order across partitions; a failed fdatasync fails the appends it covered, hides
+ * them from readers and makes the partition refuse further appends. */
+#include "log_fixture.h"
+
+typedef struct {
+    bk_log_t *log;
+    bk_partition_t *p;
+    fx_acks_t *acks;
+    int more; /* appends to issue from the first callback */
+    int issued;
+} chain_t;
+
+static chain_t chain;
+
+static void on_first(void *arg, int status, int64_t off)
+{
+    fx_on_append(arg, status, off);
+    for (int i = 0; i < chain.more; i++)
+        CHECK_EQ_INT(fx_append(chain.p, NULL, "second-wave", chain.acks, 100 + i), 0);
+    chain.issued = chain.more;
+}
+
+static bk_log_t *open_log(uv_loop_t *loop, const char *dir, bk_partition_t **p0,
+                          bk_partition_t **p1)
+{
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log = NULL;
+    CHECK_EQ_INT(bk_log_open(loop, &cfg, &log), 0);
+    bk_topic_t *t = NULL;
+    CHECK_EQ_INT(bk_log_topic_create(log, "g", 1, 2, &t), 0);
+    *p0 = bk_topic_partition(t, 0);
+    if (p1)
+        *p1 = bk_topic_partition(t, 1);
+    return log;
+}
+
+static void test_one_round_for_many_appends(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_partition_t *p;
+    bk_log_t *log = open_log(&loop, dir, &p, NULL);
+    atomic_store(&fx_fdatasyncs, 0);
+    atomic_store(&fx_fsyncs, 0);
+    fx_acks_t acks = {0};
+    for (int i = 0; i < 500; i++)
+        CHECK_EQ_INT(fx_append(p, NULL, "v", &acks, i), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 500);
+    CHECK_EQ_INT(atomic_load(&fx_fdatasyncs), 1); /* one partition, one round */
+    bk_log_stats_t st;
+    bk_log_stats(log, &st);
+    CHECK_EQ_INT(st.flushes, 1);
+    int in_order = 1;
+    for (int i = 0; i < 500; i++)
+        in_order &= acks.order[i] == i && acks.offset[i] == i && acks.status[i] == 0;
+    CHECK(in_order);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
+static void test_appends_during_a_round_share_the_next(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_partition_t *p, *q;
+    bk_log_t *log = open_log(&loop, dir, &p, &q);
+    atomic_store(&fx_fdatasyncs, 0);
+    atomic_store(&fx_sync_delay_ms, 30); /* a slow disk */
+    fx_acks_t acks = {0};
+    chain = (chain_t){log, p, &acks, 50, 0};
+    fx_args[0] = (fx_ack_arg_t){&acks, 0};
+    bk_record_t r = {NULL, -1, (const uint8_t *)"first", 5, NULL, 0, 0};
+    CHECK_EQ_INT(bk_partition_append(p, &r, 1, 1, on_first, &fx_args[0]), 0);
+    /* Interleave a second partition: the round covers both, callbacks keep append order. */
+    CHECK_EQ_INT(fx_append(q, NULL, "q", &acks, 1), 0);
+    CHECK_EQ_INT(fx_append(p, NULL, "p", &acks, 2), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(chain.issued, 50);
+    CHECK_EQ_INT(acks.calls, 53);
+    CHECK_EQ_INT(acks.order[0], 0);
+    CHECK_EQ_INT(acks.order[1], 1);
+    CHECK_EQ_INT(acks.order[2], 2);
+    CHECK_EQ_INT(acks.order[3], 100);
+    CHECK_EQ_INT(acks.order[52], 149);
+    /* Round 1: p and q (2 fdatasyncs); round 2: the 50 later appends, p only (1). */
+    CHECK_EQ_INT(atomic_load(&fx_fdatasyncs), 3);
+    bk_log_stats_t st;
+    bk_log_stats(log, &st);
+    CHECK_EQ_INT(st.flushes, 2);
+    CHECK(st.flush_usec_total >= 2 * 25000);
+    CHECK_EQ_INT(bk_partition_high_watermark(p), 52);
+    CHECK_EQ_INT(bk_partition_high_watermark(q), 1);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
+static void test_failed_fdatasync(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_partition_t *p, *q;
+    bk_log_t *log = open_log(&loop, dir, &p, &q);
+    fx_acks_t acks = {0};
+    CHECK_EQ_INT(fx_append(p, NULL, "good", &acks, 0), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.status[0], 0);
+    CHECK_EQ_INT(bk_partition_high_watermark(p), 1);
+
+    atomic_store(&fx_fail_sync, UV_EIO);
+    CHECK_EQ_INT(fx_append(p, NULL, "lost-1", &acks, 1), 0);
+    CHECK_EQ_INT(fx_append(p, NULL, "lost-2", &acks, 2), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 3);
+    CHECK_EQ_INT(acks.status[1], UV_EIO);
+    CHECK_EQ_INT(acks.status[2], UV_EIO);
+    CHECK_EQ_INT(acks.offset[1], -1);
+    CHECK_EQ_INT(bk_partition_high_watermark(p), 1); /* not advanced past the failure */
+    fx_read_t rd;
+    CHECK_EQ_INT(fx_read_all(p, 0, &rd), 1);
+    CHECK_EQ_STR(rd.values[0], "good");
+    bk_log_stats_t st;
+    bk_log_stats(log, &st);
+    CHECK_EQ_INT(st.flush_errors, 1);
+
+    /* Even once the disk "recovers", the partition stays refused (fsyncgate). */
+    atomic_store(&fx_fail_sync, 0);
+    CHECK_EQ_INT(fx_append(p, NULL, "refused", &acks, 3), UV_EIO);
+    CHECK_EQ_INT(bk_partition_end_offset(p), 3);
+    /* The other partition is unaffected. */
+    CHECK_EQ_INT(fx_append(q, NULL, "other", &acks, 4), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 4);
+    CHECK_EQ_INT(acks.status[3], 0);
+    CHECK_EQ_INT(bk_partition_high_watermark(q), 1);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
+static void test_failed_sync_while_others_queue(void)
+{
+    /* Appends queued behind a round that fails are failed too, never acknowledged. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_partition_t *p;
+    bk_log_t *log = open_log(&loop, dir, &p, NULL);
+    atomic_store(&fx_fail_sync, UV_ENOSPC);
+    atomic_store(&fx_sync_delay_ms, 20);
+    fx_acks_t acks = {0};
+    chain = (chain_t){log, p, &acks, 0, 0};
+    CHECK_EQ_INT(fx_append(p, NULL, "a", &acks, 0), 0);
+    uv_run(&loop, UV_RUN_NOWAIT); /* round 1 starts */
+    CHECK_EQ_INT(fx_append(p, NULL, "b", &acks, 1), 0); /* queued behind it */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 2);
+    CHECK_EQ_INT(acks.status[0], UV_ENOSPC);
+    CHECK(acks.status[1] < 0);
+    CHECK_EQ_INT(bk_partition_high_watermark(p), 0);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
+static void test_roll_syncs_sealed_segment(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_log_config_t cfg = fx_config(dir);
+    cfg.segment_bytes = 150;
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t;
+    CHECK_EQ_INT(bk_log_topic_create(log, "r", 1, 1, &t), 0);
+    bk_partition_t *p = bk_topic_partition(t, 0);
+    atomic_store(&fx_fdatasyncs, 0);
+    atomic_store(&fx_fsyncs, 0);
+    fx_acks_t acks = {0};
+    for (int i = 0; i < 3; i++) /* ~80 bytes each: rolls twice */
+        CHECK_EQ_INT(fx_append(p, NULL, "0123456789", &acks, i), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 3);
+    /* One round: two sealed segments + the active one, and the directory (new files). */
+    CHECK_EQ_INT(atomic_load(&fx_fdatasyncs), 3);
+    CHECK_EQ_INT(atomic_load(&fx_fsyncs), 1);
+    CHECK(fx_exists(fx_path(dir, "r-0/00000000000000000002.log")));
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
+CHECK_MAIN(CASE(test_one_round_for_many_appends), CASE(test_appends_during_a_round_share_the_next),
+           CASE(test_failed_fdatasync), CASE(test_failed_sync_while_others_queue),
+           CASE(test_roll_syncs_sealed_segment))
