@@ -3,6 +3,7 @@
 #include <llhttp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/broker.h"
 #include "brook/common.h"
@@ -85,6 +86,43 @@ int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch)
     return 0;
 }
 
+/* Accept negotiation for JSON answers. Picks the REST Proxy's v2 type when the client names
+ * it, plain JSON otherwise; answers 406 and returns 0 when nothing acceptable is named. */
+static int negotiate(bk_exchange_t *ex)
+{
+    static const char *const types[] = {"application/vnd.kafka.v2+json", "*/*", "application/*",
+                                        "application/json", "application/vnd.kafka+json",
+                                        "application/vnd.kafka.json.v2+json",
+                                        "application/vnd.kafka.binary.v2+json", "text/plain"};
+    size_t len;
+    const char *acc = bk_exchange_header(ex, "accept", &len);
+    if (!acc || len == 0)
+        return 1;
+    const char *p = acc, *end = acc + len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *item_end = comma ? comma : end;
+        const char *semi = memchr(p, ';', (size_t)(item_end - p));
+        const char *type_end = semi ? semi : item_end;
+        while (p < type_end && (*p == ' ' || *p == '\t'))
+            p++;
+        while (type_end > p && (type_end[-1] == ' ' || type_end[-1] == '\t'))
+            type_end--;
+        size_t n = (size_t)(type_end - p);
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            if (strlen(types[i]) == n && strncasecmp(p, types[i], n) == 0) {
+                if (i == 0)
+                    ex->json_type = types[0];
+                return 1;
+            }
+        }
+        p = comma ? comma + 1 : end;
+    }
+    bk_exchange_error(ex, 406, "cannot answer in any type named by Accept; use application/json "
+                               "or application/vnd.kafka.v2+json");
+    return 0;
+}
+
 void bk_broker_on_request(void *arg, bk_exchange_t *ex)
 {
     bk_broker_t *b = arg;
@@ -103,6 +141,8 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         return;
     }
     ex->route = (int)r.id;
+    if (r.id != BK_ROUTE_METRICS && !negotiate(ex))
+        return;
     switch (r.id) {
     case BK_ROUTE_METRICS:
         bk_api_metrics(b, ex);

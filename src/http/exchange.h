@@ -62,6 +62,7 @@ struct bk_exchange {
     uint64_t started_ms;
     uint64_t started_ns; /* uv_hrtime() when the request was complete (latency metrics) */
     int route;           /* bk_route_id_t chosen by the dispatcher (metrics label) */
+    const char *json_type; /* Content-Type for JSON answers (NULL = application/json) */
     size_t body_limit;
 };
 

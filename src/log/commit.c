@@ -110,7 +110,9 @@ void bk_commit_submit(bk_commit_t *c, bk_pending_t *e, bk_partition_t *p, bk_app
     c->tail = e;
     p->active_dirty = 1;
     bk_commit_mark_dirty(c, p);
-    if (!c->in_flight)
+    /* Under fsync=always a round in flight will kick when it ends; otherwise acks must not
+     * wait for a flush. */
+    if (!c->in_flight || c->mode != BK_FSYNC_ALWAYS)
         arm(c);
 }
 

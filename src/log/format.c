@@ -217,8 +217,8 @@ static int encode_record(uint8_t **p, const uint8_t *end, const bk_record_t *r, 
     return rc ? rc : encode_headers(p, end, r);
 }
 
-static void encode_header(uint8_t *buf, size_t size, int64_t base_offset, int32_t epoch,
-                          uint32_t n, int64_t base_ts, int64_t max_ts)
+static void encode_header(uint8_t *buf, size_t size, int64_t base_offset, int32_t epoch, uint32_t n,
+                          int64_t base_ts, int64_t max_ts)
 {
     bk_be64_put(buf + BK_BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
     bk_be32_put(buf + BK_BATCH_OFF_LENGTH, (uint32_t)(size - BK_BATCH_LOG_OVERHEAD));

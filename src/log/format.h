@@ -24,7 +24,7 @@ enum {
     BK_BATCH_OFF_PRODUCER_EPOCH = 51,
     BK_BATCH_OFF_BASE_SEQUENCE = 53,
     BK_BATCH_OFF_COUNT = 57,
-    BK_BATCH_HEADER_SIZE = 61, /* records start here */
+    BK_BATCH_HEADER_SIZE = 61,  /* records start here */
     BK_BATCH_LOG_OVERHEAD = 12, /* baseOffset + batchLength: size on disk = length + 12 */
     BK_BATCH_MAGIC = 2,
 };

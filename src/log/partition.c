@@ -145,8 +145,8 @@ static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
         tail--;
     for (size_t i = 0; i <= tail; i++) {
         bk_segment_t *s;
-        int rc = bk_segment_open(io, p->dir, bases[i], i == tail,
-                                 p->log->cfg.index_interval_bytes, &s);
+        int rc =
+            bk_segment_open(io, p->dir, bases[i], i == tail, p->log->cfg.index_interval_bytes, &s);
         if (rc < 0)
             return rc;
         if ((rc = push_segment(p, s)) < 0) {
@@ -154,7 +154,8 @@ static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
             return rc;
         }
         if (i > 0 && p->segs[i - 1]->next != s->base) {
-            bk_trace_error("log", "%s: segment %020" PRId64 " ends at offset %" PRId64
+            bk_trace_error("log",
+                           "%s: segment %020" PRId64 " ends at offset %" PRId64
                            " but the next one starts at %" PRId64,
                            p->dir, p->segs[i - 1]->base, p->segs[i - 1]->next, s->base);
             return BK_ECORRUPT;
@@ -406,7 +407,8 @@ static int visit_batch(read_state_t *st, const uint8_t *batch, const bk_batch_he
         st->count++;
         st->bytes += sz;
         st->next = v.offset + 1;
-        if (st->visit(st->arg, &v) != 0 || (st->max_records && (uint32_t)st->count >= st->max_records)) {
+        if (st->visit(st->arg, &v) != 0 ||
+            (st->max_records && (uint32_t)st->count >= st->max_records)) {
             st->stop = 1;
             return 0;
         }
@@ -440,8 +442,9 @@ static int read_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
                 rc = visit_batch(st, b, &h);
         }
         if (rc < 0) {
-            bk_trace_error("log", "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64
-                           ": %s", p->dir, s->base, pos, bk_strerror(rc));
+            bk_trace_error("log",
+                           "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64 ": %s",
+                           p->dir, s->base, pos, bk_strerror(rc));
             return rc;
         }
         pos += total;

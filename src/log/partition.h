@@ -13,7 +13,7 @@ struct bk_partition {
     bk_topic_t *topic;
     uint32_t index;
     char *dir;
-    int dir_fd; /* the partition directory, fsynced after a segment file is created */
+    int dir_fd;          /* the partition directory, fsynced after a segment file is created */
     bk_segment_t **segs; /* by base offset; the last one is active */
     size_t nseg, seg_cap;
     int64_t next_offset; /* next offset to assign */

@@ -207,8 +207,8 @@ int bk_reader_get(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos, s
 }
 
 /* Why the batch at a position is not acceptable, or NULL when it is. */
-static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment_t *s,
-                               uint64_t pos, uint64_t file_size, size_t *total, int *err)
+static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment_t *s, uint64_t pos,
+                               uint64_t file_size, size_t *total, int *err)
 {
     const uint8_t *p;
     bk_batch_header_t h;

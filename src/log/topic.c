@@ -42,8 +42,8 @@ int bk_log_topic_name_valid(const char *name, size_t name_len)
 
 int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions)
 {
-    int n = snprintf(buf, cap, "brook-topic 1\nname %s\npartitions %" PRIu32 "\n", name,
-                     partitions);
+    int n =
+        snprintf(buf, cap, "brook-topic 1\nname %s\npartitions %" PRIu32 "\n", name, partitions);
     if (n < 0 || (size_t)n >= cap)
         return BK_ETOOBIG;
     uint32_t crc = bk_crc32c(buf, (size_t)n);
@@ -53,8 +53,7 @@ int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t parti
     return n + m;
 }
 
-int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name,
-                        uint32_t *partitions)
+int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions)
 {
     static const char key[] = "\npartitions ";
     char want[META_MAX];

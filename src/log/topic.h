@@ -32,7 +32,6 @@ int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t parti
 
 /* Parses metadata text; returns 0 and the partition count, or BK_ECORRUPT. The name inside
  * must equal expect_name. */
-int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name,
-                        uint32_t *partitions);
+int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions);
 
 #endif

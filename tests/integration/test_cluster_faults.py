@@ -150,13 +150,20 @@ def test_redis_killed_and_restarted():
             assert st == 503 and isinstance(body, dict) and body.get("message"), (st, body)
             st, body, _ = b.get("/metadata/leader")
             assert st == 503 and isinstance(body, dict) and body.get("message"), (st, body)
-        time.sleep(1.5)  # a while with Redis down: still nobody crashes
+        time.sleep(1.0)  # a while with Redis down: still nobody crashes
         assert all(b.alive() for b in bs)
         assert all(health(b)["redis_connected"] is False for b in bs)
+        # SIGTERM with Redis down: a prompt clean exit (it is started again once Redis is back:
+        # restarted now, it could win the election with no memory of the old epoch, which is
+        # what test_epoch_never_goes_back_after_full_restart is about).
+        t0 = time.monotonic()
+        assert bs[2].terminate(timeout=10) == 0
+        assert time.monotonic() - t0 < 5, "SIGTERM took %.1fs with Redis down" % (
+            time.monotonic() - t0)
         # Redis comes back (empty) on the same port: leadership resumes, epochs go forward.
         r2 = c.redis(port=r.port)
         t_back = time.monotonic()
-        nl, nepoch = wait_leader(bs, 10)
+        nl, nepoch = wait_leader(bs[:2], 10)
         took = time.monotonic() - t_back
         print("redis restarted: leader %s e%d after %.2fs (old epoch %d)"
               % (nl.name, nepoch, took, epoch), flush=True)
@@ -164,6 +171,8 @@ def test_redis_killed_and_restarted():
         assert nepoch > epoch, "epoch went backwards after Redis lost its counter: %d -> %d" % (
             epoch, nepoch)
         assert int(r2.command("GET", "brook:epoch")) >= nepoch
+        bs[2].start()
+        assert wait_leader(bs, 5) == (nl, nepoch)
         assert all(health(b)["redis_connected"] is True for b in bs)
         op = hist.produce(nl, "post", 2)
         assert op["status"] == 200 and op["epoch"] == nepoch, op
@@ -214,6 +223,70 @@ def test_redis_flushall_under_leader():
         val = json.loads(r.command("GET", "brook:leader"))
         assert val["id"] == nl.name and val["epoch"] == nepoch, val
         assert not brook.sanitizer_reports(bs), brook.sanitizer_reports(bs)
+
+
+def test_redis_paused():
+    """SIGSTOP redis-server for twice the lease while writers run: commands time out, the leader
+    stops acknowledging by its deadline, nobody crashes, and after SIGCONT (when commands
+    buffered while Redis was stopped may still execute, late) leadership resumes at a newer
+    epoch with no stale-epoch ack."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start_brokers(c, r, 3, LEASE_MS, RENEW_MS)
+        leader, epoch = wait_leader(bs)
+        hist = History(bs, topic="rp")
+        w = Writers(hist, chasers=2, sticky_timeout=5).start()
+        time.sleep(0.6)
+        r.proc.send_signal(signal.SIGSTOP)
+        t_stop = time.monotonic()
+        time.sleep(2 * LEASE)
+        assert all(b.alive() and health(b) is not None for b in bs)
+        t_resume = time.monotonic()
+        r.proc.send_signal(signal.SIGCONT)
+        nl, nepoch = wait_leader(bs, 10)
+        took = time.monotonic() - t_resume
+        time.sleep(1.0)
+        assert w.stop()
+        late = [o for o in hist.acks() if o["t0"] > t_stop + LEASE and o["t1"] < t_resume]
+        counts, _ = history_counts(hist, bs)
+        counts["acks_sent_past_lease_while_redis_stopped"] = len(late)
+        print("redis paused %.1fs: leader %s e%d -> %s e%d %.2fs after SIGCONT"
+              % (2 * LEASE, leader.name, epoch, nl.name, nepoch, took), flush=True)
+        print("  " + summarize(hist, t_stop), flush=True)
+        assert_counts("redis pause", counts)
+        assert nepoch > epoch
+        assert all(b.alive() for b in bs)
+        assert not brook.sanitizer_reports(bs), brook.sanitizer_reports(bs)
+
+
+def test_epoch_never_goes_back_after_full_restart():
+    """Redis without persistence restarts empty and the broker restarts too (a power cut, or
+    `make cluster` run twice: a fresh redis-server, the same ./cluster-data). The broker's log
+    holds batches stamped with epoch 42; the next term must write under a higher epoch, or the
+    partitionLeaderEpoch fencing of DESIGN.md §5 goes backwards on disk."""
+    with Cluster() as c:
+        r = c.redis()
+        r.command("SET", "brook:epoch", "41")
+        b = c.broker(name="solo", redis=r, args=brook.cluster_args(LEASE_MS, RENEW_MS))
+        _, epoch = wait_leader([b])
+        assert epoch == 42
+        for i in range(3):
+            st, body, hdrs = b.produce("m%d" % i, topic="ep")
+            assert st == 200 and hdrs["x-leader-epoch"] == "42", (st, body, hdrs)
+        assert b.terminate() == 0
+        r.kill()
+        c.redis(port=r.port)  # empty: no leader key, no counter
+        b.start()
+        _, nepoch = wait_leader([b])
+        st, body, hdrs = b.produce("after", topic="ep")
+        assert st == 200 and body["offset"] == 3, (st, body)
+        on_disk = brook.batch_epochs(b.data_dir, "ep")
+        print("full restart: epoch 42 -> %d; batches (offset, partitionLeaderEpoch) on disk: %s"
+              % (nepoch, on_disk), flush=True)
+        assert [e for _, e in on_disk[:3]] == [42, 42, 42], on_disk
+        assert nepoch > 42, "epoch went backwards: the log holds epoch 42, the new term is %d" % (
+            nepoch)
+        assert all(on_disk[i][1] <= on_disk[i + 1][1] for i in range(len(on_disk) - 1)), on_disk
 
 
 def test_redis_absent_at_start():
@@ -278,5 +351,7 @@ if __name__ == "__main__":
         test_sigstop_leader_sweep,
         test_redis_killed_and_restarted,
         test_redis_flushall_under_leader,
+        test_redis_paused,
         test_redis_absent_at_start,
+        test_epoch_never_goes_back_after_full_restart,
     ])

@@ -749,3 +749,22 @@ def sanitizer_reports(brokers):
             if any(m in line for m in marks):
                 out.append("%s: %s" % (b.name, line.strip()))
     return out
+
+
+def batch_epochs(data_dir, topic, partition=0):
+    """[(base offset, partitionLeaderEpoch)] of every RecordBatch v2 in a partition's segment
+    files, read straight from disk (baseOffset int64, batchLength int32, epoch int32, ...)."""
+    import struct
+    d = os.path.join(data_dir, "%s-%d" % (topic, partition))
+    out = []
+    for name in sorted(f for f in os.listdir(d) if f.endswith(".log")):
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 16 <= len(data):
+            base, length, epoch = struct.unpack_from(">qii", data, pos)
+            if length <= 0 or pos + 12 + length > len(data):
+                break
+            out.append((base, epoch))
+            pos += 12 + length
+    return out

@@ -60,6 +60,7 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$DATA_ROOT" || die "cannot create $DATA_ROOT"
+DATA_ROOT=$(cd "$DATA_ROOT" && pwd) # absolute: redis-server resolves paths after its chdir
 
 if listening "$REDIS_PORT"; then
     redis_ping || die "something listens on 127.0.0.1:$REDIS_PORT but does not answer PING"

@@ -39,10 +39,10 @@ static void test_known_bytes(void)
 
 static void test_round_trip_edges(void)
 {
-    static const int32_t v32[] = {0,         1,         -1,        63,        -64,
-                                  64,        -65,       8191,      -8192,     8192,
-                                  1048575,   -1048576,  134217727, -134217728, INT32_MAX,
-                                  INT32_MIN, INT32_MAX - 1, INT32_MIN + 1};
+    static const int32_t v32[] = {
+        0,         1,          -1,        63,        -64,           64,
+        -65,       8191,       -8192,     8192,      1048575,       -1048576,
+        134217727, -134217728, INT32_MAX, INT32_MIN, INT32_MAX - 1, INT32_MIN + 1};
     for (size_t i = 0; i < BK_ARRAY_LEN(v32); i++) {
         uint8_t b[BK_VARINT_MAX32];
         int n = bk_varint_put32(b, b + sizeof b, v32[i]);
@@ -52,9 +52,18 @@ static void test_round_trip_edges(void)
         CHECK_EQ_INT(bk_varint_get32(b, b + n, &out), n);
         CHECK_EQ_INT(out, v32[i]);
     }
-    static const int64_t v64[] = {0, 1, -1, INT64_MAX, INT64_MIN, (int64_t)1 << 62,
-                                  -((int64_t)1 << 62), 1700000000000LL, -1700000000000LL,
-                                  INT32_MAX, INT32_MIN, (int64_t)INT32_MAX + 1};
+    static const int64_t v64[] = {0,
+                                  1,
+                                  -1,
+                                  INT64_MAX,
+                                  INT64_MIN,
+                                  (int64_t)1 << 62,
+                                  -((int64_t)1 << 62),
+                                  1700000000000LL,
+                                  -1700000000000LL,
+                                  INT32_MAX,
+                                  INT32_MIN,
+                                  (int64_t)INT32_MAX + 1};
     for (size_t i = 0; i < BK_ARRAY_LEN(v64); i++) {
         uint8_t b[BK_VARINT_MAX64];
         int n = bk_varint_put64(b, b + sizeof b, v64[i]);

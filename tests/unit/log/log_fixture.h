@@ -180,10 +180,15 @@ static inline void fx_on_append(void *arg, int status, int64_t base_offset)
 
 /* Appends one record with value text (and key if non-NULL); tag identifies it in acks. */
 static inline int fx_append(bk_partition_t *p, const char *key, const char *value, fx_acks_t *acks,
-                     int tag)
+                            int tag)
 {
-    bk_record_t r = {(const uint8_t *)key, key ? (int32_t)strlen(key) : -1,
-                     (const uint8_t *)value, (int32_t)strlen(value), NULL, 0, 0};
+    bk_record_t r = {(const uint8_t *)key,
+                     key ? (int32_t)strlen(key) : -1,
+                     (const uint8_t *)value,
+                     (int32_t)strlen(value),
+                     NULL,
+                     0,
+                     0};
     fx_args[tag % FX_MAX_ACKS] = (fx_ack_arg_t){acks, tag};
     return bk_partition_append(p, &r, 1, 1, fx_on_append, &fx_args[tag % FX_MAX_ACKS]);
 }
@@ -204,7 +209,8 @@ static inline int fx_on_record(void *arg, const bk_record_view_t *v)
         r->offsets[r->n] = v->offset;
         r->epochs[r->n] = v->leader_epoch;
         int len = v->value_len < 63 ? v->value_len : 63;
-        memcpy(r->values[r->n], v->value, len > 0 ? (size_t)len : 0);
+        if (len > 0)
+            memcpy(r->values[r->n], v->value, (size_t)len);
         r->values[r->n][len > 0 ? len : 0] = '\0';
     }
     r->n++;

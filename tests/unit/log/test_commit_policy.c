@@ -51,7 +51,7 @@ static void test_interval_with_fake_clock(void)
     i.in_flight = 1;
     d = bk_commit_decide(&i);
     CHECK_EQ_INT(d.flush, 0);
-    CHECK_EQ_INT(d.ack, 1); /* acks do not wait for a flush in this mode */
+    CHECK_EQ_INT(d.ack, 1);                         /* acks do not wait for a flush in this mode */
     i = in(BK_FSYNC_INTERVAL, 0, 0, 0, 5000, 1000); /* clean: no timer */
     d = bk_commit_decide(&i);
     CHECK_EQ_INT(d.flush + (int)d.timer_ms + d.ack, 0);

@@ -165,7 +165,7 @@ static void test_failed_sync_while_others_queue(void)
     fx_acks_t acks = {0};
     chain = (chain_t){log, p, &acks, 0, 0};
     CHECK_EQ_INT(fx_append(p, NULL, "a", &acks, 0), 0);
-    uv_run(&loop, UV_RUN_NOWAIT); /* round 1 starts */
+    uv_run(&loop, UV_RUN_NOWAIT);                       /* round 1 starts */
     CHECK_EQ_INT(fx_append(p, NULL, "b", &acks, 1), 0); /* queued behind it */
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_EQ_INT(acks.calls, 2);
@@ -208,6 +208,37 @@ static void test_roll_syncs_sealed_segment(void)
     fx_rmrf(dir);
 }
 
-CHECK_MAIN(CASE(test_one_round_for_many_appends), CASE(test_appends_during_a_round_share_the_next),
-           CASE(test_failed_fdatasync), CASE(test_failed_sync_while_others_queue),
-           CASE(test_roll_syncs_sealed_segment))
+static void test_interval_acks_do_not_wait_for_a_flush(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_log_config_t cfg = fx_config(dir);
+    cfg.fsync_mode = BK_FSYNC_INTERVAL;
+    cfg.fsync_interval_ms = 0; /* flush at every decision */
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t;
+    CHECK_EQ_INT(bk_log_topic_create(log, "i", 1, 1, &t), 0);
+    bk_partition_t *p = bk_topic_partition(t, 0);
+    atomic_store(&fx_sync_delay_ms, 300); /* a very slow disk */
+    fx_acks_t acks = {0};
+    CHECK_EQ_INT(fx_append(p, NULL, "a", &acks, 0), 0);
+    uv_run(&loop, UV_RUN_NOWAIT); /* acked, and a slow flush starts */
+    CHECK_EQ_INT(acks.calls, 1);
+    uint64_t t0 = bk_now_ms();
+    CHECK_EQ_INT(fx_append(p, NULL, "b", &acks, 1), 0);
+    while (acks.calls < 2 && bk_now_ms() - t0 < 2000)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_EQ_INT(acks.calls, 2);
+    CHECK(bk_now_ms() - t0 < 150); /* did not wait for the 300 ms flush */
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
+CHECK_MAIN(CASE(test_one_round_for_many_appends), CASE(test_interval_acks_do_not_wait_for_a_flush),
+           CASE(test_appends_during_a_round_share_the_next), CASE(test_failed_fdatasync),
+           CASE(test_failed_sync_while_others_queue), CASE(test_roll_syncs_sealed_segment))

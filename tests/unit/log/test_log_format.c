@@ -31,23 +31,97 @@ static const bk_record_t recs[] = {
 
 /* The same batch written out by hand (CRC left zero, filled in by the test). */
 static const uint8_t expected[89] = {
-    0, 0, 0, 0, 0, 0, 0, 5,       /* 0 baseOffset 5 */
-    0, 0, 0, 77,                  /* 8 batchLength 89 - 12 */
-    0, 0, 0, 7,                   /* 12 partitionLeaderEpoch 7 */
-    2,                            /* 16 magic */
-    0, 0, 0, 0,                   /* 17 crc */
-    0, 0,                         /* 21 attributes */
-    0, 0, 0, 1,                   /* 23 lastOffsetDelta */
-    0, 0, 0, 0, 0, 0, 0x03, 0xe8, /* 27 baseTimestamp 1000 */
-    0, 0, 0, 0, 0, 0, 0x03, 0xed, /* 35 maxTimestamp 1005 */
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* 43 producerId -1 */
-    0xff, 0xff,                                     /* 51 producerEpoch -1 */
-    0xff, 0xff, 0xff, 0xff,                         /* 53 baseSequence -1 */
-    0, 0, 0, 2,                                     /* 57 recordsCount */
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    5, /* 0 baseOffset 5 */
+    0,
+    0,
+    0,
+    77, /* 8 batchLength 89 - 12 */
+    0,
+    0,
+    0,
+    7, /* 12 partitionLeaderEpoch 7 */
+    2, /* 16 magic */
+    0,
+    0,
+    0,
+    0, /* 17 crc */
+    0,
+    0, /* 21 attributes */
+    0,
+    0,
+    0,
+    1, /* 23 lastOffsetDelta */
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x03,
+    0xe8, /* 27 baseTimestamp 1000 */
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x03,
+    0xed, /* 35 maxTimestamp 1005 */
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff, /* 43 producerId -1 */
+    0xff,
+    0xff, /* 51 producerEpoch -1 */
+    0xff,
+    0xff,
+    0xff,
+    0xff, /* 53 baseSequence -1 */
+    0,
+    0,
+    0,
+    2, /* 57 recordsCount */
     /* 61 record 0: length 12, attrs, tsDelta 0, offsetDelta 0, key "k", value "hello", 0 hdrs */
-    0x18, 0, 0, 0, 0x02, 'k', 0x0a, 'h', 'e', 'l', 'l', 'o', 0,
+    0x18,
+    0,
+    0,
+    0,
+    0x02,
+    'k',
+    0x0a,
+    'h',
+    'e',
+    'l',
+    'l',
+    'o',
+    0,
     /* 74 record 1: length 14, attrs, tsDelta 5, offsetDelta 1, null key, empty value, 2 hdrs */
-    0x1c, 0, 0x0a, 0x02, 0x01, 0x00, 0x04, 0x02, 'h', 0x02, 'v', 0x04, 'h', '2', 0x01,
+    0x1c,
+    0,
+    0x0a,
+    0x02,
+    0x01,
+    0x00,
+    0x04,
+    0x02,
+    'h',
+    0x02,
+    'v',
+    0x04,
+    'h',
+    '2',
+    0x01,
 };
 
 static void test_encode_matches_hand_layout(void)

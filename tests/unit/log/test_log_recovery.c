@@ -112,8 +112,8 @@ static void test_torn_tail_cut_points(void)
     size_t len;
     uint8_t *orig = fx_read_file(fx_path(dir, SEG0), &len);
     long last = ends[3]; /* start of the last batch */
-    long cuts[] = {ends[4] - 1, last + 61, last + 60, last + 30, last + 12, last + 1,
-                   last, ends[2] + 5, 3};
+    long cuts[] = {ends[4] - 1, last + 61, last + 60,   last + 30, last + 12,
+                   last + 1,    last,      ends[2] + 5, 3};
     int goods[] = {4, 4, 4, 4, 4, 4, 4, 3, 0};
     for (size_t c = 0; c < BK_ARRAY_LEN(cuts); c++) {
         fx_write_file(fx_path(dir, SEG0), orig, (size_t)cuts[c]);

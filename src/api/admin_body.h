@@ -1,0 +1,35 @@
+/* Decoding topic administration bodies with yajl's streaming parser:
+ *   POST /topics              {"name", "partitions"?, "replication_factor"?, "configs"?}
+ *   POST /topics/{t}/partitions {"partitions"}
+ * "configs" is an object of name → string or number, or (Kafka REST v3 style) an array of
+ * {"name","value"}. Pure: bytes in, fields out; depth-limited. */
+#ifndef BROOK_API_ADMIN_BODY_H
+#define BROOK_API_ADMIN_BODY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BK_ADMIN_MAX_CONFIGS 16
+
+typedef struct {
+    char name[256];
+    int has_name;
+    int64_t partitions;         /* -1 when absent */
+    int64_t replication_factor; /* -1 when absent */
+    struct {
+        char name[64];
+        char value[64];
+    } configs[BK_ADMIN_MAX_CONFIGS];
+    int config_count;
+    int error_status;
+    char error[200];
+    /* parser scratch */
+    int depth, field, in_configs_array, pending_config;
+    char pending_name[64], pending_value[64];
+    int have_pname, have_pvalue;
+} bk_admin_body_t;
+
+/* Returns 0 or an HTTP status (400 malformed JSON, 422 wrong shape) with error set. */
+int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len);
+
+#endif
