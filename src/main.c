@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "api/broker.h"
+#include "api/record_json.h"
 #include "brook/common.h"
 #include "brook/election.h"
 #include "brook/http_client.h"
@@ -390,6 +391,31 @@ static void raise_fd_limit(void)
     }
 }
 
+static int take_epoch(void *arg, const bk_record_view_t *rec)
+{
+    int64_t *max = arg;
+    if (rec->leader_epoch > *max)
+        *max = rec->leader_epoch;
+    return 0;
+}
+
+/* The highest leader epoch stamped in the log (the last batch of every partition), so a new
+ * term never starts below what this broker already wrote, even if Redis lost its data. */
+static int64_t max_epoch_in_log(bk_log_t *log)
+{
+    int64_t max = 0;
+    for (size_t i = 0; i < bk_log_topic_count(log); i++) {
+        bk_topic_t *t = bk_log_topic_at(log, i);
+        for (uint32_t p = 0; p < bk_topic_partition_count(t); p++) {
+            bk_partition_t *part = bk_topic_partition(t, p);
+            int64_t hw = bk_partition_high_watermark(part), next;
+            if (hw > bk_partition_start_offset(part))
+                (void)bk_partition_read(part, hw - 1, 1, 0, take_epoch, &max, &next);
+        }
+    }
+    return max;
+}
+
 static int start(config_t *c)
 {
     broker.loop = loop;
@@ -404,6 +430,7 @@ static int start(config_t *c)
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
     bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
     bk_http_set_identity(&id);
+    c->election.min_epoch = max_epoch_in_log(broker.log);
     rc = bk_election_start(loop, &c->election, on_election_change, &broker, &broker.election);
     if (rc)
         return fprintf(stderr, "brook: election: %s\n", bk_strerror(rc)), rc;
@@ -437,6 +464,7 @@ int main(int argc, char **argv)
     }
     uv_run(loop, UV_RUN_DEFAULT);
     bk_json_shutdown();
+    bk_record_render_shutdown();
     bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();
     int rc = uv_loop_close(loop);

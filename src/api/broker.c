@@ -7,11 +7,11 @@
 #include "http/response.h"
 
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
-                            int create)
+                            int create, int64_t max_partition)
 {
     int shown = (int)(len > 255 ? 255 : len);
     if (!bk_log_topic_name_valid(name, len)) {
-        bk_exchange_errorf(ex, 42202,
+        bk_exchange_errorf(ex, 42208,
                            "invalid topic name \"%.*s\": use 1-249 characters of [a-zA-Z0-9._-]",
                            shown, name);
         return NULL;
@@ -23,6 +23,13 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
         return t;
     }
     uint32_t parts = bk_log_config(b->log)->default_partitions;
+    if (max_partition >= (int64_t)parts) { /* refuse before anything touches the disk */
+        bk_exchange_errorf(ex, 40402,
+                           "partition %lld not found: topic %.*s does not exist and would be "
+                           "created with %u partition(s)",
+                           (long long)max_partition, shown, name, parts);
+        return NULL;
+    }
     int rc = bk_log_topic_create(b->log, name, len, parts, &t);
     if (rc && rc != UV_EEXIST) {
         bk_exchange_errorf(ex, 500, "could not create topic %.*s: %s", shown, name,

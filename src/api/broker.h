@@ -28,6 +28,7 @@ typedef struct {
 } bk_broker_config_t;
 
 typedef struct bk_waiter bk_waiter_t;
+typedef struct bk_stream bk_stream_t;
 
 typedef struct {
     uv_loop_t *loop;
@@ -37,6 +38,7 @@ typedef struct {
     bk_http_client_t *client; /* NULL unless follower writes are proxied */
     bk_server_t *server;
     bk_waiter_t *waiters; /* long-poll reads waiting for data */
+    bk_stream_t *streams; /* streamed reads following the log */
     bk_metrics_t metrics;
     uint32_t rr_partition; /* round-robin cursor for keyless records */
 } bk_broker_t;
@@ -47,6 +49,14 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex);
 
 /* The log's commit hook: wakes long-poll reads of p. */
 void bk_broker_on_commit(void *arg, bk_partition_t *p);
+
+/* Streamed reads (records_stream.c): start one; wake those on p; end those of topic t (all
+ * when t is NULL). */
+void bk_api_records_stream(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p,
+                           int64_t offset, int64_t max_records, size_t max_bytes, int format,
+                           uint64_t timeout_ms);
+void bk_streams_on_commit(bk_broker_t *b, bk_partition_t *p);
+void bk_streams_end(bk_broker_t *b, bk_topic_t *t);
 
 /* Answers every waiting read now (shutdown). */
 void bk_broker_wake_all(bk_broker_t *b);
@@ -63,15 +73,22 @@ void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
 void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
 void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex);        /* metrics.c */
 void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* topics.c */
+void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int status);
+void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* topics_admin.c */
+
+/* Before a topic is deleted: answers its waiting reads and drops its metrics. */
+void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t);
 
 /* Checks Content-Type is JSON (application/json or any application/...+json type); answers 415 and returns 0 if
  * not. */
 int bk_api_require_json(bk_exchange_t *ex);
 
-/* Topic lookup shared by handlers: answers 404/422 itself and returns NULL when the topic or
- * partition does not exist (create = auto-create allowed). */
+/* Topic lookup shared by handlers: answers 404/422 itself and returns NULL when the topic
+ * does not exist (create = auto-create allowed). max_partition is the highest partition the
+ * request names explicitly (-1 for none): a topic is never created for a request that would
+ * then fail on an unknown partition. */
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
-                            int create);
+                            int create, int64_t max_partition);
 
 /* The partition named by a route ({p} parsed by the router: -2 when not a number); answers
  * 40402 and returns NULL when it does not exist. */

@@ -93,7 +93,8 @@ static int negotiate(bk_exchange_t *ex)
     static const char *const types[] = {"application/vnd.kafka.v2+json", "*/*", "application/*",
                                         "application/json", "application/vnd.kafka+json",
                                         "application/vnd.kafka.json.v2+json",
-                                        "application/vnd.kafka.binary.v2+json", "text/plain"};
+                                        "application/vnd.kafka.binary.v2+json", "text/plain",
+                                        "application/x-ndjson"};
     size_t len;
     const char *acc = bk_exchange_header(ex, "accept", &len);
     if (!acc || len == 0)
@@ -164,14 +165,20 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         return;
     case BK_ROUTE_TOPIC:
     case BK_ROUTE_PARTITION:
-        if (ex->method == HTTP_POST) {
+        if (ex->method == HTTP_POST)
             bk_api_produce_rest(b, ex, &r);
-            return;
-        }
-        bk_api_topics(b, ex, &r);
+        else if (ex->method == HTTP_DELETE)
+            bk_api_topics_admin(b, ex, &r);
+        else
+            bk_api_topics(b, ex, &r);
         return;
     case BK_ROUTE_TOPICS:
     case BK_ROUTE_PARTITIONS:
+        if (ex->method == HTTP_POST)
+            bk_api_topics_admin(b, ex, &r);
+        else
+            bk_api_topics(b, ex, &r);
+        return;
     case BK_ROUTE_OFFSETS:
     case BK_ROUTE_BROKERS:
         bk_api_topics(b, ex, &r);

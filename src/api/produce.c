@@ -117,7 +117,8 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         return;
     const char *name = body.has_topic ? body.topic.data : DEFAULT_TOPIC;
     size_t name_len = body.has_topic ? body.topic.len : strlen(DEFAULT_TOPIC);
-    bk_topic_t *t = bk_broker_topic(b, ex, name, name_len, b->cfg.auto_create_topics);
+    bk_topic_t *t = bk_broker_topic(b, ex, name, name_len, b->cfg.auto_create_topics,
+                                    body.partition);
     if (!t)
         return;
     bk_partition_t *p = pick_partition(b, ex, t);

@@ -272,7 +272,12 @@ void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     int64_t epoch;
     if (!bk_broker_require_leader(b, ex, &epoch))
         return;
-    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, b->cfg.auto_create_topics);
+    int64_t max_part = r->id == BK_ROUTE_PARTITION ? r->partition : -1;
+    for (size_t i = 0; i < body.count; i++)
+        if (body.records[i].partition > max_part)
+            max_part = body.records[i].partition;
+    bk_topic_t *t =
+        bk_broker_topic(b, ex, r->topic, r->topic_len, b->cfg.auto_create_topics, max_part);
     if (!t)
         return;
     uint32_t nparts = bk_topic_partition_count(t);

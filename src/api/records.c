@@ -9,10 +9,9 @@
 
 #include "api/broker.h"
 #include "brook/common.h"
-#include "common/base64.h"
+#include "api/record_json.h"
 #include "http/response.h"
 
-enum { FMT_STRING = 0, FMT_BINARY = 1 };
 
 struct bk_waiter {
     bk_broker_t *broker;
@@ -26,76 +25,12 @@ struct bk_waiter {
     bk_waiter_t *prev, *next;
 };
 
-typedef struct {
-    bk_json_t *j;
-    int format;
-    bk_buf_t *scratch;
-    uint64_t bytes; /* value bytes visited, for metrics */
-} page_t;
-
-static bk_buf_t scratch; /* base64 output, reused */
-
-static void emit_bytes(page_t *pg, const uint8_t *p, int32_t len)
-{
-    if (len < 0) {
-        bk_json_null(pg->j);
-        return;
-    }
-    if (pg->format == FMT_BINARY) {
-        size_t n = bk_base64_encoded_len((size_t)len);
-        pg->scratch->len = 0;
-        if (bk_buf_reserve(pg->scratch, n)) {
-            bk_json_null(pg->j);
-            return;
-        }
-        n = bk_base64_encode(p, (size_t)len, pg->scratch->data);
-        bk_json_strn(pg->j, pg->scratch->data, n);
-        return;
-    }
-    if (!bk_utf8_valid(p, (size_t)len)) { /* not text: say so rather than emit bad JSON */
-        bk_json_null(pg->j);
-        return;
-    }
-    bk_json_strn(pg->j, p, (size_t)len);
-}
-
-static int visit(void *arg, const bk_record_view_t *r)
-{
-    page_t *pg = arg;
-    bk_json_t *j = pg->j;
-    pg->bytes += r->value_len > 0 ? (uint64_t)r->value_len : 0;
-    bk_json_obj(j);
-    bk_json_key(j, "offset");
-    bk_json_int(j, r->offset);
-    bk_json_key(j, "timestamp");
-    bk_json_int(j, r->timestamp);
-    bk_json_key(j, "key");
-    emit_bytes(pg, r->key, r->key_len);
-    bk_json_key(j, "value");
-    emit_bytes(pg, r->value, r->value_len);
-    bk_json_key(j, "headers");
-    bk_json_arr(j);
-    const uint8_t *pos = r->headers, *end = r->headers + r->headers_len;
-    bk_header_t h;
-    while (bk_record_header_next(&pos, end, &h) == 1) {
-        bk_json_obj(j);
-        bk_json_key(j, "key");
-        bk_json_strn(j, h.key, h.key_len);
-        bk_json_key(j, "value");
-        emit_bytes(pg, h.value, (int32_t)h.value_len);
-        bk_json_obj_end(j);
-    }
-    bk_json_arr_end(j);
-    bk_json_obj_end(j);
-    return 0;
-}
-
 /* Reads and answers one page (possibly empty). */
 static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t offset,
                         uint32_t max_records, size_t max_bytes, int format)
 {
     bk_json_t *j = bk_json_begin();
-    page_t pg = {j, format, &scratch, 0};
+    bk_record_render_t pg = {j, (bk_record_format_t)format, 0, 0};
     bk_json_obj(j);
     bk_json_key(j, "topic");
     bk_json_str(j, bk_topic_name(bk_partition_topic(p)));
@@ -104,7 +39,7 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
     bk_json_key(j, "records");
     bk_json_arr(j);
     int64_t next = offset;
-    int n = bk_partition_read(p, offset, max_records, max_bytes, visit, &pg, &next);
+    int n = bk_partition_read(p, offset, max_records, max_bytes, bk_record_render, &pg, &next);
     if (n < 0 && n != BK_ERANGE) {
         bk_exchange_errorf(ex, 500, "read failed: %s", bk_strerror(n));
         return;
@@ -159,12 +94,27 @@ void bk_broker_on_commit(void *arg, bk_partition_t *p)
             finish_waiter(w);
         w = next;
     }
+    bk_streams_on_commit(b, p);
+}
+
+void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t)
+{
+    bk_waiter_t *w = b->waiters;
+    while (w) {
+        bk_waiter_t *next = w->next;
+        if (bk_partition_topic(w->part) == t)
+            finish_waiter(w);
+        w = next;
+    }
+    bk_streams_end(b, t);
+    bk_metrics_forget_topic(&b->metrics, t);
 }
 
 void bk_broker_wake_all(bk_broker_t *b)
 {
     while (b->waiters)
         finish_waiter(b->waiters);
+    bk_streams_end(b, NULL);
 }
 
 static int wait_for_data(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t offset,
@@ -209,37 +159,48 @@ static int query_format(bk_exchange_t *ex, int *format)
 {
     size_t len;
     const char *s = bk_exchange_query(ex, "format", &len);
-    *format = FMT_STRING;
-    if (!s || (len == 6 && memcmp(s, "string", 6) == 0))
+    *format = s ? bk_record_format_parse(s, len) : BK_FMT_STRING;
+    if (*format >= 0)
         return 1;
-    if (len == 6 && memcmp(s, "binary", 6) == 0) {
-        *format = FMT_BINARY;
-        return 1;
-    }
-    bk_exchange_error(ex, 400, "query parameter format must be string or binary");
+    bk_exchange_error(ex, 400, "query parameter format must be string, binary or json");
     return 0;
+}
+
+/* Accept: application/x-ndjson asks for a streamed read. */
+static int wants_stream(bk_exchange_t *ex)
+{
+    size_t len;
+    const char *acc = bk_exchange_header(ex, "accept", &len);
+    return acc && memmem(acc, len, "application/x-ndjson", 20) != NULL;
 }
 
 void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
 {
-    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0);
+    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0, -1);
     if (!t)
         return;
     bk_partition_t *p = bk_broker_partition(ex, t, r->partition);
     if (!p)
         return;
-    int64_t offset = bk_partition_start_offset(p), max_records = 500, max_bytes = 1 << 20,
-            timeout = 0;
+    int streaming = wants_stream(ex);
+    int64_t offset = bk_partition_start_offset(p), max_records = streaming ? -1 : 500,
+            max_bytes = 1 << 20, timeout = 0;
     int format;
     if (!query_int(ex, "offset", 0, INT64_MAX / 2, &offset) ||
         !query_int(ex, "max_records", 1, 100000, &max_records) ||
         !query_int(ex, "max_bytes", 1, 64 << 20, &max_bytes) ||
-        !query_int(ex, "timeout_ms", 0, b->cfg.max_poll_ms, &timeout) || !query_format(ex, &format))
+        !query_int(ex, "timeout_ms", 0, streaming ? INT32_MAX : b->cfg.max_poll_ms, &timeout) ||
+        !query_format(ex, &format))
         return;
     int64_t start = bk_partition_start_offset(p), hw = bk_partition_high_watermark(p);
     if (offset < start || offset > hw) {
         bk_exchange_errorf(ex, 416, "offset %lld is out of range: readable offsets are %lld to %lld",
                            (long long)offset, (long long)start, (long long)hw);
+        return;
+    }
+    if (streaming) {
+        bk_api_records_stream(b, ex, p, offset, max_records, (size_t)max_bytes, format,
+                              (uint64_t)timeout);
         return;
     }
     if (offset == hw && timeout > 0) {

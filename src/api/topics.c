@@ -3,6 +3,7 @@
  * replica per partition (until replication lands) the leader of every partition is the
  * cluster leader. */
 #include <llhttp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/broker.h"
@@ -43,14 +44,28 @@ static void list_topics(bk_broker_t *b, bk_exchange_t *ex)
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
 
-static void describe_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int status)
 {
+    const bk_topic_config_t *cfg = bk_topic_config(t);
     bk_json_t *j = bk_json_begin();
     bk_json_obj(j);
     bk_json_key(j, "name");
     bk_json_str(j, bk_topic_name(t));
     bk_json_key(j, "configs");
     bk_json_obj(j);
+    char num[32];
+    bk_json_key(j, "retention.ms");
+    snprintf(num, sizeof num, "%lld", (long long)cfg->retention_ms);
+    bk_json_str(j, num);
+    bk_json_key(j, "retention.bytes");
+    snprintf(num, sizeof num, "%lld", (long long)cfg->retention_bytes);
+    bk_json_str(j, num);
+    bk_json_key(j, "segment.bytes");
+    snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->segment_bytes);
+    bk_json_str(j, num);
+    bk_json_key(j, "max.message.bytes");
+    snprintf(num, sizeof num, "%u", cfg->max_message_bytes);
+    bk_json_str(j, num);
     bk_json_obj_end(j);
     bk_json_key(j, "partitions");
     bk_json_arr(j);
@@ -58,7 +73,7 @@ static void describe_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
         partition_json(b, j, bk_topic_partition(t, i));
     bk_json_arr_end(j);
     bk_json_obj_end(j);
-    bk_exchange_respond_json(ex, 200, j, NULL);
+    bk_exchange_respond_json(ex, status, j, NULL);
 }
 
 static void list_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
@@ -101,10 +116,6 @@ static void brokers(bk_broker_t *b, bk_exchange_t *ex)
 
 void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
 {
-    if (ex->method != HTTP_GET && ex->method != HTTP_HEAD) {
-        bk_exchange_error(ex, 405, "this Brook version serves topic metadata read-only");
-        return;
-    }
     if (r->id == BK_ROUTE_TOPICS) {
         list_topics(b, ex);
         return;
@@ -113,11 +124,11 @@ void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         brokers(b, ex);
         return;
     }
-    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0);
+    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0, -1);
     if (!t)
         return;
     if (r->id == BK_ROUTE_TOPIC) {
-        describe_topic(b, ex, t);
+        bk_api_topic_describe(b, ex, t, 200);
         return;
     }
     if (r->id == BK_ROUTE_PARTITIONS) {

@@ -316,6 +316,8 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     bk_scripts_init(&e->scripts);
     bk_lease_config_t lc = {cfg->lease_ms, cfg->renew_ms, cfg->margin_ms};
     bk_lease_init(&e->lease, &lc, id, url);
+    if (cfg->min_epoch > e->lease.max_seen_epoch)
+        e->lease.max_seen_epoch = cfg->min_epoch; /* acquire stays above anything we wrote */
     rc = uv_timer_init(loop, &e->timer);
     if (rc != 0) {
         free(e);

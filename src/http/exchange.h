@@ -25,6 +25,7 @@ typedef struct {
 
 typedef enum {
     BK_EX_PARSING = 0,   /* request still arriving */
+    BK_EX_HELD,          /* complete, waiting for an earlier unsafe request to be answered */
     BK_EX_DISPATCHED,    /* handed to a handler, no response yet */
     BK_EX_RESPONDED,     /* response bytes ready in ->out */
 } bk_exchange_state_t;
@@ -63,6 +64,13 @@ struct bk_exchange {
     uint64_t started_ns; /* uv_hrtime() when the request was complete (latency metrics) */
     int route;           /* bk_route_id_t chosen by the dispatcher (metrics label) */
     const char *json_type; /* Content-Type for JSON answers (NULL = application/json) */
+
+    /* streamed (chunked) answers: see bk_exchange_stream_* in response.h */
+    unsigned streaming : 1;
+    unsigned stream_ended : 1;
+    void (*on_drain)(bk_exchange_t *ex); /* everything queued so far was written */
+    void (*on_gone)(bk_exchange_t *ex);  /* the connection closed: stop and release ex */
+    void *stream_ctx;
     size_t body_limit;
 };
 

@@ -168,6 +168,11 @@ static int on_headers_complete(llhttp_t *ll)
     ex->method = llhttp_get_method(ll);
     ex->http_minor = llhttp_get_http_minor(ll);
     size_t vlen;
+    if (ex->http_minor >= 1 && llhttp_get_http_major(ll) == 1 &&
+        !bk_exchange_header(ex, "host", NULL)) {
+        fail(p, 400, "malformed request: HTTP/1.1 requires a Host header");
+        return -1;
+    }
     const char *expect = bk_exchange_header(ex, "expect", &vlen);
     if (expect) {
         if (vlen != 12 || strncasecmp(expect, "100-continue", 12) != 0) {
@@ -268,9 +273,6 @@ static int llhttp_status(bk_http_parser_t *p, llhttp_errno_t err)
     case HPE_INVALID_HEADER_TOKEN:
         p->err_msg = "malformed request: invalid header";
         break;
-    case HPE_PAUSED_UPGRADE:
-        p->err_msg = "protocol upgrades are not supported";
-        break;
     default:
         p->err_msg = "malformed request";
         break;
@@ -283,14 +285,24 @@ int bk_http_parser_feed(bk_http_parser_t *p, const char *data, size_t len, size_
     *consumed = len;
     if (p->err_status)
         return p->err_status;
-    llhttp_errno_t err = llhttp_execute(&p->ll, data, len);
-    if (err == HPE_OK)
-        return 0;
-    if (err == HPE_PAUSED) {
-        *consumed = (size_t)(llhttp_get_error_pos(&p->ll) - data);
-        return 0;
+    const char *pos = data, *end = data + len;
+    for (;;) {
+        llhttp_errno_t err = llhttp_execute(&p->ll, pos, (size_t)(end - pos));
+        if (err == HPE_OK)
+            return 0;
+        if (err == HPE_PAUSED) {
+            *consumed = (size_t)(llhttp_get_error_pos(&p->ll) - data);
+            return 0;
+        }
+        if (err != HPE_PAUSED_UPGRADE)
+            return llhttp_status(p, err);
+        /* Upgrade or CONNECT: the request was delivered and is answered like any other; we
+         * never switch protocols, so parsing simply goes on with the next request. */
+        pos = llhttp_get_error_pos(&p->ll);
+        llhttp_resume_after_upgrade(&p->ll);
+        if (pos >= end)
+            return 0;
     }
-    return llhttp_status(p, err);
 }
 
 void bk_http_parser_resume(bk_http_parser_t *p)

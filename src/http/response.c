@@ -107,6 +107,53 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
         ready_hook(ex);
 }
 
+void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content_type)
+{
+    int64_t epoch = identity.epoch ? identity.epoch(identity.epoch_arg) : 0;
+    ex->out.len = 0;
+    if (bk_buf_appendf(&ex->out,
+                       "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Broker-Id: %s\r\nX-Leader-Epoch: %" PRId64
+                       "\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
+                       "Cache-Control: no-store\r\n\r\n",
+                       status, bk_http_reason(status), http_date(),
+                       identity.broker_id ? identity.broker_id : "", epoch, content_type)) {
+        ex->out.len = 0;
+        ex->close_after = 1;
+    }
+    ex->status = status;
+    ex->streaming = 1;
+    ex->state = BK_EX_RESPONDED;
+    if (identity.observe)
+        identity.observe(identity.epoch_arg, ex);
+    if (ready_hook)
+        ready_hook(ex);
+}
+
+int bk_exchange_stream_write(bk_exchange_t *ex, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    int rc = bk_buf_appendf(&ex->out, "%zx\r\n", len);
+    if (!rc)
+        rc = bk_buf_append(&ex->out, data, len);
+    if (!rc)
+        rc = bk_buf_append(&ex->out, "\r\n", 2);
+    if (rc)
+        return rc;
+    if (ready_hook)
+        ready_hook(ex);
+    return 0;
+}
+
+void bk_exchange_stream_end(bk_exchange_t *ex)
+{
+    if (bk_buf_append(&ex->out, "0\r\n\r\n", 5))
+        ex->close_after = 1;
+    ex->stream_ended = 1;
+    if (ready_hook)
+        ready_hook(ex);
+}
+
 void bk_exchange_respond_json(bk_exchange_t *ex, int status, bk_json_t *j,
                               const char *extra_headers)
 {

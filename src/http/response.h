@@ -39,6 +39,15 @@ void bk_exchange_error_hdr(bk_exchange_t *ex, int code, const char *msg, const c
 void bk_exchange_errorf(bk_exchange_t *ex, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Streamed answers (chunked transfer encoding), for reads that follow the log. begin sends
+ * the status and headers; write queues one chunk; end sends the last chunk. After begin the
+ * connection calls ex->on_drain each time all queued chunks were written, and ex->on_gone
+ * instead if it closes first: the streamer must then stop and bk_exchange_release(ex) (end
+ * must not be called). write returns 0 or UV_ENOMEM. */
+void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content_type);
+int bk_exchange_stream_write(bk_exchange_t *ex, const void *data, size_t len);
+void bk_exchange_stream_end(bk_exchange_t *ex);
+
 /* Reason phrase for a status code. */
 const char *bk_http_reason(int status);
 

@@ -5,6 +5,7 @@
  * in the close callback; an exchange still with its handler is detached, never freed. */
 #include "net/conn.h"
 
+#include <llhttp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,35 @@ static int should_pause(const bk_conn_t *c)
 {
     const bk_server_config_t *cfg = &c->srv->cfg;
     return c->queued >= cfg->max_pipeline ||
-           uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > cfg->max_write_queue;
+           c->queued_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) >
+               cfg->max_write_queue;
+}
+
+static int is_safe(int method)
+{
+    return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS;
+}
+
+static void dispatch(bk_conn_t *c, bk_exchange_t *ex)
+{
+    ex->state = BK_EX_DISPATCHED;
+    if (!is_safe(ex->method))
+        c->unsafe_busy++;
+    c->srv->handlers.on_request(c->srv->handlers.arg, ex);
+}
+
+/* Pipelining rule (RFC 9112 §9.3.2): unsafe requests run in order as they arrive (the log
+ * orders their effects), but a request after an unanswered unsafe one is held until that one
+ * is answered, so a read pipelined after a write sees the write. */
+static void dispatch_held(bk_conn_t *c)
+{
+    for (bk_exchange_t *ex = c->head; ex && !c->closing; ex = ex->next) {
+        if (ex->state != BK_EX_HELD)
+            continue;
+        if (c->unsafe_busy && is_safe(ex->method))
+            return;
+        dispatch(c, ex);
+    }
 }
 
 static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
@@ -39,7 +68,9 @@ static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
     bk_conn_t *c = arg;
     bk_server_t *s = c->srv;
     int status = s->handlers.on_headers ? s->handlers.on_headers(s->handlers.arg, ex, msg) : 0;
-    if (status == 0 && ex->expect_continue && !c->head) {
+    const llhttp_t *ll = &c->parser.ll;
+    int too_big = (ll->flags & F_CONTENT_LENGTH) && ll->content_length > ex->body_limit;
+    if (status == 0 && !too_big && ex->expect_continue && !c->head) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: the client may
@@ -53,8 +84,12 @@ static int on_request(void *arg, bk_exchange_t *ex)
     bk_conn_t *c = arg;
     ex->started_ms = uv_now(c->srv->loop);
     ex->started_ns = uv_hrtime();
+    int held = c->tail && c->tail->state == BK_EX_HELD;
     enqueue(c, ex);
-    c->srv->handlers.on_request(c->srv->handlers.arg, ex);
+    if (held || (c->unsafe_busy && is_safe(ex->method)))
+        ex->state = BK_EX_HELD;
+    else
+        dispatch(c, ex);
     return c->closing || should_pause(c) ? 1 : 0;
 }
 
@@ -69,6 +104,7 @@ static void fail_request(bk_conn_t *c, int status, const char *msg)
         return;
     }
     ex->keep_alive = 0;
+    ex->method = HTTP_GET; /* never counted as an unsafe request in flight */
     ex->state = BK_EX_DISPATCHED;
     enqueue(c, ex);
     bk_exchange_error(ex, status, msg);
@@ -132,7 +168,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         c->read_done = 1;
         uv_read_stop(stream);
-        if (nread != UV_EOF || !c->head) {
+        if (nread != UV_EOF || !c->head || c->head->streaming) {
             bk_conn_close(c);
             return;
         }
@@ -173,6 +209,23 @@ static void release_list(bk_exchange_t *ex)
 static void after_write(uv_write_t *req, int status)
 {
     bk_conn_t *c = req->data;
+    if (c->stream_write) {
+        c->stream_write = 0;
+        c->write_in_flight = 0;
+        c->stream_out.len = 0;
+        if (c->closing)
+            return;
+        if (status < 0) {
+            bk_conn_close(c);
+            return;
+        }
+        c->last_active_ms = uv_now(c->srv->loop);
+        bk_exchange_t *ex = c->head;
+        conn_flush(c);
+        if (ex && ex == c->head && ex->streaming && !c->write_in_flight && ex->on_drain)
+            ex->on_drain(ex);
+        return;
+    }
     bk_exchange_t *done = c->writing;
     int close_now = 0;
     for (bk_exchange_t *ex = done; ex; ex = ex->next)
@@ -191,15 +244,53 @@ static void after_write(uv_write_t *req, int status)
     resume_reading(c);
 }
 
+/* A streamed answer at the head: write what it has queued; once it has ended and all is
+ * written, retire it and go on with the answers behind it. */
+static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
+{
+    if (ex->out.len == 0) {
+        if (!ex->stream_ended)
+            return;
+        c->head = ex->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->queued--;
+        int close_after = ex->close_after;
+        bk_exchange_release(ex);
+        if (close_after)
+            bk_conn_close(c);
+        else
+            conn_flush(c);
+        return;
+    }
+    bk_buf_t tmp = c->stream_out; /* swap: the handler keeps appending to ex->out */
+    c->stream_out = ex->out;
+    ex->out = tmp;
+    ex->out.len = 0;
+    c->wbufs[0] = uv_buf_init(c->stream_out.data, (unsigned)c->stream_out.len);
+    c->write_in_flight = 1;
+    c->stream_write = 1;
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, 1, after_write) < 0) {
+        c->write_in_flight = 0;
+        c->stream_write = 0;
+        bk_conn_close(c);
+    }
+}
+
 /* Writes every answered exchange at the head of the queue in one uv_write. */
 static void conn_flush(bk_conn_t *c)
 {
     if (c->write_in_flight || c->closing)
         return;
+    if (c->head && c->head->streaming) {
+        flush_stream(c, c->head);
+        return;
+    }
     unsigned n = 0;
     bk_exchange_t *first = c->head, *last = NULL;
     for (bk_exchange_t *ex = c->head; ex && ex->state == BK_EX_RESPONDED; ex = ex->next) {
-        if (n == BK_CONN_MAX_WRITE_BUFS)
+        if (n == BK_CONN_MAX_WRITE_BUFS || ex->streaming)
             break;
         c->wbufs[n++] = uv_buf_init(ex->out.data, (unsigned)ex->out.len);
         last = ex;
@@ -216,6 +307,8 @@ static void conn_flush(bk_conn_t *c)
         c->tail = NULL;
     last->next = NULL;
     c->queued -= n;
+    for (bk_exchange_t *ex = first; ex; ex = ex->next)
+        c->queued_bytes -= ex->out.len;
     c->writing = first;
     c->write_in_flight = 1;
     c->wreq.data = c;
@@ -235,6 +328,10 @@ void bk_conn_on_response(bk_exchange_t *ex)
         bk_exchange_release(ex);
         return;
     }
+    if (!ex->streaming)
+        c->queued_bytes += ex->out.len;
+    if (!is_safe(ex->method) && c->unsafe_busy && --c->unsafe_busy == 0)
+        dispatch_held(c);
     if (ex == c->head)
         conn_flush(c);
 }
@@ -243,6 +340,7 @@ static void on_close(uv_handle_t *h)
 {
     bk_conn_t *c = h->data;
     bk_http_parser_free(&c->parser);
+    bk_buf_free(&c->stream_out);
     free(c->pending);
     bk_server_conn_gone(c->srv, c);
     free(c);
@@ -260,12 +358,15 @@ void bk_conn_close(bk_conn_t *c)
         bk_exchange_t *next = ex->next;
         ex->conn = NULL;
         ex->next = NULL;
-        if (ex->state == BK_EX_RESPONDED)
+        if (ex->streaming && !ex->stream_ended && ex->on_gone)
+            ex->on_gone(ex); /* the streamer stops and releases it */
+        else if (ex->state != BK_EX_DISPATCHED) /* a handler holds only dispatched ones */
             bk_exchange_release(ex);
         ex = next;
     }
     c->head = c->tail = NULL;
     c->queued = 0;
+    c->queued_bytes = 0;
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 

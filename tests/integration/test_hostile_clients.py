@@ -2,7 +2,6 @@
 deeply nested JSON, slowloris (slow headers, slow body), a client that never reads its
 answers, thousands of idle connections. The broker must answer each precisely (or time it
 out), stay up and responsive, keep memory bounded, and write nothing for a refused request."""
-import json
 import os
 import resource
 import select

@@ -4,7 +4,6 @@ configured limit at small values and at the defaults (414, 431, 413, 408, idle c
 --max-connections). After each refused request the broker must still answer and nothing new
 may be in the log (no topic created, end offsets unchanged)."""
 import json
-import socket
 import time
 
 import brook

@@ -1,0 +1,100 @@
+/* Record → JSON. The base64 scratch buffer is reused across records, so rendering a page
+ * allocates nothing once warm. JSON-format values are checked with a full yajl parse before
+ * being embedded; anything that does not parse is shown as a string instead. */
+#include "api/record_json.h"
+
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "common/base64.h"
+#include "http/exchange.h"
+
+static bk_buf_t scratch;
+
+int bk_record_format_parse(const char *s, size_t len)
+{
+    if (len == 6 && memcmp(s, "string", 6) == 0)
+        return BK_FMT_STRING;
+    if (len == 6 && memcmp(s, "binary", 6) == 0)
+        return BK_FMT_BINARY;
+    if (len == 4 && memcmp(s, "json", 4) == 0)
+        return BK_FMT_JSON;
+    return -1;
+}
+
+static int is_json(const uint8_t *p, size_t len)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    if (!h)
+        return 0;
+    yajl_config(h, yajl_dont_validate_strings, 0);
+    int ok = yajl_parse(h, p, len) == yajl_status_ok && yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+    return ok;
+}
+
+static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p, int32_t len)
+{
+    if (len < 0) {
+        bk_json_null(j);
+        return;
+    }
+    if (format == BK_FMT_BINARY) {
+        size_t n = bk_base64_encoded_len((size_t)len);
+        scratch.len = 0;
+        if (bk_buf_reserve(&scratch, n)) {
+            bk_json_null(j);
+            return;
+        }
+        n = bk_base64_encode(p, (size_t)len, scratch.data);
+        bk_json_strn(j, scratch.data, n);
+        return;
+    }
+    if (format == BK_FMT_JSON && len > 0 && is_json(p, (size_t)len)) {
+        bk_json_raw(j, p, (size_t)len);
+        return;
+    }
+    if (!bk_utf8_valid(p, (size_t)len)) { /* not text: say so rather than emit bad JSON */
+        bk_json_null(j);
+        return;
+    }
+    bk_json_strn(j, p, (size_t)len);
+}
+
+int bk_record_render(void *arg, const bk_record_view_t *r)
+{
+    bk_record_render_t *rr = arg;
+    bk_json_t *j = rr->j;
+    rr->records++;
+    rr->bytes += r->value_len > 0 ? (uint64_t)r->value_len : 0;
+    bk_json_obj(j);
+    bk_json_key(j, "offset");
+    bk_json_int(j, r->offset);
+    bk_json_key(j, "timestamp");
+    bk_json_int(j, r->timestamp);
+    bk_json_key(j, "key");
+    emit_bytes(j, rr->format, r->key, r->key_len);
+    bk_json_key(j, "value");
+    emit_bytes(j, rr->format, r->value, r->value_len);
+    bk_json_key(j, "headers");
+    bk_json_arr(j);
+    const uint8_t *pos = r->headers, *end = r->headers + r->headers_len;
+    bk_header_t h;
+    while (bk_record_header_next(&pos, end, &h) == 1) {
+        bk_json_obj(j);
+        bk_json_key(j, "key");
+        bk_json_strn(j, h.key, h.key_len);
+        bk_json_key(j, "value");
+        emit_bytes(j, rr->format == BK_FMT_JSON ? BK_FMT_STRING : rr->format, h.value,
+                   h.value ? (int32_t)h.value_len : -1);
+        bk_json_obj_end(j);
+    }
+    bk_json_arr_end(j);
+    bk_json_obj_end(j);
+    return 0;
+}
+
+void bk_record_render_shutdown(void)
+{
+    bk_buf_free(&scratch);
+}

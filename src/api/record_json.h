@@ -1,0 +1,31 @@
+/* Rendering a stored record as JSON, shared by page reads and streamed reads:
+ * {"offset","timestamp","key","value","headers":[{"key","value"}]}. Keys and values are shown
+ * per format: string (UTF-8 text; bytes that are not valid UTF-8 show as null), binary
+ * (base64) or json (embedded as JSON when they parse as JSON, else as a string). */
+#ifndef BROOK_API_RECORD_JSON_H
+#define BROOK_API_RECORD_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "brook/log.h"
+#include "http/json.h"
+
+typedef enum { BK_FMT_STRING = 0, BK_FMT_BINARY = 1, BK_FMT_JSON = 2 } bk_record_format_t;
+
+/* "string", "binary" or "json" → the format; -1 when unknown. */
+int bk_record_format_parse(const char *s, size_t len);
+
+typedef struct {
+    bk_json_t *j;
+    bk_record_format_t format;
+    uint64_t records, bytes; /* counted for metrics */
+} bk_record_render_t;
+
+/* A bk_read_visit_fn: appends one record object to r->j. */
+int bk_record_render(void *arg, const bk_record_view_t *rec);
+
+/* Frees scratch buffers (shutdown). */
+void bk_record_render_shutdown(void);
+
+#endif

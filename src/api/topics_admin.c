@@ -1,0 +1,165 @@
+/* Topic administration: POST /topics (create with partitions and configs), DELETE /topics/{t}
+ * (removes the data), POST /topics/{t}/partitions (grow, never shrink). Every body is checked
+ * completely before anything touches the disk; a refused request changes nothing. */
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/admin_body.h"
+#include "api/broker.h"
+#include "brook/common.h"
+#include "http/response.h"
+
+/* Parses an integer config value; 1 ok, 0 invalid. */
+static int config_int(const char *s, int64_t min, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < min)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Applies body configs over defaults; answers 422 and returns 0 on a bad one. */
+static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topic_config_t *cfg)
+{
+    for (int i = 0; i < body->config_count; i++) {
+        const char *name = body->configs[i].name, *value = body->configs[i].value;
+        int64_t v = 0;
+        int ok;
+        if (strcmp(name, "retention.ms") == 0)
+            ok = config_int(value, -1, &v) && (cfg->retention_ms = v, 1);
+        else if (strcmp(name, "retention.bytes") == 0)
+            ok = config_int(value, -1, &v) && (cfg->retention_bytes = v, 1);
+        else if (strcmp(name, "segment.bytes") == 0)
+            ok = config_int(value, 4096, &v) && (cfg->segment_bytes = (uint64_t)v, 1);
+        else if (strcmp(name, "max.message.bytes") == 0)
+            ok = config_int(value, 1, &v) && v <= INT32_MAX &&
+                 (cfg->max_message_bytes = (uint32_t)v, 1);
+        else {
+            bk_exchange_errorf(ex, 42205, "unknown topic config %s (supported: retention.ms, "
+                                          "retention.bytes, segment.bytes, max.message.bytes)",
+                               name);
+            return 0;
+        }
+        if (!ok) {
+            bk_exchange_errorf(ex, 42205, "invalid value %s for topic config %s", value, name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
+{
+    bk_admin_body_t body;
+    if (!bk_api_require_json(ex))
+        return;
+    int st = bk_admin_body_parse(&body, ex->body, ex->body_len);
+    if (st) {
+        bk_exchange_error(ex, st, body.error);
+        return;
+    }
+    if (!body.has_name) {
+        bk_exchange_error(ex, 422, "missing \"name\"");
+        return;
+    }
+    size_t nlen = strlen(body.name);
+    if (!bk_log_topic_name_valid(body.name, nlen)) {
+        bk_exchange_errorf(ex, 42208, "invalid topic name \"%s\": use 1-249 characters of "
+                                      "[a-zA-Z0-9._-]", body.name);
+        return;
+    }
+    if (body.replication_factor > 1) {
+        bk_exchange_error(ex, 42206, "replication_factor above 1 needs replication, which this "
+                                     "version does not have yet");
+        return;
+    }
+    bk_topic_config_t cfg;
+    bk_log_topic_config_defaults(b->log, &cfg);
+    if (!apply_configs(ex, &body, &cfg))
+        return;
+    if (bk_log_topic_find(b->log, body.name, nlen)) {
+        bk_exchange_errorf(ex, 40902, "topic %s already exists", body.name);
+        return;
+    }
+    uint32_t parts = body.partitions > 0 ? (uint32_t)body.partitions
+                                         : bk_log_config(b->log)->default_partitions;
+    bk_topic_t *t = NULL;
+    int rc = bk_log_topic_create_with(b->log, body.name, nlen, parts, &cfg, &t);
+    if (rc) {
+        bk_exchange_errorf(ex, rc == UV_EEXIST ? 40902 : 500, "could not create topic %s: %s",
+                           body.name, bk_strerror(rc));
+        return;
+    }
+    bk_api_topic_describe(b, ex, t, 201);
+}
+
+static void delete_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s", bk_topic_name(t));
+    bk_broker_forget_topic(b, t);
+    int rc = bk_log_topic_delete(b->log, t);
+    if (rc) {
+        bk_exchange_errorf(ex, 500, "could not delete topic %s: %s", name, bk_strerror(rc));
+        return;
+    }
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "name");
+    bk_json_str(j, name);
+    bk_json_key(j, "deleted");
+    bk_json_bool(j, 1);
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void add_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    bk_admin_body_t body;
+    if (!bk_api_require_json(ex))
+        return;
+    int st = bk_admin_body_parse(&body, ex->body, ex->body_len);
+    if (st) {
+        bk_exchange_error(ex, st, body.error);
+        return;
+    }
+    uint32_t have = bk_topic_partition_count(t);
+    if (body.partitions < 0) {
+        bk_exchange_error(ex, 422, "missing \"partitions\" (the new total count)");
+        return;
+    }
+    if ((uint64_t)body.partitions < have) {
+        bk_exchange_errorf(ex, 422, "topic %s has %u partitions; partitions can only be added",
+                           bk_topic_name(t), have);
+        return;
+    }
+    int rc = bk_log_topic_add_partitions(b->log, t, (uint32_t)body.partitions);
+    if (rc) {
+        bk_exchange_errorf(ex, 500, "could not add partitions: %s", bk_strerror(rc));
+        return;
+    }
+    bk_api_topic_describe(b, ex, t, 200);
+}
+
+/* Write routes of the topic resources; requires the leader. */
+void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
+{
+    int64_t epoch;
+    if (!bk_broker_require_leader(b, ex, &epoch))
+        return;
+    if (r->id == BK_ROUTE_TOPICS) {
+        create_topic(b, ex);
+        return;
+    }
+    bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0, -1);
+    if (!t)
+        return;
+    if (r->id == BK_ROUTE_TOPIC && ex->method == HTTP_DELETE)
+        delete_topic(b, ex, t);
+    else
+        add_partitions(b, ex, t);
+}
