@@ -60,7 +60,11 @@ static void usage(FILE *f)
         "  --fsync POLICY          always (default) | interval:MS | never\n"
         "  --partitions N          partitions of implicitly created topics (default 1)\n"
         "  --segment-bytes N       roll segments at this size (default 134217728)\n"
-        "  --no-auto-create-topics refuse produce to unknown topics (404)\n\n"
+        "  --no-auto-create-topics refuse produce to unknown topics (404)\n"
+        "  --retention-ms N        default topic retention by age, -1 = forever (default 7 days)\n"
+        "  --retention-bytes N     default per-partition retention by size (default -1 = none)\n"
+        "  --retention-check-ms N  how often retention runs (default 300000)\n"
+        "  --max-message-bytes N   default largest record (default 1048576)\n\n"
         "Limits:\n"
         "  --max-connections N     concurrent connections (default 16384)\n"
         "  --max-body-bytes N      request body (default 1048576)\n"
@@ -170,7 +174,7 @@ enum {
     OPT_PORT = 256, OPT_HOST, OPT_ID, OPT_URL, OPT_STANDALONE, OPT_REDIS, OPT_CLUSTER, OPT_LEASE,
     OPT_RENEW, OPT_FOLLOWER, OPT_DATA, OPT_FSYNC, OPT_PARTS, OPT_SEGMENT, OPT_NO_AUTO, OPT_MAXCONN,
     OPT_MAXBODY, OPT_MAXBATCH, OPT_MAXURL, OPT_MAXHDR, OPT_MAXHDRS, OPT_REQTO, OPT_IDLETO,
-    OPT_MAXPOLL, OPT_LOGLEVEL
+    OPT_MAXPOLL, OPT_LOGLEVEL, OPT_RET_MS, OPT_RET_BYTES, OPT_RET_CHECK, OPT_MAXMSG
 };
 
 static const struct option options[] = {
@@ -199,9 +203,27 @@ static const struct option options[] = {
     {"idle-timeout-ms", required_argument, NULL, OPT_IDLETO},
     {"max-poll-ms", required_argument, NULL, OPT_MAXPOLL},
     {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+    {"retention-ms", required_argument, NULL, OPT_RET_MS},
+    {"retention-bytes", required_argument, NULL, OPT_RET_BYTES},
+    {"retention-check-ms", required_argument, NULL, OPT_RET_CHECK},
+    {"max-message-bytes", required_argument, NULL, OPT_MAXMSG},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* An integer >= -1 (-1 meaning "no limit"). */
+static int parse_limit(const char *s, int64_t *out)
+{
+    if (strcmp(s, "-1") == 0) {
+        *out = -1;
+        return 0;
+    }
+    uint64_t v;
+    if (parse_u64(s, &v) || v > INT64_MAX)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
 
 static int set_level(const char *s)
 {
@@ -258,6 +280,12 @@ static int apply_option(config_t *c, int opt, const char *arg)
     case OPT_IDLETO: return parse_u32(arg, &c->server.idle_timeout_ms);
     case OPT_MAXPOLL: return parse_u32(arg, &c->broker.max_poll_ms);
     case OPT_LOGLEVEL: return set_level(arg);
+    case OPT_RET_MS: return parse_limit(arg, &c->log.retention_ms);
+    case OPT_RET_BYTES: return parse_limit(arg, &c->log.retention_bytes);
+    case OPT_RET_CHECK:
+        return parse_u32(arg, &c->log.retention_check_ms) || !c->log.retention_check_ms ? -1 : 0;
+    case OPT_MAXMSG:
+        return parse_u32(arg, &c->log.max_message_bytes) || !c->log.max_message_bytes ? -1 : 0;
     default: return -1;
     }
 }
