@@ -32,6 +32,8 @@ typedef struct {
     uint32_t margin_ms;         /* step down this long before the lease could expire */
     uint32_t connect_timeout_ms;
     uint32_t command_timeout_ms;
+    int64_t min_epoch; /* highest epoch this broker has seen before (e.g. stamped in its log):
+                          a new term it starts is always above it, even if Redis lost data */
 } bk_election_config_t;
 
 void bk_election_config_defaults(bk_election_config_t *cfg);

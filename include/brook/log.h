@@ -25,7 +25,21 @@ typedef struct {
     uint64_t segment_bytes;        /* roll the active segment when it would exceed this */
     uint32_t index_interval_bytes; /* one sparse index entry per this many log bytes */
     uint32_t default_partitions;   /* partition count of topics created implicitly */
+    int64_t retention_ms;          /* default topic retention by age; -1 = forever (7 days) */
+    int64_t retention_bytes;       /* default per-partition retention by size; -1 = unlimited */
+    uint32_t max_message_bytes;    /* default largest record (key+value+headers), 1 MiB */
+    uint32_t retention_check_ms;   /* how often retention runs on the loop (5 min) */
 } bk_log_config_t;
+
+/* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
+typedef struct {
+    int64_t retention_ms;       /* retention.ms: delete sealed segments whose newest record is
+                                   older than this; -1 = never */
+    int64_t retention_bytes;    /* retention.bytes: per partition, delete the oldest sealed
+                                   segments while the partition is larger; -1 = never */
+    uint64_t segment_bytes;     /* segment.bytes */
+    uint32_t max_message_bytes; /* max.message.bytes: larger records are refused (BK_ETOOBIG) */
+} bk_topic_config_t;
 
 /* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition). */
 void bk_log_config_defaults(bk_log_config_t *cfg);
@@ -87,6 +101,23 @@ bk_topic_t *bk_log_topic_find(bk_log_t *log, const char *name, size_t name_len);
 int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                         bk_topic_t **out);
 int bk_log_topic_name_valid(const char *name, size_t name_len);
+/* As bk_log_topic_create, with explicit settings (NULL = the log's defaults). */
+int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len,
+                             uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out);
+/* The log's defaults for new topics. */
+void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out);
+const bk_topic_config_t *bk_topic_config(const bk_topic_t *t);
+
+/* Deletes a topic and its data. From return on, t is gone for find/at/count and its pointers
+ * must not be passed to new calls; callbacks of appends already queued still run (with their
+ * real status) and memory is freed after the last one. Directories are removed crash-safely
+ * (renamed aside first, so a crash mid-delete never resurrects a half topic). */
+int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t);
+
+/* Grows a topic to new_count partitions (never fewer: BK_EINVAL); metadata rewritten
+ * crash-safely. Existing bk_partition_t pointers stay valid. */
+int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count);
+
 size_t bk_log_topic_count(const bk_log_t *log);
 bk_topic_t *bk_log_topic_at(bk_log_t *log, size_t index); /* stable order: by name */
 const bk_log_config_t *bk_log_config(const bk_log_t *log);
@@ -133,10 +164,15 @@ typedef struct {
     uint64_t flushes;            /* fdatasync rounds completed */
     uint64_t flush_errors;
     uint64_t flush_usec_total;   /* summed wall time of flush rounds */
+    /* flush round durations: bucket i counts rounds <= BK_LOG_FLUSH_BUCKET_US[i] microseconds,
+     * the last bucket counts the rest */
+    uint64_t flush_buckets[12];
+    uint64_t segments_deleted;   /* by retention */
     uint64_t appends;            /* batches appended */
     uint64_t records_appended;
     uint64_t bytes_appended;
 } bk_log_stats_t;
+extern const uint32_t BK_LOG_FLUSH_BUCKET_US[11];
 void bk_log_stats(const bk_log_t *log, bk_log_stats_t *out);
 
 #endif

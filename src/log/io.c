@@ -82,6 +82,11 @@ static int sys_unlink(const char *path)
     return unlink(path) < 0 ? -errno : 0;
 }
 
+static int sys_unlinkat(int dirfd, const char *name)
+{
+    return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+}
+
 static int sys_mkdir(const char *path, int mode)
 {
     return mkdir(path, (mode_t)mode) < 0 ? -errno : 0;
@@ -98,6 +103,7 @@ static const bk_log_io_t default_io = {
     .rename = sys_rename,
     .unlink = sys_unlink,
     .mkdir = sys_mkdir,
+    .unlinkat = sys_unlinkat,
 };
 
 static _Atomic(const bk_log_io_t *) current_io = &default_io;

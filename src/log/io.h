@@ -20,6 +20,7 @@ typedef struct {
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
     int (*mkdir)(const char *path, int mode);
+    int (*unlinkat)(int dirfd, const char *name); /* a file in an open directory */
 } bk_log_io_t;
 
 /* The real system calls (EINTR retried). */

@@ -1,6 +1,7 @@
-/* The log's front door: configuration defaults, opening a data directory (lock, recover every
- * topic), closing it in order, stats and the commit hook. Opening blocks and must run before
- * serving; closing never frees anything a loop handle or an in-flight flush still uses. */
+/* The log's front door: configuration defaults, opening a data directory (lock, finish
+ * interrupted deletes, recover every topic), the retention timer, freeing deleted topics once
+ * idle, closing in order, stats and the commit hook. Opening blocks and must run before
+ * serving; closing never frees anything a loop handle, a round or a threadpool job still uses. */
 #include "brook/log.h"
 
 #include "brook/common.h"
@@ -11,13 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 
 #define LOCK_NAME "/.lock"
-#define MAX_SEGMENT_BYTES ((uint64_t)2 << 30)
 
 void bk_log_config_defaults(bk_log_config_t *cfg)
 {
@@ -28,13 +29,19 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
     cfg->segment_bytes = (uint64_t)128 << 20;
     cfg->index_interval_bytes = 4096;
     cfg->default_partitions = 1;
+    cfg->retention_ms = 7LL * 24 * 3600 * 1000;
+    cfg->retention_bytes = -1;
+    cfg->max_message_bytes = 1u << 20;
+    cfg->retention_check_ms = 300000;
 }
 
 static int check_config(const bk_log_config_t *cfg)
 {
-    if (!cfg->data_dir || !cfg->data_dir[0] || cfg->segment_bytes == 0 ||
-        cfg->segment_bytes > MAX_SEGMENT_BYTES || cfg->fsync_mode > BK_FSYNC_NEVER ||
-        cfg->default_partitions > BK_LOG_MAX_PARTITIONS)
+    bk_topic_config_t t = {cfg->retention_ms, cfg->retention_bytes, cfg->segment_bytes,
+                           cfg->max_message_bytes};
+    if (!cfg->data_dir || !cfg->data_dir[0] || cfg->fsync_mode > BK_FSYNC_NEVER ||
+        cfg->default_partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(&t) ||
+        cfg->retention_check_ms == 0)
         return BK_EINVAL;
     return 0;
 }
@@ -77,13 +84,148 @@ static void log_free(bk_log_t *log)
 {
     for (size_t i = 0; i < log->ntopics; i++)
         bk_topic_free(log->topics[i]);
+    while (log->dead) { /* their trash directories are removed at the next open */
+        bk_topic_t *t = log->dead;
+        log->dead = t->next_dead;
+        bk_topic_free(t);
+    }
     free(log->topics);
     bk_commit_free(&log->commit);
     bk_io_close(log->io, log->lock_fd); /* releases the flock */
-    free(log->enc);
     free(log->reader.buf);
     free(log->data_dir);
     free(log);
+}
+
+/* ---- threadpool jobs: removing trash directories ---- */
+
+typedef struct {
+    uv_work_t work;
+    bk_log_t *log;
+    char *path;
+} rmtree_job_t;
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) < 0)
+        bk_trace_warn("log", "cannot remove %s: %s", path, bk_strerror(-errno));
+    return 0;
+}
+
+static void work_rmtree(uv_work_t *req)
+{
+    rmtree_job_t *job = req->data;
+    if (nftw(job->path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        bk_trace_warn("log", "cannot remove %s: %s", job->path, bk_strerror(-errno));
+}
+
+static void after_rmtree(uv_work_t *req, int status)
+{
+    (void)status;
+    rmtree_job_t *job = req->data;
+    bk_log_t *log = job->log;
+    free(job->path);
+    free(job);
+    bk_log_job_done(log);
+}
+
+/* Removes a deleted topic's trash directory off the loop; takes path. */
+static void remove_tree(bk_log_t *log, char *path)
+{
+    rmtree_job_t *job = malloc(sizeof *job);
+    if (!job) {
+        free(path); /* the next open removes it */
+        return;
+    }
+    job->log = log;
+    job->path = path;
+    job->work.data = job;
+    log->jobs++;
+    if (uv_queue_work(log->loop, &job->work, work_rmtree, after_rmtree) != 0) {
+        work_rmtree(&job->work);
+        after_rmtree(&job->work, 0);
+    }
+}
+
+void bk_log_reap(bk_log_t *log)
+{
+    for (bk_topic_t **pp = &log->dead; *pp;) {
+        bk_topic_t *t = *pp;
+        if (!bk_topic_idle(t)) {
+            pp = &t->next_dead;
+            continue;
+        }
+        *pp = t->next_dead;
+        if (!log->closing) {
+            remove_tree(log, t->trash);
+            t->trash = NULL;
+        }
+        bk_topic_free(t);
+    }
+}
+
+static void maybe_free(bk_log_t *log)
+{
+    if (!log->closing || !log->commit_closed || !log->timer_closed || log->jobs)
+        return;
+    void (*done)(void *) = log->done;
+    void *done_arg = log->done_arg;
+    log_free(log);
+    if (done)
+        done(done_arg);
+}
+
+void bk_log_job_done(bk_log_t *log)
+{
+    log->jobs--;
+    bk_log_reap(log);
+    maybe_free(log);
+}
+
+/* ---- retention ---- */
+
+size_t bk_log_retention_run(bk_log_t *log, int64_t now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < log->ntopics; i++) {
+        bk_topic_t *t = log->topics[i];
+        for (uint32_t j = 0; j < t->npart; j++)
+            n += bk_partition_retention(t->parts[j], now_ms);
+    }
+    return n;
+}
+
+static void on_retention_timer(uv_timer_t *h)
+{
+    bk_log_t *log = h->data;
+    bk_log_retention_run(log, bk_wall_ms());
+}
+
+/* ---- open and close ---- */
+
+static void on_settle(void *arg)
+{
+    bk_log_reap(arg);
+}
+
+static int start_handles(bk_log_t *log)
+{
+    int rc = bk_commit_init(&log->commit, log->loop, log->io, log->cfg.fsync_mode,
+                            log->cfg.fsync_interval_ms, &log->stats);
+    if (rc == 0)
+        rc = uv_timer_init(log->loop, &log->retention_timer);
+    if (rc < 0)
+        return rc;
+    log->commit.on_settle = on_settle;
+    log->commit.settle_arg = log;
+    log->retention_timer.data = log;
+    /* Retention is housekeeping: it must not keep the loop running on its own. */
+    uv_unref((uv_handle_t *)&log->retention_timer);
+    return uv_timer_start(&log->retention_timer, on_retention_timer, log->cfg.retention_check_ms,
+                          log->cfg.retention_check_ms);
 }
 
 int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out)
@@ -94,6 +236,7 @@ int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out)
     bk_log_t *log = calloc(1, sizeof *log);
     if (!log)
         return UV_ENOMEM;
+    char **trash = NULL;
     log->loop = loop;
     log->cfg = *cfg;
     log->io = bk_log_io_get();
@@ -105,20 +248,25 @@ int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out)
         goto err;
     log->cfg.data_dir = log->data_dir;
     if ((rc = make_dirs(log->io, log->data_dir)) < 0 || (rc = lock_dir(log)) < 0 ||
-        (rc = bk_topic_load_all(log)) < 0)
+        (rc = bk_topic_load_all(log, &trash)) < 0)
         goto err;
-    rc = bk_commit_init(&log->commit, loop, log->io, cfg->fsync_mode, cfg->fsync_interval_ms,
-                        &log->stats);
-    if (rc < 0) {
+    if ((rc = start_handles(log)) < 0) {
         bk_trace_error("log", "cannot initialise loop handles: %s", bk_strerror(rc));
         return rc; /* the log is leaked on purpose: the loop may reference its handles */
     }
+    for (size_t i = 0; trash && trash[i]; i++)
+        remove_tree(log, trash[i]);
+    free(trash);
+    bk_log_retention_run(log, bk_wall_ms());
     bk_trace_info("log", "opened %s: %zu topic(s)", log->data_dir, log->ntopics);
     *out = log;
     return 0;
 
 err:
     bk_trace_warn("log", "cannot open %s: %s", cfg->data_dir, bk_strerror(rc));
+    for (size_t i = 0; trash && trash[i]; i++)
+        free(trash[i]);
+    free(trash);
     log_free(log);
     return rc;
 }
@@ -126,11 +274,15 @@ err:
 static void after_commit_closed(void *arg)
 {
     bk_log_t *log = arg;
-    void (*done)(void *) = log->done;
-    void *done_arg = log->done_arg;
-    log_free(log);
-    if (done)
-        done(done_arg);
+    log->commit_closed = 1;
+    maybe_free(log);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    bk_log_t *log = h->data;
+    log->timer_closed = 1;
+    maybe_free(log);
 }
 
 void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
@@ -140,6 +292,7 @@ void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
     log->closing = 1;
     log->done = done;
     log->done_arg = arg;
+    uv_close((uv_handle_t *)&log->retention_timer, on_timer_closed);
     bk_commit_close(&log->commit, after_commit_closed, log);
 }
 

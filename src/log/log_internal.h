@@ -1,5 +1,5 @@
-/* The log object that ties topics, partitions and group commit together. Private to src/log:
- * other modules see only include/brook/log.h. */
+/* The log object that ties topics, partitions, group commit and retention together. Private
+ * to src/log: other modules see only include/brook/log.h. */
 #ifndef BROOK_LOG_LOG_INTERNAL_H
 #define BROOK_LOG_LOG_INTERNAL_H
 
@@ -16,15 +16,28 @@ struct bk_log {
     int lock_fd;
     bk_topic_t **topics; /* sorted by name */
     size_t ntopics, topics_cap;
+    bk_topic_t *dead; /* deleted topics waiting until nothing refers to them */
+    uint64_t trash_gen;
     bk_commit_t commit;
     bk_log_stats_t stats;
-    uint8_t *enc; /* encode buffer shared by every append (appends are synchronous) */
-    size_t enc_cap;
+    uv_timer_t retention_timer;
+    size_t jobs;        /* threadpool jobs in flight (retention deletes, trash removal) */
     bk_reader_t reader; /* read window shared by reads that do not nest */
     int reader_busy;
     int closing;
+    int commit_closed, timer_closed;
     void (*done)(void *arg);
     void *done_arg;
 };
+
+/* Frees deleted topics nothing refers to any more (and removes their trash directories). */
+void bk_log_reap(bk_log_t *log);
+
+/* A threadpool job of the log ended (on the loop). */
+void bk_log_job_done(bk_log_t *log);
+
+/* One retention pass over every partition at now_ms (the timer passes the wall clock; tests
+ * pass any). Returns the number of segments detached for deletion. */
+size_t bk_log_retention_run(bk_log_t *log, int64_t now_ms);
 
 #endif

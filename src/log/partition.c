@@ -1,14 +1,16 @@
-/* A partition's segments, offsets, appends and reads. An append is encoded into the log's
- * shared buffer, written with one pwrite into the page cache and handed to group commit;
- * the high watermark moves only when commit.c acknowledges it. Reads never go past the high
- * watermark and verify every batch's CRC. Nothing here blocks except pwrite/pread (page cache)
- * and, at open and roll, file creation. */
+/* A partition's segments, offsets, appends, reads and retention. An append is encoded straight
+ * into the active segment's pending buffer and handed to group commit, which writes it; the
+ * high watermark moves only when commit.c acknowledges it. Reads never go past the high
+ * watermark (so never need the pending bytes) and verify every batch's CRC. On the produce
+ * path nothing here makes a system call except file creation at a roll; reads use pread
+ * (page cache); retention unlinks files on the threadpool. */
 #include "log/partition.h"
 
 #include "brook/common.h"
 #include "log/commit.h"
 #include "log/format.h"
 #include "log/log_internal.h"
+#include "log/retention.h"
 #include "log/topic.h"
 
 #include <dirent.h>
@@ -228,10 +230,16 @@ int bk_partition_open(bk_log_t *log, bk_topic_t *t, uint32_t index, int create,
     snprintf(p->dir, len, "%s/%s-%" PRIu32, log->data_dir, t->name, index);
     if ((rc = open_dir(p, create)) < 0 || (rc = open_segments(p)) < 0)
         goto err;
-    for (size_t i = 0; i < p->nseg; i++)
+    for (size_t i = 0; i < p->nseg; i++) {
         p->size_bytes += p->segs[i]->size;
+        if (i + 1 < p->nseg) {
+            bk_segment_seal(p->segs[i]);
+            bk_segment_tidy(log->io, p->segs[i]);
+        }
+    }
     p->next_offset = p->segs[p->nseg - 1]->next;
-    p->hw = p->next_offset; /* what survived recovery is whole, checksummed and on disk */
+    /* What survived recovery is whole, checksummed and on disk. */
+    p->hw = p->written_off = p->durable_off = p->next_offset;
     *out = p;
     return 0;
 
@@ -272,7 +280,7 @@ static bk_segment_t *active(bk_partition_t *p)
 static int maybe_roll(bk_partition_t *p, size_t size, uint32_t n)
 {
     bk_segment_t *s = active(p);
-    uint64_t limit = p->log->cfg.segment_bytes;
+    uint64_t limit = p->topic->cfg.segment_bytes;
     if (s->size == 0)
         return 0; /* a batch never splits and an empty segment takes any batch */
     int fits = s->size + size <= limit && s->size + size <= UINT32_MAX &&
@@ -285,7 +293,8 @@ static int maybe_roll(bk_partition_t *p, size_t size, uint32_t n)
         rc = bk_segment_create(p->log->io, p->dir, p->next_offset, &ns);
     if (rc < 0)
         return rc;
-    bk_segment_seal(p->log->io, s);
+    bk_segment_seal(s);
+    bk_segment_tidy(p->log->io, s);
     p->segs[p->nseg++] = ns;
     p->dir_dirty = 1;
     bk_commit_mark_dirty(&p->log->commit, p);
@@ -293,61 +302,63 @@ static int maybe_roll(bk_partition_t *p, size_t size, uint32_t n)
     return 0;
 }
 
-static int ensure_enc(bk_log_t *log, size_t size)
+/* Key, value and header bytes of the largest record, the measure max.message.bytes limits. */
+static uint64_t largest_record(const bk_record_t *recs, uint32_t n)
 {
-    if (size <= log->enc_cap)
-        return 0;
-    size_t cap = log->enc_cap ? log->enc_cap : 4096;
-    while (cap < size)
-        cap *= 2;
-    uint8_t *n = realloc(log->enc, cap);
-    if (!n)
-        return UV_ENOMEM;
-    log->enc = n;
-    log->enc_cap = cap;
-    return 0;
+    uint64_t max = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const bk_record_t *r = &recs[i];
+        uint64_t sz = (uint64_t)(r->key_len > 0 ? r->key_len : 0) +
+                      (uint64_t)(r->value_len > 0 ? r->value_len : 0);
+        for (uint32_t h = 0; h < r->header_count && r->headers; h++)
+            sz += (uint64_t)r->headers[h].key_len + r->headers[h].value_len;
+        if (sz > max)
+            max = sz;
+    }
+    return max;
 }
 
-static int write_batch(bk_partition_t *p, size_t size, uint32_t n)
+static int check_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n, int64_t now,
+                        size_t *size)
 {
-    bk_log_t *log = p->log;
-    int rc = maybe_roll(p, size, n);
+    if (p->log->closing)
+        return BK_ECLOSED;
+    if (p->deleted)
+        return BK_ENOTOPIC;
+    if (p->failed)
+        return p->failed;
+    int rc = bk_batch_measure(recs, n, now, size);
     if (rc < 0)
         return rc;
-    bk_segment_t *s = active(p);
-    rc = bk_segment_append(log->io, s, log->enc, size, n, log->cfg.index_interval_bytes);
-    if (rc < 0 && s->broken)
-        bk_partition_fail(p, rc);
-    return rc;
+    if (largest_record(recs, n) > p->topic->cfg.max_message_bytes)
+        return BK_ETOOBIG;
+    if (p->next_offset > INT64_MAX - (int64_t)n)
+        return BK_ERANGE;
+    return 0;
 }
 
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg)
 {
     bk_log_t *log = p->log;
-    if (log->closing)
-        return BK_ECLOSED;
-    if (p->failed)
-        return p->failed;
     int64_t now = bk_wall_ms();
     size_t size;
-    int rc = bk_batch_measure(recs, n, now, &size);
+    int rc = check_append(p, recs, n, now, &size);
     if (rc < 0)
-        return rc;
-    if (p->next_offset > INT64_MAX - (int64_t)n)
-        return BK_ERANGE;
-    if ((rc = ensure_enc(log, size)) < 0)
-        return rc;
-    int64_t base = p->next_offset;
-    if ((rc = bk_batch_encode(log->enc, size, base, leader_epoch, recs, n, now)) < 0)
         return rc;
     bk_pending_t *e = bk_commit_reserve(&log->commit);
     if (!e)
         return UV_ENOMEM;
-    if ((rc = write_batch(p, size, n)) < 0) {
+    uint8_t *buf = NULL;
+    int64_t base = p->next_offset;
+    if ((rc = maybe_roll(p, size, n)) == 0 && (buf = bk_segment_reserve(active(p), size, &rc)))
+        rc = bk_batch_encode(buf, size, base, leader_epoch, recs, n, now);
+    if (rc < 0) {
         bk_commit_release(&log->commit, e);
         return rc;
     }
+    int64_t max_ts = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
+    bk_segment_commit(active(p), size, n, max_ts, log->cfg.index_interval_bytes);
     p->next_offset += n;
     p->size_bytes += size;
     log->stats.appends++;
@@ -355,6 +366,100 @@ int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
     log->stats.bytes_appended += size;
     bk_commit_submit(&log->commit, e, p, cb, arg, base, p->next_offset);
     return 0;
+}
+
+/* ---- retention ---- */
+
+/* Deletes detached segments, oldest first, on the threadpool. The directory is synced after
+ * each one so that a crash can only bring back a prefix of them, never leave a gap. */
+typedef struct {
+    uv_work_t work;
+    bk_partition_t *p;
+    const bk_log_io_t *io;
+    int dir_fd;
+    size_t n;
+    bk_segment_t *segs[];
+} retention_job_t;
+
+static void work_delete(uv_work_t *req)
+{
+    retention_job_t *job = req->data;
+    for (size_t i = 0; i < job->n; i++) {
+        int64_t base = job->segs[i]->base;
+        bk_segment_free(job->io, job->segs[i]);
+        int rc = bk_segment_remove_at(job->io, job->dir_fd, base);
+        if (rc == 0)
+            rc = job->io->fsync(job->dir_fd);
+        if (rc < 0 && rc != UV_ENOENT)
+            bk_trace_warn("log", "retention: cannot delete segment %020" PRId64 ": %s", base,
+                          bk_strerror(rc));
+    }
+}
+
+static void after_delete(uv_work_t *req, int status)
+{
+    (void)status; /* the work always ran: nothing cancels it */
+    retention_job_t *job = req->data;
+    bk_partition_t *p = job->p;
+    p->retention_busy = 0;
+    free(job);
+    bk_log_job_done(p->log);
+}
+
+static size_t plan(const bk_partition_t *p, int64_t now_ms)
+{
+    const bk_topic_config_t *cfg = &p->topic->cfg;
+    size_t n = p->nseg - 1, k = 0;
+    if (cfg->retention_ms < 0 && cfg->retention_bytes < 0)
+        return 0;
+    bk_retention_seg_t *info = malloc(n * sizeof *info);
+    if (!info)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const bk_segment_t *s = p->segs[i];
+        info[i] = (bk_retention_seg_t){s->max_ts, s->size, !bk_segment_settled(s)};
+    }
+    k = bk_retention_plan(info, n, p->size_bytes, now_ms, cfg->retention_ms,
+                          cfg->retention_bytes);
+    free(info);
+    return k;
+}
+
+size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
+{
+    bk_log_t *log = p->log;
+    if (p->failed || p->busy || p->retention_busy || p->deleted || p->nseg < 2 || log->closing)
+        return 0;
+    size_t k = plan(p, now_ms);
+    retention_job_t *job = k ? malloc(sizeof *job + k * sizeof job->segs[0]) : NULL;
+    if (!job)
+        return 0;
+    job->p = p;
+    job->io = log->io;
+    job->dir_fd = p->dir_fd;
+    job->n = k;
+    job->work.data = job;
+    for (size_t i = 0; i < k; i++) {
+        job->segs[i] = p->segs[i];
+        p->size_bytes -= p->segs[i]->size;
+    }
+    memmove(p->segs, p->segs + k, (p->nseg - k) * sizeof *p->segs);
+    p->nseg -= k;
+    log->stats.segments_deleted += k;
+    bk_trace_info("log", "%s: retention deletes %zu segment(s); start offset now %" PRId64, p->dir,
+                  k, p->segs[0]->base);
+    p->retention_busy = 1;
+    log->jobs++;
+    if (uv_queue_work(log->loop, &job->work, work_delete, after_delete) != 0) {
+        work_delete(&job->work); /* cannot happen with a valid loop; do it here then */
+        after_delete(&job->work, 0);
+    }
+    return k;
+}
+
+int bk_partition_idle(const bk_partition_t *p)
+{
+    return !p->retention_busy && bk_commit_idle(&p->log->commit, p);
 }
 
 /* ---- read ---- */
@@ -422,11 +527,11 @@ static int read_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
     const bk_log_io_t *io = p->log->io;
     while (!st->stop) {
         bk_segment_t *s = p->segs[si]; /* re-read: a visitor may append and roll */
-        if (pos >= s->size)
+        if (pos >= s->written)
             return 0;
         const uint8_t *b;
         bk_batch_header_t h;
-        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->size, &b);
+        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->written, &b);
         if (rc == 0)
             rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
         if (rc == 0 && h.base_offset >= st->hw) {
@@ -435,7 +540,7 @@ static int read_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         }
         size_t total = rc == 0 ? bk_batch_total(&h) : 0;
         if (rc == 0 && h.base_offset + h.count > st->offset) {
-            rc = bk_reader_get(io, r, s->fd, pos, total, s->size, &b);
+            rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
             if (rc == 0)
                 rc = bk_batch_verify(b, total, &h);
             if (rc == 0)

@@ -1,7 +1,8 @@
 /* A partition: its directory, its segments in offset order, and the offsets that matter
- * (start, end, high watermark). Appends and reads are in partition.c; acknowledgement and the
- * high watermark's advance belong to commit.c. A partition is owned by its topic and freed
- * only by bk_partition_free() at log close. */
+ * (start, end, high watermark). Appends, reads and retention are in partition.c; writing,
+ * acknowledgement and the high watermark's advance belong to commit.c. A partition is owned by
+ * its topic and freed only by bk_partition_free(), at log close or once a deleted topic's
+ * partition is idle. */
 #ifndef BROOK_LOG_PARTITION_H
 #define BROOK_LOG_PARTITION_H
 
@@ -17,16 +18,24 @@ struct bk_partition {
     bk_segment_t **segs; /* by base offset; the last one is active */
     size_t nseg, seg_cap;
     int64_t next_offset; /* next offset to assign */
+    int64_t written_off; /* offsets below reached write(2) */
+    int64_t durable_off; /* offsets below are covered by an fdatasync */
     int64_t hw;          /* high watermark: offsets below it are acknowledged */
     uint64_t size_bytes;
-    int failed; /* 0, or the error after which the partition refuses appends */
+    int failed;  /* 0, or the error after which the partition refuses appends */
+    int deleted; /* its topic was deleted: freed once idle */
 
     /* Group-commit bookkeeping (commit.c). */
-    struct bk_partition *dirty_next;
-    int in_dirty;     /* on the commit's dirty list */
-    int active_dirty; /* the active segment was written since the last round started */
-    int dir_dirty;    /* a segment file was created since */
-    int notified;     /* queued for the commit hook */
+    struct bk_partition *wnext, *snext;
+    int in_wlist, in_slist;
+    int dir_dirty;        /* a segment file was created since the directory was last synced */
+    int busy;             /* has steps in the round in flight */
+    int busy_write;       /* ... and one of them writes appended bytes */
+    int64_t round_target; /* next_offset when the round in flight took the partition */
+    uint32_t queued;      /* appends queued, not yet called back */
+    int notified;         /* queued for the commit hook */
+
+    int retention_busy; /* a retention job is deleting segments in dir_fd */
 };
 
 /* Opens partition index of t under the log's data directory, recovering its segments.
@@ -38,8 +47,16 @@ int bk_partition_open(bk_log_t *log, bk_topic_t *t, uint32_t index, int create,
 /* fsyncs the partition directory (used once at creation, before the topic is published). */
 int bk_partition_sync_dir(bk_partition_t *p);
 
-/* Stops appends for good after a failed flush or an undoable write. */
+/* Stops appends for good after a failed write or flush. */
 void bk_partition_fail(bk_partition_t *p, int err);
+
+/* Retention for one partition at now_ms: detaches the sealed segments the topic's limits let
+ * go (moving the start offset) and deletes their files on the threadpool. Returns how many
+ * segments were detached. */
+size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms);
+
+/* True when nothing but the partition's owner refers to it. */
+int bk_partition_idle(const bk_partition_t *p);
 
 void bk_partition_free(bk_partition_t *p);
 

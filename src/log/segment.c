@@ -17,6 +17,7 @@
 
 #define SCAN_CHUNK ((size_t)1 << 20)
 #define PATH_CAP 4096
+#define WBUF_KEEP ((size_t)4 << 20) /* larger write buffers are freed once written */
 
 void bk_segment_path(char *buf, size_t cap, const char *dir, int64_t base, const char *ext)
 {
@@ -32,7 +33,46 @@ static bk_segment_t *segment_new(int64_t base)
     s->next = base;
     s->fd = -1;
     s->index_fd = -1;
+    s->max_ts = -1;
     return s;
+}
+
+static void wbuf_free(bk_wbuf_t *b)
+{
+    free(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Room for len more bytes at the end of b. */
+static int wbuf_reserve(bk_wbuf_t *b, size_t len)
+{
+    if (b->cap - b->len >= len)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < len)
+        cap *= 2;
+    uint8_t *n = realloc(b->buf, cap);
+    if (!n)
+        return UV_ENOMEM;
+    b->buf = n;
+    b->cap = cap;
+    return 0;
+}
+
+/* An emptied buffer keeps its memory for the next round unless a burst made it huge. */
+static void wbuf_reset(bk_wbuf_t *b)
+{
+    b->len = 0;
+    if (b->cap > WBUF_KEEP)
+        wbuf_free(b);
+}
+
+static void wbuf_swap(bk_wbuf_t *a, bk_wbuf_t *b)
+{
+    bk_wbuf_t t = *a;
+    *a = *b;
+    *b = t;
 }
 
 void bk_segment_free(const bk_log_io_t *io, bk_segment_t *s)
@@ -42,14 +82,30 @@ void bk_segment_free(const bk_log_io_t *io, bk_segment_t *s)
     bk_io_close(io, s->fd);
     bk_io_close(io, s->index_fd);
     free(s->index);
+    wbuf_free(&s->pend);
+    wbuf_free(&s->inflight);
+    wbuf_free(&s->ipend);
+    wbuf_free(&s->iinflight);
     free(s);
 }
 
-void bk_segment_seal(const bk_log_io_t *io, bk_segment_t *s)
+void bk_segment_seal(bk_segment_t *s)
 {
+    s->sealed = 1;
+}
+
+void bk_segment_tidy(const bk_log_io_t *io, bk_segment_t *s)
+{
+    if (!s->sealed || s->index_fd < 0 || s->ipend.len || s->iinflight.len)
+        return;
     bk_io_close(io, s->index_fd);
     s->index_fd = -1;
-    s->needs_sync = 1;
+}
+
+int bk_segment_settled(const bk_segment_t *s)
+{
+    return !s->pend.len && !s->inflight.len && !s->ipend.len && !s->iinflight.len &&
+           !s->unsynced;
 }
 
 int bk_segment_remove(const bk_log_io_t *io, const char *dir, int64_t base)
@@ -61,6 +117,17 @@ int bk_segment_remove(const bk_log_io_t *io, const char *dir, int64_t base)
         return rc;
     bk_segment_path(path, sizeof path, dir, base, ".log");
     return io->unlink(path);
+}
+
+int bk_segment_remove_at(const bk_log_io_t *io, int dirfd, int64_t base)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%020" PRId64 ".index", base);
+    int rc = io->unlinkat(dirfd, name);
+    if (rc < 0 && rc != UV_ENOENT)
+        return rc;
+    snprintf(name, sizeof name, "%020" PRId64 ".log", base);
+    return io->unlinkat(dirfd, name);
 }
 
 int bk_segment_create(const bk_log_io_t *io, const char *dir, int64_t base, bk_segment_t **out)
@@ -126,36 +193,88 @@ static void index_entry_bytes(const bk_index_entry_t *e, uint8_t out[BK_INDEX_EN
     bk_be32_put(out + 4, e->pos);
 }
 
-int bk_segment_append(const bk_log_io_t *io, bk_segment_t *s, const uint8_t *batch, size_t len,
-                      uint32_t count, uint32_t index_interval)
+uint8_t *bk_segment_reserve(bk_segment_t *s, size_t len, int *err)
 {
-    uint64_t pos = s->size;
-    if (pos + len > UINT32_MAX)
-        return BK_ETOOBIG;
-    int rc = bk_io_pwrite_all(io, s->fd, batch, len, (int64_t)pos);
-    if (rc < 0) {
-        int trc = io->ftruncate(s->fd, (int64_t)pos);
-        if (trc < 0) {
-            s->broken = 1;
-            bk_trace_error("log", "cannot undo a failed append (%s): %s", bk_strerror(rc),
-                           bk_strerror(trc));
-        }
-        return rc;
+    *err = 0;
+    if (s->size + len > UINT32_MAX) {
+        *err = BK_ETOOBIG;
+        return NULL;
     }
-    int irc;
-    if (index_maybe(s, s->next, pos, index_interval, &irc)) {
-        /* The index is derived data, rebuilt at open if stale: a failed write costs nothing. */
-        uint8_t e[BK_INDEX_ENTRY_SIZE];
-        index_entry_bytes(&s->index[s->nindex - 1], e);
-        int64_t at = (int64_t)((s->nindex - 1) * BK_INDEX_ENTRY_SIZE);
-        if (s->index_fd >= 0 && bk_io_pwrite_all(io, s->index_fd, e, sizeof e, at) < 0)
-            bk_trace_debug("log", "index write failed; it will be rebuilt at open");
+    if ((*err = wbuf_reserve(&s->pend, len)) < 0)
+        return NULL;
+    return s->pend.buf + s->pend.len;
+}
+
+void bk_segment_commit(bk_segment_t *s, size_t len, uint32_t count, int64_t max_ts,
+                       uint32_t index_interval)
+{
+    int rc;
+    if (index_maybe(s, s->next, s->size, index_interval, &rc) &&
+        wbuf_reserve(&s->ipend, BK_INDEX_ENTRY_SIZE) == 0) {
+        index_entry_bytes(&s->index[s->nindex - 1], s->ipend.buf + s->ipend.len);
+        s->ipend.len += BK_INDEX_ENTRY_SIZE;
     }
-    (void)irc; /* out of memory for an index entry only makes lookups scan further */
+    /* Out of memory for an index entry only makes lookups scan further; a missing entry in
+     * the file makes the next open rebuild it. */
+    s->pend.len += len;
     s->since_index += len;
     s->size += len;
     s->next += count;
+    if (max_ts > s->max_ts)
+        s->max_ts = max_ts;
+}
+
+/* Index entries are derived data, rebuilt at open if stale: a failed write costs nothing. */
+static void write_index(const bk_log_io_t *io, bk_segment_t *s, const bk_wbuf_t *b, uint64_t at)
+{
+    if (b->len && s->index_fd >= 0 &&
+        bk_io_pwrite_all(io, s->index_fd, b->buf, b->len, (int64_t)at) < 0)
+        bk_trace_debug("log", "index write failed; it will be rebuilt at open");
+}
+
+int bk_segment_write_pending(const bk_log_io_t *io, bk_segment_t *s)
+{
+    int rc = 0;
+    if (s->pend.len) {
+        rc = bk_io_pwrite_all(io, s->fd, s->pend.buf, s->pend.len, (int64_t)s->written);
+        if (rc < 0) {
+            int trc = io->ftruncate(s->fd, (int64_t)s->written);
+            if (trc < 0)
+                bk_trace_error("log", "cannot undo a failed write (%s): %s", bk_strerror(rc),
+                               bk_strerror(trc));
+            bk_segment_discard(s);
+            return rc;
+        }
+        s->written += s->pend.len;
+        s->unsynced = 1;
+        wbuf_reset(&s->pend);
+    }
+    write_index(io, s, &s->ipend, s->index_end);
+    s->index_end += s->ipend.len;
+    wbuf_reset(&s->ipend);
     return 0;
+}
+
+void bk_segment_take(bk_segment_t *s, uint64_t *index_at)
+{
+    wbuf_swap(&s->pend, &s->inflight);
+    wbuf_swap(&s->ipend, &s->iinflight);
+    *index_at = s->index_end;
+    s->index_end += s->iinflight.len;
+}
+
+void bk_segment_took(bk_segment_t *s, int ok)
+{
+    if (ok)
+        s->written += s->inflight.len;
+    wbuf_reset(&s->inflight);
+    wbuf_reset(&s->iinflight);
+}
+
+void bk_segment_discard(bk_segment_t *s)
+{
+    wbuf_reset(&s->pend);
+    wbuf_reset(&s->ipend);
 }
 
 uint64_t bk_segment_lookup(const bk_segment_t *s, int64_t offset)
@@ -231,6 +350,8 @@ static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment
     if (pos + *total > UINT32_MAX || s->next + h.count - s->base > UINT32_MAX)
         return "segment too large for its index";
     s->next += h.count;
+    if (h.max_timestamp > s->max_ts)
+        s->max_ts = h.max_timestamp;
     return NULL;
 }
 
@@ -331,6 +452,8 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
         goto err;
     if ((rc = sync_index(io, s, dir, tail)) < 0)
         goto err;
+    s->written = s->size;
+    s->index_end = s->nindex * BK_INDEX_ENTRY_SIZE;
     *out = s;
     return 0;
 

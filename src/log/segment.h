@@ -1,7 +1,7 @@
 /* One segment: a .log file of record batches and its sparse .index, named by base offset.
- * A segment knows its own files only: it never decides when to roll (the partition does) and
- * never syncs on its own (group commit does). Its memory and descriptors are freed by
- * bk_segment_free(). */
+ * Appended batches are first encoded into the segment's pending buffer; group commit (commit.c)
+ * hands those bytes to one write per flush round. A segment never decides when to roll (the
+ * partition does) and never writes or syncs on its own. Freed by bk_segment_free(). */
 #ifndef BROOK_LOG_SEGMENT_H
 #define BROOK_LOG_SEGMENT_H
 
@@ -15,17 +15,30 @@ typedef struct {
     uint32_t pos; /* file position of that batch */
 } bk_index_entry_t;
 
+/* A growable byte buffer. */
 typedef struct {
-    int64_t base;  /* offset of the first record; the file name */
-    int64_t next;  /* offset after the last batch (== base when empty) */
-    uint64_t size; /* bytes of whole, verified batches; appends go here */
-    int fd;        /* the .log, open read-write for the segment's life */
-    int index_fd;  /* the .index, open only while the segment is active (-1 once sealed) */
+    uint8_t *buf;
+    size_t len, cap;
+} bk_wbuf_t;
+
+typedef struct {
+    int64_t base;     /* offset of the first record; the file name */
+    int64_t next;     /* offset after the last batch appended (pending ones included) */
+    uint64_t size;    /* bytes appended, pending ones included: the next batch goes here */
+    uint64_t written; /* bytes [0, written) of the file were written successfully */
+    int64_t max_ts;   /* largest record timestamp in the segment; -1 while empty */
+    int fd;           /* the .log, open read-write for the segment's life */
+    int index_fd;     /* the .index, open until the segment is sealed and settled */
     bk_index_entry_t *index;
     size_t nindex, index_cap;
-    uint64_t since_index; /* bytes written since the batch of the last index entry */
-    int needs_sync;       /* sealed with data not yet covered by a flush round */
-    int broken;           /* a failed write could not be undone: file state unknown */
+    uint64_t since_index; /* bytes appended since the batch of the last index entry */
+    uint64_t index_end;   /* bytes of .index handed to writes so far */
+    /* Bytes [written + inflight.len, size) wait in pend; a flush round moves them to inflight
+     * (which only its thread reads) and writes them at position written. ipend/iinflight do
+     * the same for encoded index entries. */
+    bk_wbuf_t pend, inflight, ipend, iinflight;
+    int sealed;   /* no more appends: a newer segment exists */
+    int unsynced; /* bytes were written since the last fdatasync was started */
 } bk_segment_t;
 
 /* "<dir>/<20-digit base><ext>" into buf (cap >= strlen(dir) + 32). */
@@ -40,23 +53,49 @@ int bk_segment_create(const bk_log_io_t *io, const char *dir, int64_t base, bk_s
 int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int tail,
                     uint32_t index_interval, bk_segment_t **out);
 
-/* Writes one encoded batch (base offset == s->next, count records) at the end. On failure
- * the file is cut back so nothing of the batch remains; if even that fails, s->broken is set.
- * Returns 0 or a negative error. */
-int bk_segment_append(const bk_log_io_t *io, bk_segment_t *s, const uint8_t *batch, size_t len,
-                      uint32_t count, uint32_t index_interval);
+/* Room for a batch of len bytes at the end of the pending buffer (NULL: out of memory or the
+ * segment would pass the 4 GiB its index can address, *err says which). Nothing is appended
+ * until bk_segment_commit(). */
+uint8_t *bk_segment_reserve(bk_segment_t *s, size_t len, int *err);
+
+/* Appends the batch encoded into the reserved room: count records, newest timestamp max_ts. */
+void bk_segment_commit(bk_segment_t *s, size_t len, uint32_t count, int64_t max_ts,
+                       uint32_t index_interval);
+
+/* Writes the pending bytes (and index entries) from the calling thread. On failure the file
+ * is cut back to s->written (best effort) and the pending bytes are dropped. */
+int bk_segment_write_pending(const bk_log_io_t *io, bk_segment_t *s);
+
+/* Moves the pending bytes to inflight for a flush round (inflight must be empty); *index_at
+ * is where in the .index the entries moved to iinflight go. */
+void bk_segment_take(bk_segment_t *s, uint64_t *index_at);
+
+/* Ends a round's write: ok adds inflight to written; inflight is emptied either way. */
+void bk_segment_took(bk_segment_t *s, int ok);
+
+/* Drops pending bytes that will never be written (the partition failed). */
+void bk_segment_discard(bk_segment_t *s);
+
+/* True when nothing of s waits for a write or a sync. */
+int bk_segment_settled(const bk_segment_t *s);
 
 /* File position from which to scan for offset (the last indexed batch at or before it). */
 uint64_t bk_segment_lookup(const bk_segment_t *s, int64_t offset);
 
-/* Marks s sealed: it will get no more appends; its index file is closed. */
-void bk_segment_seal(const bk_log_io_t *io, bk_segment_t *s);
+/* Marks s sealed: it will get no more appends. Its index file is closed once settled. */
+void bk_segment_seal(bk_segment_t *s);
+
+/* Closes the index file of a sealed segment that has nothing left to write. */
+void bk_segment_tidy(const bk_log_io_t *io, bk_segment_t *s);
 
 /* Closes the descriptors and frees s (NULL is fine). */
 void bk_segment_free(const bk_log_io_t *io, bk_segment_t *s);
 
 /* Deletes both files of a segment that is not open. */
 int bk_segment_remove(const bk_log_io_t *io, const char *dir, int64_t base);
+
+/* Deletes both files of segment base inside the open directory dirfd (.index first). */
+int bk_segment_remove_at(const bk_log_io_t *io, int dirfd, int64_t base);
 
 /* A read window over one file, reused across reads to keep syscalls and mallocs down. */
 typedef struct {

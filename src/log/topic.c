@@ -1,8 +1,9 @@
-/* Topics: name rules, the sorted registry, and the metadata file that makes a topic exist.
- * A topic is published on disk only after its partitions exist and are durable, and its
- * metadata is replaced only by rename of a fully synced temp file: a crash leaves either the
- * old topic list or the new one, never a half-written file. This code must not run on the
- * hot path: creating a topic does blocking fsyncs on the loop thread. */
+/* Topics: name rules, settings, the sorted registry, the metadata file that makes a topic
+ * exist, growing and deleting. A topic is published on disk only after its partitions exist
+ * and are durable; its metadata is replaced only by rename of a fully synced temp file; a
+ * delete moves the partition directories into the trash before the metadata (the commit
+ * point), so a crash leaves the old topic or none, never half of one. This code must not run
+ * on the hot path: creating, growing and deleting do blocking fsyncs on the loop thread. */
 #include "log/topic.h"
 
 #include "brook/common.h"
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define META_SUFFIX ".topic"
 #define TMP_SUFFIX ".topic.tmp"
@@ -40,10 +43,26 @@ int bk_log_topic_name_valid(const char *name, size_t name_len)
     return 1;
 }
 
-int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions)
+int bk_topic_config_valid(const bk_topic_config_t *cfg)
 {
-    int n =
-        snprintf(buf, cap, "brook-topic 1\nname %s\npartitions %" PRIu32 "\n", name, partitions);
+    return cfg->retention_ms >= -1 && cfg->retention_bytes >= -1 && cfg->segment_bytes > 0 &&
+           cfg->segment_bytes <= BK_LOG_MAX_SEGMENT_BYTES && cfg->max_message_bytes > 0;
+}
+
+int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions,
+                         const bk_topic_config_t *cfg)
+{
+    int n;
+    if (cfg)
+        n = snprintf(buf, cap,
+                     "brook-topic 2\nname %s\npartitions %" PRIu32 "\nretention.ms %" PRId64
+                     "\nretention.bytes %" PRId64 "\nsegment.bytes %" PRIu64
+                     "\nmax.message.bytes %" PRIu32 "\n",
+                     name, partitions, cfg->retention_ms, cfg->retention_bytes,
+                     cfg->segment_bytes, cfg->max_message_bytes);
+    else
+        n = snprintf(buf, cap, "brook-topic 1\nname %s\npartitions %" PRIu32 "\n", name,
+                     partitions);
     if (n < 0 || (size_t)n >= cap)
         return BK_ETOOBIG;
     uint32_t crc = bk_crc32c(buf, (size_t)n);
@@ -53,26 +72,68 @@ int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t parti
     return n + m;
 }
 
-int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions)
+/* Reads "<key> <decimal>\n" at *pos; the value must lie in [min, max]. */
+static int meta_field(const char **pos, const char *end, const char *key, int64_t min, int64_t max,
+                      int64_t *out)
 {
-    static const char key[] = "\npartitions ";
-    char want[META_MAX];
-    size_t at = strlen("brook-topic 1\nname ") + strlen(expect_name);
-    if (at + sizeof key - 1 > len || memcmp(buf + at, key, sizeof key - 1) != 0)
+    size_t klen = strlen(key);
+    const char *p = *pos;
+    if ((size_t)(end - p) < klen + 1 || memcmp(p, key, klen) != 0 || p[klen] != ' ')
         return BK_ECORRUPT;
-    uint64_t n = 0;
-    for (at += sizeof key - 1; at < len && buf[at] >= '0' && buf[at] <= '9'; at++) {
-        n = n * 10 + (uint64_t)(buf[at] - '0');
-        if (n > BK_LOG_MAX_PARTITIONS)
+    p += klen + 1;
+    int neg = p < end && *p == '-';
+    p += neg;
+    uint64_t v = 0;
+    const char *digits = p;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (v > (uint64_t)INT64_MAX / 10)
             return BK_ECORRUPT;
+        v = v * 10 + (uint64_t)(*p - '0');
     }
-    if (n == 0)
+    if (p == digits || p >= end || *p != '\n' || v > (uint64_t)INT64_MAX)
         return BK_ECORRUPT;
-    /* Re-render and compare byte for byte: name, count and checksum in one check. */
-    int wn = bk_topic_meta_format(want, sizeof want, expect_name, (uint32_t)n);
+    int64_t x = neg ? -(int64_t)v : (int64_t)v;
+    if (x < min || x > max)
+        return BK_ECORRUPT;
+    *out = x;
+    *pos = p + 1;
+    return 0;
+}
+
+int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions,
+                        bk_topic_config_t *cfg, int *has_cfg)
+{
+    const char *p = buf, *end = buf + len;
+    int64_t version, n, v[4] = {0, 0, 0, 0};
+    if (meta_field(&p, end, "brook-topic", 1, 2, &version) < 0)
+        return BK_ECORRUPT;
+    size_t nlen = strlen(expect_name);
+    if ((size_t)(end - p) < nlen + 6 || memcmp(p, "name ", 5) != 0 ||
+        memcmp(p + 5, expect_name, nlen) != 0 || p[5 + nlen] != '\n')
+        return BK_ECORRUPT;
+    p += nlen + 6;
+    int rc = meta_field(&p, end, "partitions", 1, BK_LOG_MAX_PARTITIONS, &n);
+    if (rc == 0 && version == 2) {
+        rc = meta_field(&p, end, "retention.ms", -1, INT64_MAX, &v[0]);
+        rc = rc ? rc : meta_field(&p, end, "retention.bytes", -1, INT64_MAX, &v[1]);
+        rc = rc ? rc : meta_field(&p, end, "segment.bytes", 1, INT64_MAX, &v[2]);
+        rc = rc ? rc : meta_field(&p, end, "max.message.bytes", 1, UINT32_MAX, &v[3]);
+    }
+    if (rc < 0)
+        return BK_ECORRUPT;
+    bk_topic_config_t c = {v[0], v[1], (uint64_t)v[2], (uint32_t)v[3]};
+    if (version == 2 && !bk_topic_config_valid(&c))
+        return BK_ECORRUPT;
+    /* Re-render and compare byte for byte: canonical form and checksum in one check. */
+    char want[META_MAX];
+    int wn = bk_topic_meta_format(want, sizeof want, expect_name, (uint32_t)n,
+                                  version == 2 ? &c : NULL);
     if (wn < 0 || (size_t)wn != len || memcmp(want, buf, len) != 0)
         return BK_ECORRUPT;
     *partitions = (uint32_t)n;
+    *has_cfg = version == 2;
+    if (version == 2)
+        *cfg = c;
     return 0;
 }
 
@@ -85,6 +146,14 @@ static char *path_join(const char *dir, const char *name, const char *suffix)
     return p;
 }
 
+/* "<dir>/<name>-<index>" */
+static char *part_path(const char *dir, const char *name, uint32_t index)
+{
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, "-%" PRIu32, index);
+    return path_join(dir, name, suffix);
+}
+
 static int sync_dir(const bk_log_io_t *io, const char *dir)
 {
     int fd = io->open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -95,12 +164,20 @@ static int sync_dir(const bk_log_io_t *io, const char *dir)
     return rc ? rc : crc;
 }
 
-/* temp file, fsync, rename over the real name, fsync the directory. */
-static int write_meta(bk_log_t *log, const char *name, uint32_t partitions)
+static int exists(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0;
+}
+
+/* Temp file, fsync, fsync the directory (so the partition directories created before are
+ * durable first), rename over the real name, fsync the directory. */
+static int write_meta(bk_log_t *log, const char *name, uint32_t partitions,
+                      const bk_topic_config_t *cfg)
 {
     const bk_log_io_t *io = log->io;
     char text[META_MAX];
-    int len = bk_topic_meta_format(text, sizeof text, name, partitions);
+    int len = bk_topic_meta_format(text, sizeof text, name, partitions, cfg);
     if (len < 0)
         return len;
     char *tmp = path_join(log->data_dir, name, TMP_SUFFIX);
@@ -117,6 +194,8 @@ static int write_meta(bk_log_t *log, const char *name, uint32_t partitions)
     int crc = bk_io_close(io, fd);
     if (rc == 0)
         rc = crc;
+    if (rc == 0)
+        rc = sync_dir(io, log->data_dir);
     if (rc == 0)
         rc = io->rename(tmp, dst);
     if (rc == 0)
@@ -139,12 +218,42 @@ void bk_topic_free(bk_topic_t *t)
         bk_partition_free(t->parts[i]);
     free(t->parts);
     free(t->name);
+    free(t->trash);
     free(t);
 }
 
+int bk_topic_idle(const bk_topic_t *t)
+{
+    for (uint32_t i = 0; i < t->npart; i++)
+        if (!bk_partition_idle(t->parts[i]))
+            return 0;
+    return 1;
+}
+
+/* Opens (create: makes and syncs) partitions [t->npart, npart) into t->parts. On failure the
+ * new ones are freed again and t->npart is unchanged. */
+static int open_partitions(bk_topic_t *t, uint32_t npart, int create)
+{
+    uint32_t from = t->npart, i = from;
+    int rc = 0;
+    for (; i < npart; i++) {
+        if ((rc = bk_partition_open(t->log, t, i, create, &t->parts[i])) < 0)
+            break;
+        if (create && (rc = bk_partition_sync_dir(t->parts[i])) < 0) {
+            bk_partition_free(t->parts[i]);
+            break;
+        }
+    }
+    if (rc == 0)
+        return 0;
+    while (i-- > from)
+        bk_partition_free(t->parts[i]);
+    return rc;
+}
+
 /* Builds the topic and opens (create: makes) its partitions. */
-static int topic_build(bk_log_t *log, const char *name, size_t len, uint32_t npart, int create,
-                       bk_topic_t **out)
+static int topic_build(bk_log_t *log, const char *name, size_t len, uint32_t npart,
+                       const bk_topic_config_t *cfg, int create, bk_topic_t **out)
 {
     bk_topic_t *t = calloc(1, sizeof *t);
     int rc = UV_ENOMEM;
@@ -152,16 +261,14 @@ static int topic_build(bk_log_t *log, const char *name, size_t len, uint32_t npa
         return rc;
     t->log = log;
     t->name_len = len;
+    t->cfg = *cfg;
     if (!(t->name = malloc(len + 1)) || !(t->parts = calloc(npart, sizeof *t->parts)))
         goto err;
     memcpy(t->name, name, len);
     t->name[len] = '\0';
-    for (; t->npart < npart; t->npart++) {
-        if ((rc = bk_partition_open(log, t, t->npart, create, &t->parts[t->npart])) < 0)
-            goto err;
-        if (create && (rc = bk_partition_sync_dir(t->parts[t->npart])) < 0)
-            goto err;
-    }
+    if ((rc = open_partitions(t, npart, create)) < 0)
+        goto err;
+    t->npart = npart;
     *out = t;
     return 0;
 err:
@@ -207,6 +314,16 @@ static int insert(bk_log_t *log, bk_topic_t *t)
     return 0;
 }
 
+static void unregister(bk_log_t *log, bk_topic_t *t)
+{
+    size_t at = lower_bound(log, t->name, t->name_len);
+    if (at < log->ntopics && log->topics[at] == t) {
+        memmove(&log->topics[at], &log->topics[at + 1],
+                (log->ntopics - at - 1) * sizeof *log->topics);
+        log->ntopics--;
+    }
+}
+
 bk_topic_t *bk_log_topic_find(bk_log_t *log, const char *name, size_t name_len)
 {
     size_t at = lower_bound(log, name, name_len);
@@ -216,9 +333,23 @@ bk_topic_t *bk_log_topic_find(bk_log_t *log, const char *name, size_t name_len)
     return NULL;
 }
 
-int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
-                        bk_topic_t **out)
+void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out)
 {
+    out->retention_ms = log->cfg.retention_ms;
+    out->retention_bytes = log->cfg.retention_bytes;
+    out->segment_bytes = log->cfg.segment_bytes;
+    out->max_message_bytes = log->cfg.max_message_bytes;
+}
+
+const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)
+{
+    return &t->cfg;
+}
+
+int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len,
+                             uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out)
+{
+    bk_topic_config_t defaults;
     if (log->closing)
         return BK_ECLOSED;
     if (!bk_log_topic_name_valid(name, name_len))
@@ -229,20 +360,19 @@ int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32
             *out = t;
         return UV_EEXIST;
     }
+    if (!cfg) {
+        bk_log_topic_config_defaults(log, &defaults);
+        cfg = &defaults;
+    }
     if (partitions == 0)
         partitions = log->cfg.default_partitions;
-    if (partitions == 0 || partitions > BK_LOG_MAX_PARTITIONS)
+    if (partitions == 0 || partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(cfg))
         return BK_EINVAL;
-    int rc = topic_build(log, name, name_len, partitions, 1, &t);
+    int rc = topic_build(log, name, name_len, partitions, cfg, 1, &t);
     if (rc < 0)
         return rc;
-    if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, partitions)) < 0) {
-        size_t at = lower_bound(log, t->name, t->name_len);
-        if (at < log->ntopics && log->topics[at] == t) {
-            memmove(&log->topics[at], &log->topics[at + 1],
-                    (log->ntopics - at - 1) * sizeof *log->topics);
-            log->ntopics--;
-        }
+    if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, partitions, cfg)) < 0) {
+        unregister(log, t);
         bk_topic_free(t);
         return rc;
     }
@@ -251,6 +381,154 @@ int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32
         *out = t;
     return 0;
 }
+
+int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                        bk_topic_t **out)
+{
+    return bk_log_topic_create_with(log, name, name_len, partitions, NULL, out);
+}
+
+int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count)
+{
+    if (log->closing)
+        return BK_ECLOSED;
+    if (t->deleted)
+        return BK_ENOTOPIC;
+    if (new_count < t->npart || new_count > BK_LOG_MAX_PARTITIONS)
+        return BK_EINVAL;
+    if (new_count == t->npart)
+        return 0;
+    bk_partition_t **parts = realloc(t->parts, new_count * sizeof *parts);
+    if (!parts)
+        return UV_ENOMEM;
+    t->parts = parts;
+    /* New directories first (an unpublished one is reused by the next attempt), then the
+     * metadata: the rename is the commit point. */
+    int rc = open_partitions(t, new_count, 1);
+    if (rc < 0)
+        return rc;
+    if ((rc = write_meta(log, t->name, new_count, &t->cfg)) < 0) {
+        for (uint32_t i = t->npart; i < new_count; i++)
+            bk_partition_free(t->parts[i]);
+        return rc;
+    }
+    bk_trace_info("log", "topic %s grew from %" PRIu32 " to %" PRIu32 " partitions", t->name,
+                  t->npart, new_count);
+    t->npart = new_count;
+    return 0;
+}
+
+/* ---- delete ---- */
+
+/* Makes "<data>/+trash/<generation>.<name>" (durably) and returns its path. */
+static int trash_entry(bk_log_t *log, const char *name, char **out)
+{
+    const bk_log_io_t *io = log->io;
+    char *trash = path_join(log->data_dir, BK_LOG_TRASH, "");
+    if (!trash)
+        return UV_ENOMEM;
+    int rc = io->mkdir(trash, 0755);
+    if (rc == 0)
+        rc = sync_dir(io, log->data_dir);
+    else if (rc == UV_EEXIST)
+        rc = 0;
+    char entry[64];
+    char *path = NULL;
+    while (rc == 0) {
+        snprintf(entry, sizeof entry, "%020" PRIu64 ".", ++log->trash_gen);
+        free(path);
+        if (!(path = path_join(trash, entry, name))) {
+            rc = UV_ENOMEM;
+            break;
+        }
+        if ((rc = io->mkdir(path, 0755)) != UV_EEXIST)
+            break;
+        rc = 0;
+    }
+    if (rc == 0)
+        rc = sync_dir(io, trash);
+    free(trash);
+    if (rc < 0) {
+        free(path);
+        return rc;
+    }
+    *out = path;
+    return 0;
+}
+
+/* Renames partition directory i of t from one parent directory to another. */
+static int move_part(const bk_log_io_t *io, const bk_topic_t *t, uint32_t i, const char *from,
+                     const char *to)
+{
+    char *a = part_path(from, t->name, i), *b = part_path(to, t->name, i);
+    int rc = a && b ? io->rename(a, b) : UV_ENOMEM;
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* Moves every partition directory into the trash entry, then (the commit point) the metadata.
+ * Before the commit point a failure moves back what was moved; open does the same after a
+ * crash, because an entry without metadata marks a delete that did not happen. */
+static int trash_topic(bk_log_t *log, bk_topic_t *t, const char *entry)
+{
+    const bk_log_io_t *io = log->io;
+    uint32_t moved = 0;
+    int rc = 0;
+    for (; rc == 0 && moved < t->npart; moved++)
+        if ((rc = move_part(io, t, moved, log->data_dir, entry)) < 0)
+            break;
+    if (rc == 0 && (rc = sync_dir(io, log->data_dir)) == 0 && (rc = sync_dir(io, entry)) == 0) {
+        char *meta = path_join(log->data_dir, t->name, META_SUFFIX);
+        char *dst = path_join(entry, t->name, META_SUFFIX);
+        rc = meta && dst ? io->rename(meta, dst) : UV_ENOMEM;
+        free(meta);
+        free(dst);
+    }
+    if (rc == 0) {
+        int src = sync_dir(io, log->data_dir), drc = sync_dir(io, entry);
+        if (src < 0 || drc < 0) /* the rename happened: the topic is gone either way */
+            bk_trace_warn("log", "topic %s deleted, but syncing the directories failed: %s",
+                          t->name, bk_strerror(src < 0 ? src : drc));
+        return 0;
+    }
+    while (moved-- > 0)
+        if (move_part(io, t, moved, entry, log->data_dir) < 0)
+            bk_trace_error("log", "cannot move %s-%" PRIu32 " back from %s; the next open will",
+                           t->name, moved, entry);
+    if (sync_dir(io, log->data_dir) == 0 && rmdir(entry) < 0)
+        bk_trace_debug("log", "%s left behind; the next open removes it", entry);
+    return rc;
+}
+
+int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t)
+{
+    if (log->closing)
+        return BK_ECLOSED;
+    if (t->deleted)
+        return BK_ENOTOPIC;
+    char *entry = NULL;
+    int rc = trash_entry(log, t->name, &entry);
+    if (rc == 0)
+        rc = trash_topic(log, t, entry);
+    if (rc < 0) {
+        bk_trace_warn("log", "cannot delete topic %s: %s", t->name, bk_strerror(rc));
+        free(entry);
+        return rc;
+    }
+    bk_trace_info("log", "deleted topic %s", t->name);
+    unregister(log, t);
+    t->deleted = 1;
+    t->trash = entry;
+    for (uint32_t i = 0; i < t->npart; i++)
+        t->parts[i]->deleted = 1;
+    t->next_dead = log->dead;
+    log->dead = t;
+    bk_log_reap(log); /* frees it now if nothing refers to it any more */
+    return 0;
+}
+
+/* ---- open ---- */
 
 static int has_suffix(const char *s, size_t len, const char *suffix)
 {
@@ -272,23 +550,122 @@ static int load_one(bk_log_t *log, const char *file, size_t name_len)
     int64_t len = fd < 0 ? fd : bk_io_pread_all(log->io, fd, text, sizeof text, 0);
     bk_io_close(log->io, fd);
     uint32_t npart = 0;
-    int rc = len < 0 ? (int)len : bk_topic_meta_parse(text, (size_t)len, name, &npart);
+    int has_cfg = 0;
+    bk_topic_config_t cfg;
+    int rc = len < 0 ? (int)len
+                     : bk_topic_meta_parse(text, (size_t)len, name, &npart, &cfg, &has_cfg);
     if (rc == BK_ECORRUPT)
         bk_trace_error("log", "%s: malformed topic metadata", path);
     free(path);
+    if (rc == 0 && !has_cfg) /* version 1: the log's defaults */
+        bk_log_topic_config_defaults(log, &cfg);
     bk_topic_t *t;
-    if (rc == 0 && (rc = topic_build(log, name, name_len, npart, 0, &t)) == 0 &&
+    if (rc == 0 && (rc = topic_build(log, name, name_len, npart, &cfg, 0, &t)) == 0 &&
         (rc = insert(log, t)) < 0)
         bk_topic_free(t);
     return rc;
 }
 
-int bk_topic_load_all(bk_log_t *log)
+/* "<20 digits>.<name>" -> generation and name; 0 when the entry is not of that form. */
+static int parse_entry(const char *entry, uint64_t *gen, const char **name)
 {
-    DIR *d = opendir(log->data_dir);
-    if (!d)
-        return -errno;
-    int rc = 0;
+    uint64_t g = 0;
+    size_t i = 0;
+    for (; entry[i] >= '0' && entry[i] <= '9' && i < 20; i++)
+        g = g * 10 + (uint64_t)(entry[i] - '0');
+    if (i != 20 || entry[i] != '.' || !bk_log_topic_name_valid(entry + 21, strlen(entry + 21)))
+        return 0;
+    *gen = g;
+    *name = entry + 21;
+    return 1;
+}
+
+/* An entry without the topic's metadata is a delete that never reached its commit point:
+ * if the topic still exists, its partition directories go back where they belong. */
+static int undo_entry(bk_log_t *log, const char *path, const char *name)
+{
+    char *live = path_join(log->data_dir, name, META_SUFFIX);
+    char *inside = path_join(path, name, META_SUFFIX);
+    int undo = exists(live) && !exists(inside), rc = live && inside ? 0 : UV_ENOMEM;
+    free(live);
+    free(inside);
+    DIR *d = rc == 0 && undo ? opendir(path) : NULL;
+    size_t nlen = strlen(name);
+    struct dirent *de;
+    while (d && rc == 0 && (de = readdir(d)) != NULL) {
+        char *from = path_join(path, de->d_name, ""), *to = path_join(log->data_dir, de->d_name, "");
+        if (!from || !to)
+            rc = UV_ENOMEM;
+        else if (strncmp(de->d_name, name, nlen) == 0 && de->d_name[nlen] == '-' && !exists(to)) {
+            bk_trace_warn("log", "undoing an unfinished delete: %s back from %s", de->d_name, path);
+            rc = log->io->rename(from, to);
+        }
+        free(from);
+        free(to);
+    }
+    if (d)
+        closedir(d);
+    if (rc == 0 && undo)
+        rc = sync_dir(log->io, log->data_dir);
+    return rc;
+}
+
+static int push_path(char ***list, size_t *n, char *path)
+{
+    char **l = realloc(*list, (*n + 2) * sizeof *l);
+    if (!l) {
+        free(path);
+        return UV_ENOMEM;
+    }
+    l[(*n)++] = path;
+    l[*n] = NULL;
+    *list = l;
+    return 0;
+}
+
+/* Walks the trash: undoes unfinished deletes and lists every entry for removal. */
+static int recover_trash(bk_log_t *log, char ***list)
+{
+    char *trash = path_join(log->data_dir, BK_LOG_TRASH, "");
+    if (!trash)
+        return UV_ENOMEM;
+    DIR *d = opendir(trash);
+    int rc = d || errno == ENOENT ? 0 : -errno;
+    size_t n = 0;
+    struct dirent *de;
+    while (d && rc == 0 && (de = readdir(d)) != NULL) {
+        uint64_t gen;
+        const char *name;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *path = path_join(trash, de->d_name, "");
+        if (!path) {
+            rc = UV_ENOMEM;
+            break;
+        }
+        if (parse_entry(de->d_name, &gen, &name)) {
+            if (gen > log->trash_gen)
+                log->trash_gen = gen;
+            rc = undo_entry(log, path, name);
+        }
+        if (rc == 0)
+            rc = push_path(list, &n, path);
+        else
+            free(path);
+    }
+    if (d)
+        closedir(d);
+    free(trash);
+    return rc;
+}
+
+int bk_topic_load_all(bk_log_t *log, char ***trash)
+{
+    *trash = NULL;
+    int rc = recover_trash(log, trash);
+    DIR *d = rc == 0 ? opendir(log->data_dir) : NULL;
+    if (rc == 0 && !d)
+        rc = -errno;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
@@ -301,7 +678,7 @@ int bk_topic_load_all(bk_log_t *log)
             rc = load_one(log, de->d_name, len - strlen(META_SUFFIX));
         }
     }
-    if (closedir(d) < 0 && rc == 0)
+    if (d && closedir(d) < 0 && rc == 0)
         rc = -errno;
     return rc;
 }

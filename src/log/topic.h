@@ -1,5 +1,6 @@
-/* A topic: a name and its partitions, plus the crash-safe metadata file that makes it exist
- * on disk. Owned by the log; freed only at log close. */
+/* A topic: a name, its settings and its partitions, plus the crash-safe metadata file that
+ * makes it exist on disk and the trash that makes deleting it crash-safe. Owned by the log;
+ * freed at log close, or once idle after bk_log_topic_delete(). */
 #ifndef BROOK_LOG_TOPIC_H
 #define BROOK_LOG_TOPIC_H
 
@@ -10,28 +11,47 @@
 
 /* Most partitions a topic may have. */
 #define BK_LOG_MAX_PARTITIONS 10000u
+/* Largest segment size (index positions are 32-bit). */
+#define BK_LOG_MAX_SEGMENT_BYTES ((uint64_t)2 << 30)
+/* Directory under the data directory that holds deleted topics until they are removed. '+'
+ * cannot appear in a topic name, so no topic file or directory can collide with it. */
+#define BK_LOG_TRASH "+trash"
 
 struct bk_topic {
     bk_log_t *log;
     char *name; /* NUL-terminated */
     size_t name_len;
     uint32_t npart;
-    bk_partition_t **parts;
+    bk_partition_t **parts; /* pointers, so growing the array never moves a partition */
+    bk_topic_config_t cfg;
+    int deleted;
+    char *trash;                /* once deleted: its directory under BK_LOG_TRASH */
+    struct bk_topic *next_dead; /* on the log's list of deleted topics not yet freed */
 };
 
-/* Loads every "<name>.topic" under the data directory and opens its partitions (recovering
- * them); removes leftover "*.topic.tmp". Returns 0 or the first error. */
-int bk_topic_load_all(bk_log_t *log);
+/* Finishes or undoes deletes a crash interrupted (see format.c), then loads every
+ * "<name>.topic" under the data directory and opens its partitions (recovering them); removes
+ * leftover "*.topic.tmp". Trash directories to remove are returned in *trash (NULL-terminated,
+ * caller frees). Returns 0 or the first error. */
+int bk_topic_load_all(bk_log_t *log, char ***trash);
 
 /* Frees a topic and its partitions (descriptors closed). */
 void bk_topic_free(bk_topic_t *t);
 
-/* Metadata text for a topic (the format in format.c); returns its length or a negative
- * error. Exposed for tests. */
-int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions);
+/* True when no partition of t is referred to by group commit or a retention job. */
+int bk_topic_idle(const bk_topic_t *t);
 
-/* Parses metadata text; returns 0 and the partition count, or BK_ECORRUPT. The name inside
- * must equal expect_name. */
-int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions);
+/* 1 when cfg holds usable settings. */
+int bk_topic_config_valid(const bk_topic_config_t *cfg);
+
+/* Metadata text for a topic (the format in format.c): version 2 with cfg, version 1 (no
+ * settings) when cfg is NULL. Returns its length or a negative error. Exposed for tests. */
+int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions,
+                         const bk_topic_config_t *cfg);
+
+/* Parses metadata text of either version; returns 0, the partition count and, for version 2,
+ * the settings (*has_cfg = 1), or BK_ECORRUPT. The name inside must equal expect_name. */
+int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions,
+                        bk_topic_config_t *cfg, int *has_cfg);
 
 #endif

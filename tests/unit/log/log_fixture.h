@@ -236,6 +236,7 @@ static inline int fx_read_all(bk_partition_t *p, int64_t offset, fx_read_t *out)
 
 /* ---- fault-injecting I/O ---- */
 
+static atomic_int fx_pwrites;      /* calls of pwrite (.log and .index) */
 static atomic_int fx_fdatasyncs;   /* calls of fdatasync */
 static atomic_int fx_fsyncs;       /* calls of fsync */
 static atomic_int fx_fail_sync;    /* negative errno: fail every fdatasync with it */
@@ -249,6 +250,7 @@ static atomic_int fx_write_budget; /* >= 0: bytes pwrite may still write, then E
 
 static inline int64_t fx_io_pwrite(int fd, const void *buf, size_t len, int64_t off)
 {
+    atomic_fetch_add(&fx_pwrites, 1);
     int fail = atomic_load(&fx_fail_pwrite);
     if (fail)
         return fail;
@@ -318,6 +320,7 @@ static inline void fx_io_install(void)
     atomic_store(&fx_fail_open, 0);
     atomic_store(&fx_write_budget, -1);
     atomic_store(&fx_fail_rename, 0);
+    atomic_store(&fx_pwrites, 0);
     atomic_store(&fx_fdatasyncs, 0);
     atomic_store(&fx_fsyncs, 0);
     atomic_store(&fx_fail_sync, 0);

@@ -1,6 +1,7 @@
 /* Topics: name rules, create/find/EEXIST, order, persistence across reopen with the exact
- * metadata bytes, refusal of corrupt metadata, clean-up of unfinished writes, a failed
- * rename leaving no topic behind, and the data-directory lock. */
+ * metadata bytes, topic settings persisted (and version-1 files read with the log's
+ * defaults), refusal of corrupt metadata, clean-up of unfinished writes, a failed rename
+ * leaving no topic behind, and the data-directory lock. */
 #include "log_fixture.h"
 
 #include "log/topic.h"
@@ -58,16 +59,24 @@ static void test_create_find_and_persist(void)
     /* On disk: metadata and one directory per partition with an empty first segment. */
     size_t len;
     char *meta = (char *)fx_read_file(fx_path(dir, "zeta.topic"), &len);
-    char want[256];
+    char want[512];
     uint32_t n = 0;
-    int wl = bk_topic_meta_format(want, sizeof want, "zeta", 2);
+    int has = 0;
+    bk_topic_config_t tc, defaults = {cfg.retention_ms, cfg.retention_bytes, cfg.segment_bytes,
+                                      cfg.max_message_bytes};
+    int wl = bk_topic_meta_format(want, sizeof want, "zeta", 2, &defaults);
     CHECK(meta && (size_t)wl == len && memcmp(meta, want, len) == 0);
-    CHECK(meta && strncmp(meta, "brook-topic 1\nname zeta\npartitions 2\ncrc32c ", 44) == 0);
-    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &n), 0);
+    static const char head[] = "brook-topic 2\nname zeta\npartitions 2\nretention.ms 604800000\n"
+                               "retention.bytes -1\nsegment.bytes 134217728\n"
+                               "max.message.bytes 1048576\ncrc32c ";
+    CHECK(meta && strncmp(meta, head, sizeof head - 1) == 0);
+    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &n, &tc, &has), 0);
     CHECK_EQ_INT(n, 2);
-    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zet", &n), BK_ECORRUPT);
+    CHECK_EQ_INT(has, 1);
+    CHECK_EQ_INT(tc.segment_bytes, 134217728);
+    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zet", &n, &tc, &has), BK_ECORRUPT);
     want[30] ^= 1;
-    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &n), BK_ECORRUPT);
+    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &n, &tc, &has), BK_ECORRUPT);
     free(meta);
     CHECK(fx_exists(fx_path(dir, "alpha-2/00000000000000000000.log")));
     CHECK(fx_exists(fx_path(dir, "zeta-1/00000000000000000000.index")));
@@ -168,6 +177,115 @@ static void test_lock_and_nested_dir(void)
     fx_rmrf(dir);
 }
 
-CHECK_MAIN(CASE(test_name_rules), CASE(test_create_find_and_persist),
+static void test_configs_persist(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_config_t d;
+    bk_log_topic_config_defaults(log, &d);
+    CHECK_EQ_INT(d.retention_ms, 604800000);
+    CHECK_EQ_INT(d.retention_bytes, -1);
+    CHECK_EQ_INT(d.segment_bytes, (uint64_t)128 << 20);
+    CHECK_EQ_INT(d.max_message_bytes, 1 << 20);
+    bk_topic_config_t c = {3600000, 1 << 30, 1 << 20, 4096};
+    bk_topic_t *t = NULL, *plain = NULL;
+    CHECK_EQ_INT(bk_log_topic_create_with(log, "conf", 4, 2, &c, &t), 0);
+    CHECK_EQ_INT(bk_log_topic_create_with(log, "plain", 5, 1, NULL, &plain), 0);
+    CHECK_EQ_INT(bk_topic_config(t)->max_message_bytes, 4096);
+    CHECK_EQ_INT(bk_topic_config(plain)->retention_ms, 604800000);
+    bk_topic_config_t bad = c;
+    bad.segment_bytes = 0;
+    CHECK_EQ_INT(bk_log_topic_create_with(log, "bad", 3, 1, &bad, NULL), BK_EINVAL);
+    bad = c;
+    bad.retention_ms = -2;
+    CHECK_EQ_INT(bk_log_topic_create_with(log, "bad", 3, 1, &bad, NULL), BK_EINVAL);
+    CHECK(!fx_exists(fx_path(dir, "bad.topic")));
+    fx_close(&loop, log);
+    /* Reopened with other defaults: explicit settings stay, and so do the defaults a topic
+     * was created with (they were written down). */
+    cfg.retention_ms = 1000;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    t = bk_log_topic_find(log, "conf", 4);
+    CHECK(t != NULL);
+    if (t) {
+        const bk_topic_config_t *g = bk_topic_config(t);
+        CHECK_EQ_INT(g->retention_ms, 3600000);
+        CHECK_EQ_INT(g->retention_bytes, 1 << 30);
+        CHECK_EQ_INT(g->segment_bytes, 1 << 20);
+        CHECK_EQ_INT(g->max_message_bytes, 4096);
+    }
+    plain = bk_log_topic_find(log, "plain", 5);
+    CHECK(plain && bk_topic_config(plain)->retention_ms == 604800000);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_version1_metadata_gets_defaults(void)
+{
+    /* A data directory written before topic settings existed. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char text[512];
+    int len = bk_topic_meta_format(text, sizeof text, "old", 3, NULL);
+    CHECK(len > 0 && strncmp(text, "brook-topic 1\nname old\npartitions 3\ncrc32c ", 43) == 0);
+    fx_write_file(fx_path(dir, "old.topic"), text, (size_t)len);
+    for (int i = 0; i < 3; i++) {
+        char part[16];
+        snprintf(part, sizeof part, "old-%d", i);
+        CHECK_EQ_INT(mkdir(fx_path(dir, part), 0755), 0);
+    }
+    bk_log_config_t cfg = fx_config(dir);
+    cfg.retention_bytes = 5000;
+    cfg.max_message_bytes = 77;
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t = bk_log_topic_find(log, "old", 3);
+    CHECK(t != NULL);
+    if (t) {
+        CHECK_EQ_INT(bk_topic_partition_count(t), 3);
+        CHECK_EQ_INT(bk_topic_config(t)->retention_bytes, 5000);
+        CHECK_EQ_INT(bk_topic_config(t)->max_message_bytes, 77);
+        CHECK_EQ_INT(bk_topic_config(t)->segment_bytes, cfg.segment_bytes);
+    }
+    fx_close(&loop, log);
+    /* Version 1 text is still parsed as such. */
+    uint32_t n = 0;
+    int has = 1;
+    bk_topic_config_t c;
+    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "old", &n, &c, &has), 0);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(has, 0);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_metadata_parser_is_strict(void)
+{
+    bk_topic_config_t c = {1, 2, 4096, 4}, out;
+    char text[512];
+    uint32_t n;
+    int has;
+    int len = bk_topic_meta_format(text, sizeof text, "s", 1, &c);
+    CHECK(len > 0);
+    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &n, &out, &has), 0);
+    CHECK_EQ_INT(out.retention_bytes, 2);
+    for (int cut = 0; cut < len; cut++) /* every truncation is refused */
+        CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)cut, "s", &n, &out, &has), BK_ECORRUPT);
+    /* A value out of range with a matching checksum is refused too. */
+    c.segment_bytes = (uint64_t)3 << 30;
+    len = bk_topic_meta_format(text, sizeof text, "s", 1, &c);
+    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &n, &out, &has), BK_ECORRUPT);
+    const char *v3 = "brook-topic 3\nname s\npartitions 1\ncrc32c 00000000\n";
+    CHECK_EQ_INT(bk_topic_meta_parse(v3, strlen(v3), "s", &n, &out, &has), BK_ECORRUPT);
+}
+
+CHECK_MAIN(CASE(test_name_rules), CASE(test_create_find_and_persist), CASE(test_configs_persist),
+           CASE(test_version1_metadata_gets_defaults), CASE(test_metadata_parser_is_strict),
            CASE(test_corrupt_metadata_refused), CASE(test_unfinished_create_leftovers),
            CASE(test_failed_rename_leaves_no_topic), CASE(test_lock_and_nested_dir))
