@@ -17,6 +17,7 @@
 #include "brook/election.h"
 #include "brook/http_client.h"
 #include "brook/log.h"
+#include "brook/replicator.h"
 #include "brook/server.h"
 #include "http/json.h"
 #include "http/response.h"
@@ -26,6 +27,7 @@ typedef struct {
     bk_log_config_t log;
     bk_election_config_t election;
     bk_broker_config_t broker;
+    bk_replication_config_t repl;
     char id_buf[128];
     char url_buf[256];
     char data_buf[512];
@@ -54,7 +56,9 @@ static void usage(FILE *f)
         "  --cluster NAME          Redis key prefix (default brook)\n"
         "  --lease-ms N            lease length (env LEASE_TIME_SECONDS; default 10000)\n"
         "  --renew-ms N            renew/poll interval (env RENEW_INTERVAL_SECONDS; default 5000)\n"
-        "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n\n"
+        "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n"
+        "  --min-insync-replicas N acks=all writes need this many in-sync replicas (default 1)\n"
+        "  --replica-lag-ms N      a follower behind this long leaves the ISR (default 10000)\n\n"
         "Storage:\n"
         "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
         "  --fsync POLICY          always (default) | interval:MS | never\n"
@@ -174,7 +178,8 @@ enum {
     OPT_PORT = 256, OPT_HOST, OPT_ID, OPT_URL, OPT_STANDALONE, OPT_REDIS, OPT_CLUSTER, OPT_LEASE,
     OPT_RENEW, OPT_FOLLOWER, OPT_DATA, OPT_FSYNC, OPT_PARTS, OPT_SEGMENT, OPT_NO_AUTO, OPT_MAXCONN,
     OPT_MAXBODY, OPT_MAXBATCH, OPT_MAXURL, OPT_MAXHDR, OPT_MAXHDRS, OPT_REQTO, OPT_IDLETO,
-    OPT_MAXPOLL, OPT_LOGLEVEL, OPT_RET_MS, OPT_RET_BYTES, OPT_RET_CHECK, OPT_MAXMSG
+    OPT_MAXPOLL, OPT_LOGLEVEL, OPT_RET_MS, OPT_RET_BYTES, OPT_RET_CHECK, OPT_MAXMSG,
+    OPT_MIN_ISR, OPT_LAG
 };
 
 static const struct option options[] = {
@@ -207,6 +212,8 @@ static const struct option options[] = {
     {"retention-bytes", required_argument, NULL, OPT_RET_BYTES},
     {"retention-check-ms", required_argument, NULL, OPT_RET_CHECK},
     {"max-message-bytes", required_argument, NULL, OPT_MAXMSG},
+    {"min-insync-replicas", required_argument, NULL, OPT_MIN_ISR},
+    {"replica-lag-ms", required_argument, NULL, OPT_LAG},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -286,6 +293,10 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return parse_u32(arg, &c->log.retention_check_ms) || !c->log.retention_check_ms ? -1 : 0;
     case OPT_MAXMSG:
         return parse_u32(arg, &c->log.max_message_bytes) || !c->log.max_message_bytes ? -1 : 0;
+    case OPT_MIN_ISR:
+        return parse_u32(arg, &c->repl.min_insync) || !c->repl.min_insync ? -1 : 0;
+    case OPT_LAG:
+        return parse_u32(arg, &c->repl.replica_lag_ms) || !c->repl.replica_lag_ms ? -1 : 0;
     default: return -1;
     }
 }
@@ -296,6 +307,7 @@ static int configure(config_t *c, int argc, char **argv)
     bk_server_config_defaults(&c->server);
     bk_log_config_defaults(&c->log);
     bk_election_config_defaults(&c->election);
+    bk_replication_config_defaults(&c->repl);
     c->broker.auto_create_topics = 1;
     c->broker.max_batch_body = 64u << 20;
     c->broker.max_poll_ms = 30000;
@@ -330,6 +342,7 @@ static int configure(config_t *c, int argc, char **argv)
     c->broker.broker_id = c->election.broker_id = c->id_buf;
     c->broker.advertised_url = c->election.advertised_url = c->url_buf;
     c->log.data_dir = c->data_buf;
+    c->repl.broker_id = c->id_buf;
     return 0;
 }
 
@@ -349,9 +362,18 @@ static int64_t current_epoch(void *arg)
     return v.epoch;
 }
 
+static void on_commit(void *arg, bk_partition_t *p)
+{
+    bk_broker_t *b = arg;
+    if (b->replicator)
+        bk_replicator_on_commit(b->replicator, p);
+}
+
 static void on_election_change(void *arg)
 {
     bk_broker_t *b = arg;
+    if (b->replicator)
+        bk_replicator_on_election_change(b->replicator);
     bk_election_view_t v;
     bk_election_view(b->election, &v);
     static const char *const roles[] = {"standalone", "leader", "follower", "none"};
@@ -377,10 +399,7 @@ static void after_log(void *arg)
 {
     bk_broker_t *b = arg;
     b->log = NULL;
-    if (b->client)
-        bk_http_client_close(b->client, after_client, b);
-    else
-        after_client(b);
+    bk_http_client_close(b->client, after_client, b);
 }
 
 static void after_election(void *arg)
@@ -390,11 +409,18 @@ static void after_election(void *arg)
     bk_log_close(b->log, after_log, b);
 }
 
+static void after_replicator(void *arg)
+{
+    bk_broker_t *b = arg;
+    b->replicator = NULL;
+    bk_election_stop(b->election, after_election, b);
+}
+
 static void after_server(void *arg)
 {
     bk_broker_t *b = arg;
     b->server = NULL;
-    bk_election_stop(b->election, after_election, b);
+    bk_replicator_stop(b->replicator, after_replicator, b);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -452,9 +478,8 @@ static int start(config_t *c)
     if (rc)
         return fprintf(stderr, "brook: cannot open log in %s: %s\n", c->log.data_dir,
                        bk_strerror(rc)), rc;
-    bk_log_set_commit_hook(broker.log, bk_broker_on_commit, &broker);
-    if (c->broker.follower_writes == BK_FOLLOWER_WRITES_PROXY &&
-        (rc = bk_http_client_new(loop, &broker.client)))
+    bk_log_set_commit_hook(broker.log, on_commit, &broker);
+    if ((rc = bk_http_client_new(loop, &broker.client)))
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
     bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
     bk_http_set_identity(&id);
@@ -462,6 +487,11 @@ static int start(config_t *c)
     rc = bk_election_start(loop, &c->election, on_election_change, &broker, &broker.election);
     if (rc)
         return fprintf(stderr, "brook: election: %s\n", bk_strerror(rc)), rc;
+    rc = bk_replicator_new(loop, broker.log, broker.election, broker.client, &c->repl,
+                           &broker.replicator);
+    if (rc)
+        return fprintf(stderr, "brook: replication: %s\n", bk_strerror(rc)), rc;
+    bk_replicator_set_hw_hook(broker.replicator, bk_broker_on_visible, &broker);
     bk_server_handlers_t h = {bk_broker_on_headers, bk_broker_on_request, &broker};
     rc = bk_server_start(loop, &c->server, &h, &broker.server);
     if (rc)

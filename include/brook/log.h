@@ -148,6 +148,39 @@ typedef int (*bk_read_visit_fn)(void *arg, const bk_record_view_t *rec);
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset);
 
+/* ---- Replication support (raw batches, truncation, leader epochs) ----
+ * In the log, "high watermark" means the end of locally durable data (what the fsync policy
+ * has made safe here). The cluster-wide replicated high watermark lives in src/replication/. */
+
+/* Copies whole batches, unchanged, starting with the batch that contains offset and ending
+ * before limit (exclusive; pass the high watermark), at most max_bytes (but always at least one
+ * whole batch when one is available) into *out (grown with realloc; the caller owns and frees
+ * it). Sets *len. Returns the number of batches, 0 when offset == limit, BK_ERANGE when offset
+ * is below the start offset or above limit. */
+int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size_t max_bytes,
+                          uint8_t **out, size_t *out_cap, size_t *len);
+
+/* Appends batches received from a leader exactly as they are (offsets, epochs, CRCs kept).
+ * Every batch is verified (length, magic, CRC) and must continue the log: the first base
+ * offset must equal the end offset and batches must be contiguous; otherwise BK_ECORRUPT or
+ * BK_EINVAL with nothing written. Durability and the callback as for bk_partition_append
+ * (base_offset = first offset appended). len may hold several batches. */
+int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len,
+                            bk_append_cb cb, void *arg);
+
+/* Drops every record at or after offset (a follower's diverged tail), from disk and index,
+ * crash-safely (truncate then fsync before returning). Refused with UV_EBUSY while appends are
+ * pending on p. offset >= end offset: nothing to do. offset below the start offset: BK_ERANGE. */
+int bk_partition_truncate(bk_partition_t *p, int64_t offset);
+
+/* Leader epochs, from the batch headers (kept in memory, rebuilt at open): the epoch of the
+ * last batch (-1 when empty), and the end offset of the largest epoch <= epoch: the start
+ * offset of the first batch with a larger epoch, or the end offset when there is none
+ * (Kafka's OffsetsForLeaderEpoch). *found_epoch is set to that largest epoch <= epoch
+ * (-1 when every batch has a larger epoch; the end offset is then the start offset). */
+int32_t bk_partition_last_epoch(const bk_partition_t *p);
+int64_t bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int32_t *found_epoch);
+
 int64_t bk_partition_start_offset(const bk_partition_t *p); /* first readable offset */
 int64_t bk_partition_end_offset(const bk_partition_t *p);   /* next offset to be assigned */
 int64_t bk_partition_high_watermark(const bk_partition_t *p); /* end of committed data */

@@ -12,6 +12,7 @@
 #include "brook/election.h"
 #include "brook/http_client.h"
 #include "brook/log.h"
+#include "brook/replicator.h"
 #include "brook/server.h"
 #include "http/exchange.h"
 
@@ -35,7 +36,8 @@ typedef struct {
     bk_broker_config_t cfg;
     bk_log_t *log;
     bk_election_t *election;
-    bk_http_client_t *client; /* NULL unless follower writes are proxied */
+    bk_http_client_t *client; /* proxying writes and replication fetches */
+    bk_replicator_t *replicator;
     bk_server_t *server;
     bk_waiter_t *waiters; /* long-poll reads waiting for data */
     bk_stream_t *streams; /* streamed reads following the log */
@@ -47,8 +49,11 @@ typedef struct {
 int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg);
 void bk_broker_on_request(void *arg, bk_exchange_t *ex);
 
-/* The log's commit hook: wakes long-poll reads of p. */
-void bk_broker_on_commit(void *arg, bk_partition_t *p);
+/* The replicator's high-watermark hook: wakes long-poll reads and streams of p. */
+void bk_broker_on_visible(void *arg, bk_partition_t *p);
+
+/* End of what consumers may read from p on this broker (the replicated high watermark). */
+int64_t bk_broker_visible_end(bk_broker_t *b, bk_partition_t *p);
 
 /* Streamed reads (records_stream.c): start one; wake those on p; end those of topic t (all
  * when t is NULL). */

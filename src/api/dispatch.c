@@ -142,9 +142,12 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         return;
     }
     ex->route = (int)r.id;
-    if (r.id != BK_ROUTE_METRICS && !negotiate(ex))
+    if (r.id != BK_ROUTE_METRICS && r.id != BK_ROUTE_REPL_FETCH && !negotiate(ex))
         return;
     switch (r.id) {
+    case BK_ROUTE_REPL_FETCH:
+        bk_replicator_serve_fetch(b->replicator, ex);
+        return;
     case BK_ROUTE_METRICS:
         bk_api_metrics(b, ex);
         return;

@@ -15,7 +15,7 @@ static const double latency_bounds[BK_METRICS_LATENCY_BUCKETS] = {
 
 static const char *const route_names[BK_ROUTE_COUNT] = {
     "unknown", "root", "produce", "leader", "health", "metrics", "brokers",
-    "topics", "topic", "partitions", "partition", "offsets", "records"};
+    "topics", "topic", "partitions", "partition", "offsets", "records", "replication_fetch"};
 
 void bk_metrics_observe(bk_metrics_t *m, const bk_exchange_t *ex)
 {

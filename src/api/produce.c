@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/ack.h"
 #include "api/broker.h"
 #include "api/partitioner.h"
 #include "api/produce_body.h"
@@ -17,10 +18,9 @@
 #define DEFAULT_TOPIC "default"
 
 typedef struct {
-    bk_broker_t *broker;
+    bk_ack_t ack; /* first: the append callback's argument */
     bk_exchange_t *ex;
-    bk_partition_t *part;
-    int64_t epoch;
+    int64_t offset; /* assigned at append time */
     size_t bytes;
 } produce_op_t;
 
@@ -50,37 +50,42 @@ int bk_api_require_json(bk_exchange_t *ex)
     return 0;
 }
 
-static void after_append(void *arg, int status, int64_t offset)
+static void answer_ok(bk_exchange_t *ex, bk_partition_t *p, int64_t offset)
+{
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "status");
+    bk_json_str(j, "ok");
+    bk_json_key(j, "topic");
+    bk_json_str(j, bk_topic_name(bk_partition_topic(p)));
+    bk_json_key(j, "partition");
+    bk_json_uint(j, bk_partition_index(p));
+    bk_json_key(j, "offset");
+    bk_json_int(j, offset);
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void after_ack(void *arg, int status)
 {
     produce_op_t *op = arg;
-    bk_exchange_t *ex = op->ex;
-    bk_broker_t *b = op->broker;
-    int64_t epoch = 0;
-    if (status < 0) {
-        bk_exchange_errorf(ex, 500, "write outcome unknown: flush failed (%s)", bk_strerror(status));
-    } else if (!bk_election_can_ack(b->election, &epoch) || epoch != op->epoch) {
-        bk_exchange_error(ex, 500, "write outcome unknown: leadership was lost before the "
-                                   "write could be acknowledged");
-    } else {
-        bk_topic_t *t = bk_partition_topic(op->part);
-        bk_topic_counters_t *tc = bk_metrics_topic(&b->metrics, t);
+    bk_broker_t *b = op->ack.broker;
+    if (status == 0) {
+        bk_topic_counters_t *tc = bk_metrics_topic(&b->metrics, bk_partition_topic(op->ack.part));
         if (tc) {
             tc->records_in++;
             tc->bytes_in += op->bytes;
         }
-        bk_json_t *j = bk_json_begin();
-        bk_json_obj(j);
-        bk_json_key(j, "status");
-        bk_json_str(j, "ok");
-        bk_json_key(j, "topic");
-        bk_json_str(j, bk_topic_name(t));
-        bk_json_key(j, "partition");
-        bk_json_uint(j, bk_partition_index(op->part));
-        bk_json_key(j, "offset");
-        bk_json_int(j, offset);
-        bk_json_obj_end(j);
-        bk_exchange_respond_json(ex, 200, j, NULL);
     }
+    if (op->ack.acks == BK_ACKS_NONE) /* answered when queued */
+        ;
+    else if (status == 0)
+        answer_ok(op->ex, op->ack.part, op->offset);
+    else if (status == BK_ENOTLEADER)
+        bk_exchange_error(op->ex, 500, "write outcome unknown: leadership was lost before the "
+                                       "write could be acknowledged");
+    else
+        bk_exchange_errorf(op->ex, 500, "write outcome unknown: %s", bk_strerror(status));
     free(op);
 }
 
@@ -112,6 +117,9 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         bk_exchange_error(ex, status, body.error);
         return;
     }
+    bk_acks_t acks;
+    if (!bk_ack_parse(ex, &acks))
+        return;
     int64_t epoch;
     if (!bk_broker_require_leader(b, ex, &epoch))
         return;
@@ -122,14 +130,15 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
     if (!t)
         return;
     bk_partition_t *p = pick_partition(b, ex, t);
-    if (!p)
+    if (!p || !bk_ack_precheck(b, ex, p, acks))
         return;
     produce_op_t *op = malloc(sizeof *op);
     if (!op) {
         bk_exchange_error(ex, 503, "out of memory");
         return;
     }
-    *op = (produce_op_t){b, ex, p, epoch, body.message.len};
+    *op = (produce_op_t){{b, p, 1, acks, epoch, after_ack, op}, ex, bk_partition_end_offset(p),
+                         body.message.len};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
         .key_len = body.has_key ? (int32_t)body.key.len : -1,
@@ -137,11 +146,13 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         .value_len = (int32_t)body.message.len,
         .timestamp = 0,
     };
-    int rc = bk_partition_append(p, &rec, 1, (int32_t)epoch, after_append, op);
+    int rc = bk_partition_append(p, &rec, 1, (int32_t)epoch, bk_ack_after_append, &op->ack);
     if (rc) {
         free(op);
         bk_exchange_errorf(ex, rc == BK_ETOOBIG ? 413 : 503, "write refused: %s",
                            bk_strerror(rc));
         return;
     }
+    if (acks == BK_ACKS_NONE)
+        answer_ok(ex, p, op->offset);
 }

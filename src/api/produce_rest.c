@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/ack.h"
 #include "api/broker.h"
 #include "api/partitioner.h"
 #include "api/records_body.h"
@@ -22,6 +23,7 @@ typedef struct {
     bk_exchange_t *ex;
     bk_topic_t *topic;
     int64_t epoch;
+    bk_acks_t acks;
     uint32_t pending;   /* appends not completed yet */
     int failed_status;  /* first append error (< 0), or 0 */
     size_t count;       /* records in the request */
@@ -31,9 +33,9 @@ typedef struct {
 } rest_op_t;
 
 typedef struct {
+    bk_ack_t ack; /* first: the append callback's argument */
     rest_op_t *op;
     uint32_t partition;
-    uint32_t records;
     size_t bytes; /* value bytes, for metrics */
 } part_ctx_t;
 
@@ -94,14 +96,13 @@ static void op_free(rest_op_t *op)
 static void answer(rest_op_t *op)
 {
     bk_exchange_t *ex = op->ex;
-    int64_t epoch = 0;
-    if (op->failed_status) {
-        bk_exchange_errorf(ex, 500, "write outcome unknown: %s", bk_strerror(op->failed_status));
-        return;
-    }
-    if (!bk_election_can_ack(op->broker->election, &epoch) || epoch != op->epoch) {
+    if (op->failed_status == BK_ENOTLEADER) {
         bk_exchange_error(ex, 500, "write outcome unknown: leadership was lost before the "
                                    "write could be acknowledged");
+        return;
+    }
+    if (op->failed_status) {
+        bk_exchange_errorf(ex, 500, "write outcome unknown: %s", bk_strerror(op->failed_status));
         return;
     }
     bk_json_t *j = bk_json_begin();
@@ -129,25 +130,30 @@ static void answer(rest_op_t *op)
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
 
-static void after_append(void *arg, int status, int64_t base)
+static void op_release(rest_op_t *op)
+{
+    if (--op->pending)
+        return;
+    if (op->acks != BK_ACKS_NONE) /* acks=0 was answered when queued */
+        answer(op);
+    op_free(op);
+}
+
+static void after_ack(void *arg, int status)
 {
     part_ctx_t *pc = arg;
     rest_op_t *op = pc->op;
     if (status < 0 && !op->failed_status) {
         op->failed_status = status;
-    } else {
-        op->base[pc->partition] = base;
+    } else if (status == 0) {
         bk_topic_counters_t *tc = bk_metrics_topic(&op->broker->metrics, op->topic);
         if (tc) {
-            tc->records_in += pc->records;
+            tc->records_in += pc->ack.count;
             tc->bytes_in += pc->bytes;
         }
     }
     free(pc);
-    if (--op->pending == 0) {
-        answer(op);
-        op_free(op);
-    }
+    op_release(op);
 }
 
 /* Chooses every record's partition; answers 40402 and returns -1 on a bad partition. */
@@ -214,14 +220,17 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
         if (!per_part[p])
             continue;
         part_ctx_t *pc = malloc(sizeof *pc);
+        bk_partition_t *part = bk_topic_partition(op->topic, p);
         int rc = pc ? 0 : UV_ENOMEM;
         if (pc) {
             size_t bytes = 0;
             for (size_t i = start[p]; i < start[p] + per_part[p]; i++)
                 bytes += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
-            *pc = (part_ctx_t){op, p, per_part[p], bytes};
-            rc = bk_partition_append(bk_topic_partition(op->topic, p), recs + start[p],
-                                     per_part[p], (int32_t)op->epoch, after_append, pc);
+            *pc = (part_ctx_t){{op->broker, part, per_part[p], op->acks, op->epoch, after_ack, pc},
+                               op, p, bytes};
+            op->base[p] = bk_partition_end_offset(part);
+            rc = bk_partition_append(part, recs + start[p], per_part[p], (int32_t)op->epoch,
+                                     bk_ack_after_append, &pc->ack);
         }
         if (rc) {
             free(pc);
@@ -232,23 +241,35 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
         issued = 1;
     }
     free(start);
-    if (--op->pending)
-        return;
-    if (!issued) /* nothing was written: a definite failure */
+    if (!issued) { /* nothing was written: a definite failure */
         bk_exchange_errorf(op->ex, op->failed_status == BK_ETOOBIG ? 413 : 503,
                            "write refused: %s", bk_strerror(op->failed_status));
-    else
+        op_free(op);
+        return;
+    }
+    if (op->acks == BK_ACKS_NONE)
         answer(op);
-    op_free(op);
+    op_release(op);
+}
+
+/* acks=all: every partition written must have enough in-sync replicas (checked first, so a
+ * refused request writes nothing). */
+static int insync_ok(bk_broker_t *b, bk_exchange_t *ex, rest_op_t *op, uint32_t nparts,
+                     const uint32_t *per_part)
+{
+    for (uint32_t p = 0; p < nparts; p++)
+        if (per_part[p] && !bk_ack_precheck(b, ex, bk_topic_partition(op->topic, p), op->acks))
+            return 0;
+    return 1;
 }
 
 static rest_op_t *op_new(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int64_t epoch,
-                         uint32_t nparts)
+                         bk_acks_t acks, uint32_t nparts)
 {
     rest_op_t *op = calloc(1, sizeof *op);
     if (!op)
         return NULL;
-    *op = (rest_op_t){b, ex, t, epoch, 0, 0, body.count, NULL, NULL, NULL};
+    *op = (rest_op_t){b, ex, t, epoch, acks, 0, 0, body.count, NULL, NULL, NULL};
     op->rec_part = malloc(body.count * sizeof *op->rec_part);
     op->rec_pos = malloc(body.count * sizeof *op->rec_pos);
     op->base = malloc(nparts * sizeof *op->base);
@@ -269,6 +290,9 @@ void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         bk_exchange_error(ex, body.error_code ? body.error_code : status, body.error);
         return;
     }
+    bk_acks_t acks;
+    if (!bk_ack_parse(ex, &acks))
+        return;
     int64_t epoch;
     if (!bk_broker_require_leader(b, ex, &epoch))
         return;
@@ -284,14 +308,15 @@ void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     if (r->id == BK_ROUTE_PARTITION && !bk_broker_partition(ex, t, r->partition))
         return;
     uint32_t *per_part = calloc(nparts, sizeof *per_part);
-    rest_op_t *op = per_part ? op_new(b, ex, t, epoch, nparts) : NULL;
+    rest_op_t *op = per_part ? op_new(b, ex, t, epoch, acks, nparts) : NULL;
     if (!op) {
         free(per_part);
         bk_exchange_error(ex, 503, "out of memory");
         return;
     }
     int64_t fixed = r->id == BK_ROUTE_PARTITION ? r->partition : -1;
-    if (assign_partitions(b, ex, op, fixed, nparts, per_part) == 0)
+    if (assign_partitions(b, ex, op, fixed, nparts, per_part) == 0 &&
+        insync_ok(b, ex, op, nparts, per_part))
         append_batches(op, nparts, per_part);
     else
         op_free(op);

@@ -38,8 +38,12 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
     bk_json_uint(j, bk_partition_index(p));
     bk_json_key(j, "records");
     bk_json_arr(j);
-    int64_t next = offset;
-    int n = bk_partition_read(p, offset, max_records, max_bytes, bk_record_render, &pg, &next);
+    int64_t next = offset, end = bk_broker_visible_end(b, p);
+    int n = 0;
+    if (end - offset < (int64_t)max_records) /* only what every in-sync replica holds */
+        max_records = end > offset ? (uint32_t)(end - offset) : 0;
+    if (max_records)
+        n = bk_partition_read(p, offset, max_records, max_bytes, bk_record_render, &pg, &next);
     if (n < 0 && n != BK_ERANGE) {
         bk_exchange_errorf(ex, 500, "read failed: %s", bk_strerror(n));
         return;
@@ -53,7 +57,7 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
     bk_json_key(j, "next_offset");
     bk_json_int(j, next);
     bk_json_key(j, "high_watermark");
-    bk_json_int(j, bk_partition_high_watermark(p));
+    bk_json_int(j, end);
     bk_json_key(j, "log_start_offset");
     bk_json_int(j, bk_partition_start_offset(p));
     bk_json_obj_end(j);
@@ -84,13 +88,19 @@ static void on_poll_timeout(uv_timer_t *t)
     finish_waiter(t->data);
 }
 
-void bk_broker_on_commit(void *arg, bk_partition_t *p)
+int64_t bk_broker_visible_end(bk_broker_t *b, bk_partition_t *p)
+{
+    return b->replicator ? bk_replicator_high_watermark(b->replicator, p)
+                         : bk_partition_high_watermark(p);
+}
+
+void bk_broker_on_visible(void *arg, bk_partition_t *p)
 {
     bk_broker_t *b = arg;
     bk_waiter_t *w = b->waiters;
     while (w) {
         bk_waiter_t *next = w->next;
-        if (w->part == p && bk_partition_high_watermark(p) > w->offset)
+        if (w->part == p && bk_broker_visible_end(b, p) > w->offset)
             finish_waiter(w);
         w = next;
     }
@@ -192,7 +202,7 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         !query_int(ex, "timeout_ms", 0, streaming ? INT32_MAX : b->cfg.max_poll_ms, &timeout) ||
         !query_format(ex, &format))
         return;
-    int64_t start = bk_partition_start_offset(p), hw = bk_partition_high_watermark(p);
+    int64_t start = bk_partition_start_offset(p), hw = bk_broker_visible_end(b, p);
     if (offset < start || offset > hw) {
         bk_exchange_errorf(ex, 416, "offset %lld is out of range: readable offsets are %lld to %lld",
                            (long long)offset, (long long)start, (long long)hw);

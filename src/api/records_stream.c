@@ -86,6 +86,11 @@ static void push(bk_stream_t *st)
     }
     uint32_t max = st->remaining > 0 && st->remaining < PAGE_RECORDS ? (uint32_t)st->remaining
                                                                      : PAGE_RECORDS;
+    int64_t end = bk_broker_visible_end(st->broker, st->part);
+    if (end - st->next < (int64_t)max) /* only what every in-sync replica holds */
+        max = end > st->next ? (uint32_t)(end - st->next) : 0;
+    if (max == 0)
+        return; /* wait for the high watermark to move */
     bk_record_render_t rr = {NULL, st->format, 0, 0};
     line_buf.len = 0;
     int64_t next = st->next;

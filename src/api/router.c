@@ -32,6 +32,7 @@ static const route_def_t routes[] = {
      "Allow: GET\r\n"},
     {{"topics", "{t}", "partitions", "{p}", "records", NULL}, BK_ROUTE_RECORDS, M(HTTP_GET),
      "Allow: GET\r\n"},
+    {{"replication", "fetch", NULL}, BK_ROUTE_REPL_FETCH, M(HTTP_POST), "Allow: POST\r\n"},
 };
 
 static int64_t parse_partition(const char *s, size_t len)

@@ -14,6 +14,14 @@ static void partition_json(bk_broker_t *b, bk_json_t *j, bk_partition_t *p)
     bk_election_view_t v;
     bk_election_view(b->election, &v);
     const char *leader = v.leader_id[0] ? v.leader_id : b->cfg.broker_id;
+    bk_replica_info_t reps[16];
+    int n = b->replicator ? bk_replicator_replicas(b->replicator, p, reps, 16) : 0;
+    if (n <= 0) { /* no replication state known: this broker alone */
+        snprintf(reps[0].broker, sizeof reps[0].broker, "%s", b->cfg.broker_id);
+        reps[0].leader = strcmp(leader, b->cfg.broker_id) == 0;
+        reps[0].in_sync = 1;
+        n = 1;
+    }
     bk_json_obj(j);
     bk_json_key(j, "partition");
     bk_json_uint(j, bk_partition_index(p));
@@ -21,14 +29,16 @@ static void partition_json(bk_broker_t *b, bk_json_t *j, bk_partition_t *p)
     bk_json_str(j, leader);
     bk_json_key(j, "replicas");
     bk_json_arr(j);
-    bk_json_obj(j);
-    bk_json_key(j, "broker");
-    bk_json_str(j, b->cfg.broker_id);
-    bk_json_key(j, "leader");
-    bk_json_bool(j, strcmp(leader, b->cfg.broker_id) == 0);
-    bk_json_key(j, "in_sync");
-    bk_json_bool(j, 1);
-    bk_json_obj_end(j);
+    for (int i = 0; i < n; i++) {
+        bk_json_obj(j);
+        bk_json_key(j, "broker");
+        bk_json_str(j, reps[i].broker);
+        bk_json_key(j, "leader");
+        bk_json_bool(j, reps[i].leader);
+        bk_json_key(j, "in_sync");
+        bk_json_bool(j, reps[i].in_sync);
+        bk_json_obj_end(j);
+    }
     bk_json_arr_end(j);
     bk_json_obj_end(j);
 }
@@ -86,14 +96,14 @@ static void list_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
 
-static void offsets(bk_exchange_t *ex, bk_partition_t *p)
+static void offsets(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p)
 {
     bk_json_t *j = bk_json_begin();
     bk_json_obj(j);
     bk_json_key(j, "beginning_offset");
     bk_json_int(j, bk_partition_start_offset(p));
     bk_json_key(j, "end_offset");
-    bk_json_int(j, bk_partition_high_watermark(p));
+    bk_json_int(j, bk_broker_visible_end(b, p));
     bk_json_obj_end(j);
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
@@ -139,7 +149,7 @@ void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     if (!p)
         return;
     if (r->id == BK_ROUTE_OFFSETS) {
-        offsets(ex, p);
+        offsets(b, ex, p);
         return;
     }
     bk_json_t *j = bk_json_begin();

@@ -259,7 +259,7 @@ static void write_inline(bk_commit_t *c)
     bk_partition_t **pp = &c->wlist;
     while (*pp) {
         bk_partition_t *p = *pp;
-        if (!p->failed && (p->busy_write || (needs_order(p) && 0))) {
+        if (!p->failed && (p->busy_write || needs_order(p))) {
             c->urgent |= !p->busy_write;
             pp = &p->wnext;
             continue;
@@ -363,6 +363,7 @@ static void run_op(const bk_log_io_t *io, bk_commit_op_t *op)
     if (op->len) {
         op->err = bk_io_pwrite_all(io, op->fd, op->buf, op->len, op->off);
         if (op->err < 0) {
+            op->write_failed = 1;
             int trc = io->ftruncate(op->fd, op->off); /* leave no torn batch behind */
             if (trc < 0)
                 bk_trace_error("log", "cannot undo a failed write (%s): %s",
@@ -419,7 +420,9 @@ static void after_round(bk_commit_t *c)
         if (op->err && op->err != UV_ECANCELED) {
             if (!op->p->failed)
                 bk_trace_error("log", "%s: %s failed: %s; refusing further appends", op->p->dir,
-                               op->len ? "write" : op->sync == 2 ? "fsync" : "fdatasync",
+                               op->write_failed ? "write"
+                               : op->sync == 2  ? "fsync"
+                                                : "fdatasync",
                                bk_strerror(op->err));
             bk_partition_fail(op->p, op->err);
             failed = 1;

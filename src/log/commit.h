@@ -40,6 +40,7 @@ typedef struct {
     int sync; /* 0 none, 1 fdatasync, 2 fsync (a directory) */
     int lane;
     int err;
+    int write_failed; /* err came from the write, not the sync */
 } bk_commit_op_t;
 
 /* Partitions of a round are spread over this many threadpool jobs (their syncs overlap). */
