@@ -1,10 +1,12 @@
 /* The partitioned, durable log: topics → partitions → segments of Kafka RecordBatch v2.
- * Runs on the loop thread; flushes (fdatasync) run on the libuv threadpool. Every function
- * here must be called from the loop thread. Nothing in this module speaks HTTP or JSON.
+ * Runs on the loop thread; under fsync=always the writes and flushes of appended data run on
+ * the libuv threadpool, retention deletes files there too. Every function here must be called
+ * from the loop thread. Nothing in this module speaks HTTP or JSON.
  *
  * Ownership: the bk_log_t owns every topic and partition; pointers to them stay valid until
- * bk_log_close() completes. Record views passed to read visitors point into a buffer that is
- * valid only during the visitor call. */
+ * bk_log_close() completes, or for a deleted topic until the last callback of an append made
+ * to it before the delete has returned. Record views passed to read visitors point into a
+ * buffer that is valid only during the visitor call. */
 #ifndef BROOK_LOG_H
 #define BROOK_LOG_H
 
@@ -25,10 +27,13 @@ typedef struct {
     uint64_t segment_bytes;        /* roll the active segment when it would exceed this */
     uint32_t index_interval_bytes; /* one sparse index entry per this many log bytes */
     uint32_t default_partitions;   /* partition count of topics created implicitly */
-    int64_t retention_ms;          /* default topic retention by age; -1 = forever (7 days) */
-    int64_t retention_bytes;       /* default per-partition retention by size; -1 = unlimited */
-    uint32_t max_message_bytes;    /* default largest record (key+value+headers), 1 MiB */
-    uint32_t retention_check_ms;   /* how often retention runs on the loop (5 min) */
+    /* Defaults of topics created without explicit settings (and of topics whose metadata
+     * predates settings); see bk_topic_config_t. */
+    int64_t retention_ms;        /* by age; -1 = forever (default 7 days) */
+    int64_t retention_bytes;     /* per partition, by size; -1 = unlimited (default) */
+    uint32_t max_message_bytes;  /* largest record, key+value+headers (default 1 MiB) */
+    uint32_t retention_check_ms; /* how often retention runs on the loop (default 5 min); it
+                                    also runs once right after open */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -41,7 +46,8 @@ typedef struct {
     uint32_t max_message_bytes; /* max.message.bytes: larger records are refused (BK_ETOOBIG) */
 } bk_topic_config_t;
 
-/* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition). */
+/* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition,
+ * retention 7 days / unlimited bytes checked every 5 minutes, 1 MiB records). */
 void bk_log_config_defaults(bk_log_config_t *cfg);
 
 typedef struct bk_log bk_log_t;
@@ -90,8 +96,9 @@ int bk_record_header_next(const uint8_t **pos, const uint8_t *end, bk_header_t *
  * once at start-up, before serving. Returns 0 or a negative error. */
 int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out);
 
-/* Flushes everything appended, waits for flushes in flight, closes the loop handles and frees
- * the log; then calls done(arg) from the loop. Appends after this fail with BK_ECLOSED. */
+/* Writes and flushes everything appended, waits for flushes and retention deletes in flight,
+ * closes the loop handles (the retention timer too) and frees the log; then calls done(arg)
+ * from the loop. Appends after this fail with BK_ECLOSED. */
 void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg);
 
 /* Topics. find returns NULL when unknown. create makes the topic's partitions and persists
@@ -101,7 +108,9 @@ bk_topic_t *bk_log_topic_find(bk_log_t *log, const char *name, size_t name_len);
 int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                         bk_topic_t **out);
 int bk_log_topic_name_valid(const char *name, size_t name_len);
-/* As bk_log_topic_create, with explicit settings (NULL = the log's defaults). */
+/* As bk_log_topic_create, with explicit settings (NULL = the log's defaults). BK_EINVAL for
+ * settings out of range: retention_* < -1, segment_bytes 0 or over 2 GiB, max_message_bytes
+ * 0. The settings are persisted with the topic. */
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len,
                              uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out);
 /* The log's defaults for new topics. */
@@ -109,13 +118,19 @@ void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out);
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t);
 
 /* Deletes a topic and its data. From return on, t is gone for find/at/count and its pointers
- * must not be passed to new calls; callbacks of appends already queued still run (with their
- * real status) and memory is freed after the last one. Directories are removed crash-safely
- * (renamed aside first, so a crash mid-delete never resurrects a half topic). */
+ * must not be passed to new calls (a topic of the same name may be created at once); callbacks
+ * of appends already queued still run (with their real status: the data was written and
+ * synced, then deleted) and may still use their partition and topic pointers; memory is
+ * freed after the last one. The commit hook is not called for a deleted topic. Directories
+ * are moved into the trash before the metadata (the commit point), so a crash leaves the
+ * whole topic or none of it; the files are removed on the threadpool. Blocking (renames and
+ * fsyncs on the loop thread), like topic creation. Returns 0 or a negative error (then the
+ * topic is unchanged). */
 int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t);
 
-/* Grows a topic to new_count partitions (never fewer: BK_EINVAL); metadata rewritten
- * crash-safely. Existing bk_partition_t pointers stay valid. */
+/* Grows a topic to new_count partitions (fewer: BK_EINVAL; the same count: 0, nothing done);
+ * metadata rewritten crash-safely. Existing bk_partition_t pointers stay valid. Blocking, like
+ * topic creation. */
 int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count);
 
 size_t bk_log_topic_count(const bk_log_t *log);
@@ -131,10 +146,13 @@ bk_partition_t *bk_topic_partition(bk_topic_t *t, uint32_t index); /* NULL if ou
  * not visible to readers and the partition refuses further appends). */
 typedef void (*bk_append_cb)(void *arg, int status, int64_t base_offset);
 
-/* Encodes recs as one RecordBatch stamped with leader_epoch, writes it to the active segment
- * (rolling first if needed) and queues it for group commit. Returns 0 when queued (cb will run
- * exactly once, never from inside this call) or a negative error with nothing written and cb
- * never called. n must be >= 1. */
+/* Encodes recs as one RecordBatch stamped with leader_epoch into the active segment's write
+ * buffer (rolling first if needed) and queues it for group commit, which writes it. Returns 0
+ * when queued (cb will run exactly once, never from inside this call) or a negative error with
+ * nothing written and cb never called: BK_ETOOBIG when a record's key+value+header bytes
+ * exceed the topic's max_message_bytes, BK_EINVAL for a malformed record or n == 0, BK_ECLOSED
+ * once the log closes, or the error that failed the partition. A write error (ENOSPC, EIO) or
+ * a failed flush is reported through cb and fails the partition until the log is reopened. */
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg);
 

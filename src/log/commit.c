@@ -33,7 +33,7 @@
 
 #define COMMIT_OF(ptr, field) ((bk_commit_t *)(void *)((char *)(ptr)-offsetof(bk_commit_t, field)))
 
-const uint32_t BK_LOG_FLUSH_BUCKET_US[11] = {100,   250,   500,    1000,   2500,  5000,
+const uint32_t BK_LOG_FLUSH_BUCKET_US[11] = {100,   250,   500,   1000,   2500,  5000,
                                              10000, 25000, 50000, 100000, 250000};
 
 static void kick(bk_commit_t *c);
@@ -147,6 +147,18 @@ void bk_commit_submit(bk_commit_t *c, bk_pending_t *e, bk_partition_t *p, bk_app
      * writes and acknowledges this turn's appends. */
     if (!c->in_flight || c->mode != BK_FSYNC_ALWAYS)
         arm(c);
+}
+
+void bk_commit_forget(bk_commit_t *c, bk_partition_t *p)
+{
+    for (bk_partition_t **pp = &c->slist; p->in_slist && *pp; pp = &(*pp)->snext) {
+        if (*pp == p) {
+            *pp = p->snext;
+            p->snext = NULL;
+            p->in_slist = 0;
+            return;
+        }
+    }
 }
 
 int bk_commit_idle(const bk_commit_t *c, const bk_partition_t *p)
@@ -279,7 +291,8 @@ static void write_inline(bk_commit_t *c)
             continue;
         }
         p->written_off = p->next_offset;
-        slist_add(c, p);
+        if (!p->deleted) /* nobody waits for a deleted topic's data to be synced */
+            slist_add(c, p);
     }
 }
 
@@ -321,6 +334,7 @@ static int segment_step(bk_commit_op_t *op, bk_partition_t *p, bk_segment_t *s)
     if (op->len || s->unsynced) {
         op->sync = 1;
         s->unsynced = 0;
+        s->syncing = 1;
     }
     return op->len || op->ilen || op->sync;
 }
@@ -349,8 +363,8 @@ static int collect(bk_commit_t *c, bk_partition_t *p, int lane)
         c->nops += (size_t)segment_step(op, p, p->segs[i]);
     }
     if (p->dir_dirty) {
-        c->ops[c->nops++] = (bk_commit_op_t){.p = p, .fd = p->dir_fd, .ifd = -1, .sync = 2,
-                                             .lane = lane};
+        c->ops[c->nops++] =
+            (bk_commit_op_t){.p = p, .fd = p->dir_fd, .ifd = -1, .sync = 2, .lane = lane};
         p->dir_dirty = 0;
     }
     p->round_target = p->next_offset;
@@ -366,8 +380,8 @@ static void run_op(const bk_log_io_t *io, bk_commit_op_t *op)
             op->write_failed = 1;
             int trc = io->ftruncate(op->fd, op->off); /* leave no torn batch behind */
             if (trc < 0)
-                bk_trace_error("log", "cannot undo a failed write (%s): %s",
-                               bk_strerror(op->err), bk_strerror(trc));
+                bk_trace_error("log", "cannot undo a failed write (%s): %s", bk_strerror(op->err),
+                               bk_strerror(trc));
             return;
         }
     }
@@ -417,6 +431,8 @@ static void after_round(bk_commit_t *c)
         bk_commit_op_t *op = &c->ops[i];
         if (op->s && (op->len || op->ilen))
             bk_segment_took(op->s, op->err == 0);
+        if (op->s)
+            op->s->syncing = 0;
         if (op->err && op->err != UV_ECANCELED) {
             if (!op->p->failed)
                 bk_trace_error("log", "%s: %s failed: %s; refusing further appends", op->p->dir,

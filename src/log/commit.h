@@ -106,6 +106,10 @@ void bk_commit_submit(bk_commit_t *c, bk_pending_t *e, bk_partition_t *p, bk_app
 /* Marks a partition as having something to sync that no append queued (a new segment file). */
 void bk_commit_mark_dirty(bk_commit_t *c, bk_partition_t *p);
 
+/* Drops p (of a deleted topic) from the partitions waiting only for a sync (interval and
+ * never modes); appends still queued for it are written and acknowledged as usual. */
+void bk_commit_forget(bk_commit_t *c, bk_partition_t *p);
+
 /* True when commit holds nothing of p: no queued append, no bytes to write or sync, no step
  * in a round in flight, no hook call pending. Only then may p be freed. */
 int bk_commit_idle(const bk_commit_t *c, const bk_partition_t *p);

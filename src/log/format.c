@@ -9,19 +9,41 @@
  *   .lock                      empty; flock()ed by the broker that owns the directory.
  *   <topic>.topic              topic metadata (below); "<topic>.topic.tmp" while being written.
  *   <topic>-<partition>/       one directory per partition, partition numbered from 0.
+ *   +trash/                    deleted topics on their way out (below).
  *
  * Topic names match [a-zA-Z0-9._-]{1,249} and are not "." or "..", so "<topic>-<n>" parses
- * back unambiguously at the last '-'.
+ * back unambiguously at the last '-', and nothing of a topic can be named like "+trash".
  *
  * Topic metadata is a short text file, written crash-safely: write "<topic>.topic.tmp",
- * fsync it, rename it over "<topic>.topic", fsync the data directory. Partition directories
- * and their first segment are created (and their directory fsynced) before the rename, so a
- * topic that exists on disk always has its partitions. The content is exactly:
+ * fsync it, fsync the data directory, rename it over "<topic>.topic", fsync the data directory.
+ * Partition directories and their first segment are created (and their directory fsynced)
+ * before the rename, so a topic that exists on disk always has its partitions; growing a topic
+ * creates the new partition directories first and rewrites the metadata the same way (an
+ * unpublished directory left by a crash is empty and is reused by the next attempt). The
+ * content is exactly (version 2):
  *
- *   brook-topic 1\n
+ *   brook-topic 2\n
  *   name <topic>\n
  *   partitions <decimal count>\n
+ *   retention.ms <decimal, -1 = forever>\n
+ *   retention.bytes <decimal, -1 = unlimited>\n
+ *   segment.bytes <decimal>\n
+ *   max.message.bytes <decimal>\n
  *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
+ *
+ * Version 1 files, written before topics had settings, are the same without the four
+ * settings lines and with "brook-topic 1"; such a topic gets the log's configured defaults.
+ * A file that is not byte for byte one of these renderings is refused (BK_ECORRUPT).
+ *
+ * Deleting a topic: make "+trash/<generation>.<topic>/" (20 digits, a counter that starts
+ * above every entry present at open) and fsync "+trash"; rename every "<topic>-<n>" into it; fsync
+ * the data directory and the entry; then rename "<topic>.topic" into it: that rename is the commit
+ * point; fsync both again. The entry is then removed recursively, off the loop, once no
+ * append refers to the topic any more. At open, before topics load, every entry is handled:
+ * an entry without the topic's metadata while "<topic>.topic" still exists is a delete that
+ * never committed, so its partition directories are renamed back; then every entry is
+ * removed. A crash therefore leaves the whole topic or none of it, and the name can be reused
+ * at once: the new topic's directories are fresh.
  *
  * A partition directory holds segments. A segment is a pair of files named by the offset of
  * its first record (the base offset), as 20 decimal digits:
@@ -69,14 +91,29 @@
  * index is derived data: never fsynced, checked at every open and rewritten if it differs
  * from what the .log implies.
  *
+ * WRITING. An append encodes its batch into the active segment's pending buffer in memory;
+ * group commit writes all pending bytes of a segment with one write per flush round, at the
+ * end of the file. A rolled (sealed) segment is made durable with fdatasync before a single
+ * byte is written to the segment after it, in every fsync mode: a crash can leave a torn
+ * tail only in the newest segment that holds data.
+ *
+ * RETENTION deletes whole sealed segments, oldest first, never the active one: those whose
+ * newest record (the largest maxTimestamp of their batches) is older than retention.ms, and
+ * while the partition is larger than retention.bytes. For each: unlink the .index, unlink the
+ * .log, fsync the partition directory, so a crash brings back at most a prefix of them and
+ * never leaves a gap. The partition's start offset is its first segment's base offset, which
+ * is therefore not 0 once retention has run.
+ *
  * RECOVERY. At open every segment is scanned batch by batch (header, length, CRC, record
- * structure, offset continuity). In the active segment the first batch that fails, and
- * everything after it, is a torn or garbage tail: it was never acknowledged (an append is
- * acknowledged only after the fdatasync that covers it, under fsync=always), so the file is
- * truncated to the end of the last good batch. In a sealed segment any failure, or a size or
- * offset that does not line up with the next segment, means acknowledged data is damaged: the
- * open fails with BK_ECORRUPT naming the file and position. The next offset to assign is the
- * offset after the last good batch, so an offset handed out is never handed out again. */
+ * structure, offset continuity). In the newest segment holding data the first batch that
+ * fails, and everything after it, is a torn or garbage tail: it was never acknowledged (an
+ * append is acknowledged only after the fdatasync that covers it, under fsync=always), so the
+ * file is truncated to the end of the last good batch; empty segments after it are kept as
+ * the active segment if they line up, deleted otherwise. In a sealed segment any failure, or a
+ * size or offset that does not line up with the next segment, means acknowledged data is
+ * damaged (the write order above rules out a crash as the cause): the open fails with
+ * BK_ECORRUPT naming the file and position. The next offset to assign is the offset after the
+ * last good batch, so an acknowledged offset is never handed out again. */
 #include "log/format.h"
 
 #include "brook/common.h"

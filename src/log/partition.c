@@ -419,8 +419,7 @@ static size_t plan(const bk_partition_t *p, int64_t now_ms)
         const bk_segment_t *s = p->segs[i];
         info[i] = (bk_retention_seg_t){s->max_ts, s->size, !bk_segment_settled(s)};
     }
-    k = bk_retention_plan(info, n, p->size_bytes, now_ms, cfg->retention_ms,
-                          cfg->retention_bytes);
+    k = bk_retention_plan(info, n, p->size_bytes, now_ms, cfg->retention_ms, cfg->retention_bytes);
     free(info);
     return k;
 }
@@ -428,7 +427,8 @@ static size_t plan(const bk_partition_t *p, int64_t now_ms)
 size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
 {
     bk_log_t *log = p->log;
-    if (p->failed || p->busy || p->retention_busy || p->deleted || p->nseg < 2 || log->closing)
+    /* A flush round may run: it only touches unsettled segments, which the plan keeps. */
+    if (p->failed || p->retention_busy || p->deleted || p->nseg < 2 || log->closing)
         return 0;
     size_t k = plan(p, now_ms);
     retention_job_t *job = k ? malloc(sizeof *job + k * sizeof job->segs[0]) : NULL;

@@ -1,7 +1,8 @@
-/* Segment files: create, append, verify on open, and the sparse index beside each .log (the
- * format is written down in format.c). This file must never let a torn batch stay in front
- * of later data: a failed append is cut back, a bad tail found at open is truncated, and a bad
- * sealed segment is refused rather than silently shortened. */
+/* Segment files: create, the pending and in-flight write buffers of appends, verify on open,
+ * and the sparse index beside each .log (the format is written down in format.c). This file
+ * must never let a torn batch stay in front of later data: a failed write is cut back, a bad
+ * tail found at open is truncated, and a bad sealed segment is refused rather than silently
+ * shortened. */
 #include "log/segment.h"
 
 #include "brook/common.h"
@@ -104,8 +105,8 @@ void bk_segment_tidy(const bk_log_io_t *io, bk_segment_t *s)
 
 int bk_segment_settled(const bk_segment_t *s)
 {
-    return !s->pend.len && !s->inflight.len && !s->ipend.len && !s->iinflight.len &&
-           !s->unsynced;
+    return !s->pend.len && !s->inflight.len && !s->ipend.len && !s->iinflight.len && !s->unsynced &&
+           !s->syncing;
 }
 
 int bk_segment_remove(const bk_log_io_t *io, const char *dir, int64_t base)

@@ -39,6 +39,7 @@ typedef struct {
     bk_wbuf_t pend, inflight, ipend, iinflight;
     int sealed;   /* no more appends: a newer segment exists */
     int unsynced; /* bytes were written since the last fdatasync was started */
+    int syncing;  /* an fdatasync of it runs in the flush round in flight */
 } bk_segment_t;
 
 /* "<dir>/<20-digit base><ext>" into buf (cap >= strlen(dir) + 32). */
@@ -76,7 +77,7 @@ void bk_segment_took(bk_segment_t *s, int ok);
 /* Drops pending bytes that will never be written (the partition failed). */
 void bk_segment_discard(bk_segment_t *s);
 
-/* True when nothing of s waits for a write or a sync. */
+/* True when nothing of s waits for (or is in) a write or a sync. */
 int bk_segment_settled(const bk_segment_t *s);
 
 /* File position from which to scan for offset (the last indexed batch at or before it). */

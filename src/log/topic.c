@@ -8,6 +8,7 @@
 
 #include "brook/common.h"
 #include "common/crc32c.h"
+#include "log/commit.h"
 #include "log/io.h"
 #include "log/log_internal.h"
 #include "log/partition.h"
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 #define META_SUFFIX ".topic"
-#define TMP_SUFFIX ".topic.tmp"
+#define TMP_SUFFIX ".tmp" /* short: a 249-character name plus suffix must fit in 255 bytes */
 #define META_MAX 512
 #define NAME_MAX_LEN 249
 
@@ -58,8 +59,8 @@ int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t parti
                      "brook-topic 2\nname %s\npartitions %" PRIu32 "\nretention.ms %" PRId64
                      "\nretention.bytes %" PRId64 "\nsegment.bytes %" PRIu64
                      "\nmax.message.bytes %" PRIu32 "\n",
-                     name, partitions, cfg->retention_ms, cfg->retention_bytes,
-                     cfg->segment_bytes, cfg->max_message_bytes);
+                     name, partitions, cfg->retention_ms, cfg->retention_bytes, cfg->segment_bytes,
+                     cfg->max_message_bytes);
     else
         n = snprintf(buf, cap, "brook-topic 1\nname %s\npartitions %" PRIu32 "\n", name,
                      partitions);
@@ -126,8 +127,8 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
         return BK_ECORRUPT;
     /* Re-render and compare byte for byte: canonical form and checksum in one check. */
     char want[META_MAX];
-    int wn = bk_topic_meta_format(want, sizeof want, expect_name, (uint32_t)n,
-                                  version == 2 ? &c : NULL);
+    int wn =
+        bk_topic_meta_format(want, sizeof want, expect_name, (uint32_t)n, version == 2 ? &c : NULL);
     if (wn < 0 || (size_t)wn != len || memcmp(want, buf, len) != 0)
         return BK_ECORRUPT;
     *partitions = (uint32_t)n;
@@ -346,8 +347,8 @@ const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)
     return &t->cfg;
 }
 
-int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len,
-                             uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out)
+int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                             const bk_topic_config_t *cfg, bk_topic_t **out)
 {
     bk_topic_config_t defaults;
     if (log->closing)
@@ -520,8 +521,10 @@ int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t)
     unregister(log, t);
     t->deleted = 1;
     t->trash = entry;
-    for (uint32_t i = 0; i < t->npart; i++)
+    for (uint32_t i = 0; i < t->npart; i++) {
         t->parts[i]->deleted = 1;
+        bk_commit_forget(&log->commit, t->parts[i]);
+    }
     t->next_dead = log->dead;
     log->dead = t;
     bk_log_reap(log); /* frees it now if nothing refers to it any more */
@@ -552,8 +555,8 @@ static int load_one(bk_log_t *log, const char *file, size_t name_len)
     uint32_t npart = 0;
     int has_cfg = 0;
     bk_topic_config_t cfg;
-    int rc = len < 0 ? (int)len
-                     : bk_topic_meta_parse(text, (size_t)len, name, &npart, &cfg, &has_cfg);
+    int rc =
+        len < 0 ? (int)len : bk_topic_meta_parse(text, (size_t)len, name, &npart, &cfg, &has_cfg);
     if (rc == BK_ECORRUPT)
         bk_trace_error("log", "%s: malformed topic metadata", path);
     free(path);
@@ -593,7 +596,8 @@ static int undo_entry(bk_log_t *log, const char *path, const char *name)
     size_t nlen = strlen(name);
     struct dirent *de;
     while (d && rc == 0 && (de = readdir(d)) != NULL) {
-        char *from = path_join(path, de->d_name, ""), *to = path_join(log->data_dir, de->d_name, "");
+        char *from = path_join(path, de->d_name, ""),
+             *to = path_join(log->data_dir, de->d_name, "");
         if (!from || !to)
             rc = UV_ENOMEM;
         else if (strncmp(de->d_name, name, nlen) == 0 && de->d_name[nlen] == '-' && !exists(to)) {

@@ -101,7 +101,9 @@ static void test_retention_by_time(void)
 {
     const int64_t now = 100 * DAY;
     bk_retention_seg_t s[4] = {
-        {now - 9 * DAY, 100, 0}, {now - 8 * DAY, 100, 0}, {now - 6 * DAY, 100, 0},
+        {now - 9 * DAY, 100, 0},
+        {now - 8 * DAY, 100, 0},
+        {now - 6 * DAY, 100, 0},
         {now - 10 * DAY, 100, 0}, /* older than its predecessor: stays behind it */
     };
     CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 7 * DAY, -1), 2);

@@ -1,6 +1,7 @@
 /* Appends and reads through a real loop and real files: offsets, values, keys, headers and
  * epochs read back; nothing visible before its callback; the bytes on disk are RecordBatch v2;
- * read limits; segment rolls; offsets kept across restarts; the fsync modes; close order. */
+ * max.message.bytes refusals; read limits; segment rolls; offsets kept across restarts; the
+ * fsync modes; close order. */
 #include "log_fixture.h"
 
 #include "log/format.h"
@@ -427,7 +428,54 @@ static void test_bad_appends_write_nothing(void)
     fx_rmrf(dir);
 }
 
-CHECK_MAIN(CASE(test_round_trip), CASE(test_keys_headers_timestamps), CASE(test_read_limits),
-           CASE(test_segment_roll_and_restart), CASE(test_big_batch_in_small_segments),
-           CASE(test_modes_and_hook), CASE(test_close_acks_pending_and_refuses),
-           CASE(test_bad_appends_write_nothing))
+static const char big_value[128] =
+    "0123456789012345678901234567890123456789012345678901234567890123"
+    "0123456789";
+
+static void test_max_message_bytes(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    cfg.max_message_bytes = 64; /* the default of topics created without settings */
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_config_t c;
+    bk_log_topic_config_defaults(log, &c);
+    CHECK_EQ_INT(c.max_message_bytes, 64);
+    c.max_message_bytes = 10;
+    bk_topic_t *t;
+    CHECK_EQ_INT(bk_log_topic_create_with(log, "mm", 2, 1, &c, &t), 0);
+    bk_partition_t *p = bk_topic_partition(t, 0);
+    bk_header_t h = {(const uint8_t *)"ab", 2, (const uint8_t *)"c", 1};
+    bk_record_t ok = {(const uint8_t *)"kkkk", 4, (const uint8_t *)"vvvvvv", 6, NULL, 0, 0};
+    bk_record_t with_header = {(const uint8_t *)"kk", 2, (const uint8_t *)"vvvv", 4, &h, 1, 0};
+    bk_record_t big = {NULL, -1, (const uint8_t *)"01234567890", 11, NULL, 0, 0};
+    bk_record_t big_header = {(const uint8_t *)"kkkk", 4, (const uint8_t *)"vvvv", 4, &h, 1, 0};
+    CHECK_EQ_INT(bk_partition_append(p, &ok, 1, 1, NULL, NULL), 0); /* exactly 10 */
+    CHECK_EQ_INT(bk_partition_append(p, &with_header, 1, 1, NULL, NULL), 0);
+    CHECK_EQ_INT(bk_partition_append(p, &big, 1, 1, NULL, NULL), BK_ETOOBIG);
+    CHECK_EQ_INT(bk_partition_append(p, &big_header, 1, 1, NULL, NULL), BK_ETOOBIG);
+    bk_record_t batch[2] = {ok, big}; /* one record over the limit refuses the batch */
+    CHECK_EQ_INT(bk_partition_append(p, batch, 2, 1, NULL, NULL), BK_ETOOBIG);
+    CHECK_EQ_INT(bk_partition_end_offset(p), 2);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    fx_read_t rd;
+    CHECK_EQ_INT(fx_read_all(p, 0, &rd), 2);
+    CHECK_EQ_STR(rd.values[1], "vvvv");
+    /* The log-wide default applies to topics without settings. */
+    bk_partition_t *q = make_topic(log, "dflt", 1);
+    bk_record_t r64 = {NULL, -1, (const uint8_t *)big_value, 64, NULL, 0, 0};
+    bk_record_t r65 = {NULL, -1, (const uint8_t *)big_value, 65, NULL, 0, 0};
+    CHECK_EQ_INT(bk_partition_append(q, &r64, 1, 1, NULL, NULL), 0);
+    CHECK_EQ_INT(bk_partition_append(q, &r65, 1, 1, NULL, NULL), BK_ETOOBIG);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+CHECK_MAIN(CASE(test_round_trip), CASE(test_max_message_bytes), CASE(test_keys_headers_timestamps),
+           CASE(test_read_limits), CASE(test_segment_roll_and_restart),
+           CASE(test_big_batch_in_small_segments), CASE(test_modes_and_hook),
+           CASE(test_close_acks_pending_and_refuses), CASE(test_bad_appends_write_nothing))

@@ -46,8 +46,9 @@ static int64_t rec_pwrite(int fd, const void *buf, size_t len, int64_t off)
 
 static int rec_fdatasync(int fd)
 {
-    record('S', fd);
-    return fx_io_fdatasync(fd);
+    int rc = fx_io_fdatasync(fd);
+    record('S', fd); /* when it has completed */
+    return rc;
 }
 
 static void recorder_install(void)
@@ -377,7 +378,7 @@ static void test_sealed_segment_synced_before_successor_written(void)
         recorder_install();
         bk_log_config_t cfg = fx_config(dir);
         cfg.fsync_mode = modes[m];
-        cfg.fsync_interval_ms = 10000;
+        cfg.fsync_interval_ms = 20;
         cfg.segment_bytes = 150;
         bk_log_t *log;
         CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
@@ -404,6 +405,41 @@ static void test_sealed_segment_synced_before_successor_written(void)
         fx_io_restore();
         fx_rmrf(dir);
     }
+}
+
+static void test_roll_while_its_sync_runs(void)
+{
+    /* Interval mode: a flush round is syncing the active segment when an append rolls it. The
+     * check phase must not write the new segment before that sync has completed. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    recorder_install();
+    bk_log_config_t cfg = fx_config(dir);
+    cfg.fsync_mode = BK_FSYNC_INTERVAL;
+    cfg.fsync_interval_ms = 0;
+    cfg.segment_bytes = 100;
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t;
+    CHECK_EQ_INT(bk_log_topic_create(log, "s", 1, 1, &t), 0);
+    bk_partition_t *p = bk_topic_partition(t, 0);
+    atomic_store(&fx_sync_delay_ms, 50);
+    atomic_store(&nevents, 0);
+    fx_acks_t acks = {0};
+    CHECK_EQ_INT(fx_append(p, NULL, "0123456789", &acks, 0), 0);
+    uv_run(&loop, UV_RUN_NOWAIT); /* written, acked, and its sync started */
+    CHECK_EQ_INT(acks.calls, 1);
+    CHECK_EQ_INT(fx_append(p, NULL, "0123456789", &acks, 1), 0); /* rolls */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 2);
+    int synced = event_at('S', "00000000000000000000.log");
+    int written = event_at('W', "00000000000000000001.log");
+    CHECK(synced >= 0 && written >= 0 && synced < written);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
 }
 
 static void test_failed_sync_of_sealed_segment_keeps_successor_empty(void)
@@ -438,6 +474,7 @@ static void test_failed_sync_of_sealed_segment_keeps_successor_empty(void)
 
 CHECK_MAIN(CASE(test_one_write_per_partition_per_round),
            CASE(test_sealed_segment_synced_before_successor_written),
+           CASE(test_roll_while_its_sync_runs),
            CASE(test_failed_sync_of_sealed_segment_keeps_successor_empty),
            CASE(test_one_round_for_many_appends), CASE(test_interval_acks_do_not_wait_for_a_flush),
            CASE(test_appends_during_a_round_share_the_next), CASE(test_failed_fdatasync),

@@ -134,6 +134,34 @@ static void test_delete_with_appends_queued(void)
     fx_rmrf(dir);
 }
 
+static void test_delete_in_never_mode_frees_at_once(void)
+{
+    /* Under fsync=never written data waits for no sync: a deleted topic does not wait for
+     * one either (its memory and trash go while the log runs, not at close). */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    cfg.fsync_mode = BK_FSYNC_NEVER;
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t = make(log, "n", 1);
+    fill(&loop, bk_topic_partition(t, 0), "unsynced", 3);
+    static inflight_t f;
+    f = (inflight_t){bk_topic_partition(t, 0), 0, 0, ""};
+    bk_record_t r = {NULL, -1, (const uint8_t *)"v", 1, NULL, 0, 0};
+    CHECK_EQ_INT(bk_partition_append(f.p, &r, 1, 1, on_inflight, &f), 0);
+    CHECK_EQ_INT(bk_log_topic_delete(log, t), 0);
+    CHECK_EQ_INT(trash_entries(dir), 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(f.calls, 1);
+    CHECK_EQ_INT(f.ok, 1);
+    CHECK_EQ_INT(trash_entries(dir), 0);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
 static void test_delete_during_a_round(void)
 {
     char *dir = fx_tmpdir();
@@ -356,6 +384,7 @@ static void test_add_partitions(void)
 }
 
 CHECK_MAIN(CASE(test_delete_then_recreate), CASE(test_delete_with_appends_queued),
-           CASE(test_delete_during_a_round), CASE(test_delete_from_a_callback),
-           CASE(test_crash_after_commit_point), CASE(test_crash_before_commit_point),
-           CASE(test_failed_delete_changes_nothing), CASE(test_add_partitions))
+           CASE(test_delete_in_never_mode_frees_at_once), CASE(test_delete_during_a_round),
+           CASE(test_delete_from_a_callback), CASE(test_crash_after_commit_point),
+           CASE(test_crash_before_commit_point), CASE(test_failed_delete_changes_nothing),
+           CASE(test_add_partitions))

@@ -223,6 +223,5 @@ static void test_flush_error_at_close(void)
 }
 
 CHECK_MAIN(CASE(test_enospc_fails_the_round), CASE(test_enospc_in_interval_mode),
-           CASE(test_short_writes_completed),
-           CASE(test_undoable_write_fails_partition), CASE(test_failed_roll),
-           CASE(test_flush_error_at_close))
+           CASE(test_short_writes_completed), CASE(test_undoable_write_fails_partition),
+           CASE(test_failed_roll), CASE(test_flush_error_at_close))

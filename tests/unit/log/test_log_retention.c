@@ -161,6 +161,48 @@ static void test_active_segment_never_deleted(void)
     fx_rmrf(dir);
 }
 
+static void test_during_a_flush_round(void)
+{
+    /* Under steady load a round is almost always in flight: retention must not wait for a
+     * quiet moment, only leave alone the segments the round touches. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_partition_t *p = topic_with(log, "busy", 7 * DAY, -1);
+    int64_t now = bk_wall_ms();
+    put(&loop, p, now - 30 * DAY, "old-0");
+    atomic_store(&fx_sync_delay_ms, 60);
+    fx_acks_t acks = {0};
+    bk_record_t r[2] = {{NULL, -1, (const uint8_t *)"old-1", 5, NULL, 0, now - 30 * DAY},
+                        {NULL, -1, (const uint8_t *)"young-record", 12, NULL, 0, now}};
+    for (int i = 0; i < 2; i++) { /* each rolls: segments 1 and 2 */
+        fx_args[i] = (fx_ack_arg_t){&acks, i};
+        CHECK_EQ_INT(bk_partition_append(p, &r[i], 1, 1, fx_on_append, &fx_args[i]), 0);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT); /* the round writes and syncs segments 1 and 2 */
+    CHECK_EQ_INT(acks.calls, 0);
+    /* Segment 0 is settled and goes; segment 1 is in the round and stays for now. */
+    CHECK_EQ_INT(bk_log_retention_run(log, now), 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 2);
+    CHECK_EQ_INT(acks.status[1], 0);
+    CHECK_EQ_INT(bk_log_retention_run(log, now), 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(bk_partition_start_offset(p), 2);
+    CHECK(!seg_exists(dir, "busy", 0) && !seg_exists(dir, "busy", 1) && seg_exists(dir, "busy", 2));
+    fx_read_t rd;
+    CHECK_EQ_INT(fx_read_all(p, 2, &rd), 1);
+    CHECK_EQ_STR(rd.values[0], "young-record");
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_io_restore();
+    fx_rmrf(dir);
+}
+
 static void on_stop(uv_timer_t *h)
 {
     uv_close((uv_handle_t *)h, NULL);
@@ -224,4 +266,4 @@ static void test_open_pass_deletes(void)
 }
 
 CHECK_MAIN(CASE(test_by_time), CASE(test_by_bytes), CASE(test_active_segment_never_deleted),
-           CASE(test_timer), CASE(test_open_pass_deletes))
+           CASE(test_during_a_flush_round), CASE(test_timer), CASE(test_open_pass_deletes))
