@@ -1,6 +1,7 @@
 /* Lookups shared by handlers: topics (with implicit creation) and partitions, each answering
  * the REST Proxy's error codes itself so handlers stay linear. */
 #include <stdio.h>
+#include <string.h>
 
 #include "api/broker.h"
 #include "brook/common.h"
@@ -52,4 +53,10 @@ bk_partition_t *bk_broker_partition(bk_exchange_t *ex, bk_topic_t *t, int64_t pa
         return NULL;
     }
     return bk_topic_partition(t, (uint32_t)partition);
+}
+
+int bk_broker_topic_alive(bk_broker_t *b, bk_topic_t *t)
+{
+    const char *name = bk_topic_name(t);
+    return bk_log_topic_find(b->log, name, strlen(name)) == t;
 }

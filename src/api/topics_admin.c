@@ -34,7 +34,8 @@ static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topi
         else if (strcmp(name, "retention.bytes") == 0)
             ok = config_int(value, -1, &v) && (cfg->retention_bytes = v, 1);
         else if (strcmp(name, "segment.bytes") == 0)
-            ok = config_int(value, 4096, &v) && (cfg->segment_bytes = (uint64_t)v, 1);
+            ok = config_int(value, 4096, &v) && v <= (1 << 30) &&
+                 (cfg->segment_bytes = (uint64_t)v, 1);
         else if (strcmp(name, "max.message.bytes") == 0)
             ok = config_int(value, 1, &v) && v <= INT32_MAX &&
                  (cfg->max_message_bytes = (uint32_t)v, 1);
