@@ -54,12 +54,15 @@ static void dispatch(bk_conn_t *c, bk_exchange_t *ex)
  * is answered, so a read pipelined after a write sees the write. */
 static void dispatch_held(bk_conn_t *c)
 {
-    for (bk_exchange_t *ex = c->head; ex && !c->closing; ex = ex->next) {
-        if (ex->state != BK_EX_HELD)
-            continue;
-        if (c->unsafe_busy && is_safe(ex->method))
-            return;
-        dispatch(c, ex);
+    bk_exchange_t *ex = c->head;
+    while (ex && !c->closing) {
+        bk_exchange_t *next = ex->next; /* answering ex may move it off the queue */
+        if (ex->state == BK_EX_HELD) {
+            if (c->unsafe_busy && is_safe(ex->method))
+                return;
+            dispatch(c, ex);
+        }
+        ex = next;
     }
 }
 
