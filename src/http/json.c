@@ -3,8 +3,6 @@
  * are traced, not returned, so handler code stays linear. */
 #include "http/json.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -61,17 +59,31 @@ void bk_json_strn(bk_json_t *j, const void *s, size_t len)
 {
     check(yajl_gen_string(j->g, (const unsigned char *)s, len));
 }
+/* Decimal digits of v, right-aligned in buf[0..24); returns the first digit. (snprintf was
+ * a visible cost on 1,000-record pages.) */
+static char *format_u64(char buf[24], uint64_t v)
+{
+    char *p = buf + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 void bk_json_int(bk_json_t *j, int64_t v)
 {
     char num[24];
-    int n = snprintf(num, sizeof num, "%" PRId64, v);
-    check(yajl_gen_number(j->g, num, (size_t)n));
+    char *p = format_u64(num, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    check(yajl_gen_number(j->g, p, (size_t)(num + 24 - p)));
 }
 void bk_json_uint(bk_json_t *j, uint64_t v)
 {
     char num[24];
-    int n = snprintf(num, sizeof num, "%" PRIu64, v);
-    check(yajl_gen_number(j->g, num, (size_t)n));
+    char *p = format_u64(num, v);
+    check(yajl_gen_number(j->g, p, (size_t)(num + 24 - p)));
 }
 void bk_json_double(bk_json_t *j, double v)
 {
@@ -111,6 +123,14 @@ int bk_utf8_valid(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        if (i + 8 <= len) { /* ASCII fast path: eight bytes at a time */
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
         uint8_t c = s[i];
         size_t n;
         uint32_t cp;
