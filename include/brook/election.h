@@ -34,6 +34,9 @@ typedef struct {
     uint32_t command_timeout_ms;
     int64_t min_epoch; /* highest epoch this broker has seen before (e.g. stamped in its log):
                           a new term it starts is always above it, even if Redis lost data */
+    /* 1: may take the lease even when "<cluster>:isr" does not list this broker (unclean
+     * election: acknowledged writes may be lost). Default 0. */
+    int unclean;
 } bk_election_config_t;
 
 void bk_election_config_defaults(bk_election_config_t *cfg);
@@ -66,6 +69,38 @@ int bk_election_can_ack(const bk_election_t *e, int64_t *epoch);
 /* Asks for an immediate re-read of the leader key (e.g. a follower was told of a leader that
  * turned out to be gone). Cheap; coalesced with a read already in flight. */
 void bk_election_refresh(bk_election_t *e);
+
+/* ---- In-sync replica set (DESIGN.md §6): "<cluster>:isr" names the brokers that hold every
+ * acknowledged write. Only the leader writes it (fenced by its lease); while it exists, only a
+ * broker it lists may take the lease (unless config.unclean). A missing key (a new cluster)
+ * lets anyone lead. */
+
+#define BK_ELECTION_ISR_MAX 16
+
+typedef struct {
+    int present;      /* 0: Redis holds no ISR */
+    int64_t epoch;    /* epoch of the leader that published it */
+    char leader[128]; /* id of that leader */
+    int count;        /* members in ids */
+    char ids[BK_ELECTION_ISR_MAX][128];
+} bk_election_isr_t;
+
+/* Leader only: replaces the ISR with ids[0..n) (1 <= n <= BK_ELECTION_ISR_MAX ids of 1..127
+ * bytes), in one Lua script that writes only if the leader key still holds this broker's id
+ * and current epoch. Returns 0 and cb(arg, status) runs exactly once later, from the loop:
+ * 0 = written; BK_EFENCED = not written, the lease is no longer ours; another negative error
+ * (timeout, connection lost, shutting down) = it may or may not have been written. Or
+ * returns BK_ENOTLEADER (not leader now), BK_EINVAL (bad ids, standalone), BK_EREDIS (not
+ * connected) or BK_ECLOSED, and cb never runs. Publications are applied in call order. */
+int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
+                            void (*cb)(void *arg, int status), void *arg);
+
+/* Reads the ISR. Returns 0 and cb(arg, status, isr) runs exactly once later (isr valid only
+ * during the call, NULL when status < 0), or a negative error (BK_EINVAL standalone,
+ * BK_EREDIS not connected, BK_ECLOSED) and cb never runs. */
+int bk_election_read_isr(bk_election_t *e,
+                         void (*cb)(void *arg, int status, const bk_election_isr_t *isr),
+                         void *arg);
 
 /* Releases the lease if held (compare-and-DEL), disconnects, frees; done(arg) runs from the
  * loop when every handle is closed. */

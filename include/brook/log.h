@@ -174,7 +174,11 @@ int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, s
  * before limit (exclusive; pass the high watermark), at most max_bytes (but always at least one
  * whole batch when one is available) into *out (grown with realloc; the caller owns and frees
  * it). Sets *len. Returns the number of batches, 0 when offset == limit, BK_ERANGE when offset
- * is below the start offset or above limit. */
+ * is below the start offset or above limit.
+ * Details: a batch is included only if all of it lies below limit; limit is clamped to
+ * bk_partition_high_watermark() (so 0 is also returned for offset above it); max_bytes 0 means
+ * no byte limit (as in bk_partition_read); every batch returned is CRC-verified, a damaged one
+ * fails the call with BK_ECORRUPT (*len = 0). The first batch may start before offset. */
 int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size_t max_bytes,
                           uint8_t **out, size_t *out_cap, size_t *len);
 
@@ -182,13 +186,27 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
  * Every batch is verified (length, magic, CRC) and must continue the log: the first base
  * offset must equal the end offset and batches must be contiguous; otherwise BK_ECORRUPT or
  * BK_EINVAL with nothing written. Durability and the callback as for bk_partition_append
- * (base_offset = first offset appended). len may hold several batches. */
+ * (base_offset = first offset appended). len may hold several batches.
+ * Details: BK_ECORRUPT for bytes that are not whole, valid, uncompressed RecordBatch v2
+ * batches (a truncated last batch included); BK_EINVAL for len 0 or offsets that do not
+ * continue the log (gap, overlap, not contiguous); BK_ECLOSED, BK_ENOTOPIC, the partition's
+ * failure, UV_ENOMEM or a segment-creation error as for bk_partition_append. On any error
+ * nothing is appended (new segment files are made before the first byte is queued and removed
+ * again on failure). max_message_bytes is not applied. The end offset moves at once; the
+ * high watermark when the callback reports success. */
 int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len,
                             bk_append_cb cb, void *arg);
 
 /* Drops every record at or after offset (a follower's diverged tail), from disk and index,
  * crash-safely (truncate then fsync before returning). Refused with UV_EBUSY while appends are
- * pending on p. offset >= end offset: nothing to do. offset below the start offset: BK_ERANGE. */
+ * pending on p. offset >= end offset: nothing to do. offset below the start offset: BK_ERANGE.
+ * Details: the cut falls on a batch boundary; an offset inside a batch cuts at that batch's
+ * start (the end offset then is below offset). UV_EBUSY while an append or append_raw of p
+ * waits for its callback (retry after it ran; calling from that callback is fine) or a read
+ * visitor is running. Later segments are deleted, the high watermark becomes min(it, the new
+ * end) and the epoch list is cut; appends continue at the cut. Blocking (unlink, ftruncate,
+ * fsync on the loop thread). BK_ECLOSED / BK_ENOTOPIC / the partition's failure refuse it; an
+ * I/O error in the middle fails the partition (reopen recovers a consistent prefix). */
 int bk_partition_truncate(bk_partition_t *p, int64_t offset);
 
 /* Leader epochs, from the batch headers (kept in memory, rebuilt at open): the epoch of the
@@ -196,6 +214,10 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset);
  * offset of the first batch with a larger epoch, or the end offset when there is none
  * (Kafka's OffsetsForLeaderEpoch). *found_epoch is set to that largest epoch <= epoch
  * (-1 when every batch has a larger epoch; the end offset is then the start offset). */
+/* The list gains an entry only when a batch's epoch is larger than the last entry's (a
+ * smaller one counts as part of the current epoch, as in Kafka); retention trims it to the
+ * start offset. So the start offset of the last epoch is bk_partition_epoch_end(p,
+ * bk_partition_last_epoch(p) - 1, &f). found_epoch may be NULL. */
 int32_t bk_partition_last_epoch(const bk_partition_t *p);
 int64_t bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int32_t *found_epoch);
 

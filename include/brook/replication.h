@@ -72,6 +72,14 @@ void bk_isr_init(bk_isr_t *s, const char *leader_id, int64_t leader_hw, uint32_t
  * leader's own id, and BK_ETOOBIG when BK_ISR_MAX_REPLICAS replicas are listed. */
 int bk_isr_add_follower(bk_isr_t *s, const char *id);
 
+/* At the start of a term (or when a partition appears mid-term), lists follower id as a
+ * member of an ISR that Redis may still hold from before: desired and counted at once, assumed
+ * to hold everything below the HW (true of every member of a published ISR), and given
+ * replica_lag_ms from now_ms to catch up before bk_isr_tick drops it. Call it before any
+ * fetch of id was seen this term. Returns the index, the errors of bk_isr_add_follower, or
+ * BK_EINVAL when id is already known. */
+int bk_isr_carry(bk_isr_t *s, const char *id, uint64_t now_ms);
+
 /* Index of replica id, or -1. */
 int bk_isr_find(const bk_isr_t *s, const char *id);
 

@@ -74,6 +74,10 @@ typedef struct {
 int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_info_t *out,
                            int max);
 
+/* Before a topic is deleted (bk_log_topic_delete): drops its replication state; its acks=all
+ * waiters get UV_ECANCELED. */
+void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t);
+
 void bk_replicator_stop(bk_replicator_t *r, void (*done)(void *arg), void *arg);
 
 #endif

@@ -21,6 +21,8 @@ struct bk_election {
     int standalone;
     char *key_leader; /* "<cluster>:leader" */
     char *key_epoch;  /* "<cluster>:epoch" */
+    char *key_isr;    /* "<cluster>:isr" */
+    int unclean;      /* acquire even when the ISR does not list us */
     uint32_t lease_ms;
     void (*on_change)(void *arg);
     void *arg;
@@ -133,13 +135,14 @@ static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
     snprintf(lease, sizeof lease, "%" PRIu32, e->lease_ms);
     snprintf(epoch, sizeof epoch, "%" PRId64, l->leader.epoch);
     snprintf(seen, sizeof seen, "%" PRId64, bk_lease_seen_epoch(l));
-    const char *acquire[] = {e->key_leader, e->key_epoch, l->self_id, l->self_url, lease, seen};
+    const char *acquire[] = {e->key_leader, e->key_epoch, e->key_isr, l->self_id,
+                             l->self_url,   lease,        seen,       e->unclean ? "1" : "0"};
     const char *renew[] = {e->key_leader, l->self_id, epoch, lease};
     const char *read[] = {e->key_leader, e->key_epoch};
     int rc;
     switch (cmd) {
     case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 2, 4, acquire,
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 5, acquire,
                              after_command, e);
         break;
     case BK_LEASE_CMD_RENEW:
@@ -255,6 +258,7 @@ static void free_election(bk_election_t *e)
 {
     free(e->key_leader);
     free(e->key_epoch);
+    free(e->key_isr);
     free(e);
 }
 
@@ -279,7 +283,8 @@ static int start_redis(bk_election_t *e, const bk_election_config_t *cfg)
     const char *cluster = cfg->cluster && cfg->cluster[0] ? cfg->cluster : "brook";
     e->key_leader = join_key(cluster, "leader");
     e->key_epoch = join_key(cluster, "epoch");
-    if (e->key_leader == NULL || e->key_epoch == NULL)
+    e->key_isr = join_key(cluster, "isr");
+    if (e->key_leader == NULL || e->key_epoch == NULL || e->key_isr == NULL)
         return UV_ENOMEM;
     bk_redis_config_t rc = {
         .host = cfg->redis_host ? cfg->redis_host : "localhost",
@@ -311,6 +316,7 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     e->loop = loop;
     e->standalone = cfg->standalone;
     e->lease_ms = cfg->lease_ms;
+    e->unclean = cfg->unclean;
     e->on_change = on_change;
     e->arg = arg;
     bk_scripts_init(&e->scripts);
@@ -358,6 +364,118 @@ void bk_election_refresh(bk_election_t *e)
         return;
     bk_lease_refresh(&e->lease);
     pump(e);
+}
+
+/* ---- ISR publication and read ---------------------------------------------------------- */
+
+typedef struct {
+    void (*done)(void *arg, int status);
+    void (*read)(void *arg, int status, const bk_election_isr_t *isr);
+    void *arg;
+} isr_call_t;
+
+static int usable(const bk_election_t *e)
+{
+    if (e->standalone)
+        return BK_EINVAL;
+    if (e->stopping)
+        return BK_ECLOSED;
+    if (e->client == NULL || bk_redis_client_state(e->client) != BK_REDIS_CONNECTED)
+        return BK_EREDIS;
+    return 0;
+}
+
+static void after_publish_isr(void *arg, int status, const redisReply *r)
+{
+    isr_call_t *k = arg;
+    int written = 0;
+    if (status == 0 && bk_scripts_parse_flag(r, &written) != 0) {
+        bk_trace_warn("election", "unexpected reply to the ISR publication: %s",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "malformed");
+        status = BK_EREDIS; /* an error reply: the script did not write */
+    } else if (status == 0 && !written) {
+        status = BK_EFENCED;
+    }
+    k->done(k->arg, status);
+    free(k);
+}
+
+static int valid_ids(const char *const *ids, int n)
+{
+    if (n < 1 || n > BK_ELECTION_ISR_MAX)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = ids[i] ? strlen(ids[i]) : 0;
+        if (len == 0 || len >= BK_LEASE_ID_MAX)
+            return 0;
+    }
+    return 1;
+}
+
+int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
+                            void (*cb)(void *arg, int status), void *arg)
+{
+    int rc = usable(e);
+    if (rc != 0)
+        return rc;
+    if (!valid_ids(ids, n) || cb == NULL)
+        return BK_EINVAL;
+    int64_t epoch;
+    if (!bk_lease_can_ack(&e->lease, bk_now_ms(), &epoch))
+        return BK_ENOTLEADER;
+    char epoch_s[24];
+    snprintf(epoch_s, sizeof epoch_s, "%" PRId64, epoch);
+    const char *strs[4 + BK_ELECTION_ISR_MAX] = {e->key_leader, e->key_isr, e->lease.self_id,
+                                                 epoch_s};
+    for (int i = 0; i < n; i++)
+        strs[4 + i] = ids[i];
+    isr_call_t *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return UV_ENOMEM;
+    k->done = cb;
+    k->arg = arg;
+    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 2, 2 + n, strs,
+                         after_publish_isr, k);
+    if (rc != 0)
+        free(k);
+    return rc;
+}
+
+static void after_read_isr(void *arg, int status, const redisReply *r)
+{
+    isr_call_t *k = arg;
+    bk_election_isr_t *isr = NULL;
+    if (status == 0) {
+        isr = malloc(sizeof *isr);
+        if (isr == NULL)
+            status = UV_ENOMEM;
+        else if ((status = bk_scripts_parse_isr(r, isr)) != 0)
+            bk_trace_warn("election", "unexpected reply reading the ISR: %s",
+                          r->type == REDIS_REPLY_ERROR ? r->str : "malformed");
+    }
+    k->read(k->arg, status, status == 0 ? isr : NULL);
+    free(isr);
+    free(k);
+}
+
+int bk_election_read_isr(bk_election_t *e,
+                         void (*cb)(void *arg, int status, const bk_election_isr_t *isr), void *arg)
+{
+    int rc = usable(e);
+    if (rc != 0)
+        return rc;
+    if (cb == NULL)
+        return BK_EINVAL;
+    isr_call_t *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return UV_ENOMEM;
+    k->read = cb;
+    k->arg = arg;
+    const char *strs[] = {e->key_isr};
+    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_READ_ISR, 1, 0, strs, after_read_isr, k);
+    if (rc != 0)
+        free(k);
+    return rc;
 }
 
 static void on_timer_closed(uv_handle_t *h)

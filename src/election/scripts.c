@@ -30,7 +30,21 @@
     "if not (ok and type(v) == 'table' and v.id == ARGV[1]\n"                                      \
     "        and tonumber(v.epoch) == tonumber(ARGV[2])) then return 0 end\n"
 
-static const char acquire_lua[] = HOLDER_LUA
+/* isr_members(raw): the id list of an ISR value, or nil when raw is not one (absent or
+ * unreadable values never block an election). */
+#define ISR_LUA                                                                                    \
+    "local function isr_members(raw)\n"                                                            \
+    "  if not raw then return nil end\n"                                                           \
+    "  local ok, v = pcall(cjson.decode, raw)\n"                                                   \
+    "  if not (ok and type(v) == 'table' and type(v.isr) == 'table') then return nil end\n"        \
+    "  local out = {}\n"                                                                           \
+    "  for _, m in ipairs(v.isr) do\n"                                                             \
+    "    if type(m) == 'string' then out[#out + 1] = m end\n"                                      \
+    "  end\n"                                                                                      \
+    "  return out, v\n"                                                                            \
+    "end\n"
+
+static const char acquire_lua[] = HOLDER_LUA ISR_LUA
     "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
     "local floor = tonumber(ARGV[4]) or 0\n"
     "local cur = redis.call('GET', KEYS[1])\n"
@@ -38,6 +52,15 @@ static const char acquire_lua[] = HOLDER_LUA
     "  local id, epoch, url = holder(cur)\n"
     "  if id ~= ARGV[1] or url ~= ARGV[2] then return {0, 1, id, epoch, url, counter} end\n"
     "  if epoch > floor then floor = epoch end\n"
+    "end\n"
+    "local members, isr = isr_members(redis.call('GET', KEYS[3]))\n"
+    "if members and (tonumber(isr.epoch) or 0) > floor then floor = tonumber(isr.epoch) end\n"
+    "if ARGV[5] ~= '1' then\n"
+    "  if members then\n"
+    "    local listed = false\n"
+    "    for _, m in ipairs(members) do if m == ARGV[1] then listed = true end end\n"
+    "    if not listed then return {0, 0, '', 0, '', counter} end\n"
+    "  end\n"
     "end\n"
     "local epoch = redis.call('INCR', KEYS[2])\n"
     "if epoch <= floor then\n"
@@ -62,9 +85,27 @@ static const char read_lua[] =
                "local id, epoch, url = holder(cur)\n"
                "return {0, 1, id, epoch, url, counter}\n";
 
-static const char *const sources[BK_SCRIPT_COUNT] = {acquire_lua, renew_lua, release_lua, read_lua};
+static const char publish_isr_lua[] = MATCH_LUA
+    "local members = {}\n"
+    "for i = 3, #ARGV do members[#members + 1] = ARGV[i] end\n"
+    "local val = '{\"epoch\":' .. string.format('%d', tonumber(ARGV[2])) ..\n"
+    "  ',\"leader\":' .. cjson.encode(ARGV[1]) .. ',\"isr\":' .. cjson.encode(members) .. '}'\n"
+    "redis.call('SET', KEYS[2], val)\n"
+    "return 1\n";
 
-#define MAX_STRS 8
+static const char read_isr_lua[] =
+    ISR_LUA "local members, v = isr_members(redis.call('GET', KEYS[1]))\n"
+            "if not members then return {0, 0, ''} end\n"
+            "local leader = v.leader\n"
+            "if type(leader) ~= 'string' then leader = '' end\n"
+            "local out = {1, tonumber(v.epoch) or 0, leader}\n"
+            "for _, m in ipairs(members) do out[#out + 1] = m end\n"
+            "return out\n";
+
+static const char *const sources[BK_SCRIPT_COUNT] = {acquire_lua, renew_lua,       release_lua,
+                                                     read_lua,    publish_isr_lua, read_isr_lua};
+
+#define MAX_STRS 24
 
 typedef struct {
     bk_scripts_t *s;
@@ -240,5 +281,30 @@ int bk_scripts_parse_flag(const redisReply *r, int *flag)
     if (r == NULL || r->type != REDIS_REPLY_INTEGER)
         return BK_EREDIS;
     *flag = r->integer != 0;
+    return 0;
+}
+
+int bk_scripts_parse_isr(const redisReply *r, bk_election_isr_t *isr)
+{
+    memset(isr, 0, sizeof *isr);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return BK_EREDIS;
+    redisReply **e = r->element;
+    if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
+        e[2]->type != REDIS_REPLY_STRING)
+        return BK_EREDIS;
+    isr->present = e[0]->integer != 0;
+    isr->epoch = (int64_t)e[1]->integer;
+    copy_reply_str(isr->leader, sizeof isr->leader, e[2]);
+    for (size_t i = 3; i < r->elements; i++) {
+        if (e[i]->type != REDIS_REPLY_STRING)
+            return BK_EREDIS;
+        if (isr->count == BK_ELECTION_ISR_MAX) {
+            bk_trace_warn("redis", "ISR lists more than %d brokers; ignoring the rest",
+                          BK_ELECTION_ISR_MAX);
+            break;
+        }
+        copy_reply_str(isr->ids[isr->count++], sizeof isr->ids[0], e[i]);
+    }
     return 0;
 }

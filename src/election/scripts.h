@@ -3,7 +3,10 @@
  * once with EVAL while the script is loaded again. Plus parsers for the scripts' replies.
  *
  * Leader key value (written only by ACQUIRE): {"id":"<broker id>","epoch":<n>,"url":"<url>"}
- * (Redis' cjson escapes '/' as "\/"), with PX <lease>. The epoch key is a plain integer. */
+ * (Redis' cjson escapes '/' as "\/"), with PX <lease>. The epoch key is a plain integer. The
+ * ISR key value (written only by PUBLISH_ISR, no expiry): {"epoch":<n>,"leader":"<id>",
+ * "isr":["<id>",...]}: the brokers that hold every acknowledged write, the only ones ACQUIRE
+ * lets lead. */
 #ifndef BROOK_ELECTION_SCRIPTS_H
 #define BROOK_ELECTION_SCRIPTS_H
 
@@ -11,11 +14,14 @@
 #include "election/redis_client.h"
 
 typedef enum {
-    /* KEYS leader, epoch; ARGV id, url, lease_ms, seen_epoch.
+    /* KEYS leader, epoch, isr; ARGV id, url, lease_ms, seen_epoch, unclean ("1" or "0").
      * Takes a free key, or one holding our own id AND url (an earlier term of ours, e.g. before
      * a restart; a different url means another broker misconfigured with our id, and we do
      * not steal from it). New epoch = max(INCR epoch, seen_epoch + 1, old epoch + 1), value
-     * written with PX lease. Reply {won, present, id, epoch, url, counter}. */
+     * written with PX lease. Reply {won, present, id, epoch, url, counter}.
+     * The ISR value's epoch also raises the floor of the new epoch.
+     * Unless unclean is "1", a broker that a readable ISR value does not list is refused
+     * (a lagging replica is never elected): reply {0, 0, "", 0, "", counter}, nothing written. */
     BK_SCRIPT_ACQUIRE = 0,
     /* KEYS leader; ARGV id, epoch, lease_ms. PEXPIRE only if the value holds this id and
      * epoch. Reply 1 or 0. */
@@ -24,7 +30,14 @@ typedef enum {
     BK_SCRIPT_RELEASE = 2,
     /* KEYS leader, epoch. Reply {0, present, id, epoch, url, counter}. */
     BK_SCRIPT_READ = 3,
-    BK_SCRIPT_COUNT = 4,
+    /* KEYS leader, isr; ARGV id, epoch, member ids (1 or more). Replaces the ISR value with
+     * {"epoch":<epoch>,"leader":"<id>","isr":[members]} only if the leader key holds this id
+     * and epoch (fencing: a deposed leader's late publication changes nothing). Reply 1 or 0. */
+    BK_SCRIPT_PUBLISH_ISR = 4,
+    /* KEYS isr. Reply {present, epoch, leader id, member ids...}; {0, 0, ""} when the key is
+     * absent or not an ISR value. */
+    BK_SCRIPT_READ_ISR = 5,
+    BK_SCRIPT_COUNT = 6,
 } bk_script_t;
 
 /* SHA1s learned from SCRIPT LOAD; empty until then. Must outlive every call made with it,
@@ -50,5 +63,8 @@ int bk_scripts_parse_holder(const redisReply *r, int *won, bk_lease_holder_t *ho
 
 /* Parses a RENEW or RELEASE reply (an integer). Returns 0 or BK_EREDIS. */
 int bk_scripts_parse_flag(const redisReply *r, int *flag);
+
+/* Parses a READ_ISR reply. Returns 0 or BK_EREDIS. */
+int bk_scripts_parse_isr(const redisReply *r, bk_election_isr_t *isr);
 
 #endif

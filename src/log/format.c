@@ -104,6 +104,29 @@
  * never leaves a gap. The partition's start offset is its first segment's base offset, which
  * is therefore not 0 once retention has run.
  *
+ * REPLICATED APPENDS (bk_partition_append_raw) store a leader's batches byte for byte: the
+ * same baseOffset, partitionLeaderEpoch, timestamps and CRC, rolling segments by the same rule
+ * as local appends, so a follower with the same segment.bytes and index interval holds files
+ * identical to its leader's. Nothing else about the format changes.
+ *
+ * LEADER EPOCHS are not stored anywhere but in the batch headers: the (epoch, start offset)
+ * list a follower's epoch queries need is rebuilt at every open by the scan below (a new
+ * entry wherever partitionLeaderEpoch grows), and kept in memory as batches are appended,
+ * truncated or deleted by retention.
+ *
+ * TRUNCATION (bk_partition_truncate, a follower dropping a diverged tail) removes every batch
+ * at or after a batch boundary, in this order: (1) delete every segment after the one holding
+ * the cut, newest first, each as retention does (unlink the .index, unlink the .log, fsync the
+ * partition directory); (2) ftruncate the .log holding the cut to the cut's file position and
+ * fsync it; (3) cut its .index to the entries before that position (not synced: derived
+ * data). A cut at a segment's base offset leaves that segment empty as the active segment. A
+ * crash at any point therefore leaves segments that are a prefix of the old ones, contiguous,
+ * with at most the last one longer than the cut wants: recovery below sees an ordinary log
+ * (an empty trailing segment that lines up is kept as the active one, a stale index is
+ * rewritten), never a gap. Truncation finishes before it returns, so no append made after it
+ * can reach the disk ahead of it. The partition's next offset becomes the cut, so offsets
+ * from the cut on are assigned again (to the leader's batches that replace the dropped ones).
+ *
  * RECOVERY. At open every segment is scanned batch by batch (header, length, CRC, record
  * structure, offset continuity). In the newest segment holding data the first batch that
  * fails, and everything after it, is a torn or garbage tail: it was never acknowledged (an
@@ -113,7 +136,8 @@
  * size or offset that does not line up with the next segment, means acknowledged data is
  * damaged (the write order above rules out a crash as the cause): the open fails with
  * BK_ECORRUPT naming the file and position. The next offset to assign is the offset after the
- * last good batch, so an acknowledged offset is never handed out again. */
+ * last good batch, so an acknowledged offset is never handed out again (except after an explicit
+ * truncation, above). */
 #include "log/format.h"
 
 #include "brook/common.h"

@@ -27,11 +27,13 @@
 
 /* ---- open and recovery ---- */
 
-static int reserve_slot(bk_partition_t *p)
+int bk_partition_reserve_slots(bk_partition_t *p, size_t more)
 {
-    if (p->nseg < p->seg_cap)
+    if (p->seg_cap - p->nseg >= more)
         return 0;
-    size_t cap = p->seg_cap ? p->seg_cap * 2 : 4;
+    size_t cap = p->seg_cap ? p->seg_cap : 4;
+    while (cap - p->nseg < more)
+        cap *= 2;
     bk_segment_t **n = realloc(p->segs, cap * sizeof *n);
     if (!n)
         return UV_ENOMEM;
@@ -42,7 +44,7 @@ static int reserve_slot(bk_partition_t *p)
 
 static int push_segment(bk_partition_t *p, bk_segment_t *s)
 {
-    int rc = reserve_slot(p);
+    int rc = bk_partition_reserve_slots(p, 1);
     if (rc == 0)
         p->segs[p->nseg++] = s;
     return rc;
@@ -122,7 +124,8 @@ static int drop_stray_empty(bk_partition_t *p, const int64_t *bases, size_t from
         int64_t expect = p->nseg ? p->segs[p->nseg - 1]->next : bases[i];
         if (i == from && bases[i] == expect) {
             bk_segment_t *s;
-            int rc = bk_segment_open(io, p->dir, bases[i], 1, p->log->cfg.index_interval_bytes, &s);
+            int rc = bk_segment_open(io, p->dir, bases[i], 1, p->log->cfg.index_interval_bytes,
+                                     &p->epochs, &s);
             if (rc == 0 && (rc = push_segment(p, s)) < 0)
                 bk_segment_free(io, s);
             if (rc < 0)
@@ -147,8 +150,8 @@ static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
         tail--;
     for (size_t i = 0; i <= tail; i++) {
         bk_segment_t *s;
-        int rc =
-            bk_segment_open(io, p->dir, bases[i], i == tail, p->log->cfg.index_interval_bytes, &s);
+        int rc = bk_segment_open(io, p->dir, bases[i], i == tail, p->log->cfg.index_interval_bytes,
+                                 &p->epochs, &s);
         if (rc < 0)
             return rc;
         if ((rc = push_segment(p, s)) < 0) {
@@ -259,6 +262,7 @@ void bk_partition_free(bk_partition_t *p)
     for (size_t i = 0; i < p->nseg; i++)
         bk_segment_free(io, p->segs[i]);
     free(p->segs);
+    bk_epochs_free(&p->epochs);
     bk_io_close(io, p->dir_fd);
     free(p->dir);
     free(p);
@@ -272,33 +276,51 @@ void bk_partition_fail(bk_partition_t *p, int err)
 
 /* ---- append ---- */
 
-static bk_segment_t *active(bk_partition_t *p)
+bk_segment_t *bk_partition_active(const bk_partition_t *p)
 {
     return p->segs[p->nseg - 1];
 }
 
-static int maybe_roll(bk_partition_t *p, size_t size, uint32_t n)
+static bk_segment_t *active(bk_partition_t *p)
+{
+    return bk_partition_active(p);
+}
+
+int bk_partition_roll_needed(const bk_partition_t *p, uint64_t seg_size, int64_t seg_base,
+                             int64_t next, size_t size, uint32_t n)
+{
+    uint64_t limit = p->topic->cfg.segment_bytes;
+    if (seg_size == 0)
+        return 0; /* a batch never splits and an empty segment takes any batch */
+    int fits = seg_size + size <= limit && seg_size + size <= UINT32_MAX &&
+               (uint64_t)(next + n - seg_base) <= UINT32_MAX;
+    return !fits;
+}
+
+void bk_partition_push_rolled(bk_partition_t *p, bk_segment_t *ns)
 {
     bk_segment_t *s = active(p);
-    uint64_t limit = p->topic->cfg.segment_bytes;
-    if (s->size == 0)
-        return 0; /* a batch never splits and an empty segment takes any batch */
-    int fits = s->size + size <= limit && s->size + size <= UINT32_MAX &&
-               (uint64_t)(p->next_offset + n - s->base) <= UINT32_MAX;
-    if (fits)
-        return 0;
-    bk_segment_t *ns;
-    int rc = reserve_slot(p); /* first, so that nothing can fail once the file exists */
-    if (rc == 0)
-        rc = bk_segment_create(p->log->io, p->dir, p->next_offset, &ns);
-    if (rc < 0)
-        return rc;
     bk_segment_seal(s);
     bk_segment_tidy(p->log->io, s);
     p->segs[p->nseg++] = ns;
     p->dir_dirty = 1;
     bk_commit_mark_dirty(&p->log->commit, p);
     bk_trace_debug("log", "%s: rolled to segment %020" PRId64, p->dir, ns->base);
+}
+
+static int maybe_roll(bk_partition_t *p, size_t size, uint32_t n)
+{
+    bk_segment_t *s = active(p);
+    if (!bk_partition_roll_needed(p, s->size, s->base, p->next_offset, size, n))
+        return 0;
+    bk_segment_t *ns;
+    /* The slot first, so that nothing can fail once the file exists. */
+    int rc = bk_partition_reserve_slots(p, 1);
+    if (rc == 0)
+        rc = bk_segment_create(p->log->io, p->dir, p->next_offset, &ns);
+    if (rc < 0)
+        return rc;
+    bk_partition_push_rolled(p, ns);
     return 0;
 }
 
@@ -346,6 +368,8 @@ int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
     int rc = check_append(p, recs, n, now, &size);
     if (rc < 0)
         return rc;
+    if (bk_epochs_reserve(&p->epochs, 1) < 0) /* so that noting the epoch cannot fail */
+        return UV_ENOMEM;
     bk_pending_t *e = bk_commit_reserve(&log->commit);
     if (!e)
         return UV_ENOMEM;
@@ -359,6 +383,7 @@ int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
     }
     int64_t max_ts = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
     bk_segment_commit(active(p), size, n, max_ts, log->cfg.index_interval_bytes);
+    (void)bk_epochs_note(&p->epochs, leader_epoch, base); /* room reserved above */
     p->next_offset += n;
     p->size_bytes += size;
     log->stats.appends++;
@@ -445,6 +470,7 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
     }
     memmove(p->segs, p->segs + k, (p->nseg - k) * sizeof *p->segs);
     p->nseg -= k;
+    bk_epochs_trim(&p->epochs, p->segs[0]->base, p->next_offset);
     log->stats.segments_deleted += k;
     bk_trace_info("log", "%s: retention deletes %zu segment(s); start offset now %" PRId64, p->dir,
                   k, p->segs[0]->base);
@@ -476,8 +502,7 @@ typedef struct {
     int stop;
 } read_state_t;
 
-/* Segment holding offset: the last one whose base is <= offset. */
-static size_t find_segment(const bk_partition_t *p, int64_t offset)
+size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
 {
     size_t lo = 0, hi = p->nseg;
     while (lo < hi) {
@@ -557,30 +582,41 @@ static int read_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
     return 0;
 }
 
+bk_reader_t *bk_partition_reader_begin(bk_partition_t *p, bk_reader_t *own)
+{
+    /* The shared window serves every read; a read nested inside a visitor gets its own. */
+    bk_log_t *log = p->log;
+    *own = (bk_reader_t){.chunk = READ_CHUNK, .fd = -1};
+    bk_reader_t *r = log->reader_busy ? own : &log->reader;
+    log->reader_busy = 1;
+    r->fd = -1; /* the file under a window may have changed since: never trust it */
+    return r;
+}
+
+void bk_partition_reader_end(bk_partition_t *p, bk_reader_t *r, bk_reader_t *own)
+{
+    if (r != own)
+        p->log->reader_busy = 0;
+    free(own->buf);
+}
+
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset)
 {
-    bk_log_t *log = p->log;
     *next_offset = offset;
     if (offset < bk_partition_start_offset(p) || offset > p->hw)
         return BK_ERANGE;
     if (offset == p->hw)
         return 0;
     read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset, 0};
-    /* The shared window serves every read; a read nested inside a visitor gets its own. */
-    bk_reader_t own = {.chunk = READ_CHUNK, .fd = -1};
-    int shared = !log->reader_busy;
-    bk_reader_t *r = shared ? &log->reader : &own;
-    log->reader_busy = 1;
-    r->fd = -1; /* the file under a window may have changed since: never trust it */
+    bk_reader_t own;
+    bk_reader_t *r = bk_partition_reader_begin(p, &own);
     int rc = 0;
-    size_t si = find_segment(p, offset);
+    size_t si = bk_partition_find_segment(p, offset);
     uint64_t pos = bk_segment_lookup(p->segs[si], offset);
     for (; rc == 0 && !st.stop && si < p->nseg; si++, pos = 0)
         rc = read_segment(p, r, si, pos, &st);
-    if (shared)
-        log->reader_busy = 0;
-    free(own.buf);
+    bk_partition_reader_end(p, r, &own);
     *next_offset = st.next;
     return rc < 0 ? rc : st.count;
 }

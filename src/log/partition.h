@@ -36,6 +36,8 @@ struct bk_partition {
     int notified;         /* queued for the commit hook */
 
     int retention_busy; /* a retention job is deleting segments in dir_fd */
+
+    bk_epochs_t epochs; /* leader epochs of the batches held, from their headers */
 };
 
 /* Opens partition index of t under the log's data directory, recovering its segments.
@@ -59,5 +61,30 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms);
 int bk_partition_idle(const bk_partition_t *p);
 
 void bk_partition_free(bk_partition_t *p);
+
+/* Helpers shared with replica.c (raw batches and truncation). */
+
+/* The active segment: the last one. */
+bk_segment_t *bk_partition_active(const bk_partition_t *p);
+
+/* Index of the segment holding offset: the last one whose base is <= offset. */
+size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset);
+
+/* Whether a batch of size bytes and n records, to be appended at offset next to a segment of
+ * seg_size bytes based at seg_base, needs a new segment first (never for an empty one). */
+int bk_partition_roll_needed(const bk_partition_t *p, uint64_t seg_size, int64_t seg_base,
+                             int64_t next, size_t size, uint32_t n);
+
+/* Room in p->segs for more segments, so that pushing them cannot fail. */
+int bk_partition_reserve_slots(bk_partition_t *p, size_t more);
+
+/* Makes ns (created at p's end offset, a slot reserved) the active segment, sealing the old
+ * one and queuing the directory sync. */
+void bk_partition_push_rolled(bk_partition_t *p, bk_segment_t *ns);
+
+/* The log's read window for a read that does not nest in another (else own, which the caller
+ * frees); give it back with bk_partition_reader_end(). */
+bk_reader_t *bk_partition_reader_begin(bk_partition_t *p, bk_reader_t *own);
+void bk_partition_reader_end(bk_partition_t *p, bk_reader_t *r, bk_reader_t *own);
 
 #endif

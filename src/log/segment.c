@@ -328,7 +328,7 @@ int bk_reader_get(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos, s
 
 /* Why the batch at a position is not acceptable, or NULL when it is. */
 static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment_t *s, uint64_t pos,
-                               uint64_t file_size, size_t *total, int *err)
+                               uint64_t file_size, size_t *total, int32_t *epoch, int *err)
 {
     const uint8_t *p;
     bk_batch_header_t h;
@@ -353,13 +353,15 @@ static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment
     s->next += h.count;
     if (h.max_timestamp > s->max_ts)
         s->max_ts = h.max_timestamp;
+    *epoch = h.leader_epoch;
     return NULL;
 }
 
 /* Verifies every batch; leaves s->size/next at the end of the last good one and *why set
- * when something after it is bad. Rebuilds s->index on the way. */
+ * when something after it is bad. Rebuilds s->index on the way and notes the leader epoch of
+ * every good batch in epochs (when not NULL). */
 static int scan(const bk_log_io_t *io, bk_segment_t *s, uint64_t file_size, uint32_t interval,
-                const char **why)
+                bk_epochs_t *epochs, const char **why)
 {
     bk_reader_t r = {.chunk = SCAN_CHUNK, .fd = -1};
     uint64_t pos = 0;
@@ -368,10 +370,13 @@ static int scan(const bk_log_io_t *io, bk_segment_t *s, uint64_t file_size, uint
     while (pos < file_size) {
         size_t total = 0;
         int64_t batch_base = s->next;
-        *why = check_batch(io, &r, s, pos, file_size, &total, &rc);
+        int32_t epoch = -1;
+        *why = check_batch(io, &r, s, pos, file_size, &total, &epoch, &rc);
         if (*why)
             break;
         index_maybe(s, batch_base, pos, interval, &rc);
+        if (rc == 0 && epochs)
+            rc = bk_epochs_note(epochs, epoch, batch_base);
         if (rc < 0)
             break;
         s->since_index += total;
@@ -424,7 +429,7 @@ static int cut_tail(const bk_log_io_t *io, bk_segment_t *s, const char *path, ui
 }
 
 int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int tail,
-                    uint32_t index_interval, bk_segment_t **out)
+                    uint32_t index_interval, bk_epochs_t *epochs, bk_segment_t **out)
 {
     char path[PATH_CAP];
     struct stat st;
@@ -440,7 +445,7 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
         rc = UV_EIO;
         goto err;
     }
-    rc = scan(io, s, (uint64_t)st.st_size, index_interval, &why);
+    rc = scan(io, s, (uint64_t)st.st_size, index_interval, epochs, &why);
     if (rc < 0)
         goto err;
     if (why && !tail) {
@@ -462,5 +467,61 @@ err:
     if (rc != BK_ECORRUPT)
         bk_trace_warn("log", "cannot open segment %s: %s", path, bk_strerror(rc));
     bk_segment_free(io, s);
+    return rc;
+}
+
+int bk_segment_cut_point(const bk_log_io_t *io, bk_reader_t *r, const bk_segment_t *s,
+                         int64_t offset, uint64_t *pos, int64_t *cut)
+{
+    uint64_t at = bk_segment_lookup(s, offset);
+    while (at < s->written) {
+        const uint8_t *b = NULL;
+        bk_batch_header_t h;
+        int rc = bk_reader_get(io, r, s->fd, at, BK_BATCH_HEADER_SIZE, s->written, &b);
+        if (rc == 0)
+            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
+        if (rc == 0 && bk_batch_total(&h) > s->written - at)
+            rc = BK_ECORRUPT;
+        if (rc < 0)
+            return rc;
+        if (h.base_offset + h.count > offset) {
+            *pos = at;
+            *cut = h.base_offset;
+            return 0;
+        }
+        at += bk_batch_total(&h);
+    }
+    *pos = s->written;
+    *cut = s->next;
+    return 0;
+}
+
+int bk_segment_truncate(const bk_log_io_t *io, const char *dir, bk_segment_t *s, uint64_t pos,
+                        int64_t cut)
+{
+    int rc = io->ftruncate(s->fd, (int64_t)pos);
+    if (rc < 0)
+        return rc;
+    rc = io->fsync(s->fd);
+    s->unsynced = rc < 0;
+    while (s->nindex > 0 && s->index[s->nindex - 1].pos >= pos)
+        s->nindex--;
+    s->size = s->written = pos;
+    s->next = cut;
+    s->since_index = pos - (s->nindex ? s->index[s->nindex - 1].pos : 0);
+    s->index_end = s->nindex * BK_INDEX_ENTRY_SIZE;
+    s->sealed = 0;
+    if (pos == 0)
+        s->max_ts = -1;
+    /* The index is derived data (checked at open): a failure here costs a rebuild, no more. */
+    if (s->index_fd < 0) {
+        char path[PATH_CAP];
+        bk_segment_path(path, sizeof path, dir, s->base, ".index");
+        s->index_fd = io->open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    }
+    if (s->index_fd < 0 || io->ftruncate(s->index_fd, (int64_t)s->index_end) < 0)
+        bk_trace_debug(
+            "log", "%s: cannot cut the index of segment %020" PRId64 "; it will be rebuilt at open",
+            dir, s->base);
     return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef BROOK_LOG_SEGMENT_H
 #define BROOK_LOG_SEGMENT_H
 
+#include "log/epochs.h"
 #include "log/io.h"
 
 #include <stddef.h>
@@ -26,7 +27,9 @@ typedef struct {
     int64_t next;     /* offset after the last batch appended (pending ones included) */
     uint64_t size;    /* bytes appended, pending ones included: the next batch goes here */
     uint64_t written; /* bytes [0, written) of the file were written successfully */
-    int64_t max_ts;   /* largest record timestamp in the segment; -1 while empty */
+    int64_t max_ts;   /* largest record timestamp in the segment; -1 while empty (after a
+                         truncation it may still count dropped batches until the next open:
+                         retention then keeps the segment longer, never shorter) */
     int fd;           /* the .log, open read-write for the segment's life */
     int index_fd;     /* the .index, open until the segment is sealed and settled */
     bk_index_entry_t *index;
@@ -50,9 +53,10 @@ int bk_segment_create(const bk_log_io_t *io, const char *dir, int64_t base, bk_s
 
 /* Opens an existing segment and verifies every batch. For the tail segment a bad batch (torn,
  * garbage, wrong CRC) and everything after it is cut off; for a sealed one it is BK_ECORRUPT.
- * A missing or stale index is rewritten. */
+ * A missing or stale index is rewritten. The leader epoch of every good batch is noted in
+ * epochs (NULL: not wanted). */
 int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int tail,
-                    uint32_t index_interval, bk_segment_t **out);
+                    uint32_t index_interval, bk_epochs_t *epochs, bk_segment_t **out);
 
 /* Room for a batch of len bytes at the end of the pending buffer (NULL: out of memory or the
  * segment would pass the 4 GiB its index can address, *err says which). Nothing is appended
@@ -113,5 +117,19 @@ typedef struct {
  * UV_ENOMEM or an I/O error. */
 int bk_reader_get(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos, size_t need,
                   uint64_t limit, const uint8_t **out);
+
+/* Where truncating s at offset cuts: the file position *pos and offset *cut of the batch
+ * that holds offset (the written end and s->next when no written batch does). Reads batch
+ * headers only, from the sparse index entry on. Returns 0, BK_ECORRUPT or an I/O error. */
+int bk_segment_cut_point(const bk_log_io_t *io, bk_reader_t *r, const bk_segment_t *s,
+                         int64_t offset, uint64_t *pos, int64_t *cut);
+
+/* Cuts s back to the batch boundary pos (whose offset is cut): ftruncate and fsync of the
+ * .log, index entries at or past pos dropped and the .index file cut to match (best effort:
+ * derived data). s becomes the active segment (unsealed, its index file open). Only for a
+ * settled segment. Returns 0 or the error of the ftruncate (then s is unchanged) or of the
+ * fsync (then s is cut all the same, like the file). */
+int bk_segment_truncate(const bk_log_io_t *io, const char *dir, bk_segment_t *s, uint64_t pos,
+                        int64_t cut);
 
 #endif

@@ -96,6 +96,21 @@ int bk_isr_add_follower(bk_isr_t *s, const char *id)
     return i;
 }
 
+int bk_isr_carry(bk_isr_t *s, const char *id, uint64_t now_ms)
+{
+    if (bk_isr_find(s, id) >= 0)
+        return BK_EINVAL;
+    int i = bk_isr_add_follower(s, id);
+    if (i < 0)
+        return i;
+    bk_isr_replica_t *r = &s->replicas[i];
+    r->fetch_offset = s->high_watermark;
+    r->caught_up_ms = now_ms;
+    r->pending = 1;
+    refresh(s);
+    return i;
+}
+
 int bk_isr_leader_durable(bk_isr_t *s, int64_t durable_end, uint64_t now_ms)
 {
     fold_leader_end(s, durable_end, now_ms);

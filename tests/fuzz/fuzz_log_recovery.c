@@ -3,13 +3,19 @@
  * must read back as exactly end_offset records, and must not change on a second open. Any
  * violation aborts. Never writes outside its own temp directory.
  *
+ * Then the replication paths over what survived: bk_partition_read_raw returns exactly the
+ * surviving bytes, the leader-epoch list matches the batch headers, bk_partition_append_raw of
+ * them into a second (emptied) partition gives an identical file, and a truncation of that copy
+ * at an offset taken from the input leaves a batch-aligned prefix that survives a reopen.
+ *
  * Input: one mode byte, then the segment. With an odd mode byte the CRC of every batch whose
  * header parses is recomputed first, so the fuzzer gets past the checksum and exercises the
- * record decoder too. */
+ * record decoder too. The mode byte's upper bits pick the truncation offset. */
 #include "brook/common.h"
 #include "brook/log.h"
 
 #include "common/crc32c.h"
+#include "log/format.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -21,7 +27,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[] = "/tmp/brook-fuzz-log-XXXXXX";
-static char seg_path[256], idx_path[256];
+static char seg_path[256], idx_path[256], copy_path[256];
 
 #define REQUIRE(cond)                                                                              \
     do {                                                                                           \
@@ -87,6 +93,7 @@ static void setup(void)
     atexit(cleanup);
     snprintf(seg_path, sizeof seg_path, "%s/t-0/00000000000000000000.log", dir);
     snprintf(idx_path, sizeof idx_path, "%s/t-0/00000000000000000000.index", dir);
+    snprintf(copy_path, sizeof copy_path, "%s/u-0/00000000000000000000.log", dir);
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     bk_log_config_t cfg;
@@ -95,6 +102,7 @@ static void setup(void)
     bk_log_t *log;
     REQUIRE(bk_log_open(&loop, &cfg, &log) == 0);
     REQUIRE(bk_log_topic_create(log, "t", 1, 1, NULL) == 0);
+    REQUIRE(bk_log_topic_create(log, "u", 1, 1, NULL) == 0);
     close_log(&loop, log);
     REQUIRE(uv_loop_close(&loop) == 0);
 }
@@ -126,6 +134,110 @@ static int count_record(void *arg, const bk_record_view_t *v)
     REQUIRE(bk_record_header_next(&pos, end, &h) == 0);
     (*expect)++;
     return 0;
+}
+
+/* Offsets after each batch of a recovered (valid) segment, and the epoch list its headers
+ * imply: an entry wherever partitionLeaderEpoch grows. Returns the number of batches. */
+static size_t batch_ends(const uint8_t *b, size_t len, int64_t *ends, size_t cap, int32_t *eps,
+                         int64_t *starts, size_t *neps)
+{
+    size_t n = 0;
+    *neps = 0;
+    for (size_t pos = 0; pos < len && n < cap;) {
+        bk_batch_header_t h;
+        REQUIRE(bk_batch_header_parse(b + pos, len - pos, &h) == 0);
+        if (*neps == 0 || h.leader_epoch > eps[*neps - 1]) {
+            eps[*neps] = h.leader_epoch;
+            starts[(*neps)++] = h.base_offset;
+        }
+        pos += bk_batch_total(&h);
+        ends[n++] = h.base_offset + h.count;
+    }
+    return n;
+}
+
+enum { MAX_BATCHES = 4096 };
+static int64_t ends[MAX_BATCHES], starts[MAX_BATCHES];
+static int32_t eps[MAX_BATCHES];
+
+/* The epoch queries agree with the list the headers imply. */
+static void check_epochs(bk_partition_t *p, size_t neps)
+{
+    int64_t end = bk_partition_end_offset(p);
+    REQUIRE(bk_partition_last_epoch(p) == (neps ? eps[neps - 1] : -1));
+    for (size_t i = 0; i < neps; i++) {
+        int32_t found;
+        REQUIRE(bk_partition_epoch_end(p, eps[i], &found) == (i + 1 < neps ? starts[i + 1] : end));
+        REQUIRE(found == eps[i]);
+        if (eps[i] > INT32_MIN) { /* just below: the end of the previous epoch */
+            REQUIRE(bk_partition_epoch_end(p, eps[i] - 1, &found) == starts[i]);
+            REQUIRE(found == (i ? eps[i - 1] : -1));
+        }
+    }
+}
+
+static void on_raw_appended(void *arg, int status, int64_t base)
+{
+    REQUIRE(status == 0 && base == 0);
+    (*(int *)arg)++;
+}
+
+/* Copies the recovered segment of t into u with raw batches, then truncates the copy at cut
+ * and checks the result, also after a reopen. */
+static void replicate_and_cut(const uint8_t *kept, size_t len, int64_t cut)
+{
+    size_t neps;
+    size_t n = batch_ends(kept, len, ends, MAX_BATCHES, eps, starts, &neps);
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    bk_log_config_t cfg;
+    bk_log_config_defaults(&cfg);
+    cfg.data_dir = dir;
+    cfg.index_interval_bytes = 128;
+    bk_log_t *log;
+    REQUIRE(bk_log_open(&loop, &cfg, &log) == 0);
+    bk_partition_t *t = bk_topic_partition(bk_log_topic_find(log, "t", 1), 0);
+    bk_partition_t *u = bk_topic_partition(bk_log_topic_find(log, "u", 1), 0);
+    check_epochs(t, neps);
+    int64_t end = bk_partition_end_offset(t);
+    uint8_t *raw = NULL;
+    size_t cap = 0, rlen = 0;
+    int got = bk_partition_read_raw(t, 0, end, 0, &raw, &cap, &rlen);
+    REQUIRE(got == (int)n && rlen == len && (len == 0 || memcmp(raw, kept, len) == 0));
+    REQUIRE(bk_partition_truncate(u, 0) == 0 && bk_partition_end_offset(u) == 0);
+    int acked = 0;
+    if (len > 0) {
+        REQUIRE(bk_partition_append_raw(u, raw, rlen, on_raw_appended, &acked) == 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        REQUIRE(acked == 1);
+    }
+    free(raw);
+    size_t clen;
+    uint8_t *copy = slurp(copy_path, &clen);
+    REQUIRE(clen == len && (len == 0 || memcmp(copy, kept, len) == 0));
+    free(copy);
+    check_epochs(u, neps);
+    /* Truncate the copy: the end becomes the largest batch end <= cut. */
+    size_t keep = 0;
+    while (keep < n && ends[keep] <= cut)
+        keep++;
+    int64_t want = keep ? ends[keep - 1] : 0;
+    REQUIRE(bk_partition_truncate(u, cut) == 0);
+    REQUIRE(bk_partition_end_offset(u) == (cut < end ? want : end));
+    int64_t uend = bk_partition_end_offset(u);
+    close_log(&loop, log);
+    REQUIRE(bk_log_open(&loop, &cfg, &log) == 0);
+    u = bk_topic_partition(bk_log_topic_find(log, "u", 1), 0);
+    REQUIRE(bk_partition_end_offset(u) == uend);
+    copy = slurp(copy_path, &clen);
+    REQUIRE(clen <= len && (clen == 0 || memcmp(copy, kept, clen) == 0));
+    free(copy);
+    size_t ueps = 0;
+    while (ueps < neps && starts[ueps] < uend)
+        ueps++;
+    check_epochs(u, ueps);
+    close_log(&loop, log);
+    REQUIRE(uv_loop_close(&loop) == 0);
 }
 
 /* Opens the log, checks the partition, closes; returns its end offset. */
@@ -167,6 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     int fix = data[0] & 1;
+    int64_t cut = data[0] >> 1;
     size--;
     uint8_t *seg = malloc(size + 1);
     REQUIRE(seg != NULL);
@@ -192,6 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *idx2 = slurp(idx_path, &idx_len2);
     REQUIRE(len2 == len && (len == 0 || memcmp(kept, kept2, len) == 0));
     REQUIRE(idx_len2 == idx_len && (idx_len == 0 || memcmp(idx, idx2, idx_len) == 0));
+    replicate_and_cut(kept, len, cut);
     free(kept);
     free(kept2);
     free(idx);

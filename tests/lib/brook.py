@@ -768,3 +768,224 @@ def batch_epochs(data_dir, topic, partition=0):
             out.append((base, epoch))
             pos += 12 + length
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Replication helpers (added for tests/integration/test_replication.py): acks=all produce,
+# replicated high watermarks, committed segment bytes, the ISR Redis holds, and a chasing
+# writer pool whose history the checker judges across every replica.
+# ---------------------------------------------------------------------------------------------
+def repl_args(lease_ms=2000, renew_ms=500, min_isr=1, lag_ms=2000, extra=()):
+    return cluster_args(lease_ms, renew_ms, ["--min-insync-replicas", str(min_isr),
+                                             "--replica-lag-ms", str(lag_ms)] + list(extra))
+
+
+def produce_acks(port, value, topic, acks="all", timeout=5.0):
+    """One POST /produce?acks=... on a fresh connection, no redirects followed. Returns
+    (status, body, headers); status is "timeout" or "error" when no answer came."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/produce?acks=%s" % acks,
+                     body=json.dumps({"message": value, "topic": topic}),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        try:
+            body = json.loads(data) if data else None
+        except ValueError:
+            body = data.decode(errors="replace")
+        return r.status, body, hdrs
+    except socket.timeout:
+        return "timeout", None, {}
+    except (OSError, http.client.HTTPException) as e:
+        return "error", str(e), {}
+    finally:
+        conn.close()
+
+
+def visible_end(b, topic, partition=0, timeout=2.0):
+    """The replicated high watermark a broker exposes (end_offset of .../offsets), or None."""
+    r = try_get(b, "/topics/%s/partitions/%d/offsets" % (topic, partition), timeout)
+    if r and r[0] == 200 and isinstance(r[1], dict):
+        return r[1]["end_offset"]
+    return None
+
+
+def partition_bytes(data_dir, topic, partition=0):
+    """Every segment of a partition concatenated in offset order (b"" when it does not exist)."""
+    d = os.path.join(data_dir, "%s-%d" % (topic, partition))
+    if not os.path.isdir(d):
+        return b""
+    out = b""
+    for path in partition_segments(data_dir, topic, partition):
+        with open(path, "rb") as f:
+            out += f.read()
+    return out
+
+
+def committed_prefix(data, hw):
+    """The bytes of the whole RecordBatch v2 frames of data whose last offset is below hw,
+    and the end offset they reach."""
+    pos, end = 0, None
+    while pos + 61 <= len(data):
+        base = int.from_bytes(data[pos:pos + 8], "big", signed=True)
+        length = int.from_bytes(data[pos + 8:pos + 12], "big", signed=True)
+        last = base + int.from_bytes(data[pos + 23:pos + 27], "big", signed=True)
+        if length < 49 or pos + 12 + length > len(data) or last >= hw:
+            break
+        pos += 12 + length
+        end = last + 1
+    return data[:pos], end
+
+
+def local_end(data):
+    """End offset of the last whole batch in data (0 when none)."""
+    end, pos = 0, 0
+    while pos + 61 <= len(data):
+        base = int.from_bytes(data[pos:pos + 8], "big", signed=True)
+        length = int.from_bytes(data[pos + 8:pos + 12], "big", signed=True)
+        if length < 49 or pos + 12 + length > len(data):
+            break
+        end = base + int.from_bytes(data[pos + 23:pos + 27], "big", signed=True) + 1
+        pos += 12 + length
+    return end
+
+
+def redis_isr(redis, cluster="brook"):
+    """The ISR value Redis holds as a dict ({"epoch", "leader", "isr"}), or None."""
+    try:
+        raw = redis.command("GET", cluster + ":isr")
+    except OSError:
+        return None
+    return json.loads(raw) if raw else None
+
+
+def role(b, timeout=1.0):
+    h = health(b, timeout)
+    return h["role"] if h else None
+
+
+def current_leader(brokers, timeout=1.0):
+    """(broker, epoch) when exactly one of the running, answering brokers says it is leader
+    and the others that answer agree on its id; None otherwise. SIGSTOPped brokers (which
+    do not answer) are left out."""
+    hs = [(b, health(b, timeout)) for b in brokers if b.alive()]
+    hs = [(b, h) for b, h in hs if h]
+    leaders = [(b, h) for b, h in hs if h["role"] == "leader"]
+    if len(leaders) != 1:
+        return None
+    lb, lh = leaders[0]
+    if any(h["leader"] != lb.name for _, h in hs):
+        return None
+    return lb, lh["epoch"]
+
+
+class AckWriters:
+    """Threads that each write globally unique values with ?acks=ACKS to whoever leads
+    (following 307s, moving on after 503/500/timeouts). Every attempt is logged like History:
+    value, broker, status, offset, partition, epoch, t0, t1."""
+
+    def __init__(self, brokers, topic, threads=3, acks="all", timeout=4.0, pause=0.01):
+        self.brokers = brokers
+        self.topic = topic
+        self.acks = acks
+        self.timeout = timeout
+        self.pause = pause
+        self.ops = []
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=("w%d" % i,), daemon=True)
+                        for i in range(threads)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self, timeout=30.0):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self.threads)
+
+    def acked(self):
+        with self.lock:
+            return [o for o in self.ops if o["status"] == 200]
+
+    def _value(self, who):
+        with self.lock:
+            self.seq += 1
+            return "%s-%d" % (who, self.seq)
+
+    def write(self, b, who):
+        value = self._value(who)
+        t0 = time.monotonic()
+        st, body, hdrs = produce_acks(b.port, value, self.topic, self.acks, self.timeout)
+        op = {"value": value, "broker": b.name, "status": st, "t0": t0, "t1": time.monotonic(),
+              "epoch": int(hdrs["x-leader-epoch"]) if hdrs.get("x-leader-epoch") else None,
+              "location": hdrs.get("location"),
+              "offset": body.get("offset") if st == 200 and isinstance(body, dict) else None,
+              "partition": body.get("partition") if st == 200 and isinstance(body, dict)
+              else None}
+        with self.lock:
+            self.ops.append(op)
+        return op
+
+    def _run(self, who):
+        by_port = {b.port: b for b in self.brokers}
+        i = 0
+        target = self.brokers[0]
+        while not self.stop_flag.is_set():
+            if not target.alive():
+                i += 1
+                target = self.brokers[i % len(self.brokers)]
+                time.sleep(self.pause)
+                continue
+            op = self.write(target, who)
+            if op["status"] == 307 and op["location"]:
+                port = int(op["location"].split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+                target = by_port.get(port, target)
+            elif op["status"] != 200:
+                i += 1
+                target = self.brokers[i % len(self.brokers)]
+                time.sleep(self.pause * 5)
+            time.sleep(self.pause)
+
+
+def replica_logs(brokers, topic, partition=0):
+    """{broker name: {offset: value}} read through each running broker's HTTP API."""
+    return {b.name: read_log(b, topic, partition) for b in brokers if b.alive()}
+
+
+def check_replicas(ops, logs):
+    """TESTPLAN counts across replicas: lost (a 200 whose value is not at its offset on some
+    replica), inconsistent (an offset with two values across replicas), duplicate (a value at
+    two offsets of one replica; writers never retry a value), phantom (a 503/4xx value
+    visible anywhere)."""
+    lost, inconsistent, dup, phantom = [], [], [], []
+    values = {}
+    for name, log in logs.items():
+        seen = {}
+        for off, v in log.items():
+            values.setdefault(off, set()).add(v)
+            if v in seen:
+                dup.append((name, v, seen[v], off))
+            seen[v] = off
+    everywhere = set()
+    for log in logs.values():
+        everywhere.update(log.values())
+    for off, vs in values.items():
+        if len(vs) > 1:
+            inconsistent.append((off, sorted(vs)))
+    for o in ops:
+        st = o["status"]
+        if st == 200:
+            for name, log in logs.items():
+                if log.get(o["offset"]) != o["value"]:
+                    lost.append((name, o))
+        elif isinstance(st, int) and (st in (307, 503) or 400 <= st < 500) and \
+                o["value"] in everywhere:
+            phantom.append(o)
+    return {"lost": lost, "inconsistent": inconsistent, "duplicate": dup, "phantom": phantom}

@@ -1,0 +1,383 @@
+/* The log's replication support: whole batches read and appended byte for byte (a follower's
+ * log is a copy of its leader's), truncation of a diverged tail, and leader-epoch queries.
+ * It must never write a batch it has not verified, never append part of a refused buffer, and
+ * never leave a gap between segments on disk, not even after a crash in the middle of a
+ * truncation (the order of its steps is written down in format.c). */
+#include "brook/common.h"
+#include "log/commit.h"
+#include "log/format.h"
+#include "log/log_internal.h"
+#include "log/partition.h"
+#include "log/topic.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- reading whole batches ---- */
+
+typedef struct {
+    int64_t offset, limit;
+    size_t max_bytes;
+    uint8_t **out;
+    size_t *cap, *len;
+    int count;
+    int stop;
+} raw_read_t;
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return 0;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need)
+        c *= 2;
+    uint8_t *n = realloc(*buf, c);
+    if (!n)
+        return UV_ENOMEM;
+    *buf = n;
+    *cap = c;
+    return 0;
+}
+
+/* Whether the batch ending at end (exclusive) of total bytes ends the read before it. */
+static int raw_full(const raw_read_t *st, int64_t end, size_t total)
+{
+    if (end > st->limit || st->count == INT_MAX)
+        return 1;
+    return st->count > 0 && st->max_bytes && *st->len + total > st->max_bytes;
+}
+
+static int raw_segment(bk_partition_t *p, bk_reader_t *r, const bk_segment_t *s, uint64_t pos,
+                       raw_read_t *st)
+{
+    const bk_log_io_t *io = p->log->io;
+    while (!st->stop && pos < s->written) {
+        const uint8_t *b;
+        bk_batch_header_t h;
+        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->written, &b);
+        if (rc == 0)
+            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
+        size_t total = rc == 0 ? bk_batch_total(&h) : 0;
+        int64_t end = rc == 0 ? h.base_offset + h.count : 0;
+        if (rc == 0 && end > st->offset) {
+            if (raw_full(st, end, total)) {
+                st->stop = 1;
+                return 0;
+            }
+            rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
+            if (rc == 0)
+                rc = bk_batch_verify(b, total, &h);
+            if (rc == 0 && (rc = grow(st->out, st->cap, *st->len + total)) == 0) {
+                memcpy(*st->out + *st->len, b, total);
+                *st->len += total;
+                st->count++;
+            }
+        }
+        if (rc < 0) {
+            bk_trace_error("log",
+                           "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64 ": %s",
+                           p->dir, s->base, pos, bk_strerror(rc));
+            return rc;
+        }
+        pos += total;
+    }
+    return 0;
+}
+
+int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size_t max_bytes,
+                          uint8_t **out, size_t *out_cap, size_t *len)
+{
+    *len = 0;
+    if (offset < bk_partition_start_offset(p) || offset > limit)
+        return BK_ERANGE;
+    if (limit > p->hw)
+        limit = p->hw; /* never past what the fsync policy made safe here */
+    if (offset >= limit)
+        return 0;
+    raw_read_t st = {offset, limit, max_bytes, out, out_cap, len, 0, 0};
+    bk_reader_t own;
+    bk_reader_t *r = bk_partition_reader_begin(p, &own);
+    int rc = 0;
+    size_t si = bk_partition_find_segment(p, offset);
+    uint64_t pos = bk_segment_lookup(p->segs[si], offset);
+    for (; rc == 0 && !st.stop && si < p->nseg; si++, pos = 0)
+        rc = raw_segment(p, r, p->segs[si], pos, &st);
+    bk_partition_reader_end(p, r, &own);
+    if (rc < 0) {
+        *len = 0;
+        return rc;
+    }
+    return st.count;
+}
+
+/* ---- appending whole batches ---- */
+
+/* What a buffer of batches will do to the partition, worked out before anything changes. */
+typedef struct {
+    uint32_t batches;
+    uint64_t records;
+    size_t nnew;         /* segments to create */
+    size_t epoch_adds;   /* entries the epoch list gains */
+    size_t *seg_bytes;   /* [0]: bytes for the active segment, [1..nnew]: for each new one */
+    int64_t *seg_base;   /* [1..nnew]: base offset of each new segment */
+    bk_segment_t **news; /* the created segments, in order */
+} raw_plan_t;
+
+/* Parses one batch at b[0..avail) that must continue at offset expect, verifying it fully
+ * (CRC and records) when verify is set; sets *h. */
+static int check_batch(const uint8_t *b, size_t avail, int64_t expect, int verify,
+                       bk_batch_header_t *h)
+{
+    if (bk_batch_header_parse(b, avail, h) < 0 || bk_batch_total(h) > avail ||
+        (verify && bk_batch_verify(b, bk_batch_total(h), h) < 0))
+        return BK_ECORRUPT;
+    return h->base_offset == expect ? 0 : BK_EINVAL;
+}
+
+/* Walks the batches of buf, rolling segments as appends would. The first walk (seg_bytes
+ * NULL) verifies them and counts batches, records, new segments and epoch entries; the second
+ * (over the same, verified bytes) fills seg_bytes and seg_base. */
+static int walk(const bk_partition_t *p, const uint8_t *buf, size_t len, raw_plan_t *pl)
+{
+    const bk_segment_t *s = bk_partition_active(p);
+    uint64_t seg_size = s->size;
+    int64_t seg_base = s->base, next = p->next_offset;
+    int32_t last_epoch = bk_epochs_last(&p->epochs);
+    int have_epoch = p->epochs.n > 0;
+    size_t seg = 0;
+    for (size_t pos = 0; pos < len;) {
+        bk_batch_header_t h;
+        int rc = check_batch(buf + pos, len - pos, next, !pl->seg_bytes, &h);
+        if (rc < 0)
+            return rc;
+        size_t total = bk_batch_total(&h);
+        if (bk_partition_roll_needed(p, seg_size, seg_base, next, total, (uint32_t)h.count)) {
+            seg++;
+            seg_size = 0;
+            seg_base = next;
+        }
+        if (pl->seg_bytes) {
+            pl->seg_bytes[seg] += total;
+            pl->seg_base[seg] = seg_base;
+        } else {
+            pl->batches++;
+            pl->records += (uint64_t)h.count;
+            if (!have_epoch || h.leader_epoch > last_epoch) {
+                pl->epoch_adds++;
+                last_epoch = h.leader_epoch;
+                have_epoch = 1;
+            }
+        }
+        seg_size += total;
+        next += h.count;
+        pos += total;
+    }
+    pl->nnew = seg;
+    return 0;
+}
+
+static void plan_free(bk_partition_t *p, raw_plan_t *pl, int undo)
+{
+    const bk_log_io_t *io = p->log->io;
+    for (size_t i = 0; undo && pl->news && i < pl->nnew && pl->news[i]; i++) {
+        int64_t base = pl->news[i]->base;
+        bk_segment_free(io, pl->news[i]);
+        int rc = bk_segment_remove(io, p->dir, base);
+        if (rc < 0)
+            bk_trace_warn("log", "%s: cannot remove unused segment %020" PRId64 ": %s", p->dir,
+                          base, bk_strerror(rc));
+    }
+    free(pl->news);
+    free(pl->seg_bytes);
+    free(pl->seg_base);
+}
+
+/* Everything that can fail, done before the first byte is appended: memory for the epoch
+ * list, the segment slots and the pending buffers, and the files of the new segments. */
+static int prepare(bk_partition_t *p, const uint8_t *buf, size_t len, raw_plan_t *pl)
+{
+    pl->seg_bytes = calloc(pl->nnew + 1, sizeof *pl->seg_bytes);
+    pl->seg_base = calloc(pl->nnew + 1, sizeof *pl->seg_base);
+    pl->news = calloc(pl->nnew + 1, sizeof *pl->news);
+    if (!pl->seg_bytes || !pl->seg_base || !pl->news)
+        return UV_ENOMEM;
+    int rc = walk(p, buf, len, pl);
+    if (rc == 0)
+        rc = bk_epochs_reserve(&p->epochs, pl->epoch_adds);
+    if (rc == 0)
+        rc = bk_partition_reserve_slots(p, pl->nnew);
+    for (size_t i = 0; rc == 0 && i < pl->nnew; i++)
+        rc = bk_segment_create(p->log->io, p->dir, pl->seg_base[i + 1], &pl->news[i]);
+    for (size_t i = 0; rc == 0 && i <= pl->nnew; i++) {
+        bk_segment_t *s = i ? pl->news[i - 1] : bk_partition_active(p);
+        if (pl->seg_bytes[i] && !bk_segment_reserve(s, pl->seg_bytes[i], &rc) && rc == 0)
+            rc = UV_ENOMEM;
+    }
+    return rc;
+}
+
+/* Appends the verified, prepared batches: nothing here can fail. */
+static void commit_batches(bk_partition_t *p, const uint8_t *buf, size_t len, raw_plan_t *pl)
+{
+    uint32_t interval = p->log->cfg.index_interval_bytes;
+    size_t k = 0;
+    for (size_t pos = 0; pos < len;) {
+        bk_batch_header_t h;
+        (void)bk_batch_header_parse(buf + pos, len - pos, &h); /* verified by walk() */
+        size_t total = bk_batch_total(&h);
+        bk_segment_t *s = bk_partition_active(p);
+        if (bk_partition_roll_needed(p, s->size, s->base, p->next_offset, total, (uint32_t)h.count))
+            bk_partition_push_rolled(p, pl->news[k++]);
+        int err;
+        s = bk_partition_active(p);
+        uint8_t *dst = bk_segment_reserve(s, total, &err); /* room reserved by prepare() */
+        memcpy(dst, buf + pos, total);
+        bk_segment_commit(s, total, (uint32_t)h.count, h.max_timestamp, interval);
+        (void)bk_epochs_note(&p->epochs, h.leader_epoch, h.base_offset); /* room reserved */
+        p->next_offset += h.count;
+        p->size_bytes += total;
+        pos += total;
+    }
+}
+
+int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len, bk_append_cb cb,
+                            void *arg)
+{
+    bk_log_t *log = p->log;
+    if (log->closing)
+        return BK_ECLOSED;
+    if (p->deleted)
+        return BK_ENOTOPIC;
+    if (p->failed)
+        return p->failed;
+    if (!batches || len == 0)
+        return BK_EINVAL;
+    raw_plan_t pl = {0};
+    int rc = walk(p, batches, len, &pl);
+    if (rc < 0)
+        return rc;
+    bk_pending_t *e = NULL;
+    if ((rc = prepare(p, batches, len, &pl)) == 0 && !(e = bk_commit_reserve(&log->commit)))
+        rc = UV_ENOMEM;
+    if (rc < 0) {
+        plan_free(p, &pl, 1);
+        return rc;
+    }
+    int64_t base = p->next_offset;
+    commit_batches(p, batches, len, &pl);
+    plan_free(p, &pl, 0);
+    log->stats.appends += pl.batches;
+    log->stats.records_appended += pl.records;
+    log->stats.bytes_appended += len;
+    bk_commit_submit(&log->commit, e, p, cb, arg, base, p->next_offset);
+    return 0;
+}
+
+/* ---- truncation ---- */
+
+/* Brings the offsets in line with the (new) last segment. */
+static void settle_offsets(bk_partition_t *p)
+{
+    int64_t end = bk_partition_active(p)->next;
+    p->next_offset = end;
+    if (p->written_off > end)
+        p->written_off = end;
+    if (p->durable_off > end)
+        p->durable_off = end;
+    if (p->hw > end)
+        p->hw = end;
+    bk_epochs_cut(&p->epochs, end);
+}
+
+/* Deletes the segments after index si, newest first, syncing the directory after each so
+ * that a crash can bring back only a prefix of them. */
+static int drop_later(bk_partition_t *p, size_t si)
+{
+    const bk_log_io_t *io = p->log->io;
+    while (p->nseg > si + 1) {
+        bk_segment_t *s = p->segs[p->nseg - 1];
+        int rc = bk_segment_remove_at(io, p->dir_fd, s->base);
+        if (rc < 0 && rc != UV_ENOENT)
+            return rc;
+        p->size_bytes -= s->size;
+        p->nseg--;
+        bk_trace_info("log", "%s: truncation deleted segment %020" PRId64, p->dir, s->base);
+        bk_segment_free(io, s);
+        if ((rc = io->fsync(p->dir_fd)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int truncate_check(const bk_partition_t *p, int64_t offset)
+{
+    if (p->log->closing)
+        return BK_ECLOSED;
+    if (p->deleted)
+        return BK_ENOTOPIC;
+    if (p->failed)
+        return p->failed;
+    if (offset < bk_partition_start_offset(p))
+        return BK_ERANGE;
+    if (offset >= p->next_offset)
+        return 1;
+    /* Appends queued or in a flush round hold pending bytes and step pointers into the
+     * segments; a read visitor may be walking them. */
+    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy)
+        return UV_EBUSY;
+    return 0;
+}
+
+int bk_partition_truncate(bk_partition_t *p, int64_t offset)
+{
+    int rc = truncate_check(p, offset);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    const bk_log_io_t *io = p->log->io;
+    size_t si = bk_partition_find_segment(p, offset);
+    bk_segment_t *s = p->segs[si];
+    uint64_t pos;
+    int64_t cut;
+    bk_reader_t own;
+    bk_reader_t *r = bk_partition_reader_begin(p, &own);
+    rc = bk_segment_cut_point(io, r, s, offset, &pos, &cut);
+    bk_partition_reader_end(p, r, &own);
+    if (rc < 0)
+        return rc;
+    if (cut != offset)
+        bk_trace_warn("log", "%s: truncation to %" PRId64 " cuts at the batch boundary %" PRId64,
+                      p->dir, offset, cut);
+    rc = drop_later(p, si);
+    if (rc == 0) {
+        uint64_t before = s->size;
+        rc = bk_segment_truncate(io, p->dir, s, pos, cut);
+        p->size_bytes -= before - s->size;
+    }
+    settle_offsets(p);
+    if (rc < 0) {
+        bk_trace_error("log", "%s: truncation to %" PRId64 " failed: %s; refusing further appends",
+                       p->dir, offset, bk_strerror(rc));
+        bk_partition_fail(p, rc);
+        return rc;
+    }
+    bk_trace_info("log", "%s: truncated to offset %" PRId64, p->dir, cut);
+    return 0;
+}
+
+/* ---- leader epochs ---- */
+
+int32_t bk_partition_last_epoch(const bk_partition_t *p)
+{
+    return bk_epochs_last(&p->epochs);
+}
+
+int64_t bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int32_t *found_epoch)
+{
+    int32_t found;
+    int64_t end = bk_epochs_end(&p->epochs, epoch, p->next_offset, &found);
+    if (found_epoch)
+        *found_epoch = found;
+    return end;
+}

@@ -1,0 +1,388 @@
+/* The follower's fetch loop: one POST /replication/fetch at a time to the leader, listing
+ * every local partition from its durable end; the answer creates missing topics, truncates a
+ * diverged tail, appends the leader's batches unchanged, and updates the leader's high
+ * watermark as heard. The next fetch goes out once those appends are durable, so a fetch
+ * offset always means "held durably". It must never expose data to readers that has not been
+ * checked against the current leader's log, and never fetch while this broker leads.
+ *
+ * Round: fetch → answer → (truncate | append_raw...) → all appends durable → fetch. Errors
+ * back off 100 ms → 1 s and re-read the leader key; a role change ends the loop (f_term). */
+#include "replication/replicator_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook/common.h"
+#include "replication/replica_logic.h"
+
+#define SOON_MS 20          /* retry after a truncation refused while appends finish */
+#define FETCH_SLACK_MS 3000 /* fetch timeout = max wait + this */
+#define FETCH_HEADERS "Content-Type: " BK_FETCH_CONTENT_TYPE "\r\n"
+
+static void fetch_now(bk_replicator_t *r);
+
+static void on_f_timer(uv_timer_t *t)
+{
+    bk_replicator_t *r = t->data;
+    r->f_timer_armed = 0;
+    fetch_now(r);
+}
+
+static void arm(bk_replicator_t *r, uint64_t ms)
+{
+    int rc = uv_timer_start(&r->f_timer, on_f_timer, ms, 0);
+    if (rc != 0) {
+        bk_trace_error("replication", "timer: %s", uv_strerror(rc));
+        return;
+    }
+    r->f_timer_armed = 1;
+}
+
+/* Once this round's appends are durable: the next fetch, now or after a pause. */
+static void next_round(bk_replicator_t *r)
+{
+    if (!r->following || r->f_pending > 0 || r->f_req != NULL || r->f_timer_armed)
+        return;
+    if (r->f_failed) {
+        r->f_backoff = bk_repl_backoff_next(r->f_backoff);
+        arm(r, r->f_backoff);
+    } else if (r->f_soon) {
+        arm(r, SOON_MS);
+    } else {
+        r->f_backoff = 0;
+        fetch_now(r);
+    }
+    r->f_failed = r->f_soon = 0;
+}
+
+void bk_repl_follower_refresh_hw(bk_replicator_t *r, part_t *part, bk_partition_t *p)
+{
+    int64_t durable = bk_partition_high_watermark(p);
+    int64_t verified = r->following && part->verified_term == r->f_term ? part->verified_end : -1;
+    int64_t hw = bk_repl_follower_hw(part->hw, durable, part->leader_hw, verified);
+    if (hw == part->hw)
+        return;
+    part->hw = hw;
+    bk_repl_hw_changed(r, part, p);
+}
+
+/* ---- applying an answer ------------------------------------------------------------------ */
+
+static void apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
+{
+    bk_fetch_resp_t it = *a;
+    bk_fetch_topic_t tp;
+    while (bk_fetch_response_next_topic(&it, &tp)) {
+        bk_topic_t *t = bk_log_topic_find(r->log, tp.name, tp.name_len);
+        int rc = 0;
+        if (t == NULL) {
+            bk_topic_config_t cfg = {tp.retention_ms, tp.retention_bytes, tp.segment_bytes,
+                                     tp.max_message_bytes};
+            rc = bk_log_topic_create_with(r->log, tp.name, tp.name_len, tp.partitions, &cfg, &t);
+            if (rc == 0)
+                bk_trace_info("replication",
+                              "created topic %.*s (%" PRIu32 " partitions) "
+                              "like the leader's",
+                              (int)tp.name_len, tp.name, tp.partitions);
+        } else if (bk_topic_partition_count(t) < tp.partitions) {
+            rc = bk_log_topic_add_partitions(r->log, t, tp.partitions);
+        }
+        if (rc != 0 && rc != UV_EEXIST) {
+            bk_trace_warn("replication", "cannot create or grow topic %.*s like the leader's: %s",
+                          (int)tp.name_len, tp.name, bk_strerror(rc));
+            r->f_failed = 1;
+        }
+    }
+}
+
+static void truncate_tail(bk_replicator_t *r, part_t *part, bk_partition_t *p, int64_t diverging)
+{
+    int64_t local_end = bk_partition_end_offset(p);
+    int32_t last = bk_partition_last_epoch(p), found;
+    int64_t last_start =
+        last > 0 ? bk_partition_epoch_end(p, last - 1, &found) : bk_partition_start_offset(p);
+    int64_t target = bk_repl_truncate_target(diverging, local_end, last_start);
+    if (target >= local_end) {
+        bk_trace_warn("replication",
+                      "%s-%u: leader says diverged at %" PRId64 " but nothing "
+                      "to drop (end %" PRId64 ")",
+                      part->topic, part->index, diverging, local_end);
+        r->f_failed = 1;
+        return;
+    }
+    int rc = bk_partition_truncate(p, target);
+    if (rc == UV_EBUSY) {
+        r->f_soon = 1; /* appends still pending (e.g. from when we led): try again shortly */
+        return;
+    }
+    if (rc != 0) {
+        bk_trace_error("replication", "cannot truncate %s-%u to %" PRId64 ": %s", part->topic,
+                       part->index, target, bk_strerror(rc));
+        r->f_failed = 1;
+        return;
+    }
+    if (bk_partition_end_offset(p) >= local_end) {
+        bk_trace_warn("replication", "%s-%u: truncating to %" PRId64 " dropped nothing",
+                      part->topic, part->index, target);
+        r->f_failed = 1; /* never spin on a leader answer we cannot act on */
+        return;
+    }
+    bk_trace_info("replication",
+                  "%s-%u: truncated the diverged tail [%" PRId64 ", %" PRId64
+                  ") to follow the leader",
+                  part->topic, part->index, target, local_end);
+    if (part->verified_end > target)
+        part->verified_end = target;
+    bk_repl_follower_refresh_hw(r, part, p);
+}
+
+static void after_append(void *arg, int status, int64_t base_offset)
+{
+    (void)base_offset;
+    op_t *op = arg;
+    bk_replicator_t *r = op->r;
+    if (r == NULL || op->term != r->f_term || !r->following) {
+        bk_repl_op_free(op);
+        return;
+    }
+    part_t *part = op->part;
+    if (status == 0 && part != NULL && part->verified_term == r->f_term &&
+        op->end > part->verified_end)
+        part->verified_end = op->end; /* the leader's own batches, continuing a checked prefix */
+    if (status != 0) {
+        bk_trace_error("replication", "appending the leader's batches: %s", bk_strerror(status));
+        r->f_failed = 1;
+    }
+    bk_repl_op_free(op);
+    r->f_pending--;
+    bk_partition_t *p = part ? bk_repl_partition(r, part) : NULL;
+    if (p != NULL)
+        bk_repl_follower_refresh_hw(r, part, p);
+    next_round(r);
+}
+
+static void append(bk_replicator_t *r, part_t *part, bk_partition_t *p,
+                   const bk_fetch_resp_part_t *rp)
+{
+    int64_t end;
+    if (bk_repl_batches_end(rp->records, rp->records_len, &end) != 0) {
+        bk_trace_warn("replication", "%s-%u: malformed batches from the leader", part->topic,
+                      part->index);
+        r->f_failed = 1;
+        return;
+    }
+    op_t *op = bk_repl_op_new(r, OP_APPEND, r->f_term);
+    if (op == NULL) {
+        r->f_failed = 1;
+        return;
+    }
+    op->part = part;
+    op->end = end;
+    int rc = bk_partition_append_raw(p, rp->records, rp->records_len, after_append, op);
+    if (rc != 0) {
+        bk_trace_warn("replication", "%s-%u: cannot append the leader's batches at %" PRId64 ": %s",
+                      part->topic, part->index, bk_partition_end_offset(p), bk_strerror(rc));
+        bk_repl_op_free(op);
+        r->f_failed = 1;
+        return;
+    }
+    r->f_pending++;
+}
+
+static void apply_part(bk_replicator_t *r, const struct sent *s, const bk_fetch_resp_part_t *rp)
+{
+    bk_topic_t *t = bk_log_topic_find(r->log, rp->topic, rp->topic_len);
+    bk_partition_t *p = t ? bk_topic_partition(t, rp->partition) : NULL;
+    part_t *part = p ? bk_repl_part(r, p) : NULL;
+    if (part == NULL || s == NULL || s->part != part)
+        return; /* not what we asked for in this slot: ignore it */
+    if (rp->error == BK_FETCH_PART_RANGE) {
+        bk_trace_warn("replication",
+                      "%s-%u: offset %" PRId64 " is outside the leader's log "
+                      "(it starts at %" PRId64 ")",
+                      part->topic, part->index, s->fetch_offset, rp->log_start_offset);
+        r->f_failed = 1;
+        return;
+    }
+    if (rp->error != BK_FETCH_PART_OK)
+        return;
+    if (rp->diverging_end_offset >= 0) {
+        truncate_tail(r, part, p, rp->diverging_end_offset);
+        return;
+    }
+    /* Consistent: everything below the offset we asked from matches the leader's log. */
+    if (part->verified_term != r->f_term || s->fetch_offset > part->verified_end) {
+        part->verified_term = r->f_term;
+        part->verified_end = s->fetch_offset;
+    }
+    if (rp->high_watermark >= 0)
+        part->leader_hw = rp->high_watermark;
+    if (rp->records_len > 0)
+        append(r, part, p, rp);
+    bk_repl_follower_refresh_hw(r, part, p);
+}
+
+/* Returns 0 when the answer was usable (even if some partitions need a retry). */
+static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_response_t *resp)
+{
+    if (status != 0) {
+        bk_trace_debug("replication", "fetch from %s: %s", r->f_url, bk_strerror(status));
+        return status;
+    }
+    bk_fetch_resp_t a;
+    if (resp->status != 200 || strcmp(resp->content_type, BK_FETCH_CONTENT_TYPE) != 0 ||
+        bk_fetch_response_decode(resp->body, resp->body_len, &a) != 0) {
+        bk_trace_warn("replication", "unusable fetch answer from %s (HTTP %d)", r->f_url,
+                      resp->status);
+        return BK_EINVAL;
+    }
+    if (a.error != BK_FETCH_OK || a.leader_epoch < r->f_epoch) {
+        bk_trace_debug("replication", "%s refused the fetch (error %" PRId32 ", epoch %" PRId64 ")",
+                       r->f_url, a.error, a.leader_epoch);
+        return a.error == BK_FETCH_EFENCED ? BK_EFENCED : BK_ENOTLEADER;
+    }
+    apply_topics(r, &a);
+    size_t k = 0;
+    bk_fetch_resp_part_t rp;
+    while (bk_fetch_response_next_part(&a, &rp)) {
+        const struct sent *s = k < op->nsent ? &op->sent[k] : NULL;
+        k++;
+        apply_part(r, s, &rp);
+        if (!r->following)
+            break; /* a callback changed our role */
+    }
+    return 0;
+}
+
+static void after_fetch(void *arg, int status, const bk_http_response_t *resp)
+{
+    op_t *op = arg;
+    bk_replicator_t *r = op->r;
+    if (r == NULL || op->term != r->f_term || !r->following) {
+        bk_repl_op_free(op);
+        return;
+    }
+    r->f_req = NULL;
+    r->f_op = NULL;
+    int rc = apply_answer(r, op, status, resp);
+    bk_repl_op_free(op);
+    if (rc != 0) {
+        r->f_failed = 1;
+        if (r->election != NULL)
+            bk_election_refresh(r->election); /* who leads now? */
+    }
+    next_round(r);
+}
+
+/* ---- sending a fetch --------------------------------------------------------------------- */
+
+static size_t count_partitions(bk_log_t *log)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bk_log_topic_count(log); i++)
+        n += bk_topic_partition_count(bk_log_topic_at(log, i));
+    return n;
+}
+
+/* Lists every local partition from its durable end. Returns the count filled. */
+static size_t fill_request(bk_replicator_t *r, op_t *op, bk_fetch_req_part_t *parts)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < bk_log_topic_count(r->log); i++) {
+        bk_topic_t *t = bk_log_topic_at(r->log, i);
+        const char *name = bk_topic_name(t);
+        for (uint32_t j = 0; j < bk_topic_partition_count(t); j++) {
+            bk_partition_t *p = bk_topic_partition(t, j);
+            part_t *part = p ? bk_repl_part(r, p) : NULL;
+            if (part == NULL)
+                continue;
+            parts[k] = (bk_fetch_req_part_t){name, strlen(name), j, bk_partition_high_watermark(p),
+                                             bk_partition_last_epoch(p)};
+            op->sent[k] = (struct sent){part, parts[k].fetch_offset};
+            k++;
+        }
+    }
+    return k;
+}
+
+static int send_fetch(bk_replicator_t *r, op_t *op)
+{
+    size_t n = count_partitions(r->log);
+    bk_fetch_req_part_t *parts = calloc(n ? n : 1, sizeof *parts);
+    op->sent = calloc(n ? n : 1, sizeof *op->sent);
+    if (parts == NULL || op->sent == NULL) {
+        free(parts);
+        return UV_ENOMEM;
+    }
+    op->nsent = fill_request(r, op, parts);
+    bk_fetch_req_t req = {.known_epoch = r->f_epoch,
+                          .id = r->id,
+                          .id_len = strlen(r->id),
+                          .max_wait_ms = r->cfg.fetch_wait_ms,
+                          .max_bytes = r->cfg.fetch_max_bytes};
+    bk_fetch_buf_t b = {0};
+    int rc = bk_fetch_request_encode(&b, &req, parts, op->nsent);
+    free(parts);
+    if (rc == 0)
+        rc = bk_http_client_request(r->client, r->f_url, "POST", BK_FETCH_PATH, FETCH_HEADERS,
+                                    b.data, b.len, r->cfg.fetch_wait_ms + FETCH_SLACK_MS,
+                                    after_fetch, op, &r->f_req);
+    bk_fetch_buf_free(&b);
+    return rc;
+}
+
+static void fetch_now(bk_replicator_t *r)
+{
+    if (!r->following || r->stopping || r->f_req != NULL || r->f_pending > 0 || r->f_timer_armed)
+        return;
+    op_t *op = bk_repl_op_new(r, OP_FETCH, r->f_term);
+    int rc = op ? send_fetch(r, op) : UV_ENOMEM;
+    if (rc != 0) {
+        bk_trace_warn("replication", "cannot fetch from %s: %s", r->f_url, bk_strerror(rc));
+        if (op)
+            bk_repl_op_free(op);
+        r->f_req = NULL;
+        r->f_failed = 1;
+        next_round(r);
+        return;
+    }
+    r->f_op = op;
+}
+
+void bk_repl_follow(bk_replicator_t *r, const char *url, int64_t epoch)
+{
+    if (r->following && strcmp(r->f_url, url) == 0 && r->f_epoch == epoch)
+        return;
+    bk_repl_unfollow(r);
+    size_t n = strnlen(url, sizeof r->f_url - 1);
+    memcpy(r->f_url, url, n);
+    r->f_url[n] = '\0';
+    r->following = 1;
+    r->f_epoch = epoch;
+    r->f_term++;
+    r->f_backoff = 0;
+    r->f_pending = 0;
+    r->f_failed = r->f_soon = 0;
+    bk_trace_info("replication", "fetching from the leader at %s (epoch %" PRId64 ")", r->f_url,
+                  epoch);
+    fetch_now(r);
+}
+
+void bk_repl_unfollow(bk_replicator_t *r)
+{
+    if (!r->following)
+        return;
+    r->following = 0;
+    r->f_term++; /* completions of this loop's fetch and appends change nothing now */
+    r->f_pending = 0;
+    bk_http_client_req_t *req = r->f_req;
+    r->f_req = NULL;
+    r->f_op = NULL;
+    if (req != NULL)
+        bk_http_client_cancel(req); /* its callback frees the op */
+    int rc = uv_timer_stop(&r->f_timer);
+    if (rc != 0)
+        bk_trace_error("replication", "timer: %s", uv_strerror(rc));
+    r->f_timer_armed = 0;
+}

@@ -1,0 +1,320 @@
+"""Replication (DESIGN.md §6 phase 2) with a real private redis-server and three brokers
+(lease 2 s, renew 0.5 s), judged across every replica with the TESTPLAN.md counts: acks=all
+writes readable everywhere at the same offsets and the segment bytes identical up to the high
+watermark; the leader kill -9'd over and over under concurrent writers (zero lost, zero
+inconsistent offsets); a paused leader whose late writes are never acknowledged and whose
+diverged tail is truncated; a killed follower that catches up and a lagging one that leaves
+the ISR and can never be elected; and --min-insync-replicas refusing writes with 503.
+Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_replication.py
+(BROOK_KILL_ROUNDS sets the number of leader kills, default 10.)
+"""
+import os
+import signal
+import threading
+import time
+
+import brook
+from brook import (AckWriters, Cluster, check_replicas, committed_prefix, current_leader,
+                   local_end, partition_bytes, produce_acks, redis_isr, replica_logs, role,
+                   start_brokers, visible_end, wait_until)
+
+LEASE_MS = 2000
+RENEW_MS = 500
+LEASE = LEASE_MS / 1000
+
+
+def start3(c, r, min_isr=1, lag_ms=2000):
+    extra = ["--min-insync-replicas", str(min_isr), "--replica-lag-ms", str(lag_ms)]
+    return start_brokers(c, r, 3, LEASE_MS, RENEW_MS, extra=extra)
+
+
+def wait_lead(bs, timeout=20.0, newer_than=0):
+    def pred():
+        cl = current_leader(bs)
+        return cl if cl and cl[1] > newer_than else None
+    return wait_until(pred, timeout=timeout, interval=0.05, what="one leader")
+
+
+def wait_isr(r, names, timeout=15.0):
+    want = sorted(names)
+
+    def pred():
+        v = redis_isr(r)
+        return v if v and sorted(v["isr"]) == want else None
+    return wait_until(pred, timeout=timeout, what="Redis ISR == %s" % want)
+
+
+def converge(bs, topic, timeout=30.0):
+    """Waits until every running broker exposes the same high watermark and holds exactly
+    that much on disk (nothing uncommitted or missing anywhere). Returns the HW."""
+    state = {}
+
+    def pred():
+        ends = {b.name: visible_end(b, topic) for b in bs if b.alive()}
+        disk = {b.name: local_end(partition_bytes(b.data_dir, topic)) for b in bs if b.alive()}
+        state.update(ends=ends, disk=disk)
+        vals = set(ends.values()) | set(disk.values())
+        return len(vals) == 1 and None not in vals
+    try:
+        wait_until(pred, timeout=timeout, interval=0.1, what="replicas to converge")
+    except AssertionError:
+        raise AssertionError("no convergence: visible %s, on disk %s" % (state.get("ends"),
+                                                                         state.get("disk")))
+    return next(iter(state["ends"].values()))
+
+
+def assert_identical(bs, topic, hw):
+    """The segment bytes of every replica are identical up to the HW (whole batches)."""
+    prefixes = {}
+    for b in bs:
+        data, end = committed_prefix(partition_bytes(b.data_dir, topic), hw)
+        assert (end or 0) == hw, "%s holds batches up to %s, HW %d" % (b.name, end, hw)
+        prefixes[b.name] = data
+    first = next(iter(prefixes.values()))
+    for name, data in prefixes.items():
+        assert data == first, "%s differs from %s up to the HW (%d vs %d bytes)" % (
+            name, next(iter(prefixes)), len(data), len(first))
+    return len(first)
+
+
+def judge(name, ops, bs, topic):
+    logs = replica_logs(bs, topic)
+    counts = check_replicas(ops, logs)
+    acked = sum(1 for o in ops if o["status"] == 200)
+    summary = ", ".join("%s=%d" % (k, len(v)) for k, v in counts.items())
+    print("%s: %d attempts, %d acked, %s records per replica; %s" % (
+        name, len(ops), acked, {n: len(l) for n, l in logs.items()}, summary), flush=True)
+    for k, v in counts.items():
+        for item in v[:3]:
+            print("  %s: %r" % (k, item))
+    assert not any(counts.values()), "%s: non-zero counts: %s" % (name, summary)
+    return logs
+
+
+def no_sanitizer_reports(bs):
+    reports = brook.sanitizer_reports(bs)
+    assert not reports, reports
+
+
+def test_acked_writes_identical_everywhere():
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=2, lag_ms=3000)
+        leader, epoch = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        w = AckWriters(bs, "rep", threads=3).start()
+        wait_until(lambda: len(w.acked()) >= 150, timeout=60, what="150 acknowledged writes")
+        # Followers serve reads up to the replicated HW while writes go on.
+        for b in bs:
+            if b is not leader:
+                st, body, _ = b.get("/topics/rep/partitions/0/records?offset=0&max_records=5")
+                assert st == 200 and body["high_watermark"] > 0, (b.name, st, body)
+        assert w.stop()
+        hw = converge(bs, "rep")
+        acked = w.acked()
+        assert all(o["epoch"] == epoch for o in acked), "leadership changed unexpectedly"
+        assert hw >= len(acked), (hw, len(acked))
+        logs = judge("acks=all", w.ops, bs, "rep")
+        nbytes = assert_identical(bs, "rep", hw)
+        assert all(len(l) == hw for l in logs.values()), {n: len(l) for n, l in logs.items()}
+        epochs = {e for _, e in brook.batch_epochs(leader.data_dir, "rep")}
+        assert epochs == {epoch}, epochs
+        print("%d records, %d bytes identical on 3 replicas" % (hw, nbytes))
+        # Orderly shutdown with fetches parked at the leader and loops running: exit 0, and
+        # (under ASan) no leak or error report.
+        w2 = AckWriters(bs, "rep", threads=2).start()
+        time.sleep(0.5)
+        for b in [leader] + [b for b in bs if b is not leader]:
+            assert b.terminate() == 0, "%s did not stop cleanly" % b.name
+        w2.stop()
+        no_sanitizer_reports(bs)
+
+
+def test_kill_leader_repeatedly():
+    rounds = int(os.environ.get("BROOK_KILL_ROUNDS", "10"))
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=2, lag_ms=2000)
+        wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        w = AckWriters(bs, "kill", threads=3, timeout=4.0).start()
+        epochs = []
+        for i in range(rounds):
+            leader, epoch = wait_lead(bs, timeout=40)
+            n0 = len(w.acked())
+            wait_until(lambda: len(w.acked()) >= n0 + 5, timeout=40,
+                       what="acknowledged writes in round %d" % i)
+            leader.kill()
+            t_kill = time.monotonic()
+            if i % 2:
+                time.sleep(LEASE + 0.5)  # another broker takes over first
+            leader.start()
+            epochs.append(epoch)
+            print("round %d: killed %s (epoch %d) with %d acks so far, restarted after %.1fs"
+                  % (i, leader.name, epoch, len(w.acked()), time.monotonic() - t_kill),
+                  flush=True)
+        wait_lead(bs, timeout=40)
+        n0 = len(w.acked())
+        wait_until(lambda: len(w.acked()) >= n0 + 5, timeout=40, what="writes after the kills")
+        assert w.stop()
+        wait_isr(r, [b.name for b in bs], timeout=30)
+        hw = converge(bs, "kill", timeout=60)
+        judge("kill -9 leader x%d" % rounds, w.ops, bs, "kill")
+        nbytes = assert_identical(bs, "kill", hw)
+        assert len(set(epochs)) == rounds, epochs
+        for b in bs:
+            be = [e for _, e in brook.batch_epochs(b.data_dir, "kill")]
+            assert be == sorted(be), "%s: epochs go backwards in its log" % b.name
+        print("%d records, %d bytes identical after %d kills (epochs %s)" % (
+            hw, nbytes, rounds, epochs))
+        no_sanitizer_reports(bs)
+
+
+def test_paused_leader_tail_truncated():
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=1, lag_ms=10000)
+        old, epoch = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        fs = [b for b in bs if b is not old]
+        base = []
+        for k in range(20):
+            st, body, _ = produce_acks(old.port, "base-%d" % k, "pause")
+            assert st == 200, (st, body)
+            base.append({"value": "base-%d" % k, "status": 200, "offset": body["offset"]})
+        wait_until(lambda: all(visible_end(f, "pause") == 20 for f in fs), timeout=10,
+                   what="followers at 20")
+        # A tail only the old leader has: followers paused, acks=1 writes.
+        for f in fs:
+            f.signal(signal.SIGSTOP)
+        for k in range(5):
+            st, body, _ = produce_acks(old.port, "tail-%d" % k, "pause", acks="1")
+            assert st == 200, (st, body)
+        assert local_end(partition_bytes(old.data_dir, "pause")) == 25
+        old.signal(signal.SIGSTOP)
+        t_stop = time.monotonic()
+        for f in fs:
+            f.signal(signal.SIGCONT)
+        sticky = AckWriters([old], "pause", threads=1, timeout=15.0, pause=0.05)
+        sticky_thread = threading.Thread(
+            target=lambda: [sticky.write(old, "s") for _ in range(3)], daemon=True)
+        sticky_thread.start()
+        w = AckWriters(fs, "pause", threads=2).start()
+        new, new_epoch = wait_lead(fs, timeout=20, newer_than=epoch)
+        wait_until(lambda: sum(o["epoch"] == new_epoch for o in w.acked()) >= 10, timeout=20,
+                   what="acks from the new leader")
+        time.sleep(max(0.0, t_stop + 3 * LEASE - time.monotonic()))
+        t_resume = time.monotonic()
+        old.signal(signal.SIGCONT)
+        sticky_thread.join(40)
+        time.sleep(2.0)
+        assert w.stop()
+        hw = converge(bs, "pause", timeout=30)
+        late = [o for o in sticky.ops if o["status"] == 200 and (o["epoch"] or 0) <= epoch]
+        print("paused %s (epoch %d) for %.1fs; new leader %s (epoch %d); its queued writes: %s"
+              % (old.name, epoch, t_resume - t_stop, new.name, new_epoch,
+                 [o["status"] for o in sticky.ops]), flush=True)
+        assert not late, "the paused leader acknowledged after its lease: %r" % late
+        logs = judge("paused leader", base + w.ops + sticky.ops, bs, "pause")
+        # The followers may have been sent tail-0 by a long poll answered just before they
+        # stopped; nothing written after that can exist anywhere but in the old leader's tail.
+        kept = sorted({v for l in logs.values() for v in l.values() if v.startswith("tail-")})
+        print("tail writes kept after the truncation: %s" % kept)
+        assert kept in ([], ["tail-0"]), "the diverged tail survived: %s" % kept
+        assert_identical(bs, "pause", hw)
+        assert "truncated the diverged tail" in old.stderr_text()
+        assert role(old) == "follower"
+        no_sanitizer_reports(bs)
+
+
+def test_follower_catches_up_and_lagging_never_elected():
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=1, lag_ms=1500)
+        leader, epoch = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        f1, f2 = [b for b in bs if b is not leader]
+        w = AckWriters(bs, "lag", threads=2).start()
+        wait_until(lambda: len(w.acked()) >= 20, timeout=20, what="first acks")
+        # 1. A follower killed and restarted catches up and rejoins the ISR.
+        f1.kill()
+        wait_isr(r, [leader.name, f2.name])
+        n0 = len(w.acked())
+        wait_until(lambda: len(w.acked()) >= n0 + 20, timeout=20, what="acks without f1")
+        f1.start()
+        wait_isr(r, [b.name for b in bs])
+        wait_until(lambda: (visible_end(f1, "lag") or 0) >= max(
+            o["offset"] for o in w.acked()[:n0 + 20]) + 1, timeout=20, what="f1 caught up")
+        # 2. A follower kept behind leaves the ISR ...
+        f2.signal(signal.SIGSTOP)
+        wait_isr(r, [leader.name, f1.name])
+        n1 = len(w.acked())
+        wait_until(lambda: len(w.acked()) >= n1 + 20, timeout=20, what="acks without f2")
+        assert w.stop()
+        behind = visible_end(leader, "lag")
+        # ... and, running again while everyone in sync is gone, is never elected.
+        leader.kill()
+        f1.kill()
+        f2.signal(signal.SIGCONT)
+        t0 = time.monotonic()
+        roles = set()
+        while time.monotonic() - t0 < 3 * LEASE:
+            roles.add(role(f2))
+            time.sleep(0.1)
+        st, body, _ = produce_acks(f2.port, "should-not-land", "lag", timeout=2)
+        print("lagging %s while alone: roles %s, produce -> %s; Redis leader %r" % (
+            f2.name, roles, st, r.command("GET", "brook:leader")), flush=True)
+        assert "leader" not in roles, roles
+        assert st != 200, (st, body)
+        assert r.command("GET", "brook:leader") is None
+        # An in-sync broker comes back: it leads, and the lagging one catches up from it.
+        f1.start()
+        new, new_epoch = wait_lead([f1, f2], timeout=20, newer_than=epoch)
+        assert new is f1, new.name
+        leader.start()
+        wait_isr(r, [b.name for b in bs], timeout=20)
+        hw = converge(bs, "lag")
+        assert hw >= behind, (hw, behind)
+        judge("follower restart and lag", w.ops + [{"value": "should-not-land", "status": st}],
+              bs, "lag")
+        assert_identical(bs, "lag", hw)
+        no_sanitizer_reports(bs)
+
+
+def test_min_insync_refuses_with_503():
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=2, lag_ms=1500)
+        leader, epoch = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        for k in range(10):
+            st, body, _ = produce_acks(leader.port, "ok-%d" % k, "mi")
+            assert st == 200, (st, body)
+        fs = [b for b in bs if b is not leader]
+        for f in fs:
+            f.signal(signal.SIGSTOP)
+        wait_isr(r, [leader.name])
+        before = partition_bytes(leader.data_dir, "mi")
+        refused = []
+        for k in range(5):
+            st, body, _ = produce_acks(leader.port, "no-%d" % k, "mi", timeout=5)
+            refused.append({"value": "no-%d" % k, "status": st})
+            assert st == 503, (st, body)
+        assert partition_bytes(leader.data_dir, "mi") == before, "a refused write was appended"
+        assert visible_end(leader, "mi") == 10
+        for f in fs:
+            f.signal(signal.SIGCONT)
+        wait_isr(r, [b.name for b in bs])
+        st, body, _ = produce_acks(leader.port, "ok-again", "mi")
+        assert st == 200 and body["offset"] == 10, (st, body)
+        hw = converge(bs, "mi")
+        assert hw == 11
+        judge("min insync", refused, bs, "mi")
+        assert_identical(bs, "mi", hw)
+        no_sanitizer_reports(bs)
+
+
+if __name__ == "__main__":
+    brook.run([test_acked_writes_identical_everywhere, test_min_insync_refuses_with_503,
+               test_paused_leader_tail_truncated,
+               test_follower_catches_up_and_lagging_never_elected, test_kill_leader_repeatedly])

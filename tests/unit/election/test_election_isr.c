@@ -1,0 +1,364 @@
+/* The election's in-sync replica set against a real redis-server (started here on a free
+ * loopback port, in a temp dir, stopped by PID): the leader publishes and reads it back, a
+ * publication is fenced once the leader key is not ours, a broker the ISR does not list can
+ * never take the lease (unless unclean election is on), and non-leaders cannot publish. */
+#include "brook/common.h"
+#include "brook/election.h"
+
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LEASE_MS 1000
+#define RENEW_MS 300
+
+/* ---- redis-server process ---------------------------------------------------------------- */
+
+static pid_t redis_pid;
+static int redis_port;
+static char redis_dir[64];
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        perror("free_port");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static redisReply *redis_sync(const char *fmt, ...)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    if (c == NULL || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return r;
+}
+
+static void redis_do(const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = redis_sync(fmt, a, b);
+    CHECK(r != NULL && r->type != REDIS_REPLY_ERROR);
+    if (r)
+        freeReplyObject(r);
+}
+
+/* The raw value of key, or "" (caller's buffer). */
+static const char *redis_get(const char *key, char *buf, size_t cap)
+{
+    redisReply *r = redis_sync("GET %s", key);
+    buf[0] = '\0';
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(buf, cap, "%s", r->str);
+    if (r)
+        freeReplyObject(r);
+    return buf;
+}
+
+static void redis_cleanup(void);
+
+/* Starts the shared redis-server once (removed at exit). */
+static void redis_start(void)
+{
+    if (redis_pid > 0)
+        return;
+    atexit(redis_cleanup);
+    snprintf(redis_dir, sizeof redis_dir, "/tmp/brook-isr-XXXXXX");
+    if (mkdtemp(redis_dir) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    redis_port = free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            close(devnull);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, "--loglevel", "warning", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        redisReply *r = redis_sync("PING");
+        int ok = r != NULL;
+        if (r)
+            freeReplyObject(r);
+        if (ok)
+            return;
+        usleep(10000);
+    }
+    fprintf(stderr, "redis-server did not start\n");
+    exit(2);
+}
+
+static void redis_cleanup(void)
+{
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", redis_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", redis_dir);
+}
+
+/* ---- brokers on a loop ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *id;
+    bk_election_t *e;
+    int leader_seen; /* became leader at least once */
+    int stopped;
+} broker_t;
+
+static void on_change(void *arg)
+{
+    broker_t *b = arg;
+    bk_election_view_t v;
+    bk_election_view(b->e, &v);
+    if (v.role == BK_ROLE_LEADER)
+        b->leader_seen = 1;
+}
+
+static void on_stopped(void *arg)
+{
+    ((broker_t *)arg)->stopped = 1;
+}
+
+static void start_broker(uv_loop_t *loop, broker_t *b, const char *cluster, int unclean)
+{
+    bk_election_config_t cfg;
+    bk_election_config_defaults(&cfg);
+    cfg.redis_host = "127.0.0.1";
+    cfg.redis_port = redis_port;
+    cfg.cluster = cluster;
+    cfg.broker_id = b->id;
+    cfg.advertised_url = "http://127.0.0.1:1";
+    cfg.lease_ms = LEASE_MS;
+    cfg.renew_ms = RENEW_MS;
+    cfg.unclean = unclean;
+    CHECK_EQ_INT(bk_election_start(loop, &cfg, on_change, b, &b->e), 0);
+}
+
+static void stop_broker(uv_loop_t *loop, broker_t *b)
+{
+    bk_election_stop(b->e, on_stopped, b);
+    for (int i = 0; i < 300 && !b->stopped; i++)
+        uv_run(loop, UV_RUN_ONCE);
+    CHECK(b->stopped);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* Runs the loop until *flag is set or ms pass. Returns *flag. */
+static int run_until(uv_loop_t *loop, const int *flag, uint64_t ms)
+{
+    uv_timer_t t;
+    int expired = 0;
+    uv_timer_init(loop, &t);
+    t.data = &expired;
+    uv_timer_start(&t, on_timeout, ms, 0);
+    while (!*flag && !expired)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return *flag;
+}
+
+typedef struct {
+    int done;
+    int status;
+    bk_election_isr_t isr;
+} result_t;
+
+static void after_publish(void *arg, int status)
+{
+    result_t *res = arg;
+    CHECK(!res->done); /* exactly once */
+    res->done = 1;
+    res->status = status;
+}
+
+static void after_read(void *arg, int status, const bk_election_isr_t *isr)
+{
+    result_t *res = arg;
+    CHECK(!res->done);
+    res->done = 1;
+    res->status = status;
+    CHECK((status == 0) == (isr != NULL));
+    if (isr)
+        res->isr = *isr;
+}
+
+static int publish(uv_loop_t *loop, broker_t *b, const char *const *ids, int n)
+{
+    result_t res = {0};
+    int rc = bk_election_publish_isr(b->e, ids, n, after_publish, &res);
+    if (rc != 0)
+        return rc;
+    CHECK(!res.done); /* never from inside the call */
+    CHECK(run_until(loop, &res.done, 2000));
+    return res.status;
+}
+
+static bk_election_isr_t read_isr(uv_loop_t *loop, broker_t *b)
+{
+    result_t res = {0};
+    CHECK_EQ_INT(bk_election_read_isr(b->e, after_read, &res), 0);
+    CHECK(run_until(loop, &res.done, 2000));
+    CHECK_EQ_INT(res.status, 0);
+    return res.isr;
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_publish_and_read(void)
+{
+    redis_start();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    broker_t a = {.id = "A"};
+    start_broker(&loop, &a, "t1", 0);
+    CHECK(run_until(&loop, &a.leader_seen, 3000));
+    bk_election_isr_t isr = read_isr(&loop, &a);
+    CHECK_EQ_INT(isr.present, 0); /* a new cluster has none */
+
+    const char *ids[] = {"A", "B/x", "C\"q"};
+    CHECK_EQ_INT(publish(&loop, &a, ids, 3), 0);
+    isr = read_isr(&loop, &a);
+    bk_election_view_t v;
+    bk_election_view(a.e, &v);
+    CHECK_EQ_INT(isr.present, 1);
+    CHECK_EQ_INT(isr.epoch, v.epoch);
+    CHECK_EQ_STR(isr.leader, "A");
+    CHECK_EQ_INT(isr.count, 3);
+    CHECK_EQ_STR(isr.ids[0], "A");
+    CHECK_EQ_STR(isr.ids[1], "B/x");
+    CHECK_EQ_STR(isr.ids[2], "C\"q");
+
+    CHECK_EQ_INT(publish(&loop, &a, ids, 1), 0); /* shrink */
+    isr = read_isr(&loop, &a);
+    CHECK_EQ_INT(isr.count, 1);
+    char raw[256];
+    CHECK(strstr(redis_get("t1:isr", raw, sizeof raw), "\"isr\":[\"A\"]") != NULL);
+
+    CHECK_EQ_INT(publish(&loop, &a, ids, 0), BK_EINVAL);
+    const char *bad[] = {""};
+    CHECK_EQ_INT(publish(&loop, &a, bad, 1), BK_EINVAL);
+    stop_broker(&loop, &a);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+/* The leader key no longer holds our id and epoch (expired and taken, or flushed): a late
+ * publication must change nothing. */
+static void test_publication_fenced(void)
+{
+    redis_start();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    broker_t a = {.id = "A"};
+    start_broker(&loop, &a, "t2", 0);
+    CHECK(run_until(&loop, &a.leader_seen, 3000));
+    const char *ids[] = {"A", "B"};
+    CHECK_EQ_INT(publish(&loop, &a, ids, 2), 0);
+    char before[256], after[256];
+    redis_get("t2:isr", before, sizeof before);
+    redis_do("SET %s %s", "t2:leader", "{\"id\":\"X\",\"epoch\":99,\"url\":\"\"}");
+    int rc = publish(&loop, &a, ids, 1);
+    CHECK(rc == BK_EFENCED || rc == BK_ENOTLEADER); /* the renew may have noticed first */
+    CHECK_EQ_STR(redis_get("t2:isr", after, sizeof after), before);
+    stop_broker(&loop, &a);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+/* A broker the ISR does not list never takes the lease; unclean election overrides. */
+static void test_lagging_broker_never_elected(void)
+{
+    redis_start();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_do("SET %s %s", "t3:isr", "{\"epoch\":4,\"leader\":\"A\",\"isr\":[\"A\",\"C\"]}");
+    broker_t b = {.id = "B"};
+    start_broker(&loop, &b, "t3", 0);
+    CHECK(!run_until(&loop, &b.leader_seen, 3 * LEASE_MS));
+    char raw[256];
+    CHECK_EQ_STR(redis_get("t3:leader", raw, sizeof raw), ""); /* nothing written */
+    bk_election_view_t v;
+    bk_election_view(b.e, &v);
+    CHECK(v.role != BK_ROLE_LEADER);
+    CHECK_EQ_INT(bk_election_publish_isr(b.e, (const char *const[]){"B"}, 1, after_publish, NULL),
+                 BK_ENOTLEADER);
+
+    broker_t c = {.id = "C"}; /* listed: elected at once, with an epoch above the ISR's */
+    start_broker(&loop, &c, "t3", 0);
+    CHECK(run_until(&loop, &c.leader_seen, 3000));
+    bk_election_view(c.e, &v);
+    CHECK(v.epoch > 4); /* never below the epoch that published the ISR */
+    CHECK(!b.leader_seen);
+    stop_broker(&loop, &c);
+    stop_broker(&loop, &b);
+
+    broker_t d = {.id = "D"}; /* unlisted but unclean */
+    start_broker(&loop, &d, "t3", 1);
+    CHECK(run_until(&loop, &d.leader_seen, 3000));
+    stop_broker(&loop, &d);
+
+    /* an unreadable ISR value never blocks an election */
+    redis_do("SET %s %s", "t4:isr", "not json");
+    broker_t e = {.id = "E"};
+    start_broker(&loop, &e, "t4", 0);
+    CHECK(run_until(&loop, &e.leader_seen, 3000));
+    stop_broker(&loop, &e);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+static void test_standalone_has_no_isr(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_election_config_t cfg;
+    bk_election_config_defaults(&cfg);
+    cfg.standalone = 1;
+    cfg.broker_id = "S";
+    broker_t s = {.id = "S"};
+    CHECK_EQ_INT(bk_election_start(&loop, &cfg, NULL, NULL, &s.e), 0);
+    CHECK_EQ_INT(bk_election_publish_isr(s.e, (const char *const[]){"S"}, 1, after_publish, NULL),
+                 BK_EINVAL);
+    CHECK_EQ_INT(bk_election_read_isr(s.e, after_read, NULL), BK_EINVAL);
+    stop_broker(&loop, &s);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+CHECK_MAIN(CASE(test_publish_and_read), CASE(test_publication_fenced),
+           CASE(test_lagging_broker_never_elected), CASE(test_standalone_has_no_isr))
