@@ -1,8 +1,8 @@
 /* A partition: its directory, its segments in offset order, and the offsets that matter
- * (start, end, high watermark). Appends, reads and retention are in partition.c; writing,
- * acknowledgement and the high watermark's advance belong to commit.c. A partition is owned by
- * its topic and freed only by bk_partition_free(), at log close or once a deleted topic's
- * partition is idle. */
+ * (start, end, high watermark). Appends, reads and retention are in partition.c; raw batches,
+ * truncation and epoch queries for replication in replica.c; writing, acknowledgement and the
+ * high watermark's advance belong to commit.c. A partition is owned by its topic and freed only
+ * by bk_partition_free(), at log close or once a deleted topic's partition is idle. */
 #ifndef BROOK_LOG_PARTITION_H
 #define BROOK_LOG_PARTITION_H
 
