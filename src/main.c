@@ -59,7 +59,9 @@ static void usage(FILE *f)
         "  --renew-ms N            renew/poll interval (env RENEW_INTERVAL_SECONDS; default 5000)\n"
         "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n"
         "  --min-insync-replicas N acks=all writes need this many in-sync replicas (default 1)\n"
-        "  --replica-lag-ms N      a follower behind this long leaves the ISR (default 10000)\n\n"
+        "  --replica-lag-ms N      a follower behind this long leaves the ISR (default 10000)\n"
+        "  --unclean-leader-election  let a broker outside the in-sync set become leader:\n"
+        "                          it may LOSE acknowledged writes (default off)\n\n"
         "Storage:\n"
         "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
         "  --fsync POLICY          always (default) | interval:MS | never\n"
@@ -180,7 +182,7 @@ enum {
     OPT_RENEW, OPT_FOLLOWER, OPT_DATA, OPT_FSYNC, OPT_PARTS, OPT_SEGMENT, OPT_NO_AUTO, OPT_MAXCONN,
     OPT_MAXBODY, OPT_MAXBATCH, OPT_MAXURL, OPT_MAXHDR, OPT_MAXHDRS, OPT_REQTO, OPT_IDLETO,
     OPT_MAXPOLL, OPT_LOGLEVEL, OPT_RET_MS, OPT_RET_BYTES, OPT_RET_CHECK, OPT_MAXMSG,
-    OPT_MIN_ISR, OPT_LAG
+    OPT_MIN_ISR, OPT_LAG, OPT_UNCLEAN
 };
 
 static const struct option options[] = {
@@ -215,6 +217,7 @@ static const struct option options[] = {
     {"max-message-bytes", required_argument, NULL, OPT_MAXMSG},
     {"min-insync-replicas", required_argument, NULL, OPT_MIN_ISR},
     {"replica-lag-ms", required_argument, NULL, OPT_LAG},
+    {"unclean-leader-election", no_argument, NULL, OPT_UNCLEAN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -298,6 +301,7 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return parse_u32(arg, &c->repl.min_insync) || !c->repl.min_insync ? -1 : 0;
     case OPT_LAG:
         return parse_u32(arg, &c->repl.replica_lag_ms) || !c->repl.replica_lag_ms ? -1 : 0;
+    case OPT_UNCLEAN: c->election.unclean = 1; return 0;
     default: return -1;
     }
 }

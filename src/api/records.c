@@ -118,6 +118,8 @@ void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t)
     }
     bk_streams_end(b, t);
     bk_metrics_forget_topic(&b->metrics, t);
+    if (b->replicator)
+        bk_replicator_forget_topic(b->replicator, t);
 }
 
 void bk_broker_wake_all(bk_broker_t *b)

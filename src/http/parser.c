@@ -38,14 +38,18 @@ static int on_message_begin(llhttp_t *ll)
     p->header_bytes = 0;
     p->line_bytes = 0;
     p->in_value = 0;
+    p->in_field = 0;
     p->cur->body_limit = p->limits->max_body;
     return 0;
 }
 
+/* Limits are judged when an element is complete (so the verdict never depends on how the
+ * bytes were split across reads); while it arrives, only a hard stop at twice the limit
+ * bounds the memory an endless element could take. */
 static int on_url(llhttp_t *ll, const char *at, size_t len)
 {
     bk_http_parser_t *p = PARSER(ll);
-    if (p->cur->head.len + len > p->limits->max_url)
+    if (p->cur->head.len + len > 2 * (size_t)p->limits->max_url)
         return fail(p, 414, "request URL too long");
     if (bk_buf_append(&p->cur->head, at, len))
         return fail(p, 503, "out of memory");
@@ -56,6 +60,8 @@ static int on_url_complete(llhttp_t *ll)
 {
     bk_http_parser_t *p = PARSER(ll);
     bk_exchange_t *ex = p->cur;
+    if (ex->head.len > p->limits->max_url)
+        return fail(p, 414, "request URL too long");
     ex->path_len = ex->head.len; /* offsets until headers are complete */
     return 0;
 }
@@ -63,7 +69,8 @@ static int on_url_complete(llhttp_t *ll)
 static int add_header(bk_http_parser_t *p)
 {
     bk_exchange_t *ex = p->cur;
-    if (ex->header_count >= p->limits->max_headers || ex->header_count >= BK_HTTP_MAX_HEADERS_HARD)
+    /* the count is judged at on_header_field_complete; this only bounds the array */
+    if (ex->header_count > p->limits->max_headers || ex->header_count >= BK_HTTP_MAX_HEADERS_HARD)
         return fail(p, 431, "too many request headers");
     if (ex->header_count == ex->hdr_cap) {
         uint32_t cap = ex->hdr_cap ? ex->hdr_cap * 2 : 16;
@@ -90,27 +97,51 @@ static int header_bytes(bk_http_parser_t *p, const char *at, size_t len)
 {
     p->header_bytes += len;
     p->line_bytes += len;
-    if (p->line_bytes > p->limits->max_header_line)
-        return fail(p, 431, "request header line too large");
-    if (p->header_bytes > p->limits->max_header_bytes)
+    if (p->line_bytes > 2 * (size_t)p->limits->max_header_line ||
+        p->header_bytes > 2 * (size_t)p->limits->max_header_bytes)
         return fail(p, 431, "request headers too large");
     if (bk_buf_append(&p->cur->head, at, len))
         return fail(p, 503, "out of memory");
     return 0;
 }
 
+/* The verdict on a complete header line (see the note on limits above on_url). */
+static int check_header_limits(bk_http_parser_t *p)
+{
+    if (p->cur->header_count > p->limits->max_headers)
+        return fail(p, 431, "too many request headers");
+    if (p->line_bytes > p->limits->max_header_line)
+        return fail(p, 431, "request header line too large");
+    if (p->header_bytes > p->limits->max_header_bytes)
+        return fail(p, 431, "request headers too large");
+    return 0;
+}
+
+/* Header boundaries come from the *_complete callbacks, never from how the data callbacks
+ * happen to be split: a field or value may arrive in any number of pieces (or none, when
+ * empty), and the outcome must not depend on where the reads fell. */
 static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 {
     bk_http_parser_t *p = PARSER(ll);
-    if (p->in_value || p->cur->header_count == 0) {
+    if (!p->in_field) {
         int rc = add_header(p);
         if (rc)
             return rc;
-        p->in_value = 0;
+        p->in_field = 1;
     }
     bk_exchange_t *ex = p->cur;
     ex->headers[ex->header_count - 1].name_len += len;
     return header_bytes(p, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *ll)
+{
+    bk_http_parser_t *p = PARSER(ll);
+    if (!p->in_field || p->cur->headers[p->cur->header_count - 1].name_len == 0)
+        return fail(p, 400, "malformed request: empty header name");
+    p->in_field = 0;
+    p->in_value = 0;
+    return check_header_limits(p);
 }
 
 static int on_header_value(llhttp_t *ll, const char *at, size_t len)
@@ -131,11 +162,10 @@ static int on_header_value_complete(llhttp_t *ll)
     bk_http_parser_t *p = PARSER(ll);
     bk_exchange_t *ex = p->cur;
     uint32_t i = ex->header_count - 1;
-    if (!p->in_value) { /* empty value: no on_header_value call */
-        p->in_value = 1;
+    if (!p->in_value) /* empty value: no on_header_value call */
         ex->hdr_offsets[2 * i + 1] = ex->head.len;
-    }
-    return 0;
+    p->in_value = 0;
+    return check_header_limits(p);
 }
 
 /* Head bytes are final: turn offsets into pointers and split path from query. */
@@ -227,6 +257,7 @@ const llhttp_settings_t bk_http_parser_settings = {
     .on_url = on_url,
     .on_url_complete = on_url_complete,
     .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,

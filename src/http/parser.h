@@ -40,7 +40,8 @@ typedef struct {
     const char *err_msg; /* static text for that error */
     size_t header_bytes; /* bytes of header lines in the current request */
     size_t line_bytes;   /* bytes of the current header line */
-    int in_value;        /* last header callback was a value */
+    int in_field;        /* a header name is being received */
+    int in_value;        /* a header value is being received */
 } bk_http_parser_t;
 
 extern const llhttp_settings_t bk_http_parser_settings;

@@ -104,8 +104,8 @@ static int eligible_set(bk_replicator_t *r, uint64_t now, char (*ids)[ID_MAX])
             isrs[k++] = &part->isr;
     for (int i = 0; i < r->nfollowers; i++) {
         const follower_t *f = &r->followers[i];
-        if (now - f->last_seen_ms > r->cfg.replica_lag_ms)
-            continue;
+        if (f->last_seen_ms + r->cfg.replica_lag_ms < now)
+            continue; /* stopped fetching (or a carried member that never came) */
         if (bk_repl_eligible(isrs, k, f->id))
             copy_id(ids[n++], f->id, strlen(f->id));
     }
@@ -359,10 +359,13 @@ void bk_repl_leader_tick(bk_replicator_t *r, uint64_t now)
     while (part) {
         part_t *next = part->next;
         bk_partition_t *p = bk_repl_partition(r, part);
-        if (p != NULL && part->isr_term != r->term_id) {
+        if (p == NULL) {
+            bk_repl_part_drop(r, part); /* deleted: it must not hold eligibility back */
+            changed = 1;
+        } else if (part->isr_term != r->term_id) {
             init_isr(r, part, p, now);
             changed = 1;
-        } else if (p != NULL) {
+        } else {
             int bits = bk_isr_tick(&part->isr, bk_partition_high_watermark(p), now);
             changed |= (bits & BK_ISR_CHANGED) != 0;
             if (bits & BK_ISR_HW_MOVED)

@@ -513,22 +513,26 @@ int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_inf
     return n;
 }
 
+void bk_repl_part_drop(bk_replicator_t *r, part_t *part)
+{
+    waiter_t *list = NULL;
+    while (part->waiters) {
+        waiter_t *w = part->waiters;
+        waiter_unlink(part, w);
+        waiter_push(&list, w);
+    }
+    part_free(r, part);
+    run_list(list, UV_ECANCELED);
+}
+
 void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t)
 {
     const char *name = bk_topic_name(t);
     part_t *part = r->parts;
     while (part) {
         part_t *next = part->next;
-        if (strcmp(part->topic, name) == 0) {
-            waiter_t *list = NULL;
-            while (part->waiters) {
-                waiter_t *w = part->waiters;
-                waiter_unlink(part, w);
-                waiter_push(&list, w);
-            }
-            part_free(r, part);
-            run_list(list, UV_ECANCELED);
-        }
+        if (strcmp(part->topic, name) == 0)
+            bk_repl_part_drop(r, part);
         part = next;
     }
 }

@@ -152,6 +152,8 @@ struct bk_replicator {
 part_t *bk_repl_part(bk_replicator_t *r, bk_partition_t *p);
 part_t *bk_repl_part_find(bk_replicator_t *r, const char *topic, size_t len, uint32_t index);
 bk_partition_t *bk_repl_partition(bk_replicator_t *r, const part_t *part);
+/* Frees part (its topic is gone); its waiters get UV_ECANCELED. */
+void bk_repl_part_drop(bk_replicator_t *r, part_t *part);
 op_t *bk_repl_op_new(bk_replicator_t *r, op_kind_t kind, uint64_t term);
 void bk_repl_op_free(op_t *op); /* unlinks (if attached) and frees */
 void bk_repl_hw_changed(bk_replicator_t *r, part_t *part, bk_partition_t *p);

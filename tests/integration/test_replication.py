@@ -2,8 +2,9 @@
 (lease 2 s, renew 0.5 s), judged across every replica with the TESTPLAN.md counts: acks=all
 writes readable everywhere at the same offsets and the segment bytes identical up to the high
 watermark; the leader kill -9'd over and over under concurrent writers (zero lost, zero
-inconsistent offsets); a paused leader whose late writes are never acknowledged and whose
-diverged tail is truncated; a killed follower that catches up and a lagging one that leaves
+inconsistent offsets, and nothing a reader was shown during the faults ever changes); a paused
+leader whose late writes are never acknowledged, whose unreplicated tail is never readable,
+and which truncates that tail to follow the new leader; a killed follower that catches up and a lagging one that leaves
 the ISR and can never be elected; and --min-insync-replicas refusing writes with 503.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_replication.py
 (BROOK_KILL_ROUNDS sets the number of leader kills, default 10.)
@@ -91,6 +92,17 @@ def judge(name, ops, bs, topic):
     return logs
 
 
+def check_reads(reader, logs):
+    """Every record a reader was shown during the faults is still there, unchanged."""
+    final = next(iter(logs.values()))
+    bad = reader.inconsistent(final)
+    print("reads during faults: %d pages, %d offsets seen, inconsistent=%d" % (
+        reader.reads, len(reader.seen), len(bad)), flush=True)
+    for item in bad[:5]:
+        print("  inconsistent read: %r" % (item,))
+    assert not bad, "records read during the faults changed or vanished"
+
+
 def no_sanitizer_reports(bs):
     reports = brook.sanitizer_reports(bs)
     assert not reports, reports
@@ -138,6 +150,7 @@ def test_kill_leader_repeatedly():
         wait_lead(bs)
         wait_isr(r, [b.name for b in bs])
         w = AckWriters(bs, "kill", threads=3, timeout=4.0).start()
+        reader = brook.ReadObserver(bs, "kill").start()
         epochs = []
         for i in range(rounds):
             leader, epoch = wait_lead(bs, timeout=40)
@@ -157,9 +170,11 @@ def test_kill_leader_repeatedly():
         n0 = len(w.acked())
         wait_until(lambda: len(w.acked()) >= n0 + 5, timeout=40, what="writes after the kills")
         assert w.stop()
+        reader.stop()
         wait_isr(r, [b.name for b in bs], timeout=30)
         hw = converge(bs, "kill", timeout=60)
-        judge("kill -9 leader x%d" % rounds, w.ops, bs, "kill")
+        logs = judge("kill -9 leader x%d" % rounds, w.ops, bs, "kill")
+        check_reads(reader, logs)
         nbytes = assert_identical(bs, "kill", hw)
         assert len(set(epochs)) == rounds, epochs
         for b in bs:
@@ -191,6 +206,7 @@ def test_paused_leader_tail_truncated():
             st, body, _ = produce_acks(old.port, "tail-%d" % k, "pause", acks="1")
             assert st == 200, (st, body)
         assert local_end(partition_bytes(old.data_dir, "pause")) == 25
+        assert visible_end(old, "pause") == 20, "an unreplicated tail became visible"
         old.signal(signal.SIGSTOP)
         t_stop = time.monotonic()
         for f in fs:
@@ -200,15 +216,30 @@ def test_paused_leader_tail_truncated():
             target=lambda: [sticky.write(old, "s") for _ in range(3)], daemon=True)
         sticky_thread.start()
         w = AckWriters(fs, "pause", threads=2).start()
+        reader = brook.ReadObserver(bs, "pause").start()
         new, new_epoch = wait_lead(fs, timeout=20, newer_than=epoch)
         wait_until(lambda: sum(o["epoch"] == new_epoch for o in w.acked()) >= 10, timeout=20,
                    what="acks from the new leader")
         time.sleep(max(0.0, t_stop + 3 * LEASE - time.monotonic()))
+        # Resume the old leader while the new one is briefly paused (well within its lease):
+        # the old one follows but cannot fetch, so its tail stays unverified and unreadable.
+        new.signal(signal.SIGSTOP)
         t_resume = time.monotonic()
         old.signal(signal.SIGCONT)
+        time.sleep(0.6)
+        shown = brook.try_get(old, "/topics/pause/partitions/0/records?offset=0&max_records=100")
+        new.signal(signal.SIGCONT)
+        assert shown and shown[0] == 200, shown
+        shown_values = [rec["value"] for rec in shown[1]["records"]]
+        print("old leader resumed, not yet fetching: role %s, high watermark %d" % (
+            role(old), shown[1]["high_watermark"]))
+        assert shown[1]["high_watermark"] <= 21, shown[1]["high_watermark"]
+        assert not [v for v in shown_values if v.startswith("tail-") and v != "tail-0"], \
+            shown_values
         sticky_thread.join(40)
         time.sleep(2.0)
         assert w.stop()
+        reader.stop()
         hw = converge(bs, "pause", timeout=30)
         late = [o for o in sticky.ops if o["status"] == 200 and (o["epoch"] or 0) <= epoch]
         print("paused %s (epoch %d) for %.1fs; new leader %s (epoch %d); its queued writes: %s"
@@ -218,6 +249,7 @@ def test_paused_leader_tail_truncated():
         logs = judge("paused leader", base + w.ops + sticky.ops, bs, "pause")
         # The followers may have been sent tail-0 by a long poll answered just before they
         # stopped; nothing written after that can exist anywhere but in the old leader's tail.
+        check_reads(reader, logs)
         kept = sorted({v for l in logs.values() for v in l.values() if v.startswith("tail-")})
         print("tail writes kept after the truncation: %s" % kept)
         assert kept in ([], ["tail-0"]), "the diverged tail survived: %s" % kept

@@ -513,12 +513,18 @@ def read_log(b, topic, partition=0):
 def check_logs(hist, brokers):
     """Reads every broker's log back and counts TESTPLAN 'lost' (a 200 whose value is not at
     its offset on the broker that acknowledged it), 'phantom' (the value of a request answered
-    307/4xx/503 present anywhere) and 'duplicate' (one value at two places)."""
+    307/4xx/503 present anywhere) and 'duplicate' (one value at two offsets of one broker's
+    log; the same value at the same offset on several brokers is replication, not a
+    duplicate)."""
     logs = {b.name: read_log(b, hist.topic) for b in brokers if b.alive()}
     where = {}
     for name, log in logs.items():
         for off, v in log.items():
             where.setdefault(v, []).append((name, off))
+    per_broker = {}
+    for v, places in where.items():
+        for name, off in places:
+            per_broker.setdefault((v, name), []).append(off)
     lost, phantom, dup = [], [], []
     for o in hist.ops:
         st = o["status"]
@@ -528,9 +534,9 @@ def check_logs(hist, brokers):
         elif isinstance(st, int) and (st == 307 or 400 <= st < 500 or st == 503):
             if o["value"] in where:
                 phantom.append(o)
-    for v, places in where.items():
-        if len(places) > 1:
-            dup.append((v, places))
+    for (v, name), offs in per_broker.items():
+        if len(offs) > 1:
+            dup.append((v, name, offs))
     return {"lost": lost, "phantom": phantom, "duplicate": dup,
             "records": sum(len(l) for l in logs.values())}
 
@@ -989,3 +995,57 @@ def check_replicas(ops, logs):
                 o["value"] in everywhere:
             phantom.append(o)
     return {"lost": lost, "inconsistent": inconsistent, "duplicate": dup, "phantom": phantom}
+
+
+class ReadObserver:
+    """A thread that keeps reading a partition from every running broker (from offset 0 up
+    to the high watermark each one exposes) and remembers every (offset, value) it was shown,
+    so reads during faults can be checked against the final logs: a record once readable must
+    never change or disappear (TESTPLAN 'inconsistent offset' across reads)."""
+
+    def __init__(self, brokers, topic, partition=0, pause=0.05):
+        self.brokers = brokers
+        self.topic = topic
+        self.partition = partition
+        self.pause = pause
+        self.seen = {}  # offset -> {value: first broker that showed it}
+        self.reads = 0
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(30)
+
+    def _read(self, b):
+        offset = 0
+        while not self.stop_flag.is_set():
+            r = try_get(b, "/topics/%s/partitions/%d/records?offset=%d&max_records=1000" % (
+                self.topic, self.partition, offset), timeout=1.0)
+            if not r or r[0] != 200 or not isinstance(r[1], dict):
+                return
+            for rec in r[1]["records"]:
+                self.seen.setdefault(rec["offset"], {}).setdefault(rec["value"], b.name)
+            self.reads += 1
+            if not r[1]["records"] or r[1]["next_offset"] >= r[1]["high_watermark"]:
+                return
+            offset = r[1]["next_offset"]
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            for b in self.brokers:
+                if b.alive():
+                    self._read(b)
+            time.sleep(self.pause)
+
+    def inconsistent(self, final_log):
+        """Offsets read at some point whose value differs from final_log (or is gone)."""
+        bad = []
+        for off, vals in self.seen.items():
+            if len(vals) > 1 or final_log.get(off) not in vals:
+                bad.append((off, vals, final_log.get(off)))
+        return bad

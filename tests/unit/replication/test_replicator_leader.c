@@ -1,0 +1,578 @@
+/* The replicator's leader side on one loop, with a real log in a temp dir and a real
+ * redis-server (started here on a free loopback port, stopped by PID): fetches are served as
+ * synthetic exchanges whose answers are captured from the response hook and decoded. Checks
+ * the records and high watermark a follower gets, the ISR it joins (as Redis sees it),
+ * acks=all waiters answered only once the follower holds the write (and never from inside
+ * bk_replicator_wait), divergence answers, long polls woken by a commit, fencing, and a clean
+ * stop. A standalone replicator is checked too. */
+#include "brook/common.h"
+#include "brook/election.h"
+#include "brook/http_client.h"
+#include "brook/log.h"
+#include "brook/replication.h"
+#include "brook/replicator.h"
+#include "http/exchange.h"
+#include "http/response.h"
+#include "replication/replica_logic.h"
+
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- redis-server and temp dirs ---------------------------------------------------------- */
+
+static pid_t redis_pid;
+static int redis_port;
+static char redis_dir[64];
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        perror("free_port");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* GET key through a blocking connection (test side only); "" when absent. */
+static const char *redis_get(const char *key, char *buf, size_t cap)
+{
+    struct timeval tv = {1, 0};
+    buf[0] = '\0';
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    if (c == NULL || c->err) {
+        if (c)
+            redisFree(c);
+        return buf;
+    }
+    redisReply *r = redisCommand(c, "GET %s", key);
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(buf, cap, "%s", r->str);
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return buf;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void cleanup(void)
+{
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = 0;
+    }
+    if (redis_dir[0])
+        nftw(redis_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void redis_start(void)
+{
+    snprintf(redis_dir, sizeof redis_dir, "/tmp/brook-repl-XXXXXX");
+    if (mkdtemp(redis_dir) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    atexit(cleanup);
+    redis_port = free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            close(devnull);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, "--loglevel", "warning", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        struct timeval tv = {0, 200000};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+        int ok = c != NULL && !c->err;
+        if (c)
+            redisFree(c);
+        if (ok)
+            return;
+        usleep(10000);
+    }
+    fprintf(stderr, "redis-server did not start\n");
+    exit(2);
+}
+
+/* ---- loop helpers ------------------------------------------------------------------------ */
+
+static void on_timeout(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* Runs the loop until pred(arg) or ms pass; returns pred's last value. */
+static int run_until(uv_loop_t *loop, int (*pred)(void *), void *arg, uint64_t ms)
+{
+    uv_timer_t t;
+    int expired = 0;
+    uv_timer_init(loop, &t);
+    t.data = &expired;
+    uv_timer_start(&t, on_timeout, ms, 0);
+    int ok;
+    while (!(ok = pred(arg)) && !expired)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return ok;
+}
+
+static int flag_set(void *arg)
+{
+    return *(int *)arg;
+}
+
+static void run_for(uv_loop_t *loop, uint64_t ms)
+{
+    int never = 0;
+    run_until(loop, flag_set, &never, ms);
+}
+
+/* ---- captured answers -------------------------------------------------------------------- */
+
+static bk_exchange_t *answered[8];
+static int nanswered;
+
+static void on_ready(bk_exchange_t *ex)
+{
+    if (nanswered < 8)
+        answered[nanswered++] = ex;
+}
+
+typedef struct {
+    int status;
+    uint8_t *body;
+    size_t len;
+    bk_fetch_resp_t resp;
+    bk_fetch_resp_part_t part; /* the first partition */
+    int nparts;
+    int ntopics;
+} answer_t;
+
+/* Takes the answer of ex (which must have been answered), releases ex. */
+static void take_answer(bk_exchange_t *ex, answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    CHECK(ex->state == BK_EX_RESPONDED);
+    a->status = ex->status;
+    const char *end = memmem(ex->out.data, ex->out.len, "\r\n\r\n", 4);
+    CHECK(end != NULL);
+    if (end) {
+        size_t off = (size_t)(end + 4 - ex->out.data);
+        a->len = ex->out.len - off;
+        a->body = malloc(a->len + 1);
+        memcpy(a->body, ex->out.data + off, a->len);
+    }
+    if (a->status == 200 && bk_fetch_response_decode(a->body, a->len, &a->resp) == 0) {
+        a->ntopics = (int)a->resp.topic_count;
+        bk_fetch_resp_t it = a->resp;
+        bk_fetch_resp_part_t p;
+        while (bk_fetch_response_next_part(&it, &p)) {
+            if (a->nparts++ == 0)
+                a->part = p;
+        }
+    } else if (a->status == 200) {
+        CHECK(!"undecodable fetch answer");
+    }
+    for (int i = 0; i < nanswered; i++)
+        if (answered[i] == ex)
+            answered[i] = answered[--nanswered];
+    bk_exchange_release(ex);
+}
+
+static bk_fetch_buf_t bufs[8]; /* request bodies, alive until their exchange is answered */
+static int nbufs;
+
+static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_epoch, int64_t offset,
+                            int32_t last_epoch, uint32_t wait_ms)
+{
+    bk_fetch_req_t req = {.known_epoch = known_epoch,
+                          .id = id,
+                          .id_len = strlen(id),
+                          .max_wait_ms = wait_ms,
+                          .max_bytes = 1 << 20};
+    bk_fetch_req_part_t part = {"t", 1, 0, offset, last_epoch};
+    bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
+    bk_fetch_buf_free(b);
+    CHECK_EQ_INT(bk_fetch_request_encode(b, &req, &part, 1), 0);
+    bk_exchange_t *ex = bk_exchange_new();
+    ex->body = b->data;
+    ex->body_len = b->len;
+    ex->keep_alive = 1;
+    ex->state = BK_EX_DISPATCHED;
+    bk_replicator_serve_fetch(r, ex);
+    return ex;
+}
+
+static void free_bufs(void)
+{
+    for (int i = 0; i < 8; i++)
+        bk_fetch_buf_free(&bufs[i]);
+    bk_exchange_pool_drain();
+}
+
+/* ---- pieces of a broker ------------------------------------------------------------------ */
+
+typedef struct {
+    int done;
+    int status;
+    int inside; /* set while bk_replicator_wait runs */
+    int ran_inside;
+} waiter_t;
+
+static void after_wait(void *arg, int status)
+{
+    waiter_t *w = arg;
+    CHECK(!w->done);
+    w->ran_inside |= w->inside;
+    w->done = 1;
+    w->status = status;
+}
+
+static int wait_for(bk_replicator_t *r, bk_partition_t *p, int64_t end, waiter_t *w)
+{
+    memset(w, 0, sizeof *w);
+    w->inside = 1;
+    int rc = bk_replicator_wait(r, p, end, after_wait, w);
+    w->inside = 0;
+    return rc;
+}
+
+typedef struct {
+    int done, status;
+    int64_t base;
+} append_t;
+
+static void after_append(void *arg, int status, int64_t base)
+{
+    append_t *a = arg;
+    a->done = 1;
+    a->status = status;
+    a->base = base;
+}
+
+static void append(uv_loop_t *loop, bk_partition_t *p, const char *value, int32_t epoch)
+{
+    bk_record_t rec = {NULL, -1, (const uint8_t *)value, (int32_t)strlen(value), NULL, 0, 0};
+    append_t a = {0};
+    CHECK_EQ_INT(bk_partition_append(p, &rec, 1, epoch, after_append, &a), 0);
+    CHECK(run_until(loop, flag_set, &a.done, 3000));
+    CHECK_EQ_INT(a.status, 0);
+}
+
+static bk_replicator_t *commit_target;
+
+static void on_commit(void *arg, bk_partition_t *p)
+{
+    (void)arg;
+    if (commit_target)
+        bk_replicator_on_commit(commit_target, p);
+}
+
+static bk_replicator_t *change_target;
+static int leader_now;
+
+static void on_change(void *arg)
+{
+    bk_election_t **e = arg;
+    bk_election_view_t v;
+    bk_election_view(*e, &v);
+    leader_now = v.role == BK_ROLE_LEADER;
+    if (change_target)
+        bk_replicator_on_election_change(change_target);
+}
+
+static int hw_hooks;
+
+static void on_hw(void *arg, bk_partition_t *p)
+{
+    (void)arg;
+    (void)p;
+    hw_hooks++;
+}
+
+static void on_flag(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static int isr_lists(void *arg)
+{
+    char buf[512];
+    return strstr(redis_get("rt:isr", buf, sizeof buf), (const char *)arg) != NULL;
+}
+
+static int64_t batches_end(const answer_t *a)
+{
+    int64_t end = -1;
+    if (bk_repl_batches_end(a->part.records, a->part.records_len, &end) != 0)
+        return -1;
+    return end;
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_leader_serves_fetches(void)
+{
+    redis_start();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_http_set_ready_hook(on_ready);
+    char dir[] = "/tmp/brook-repl-log-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+
+    bk_log_config_t lc;
+    bk_log_config_defaults(&lc);
+    lc.data_dir = dir;
+    bk_log_t *log = NULL;
+    CHECK_EQ_INT(bk_log_open(&loop, &lc, &log), 0);
+    bk_log_set_commit_hook(log, on_commit, NULL);
+    bk_topic_t *t = NULL;
+    CHECK_EQ_INT(bk_log_topic_create(log, "t", 1, 1, &t), 0);
+    bk_partition_t *p = bk_topic_partition(t, 0);
+
+    bk_election_t *e = NULL;
+    bk_election_config_t ec;
+    bk_election_config_defaults(&ec);
+    ec.redis_host = "127.0.0.1";
+    ec.redis_port = redis_port;
+    ec.cluster = "rt";
+    ec.broker_id = "L";
+    ec.advertised_url = "http://127.0.0.1:1";
+    ec.lease_ms = 2000;
+    ec.renew_ms = 500;
+    CHECK_EQ_INT(bk_election_start(&loop, &ec, on_change, &e, &e), 0);
+    CHECK(run_until(&loop, flag_set, &leader_now, 3000));
+    bk_election_view_t v;
+    bk_election_view(e, &v);
+    int32_t epoch = (int32_t)v.epoch;
+
+    append(&loop, p, "a", epoch);
+    append(&loop, p, "b", epoch);
+    append(&loop, p, "c", epoch);
+
+    bk_http_client_t *client = NULL;
+    CHECK_EQ_INT(bk_http_client_new(&loop, &client), 0);
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    rc.replica_lag_ms = 1000;
+    bk_replicator_t *r = NULL;
+    CHECK_EQ_INT(bk_replicator_new(&loop, log, e, client, &rc, &r), 0);
+    bk_replicator_set_hw_hook(r, on_hw, NULL);
+    commit_target = change_target = r;
+    /* The new term publishes {L} before anything counts. */
+    CHECK(run_until(&loop, isr_lists, "\"isr\":[\"L\"]", 3000));
+    run_for(&loop, 50);
+    CHECK_EQ_INT(bk_replicator_high_watermark(r, p), 3);
+    CHECK_EQ_INT(bk_replicator_check_insync(r, p), 0);
+
+    /* A new follower gets the topic, the leader's batches and HW. */
+    answer_t a;
+    take_answer(fetch(r, "F", v.epoch, 0, -1, 0), &a);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_INT(a.resp.error, BK_FETCH_OK);
+    CHECK_EQ_INT(a.resp.leader_epoch, v.epoch);
+    CHECK_EQ_INT(a.ntopics, 1);
+    CHECK_EQ_INT(a.nparts, 1);
+    CHECK_EQ_INT(a.part.error, BK_FETCH_PART_OK);
+    CHECK_EQ_INT(a.part.diverging_end_offset, -1);
+    CHECK_EQ_INT(a.part.high_watermark, 3);
+    CHECK_EQ_INT(batches_end(&a), 3);
+    free(a.body);
+
+    /* Caught up: it joins the ISR, and Redis lists it once published. */
+    take_answer(fetch(r, "F", v.epoch, 3, epoch, 0), &a);
+    CHECK_EQ_INT(a.part.records_len, 0);
+    free(a.body);
+    CHECK(run_until(&loop, isr_lists, "\"F\"", 3000));
+
+    /* acks=all: a write is acknowledged only once F holds it; never from inside wait. */
+    append(&loop, p, "d", epoch);
+    waiter_t w;
+    CHECK_EQ_INT(wait_for(r, p, 4, &w), 0);
+    run_for(&loop, 50);
+    CHECK(!w.done);
+    CHECK_EQ_INT(bk_replicator_high_watermark(r, p), 3);
+    int hooks = hw_hooks;
+    take_answer(fetch(r, "F", v.epoch, 3, epoch, 0), &a);
+    CHECK_EQ_INT(batches_end(&a), 4);
+    free(a.body);
+    CHECK(!w.done);
+    take_answer(fetch(r, "F", v.epoch, 4, epoch, 0), &a);
+    free(a.body);
+    CHECK(w.done && w.status == 0 && !w.ran_inside);
+    CHECK(hw_hooks > hooks);
+    CHECK_EQ_INT(bk_replicator_high_watermark(r, p), 4);
+    waiter_t w2;
+    CHECK_EQ_INT(wait_for(r, p, 4, &w2), 0); /* already covered: later, not inside */
+    CHECK(!w2.done);
+    run_for(&loop, 20);
+    CHECK(w2.done && w2.status == 0 && !w2.ran_inside);
+
+    /* A follower with a longer tail of our epoch must truncate to our end. */
+    take_answer(fetch(r, "G", v.epoch, 9, epoch, 0), &a);
+    CHECK_EQ_INT(a.part.diverging_end_offset, 4);
+    CHECK_EQ_INT(a.part.records_len, 0);
+    free(a.body);
+    /* ... and one whose last epoch we never had, to where our older epoch ends. */
+    take_answer(fetch(r, "G", v.epoch, 2, epoch + 7, 0), &a);
+    CHECK_EQ_INT(a.part.diverging_end_offset, 4);
+    free(a.body);
+
+    /* A caught-up follower's fetch waits; a commit answers it with the new batch. */
+    bk_exchange_t *parked = fetch(r, "F", v.epoch, 4, epoch, 5000);
+    run_for(&loop, 50);
+    CHECK(parked->state == BK_EX_DISPATCHED);
+    append(&loop, p, "e", epoch);
+    run_for(&loop, 20);
+    CHECK(parked->state == BK_EX_RESPONDED);
+    take_answer(parked, &a);
+    CHECK_EQ_INT(batches_end(&a), 5);
+    free(a.body);
+
+    /* A follower that knows a newer epoch fences us; an unknown partition is reported. */
+    take_answer(fetch(r, "F", v.epoch + 1, 5, epoch, 0), &a);
+    CHECK_EQ_INT(a.resp.error, BK_FETCH_EFENCED);
+    free(a.body);
+
+    /* F stops fetching: after the lag it leaves the ISR (published), and the HW moves with
+     * the leader alone. min_insync 2 refuses then. */
+    waiter_t w3;
+    CHECK_EQ_INT(wait_for(r, p, 5, &w3), 0);
+    CHECK(run_until(&loop, isr_lists, "\"isr\":[\"L\"]", 4000));
+    CHECK(run_until(&loop, flag_set, &w3.done, 1000));
+    CHECK_EQ_INT(w3.status, 0);
+
+    /* Stop with a fetch parked and a waiter pending. */
+    append(&loop, p, "f", epoch);
+    parked = fetch(r, "F", v.epoch, 6, epoch, 5000);
+    run_for(&loop, 20);
+    CHECK(parked->state == BK_EX_DISPATCHED);
+    waiter_t w4;
+    CHECK_EQ_INT(wait_for(r, p, 7, &w4), 0); /* beyond the end: never covered */
+    int stopped = 0;
+    commit_target = change_target = NULL;
+    bk_replicator_stop(r, on_flag, &stopped);
+    CHECK(w4.done && w4.status == BK_ENOTLEADER);
+    CHECK(parked->state == BK_EX_RESPONDED);
+    take_answer(parked, &a);
+    CHECK_EQ_INT(a.resp.error, BK_FETCH_ENOTLEADER);
+    free(a.body);
+    CHECK(run_until(&loop, flag_set, &stopped, 2000));
+
+    int closed = 0;
+    bk_http_client_close(client, on_flag, &closed);
+    CHECK(run_until(&loop, flag_set, &closed, 2000));
+    int estopped = 0;
+    bk_election_stop(e, on_flag, &estopped);
+    CHECK(run_until(&loop, flag_set, &estopped, 3000));
+    int lclosed = 0;
+    bk_log_close(log, on_flag, &lclosed);
+    CHECK(run_until(&loop, flag_set, &lclosed, 3000));
+    run_for(&loop, 10);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free_bufs();
+}
+
+static void test_standalone(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_http_set_ready_hook(on_ready);
+    char dir[] = "/tmp/brook-repl-log-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    bk_log_config_t lc;
+    bk_log_config_defaults(&lc);
+    lc.data_dir = dir;
+    bk_log_t *log = NULL;
+    CHECK_EQ_INT(bk_log_open(&loop, &lc, &log), 0);
+    bk_log_set_commit_hook(log, on_commit, NULL);
+    bk_topic_t *t = NULL;
+    CHECK_EQ_INT(bk_log_topic_create(log, "t", 1, 1, &t), 0);
+    bk_partition_t *p = bk_topic_partition(t, 0);
+
+    bk_election_t *e = NULL;
+    bk_election_config_t ec;
+    bk_election_config_defaults(&ec);
+    ec.standalone = 1;
+    ec.broker_id = "S";
+    CHECK_EQ_INT(bk_election_start(&loop, &ec, NULL, NULL, &e), 0);
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "S";
+    rc.min_insync = 2; /* meaningless alone */
+    bk_replicator_t *r = NULL;
+    CHECK_EQ_INT(bk_replicator_new(&loop, log, e, NULL, &rc, &r), 0);
+    commit_target = r;
+    hw_hooks = 0;
+    bk_replicator_set_hw_hook(r, on_hw, NULL);
+    CHECK_EQ_INT(bk_replicator_check_insync(r, p), 0);
+    append(&loop, p, "a", 1);
+    CHECK_EQ_INT(bk_replicator_high_watermark(r, p), 1);
+    CHECK(hw_hooks >= 1);
+    waiter_t w;
+    CHECK_EQ_INT(wait_for(r, p, 1, &w), 0);
+    CHECK(!w.done);
+    run_for(&loop, 20);
+    CHECK(w.done && w.status == 0 && !w.ran_inside);
+    CHECK_EQ_INT(wait_for(r, p, 2, &w), 0);
+    append(&loop, p, "b", 1);
+    CHECK(w.done && w.status == 0);
+    answer_t a;
+    take_answer(fetch(r, "F", 1, 0, -1, 0), &a);
+    CHECK_EQ_INT(a.resp.error, BK_FETCH_ENOTLEADER);
+    free(a.body);
+    bk_replica_info_t ri[4];
+    CHECK_EQ_INT(bk_replicator_replicas(r, p, ri, 4), 1);
+    CHECK_EQ_STR(ri[0].broker, "S");
+    CHECK(ri[0].leader && ri[0].in_sync);
+
+    int stopped = 0;
+    commit_target = NULL;
+    bk_replicator_stop(r, on_flag, &stopped);
+    CHECK(run_until(&loop, flag_set, &stopped, 2000));
+    int estopped = 0;
+    bk_election_stop(e, on_flag, &estopped);
+    CHECK(run_until(&loop, flag_set, &estopped, 2000));
+    int lclosed = 0;
+    bk_log_close(log, on_flag, &lclosed);
+    CHECK(run_until(&loop, flag_set, &lclosed, 3000));
+    run_for(&loop, 10);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free_bufs();
+}
+
+CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches))
