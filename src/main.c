@@ -535,6 +535,9 @@ int main(int argc, char **argv)
         return 1;
     }
     uv_run(loop, UV_RUN_DEFAULT);
+    /* Stopped: the signal handles are closed, so a late SIGTERM would kill us mid-exit. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     bk_json_shutdown();
     bk_record_render_shutdown();
     bk_metrics_free(&broker.metrics);
