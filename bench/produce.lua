@@ -4,6 +4,6 @@ dofile((os.getenv("BENCH_DIR") or "bench") .. "/report.lua")
 
 local message = string.sub("00000000-" .. string.rep("abcdefghijklmnopqrstuvwxyz", 4), 1, 100)
 wrk.method = "POST"
-wrk.path = "/produce"
+wrk.path = os.getenv("PRODUCE_PATH") or "/produce"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"message":"' .. message .. '","topic":"bench"}'
