@@ -164,13 +164,13 @@ static int apply_env(config_t *c)
     }
     if ((v = getenv("LEASE_TIME_SECONDS")) && *v) {
         double s = atof(v);
-        if (s <= 0)
+        if (!(s >= 0.01 && s <= 86400))
             return fprintf(stderr, "brook: invalid LEASE_TIME_SECONDS %s\n", v), -1;
         c->election.lease_ms = (uint32_t)(s * 1000);
     }
     if ((v = getenv("RENEW_INTERVAL_SECONDS")) && *v) {
         double s = atof(v);
-        if (s <= 0)
+        if (!(s >= 0.01 && s <= 86400))
             return fprintf(stderr, "brook: invalid RENEW_INTERVAL_SECONDS %s\n", v), -1;
         c->election.renew_ms = (uint32_t)(s * 1000);
     }
@@ -437,6 +437,7 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     shutting_down = 1;
     bk_trace_info("main", "signal %d: stopping (finishing in-flight requests)", signum);
+    broker.stopping = 1; /* reads dispatched from now on answer at once */
     bk_broker_wake_all(&broker);
     bk_server_stop(broker.server, after_server, &broker);
 }

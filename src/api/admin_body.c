@@ -49,7 +49,7 @@ static int int_field(bk_admin_body_t *b, int kind, const unsigned char *s, size_
     if (kind != 'i' || !copy(num, sizeof num, s, len) || num[0] == '-')
         return fail(b, 422, msg);
     long long v = strtoll(num, NULL, 10);
-    if (v <= 0 || v > 100000)
+    if (v <= 0 || v > 10000) /* the log's limit on partitions per topic */
         return fail(b, 422, msg);
     *out = v;
     return 1;

@@ -43,6 +43,7 @@ typedef struct {
     bk_stream_t *streams; /* streamed reads following the log */
     bk_metrics_t metrics;
     uint32_t rr_partition; /* round-robin cursor for keyless records */
+    int stopping;          /* SIGTERM received: no new long-polls or streams */
 } bk_broker_t;
 
 /* Server hooks (bk_server_handlers_t) with arg = the broker. */

@@ -2,6 +2,7 @@
  * routes (redirect, proxy or 503 on a follower), then the resource's handler. */
 #include <llhttp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,13 +23,19 @@ int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg)
 
 static void redirect(bk_exchange_t *ex, const bk_election_view_t *v)
 {
-    char hdr[640];
-    snprintf(hdr, sizeof hdr, "Location: %s%.*s%s%.*s\r\n", v->leader_url, (int)ex->path_len,
-             ex->path, ex->query ? "?" : "", (int)ex->query_len, ex->query ? ex->query : "");
+    size_t cap = strlen(v->leader_url) + ex->path_len + ex->query_len + 32;
+    char *hdr = malloc(cap);
+    if (!hdr) {
+        bk_exchange_error(ex, 503, "out of memory");
+        return;
+    }
+    snprintf(hdr, cap, "Location: %s%.*s%s%.*s\r\n", v->leader_url, (int)ex->path_len, ex->path,
+             ex->query ? "?" : "", (int)ex->query_len, ex->query ? ex->query : "");
     char msg[512];
     snprintf(msg, sizeof msg, "not the leader; the leader is %s at %s", v->leader_id,
              v->leader_url);
     bk_exchange_error_hdr(ex, 307, msg, hdr);
+    free(hdr);
 }
 
 static void after_proxy(void *arg, int status, const bk_http_response_t *resp)
@@ -50,12 +57,14 @@ static void proxy(bk_broker_t *b, bk_exchange_t *ex, const bk_election_view_t *v
     char target[8192 + 16];
     snprintf(target, sizeof target, "%.*s%s%.*s", (int)ex->path_len, ex->path,
              ex->query ? "?" : "", (int)ex->query_len, ex->query ? ex->query : "");
-    char headers[512] = "";
+    char headers[512];
     size_t ct_len = 0;
     const char *ct = bk_exchange_header(ex, "content-type", &ct_len);
     if (ct && ct_len < 256)
         snprintf(headers, sizeof headers, "Content-Type: %.*s\r\nX-Forwarded-By: %s\r\n",
                  (int)ct_len, ct, b->cfg.broker_id);
+    else /* always mark it, so a forwarded write can never bounce between brokers */
+        snprintf(headers, sizeof headers, "X-Forwarded-By: %s\r\n", b->cfg.broker_id);
     int rc = bk_http_client_request(b->client, v->leader_url,
                                     llhttp_method_name((llhttp_method_t)ex->method), target,
                                     headers, ex->body, ex->body_len, b->cfg.proxy_timeout_ms,

@@ -252,6 +252,30 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
     op_release(op);
 }
 
+/* Every record must fit the topic's max.message.bytes (checked before anything is written, so
+ * a request is refused whole rather than half-applied). */
+static int sizes_ok(bk_exchange_t *ex, const bk_topic_t *t)
+{
+    uint64_t limit = bk_topic_config(t)->max_message_bytes;
+    for (size_t i = 0; i < body.count; i++) {
+        const bk_rb_record_t *r = &body.records[i];
+        uint64_t size = (r->key_len > 0 ? (uint64_t)r->key_len : 0) +
+                        (r->value_len > 0 ? (uint64_t)r->value_len : 0);
+        for (uint32_t k = 0; k < r->header_count; k++) {
+            const bk_rb_header_t *h = &body.headers[r->header_first + k];
+            size += h->key_len + (h->value_len > 0 ? (uint64_t)h->value_len : 0);
+        }
+        if (size > limit) {
+            bk_exchange_errorf(ex, 413, "record %zu is %llu bytes; topic %s takes at most %llu "
+                                        "(max.message.bytes); nothing was written",
+                               i, (unsigned long long)size, bk_topic_name(t),
+                               (unsigned long long)limit);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* acks=all: every partition written must have enough in-sync replicas (checked first, so a
  * refused request writes nothing). */
 static int insync_ok(bk_broker_t *b, bk_exchange_t *ex, rest_op_t *op, uint32_t nparts,
@@ -315,7 +339,7 @@ void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         return;
     }
     int64_t fixed = r->id == BK_ROUTE_PARTITION ? r->partition : -1;
-    if (assign_partitions(b, ex, op, fixed, nparts, per_part) == 0 &&
+    if (assign_partitions(b, ex, op, fixed, nparts, per_part) == 0 && sizes_ok(ex, t) &&
         insync_ok(b, ex, op, nparts, per_part))
         append_batches(op, nparts, per_part);
     else

@@ -194,7 +194,7 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     bk_partition_t *p = bk_broker_partition(ex, t, r->partition);
     if (!p)
         return;
-    int streaming = wants_stream(ex);
+    int streaming = wants_stream(ex) && !b->stopping;
     int64_t offset = bk_partition_start_offset(p), max_records = streaming ? -1 : 500,
             max_bytes = 1 << 20, timeout = 0;
     int format;
@@ -210,6 +210,8 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
                            (long long)offset, (long long)start, (long long)hw);
         return;
     }
+    if (b->stopping)
+        timeout = 0; /* shutting down: answer what is there now */
     if (streaming) {
         bk_api_records_stream(b, ex, p, offset, max_records, (size_t)max_bytes, format,
                               (uint64_t)timeout);

@@ -336,6 +336,11 @@ int bk_http_parser_feed(bk_http_parser_t *p, const char *data, size_t len, size_
     }
 }
 
+int bk_http_parser_paused(const bk_http_parser_t *p)
+{
+    return llhttp_get_errno(&p->ll) == HPE_PAUSED;
+}
+
 void bk_http_parser_resume(bk_http_parser_t *p)
 {
     llhttp_resume(&p->ll);

@@ -56,6 +56,9 @@ void bk_http_parser_init(bk_http_parser_t *p, const bk_http_limits_t *limits,
 int bk_http_parser_feed(bk_http_parser_t *p, const char *data, size_t len, size_t *consumed);
 void bk_http_parser_resume(bk_http_parser_t *p);
 
+/* 1 while parsing is paused by on_request (also when the pause fell on the last byte fed). */
+int bk_http_parser_paused(const bk_http_parser_t *p);
+
 /* Signals end of input; returns 0 or an HTTP error status (a truncated request is 400). */
 int bk_http_parser_finish(bk_http_parser_t *p);
 

@@ -4,6 +4,7 @@
 #include "http/response.h"
 
 #include <inttypes.h>
+#include <llhttp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,7 +94,7 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
                             content_type ? content_type : "application/json", body_len,
                             extra_headers ? extra_headers : "",
                             ex->close_after ? "Connection: close\r\n" : "");
-    if (!rc)
+    if (!rc && ex->method != HTTP_HEAD) /* HEAD: same headers, no body */
         rc = bk_buf_append(out, body, body_len);
     if (rc) { /* out of memory: drop the connection rather than send half a response */
         out->len = 0;
@@ -122,6 +123,8 @@ void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content
     }
     ex->status = status;
     ex->streaming = 1;
+    if (!ex->keep_alive)
+        ex->close_after = 1; /* the stream's end closes the connection */
     ex->state = BK_EX_RESPONDED;
     if (identity.observe)
         identity.observe(identity.epoch_arg, ex);

@@ -87,6 +87,7 @@ static int on_request(void *arg, bk_exchange_t *ex)
     bk_conn_t *c = arg;
     ex->started_ms = uv_now(c->srv->loop);
     ex->started_ns = uv_hrtime();
+    c->request_started_ms = ex->started_ms; /* the next request's clock starts now */
     int held = c->tail && c->tail->state == BK_EX_HELD;
     enqueue(c, ex);
     if (held || (c->unsafe_busy && is_safe(ex->method)))
@@ -150,12 +151,14 @@ static void conn_feed(bk_conn_t *c, const char *data, size_t len)
         fail_request(c, status, c->parser.err_msg ? c->parser.err_msg : "malformed request");
         return;
     }
-    if (consumed < len) { /* paused: keep the rest until the queue drains */
+    if (consumed < len || bk_http_parser_paused(&c->parser)) {
+        /* paused (possibly on the very last byte): keep any rest until the queue drains */
         c->paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
-        save_pending(c, data + consumed, len - consumed);
+        if (consumed < len)
+            save_pending(c, data + consumed, len - consumed);
     }
-    if (!was_mid || consumed < len)
+    if (!was_mid)
         c->request_started_ms = uv_now(c->srv->loop);
 }
 
@@ -171,7 +174,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         c->read_done = 1;
         uv_read_stop(stream);
-        if (nread != UV_EOF || !c->head || c->head->streaming) {
+        if (nread != UV_EOF || (!c->head && !c->write_in_flight) ||
+            (c->head && c->head->streaming)) {
             bk_conn_close(c);
             return;
         }
