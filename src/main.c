@@ -178,11 +178,38 @@ static int apply_env(config_t *c)
 }
 
 enum {
-    OPT_PORT = 256, OPT_HOST, OPT_ID, OPT_URL, OPT_STANDALONE, OPT_REDIS, OPT_CLUSTER, OPT_LEASE,
-    OPT_RENEW, OPT_FOLLOWER, OPT_DATA, OPT_FSYNC, OPT_PARTS, OPT_SEGMENT, OPT_NO_AUTO, OPT_MAXCONN,
-    OPT_MAXBODY, OPT_MAXBATCH, OPT_MAXURL, OPT_MAXHDR, OPT_MAXHDRS, OPT_REQTO, OPT_IDLETO,
-    OPT_MAXPOLL, OPT_LOGLEVEL, OPT_RET_MS, OPT_RET_BYTES, OPT_RET_CHECK, OPT_MAXMSG,
-    OPT_MIN_ISR, OPT_LAG, OPT_UNCLEAN
+    OPT_PORT = 256,
+    OPT_HOST,
+    OPT_ID,
+    OPT_URL,
+    OPT_STANDALONE,
+    OPT_REDIS,
+    OPT_CLUSTER,
+    OPT_LEASE,
+    OPT_RENEW,
+    OPT_FOLLOWER,
+    OPT_DATA,
+    OPT_FSYNC,
+    OPT_PARTS,
+    OPT_SEGMENT,
+    OPT_NO_AUTO,
+    OPT_MAXCONN,
+    OPT_MAXBODY,
+    OPT_MAXBATCH,
+    OPT_MAXURL,
+    OPT_MAXHDR,
+    OPT_MAXHDRS,
+    OPT_REQTO,
+    OPT_IDLETO,
+    OPT_MAXPOLL,
+    OPT_LOGLEVEL,
+    OPT_RET_MS,
+    OPT_RET_BYTES,
+    OPT_RET_CHECK,
+    OPT_MAXMSG,
+    OPT_MIN_ISR,
+    OPT_LAG,
+    OPT_UNCLEAN
 };
 
 static const struct option options[] = {
@@ -250,15 +277,29 @@ static int apply_option(config_t *c, int opt, const char *arg)
 {
     uint32_t n = 0;
     switch (opt) {
-    case OPT_PORT: return parse_u32(arg, &n) || n > 65535 ? -1 : (c->server.port = (int)n, 0);
-    case OPT_HOST: c->server.host = arg; return 0;
-    case OPT_ID: snprintf(c->id_buf, sizeof c->id_buf, "%s", arg); return 0;
-    case OPT_URL: snprintf(c->url_buf, sizeof c->url_buf, "%s", arg); return 0;
-    case OPT_STANDALONE: c->election.standalone = 1; return 0;
-    case OPT_REDIS: return parse_redis(c, arg);
-    case OPT_CLUSTER: c->election.cluster = arg; return 0;
-    case OPT_LEASE: return parse_u32(arg, &c->election.lease_ms) || !c->election.lease_ms ? -1 : 0;
-    case OPT_RENEW: return parse_u32(arg, &c->election.renew_ms) || !c->election.renew_ms ? -1 : 0;
+    case OPT_PORT:
+        return parse_u32(arg, &n) || n > 65535 ? -1 : (c->server.port = (int)n, 0);
+    case OPT_HOST:
+        c->server.host = arg;
+        return 0;
+    case OPT_ID:
+        snprintf(c->id_buf, sizeof c->id_buf, "%s", arg);
+        return 0;
+    case OPT_URL:
+        snprintf(c->url_buf, sizeof c->url_buf, "%s", arg);
+        return 0;
+    case OPT_STANDALONE:
+        c->election.standalone = 1;
+        return 0;
+    case OPT_REDIS:
+        return parse_redis(c, arg);
+    case OPT_CLUSTER:
+        c->election.cluster = arg;
+        return 0;
+    case OPT_LEASE:
+        return parse_u32(arg, &c->election.lease_ms) || !c->election.lease_ms ? -1 : 0;
+    case OPT_RENEW:
+        return parse_u32(arg, &c->election.renew_ms) || !c->election.renew_ms ? -1 : 0;
     case OPT_FOLLOWER:
         if (strcmp(arg, "redirect") == 0)
             c->broker.follower_writes = BK_FOLLOWER_WRITES_REDIRECT;
@@ -267,32 +308,49 @@ static int apply_option(config_t *c, int opt, const char *arg)
         else
             return -1;
         return 0;
-    case OPT_DATA: snprintf(c->data_buf, sizeof c->data_buf, "%s", arg); return 0;
-    case OPT_FSYNC: return parse_fsync(arg, &c->log);
+    case OPT_DATA:
+        snprintf(c->data_buf, sizeof c->data_buf, "%s", arg);
+        return 0;
+    case OPT_FSYNC:
+        return parse_fsync(arg, &c->log);
     case OPT_PARTS:
         return parse_u32(arg, &c->log.default_partitions) || !c->log.default_partitions ||
-                       c->log.default_partitions > 10000 ? -1 : 0;
+                       c->log.default_partitions > 10000
+                   ? -1
+                   : 0;
     case OPT_SEGMENT:
         return parse_u64(arg, &c->log.segment_bytes) || c->log.segment_bytes < 4096 ? -1 : 0;
-    case OPT_NO_AUTO: c->broker.auto_create_topics = 0; return 0;
+    case OPT_NO_AUTO:
+        c->broker.auto_create_topics = 0;
+        return 0;
     case OPT_MAXCONN:
         return parse_u32(arg, &c->server.max_connections) || !c->server.max_connections ? -1 : 0;
-    case OPT_MAXBODY: return parse_u64(arg, &c->server.limits.max_body);
-    case OPT_MAXBATCH: return parse_u64(arg, &c->broker.max_batch_body);
-    case OPT_MAXURL: return parse_u32(arg, &c->server.limits.max_url);
+    case OPT_MAXBODY:
+        return parse_u64(arg, &c->server.limits.max_body);
+    case OPT_MAXBATCH:
+        return parse_u64(arg, &c->broker.max_batch_body);
+    case OPT_MAXURL:
+        return parse_u32(arg, &c->server.limits.max_url);
     case OPT_MAXHDR:
         if (parse_u32(arg, &c->server.limits.max_header_bytes))
             return -1;
         if (c->server.limits.max_header_line > c->server.limits.max_header_bytes)
             c->server.limits.max_header_line = c->server.limits.max_header_bytes;
         return 0;
-    case OPT_MAXHDRS: return parse_u32(arg, &c->server.limits.max_headers);
-    case OPT_REQTO: return parse_u32(arg, &c->server.request_timeout_ms);
-    case OPT_IDLETO: return parse_u32(arg, &c->server.idle_timeout_ms);
-    case OPT_MAXPOLL: return parse_u32(arg, &c->broker.max_poll_ms);
-    case OPT_LOGLEVEL: return set_level(arg);
-    case OPT_RET_MS: return parse_limit(arg, &c->log.retention_ms);
-    case OPT_RET_BYTES: return parse_limit(arg, &c->log.retention_bytes);
+    case OPT_MAXHDRS:
+        return parse_u32(arg, &c->server.limits.max_headers);
+    case OPT_REQTO:
+        return parse_u32(arg, &c->server.request_timeout_ms);
+    case OPT_IDLETO:
+        return parse_u32(arg, &c->server.idle_timeout_ms);
+    case OPT_MAXPOLL:
+        return parse_u32(arg, &c->broker.max_poll_ms);
+    case OPT_LOGLEVEL:
+        return set_level(arg);
+    case OPT_RET_MS:
+        return parse_limit(arg, &c->log.retention_ms);
+    case OPT_RET_BYTES:
+        return parse_limit(arg, &c->log.retention_bytes);
     case OPT_RET_CHECK:
         return parse_u32(arg, &c->log.retention_check_ms) || !c->log.retention_check_ms ? -1 : 0;
     case OPT_MAXMSG:
@@ -301,8 +359,11 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return parse_u32(arg, &c->repl.min_insync) || !c->repl.min_insync ? -1 : 0;
     case OPT_LAG:
         return parse_u32(arg, &c->repl.replica_lag_ms) || !c->repl.replica_lag_ms ? -1 : 0;
-    case OPT_UNCLEAN: c->election.unclean = 1; return 0;
-    default: return -1;
+    case OPT_UNCLEAN:
+        c->election.unclean = 1;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -491,7 +552,8 @@ static int start(config_t *c)
     int rc = bk_log_open(loop, &c->log, &broker.log);
     if (rc)
         return fprintf(stderr, "brook: cannot open log in %s: %s\n", c->log.data_dir,
-                       bk_strerror(rc)), rc;
+                       bk_strerror(rc)),
+               rc;
     bk_log_set_commit_hook(broker.log, on_commit, &broker);
     if ((rc = bk_http_client_new(loop, &broker.client)))
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
@@ -510,7 +572,8 @@ static int start(config_t *c)
     rc = bk_server_start(loop, &c->server, &h, &broker.server);
     if (rc)
         return fprintf(stderr, "brook: cannot listen on %s:%d: %s\n", c->server.host,
-                       c->server.port, bk_strerror(rc)), rc;
+                       c->server.port, bk_strerror(rc)),
+               rc;
     bk_trace_info("main", "broker %s listening on %s:%d (advertised %s), data in %s, %s", c->id_buf,
                   c->server.host, bk_server_port(broker.server), c->url_buf, c->log.data_dir,
                   c->election.standalone ? "standalone" : "electing through Redis");

@@ -24,7 +24,7 @@ typedef struct {
     int standalone;
     const char *redis_host;
     int redis_port;
-    const char *cluster;        /* key prefix, default "brook" */
+    const char *cluster; /* key prefix, default "brook" */
     const char *broker_id;
     const char *advertised_url; /* e.g. http://127.0.0.1:5001, stored in the leader key */
     uint32_t lease_ms;          /* lease length in Redis */

@@ -16,10 +16,10 @@ typedef struct bk_http_client bk_http_client_t;
 typedef struct bk_http_client_req bk_http_client_req_t;
 
 typedef struct {
-    int status;                /* HTTP status code */
-    const char *content_type;  /* NUL-terminated, "" if absent */
-    const char *location;      /* NUL-terminated, "" if absent */
-    const char *leader_epoch;  /* X-Leader-Epoch, "" if absent */
+    int status;               /* HTTP status code */
+    const char *content_type; /* NUL-terminated, "" if absent */
+    const char *location;     /* NUL-terminated, "" if absent */
+    const char *leader_epoch; /* X-Leader-Epoch, "" if absent */
     const uint8_t *body;
     size_t body_len;
 } bk_http_response_t;
@@ -39,9 +39,9 @@ int bk_http_client_new(uv_loop_t *loop, bk_http_client_t **out);
  * Only GET and HEAD are retried (once, on a fresh connection) when a reused connection turns
  * out closed by the server; any other method gets that error instead of being resent. */
 int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char *method,
-                           const char *path_and_query, const char *extra_headers,
-                           const void *body, size_t body_len, uint32_t timeout_ms,
-                           bk_http_client_cb cb, void *arg, bk_http_client_req_t **out);
+                           const char *path_and_query, const char *extra_headers, const void *body,
+                           size_t body_len, uint32_t timeout_ms, bk_http_client_cb cb, void *arg,
+                           bk_http_client_req_t **out);
 
 /* The request's callback runs (later, from the loop) with UV_ECANCELED. */
 void bk_http_client_cancel(bk_http_client_req_t *req);

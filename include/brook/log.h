@@ -21,7 +21,7 @@ typedef enum {
 } bk_fsync_mode_t;
 
 typedef struct {
-    const char *data_dir;          /* created if missing; locked against a second broker */
+    const char *data_dir; /* created if missing; locked against a second broker */
     bk_fsync_mode_t fsync_mode;
     uint32_t fsync_interval_ms;    /* for BK_FSYNC_INTERVAL */
     uint64_t segment_bytes;        /* roll the active segment when it would exceed this */
@@ -111,8 +111,8 @@ int bk_log_topic_name_valid(const char *name, size_t name_len);
 /* As bk_log_topic_create, with explicit settings (NULL = the log's defaults). BK_EINVAL for
  * settings out of range: retention_* < -1, segment_bytes 0 or over 2 GiB, max_message_bytes
  * 0. The settings are persisted with the topic. */
-int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len,
-                             uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out);
+int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                             const bk_topic_config_t *cfg, bk_topic_t **out);
 /* The log's defaults for new topics. */
 void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out);
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t);
@@ -194,8 +194,8 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
  * nothing is appended (new segment files are made before the first byte is queued and removed
  * again on failure). max_message_bytes is not applied. The end offset moves at once; the
  * high watermark when the callback reports success. */
-int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len,
-                            bk_append_cb cb, void *arg);
+int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len, bk_append_cb cb,
+                            void *arg);
 
 /* Drops every record at or after offset (a follower's diverged tail), from disk and index,
  * crash-safely (truncate then fsync before returning). Refused with UV_EBUSY while appends are
@@ -221,8 +221,8 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset);
 int32_t bk_partition_last_epoch(const bk_partition_t *p);
 int64_t bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int32_t *found_epoch);
 
-int64_t bk_partition_start_offset(const bk_partition_t *p); /* first readable offset */
-int64_t bk_partition_end_offset(const bk_partition_t *p);   /* next offset to be assigned */
+int64_t bk_partition_start_offset(const bk_partition_t *p);   /* first readable offset */
+int64_t bk_partition_end_offset(const bk_partition_t *p);     /* next offset to be assigned */
 int64_t bk_partition_high_watermark(const bk_partition_t *p); /* end of committed data */
 uint64_t bk_partition_size_bytes(const bk_partition_t *p);
 uint32_t bk_partition_index(const bk_partition_t *p);
@@ -234,14 +234,14 @@ void bk_log_set_commit_hook(bk_log_t *log, void (*hook)(void *arg, bk_partition_
 
 /* Counters for /metrics. */
 typedef struct {
-    uint64_t flushes;            /* fdatasync rounds completed */
+    uint64_t flushes; /* fdatasync rounds completed */
     uint64_t flush_errors;
-    uint64_t flush_usec_total;   /* summed wall time of flush rounds */
+    uint64_t flush_usec_total; /* summed wall time of flush rounds */
     /* flush round durations: bucket i counts rounds <= BK_LOG_FLUSH_BUCKET_US[i] microseconds,
      * the last bucket counts the rest */
     uint64_t flush_buckets[12];
-    uint64_t segments_deleted;   /* by retention */
-    uint64_t appends;            /* batches appended */
+    uint64_t segments_deleted; /* by retention */
+    uint64_t appends;          /* batches appended */
     uint64_t records_appended;
     uint64_t bytes_appended;
 } bk_log_stats_t;

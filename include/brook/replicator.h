@@ -21,12 +21,12 @@
 
 typedef struct {
     const char *broker_id;
-    uint32_t replica_lag_ms;    /* --replica-lag-ms: a follower not caught up this long leaves
-                                   the ISR (default 10000) */
-    uint32_t fetch_wait_ms;     /* follower long-poll wait (default 500) */
-    uint32_t fetch_max_bytes;   /* per fetch answer (default 8 MiB) */
-    uint32_t min_insync;        /* --min-insync-replicas for acks=all (default 1; 2 for a
-                                   three-broker cluster is the usual choice) */
+    uint32_t replica_lag_ms;  /* --replica-lag-ms: a follower not caught up this long leaves
+                                 the ISR (default 10000) */
+    uint32_t fetch_wait_ms;   /* follower long-poll wait (default 500) */
+    uint32_t fetch_max_bytes; /* per fetch answer (default 8 MiB) */
+    uint32_t min_insync;      /* --min-insync-replicas for acks=all (default 1; 2 for a
+                                 three-broker cluster is the usual choice) */
 } bk_replication_config_t;
 
 void bk_replication_config_defaults(bk_replication_config_t *cfg);
@@ -71,8 +71,7 @@ typedef struct {
     int leader;
     int in_sync;
 } bk_replica_info_t;
-int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_info_t *out,
-                           int max);
+int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_info_t *out, int max);
 
 /* Before a topic is deleted (bk_log_topic_delete): drops its replication state; its acks=all
  * waiters get UV_ECANCELED. */

@@ -16,13 +16,13 @@
 #include "http/parser.h"
 
 typedef struct {
-    const char *host;              /* listen address, default 0.0.0.0 */
-    int port;                      /* 0 = ephemeral */
-    uint32_t max_connections;      /* beyond it new connections get 503 and are closed */
-    uint32_t request_timeout_ms;   /* a started request must be complete within this → 408 */
-    uint32_t idle_timeout_ms;      /* keep-alive connection idle this long → closed */
-    uint32_t max_pipeline;         /* unanswered requests per connection before reading pauses */
-    size_t max_write_queue;        /* unsent response bytes per connection before reading pauses */
+    const char *host;            /* listen address, default 0.0.0.0 */
+    int port;                    /* 0 = ephemeral */
+    uint32_t max_connections;    /* beyond it new connections get 503 and are closed */
+    uint32_t request_timeout_ms; /* a started request must be complete within this → 408 */
+    uint32_t idle_timeout_ms;    /* keep-alive connection idle this long → closed */
+    uint32_t max_pipeline;       /* unanswered requests per connection before reading pauses */
+    size_t max_write_queue;      /* unsent response bytes per connection before reading pauses */
     bk_http_limits_t limits;
 } bk_server_config_t;
 

@@ -29,8 +29,9 @@ int bk_ack_precheck(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, bk_ack
     int rc = bk_replicator_check_insync(b->replicator, p);
     if (rc == 0)
         return 1;
-    bk_exchange_errorf(ex, 503, "not enough in-sync replicas for acks=all (%s); nothing was "
-                                "written",
+    bk_exchange_errorf(ex, 503,
+                       "not enough in-sync replicas for acks=all (%s); nothing was "
+                       "written",
                        rc == UV_EAGAIN ? "below --min-insync-replicas" : bk_strerror(rc));
     return 0;
 }

@@ -27,9 +27,9 @@ typedef void (*bk_ack_done_fn)(void *arg, int status);
 typedef struct {
     bk_broker_t *broker;
     bk_partition_t *part;
-    uint32_t count;  /* records in the batch */
+    uint32_t count; /* records in the batch */
     bk_acks_t acks;
-    int64_t epoch;   /* the term the batch was written under */
+    int64_t epoch; /* the term the batch was written under */
     bk_ack_done_fn done;
     void *arg;
 } bk_ack_t;

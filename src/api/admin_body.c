@@ -41,8 +41,8 @@ static int add_config(bk_admin_body_t *b, const char *name, const unsigned char 
     return 1;
 }
 
-static int int_field(bk_admin_body_t *b, int kind, const unsigned char *s, size_t len,
-                     int64_t *out, const char *what)
+static int int_field(bk_admin_body_t *b, int kind, const unsigned char *s, size_t len, int64_t *out,
+                     const char *what)
 {
     char num[24], msg[96];
     snprintf(msg, sizeof msg, "\"%s\" must be a positive integer", what);
@@ -171,11 +171,11 @@ static int on_map_key(void *c, const unsigned char *k, size_t len)
     bk_admin_body_t *b = CTX(c);
 #define IS(lit) (len == sizeof lit - 1 && memcmp(k, lit, len) == 0)
     if (b->depth == 1) {
-        b->field = IS("name") || IS("topic_name")             ? F_NAME
+        b->field = IS("name") || IS("topic_name")               ? F_NAME
                    : IS("partitions") || IS("partitions_count") ? F_PARTITIONS
-                   : IS("replication_factor")                 ? F_RF
-                   : IS("configs")                            ? F_CONFIGS
-                                                              : F_OTHER;
+                   : IS("replication_factor")                   ? F_RF
+                   : IS("configs")                              ? F_CONFIGS
+                                                                : F_OTHER;
     } else if (b->depth == 2 && !b->in_configs_array) {
         if (!copy(b->pending_name, sizeof b->pending_name, k, len))
             return fail(b, 422, "config name too long");

@@ -58,9 +58,8 @@ int64_t bk_broker_visible_end(bk_broker_t *b, bk_partition_t *p);
 
 /* Streamed reads (records_stream.c): start one; wake those on p; end those of topic t (all
  * when t is NULL). */
-void bk_api_records_stream(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p,
-                           int64_t offset, int64_t max_records, size_t max_bytes, int format,
-                           uint64_t timeout_ms);
+void bk_api_records_stream(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t offset,
+                           int64_t max_records, size_t max_bytes, int format, uint64_t timeout_ms);
 void bk_streams_on_commit(bk_broker_t *b, bk_partition_t *p);
 void bk_streams_end(bk_broker_t *b, bk_topic_t *t);
 
@@ -72,21 +71,23 @@ void bk_broker_wake_all(bk_broker_t *b);
 int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch);
 
 /* Handlers, one file each. */
-void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex);        /* produce.c */
-void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* produce_rest.c */
+void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex); /* produce.c */
+void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex,
+                         const bk_route_t *r);                               /* produce_rest.c */
 void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* records.c */
-void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
-void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);         /* metadata.c */
-void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex);        /* metrics.c */
-void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* topics.c */
+void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);                       /* metadata.c */
+void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);                       /* metadata.c */
+void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex);                      /* metrics.c */
+void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);  /* topics.c */
 void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int status);
-void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* topics_admin.c */
+void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex,
+                         const bk_route_t *r); /* topics_admin.c */
 
 /* Before a topic is deleted: answers its waiting reads and drops its metrics. */
 void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t);
 
-/* Checks Content-Type is JSON (application/json or any application/...+json type); answers 415 and returns 0 if
- * not. */
+/* Checks Content-Type is JSON (application/json or any application/...+json type); answers 415 and
+ * returns 0 if not. */
 int bk_api_require_json(bk_exchange_t *ex);
 
 /* Topic lookup shared by handlers: answers 404/422 itself and returns NULL when the topic

@@ -48,15 +48,15 @@ static void after_proxy(void *arg, int status, const bk_http_response_t *resp)
     char extra[320] = "";
     if (resp->location[0])
         snprintf(extra, sizeof extra, "Location: %s\r\n", resp->location);
-    bk_exchange_respond(ex, resp->status, resp->content_type[0] ? resp->content_type : NULL,
-                        extra, resp->body, resp->body_len);
+    bk_exchange_respond(ex, resp->status, resp->content_type[0] ? resp->content_type : NULL, extra,
+                        resp->body, resp->body_len);
 }
 
 static void proxy(bk_broker_t *b, bk_exchange_t *ex, const bk_election_view_t *v)
 {
     char target[8192 + 16];
-    snprintf(target, sizeof target, "%.*s%s%.*s", (int)ex->path_len, ex->path,
-             ex->query ? "?" : "", (int)ex->query_len, ex->query ? ex->query : "");
+    snprintf(target, sizeof target, "%.*s%s%.*s", (int)ex->path_len, ex->path, ex->query ? "?" : "",
+             (int)ex->query_len, ex->query ? ex->query : "");
     char headers[512];
     size_t ct_len = 0;
     const char *ct = bk_exchange_header(ex, "content-type", &ct_len);
@@ -65,10 +65,9 @@ static void proxy(bk_broker_t *b, bk_exchange_t *ex, const bk_election_view_t *v
                  (int)ct_len, ct, b->cfg.broker_id);
     else /* always mark it, so a forwarded write can never bounce between brokers */
         snprintf(headers, sizeof headers, "X-Forwarded-By: %s\r\n", b->cfg.broker_id);
-    int rc = bk_http_client_request(b->client, v->leader_url,
-                                    llhttp_method_name((llhttp_method_t)ex->method), target,
-                                    headers, ex->body, ex->body_len, b->cfg.proxy_timeout_ms,
-                                    after_proxy, ex, NULL);
+    int rc = bk_http_client_request(
+        b->client, v->leader_url, llhttp_method_name((llhttp_method_t)ex->method), target, headers,
+        ex->body, ex->body_len, b->cfg.proxy_timeout_ms, after_proxy, ex, NULL);
     if (rc)
         bk_exchange_errorf(ex, 502, "forwarding to the leader failed: %s", bk_strerror(rc));
 }
@@ -99,10 +98,14 @@ int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch)
  * it, plain JSON otherwise; answers 406 and returns 0 when nothing acceptable is named. */
 static int negotiate(bk_exchange_t *ex)
 {
-    static const char *const types[] = {"application/vnd.kafka.v2+json", "*/*", "application/*",
-                                        "application/json", "application/vnd.kafka+json",
+    static const char *const types[] = {"application/vnd.kafka.v2+json",
+                                        "*/*",
+                                        "application/*",
+                                        "application/json",
+                                        "application/vnd.kafka+json",
                                         "application/vnd.kafka.json.v2+json",
-                                        "application/vnd.kafka.binary.v2+json", "text/plain",
+                                        "application/vnd.kafka.binary.v2+json",
+                                        "text/plain",
                                         "application/x-ndjson"};
     size_t len;
     const char *acc = bk_exchange_header(ex, "accept", &len);
@@ -128,8 +131,9 @@ static int negotiate(bk_exchange_t *ex)
         }
         p = comma ? comma + 1 : end;
     }
-    bk_exchange_error(ex, 406, "cannot answer in any type named by Accept; use application/json "
-                               "or application/vnd.kafka.v2+json");
+    bk_exchange_error(ex, 406,
+                      "cannot answer in any type named by Accept; use application/json "
+                      "or application/vnd.kafka.v2+json");
     return 0;
 }
 
@@ -139,8 +143,8 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
     bk_route_t r;
     int rc = bk_route_match(ex->method, ex->path, ex->path_len, &r);
     if (rc == 404) {
-        bk_exchange_errorf(ex, 404, "no such resource: %.*s", (int)(ex->path_len > 200 ? 200 : ex->path_len),
-                           ex->path);
+        bk_exchange_errorf(ex, 404, "no such resource: %.*s",
+                           (int)(ex->path_len > 200 ? 200 : ex->path_len), ex->path);
         return;
     }
     if (rc == 405) {

@@ -14,8 +14,8 @@ static const double latency_bounds[BK_METRICS_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
 static const char *const route_names[BK_ROUTE_COUNT] = {
-    "unknown", "root", "produce", "leader", "health", "metrics", "brokers",
-    "topics", "topic", "partitions", "partition", "offsets", "records", "replication_fetch"};
+    "unknown", "root",  "produce",    "leader",    "health",  "metrics", "brokers",
+    "topics",  "topic", "partitions", "partition", "offsets", "records", "replication_fetch"};
 
 void bk_metrics_observe(bk_metrics_t *m, const bk_exchange_t *ex)
 {
@@ -80,8 +80,9 @@ static void render_http(bk_buf_t *b, const bk_metrics_t *m)
     for (int r = 0; r < BK_ROUTE_COUNT; r++)
         for (int c = 0; c < 6; c++)
             if (m->by_route[r][c])
-                bk_buf_appendf(b, "brook_http_responses_total{route=\"%s\",code=\"%s\"} %" PRIu64
-                                  "\n", route_names[r], cls[c], m->by_route[r][c]);
+                bk_buf_appendf(b,
+                               "brook_http_responses_total{route=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                               route_names[r], cls[c], m->by_route[r][c]);
     header(b, "brook_http_request_duration_seconds", "histogram",
            "Time from a complete request to its answer being ready.");
     uint64_t cum = 0;
@@ -103,11 +104,13 @@ static void render_topics(bk_buf_t *b, bk_broker_t *br)
     for (int k = 0; k < 4; k++) {
         char name[64];
         snprintf(name, sizeof name, "brook_topic_%s_total", names[k]);
-        header(b, name, "counter", k % 2 ? "Value bytes produced/read per topic."
-                                         : "Records produced/read per topic.");
+        header(b, name, "counter",
+               k % 2 ? "Value bytes produced/read per topic." : "Records produced/read per topic.");
         for (bk_topic_counters_t *c = br->metrics.topics; c; c = c->next) {
-            uint64_t v = k == 0 ? c->records_in : k == 1 ? c->bytes_in
-                         : k == 2 ? c->records_out : c->bytes_out;
+            uint64_t v = k == 0   ? c->records_in
+                         : k == 1 ? c->bytes_in
+                         : k == 2 ? c->records_out
+                                  : c->bytes_out;
             bk_buf_appendf(b, "%s{topic=\"%s\"} %" PRIu64 "\n", name, bk_topic_name(c->topic), v);
         }
     }
@@ -122,7 +125,7 @@ static void render_topics(bk_buf_t *b, bk_broker_t *br)
             bk_topic_t *t = bk_log_topic_at(br->log, i);
             for (uint32_t p = 0; p < bk_topic_partition_count(t); p++) {
                 bk_partition_t *part = bk_topic_partition(t, p);
-                int64_t v = k == 0 ? bk_partition_end_offset(part)
+                int64_t v = k == 0   ? bk_partition_end_offset(part)
                             : k == 1 ? bk_partition_high_watermark(part)
                             : k == 2 ? bk_partition_start_offset(part)
                                      : (int64_t)bk_partition_size_bytes(part);

@@ -20,7 +20,7 @@ typedef struct bk_topic_counters {
 } bk_topic_counters_t;
 
 typedef struct {
-    uint64_t by_route[BK_ROUTE_COUNT][6]; /* [route][status / 100] */
+    uint64_t by_route[BK_ROUTE_COUNT][6];                     /* [route][status / 100] */
     uint64_t latency_buckets[BK_METRICS_LATENCY_BUCKETS + 1]; /* last = +Inf */
     uint64_t latency_count;
     double latency_sum;

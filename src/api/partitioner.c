@@ -9,8 +9,8 @@ int32_t bk_murmur2(const uint8_t *data, size_t len)
     size_t n4 = len / 4;
     for (size_t i = 0; i < n4; i++) {
         const uint8_t *p = data + i * 4;
-        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
+        uint32_t k =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         k *= m;
         k ^= k >> 24;
         k *= m;

@@ -82,8 +82,9 @@ static void after_ack(void *arg, int status)
     else if (status == 0)
         answer_ok(op->ex, op->ack.part, op->offset);
     else if (status == BK_ENOTLEADER)
-        bk_exchange_error(op->ex, 500, "write outcome unknown: leadership was lost before the "
-                                       "write could be acknowledged");
+        bk_exchange_error(op->ex, 500,
+                          "write outcome unknown: leadership was lost before the "
+                          "write could be acknowledged");
     else
         bk_exchange_errorf(op->ex, 500, "write outcome unknown: %s", bk_strerror(status));
     free(op);
@@ -125,8 +126,8 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         return;
     const char *name = body.has_topic ? body.topic.data : DEFAULT_TOPIC;
     size_t name_len = body.has_topic ? body.topic.len : strlen(DEFAULT_TOPIC);
-    bk_topic_t *t = bk_broker_topic(b, ex, name, name_len, b->cfg.auto_create_topics,
-                                    body.partition);
+    bk_topic_t *t =
+        bk_broker_topic(b, ex, name, name_len, b->cfg.auto_create_topics, body.partition);
     if (!t)
         return;
     bk_partition_t *p = pick_partition(b, ex, t);
@@ -137,8 +138,8 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         bk_exchange_error(ex, 503, "out of memory");
         return;
     }
-    *op = (produce_op_t){{b, p, 1, acks, epoch, after_ack, op}, ex, bk_partition_end_offset(p),
-                         body.message.len};
+    *op = (produce_op_t){
+        {b, p, 1, acks, epoch, after_ack, op}, ex, bk_partition_end_offset(p), body.message.len};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
         .key_len = body.has_key ? (int32_t)body.key.len : -1,
@@ -149,8 +150,7 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
     int rc = bk_partition_append(p, &rec, 1, (int32_t)epoch, bk_ack_after_append, &op->ack);
     if (rc) {
         free(op);
-        bk_exchange_errorf(ex, rc == BK_ETOOBIG ? 413 : 503, "write refused: %s",
-                           bk_strerror(rc));
+        bk_exchange_errorf(ex, rc == BK_ETOOBIG ? 413 : 503, "write refused: %s", bk_strerror(rc));
         return;
     }
     if (acks == BK_ACKS_NONE)

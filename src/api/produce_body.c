@@ -97,8 +97,8 @@ static int on_bool(void *c, int v)
 }
 static int on_number(void *c, const char *s, size_t len)
 {
-    int is_int = memchr(s, '.', len) == NULL && memchr(s, 'e', len) == NULL &&
-                 memchr(s, 'E', len) == NULL;
+    int is_int =
+        memchr(s, '.', len) == NULL && memchr(s, 'e', len) == NULL && memchr(s, 'E', len) == NULL;
     return scalar(CTX(c), is_int ? 'i' : 'd', (const unsigned char *)s, len);
 }
 static int on_string(void *c, const unsigned char *s, size_t len)
@@ -110,8 +110,7 @@ static int open_container(bk_produce_body_t *b, int is_map)
 {
     if (++b->depth > BK_JSON_MAX_DEPTH) {
         b->error_status = 400;
-        snprintf(b->error, sizeof b->error, "JSON nested deeper than %d levels",
-                 BK_JSON_MAX_DEPTH);
+        snprintf(b->error, sizeof b->error, "JSON nested deeper than %d levels", BK_JSON_MAX_DEPTH);
         return 0;
     }
     if (b->depth == 1) {
@@ -120,9 +119,9 @@ static int open_container(bk_produce_body_t *b, int is_map)
         return 1;
     }
     if (b->depth == 2 && b->field != F_MESSAGE && b->field != F_OTHER) {
-        return shape_error(b, b->field == F_TOPIC   ? "\"topic\" must be a string"
-                              : b->field == F_KEY   ? "\"key\" must be a string or null"
-                                                    : "\"partition\" must be a non-negative integer");
+        return shape_error(b, b->field == F_TOPIC ? "\"topic\" must be a string"
+                              : b->field == F_KEY ? "\"key\" must be a string or null"
+                                                  : "\"partition\" must be a non-negative integer");
     }
     if (b->field == F_MESSAGE) {
         if (b->depth == 2) {
@@ -192,7 +191,7 @@ static int on_map_key(void *c, const unsigned char *k, size_t len)
 }
 
 static const yajl_callbacks callbacks = {
-    on_null,  on_bool,      NULL,       NULL,           on_number, on_string,
+    on_null,      on_bool,    NULL,       NULL,           on_number,    on_string,
     on_start_map, on_map_key, on_end_map, on_start_array, on_end_array,
 };
 

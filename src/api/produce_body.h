@@ -19,7 +19,7 @@ typedef struct {
     bk_buf_t topic;
     int has_topic;
     bk_buf_t key;
-    int has_key; /* 1 for a string key; a JSON null key leaves it 0 */
+    int has_key;       /* 1 for a string key; a JSON null key leaves it 0 */
     int64_t partition; /* -1 when absent or null */
     /* parser scratch */
     int depth;

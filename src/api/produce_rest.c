@@ -97,8 +97,9 @@ static void answer(rest_op_t *op)
 {
     bk_exchange_t *ex = op->ex;
     if (op->failed_status == BK_ENOTLEADER) {
-        bk_exchange_error(ex, 500, "write outcome unknown: leadership was lost before the "
-                                   "write could be acknowledged");
+        bk_exchange_error(ex, 500,
+                          "write outcome unknown: leadership was lost before the "
+                          "write could be acknowledged");
         return;
     }
     if (op->failed_status) {
@@ -165,15 +166,17 @@ static int assign_partitions(bk_broker_t *b, bk_exchange_t *ex, rest_op_t *op, i
         const bk_rb_record_t *r = &body.records[i];
         int64_t p = fixed >= 0 ? fixed : r->partition;
         if (p >= (int64_t)nparts) {
-            bk_exchange_errorf(ex, 40402, "record %zu: partition %lld not found in topic %s (it "
-                               "has %u)", i, (long long)p, bk_topic_name(op->topic), nparts);
+            bk_exchange_errorf(ex, 40402,
+                               "record %zu: partition %lld not found in topic %s (it "
+                               "has %u)",
+                               i, (long long)p, bk_topic_name(op->topic), nparts);
             return -1;
         }
         if (p < 0)
-            p = r->key_len >= 0 ? bk_partition_for_key((const uint8_t *)body.arena.data +
-                                                           r->key_off,
-                                                       (size_t)r->key_len, nparts)
-                                : sticky;
+            p = r->key_len >= 0
+                    ? bk_partition_for_key((const uint8_t *)body.arena.data + r->key_off,
+                                           (size_t)r->key_len, nparts)
+                    : sticky;
         op->rec_part[i] = (uint32_t)p;
         op->rec_pos[i] = per_part[p]++;
     }
@@ -226,8 +229,8 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
             size_t bytes = 0;
             for (size_t i = start[p]; i < start[p] + per_part[p]; i++)
                 bytes += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
-            *pc = (part_ctx_t){{op->broker, part, per_part[p], op->acks, op->epoch, after_ack, pc},
-                               op, p, bytes};
+            *pc = (part_ctx_t){
+                {op->broker, part, per_part[p], op->acks, op->epoch, after_ack, pc}, op, p, bytes};
             op->base[p] = bk_partition_end_offset(part);
             rc = bk_partition_append(part, recs + start[p], per_part[p], (int32_t)op->epoch,
                                      bk_ack_after_append, &pc->ack);
@@ -242,8 +245,8 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
     }
     free(start);
     if (!issued) { /* nothing was written: a definite failure */
-        bk_exchange_errorf(op->ex, op->failed_status == BK_ETOOBIG ? 413 : 503,
-                           "write refused: %s", bk_strerror(op->failed_status));
+        bk_exchange_errorf(op->ex, op->failed_status == BK_ETOOBIG ? 413 : 503, "write refused: %s",
+                           bk_strerror(op->failed_status));
         op_free(op);
         return;
     }
@@ -266,8 +269,9 @@ static int sizes_ok(bk_exchange_t *ex, const bk_topic_t *t)
             size += h->key_len + (h->value_len > 0 ? (uint64_t)h->value_len : 0);
         }
         if (size > limit) {
-            bk_exchange_errorf(ex, 413, "record %zu is %llu bytes; topic %s takes at most %llu "
-                                        "(max.message.bytes); nothing was written",
+            bk_exchange_errorf(ex, 413,
+                               "record %zu is %llu bytes; topic %s takes at most %llu "
+                               "(max.message.bytes); nothing was written",
                                i, (unsigned long long)size, bk_topic_name(t),
                                (unsigned long long)limit);
             return 0;

@@ -12,7 +12,6 @@
 #include "api/record_json.h"
 #include "http/response.h"
 
-
 struct bk_waiter {
     bk_broker_t *broker;
     bk_exchange_t *ex;
@@ -206,7 +205,8 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         return;
     int64_t start = bk_partition_start_offset(p), hw = bk_broker_visible_end(b, p);
     if (offset < start || offset > hw) {
-        bk_exchange_errorf(ex, 416, "offset %lld is out of range: readable offsets are %lld to %lld",
+        bk_exchange_errorf(ex, 416,
+                           "offset %lld is out of range: readable offsets are %lld to %lld",
                            (long long)offset, (long long)start, (long long)hw);
         return;
     }

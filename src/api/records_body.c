@@ -69,8 +69,8 @@ static int new_header(bk_records_body_t *b)
 }
 
 /* Stores raw bytes (JSON mode) or decoded base64 (binary mode) in the arena. */
-static int store(bk_records_body_t *b, const unsigned char *s, size_t len, int decode,
-                 size_t *off, int32_t *out_len, int code, const char *what)
+static int store(bk_records_body_t *b, const unsigned char *s, size_t len, int decode, size_t *off,
+                 int32_t *out_len, int code, const char *what)
 {
     if (len > INT32_MAX / 2)
         return fail(b, 422, code, "record %zu: %s too large", b->count - 1, what);
@@ -286,9 +286,14 @@ static int open_container(bk_records_body_t *b, int is_map)
             return 1;
         if (b->field == F_HEADERS && !is_map)
             return 1;
-        return fail(b, 422, b->field == F_KEY ? 42201 : b->field == F_VALUE ? 42202 : 42206,
+        return fail(b, 422,
+                    b->field == F_KEY     ? 42201
+                    : b->field == F_VALUE ? 42202
+                                          : 42206,
                     "record %zu: %s must be a base64 string or null", b->count - 1,
-                    b->field == F_KEY ? "key" : b->field == F_VALUE ? "value" : "field");
+                    b->field == F_KEY     ? "key"
+                    : b->field == F_VALUE ? "value"
+                                          : "field");
     case 5:
         if (b->in_records && b->field == F_HEADERS) {
             if (!is_map)
@@ -383,8 +388,7 @@ static void reset(bk_records_body_t *b, bk_rb_mode_t mode)
     b->mode = mode;
 }
 
-int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t *body,
-                          size_t len)
+int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t *body, size_t len)
 {
     reset(b, mode);
     yajl_handle h = yajl_alloc(&callbacks, NULL, b);

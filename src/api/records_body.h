@@ -46,8 +46,7 @@ typedef struct {
 /* Parses body in mode. Returns 0 or an HTTP status (400 malformed JSON, 422 bad records) with
  * error_code and error set. b must be zeroed before first use; it may be reused (buffers are
  * kept) and is released with bk_records_body_free(). */
-int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t *body,
-                          size_t len);
+int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t *body, size_t len);
 void bk_records_body_free(bk_records_body_t *b);
 
 #endif

@@ -21,7 +21,7 @@ struct bk_stream {
     int64_t remaining; /* records still allowed; -1 = no limit */
     size_t max_bytes;
     bk_record_format_t format;
-    int writing;  /* a page is queued and not yet written */
+    int writing; /* a page is queued and not yet written */
     int has_timer;
     uv_timer_t timer;
     bk_stream_t *prev, *next_stream;
@@ -84,8 +84,8 @@ static void push(bk_stream_t *st)
         finish(st);
         return;
     }
-    uint32_t max = st->remaining > 0 && st->remaining < PAGE_RECORDS ? (uint32_t)st->remaining
-                                                                     : PAGE_RECORDS;
+    uint32_t max =
+        st->remaining > 0 && st->remaining < PAGE_RECORDS ? (uint32_t)st->remaining : PAGE_RECORDS;
     int64_t end = bk_broker_visible_end(st->broker, st->part);
     if (end - st->next < (int64_t)max) /* only what every in-sync replica holds */
         max = end > st->next ? (uint32_t)(end - st->next) : 0;
@@ -104,8 +104,7 @@ static void push(bk_stream_t *st)
     st->next = next;
     if (st->remaining > 0)
         st->remaining -= n;
-    bk_topic_counters_t *tc =
-        bk_metrics_topic(&st->broker->metrics, bk_partition_topic(st->part));
+    bk_topic_counters_t *tc = bk_metrics_topic(&st->broker->metrics, bk_partition_topic(st->part));
     if (tc) {
         tc->records_out += rr.records;
         tc->bytes_out += rr.bytes;
@@ -134,17 +133,16 @@ static void on_timeout(uv_timer_t *t)
     finish(t->data);
 }
 
-void bk_api_records_stream(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p,
-                           int64_t offset, int64_t max_records, size_t max_bytes, int format,
-                           uint64_t timeout_ms)
+void bk_api_records_stream(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t offset,
+                           int64_t max_records, size_t max_bytes, int format, uint64_t timeout_ms)
 {
     bk_stream_t *st = calloc(1, sizeof *st);
     if (!st) {
         bk_exchange_error(ex, 503, "out of memory");
         return;
     }
-    *st = (bk_stream_t){b, ex, p, offset, max_records, max_bytes, (bk_record_format_t)format,
-                        0, 0, {0}, NULL, b->streams};
+    *st = (bk_stream_t){b, ex, p,   offset, max_records, max_bytes, (bk_record_format_t)format,
+                        0, 0,  {0}, NULL,   b->streams};
     if (timeout_ms) {
         uv_timer_init(b->loop, &st->timer);
         st->timer.data = st;

@@ -9,19 +9,19 @@
 
 typedef enum {
     BK_ROUTE_NONE = 0,
-    BK_ROUTE_ROOT,              /* GET / */
-    BK_ROUTE_PRODUCE,           /* POST /produce (seed) */
-    BK_ROUTE_LEADER,            /* GET /metadata/leader */
-    BK_ROUTE_HEALTH,            /* GET /health */
-    BK_ROUTE_METRICS,           /* GET /metrics */
-    BK_ROUTE_BROKERS,           /* GET /brokers */
-    BK_ROUTE_TOPICS,            /* GET /topics, POST /topics */
-    BK_ROUTE_TOPIC,             /* GET, POST, DELETE /topics/{t} */
-    BK_ROUTE_PARTITIONS,        /* GET, POST /topics/{t}/partitions */
-    BK_ROUTE_PARTITION,         /* GET, POST /topics/{t}/partitions/{p} */
-    BK_ROUTE_OFFSETS,           /* GET /topics/{t}/partitions/{p}/offsets */
-    BK_ROUTE_RECORDS,           /* GET /topics/{t}/partitions/{p}/records */
-    BK_ROUTE_REPL_FETCH,        /* POST /replication/fetch (followers) */
+    BK_ROUTE_ROOT,       /* GET / */
+    BK_ROUTE_PRODUCE,    /* POST /produce (seed) */
+    BK_ROUTE_LEADER,     /* GET /metadata/leader */
+    BK_ROUTE_HEALTH,     /* GET /health */
+    BK_ROUTE_METRICS,    /* GET /metrics */
+    BK_ROUTE_BROKERS,    /* GET /brokers */
+    BK_ROUTE_TOPICS,     /* GET /topics, POST /topics */
+    BK_ROUTE_TOPIC,      /* GET, POST, DELETE /topics/{t} */
+    BK_ROUTE_PARTITIONS, /* GET, POST /topics/{t}/partitions */
+    BK_ROUTE_PARTITION,  /* GET, POST /topics/{t}/partitions/{p} */
+    BK_ROUTE_OFFSETS,    /* GET /topics/{t}/partitions/{p}/offsets */
+    BK_ROUTE_RECORDS,    /* GET /topics/{t}/partitions/{p}/records */
+    BK_ROUTE_REPL_FETCH, /* POST /replication/fetch (followers) */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 

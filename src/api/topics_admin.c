@@ -40,8 +40,9 @@ static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topi
             ok = config_int(value, 1, &v) && v <= INT32_MAX &&
                  (cfg->max_message_bytes = (uint32_t)v, 1);
         else {
-            bk_exchange_errorf(ex, 42205, "unknown topic config %s (supported: retention.ms, "
-                                          "retention.bytes, segment.bytes, max.message.bytes)",
+            bk_exchange_errorf(ex, 42205,
+                               "unknown topic config %s (supported: retention.ms, "
+                               "retention.bytes, segment.bytes, max.message.bytes)",
                                name);
             return 0;
         }
@@ -69,13 +70,16 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
     }
     size_t nlen = strlen(body.name);
     if (!bk_log_topic_name_valid(body.name, nlen)) {
-        bk_exchange_errorf(ex, 42208, "invalid topic name \"%s\": use 1-249 characters of "
-                                      "[a-zA-Z0-9._-]", body.name);
+        bk_exchange_errorf(ex, 42208,
+                           "invalid topic name \"%s\": use 1-249 characters of "
+                           "[a-zA-Z0-9._-]",
+                           body.name);
         return;
     }
     if (body.replication_factor > 1) {
-        bk_exchange_error(ex, 42206, "replication_factor above 1 needs replication, which this "
-                                     "version does not have yet");
+        bk_exchange_error(ex, 42206,
+                          "replication_factor above 1 needs replication, which this "
+                          "version does not have yet");
         return;
     }
     bk_topic_config_t cfg;
@@ -86,8 +90,8 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
         bk_exchange_errorf(ex, 40902, "topic %s already exists", body.name);
         return;
     }
-    uint32_t parts = body.partitions > 0 ? (uint32_t)body.partitions
-                                         : bk_log_config(b->log)->default_partitions;
+    uint32_t parts =
+        body.partitions > 0 ? (uint32_t)body.partitions : bk_log_config(b->log)->default_partitions;
     bk_topic_t *t = NULL;
     int rc = bk_log_topic_create_with(b->log, body.name, nlen, parts, &cfg, &t);
     if (rc) {

@@ -27,6 +27,6 @@ void bk_trace(int level, const char *module, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     int idx = level < 0 ? 0 : level > 3 ? 3 : level;
-    fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, ts.tv_nsec / 1000000L, level_names[idx],
-            module, msg);
+    fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, ts.tv_nsec / 1000000L, level_names[idx], module,
+            msg);
 }

@@ -24,10 +24,10 @@ typedef struct {
 } bk_buf_t;
 
 typedef enum {
-    BK_EX_PARSING = 0,   /* request still arriving */
-    BK_EX_HELD,          /* complete, waiting for an earlier unsafe request to be answered */
-    BK_EX_DISPATCHED,    /* handed to a handler, no response yet */
-    BK_EX_RESPONDED,     /* response bytes ready in ->out */
+    BK_EX_PARSING = 0, /* request still arriving */
+    BK_EX_HELD,        /* complete, waiting for an earlier unsafe request to be answered */
+    BK_EX_DISPATCHED,  /* handed to a handler, no response yet */
+    BK_EX_RESPONDED,   /* response bytes ready in ->out */
 } bk_exchange_state_t;
 
 typedef struct bk_exchange bk_exchange_t;
@@ -45,7 +45,7 @@ struct bk_exchange {
     int keep_alive;
     int http_minor;
     int expect_continue; /* client sent Expect: 100-continue */
-    bk_buf_t head; /* URL and header bytes; the pointers above point into it */
+    bk_buf_t head;       /* URL and header bytes; the pointers above point into it */
     bk_buf_t body_buf;
     size_t *hdr_offsets; /* name/value offsets into head while headers arrive */
     uint32_t hdr_cap;
@@ -61,8 +61,8 @@ struct bk_exchange {
     void *conn;      /* the connection, or NULL once it has gone */
     void *route_ctx; /* what the router decided at headers time */
     uint64_t started_ms;
-    uint64_t started_ns; /* uv_hrtime() when the request was complete (latency metrics) */
-    int route;           /* bk_route_id_t chosen by the dispatcher (metrics label) */
+    uint64_t started_ns;   /* uv_hrtime() when the request was complete (latency metrics) */
+    int route;             /* bk_route_id_t chosen by the dispatcher (metrics label) */
     const char *json_type; /* Content-Type for JSON answers (NULL = application/json) */
 
     /* streamed (chunked) answers: see bk_exchange_stream_* in response.h */

@@ -366,7 +366,7 @@ void bk_conn_close(bk_conn_t *c)
         ex->conn = NULL;
         ex->next = NULL;
         if (ex->streaming && !ex->stream_ended && ex->on_gone)
-            ex->on_gone(ex); /* the streamer stops and releases it */
+            ex->on_gone(ex);                    /* the streamer stops and releases it */
         else if (ex->state != BK_EX_DISPATCHED) /* a handler holds only dispatched ones */
             bk_exchange_release(ex);
         ex = next;

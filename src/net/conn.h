@@ -17,24 +17,24 @@ struct bk_conn {
     struct bk_server *srv;
     bk_http_parser_t parser;
     bk_http_parser_hooks_t hooks; /* arg = this connection */
-    bk_exchange_t *head, *tail; /* unanswered or unwritten exchanges, in request order */
+    bk_exchange_t *head, *tail;   /* unanswered or unwritten exchanges, in request order */
     uint32_t queued;
-    uint32_t unsafe_busy;  /* dispatched, unanswered requests with unsafe methods (POST...) */
-    size_t queued_bytes;   /* answer bytes waiting in the queue (not yet handed to a write) */
+    uint32_t unsafe_busy;   /* dispatched, unanswered requests with unsafe methods (POST...) */
+    size_t queued_bytes;    /* answer bytes waiting in the queue (not yet handed to a write) */
     bk_exchange_t *writing; /* exchanges whose bytes are in the write in flight */
     uv_write_t wreq;
     uv_buf_t wbufs[BK_CONN_MAX_WRITE_BUFS];
     bk_buf_t stream_out; /* chunks of a streamed answer being written */
-    char *pending; /* bytes read but not parsed while paused (backpressure) */
+    char *pending;       /* bytes read but not parsed while paused (backpressure) */
     size_t pending_len;
     uint64_t request_started_ms; /* when the request being parsed began */
     uint64_t last_active_ms;     /* last read or completed write */
     unsigned write_in_flight : 1;
-    unsigned paused : 1;      /* parser paused, reading stopped */
-    unsigned read_done : 1;   /* EOF, a parse error, or shutdown: read no more */
+    unsigned paused : 1;    /* parser paused, reading stopped */
+    unsigned read_done : 1; /* EOF, a parse error, or shutdown: read no more */
     unsigned closing : 1;
     unsigned stream_write : 1; /* the write in flight is from stream_out */
-    bk_conn_t *prev, *next; /* server's list */
+    bk_conn_t *prev, *next;    /* server's list */
 };
 
 /* Creates and starts reading an accepted connection; 0 or a negative error. */

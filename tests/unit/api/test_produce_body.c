@@ -38,7 +38,8 @@ static void json_message(void)
 
 static void key_and_partition(void)
 {
-    CHECK_EQ_INT(parse("{\"message\":\"m\",\"key\":\"k1\",\"partition\":3,\"extra\":{\"x\":1}}"), 0);
+    CHECK_EQ_INT(parse("{\"message\":\"m\",\"key\":\"k1\",\"partition\":3,\"extra\":{\"x\":1}}"),
+                 0);
     CHECK(b.has_key && b.key.len == 2);
     CHECK_EQ_INT(b.partition, 3);
     CHECK_EQ_INT(parse("{\"message\":\"m\",\"key\":null,\"partition\":null}"), 0);
