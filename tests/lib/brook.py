@@ -334,12 +334,14 @@ def wait_leader(brokers, timeout=15.0, what="one agreed leader"):
     return wait_until(lambda: agreed_leader(brokers), timeout=timeout, interval=0.05, what=what)
 
 
-def post_produce(port, value, topic, timeout):
-    """One POST /produce on a fresh connection, without following redirects. Returns
-    (status, body, headers); status is "timeout" or "error" when no answer came."""
+def post_produce(port, value, topic, timeout, acks=None):
+    """One POST /produce (with ?acks= when given) on a fresh connection, without following
+    redirects. Returns (status, body, headers); status is "timeout" or "error" when no answer
+    came."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", "/produce", body=json.dumps({"message": value, "topic": topic}),
+        conn.request("POST", "/produce" + ("?acks=%s" % acks if acks is not None else ""),
+                     body=json.dumps({"message": value, "topic": topic}),
                      headers={"Content-Type": "application/json"})
         r = conn.getresponse()
         data = r.read()
@@ -787,27 +789,8 @@ def repl_args(lease_ms=2000, renew_ms=500, min_isr=1, lag_ms=2000, extra=()):
 
 
 def produce_acks(port, value, topic, acks="all", timeout=5.0):
-    """One POST /produce?acks=... on a fresh connection, no redirects followed. Returns
-    (status, body, headers); status is "timeout" or "error" when no answer came."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("POST", "/produce?acks=%s" % acks,
-                     body=json.dumps({"message": value, "topic": topic}),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        try:
-            body = json.loads(data) if data else None
-        except ValueError:
-            body = data.decode(errors="replace")
-        return r.status, body, hdrs
-    except socket.timeout:
-        return "timeout", None, {}
-    except (OSError, http.client.HTTPException) as e:
-        return "error", str(e), {}
-    finally:
-        conn.close()
+    """One POST /produce?acks=... on a fresh connection, no redirects followed."""
+    return post_produce(port, value, topic, timeout, acks=acks)
 
 
 def visible_end(b, topic, partition=0, timeout=2.0):
