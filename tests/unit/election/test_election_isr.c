@@ -6,6 +6,7 @@
 #include "brook/election.h"
 
 #include "check.h"
+#include "redis_proc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,44 +24,28 @@
 
 /* ---- redis-server process ---------------------------------------------------------------- */
 
-static pid_t redis_pid;
-static int redis_port;
-static char redis_dir[64];
+static redis_proc_t redis;
 
-static int free_port(void)
+static void shared_redis_cleanup(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("free_port");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
+    redis_cleanup(&redis);
 }
 
-static redisReply *redis_sync(const char *fmt, ...)
+/* Starts the shared redis-server once (removed at exit). */
+static void shared_redis_start(void)
 {
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
-    if (c == NULL || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
+    if (redis.pid > 0)
+        return;
+    atexit(shared_redis_cleanup);
+    if (redis_start(&redis) != 0) {
+        fprintf(stderr, "redis-server did not start\n");
+        exit(2);
     }
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    return r;
 }
 
 static void redis_do(const char *fmt, const char *a, const char *b)
 {
-    redisReply *r = redis_sync(fmt, a, b);
+    redisReply *r = redis_cmd(redis.port, fmt, a, b);
     CHECK(r != NULL && r->type != REDIS_REPLY_ERROR);
     if (r)
         freeReplyObject(r);
@@ -69,65 +54,13 @@ static void redis_do(const char *fmt, const char *a, const char *b)
 /* The raw value of key, or "" (caller's buffer). */
 static const char *redis_get(const char *key, char *buf, size_t cap)
 {
-    redisReply *r = redis_sync("GET %s", key);
+    redisReply *r = redis_cmd(redis.port, "GET %s", key);
     buf[0] = '\0';
     if (r && r->type == REDIS_REPLY_STRING)
         snprintf(buf, cap, "%s", r->str);
     if (r)
         freeReplyObject(r);
     return buf;
-}
-
-static void redis_cleanup(void);
-
-/* Starts the shared redis-server once (removed at exit). */
-static void redis_start(void)
-{
-    if (redis_pid > 0)
-        return;
-    atexit(redis_cleanup);
-    snprintf(redis_dir, sizeof redis_dir, "/tmp/brook-isr-XXXXXX");
-    if (mkdtemp(redis_dir) == NULL) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    redis_port = free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", redis_port);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            close(devnull);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", redis_dir, "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        redisReply *r = redis_sync("PING");
-        int ok = r != NULL;
-        if (r)
-            freeReplyObject(r);
-        if (ok)
-            return;
-        usleep(10000);
-    }
-    fprintf(stderr, "redis-server did not start\n");
-    exit(2);
-}
-
-static void redis_cleanup(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", redis_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", redis_dir);
 }
 
 /* ---- brokers on a loop ------------------------------------------------------------------- */
@@ -158,7 +91,7 @@ static void start_broker(uv_loop_t *loop, broker_t *b, const char *cluster, int 
     bk_election_config_t cfg;
     bk_election_config_defaults(&cfg);
     cfg.redis_host = "127.0.0.1";
-    cfg.redis_port = redis_port;
+    cfg.redis_port = redis.port;
     cfg.cluster = cluster;
     cfg.broker_id = b->id;
     cfg.advertised_url = "http://127.0.0.1:1";
@@ -245,7 +178,7 @@ static bk_election_isr_t read_isr(uv_loop_t *loop, broker_t *b)
 
 static void test_publish_and_read(void)
 {
-    redis_start();
+    shared_redis_start();
     uv_loop_t loop;
     uv_loop_init(&loop);
     broker_t a = {.id = "A"};
@@ -284,7 +217,7 @@ static void test_publish_and_read(void)
  * publication must change nothing. */
 static void test_publication_fenced(void)
 {
-    redis_start();
+    shared_redis_start();
     uv_loop_t loop;
     uv_loop_init(&loop);
     broker_t a = {.id = "A"};
@@ -305,7 +238,7 @@ static void test_publication_fenced(void)
 /* A broker the ISR does not list never takes the lease; unclean election overrides. */
 static void test_lagging_broker_never_elected(void)
 {
-    redis_start();
+    shared_redis_start();
     uv_loop_t loop;
     uv_loop_init(&loop);
     redis_do("SET %s %s", "t3:isr", "{\"epoch\":4,\"leader\":\"A\",\"isr\":[\"A\",\"C\"]}");

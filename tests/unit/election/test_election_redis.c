@@ -7,6 +7,7 @@
 #include "election/redis_client.h"
 
 #include "check.h"
+#include "redis_proc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -24,104 +25,6 @@
 #define WINDOW_MS 790 /* 1000 - 1% drift - 200 margin */
 
 /* ---- redis-server process ---------------------------------------------------------------- */
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char dir[64];
-} redis_proc_t;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("free_port");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static redisReply *redis_sync(int port, const char *fmt, ...)
-{
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c == NULL || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    return r;
-}
-
-static int redis_ping(int port)
-{
-    redisReply *r = redis_sync(port, "PING");
-    int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-    if (r)
-        freeReplyObject(r);
-    return ok;
-}
-
-/* Starts redis-server on r->port (picking one if 0) in r->dir (making one if empty). */
-static int redis_start(redis_proc_t *r)
-{
-    if (r->dir[0] == '\0') {
-        snprintf(r->dir, sizeof r->dir, "/tmp/brook-election-XXXXXX");
-        if (mkdtemp(r->dir) == NULL)
-            return -1;
-    }
-    if (r->port == 0)
-        r->port = free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", r->port);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            close(devnull);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", r->dir, "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    r->pid = pid;
-    for (int i = 0; i < 500; i++) {
-        if (redis_ping(r->port))
-            return 0;
-        usleep(10000);
-    }
-    return -1;
-}
-
-static void redis_stop(redis_proc_t *r, int sig)
-{
-    if (r->pid <= 0)
-        return;
-    kill(r->pid, sig);
-    waitpid(r->pid, NULL, 0);
-    r->pid = 0;
-}
-
-static void redis_cleanup(redis_proc_t *r)
-{
-    redis_stop(r, SIGKILL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", r->dir);
-}
 
 /* ---- brokers on a loop -------------------------------------------------------------------- */
 
@@ -278,7 +181,7 @@ static void loop_end(uv_loop_t *loop)
 
 static char *get_str(int port, const char *key)
 {
-    redisReply *r = redis_sync(port, "GET %s", key);
+    redisReply *r = redis_cmd(port, "GET %s", key);
     char *s = NULL;
     if (r && r->type == REDIS_REPLY_STRING)
         s = strdup(r->str);
@@ -289,7 +192,7 @@ static char *get_str(int port, const char *key)
 
 static long long get_int(int port, const char *cmd, const char *key)
 {
-    redisReply *r = redis_sync(port, "%s %s", cmd, key);
+    redisReply *r = redis_cmd(port, "%s %s", cmd, key);
     long long v = -999;
     if (r && r->type == REDIS_REPLY_INTEGER)
         v = r->integer;
@@ -441,7 +344,7 @@ static void test_flushall_under_leader(void)
     CHECK(e1 >= 4);
     CHECK_EQ_INT(b2.v.epoch, e1);
 
-    redisReply *rep = redis_sync(r.port, "FLUSHALL");
+    redisReply *rep = redis_cmd(r.port, "FLUSHALL");
     CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS);
     if (rep)
         freeReplyObject(rep);
@@ -480,7 +383,7 @@ static void test_script_flush_keeps_leader(void)
     CHECK(run_until(&loop, is_leader, &b1, 3000));
     run_for(&loop, 2 * RENEW_MS); /* SHA1s learned, renews go by EVALSHA */
     int64_t e1 = b1.v.epoch;
-    redisReply *rep = redis_sync(r.port, "SCRIPT FLUSH");
+    redisReply *rep = redis_cmd(r.port, "SCRIPT FLUSH");
     CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS);
     if (rep)
         freeReplyObject(rep);
@@ -488,7 +391,7 @@ static void test_script_flush_keeps_leader(void)
     CHECK_EQ_INT(b1.v.role, BK_ROLE_LEADER);
     CHECK_EQ_INT(b1.v.epoch, e1);
     CHECK_EQ_INT(b1.step_downs, 0);
-    rep = redis_sync(r.port, "INFO errorstats");
+    rep = redis_cmd(r.port, "INFO errorstats");
     CHECK(rep != NULL && rep->type == REDIS_REPLY_STRING &&
           strstr(rep->str, "errorstat_NOSCRIPT") != NULL); /* the fallback really ran */
     if (rep)
@@ -555,7 +458,7 @@ static void test_restart_takes_over_own_lease(void)
         return;
     }
     const char *dead = "{\"id\":\"b1\",\"epoch\":7,\"url\":\"http:\\/\\/127.0.0.1:5001\"}";
-    redisReply *rep = redis_sync(r.port, "SET brook:leader %s PX 5000", dead);
+    redisReply *rep = redis_cmd(r.port, "SET brook:leader %s PX 5000", dead);
     CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS);
     if (rep)
         freeReplyObject(rep);

@@ -16,6 +16,7 @@
 #include "replication/replica_logic.h"
 
 #include "check.h"
+#include "redis_proc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -31,43 +32,7 @@
 
 /* ---- redis-server and temp dirs ---------------------------------------------------------- */
 
-static pid_t redis_pid;
-static int redis_port;
-static char redis_dir[64];
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("free_port");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* GET key through a blocking connection (test side only); "" when absent. */
-static const char *redis_get(const char *key, char *buf, size_t cap)
-{
-    struct timeval tv = {1, 0};
-    buf[0] = '\0';
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
-    if (c == NULL || c->err) {
-        if (c)
-            redisFree(c);
-        return buf;
-    }
-    redisReply *r = redisCommand(c, "GET %s", key);
-    if (r && r->type == REDIS_REPLY_STRING)
-        snprintf(buf, cap, "%s", r->str);
-    if (r)
-        freeReplyObject(r);
-    redisFree(c);
-    return buf;
-}
+static redis_proc_t redis;
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -79,49 +44,28 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void cleanup(void)
 {
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = 0;
-    }
-    if (redis_dir[0])
-        nftw(redis_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    redis_cleanup(&redis);
 }
 
-static void redis_start(void)
+static void shared_redis_start(void)
 {
-    snprintf(redis_dir, sizeof redis_dir, "/tmp/brook-repl-XXXXXX");
-    if (mkdtemp(redis_dir) == NULL) {
-        perror("mkdtemp");
+    atexit(cleanup);
+    if (redis_start(&redis) != 0) {
+        fprintf(stderr, "redis-server did not start\n");
         exit(2);
     }
-    atexit(cleanup);
-    redis_port = free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", redis_port);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            close(devnull);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", redis_dir, "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        struct timeval tv = {0, 200000};
-        redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
-        int ok = c != NULL && !c->err;
-        if (c)
-            redisFree(c);
-        if (ok)
-            return;
-        usleep(10000);
-    }
-    fprintf(stderr, "redis-server did not start\n");
-    exit(2);
+}
+
+/* GET key through a blocking connection (test side only); "" when absent. */
+static const char *redis_get(const char *key, char *buf, size_t cap)
+{
+    redisReply *r = redis_cmd(redis.port, "GET %s", key);
+    buf[0] = '\0';
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(buf, cap, "%s", r->str);
+    if (r)
+        freeReplyObject(r);
+    return buf;
 }
 
 /* ---- loop helpers ------------------------------------------------------------------------ */
@@ -344,7 +288,7 @@ static int64_t batches_end(const answer_t *a)
 
 static void test_leader_serves_fetches(void)
 {
-    redis_start();
+    shared_redis_start();
     uv_loop_t loop;
     uv_loop_init(&loop);
     bk_http_set_ready_hook(on_ready);
@@ -365,7 +309,7 @@ static void test_leader_serves_fetches(void)
     bk_election_config_t ec;
     bk_election_config_defaults(&ec);
     ec.redis_host = "127.0.0.1";
-    ec.redis_port = redis_port;
+    ec.redis_port = redis.port;
     ec.cluster = "rt";
     ec.broker_id = "L";
     ec.advertised_url = "http://127.0.0.1:1";
