@@ -138,6 +138,9 @@ bk_topic_t *bk_log_topic_at(bk_log_t *log, size_t index); /* stable order: by na
 const bk_log_config_t *bk_log_config(const bk_log_t *log);
 
 const char *bk_topic_name(const bk_topic_t *t);
+/* 1 once t was deleted (its pointer stays valid only during callbacks of appends queued
+ * before the delete). */
+int bk_topic_deleted(const bk_topic_t *t);
 uint32_t bk_topic_partition_count(const bk_topic_t *t);
 bk_partition_t *bk_topic_partition(bk_topic_t *t, uint32_t index); /* NULL if out of range */
 

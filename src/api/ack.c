@@ -54,7 +54,7 @@ void bk_ack_after_append(void *arg, int status, int64_t base_offset)
     bk_ack_t *a = arg;
     /* A topic deleted while this append was queued is freed once its callbacks have run: no
      * waiting on the replicator for it (and nothing may touch it later). */
-    if (status == 0 && !bk_broker_topic_alive(a->broker, bk_partition_topic(a->part)))
+    if (status == 0 && bk_topic_deleted(bk_partition_topic(a->part)))
         status = BK_ENOTOPIC;
     if (status < 0 || a->acks != BK_ACKS_ALL) {
         finish(a, status);

@@ -54,9 +54,3 @@ bk_partition_t *bk_broker_partition(bk_exchange_t *ex, bk_topic_t *t, int64_t pa
     }
     return bk_topic_partition(t, (uint32_t)partition);
 }
-
-int bk_broker_topic_alive(bk_broker_t *b, bk_topic_t *t)
-{
-    const char *name = bk_topic_name(t);
-    return bk_log_topic_find(b->log, name, strlen(name)) == t;
-}

@@ -97,9 +97,6 @@ int bk_api_require_json(bk_exchange_t *ex);
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
                             int create, int64_t max_partition);
 
-/* 1 while t is a live topic of the log (appends queued before a delete complete after it). */
-int bk_broker_topic_alive(bk_broker_t *b, bk_topic_t *t);
-
 /* The partition named by a route ({p} parsed by the router: -2 when not a number); answers
  * 40402 and returns NULL when it does not exist. */
 bk_partition_t *bk_broker_partition(bk_exchange_t *ex, bk_topic_t *t, int64_t partition);

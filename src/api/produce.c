@@ -70,7 +70,7 @@ static void after_ack(void *arg, int status)
 {
     produce_op_t *op = arg;
     bk_broker_t *b = op->ack.broker;
-    if (status == 0 && bk_broker_topic_alive(b, bk_partition_topic(op->ack.part))) {
+    if (status == 0 && !bk_topic_deleted(bk_partition_topic(op->ack.part))) {
         bk_topic_counters_t *tc = bk_metrics_topic(&b->metrics, bk_partition_topic(op->ack.part));
         if (tc) {
             tc->records_in++;

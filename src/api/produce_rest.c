@@ -146,7 +146,7 @@ static void after_ack(void *arg, int status)
     rest_op_t *op = pc->op;
     if (status < 0 && !op->failed_status) {
         op->failed_status = status;
-    } else if (status == 0 && bk_broker_topic_alive(op->broker, op->topic)) {
+    } else if (status == 0 && !bk_topic_deleted(op->topic)) {
         bk_topic_counters_t *tc = bk_metrics_topic(&op->broker->metrics, op->topic);
         if (tc) {
             tc->records_in += pc->ack.count;

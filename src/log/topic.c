@@ -702,6 +702,11 @@ const char *bk_topic_name(const bk_topic_t *t)
     return t->name;
 }
 
+int bk_topic_deleted(const bk_topic_t *t)
+{
+    return t->deleted;
+}
+
 uint32_t bk_topic_partition_count(const bk_topic_t *t)
 {
     return t->npart;
