@@ -499,7 +499,6 @@ typedef struct {
     int count;
     size_t bytes;
     int64_t next;
-    int stop;
 } read_state_t;
 
 size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
@@ -515,8 +514,9 @@ size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
     return lo ? lo - 1 : 0;
 }
 
-static int visit_batch(read_state_t *st, const uint8_t *batch, const bk_batch_header_t *h)
+static int visit_batch(void *arg, const uint8_t *batch, const bk_batch_header_t *h)
 {
+    read_state_t *st = arg;
     bk_batch_iter_t it;
     bk_record_view_t v;
     int rc;
@@ -524,62 +524,26 @@ static int visit_batch(read_state_t *st, const uint8_t *batch, const bk_batch_he
     while ((rc = bk_batch_iter_next(&it, &v)) == 1) {
         if (v.offset < st->offset)
             continue;
-        if (v.offset >= st->hw) {
-            st->stop = 1;
-            return 0;
-        }
+        if (v.offset >= st->hw)
+            return 1;
         size_t sz = (v.key_len > 0 ? (size_t)v.key_len : 0) +
                     (v.value_len > 0 ? (size_t)v.value_len : 0) + v.headers_len;
-        if (st->count > 0 && st->max_bytes && st->bytes + sz > st->max_bytes) {
-            st->stop = 1;
-            return 0;
-        }
+        if (st->count > 0 && st->max_bytes && st->bytes + sz > st->max_bytes)
+            return 1;
         st->count++;
         st->bytes += sz;
         st->next = v.offset + 1;
         if (st->visit(st->arg, &v) != 0 ||
-            (st->max_records && (uint32_t)st->count >= st->max_records)) {
-            st->stop = 1;
-            return 0;
-        }
+            (st->max_records && (uint32_t)st->count >= st->max_records))
+            return 1;
     }
     return rc;
 }
 
-static int read_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t pos,
-                        read_state_t *st)
+static int before_hw(void *arg, const bk_batch_header_t *h)
 {
-    const bk_log_io_t *io = p->log->io;
-    while (!st->stop) {
-        bk_segment_t *s = p->segs[si]; /* re-read: a visitor may append and roll */
-        if (pos >= s->written)
-            return 0;
-        const uint8_t *b;
-        bk_batch_header_t h;
-        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->written, &b);
-        if (rc == 0)
-            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
-        if (rc == 0 && h.base_offset >= st->hw) {
-            st->stop = 1;
-            return 0;
-        }
-        size_t total = rc == 0 ? bk_batch_total(&h) : 0;
-        if (rc == 0 && h.base_offset + h.count > st->offset) {
-            rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
-            if (rc == 0)
-                rc = bk_batch_verify(b, total, &h);
-            if (rc == 0)
-                rc = visit_batch(st, b, &h);
-        }
-        if (rc < 0) {
-            bk_trace_error("log",
-                           "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64 ": %s",
-                           p->dir, s->base, pos, bk_strerror(rc));
-            return rc;
-        }
-        pos += total;
-    }
-    return 0;
+    const read_state_t *st = arg;
+    return h->base_offset >= st->hw;
 }
 
 bk_reader_t *bk_partition_reader_begin(bk_partition_t *p, bk_reader_t *own)
@@ -600,6 +564,55 @@ void bk_partition_reader_end(bk_partition_t *p, bk_reader_t *r, bk_reader_t *own
     free(own->buf);
 }
 
+/* Walks one segment from pos; 1 when the walk must stop, < 0 on error. */
+static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t pos, int64_t offset,
+                        const bk_batch_walk_t *w)
+{
+    const bk_log_io_t *io = p->log->io;
+    for (;;) {
+        bk_segment_t *s = p->segs[si]; /* re-read: a visitor may append and roll */
+        if (pos >= s->written)
+            return 0;
+        const uint8_t *b;
+        bk_batch_header_t h;
+        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->written, &b);
+        if (rc == 0)
+            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
+        size_t total = rc == 0 ? bk_batch_total(&h) : 0;
+        if (rc == 0 && h.base_offset + h.count > offset) {
+            if (w->check(w->arg, &h))
+                return 1;
+            rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
+            if (rc == 0)
+                rc = bk_batch_verify(b, total, &h);
+            if (rc == 0)
+                rc = w->use(w->arg, b, &h);
+        }
+        if (rc < 0) {
+            bk_trace_error("log",
+                           "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64 ": %s",
+                           p->dir, s->base, pos, bk_strerror(rc));
+            return rc;
+        }
+        if (rc == 1)
+            return 1;
+        pos += total;
+    }
+}
+
+int bk_partition_walk(bk_partition_t *p, int64_t offset, const bk_batch_walk_t *w)
+{
+    bk_reader_t own;
+    bk_reader_t *r = bk_partition_reader_begin(p, &own);
+    int rc = 0;
+    size_t si = bk_partition_find_segment(p, offset);
+    uint64_t pos = bk_segment_lookup(p->segs[si], offset);
+    for (; rc == 0 && si < p->nseg; si++, pos = 0)
+        rc = walk_segment(p, r, si, pos, offset, w);
+    bk_partition_reader_end(p, r, &own);
+    return rc < 0 ? rc : 0;
+}
+
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset)
 {
@@ -608,15 +621,9 @@ int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, s
         return BK_ERANGE;
     if (offset == p->hw)
         return 0;
-    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset, 0};
-    bk_reader_t own;
-    bk_reader_t *r = bk_partition_reader_begin(p, &own);
-    int rc = 0;
-    size_t si = bk_partition_find_segment(p, offset);
-    uint64_t pos = bk_segment_lookup(p->segs[si], offset);
-    for (; rc == 0 && !st.stop && si < p->nseg; si++, pos = 0)
-        rc = read_segment(p, r, si, pos, &st);
-    bk_partition_reader_end(p, r, &own);
+    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset};
+    bk_batch_walk_t w = {before_hw, visit_batch, &st};
+    int rc = bk_partition_walk(p, offset, &w);
     *next_offset = st.next;
     return rc < 0 ? rc : st.count;
 }

@@ -7,6 +7,7 @@
 #define BROOK_LOG_PARTITION_H
 
 #include "brook/log.h"
+#include "log/format.h"
 #include "log/segment.h"
 
 struct bk_partition {
@@ -81,6 +82,18 @@ int bk_partition_reserve_slots(bk_partition_t *p, size_t more);
 /* Makes ns (created at p's end offset, a slot reserved) the active segment, sealing the old
  * one and queuing the directory sync. */
 void bk_partition_push_rolled(bk_partition_t *p, bk_segment_t *ns);
+
+/* Walks p's batches in order from the one holding offset, across segments, for both reads
+ * (record views and raw batches). Batches wholly below offset are skipped. For each other
+ * batch, check(arg, h) first decides from its header alone (0 read it, 1 stop before it);
+ * then the whole batch is read, its CRC verified, and use(arg, batch, h) runs (0 go on, 1
+ * stop, < 0 error). Unreadable or corrupt batches are traced and returned as errors. */
+typedef struct {
+    int (*check)(void *arg, const bk_batch_header_t *h);
+    int (*use)(void *arg, const uint8_t *batch, const bk_batch_header_t *h);
+    void *arg;
+} bk_batch_walk_t;
+int bk_partition_walk(bk_partition_t *p, int64_t offset, const bk_batch_walk_t *w);
 
 /* The log's read window for a read that does not nest in another (else own, which the caller
  * frees); give it back with bk_partition_reader_end(). */

@@ -23,7 +23,6 @@ typedef struct {
     uint8_t **out;
     size_t *cap, *len;
     int count;
-    int stop;
 } raw_read_t;
 
 static int grow(uint8_t **buf, size_t *cap, size_t need)
@@ -41,48 +40,26 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
     return 0;
 }
 
-/* Whether the batch ending at end (exclusive) of total bytes ends the read before it. */
-static int raw_full(const raw_read_t *st, int64_t end, size_t total)
+/* Whether the batch of header h ends the read before it: past the limit, or over the byte
+ * budget (which the first batch may exceed). */
+static int raw_full(void *arg, const bk_batch_header_t *h)
 {
-    if (end > st->limit || st->count == INT_MAX)
+    const raw_read_t *st = arg;
+    if (h->base_offset + h->count > st->limit || st->count == INT_MAX)
         return 1;
-    return st->count > 0 && st->max_bytes && *st->len + total > st->max_bytes;
+    return st->count > 0 && st->max_bytes && *st->len + bk_batch_total(h) > st->max_bytes;
 }
 
-static int raw_segment(bk_partition_t *p, bk_reader_t *r, const bk_segment_t *s, uint64_t pos,
-                       raw_read_t *st)
+static int raw_copy(void *arg, const uint8_t *batch, const bk_batch_header_t *h)
 {
-    const bk_log_io_t *io = p->log->io;
-    while (!st->stop && pos < s->written) {
-        const uint8_t *b;
-        bk_batch_header_t h;
-        int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->written, &b);
-        if (rc == 0)
-            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
-        size_t total = rc == 0 ? bk_batch_total(&h) : 0;
-        int64_t end = rc == 0 ? h.base_offset + h.count : 0;
-        if (rc == 0 && end > st->offset) {
-            if (raw_full(st, end, total)) {
-                st->stop = 1;
-                return 0;
-            }
-            rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
-            if (rc == 0)
-                rc = bk_batch_verify(b, total, &h);
-            if (rc == 0 && (rc = grow(st->out, st->cap, *st->len + total)) == 0) {
-                memcpy(*st->out + *st->len, b, total);
-                *st->len += total;
-                st->count++;
-            }
-        }
-        if (rc < 0) {
-            bk_trace_error("log",
-                           "%s/%020" PRId64 ".log: unreadable batch at position %" PRIu64 ": %s",
-                           p->dir, s->base, pos, bk_strerror(rc));
-            return rc;
-        }
-        pos += total;
-    }
+    raw_read_t *st = arg;
+    size_t total = bk_batch_total(h);
+    int rc = grow(st->out, st->cap, *st->len + total);
+    if (rc)
+        return rc;
+    memcpy(*st->out + *st->len, batch, total);
+    *st->len += total;
+    st->count++;
     return 0;
 }
 
@@ -96,15 +73,9 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
         limit = p->hw; /* never past what the fsync policy made safe here */
     if (offset >= limit)
         return 0;
-    raw_read_t st = {offset, limit, max_bytes, out, out_cap, len, 0, 0};
-    bk_reader_t own;
-    bk_reader_t *r = bk_partition_reader_begin(p, &own);
-    int rc = 0;
-    size_t si = bk_partition_find_segment(p, offset);
-    uint64_t pos = bk_segment_lookup(p->segs[si], offset);
-    for (; rc == 0 && !st.stop && si < p->nseg; si++, pos = 0)
-        rc = raw_segment(p, r, p->segs[si], pos, &st);
-    bk_partition_reader_end(p, r, &own);
+    raw_read_t st = {offset, limit, max_bytes, out, out_cap, len, 0};
+    bk_batch_walk_t w = {raw_full, raw_copy, &st};
+    int rc = bk_partition_walk(p, offset, &w);
     if (rc < 0) {
         *len = 0;
         return rc;
