@@ -213,6 +213,27 @@ static void release_list(bk_exchange_t *ex)
     }
 }
 
+/* The answers in c->writing are written (status 0) or failed: release them. Returns 0 when
+ * the connection is closed (or closing) afterwards. */
+static int answers_written(bk_conn_t *c, int status)
+{
+    bk_exchange_t *done = c->writing;
+    int close_now = 0;
+    for (bk_exchange_t *ex = done; ex; ex = ex->next)
+        close_now |= ex->close_after;
+    c->writing = NULL;
+    c->write_in_flight = 0;
+    release_list(done);
+    if (c->closing)
+        return 0;
+    if (status < 0 || close_now) {
+        bk_conn_close(c);
+        return 0;
+    }
+    c->last_active_ms = uv_now(c->srv->loop);
+    return 1;
+}
+
 static void after_write(uv_write_t *req, int status)
 {
     bk_conn_t *c = req->data;
@@ -233,20 +254,8 @@ static void after_write(uv_write_t *req, int status)
             ex->on_drain(ex);
         return;
     }
-    bk_exchange_t *done = c->writing;
-    int close_now = 0;
-    for (bk_exchange_t *ex = done; ex; ex = ex->next)
-        close_now |= ex->close_after;
-    c->writing = NULL;
-    c->write_in_flight = 0;
-    release_list(done);
-    if (c->closing)
+    if (!answers_written(c, status))
         return;
-    if (status < 0 || close_now) {
-        bk_conn_close(c);
-        return;
-    }
-    c->last_active_ms = uv_now(c->srv->loop);
     conn_flush(c);
     resume_reading(c);
 }
@@ -285,46 +294,73 @@ static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
     }
 }
 
-/* Writes every answered exchange at the head of the queue in one uv_write. */
-static void conn_flush(bk_conn_t *c)
+/* Writes the n buffers in c->wbufs (total bytes), answers already detached into c->writing.
+ * Tries a plain write first: a small answer almost always fits in the socket buffer, and then
+ * no write request, callback or poll change is needed. Whatever does not fit goes to
+ * uv_write. Returns 1 when all was written now, 0 when the rest is in flight, -1 on error
+ * (the connection is then closed). */
+static int write_answers(bk_conn_t *c, unsigned n, size_t total)
 {
-    if (c->write_in_flight || c->closing)
-        return;
-    if (c->head && c->head->streaming) {
-        flush_stream(c, c->head);
-        return;
+    uv_stream_t *stream = (uv_stream_t *)&c->tcp;
+    int rc = uv_try_write(stream, c->wbufs, n);
+    if (rc >= 0 && (size_t)rc == total)
+        return 1;
+    if (rc < 0 && rc != UV_EAGAIN) {
+        answers_written(c, rc);
+        return -1;
     }
-    unsigned n = 0;
-    bk_exchange_t *first = c->head, *last = NULL;
-    for (bk_exchange_t *ex = c->head; ex && ex->state == BK_EX_RESPONDED; ex = ex->next) {
-        if (n == BK_CONN_MAX_WRITE_BUFS || ex->streaming)
-            break;
-        c->wbufs[n++] = uv_buf_init(ex->out.data, (unsigned)ex->out.len);
-        last = ex;
-        if (ex->close_after)
-            break;
-    }
-    if (!last) {
-        if (c->read_done && !c->head)
-            bk_conn_close(c);
-        return;
-    }
-    c->head = last->next;
-    if (!c->head)
-        c->tail = NULL;
-    last->next = NULL;
-    c->queued -= n;
-    for (bk_exchange_t *ex = first; ex; ex = ex->next)
-        c->queued_bytes -= ex->out.len;
-    c->writing = first;
+    size_t skip = rc > 0 ? (size_t)rc : 0;
+    unsigned first = 0;
+    while (skip >= c->wbufs[first].len) /* total > skip, so a buffer is left */
+        skip -= c->wbufs[first++].len;
+    c->wbufs[first].base += skip;
+    c->wbufs[first].len -= skip;
     c->write_in_flight = 1;
     c->wreq.data = c;
-    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, n, after_write);
+    rc = uv_write(&c->wreq, stream, c->wbufs + first, n - first, after_write);
     if (rc < 0) {
-        c->write_in_flight = 0;
-        c->writing = NULL;
-        release_list(first);
-        bk_conn_close(c);
+        answers_written(c, rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes every answered exchange at the head of the queue, as long as writes complete at once
+ * and answers are ready; then lets reading resume if it had paused. */
+static void conn_flush(bk_conn_t *c)
+{
+    while (!c->write_in_flight && !c->closing) {
+        if (c->head && c->head->streaming) {
+            flush_stream(c, c->head);
+            return;
+        }
+        unsigned n = 0;
+        size_t total = 0;
+        bk_exchange_t *first = c->head, *last = NULL;
+        for (bk_exchange_t *ex = c->head; ex && ex->state == BK_EX_RESPONDED; ex = ex->next) {
+            if (n == BK_CONN_MAX_WRITE_BUFS || ex->streaming)
+                break;
+            c->wbufs[n++] = uv_buf_init(ex->out.data, (unsigned)ex->out.len);
+            total += ex->out.len;
+            last = ex;
+            if (ex->close_after)
+                break;
+        }
+        if (!last) {
+            if (c->read_done && !c->head)
+                bk_conn_close(c);
+            return;
+        }
+        c->head = last->next;
+        if (!c->head)
+            c->tail = NULL;
+        last->next = NULL;
+        c->queued -= n;
+        c->queued_bytes -= total;
+        c->writing = first;
+        if (write_answers(c, n, total) != 1 || !answers_written(c, 0))
+            return;
+        resume_reading(c);
     }
 }
 
