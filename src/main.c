@@ -65,6 +65,9 @@ static void usage(FILE *f)
         "Storage:\n"
         "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
         "  --fsync POLICY          always (default) | interval:MS | never\n"
+        "  --preallocate-bytes N   fsync=always: write zeros this far ahead of the data so\n"
+        "                          most flushes commit no file-size change (default 1048576,\n"
+        "                          0 = off)\n"
         "  --partitions N          partitions of implicitly created topics (default 1)\n"
         "  --segment-bytes N       roll segments at this size (default 134217728)\n"
         "  --no-auto-create-topics refuse produce to unknown topics (404)\n"
@@ -190,6 +193,7 @@ enum {
     OPT_FOLLOWER,
     OPT_DATA,
     OPT_FSYNC,
+    OPT_PREALLOC,
     OPT_PARTS,
     OPT_SEGMENT,
     OPT_NO_AUTO,
@@ -225,6 +229,7 @@ static const struct option options[] = {
     {"follower-writes", required_argument, NULL, OPT_FOLLOWER},
     {"data-dir", required_argument, NULL, OPT_DATA},
     {"fsync", required_argument, NULL, OPT_FSYNC},
+    {"preallocate-bytes", required_argument, NULL, OPT_PREALLOC},
     {"partitions", required_argument, NULL, OPT_PARTS},
     {"segment-bytes", required_argument, NULL, OPT_SEGMENT},
     {"no-auto-create-topics", no_argument, NULL, OPT_NO_AUTO},
@@ -313,6 +318,11 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return 0;
     case OPT_FSYNC:
         return parse_fsync(arg, &c->log);
+    case OPT_PREALLOC:
+        return parse_u32(arg, &c->log.preallocate_bytes) ||
+                       c->log.preallocate_bytes > (1u << 30)
+                   ? -1
+                   : 0;
     case OPT_PARTS:
         return parse_u32(arg, &c->log.default_partitions) || !c->log.default_partitions ||
                        c->log.default_partitions > 10000

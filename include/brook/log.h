@@ -24,6 +24,9 @@ typedef struct {
     const char *data_dir; /* created if missing; locked against a second broker */
     bk_fsync_mode_t fsync_mode;
     uint32_t fsync_interval_ms;    /* for BK_FSYNC_INTERVAL */
+    uint32_t preallocate_bytes;    /* BK_FSYNC_ALWAYS: zero the active segment this far ahead
+                                      of small writes, so most fdatasyncs commit no metadata
+                                      (0: off; default 1 MiB; see the on-disk format) */
     uint64_t segment_bytes;        /* roll the active segment when it would exceed this */
     uint32_t index_interval_bytes; /* one sparse index entry per this many log bytes */
     uint32_t default_partitions;   /* partition count of topics created implicitly */

@@ -27,6 +27,7 @@
 #include "brook/common.h"
 #include "log/commit_policy.h"
 #include "log/partition.h"
+#include "log/topic.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -65,8 +66,9 @@ static void arm(bk_commit_t *c)
 }
 
 int bk_commit_init(bk_commit_t *c, uv_loop_t *loop, const bk_log_io_t *io, bk_fsync_mode_t mode,
-                   uint32_t interval_ms, bk_log_stats_t *stats)
+                   uint32_t interval_ms, uint32_t prealloc_bytes, bk_log_stats_t *stats)
 {
+    c->prealloc_bytes = mode == BK_FSYNC_ALWAYS ? prealloc_bytes : 0;
     c->loop = loop;
     c->io = io;
     c->mode = mode;
@@ -313,9 +315,11 @@ static int ensure_ops(bk_commit_t *c, size_t more)
     return 0;
 }
 
-/* The step for one segment: its pending bytes and index entries, and a sync if anything of
- * it is (or will be) written but not synced. Returns 1 when there is a step. */
-static int segment_step(bk_commit_op_t *op, bk_partition_t *p, bk_segment_t *s)
+/* The step for one segment: its pending bytes and index entries (and zeros ahead of them, or
+ * the cut of a sealed segment's zeros), and a sync if anything of it is (or will be) written
+ * but not synced. Returns 1 when there is a step. */
+static int segment_step(const bk_commit_t *c, bk_commit_op_t *op, bk_partition_t *p,
+                        bk_segment_t *s)
 {
     op->s = s;
     op->fd = s->fd;
@@ -330,8 +334,17 @@ static int segment_step(bk_commit_op_t *op, bk_partition_t *p, bk_segment_t *s)
         op->ilen = s->iinflight.len;
         op->ioff = (int64_t)index_at;
         p->busy_write |= op->len > 0;
+        op->zero_to = bk_segment_zero_ahead(s, (uint64_t)op->off, op->len, c->prealloc_bytes,
+                                            p->topic->cfg.segment_bytes);
+        if (op->zero_to)
+            s->file_size = op->zero_to;
     }
-    if (op->len || s->unsynced) {
+    if (bk_segment_needs_trim(s)) {
+        op->trim = 1;
+        op->trim_to = s->size;
+        s->file_size = s->size;
+    }
+    if (op->len || s->unsynced || op->trim) {
         op->sync = 1;
         s->unsynced = 0;
         s->syncing = 1;
@@ -360,7 +373,7 @@ static int collect(bk_commit_t *c, bk_partition_t *p, int lane)
     for (size_t i = first; i < p->nseg; i++) {
         bk_commit_op_t *op = &c->ops[c->nops];
         *op = (bk_commit_op_t){.p = p, .ifd = -1, .lane = lane};
-        c->nops += (size_t)segment_step(op, p, p->segs[i]);
+        c->nops += (size_t)segment_step(c, op, p, p->segs[i]);
     }
     if (p->dir_dirty) {
         c->ops[c->nops++] =
@@ -384,6 +397,16 @@ static void run_op(const bk_log_io_t *io, bk_commit_op_t *op)
                                bk_strerror(trc));
             return;
         }
+    }
+    if (op->zero_to &&
+        (op->err = bk_segment_write_zeros(io, op->fd, (uint64_t)op->off + op->len, op->zero_to)) <
+            0) {
+        op->write_failed = 1;
+        return;
+    }
+    if (op->trim && (op->err = io->ftruncate(op->fd, (int64_t)op->trim_to)) < 0) {
+        op->write_failed = 1;
+        return;
     }
     if (op->ilen && op->ifd >= 0 && bk_io_pwrite_all(io, op->ifd, op->ibuf, op->ilen, op->ioff) < 0)
         bk_trace_debug("log", "index write failed; it will be rebuilt at open");

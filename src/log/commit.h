@@ -33,6 +33,9 @@ typedef struct {
     const uint8_t *buf; /* bytes to write at off (len 0: none) */
     size_t len;
     int64_t off;
+    uint64_t zero_to; /* > 0: then zeros from off + len to here (preallocation) */
+    int trim;         /* then cut the file to trim_to (a sealed segment's zeros) */
+    uint64_t trim_to;
     int ifd; /* index entries to write at ioff (ilen 0: none) */
     const uint8_t *ibuf;
     size_t ilen;
@@ -59,6 +62,7 @@ typedef struct bk_commit {
     const bk_log_io_t *io;
     bk_fsync_mode_t mode;
     uint32_t interval_ms;
+    uint32_t prealloc_bytes; /* zeros written ahead of small writes (fsync=always; 0: none) */
     bk_log_stats_t *stats;
     void (*hook)(void *arg, bk_partition_t *p);
     void *hook_arg;
@@ -92,7 +96,7 @@ typedef struct bk_commit {
 } bk_commit_t;
 
 int bk_commit_init(bk_commit_t *c, uv_loop_t *loop, const bk_log_io_t *io, bk_fsync_mode_t mode,
-                   uint32_t interval_ms, bk_log_stats_t *stats);
+                   uint32_t interval_ms, uint32_t prealloc_bytes, bk_log_stats_t *stats);
 
 /* Takes an entry off the free list (or allocates one) before anything is appended, so queuing
  * can never fail afterwards. Give it back with bk_commit_release() if the append fails. */

@@ -26,6 +26,7 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
     cfg->data_dir = "data";
     cfg->fsync_mode = BK_FSYNC_ALWAYS;
     cfg->fsync_interval_ms = 1000;
+    cfg->preallocate_bytes = 1u << 20;
     cfg->segment_bytes = (uint64_t)128 << 20;
     cfg->index_interval_bytes = 4096;
     cfg->default_partitions = 1;
@@ -214,7 +215,8 @@ static void on_settle(void *arg)
 static int start_handles(bk_log_t *log)
 {
     int rc = bk_commit_init(&log->commit, log->loop, log->io, log->cfg.fsync_mode,
-                            log->cfg.fsync_interval_ms, &log->stats);
+                            log->cfg.fsync_interval_ms, log->cfg.preallocate_bytes,
+                            &log->stats);
     if (rc == 0)
         rc = uv_timer_init(log->loop, &log->retention_timer);
     if (rc < 0)

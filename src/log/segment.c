@@ -19,6 +19,7 @@
 #define SCAN_CHUNK ((size_t)1 << 20)
 #define PATH_CAP 4096
 #define WBUF_KEEP ((size_t)4 << 20) /* larger write buffers are freed once written */
+#define ZERO_MAX_WRITE ((size_t)64 << 10) /* rounds writing more than this just extend */
 
 void bk_segment_path(char *buf, size_t cap, const char *dir, int64_t base, const char *ext)
 {
@@ -103,10 +104,40 @@ void bk_segment_tidy(const bk_log_io_t *io, bk_segment_t *s)
     s->index_fd = -1;
 }
 
+int bk_segment_needs_trim(const bk_segment_t *s)
+{
+    return s->sealed && s->file_size > s->size;
+}
+
 int bk_segment_settled(const bk_segment_t *s)
 {
     return !s->pend.len && !s->inflight.len && !s->ipend.len && !s->iinflight.len && !s->unsynced &&
-           !s->syncing;
+           !s->syncing && !bk_segment_needs_trim(s);
+}
+
+uint64_t bk_segment_zero_ahead(const bk_segment_t *s, uint64_t off, size_t len, uint64_t chunk,
+                               uint64_t limit)
+{
+    uint64_t end = off + len;
+    if (!chunk || s->sealed || end <= s->file_size || len > ZERO_MAX_WRITE)
+        return 0;
+    uint64_t to = (end / chunk + 1) * chunk;
+    if (to > limit)
+        to = limit;
+    return to > end ? to : 0;
+}
+
+int bk_segment_write_zeros(const bk_log_io_t *io, int fd, uint64_t from, uint64_t to)
+{
+    static const uint8_t zeros[ZERO_MAX_WRITE];
+    while (from < to) {
+        size_t n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
+        int rc = bk_io_pwrite_all(io, fd, zeros, n, (int64_t)from);
+        if (rc < 0)
+            return rc;
+        from += n;
+    }
+    return 0;
 }
 
 int bk_segment_remove(const bk_log_io_t *io, const char *dir, int64_t base)
@@ -243,10 +274,14 @@ int bk_segment_write_pending(const bk_log_io_t *io, bk_segment_t *s)
             if (trc < 0)
                 bk_trace_error("log", "cannot undo a failed write (%s): %s", bk_strerror(rc),
                                bk_strerror(trc));
+            else
+                s->file_size = s->written;
             bk_segment_discard(s);
             return rc;
         }
         s->written += s->pend.len;
+        if (s->written > s->file_size)
+            s->file_size = s->written;
         s->unsynced = 1;
         wbuf_reset(&s->pend);
     }
@@ -268,6 +303,8 @@ void bk_segment_took(bk_segment_t *s, int ok)
 {
     if (ok)
         s->written += s->inflight.len;
+    if (s->written > s->file_size)
+        s->file_size = s->written;
     wbuf_reset(&s->inflight);
     wbuf_reset(&s->iinflight);
 }
@@ -357,6 +394,23 @@ static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment
     return NULL;
 }
 
+/* 1 when bytes [pos, end) of fd are all zero, 0 when not, or an I/O error. */
+static int zeros_to_end(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos,
+                        uint64_t end)
+{
+    while (pos < end) {
+        size_t n = end - pos < SCAN_CHUNK ? (size_t)(end - pos) : SCAN_CHUNK;
+        const uint8_t *b;
+        int rc = bk_reader_get(io, r, fd, pos, n, end, &b);
+        if (rc < 0)
+            return rc == BK_ECORRUPT ? 0 : rc;
+        if (b[0] != 0 || (n > 1 && memcmp(b, b + 1, n - 1) != 0))
+            return 0;
+        pos += n;
+    }
+    return 1;
+}
+
 /* Verifies every batch; leaves s->size/next at the end of the last good one and *why set
  * when something after it is bad. Rebuilds s->index on the way and notes the leader epoch of
  * every good batch in epochs (when not NULL). */
@@ -381,6 +435,11 @@ static int scan(const bk_log_io_t *io, bk_segment_t *s, uint64_t file_size, uint
             break;
         s->since_index += total;
         pos += total;
+    }
+    if (*why && rc == 0 && (rc = zeros_to_end(io, &r, s->fd, pos, file_size)) >= 0) {
+        if (rc == 1)
+            *why = NULL; /* preallocated space, not damage */
+        rc = 0;
     }
     free(r.buf);
     s->size = pos;
@@ -456,6 +515,12 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
     }
     if (why && (rc = cut_tail(io, s, path, (uint64_t)st.st_size, why)) < 0)
         goto err;
+    /* Preallocated zeros after the last batch (of the active segment, or of one sealed just
+     * before a crash) are cut too, quietly: after open a file holds exactly its batches. */
+    if (!why && (uint64_t)st.st_size > s->size &&
+        ((rc = io->ftruncate(s->fd, (int64_t)s->size)) < 0 || (rc = io->fsync(s->fd)) < 0))
+        goto err;
+    s->file_size = s->size;
     if ((rc = sync_index(io, s, dir, tail)) < 0)
         goto err;
     s->written = s->size;
@@ -502,6 +567,7 @@ int bk_segment_truncate(const bk_log_io_t *io, const char *dir, bk_segment_t *s,
     int rc = io->ftruncate(s->fd, (int64_t)pos);
     if (rc < 0)
         return rc;
+    s->file_size = pos;
     rc = io->fsync(s->fd);
     s->unsynced = rc < 0;
     while (s->nindex > 0 && s->index[s->nindex - 1].pos >= pos)

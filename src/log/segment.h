@@ -27,6 +27,8 @@ typedef struct {
     int64_t next;     /* offset after the last batch appended (pending ones included) */
     uint64_t size;    /* bytes appended, pending ones included: the next batch goes here */
     uint64_t written; /* bytes [0, written) of the file were written successfully */
+    uint64_t file_size; /* the .log's length: written, plus zeros written ahead of the data
+                           (preallocation, see format.c) once a round has made them */
     int64_t max_ts;   /* largest record timestamp in the segment; -1 while empty (after a
                          truncation it may still count dropped batches until the next open:
                          retention then keeps the segment longer, never shorter) */
@@ -75,13 +77,27 @@ int bk_segment_write_pending(const bk_log_io_t *io, bk_segment_t *s);
  * is where in the .index the entries moved to iinflight go. */
 void bk_segment_take(bk_segment_t *s, uint64_t *index_at);
 
+/* Preallocation (format.c): how far a flush round writing len bytes at off should zero the
+ * file ahead of its data so that the rounds after it overwrite allocated blocks and their
+ * fdatasync has no file size or extent to commit: up to the next multiple of chunk past the
+ * data. Returns the end of the zeros, or 0 for none (chunk 0, the file is long enough, the
+ * write is large, or limit stops it). */
+uint64_t bk_segment_zero_ahead(const bk_segment_t *s, uint64_t off, size_t len, uint64_t chunk,
+                               uint64_t limit);
+
+/* Writes zeros over [from, to) of fd. Returns 0 or an I/O error. */
+int bk_segment_write_zeros(const bk_log_io_t *io, int fd, uint64_t from, uint64_t to);
+
 /* Ends a round's write: ok adds inflight to written; inflight is emptied either way. */
 void bk_segment_took(bk_segment_t *s, int ok);
 
 /* Drops pending bytes that will never be written (the partition failed). */
 void bk_segment_discard(bk_segment_t *s);
 
-/* True when nothing of s waits for (or is in) a write or a sync. */
+/* True when a sealed segment still ends in preallocated zeros, to be cut off by a round. */
+int bk_segment_needs_trim(const bk_segment_t *s);
+
+/* True when nothing of s waits for (or is in) a write, a trim or a sync. */
 int bk_segment_settled(const bk_segment_t *s);
 
 /* File position from which to scan for offset (the last indexed batch at or before it). */

@@ -125,6 +125,8 @@ static inline bk_log_config_t fx_config(const char *dir)
     bk_log_config_t cfg;
     bk_log_config_defaults(&cfg);
     cfg.data_dir = dir;
+    cfg.preallocate_bytes = 0; /* files hold exactly their batches; test_log_prealloc.c
+                                  covers preallocation */
     return cfg;
 }
 
