@@ -149,6 +149,15 @@ static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
     while (tail > 0 && file_size(p->dir, bases[tail]) == 0)
         tail--;
     for (size_t i = 0; i <= tail; i++) {
+        /* Checked before the next segment is opened (which may cut its tail), so a refused
+         * start leaves every file as it found it. */
+        if (i > 0 && p->segs[i - 1]->next != bases[i]) {
+            bk_trace_error("log",
+                           "%s: segment %020" PRId64 " ends at offset %" PRId64
+                           " but the next one starts at %" PRId64,
+                           p->dir, p->segs[i - 1]->base, p->segs[i - 1]->next, bases[i]);
+            return BK_ECORRUPT;
+        }
         bk_segment_t *s;
         int rc = bk_segment_open(io, p->dir, bases[i], i == tail, p->log->cfg.index_interval_bytes,
                                  &p->epochs, &s);
@@ -157,13 +166,6 @@ static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
         if ((rc = push_segment(p, s)) < 0) {
             bk_segment_free(io, s);
             return rc;
-        }
-        if (i > 0 && p->segs[i - 1]->next != s->base) {
-            bk_trace_error("log",
-                           "%s: segment %020" PRId64 " ends at offset %" PRId64
-                           " but the next one starts at %" PRId64,
-                           p->dir, p->segs[i - 1]->base, p->segs[i - 1]->next, s->base);
-            return BK_ECORRUPT;
         }
     }
     return drop_stray_empty(p, bases, tail + 1, n);
