@@ -3,6 +3,8 @@
  * produce allocates nothing in the steady state. */
 #include "http/exchange.h"
 
+#include "common/decimal.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,18 @@ int bk_buf_append(bk_buf_t *b, const void *data, size_t len)
         memcpy(b->data + b->len, data, len);
     b->len += len;
     return 0;
+}
+
+int bk_buf_append_str(bk_buf_t *b, const char *s)
+{
+    return bk_buf_append(b, s, strlen(s));
+}
+
+int bk_buf_append_int(bk_buf_t *b, int64_t v)
+{
+    char num[BK_DECIMAL_MAX];
+    char *p = bk_decimal_i64(num, v);
+    return bk_buf_append(b, p, (size_t)(num + BK_DECIMAL_MAX - p));
 }
 
 int bk_buf_appendf(bk_buf_t *b, const char *fmt, ...)

@@ -91,6 +91,9 @@ const char *bk_exchange_query(const bk_exchange_t *ex, const char *name, size_t 
 int bk_buf_reserve(bk_buf_t *b, size_t extra);
 int bk_buf_append(bk_buf_t *b, const void *data, size_t len);
 int bk_buf_appendf(bk_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s (NUL-terminated) / v in decimal; no printf on the answer path. */
+int bk_buf_append_str(bk_buf_t *b, const char *s);
+int bk_buf_append_int(bk_buf_t *b, int64_t v);
 void bk_buf_free(bk_buf_t *b);
 
 #endif

@@ -7,6 +7,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "brook/common.h"
+#include "common/decimal.h"
 
 struct bk_json {
     yajl_gen g;
@@ -59,31 +60,17 @@ void bk_json_strn(bk_json_t *j, const void *s, size_t len)
 {
     check(yajl_gen_string(j->g, (const unsigned char *)s, len));
 }
-/* Decimal digits of v, right-aligned in buf[0..24); returns the first digit. (snprintf was
- * a visible cost on 1,000-record pages.) */
-static char *format_u64(char buf[24], uint64_t v)
-{
-    char *p = buf + 24;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return p;
-}
-
 void bk_json_int(bk_json_t *j, int64_t v)
 {
-    char num[24];
-    char *p = format_u64(num, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
-    if (v < 0)
-        *--p = '-';
-    check(yajl_gen_number(j->g, p, (size_t)(num + 24 - p)));
+    char num[BK_DECIMAL_MAX];
+    char *p = bk_decimal_i64(num, v);
+    check(yajl_gen_number(j->g, p, (size_t)(num + BK_DECIMAL_MAX - p)));
 }
 void bk_json_uint(bk_json_t *j, uint64_t v)
 {
-    char num[24];
-    char *p = format_u64(num, v);
-    check(yajl_gen_number(j->g, p, (size_t)(num + 24 - p)));
+    char num[BK_DECIMAL_MAX];
+    char *p = bk_decimal_u64(num, v);
+    check(yajl_gen_number(j->g, p, (size_t)(num + BK_DECIMAL_MAX - p)));
 }
 void bk_json_double(bk_json_t *j, double v)
 {

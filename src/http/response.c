@@ -108,17 +108,25 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
     int64_t epoch = identity.epoch ? identity.epoch(identity.epoch_arg) : 0;
     bk_buf_t *out = &ex->out;
     out->len = 0;
+    /* Piece by piece rather than one snprintf: this runs for every answer. */
     int rc = bk_buf_reserve(out, 256 + body_len);
-    if (!rc)
-        rc = bk_buf_appendf(out,
-                            "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Broker-Id: %s\r\n"
-                            "X-Leader-Epoch: %" PRId64 "\r\nContent-Type: %s\r\n"
-                            "Content-Length: %zu\r\n%s%s\r\n",
-                            status, bk_http_reason(status), http_date(),
-                            identity.broker_id ? identity.broker_id : "", epoch,
-                            content_type ? content_type : "application/json", body_len,
-                            extra_headers ? extra_headers : "",
-                            ex->close_after ? "Connection: close\r\n" : "");
+    rc = rc ? rc : bk_buf_append_str(out, "HTTP/1.1 ");
+    rc = rc ? rc : bk_buf_append_int(out, status);
+    rc = rc ? rc : bk_buf_append_str(out, " ");
+    rc = rc ? rc : bk_buf_append_str(out, bk_http_reason(status));
+    rc = rc ? rc : bk_buf_append_str(out, "\r\nDate: ");
+    rc = rc ? rc : bk_buf_append_str(out, http_date());
+    rc = rc ? rc : bk_buf_append_str(out, "\r\nX-Broker-Id: ");
+    rc = rc ? rc : bk_buf_append_str(out, identity.broker_id ? identity.broker_id : "");
+    rc = rc ? rc : bk_buf_append_str(out, "\r\nX-Leader-Epoch: ");
+    rc = rc ? rc : bk_buf_append_int(out, epoch);
+    rc = rc ? rc : bk_buf_append_str(out, "\r\nContent-Type: ");
+    rc = rc ? rc : bk_buf_append_str(out, content_type ? content_type : "application/json");
+    rc = rc ? rc : bk_buf_append_str(out, "\r\nContent-Length: ");
+    rc = rc ? rc : bk_buf_append_int(out, (int64_t)body_len);
+    rc = rc ? rc : bk_buf_append_str(out, "\r\n");
+    rc = rc ? rc : bk_buf_append_str(out, extra_headers ? extra_headers : "");
+    rc = rc ? rc : bk_buf_append_str(out, ex->close_after ? "Connection: close\r\n\r\n" : "\r\n");
     if (!rc && ex->method != HTTP_HEAD) /* HEAD: same headers, no body */
         rc = bk_buf_append(out, body, body_len);
     if (rc) { /* out of memory: drop the connection rather than send half a response */
