@@ -578,6 +578,7 @@ static int start(config_t *c)
     if (rc)
         return fprintf(stderr, "brook: replication: %s\n", bk_strerror(rc)), rc;
     bk_replicator_set_hw_hook(broker.replicator, bk_broker_on_visible, &broker);
+    bk_replicator_set_delete_hook(broker.replicator, bk_broker_on_topic_deleted, &broker);
     bk_server_handlers_t h = {bk_broker_on_headers, bk_broker_on_request, &broker};
     rc = bk_server_start(loop, &c->server, &h, &broker.server);
     if (rc)

@@ -77,6 +77,12 @@ int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_inf
  * waiters get UV_ECANCELED. */
 void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t);
 
+/* Called (from the loop) right before a follower deletes a topic its leader no longer lists,
+ * so the broker can end reads and streams of it; the hook must call
+ * bk_replicator_forget_topic (unset: only that runs). */
+void bk_replicator_set_delete_hook(bk_replicator_t *r, void (*hook)(void *arg, bk_topic_t *t),
+                                   void *arg);
+
 void bk_replicator_stop(bk_replicator_t *r, void (*done)(void *arg), void *arg);
 
 #endif

@@ -85,6 +85,8 @@ void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex,
 
 /* Before a topic is deleted: answers its waiting reads and drops its metrics. */
 void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t);
+/* The same, as the replicator's delete hook (arg is the broker). */
+void bk_broker_on_topic_deleted(void *arg, bk_topic_t *t);
 
 /* Checks Content-Type is JSON (application/json or any application/...+json type); answers 415 and
  * returns 0 if not. */

@@ -121,6 +121,11 @@ void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t)
         bk_replicator_forget_topic(b->replicator, t);
 }
 
+void bk_broker_on_topic_deleted(void *arg, bk_topic_t *t)
+{
+    bk_broker_forget_topic(arg, t);
+}
+
 void bk_broker_wake_all(bk_broker_t *b)
 {
     while (b->waiters)

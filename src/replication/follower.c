@@ -96,6 +96,43 @@ static void apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
     }
 }
 
+static int leader_has(const bk_fetch_resp_t *a, const char *name)
+{
+    bk_fetch_resp_t it = *a;
+    bk_fetch_topic_t tp;
+    size_t len = strlen(name);
+    while (bk_fetch_response_next_topic(&it, &tp))
+        if (tp.name_len == len && memcmp(tp.name, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Deletes every local topic the leader's answer does not list (the answer lists all of the
+ * leader's topics): a topic deleted on the leader goes from its followers too, so it cannot
+ * come back with a failover. Nothing acknowledged is lost by this: a write acknowledged with
+ * acks=all is held by every in-sync replica, the leader included, and so is its topic. */
+static void drop_deleted_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
+{
+    size_t n = bk_log_topic_count(r->log);
+    for (size_t i = n; i-- > 0;) { /* from the end: deleting never moves earlier entries */
+        bk_topic_t *t = bk_log_topic_at(r->log, i);
+        if (leader_has(a, bk_topic_name(t)))
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%s", bk_topic_name(t));
+        if (r->delete_hook)
+            r->delete_hook(r->delete_arg, t);
+        else
+            bk_replicator_forget_topic(r, t);
+        int rc = bk_log_topic_delete(r->log, t);
+        if (rc == 0)
+            bk_trace_info("replication", "deleted topic %s: the leader no longer has it", name);
+        else
+            bk_trace_warn("replication", "cannot delete topic %s like the leader: %s", name,
+                          bk_strerror(rc));
+    }
+}
+
 static void truncate_tail(bk_replicator_t *r, part_t *part, bk_partition_t *p, int64_t diverging)
 {
     int64_t local_end = bk_partition_end_offset(p);
@@ -242,6 +279,7 @@ static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_
                        r->f_url, a.error, a.leader_epoch);
         return a.error == BK_FETCH_EFENCED ? BK_EFENCED : BK_ENOTLEADER;
     }
+    drop_deleted_topics(r, &a);
     apply_topics(r, &a);
     size_t k = 0;
     bk_fetch_resp_part_t rp;

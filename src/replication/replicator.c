@@ -361,6 +361,13 @@ void bk_replicator_set_hw_hook(bk_replicator_t *r, void (*hook)(void *arg, bk_pa
     r->hw_arg = arg;
 }
 
+void bk_replicator_set_delete_hook(bk_replicator_t *r, void (*hook)(void *arg, bk_topic_t *t),
+                                   void *arg)
+{
+    r->delete_hook = hook;
+    r->delete_arg = arg;
+}
+
 void bk_replicator_on_election_change(bk_replicator_t *r)
 {
     if (r->standalone || r->stopping)

@@ -112,6 +112,8 @@ struct bk_replicator {
 
     void (*hw_hook)(void *arg, bk_partition_t *p);
     void *hw_arg;
+    void (*delete_hook)(void *arg, bk_topic_t *t);
+    void *delete_arg;
     waiter_t *ready; /* satisfied waiters whose callbacks run from ready_timer */
     uv_timer_t ready_timer;
     uv_timer_t tick; /* ISR lag, retries of the term-start read and publications */

@@ -5,7 +5,8 @@ watermark; the leader kill -9'd over and over under concurrent writers (zero los
 inconsistent offsets, and nothing a reader was shown during the faults ever changes); a paused
 leader whose late writes are never acknowledged, whose unreplicated tail is never readable,
 and which truncates that tail to follow the new leader; a killed follower that catches up and a lagging one that leaves
-the ISR and can never be elected; and --min-insync-replicas refusing writes with 503.
+the ISR and can never be elected; --min-insync-replicas refusing writes with 503; and a topic
+deleted on the leader deleted on every follower, so no failover brings it back.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_replication.py
 (BROOK_KILL_ROUNDS sets the number of leader kills, default 10.)
 """
@@ -346,7 +347,43 @@ def test_min_insync_refuses_with_503():
         no_sanitizer_reports(bs)
 
 
+def test_deleted_topic_gone_from_followers_and_after_failover():
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=2, lag_ms=3000)
+        leader, epoch = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        for k in range(5):
+            for topic in ("doomed", "kept"):
+                st, body, _ = produce_acks(leader.port, "%s-%d" % (topic, k), topic)
+                assert st == 200, (st, body)
+        converge(bs, "doomed")
+        followers = [b for b in bs if b is not leader]
+        for f in followers:
+            assert f.get("/topics/doomed")[0] == 200, f.name
+        st, body, _ = leader.request("DELETE", "/topics/doomed")
+        assert st == 200, (st, body)
+
+        def gone_everywhere():
+            return all(b.get("/topics/doomed")[0] == 404 and
+                       not os.path.isdir(os.path.join(b.data_dir, "doomed-0")) for b in bs)
+        wait_until(gone_everywhere, timeout=15, what="topic deleted on every replica")
+        # The leader dies: whoever takes over does not bring the topic back, and the other
+        # topic is whole everywhere.
+        leader.kill()
+        new, _ = wait_lead(followers, timeout=20, newer_than=epoch)
+        st, body, _ = produce_acks(new.port, "kept-5", "kept")
+        assert st == 200 and body["offset"] == 5, (st, body)
+        leader.start()
+        wait_until(gone_everywhere, timeout=15, what="topic still gone after the failover")
+        hw = converge(bs, "kept")
+        assert hw == 6, hw
+        assert_identical(bs, "kept", hw)
+        no_sanitizer_reports(bs)
+
+
 if __name__ == "__main__":
     brook.run([test_acked_writes_identical_everywhere, test_min_insync_refuses_with_503,
+               test_deleted_topic_gone_from_followers_and_after_failover,
                test_paused_leader_tail_truncated,
                test_follower_catches_up_and_lagging_never_elected, test_kill_leader_repeatedly])
