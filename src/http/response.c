@@ -96,21 +96,12 @@ static const char *http_date(void)
     return buf;
 }
 
-void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
-                         const char *extra_headers, const void *body, size_t body_len)
+int bk_http_format_head(bk_buf_t *out, int status, const char *content_type, size_t body_len,
+                        const char *extra_headers, int close)
 {
-    if (ex->state == BK_EX_RESPONDED) {
-        bk_trace_error("http", "exchange answered twice (status %d)", status);
-        return;
-    }
-    if (!ex->keep_alive || status == 408 || status == 413 || status == 414 || status == 431)
-        ex->close_after = 1;
-    int64_t epoch = identity.epoch ? identity.epoch(identity.epoch_arg) : 0;
-    bk_buf_t *out = &ex->out;
-    out->len = 0;
     /* Piece by piece rather than one snprintf: this runs for every answer. */
-    int rc = bk_buf_reserve(out, 256 + body_len);
-    rc = rc ? rc : bk_buf_append_str(out, "HTTP/1.1 ");
+    int64_t epoch = identity.epoch ? identity.epoch(identity.epoch_arg) : 0;
+    int rc = bk_buf_append_str(out, "HTTP/1.1 ");
     rc = rc ? rc : bk_buf_append_int(out, status);
     rc = rc ? rc : bk_buf_append_str(out, " ");
     rc = rc ? rc : bk_buf_append_str(out, bk_http_reason(status));
@@ -126,7 +117,23 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
     rc = rc ? rc : bk_buf_append_int(out, (int64_t)body_len);
     rc = rc ? rc : bk_buf_append_str(out, "\r\n");
     rc = rc ? rc : bk_buf_append_str(out, extra_headers ? extra_headers : "");
-    rc = rc ? rc : bk_buf_append_str(out, ex->close_after ? "Connection: close\r\n\r\n" : "\r\n");
+    return rc ? rc : bk_buf_append_str(out, close ? "Connection: close\r\n\r\n" : "\r\n");
+}
+
+void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
+                         const char *extra_headers, const void *body, size_t body_len)
+{
+    if (ex->state == BK_EX_RESPONDED) {
+        bk_trace_error("http", "exchange answered twice (status %d)", status);
+        return;
+    }
+    if (!ex->keep_alive || status == 408 || status == 413 || status == 414 || status == 431)
+        ex->close_after = 1;
+    bk_buf_t *out = &ex->out;
+    out->len = 0;
+    int rc = bk_buf_reserve(out, 256 + body_len);
+    rc = rc ? rc : bk_http_format_head(out, status, content_type, body_len, extra_headers,
+                                      ex->close_after);
     if (!rc && ex->method != HTTP_HEAD) /* HEAD: same headers, no body */
         rc = bk_buf_append(out, body, body_len);
     if (rc) { /* out of memory: drop the connection rather than send half a response */

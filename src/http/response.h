@@ -24,6 +24,13 @@ void bk_http_set_identity(const bk_http_identity_t *id);
 /* The connection layer's "response ready" hook, installed by the server at start. */
 void bk_http_set_ready_hook(void (*on_ready)(bk_exchange_t *ex));
 
+/* Appends the status line and headers every answer carries (Date, X-Broker-Id,
+ * X-Leader-Epoch, Content-Type (NULL: JSON), Content-Length), then extra_headers (complete
+ * "Name: value\r\n" lines, or NULL), "Connection: close" when close, and the blank line. For
+ * answers without an exchange too (a refused connection). Returns 0 or UV_ENOMEM. */
+int bk_http_format_head(bk_buf_t *out, int status, const char *content_type, size_t body_len,
+                        const char *extra_headers, int close);
+
 /* Answers ex. extra_headers: complete "Name: value\r\n" lines, or NULL. */
 void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
                          const char *extra_headers, const void *body, size_t body_len);

@@ -56,27 +56,24 @@ void bk_server_conn_gone(bk_server_t *s, bk_conn_t *c)
     maybe_done(s);
 }
 
-/* Over the cap: tell the client why, then hang up. */
+/* Over the cap: tell the client why (with the headers every answer carries), then hang up.
+ * One non-blocking write: a client that can't take it at once just sees the close. */
 static void refuse(bk_server_t *s)
 {
     static const char body[] = "{\"error_code\":503,\"message\":\"too many connections\"}";
-    static char resp[256];
-    static size_t resp_len;
-    if (!resp_len)
-        resp_len = (size_t)snprintf(resp, sizeof resp,
-                                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                                    "application/json\r\nContent-Length: %zu\r\nConnection: "
-                                    "close\r\n\r\n%s",
-                                    sizeof body - 1, body);
     uv_tcp_t *t = malloc(sizeof *t);
     if (!t || uv_tcp_init(s->loop, t)) {
         free(t);
         return;
     }
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t) == 0) {
-        uv_buf_t b = uv_buf_init(resp, (unsigned)resp_len);
+    bk_buf_t out = {0};
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t) == 0 &&
+        bk_http_format_head(&out, 503, NULL, sizeof body - 1, NULL, 1) == 0 &&
+        bk_buf_append(&out, body, sizeof body - 1) == 0) {
+        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
         (void)uv_try_write((uv_stream_t *)t, &b, 1);
     }
+    bk_buf_free(&out);
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 

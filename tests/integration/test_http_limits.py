@@ -321,6 +321,8 @@ def test_max_connections_503():
                 st, obj, hdrs = extra.read_json(timeout=5)
                 assert st == 503, (st, obj)
                 assert obj.get("error_code") == 503, obj
+                low = {k.lower(): v for k, v in hdrs.items()}
+                assert low.get("x-broker-id") and "x-leader-epoch" in low, hdrs
                 assert extra.closed_by_peer(3), "over-limit connection not closed"
             finally:
                 extra.close()
