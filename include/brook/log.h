@@ -215,6 +215,16 @@ int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t le
  * I/O error in the middle fails the partition (reopen recovers a consistent prefix). */
 int bk_partition_truncate(bk_partition_t *p, int64_t offset);
 
+/* Empties p and restarts it at offset start, which must be past its end (BK_EINVAL): what a
+ * follower does when its leader's retention deleted the records it needs next (Kafka's
+ * "truncate fully and start at"). Every segment is deleted and an empty one based at start
+ * takes their place; the high watermark and the epoch list start over there. The new segment
+ * is created before the old ones go, newest first, so a crash brings back a prefix of the old
+ * log (and a reset can be repeated). UV_EBUSY, BK_ECLOSED, BK_ENOTOPIC and the partition's
+ * failure as for bk_partition_truncate; an I/O error in the middle fails the partition.
+ * Blocking (unlink, fsync on the loop thread). */
+int bk_partition_reset(bk_partition_t *p, int64_t start);
+
 /* Leader epochs, from the batch headers (kept in memory, rebuilt at open): the epoch of the
  * last batch (-1 when empty), and the end offset of the largest epoch <= epoch: the start
  * offset of the first batch with a larger epoch, or the end offset when there is none

@@ -282,7 +282,8 @@ static int drop_later(bk_partition_t *p, size_t si)
     return 0;
 }
 
-static int truncate_check(const bk_partition_t *p, int64_t offset)
+/* Whether p's segments may be cut or replaced now: 0, or why not. */
+static int may_rewrite(const bk_partition_t *p)
 {
     if (p->log->closing)
         return BK_ECLOSED;
@@ -290,15 +291,22 @@ static int truncate_check(const bk_partition_t *p, int64_t offset)
         return BK_ENOTOPIC;
     if (p->failed)
         return p->failed;
-    if (offset < bk_partition_start_offset(p))
-        return BK_ERANGE;
-    if (offset >= p->next_offset)
-        return 1;
     /* Appends queued or in a flush round hold pending bytes and step pointers into the
      * segments; a read visitor may be walking them. */
     if (p->queued || p->busy || p->in_wlist || p->log->reader_busy)
         return UV_EBUSY;
     return 0;
+}
+
+static int truncate_check(const bk_partition_t *p, int64_t offset)
+{
+    if (p->log->closing || p->deleted || p->failed)
+        return may_rewrite(p);
+    if (offset < bk_partition_start_offset(p))
+        return BK_ERANGE;
+    if (offset >= p->next_offset)
+        return 1;
+    return may_rewrite(p);
 }
 
 int bk_partition_truncate(bk_partition_t *p, int64_t offset)
@@ -334,6 +342,46 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset)
         return rc;
     }
     bk_trace_info("log", "%s: truncated to offset %" PRId64, p->dir, cut);
+    return 0;
+}
+
+/* ---- starting over ---- */
+
+int bk_partition_reset(bk_partition_t *p, int64_t start)
+{
+    int rc = may_rewrite(p);
+    if (rc < 0)
+        return rc;
+    if (start <= p->next_offset)
+        return BK_EINVAL;
+    const bk_log_io_t *io = p->log->io;
+    bk_segment_t *ns;
+    /* The new, empty segment first: a crash before the old ones are gone leaves it after
+     * them, not lined up, and open deletes it (the partition is then as it was). */
+    if ((rc = bk_partition_reserve_slots(p, 1)) < 0 ||
+        (rc = bk_segment_create(io, p->dir, start, &ns)) < 0)
+        return rc;
+    rc = io->fsync(p->dir_fd);
+    while (rc == 0 && p->nseg > 0) { /* newest first: a crash leaves a prefix */
+        bk_segment_t *old = p->segs[p->nseg - 1];
+        rc = bk_segment_remove_at(io, p->dir_fd, old->base);
+        if (rc < 0 && rc != UV_ENOENT)
+            break;
+        p->size_bytes -= old->size;
+        p->nseg--;
+        bk_segment_free(io, old);
+        rc = io->fsync(p->dir_fd);
+    }
+    p->segs[p->nseg++] = ns; /* alone, or after what is left when a step failed */
+    if (rc < 0) {
+        bk_trace_error("log", "%s: starting over at %" PRId64 " failed: %s; refusing further appends",
+                       p->dir, start, bk_strerror(rc));
+        bk_partition_fail(p, rc);
+        return rc;
+    }
+    p->next_offset = p->written_off = p->durable_off = p->hw = start;
+    bk_epochs_trim(&p->epochs, start, start);
+    bk_trace_warn("log", "%s: emptied; starts over at offset %" PRId64, p->dir, start);
     return 0;
 }
 

@@ -227,6 +227,34 @@ static void append(bk_replicator_t *r, part_t *part, bk_partition_t *p,
     r->f_pending++;
 }
 
+/* The leader's retention deleted what we need next (our whole log is older than its start):
+ * empty the partition and go on from the leader's start, as a Kafka follower does. */
+static void start_over(bk_replicator_t *r, part_t *part, bk_partition_t *p,
+                       const bk_fetch_resp_part_t *rp)
+{
+    int64_t start = rp->log_start_offset;
+    int rc = bk_partition_reset(p, start);
+    if (rc == UV_EBUSY) {
+        r->f_soon = 1;
+        return;
+    }
+    if (rc != 0) {
+        bk_trace_error("replication", "%s-%u: cannot start over at %" PRId64 ": %s", part->topic,
+                       part->index, start, bk_strerror(rc));
+        r->f_failed = 1;
+        return;
+    }
+    bk_trace_warn("replication",
+                  "%s-%u: the leader's log starts at %" PRId64 ", after all of ours: emptied "
+                  "the partition to follow from there",
+                  part->topic, part->index, start);
+    part->verified_term = r->f_term;
+    part->verified_end = start;
+    if (rp->high_watermark >= 0)
+        part->leader_hw = rp->high_watermark;
+    bk_repl_follower_refresh_hw(r, part, p);
+}
+
 static void apply_part(bk_replicator_t *r, const struct sent *s, const bk_fetch_resp_part_t *rp)
 {
     bk_topic_t *t = bk_log_topic_find(r->log, rp->topic, rp->topic_len);
@@ -234,6 +262,11 @@ static void apply_part(bk_replicator_t *r, const struct sent *s, const bk_fetch_
     part_t *part = p ? bk_repl_part(r, p) : NULL;
     if (part == NULL || s == NULL || s->part != part)
         return; /* not what we asked for in this slot: ignore it */
+    if (rp->error == BK_FETCH_PART_RANGE && rp->log_start_offset > s->fetch_offset &&
+        s->fetch_offset == bk_partition_end_offset(p)) {
+        start_over(r, part, p, rp);
+        return;
+    }
     if (rp->error == BK_FETCH_PART_RANGE) {
         bk_trace_warn("replication",
                       "%s-%u: offset %" PRId64 " is outside the leader's log "

@@ -6,7 +6,8 @@ inconsistent offsets, and nothing a reader was shown during the faults ever chan
 leader whose late writes are never acknowledged, whose unreplicated tail is never readable,
 and which truncates that tail to follow the new leader; a killed follower that catches up and a lagging one that leaves
 the ISR and can never be elected; --min-insync-replicas refusing writes with 503; and a topic
-deleted on the leader deleted on every follower, so no failover brings it back.
+deleted on the leader deleted on every follower, so no failover brings it back; and a
+follower back after the leader's retention passed its end starting over from the leader's start.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_replication.py
 (BROOK_KILL_ROUNDS sets the number of leader kills, default 10.)
 """
@@ -382,8 +383,49 @@ def test_deleted_topic_gone_from_followers_and_after_failover():
         no_sanitizer_reports(bs)
 
 
+def test_follower_behind_leader_retention_starts_over():
+    """A follower that comes back after the leader's retention deleted everything it would
+    fetch next empties its partition and follows from the leader's start (Kafka's
+    truncate-fully), instead of retrying forever."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start_brokers(c, r, 3, LEASE_MS, RENEW_MS, extra=[
+            "--min-insync-replicas", "1", "--replica-lag-ms", "1500",
+            "--retention-check-ms", "200"])
+        leader, _ = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        st, body, _ = leader.post_json("/topics", {"name": "ret", "configs": {
+            "segment.bytes": "4096", "retention.bytes": "8192"}})
+        assert st == 201, (st, body)
+        payload = "y" * 500
+        for i in range(10):
+            assert produce_acks(leader.port, payload + str(i), "ret")[0] == 200
+        lagger = [b for b in bs if b is not leader][0]
+        wait_until(lambda: visible_end(lagger, "ret") == 10, what="the lagger to hold 10")
+        lagger.kill()
+        for i in range(10, 80):
+            st, body, _ = produce_acks(leader.port, payload + str(i), "ret")
+            assert st == 200, (i, st, body)
+
+        def leader_start():
+            return leader.get("/topics/ret/partitions/0/offsets")[1]["beginning_offset"]
+        wait_until(lambda: leader_start() > 10, what="leader retention past the lagger's end")
+        lagger.start()
+        wait_until(lambda: visible_end(lagger, "ret") == 80, timeout=20,
+                   what="the lagger to follow from the leader's start")
+        offs = lagger.get("/topics/ret/partitions/0/offsets")[1]
+        assert offs["beginning_offset"] >= leader_start() - 10, offs
+        st, body, _ = lagger.get("/topics/ret/partitions/0/records?offset=%d&max_records=200"
+                                 % offs["beginning_offset"])
+        assert st == 200 and body["records"][-1]["value"] == payload + "79", (st, body)
+        assert "emptied the partition" in lagger.stderr_text()
+        wait_isr(r, [b.name for b in bs])
+        no_sanitizer_reports(bs)
+
+
 if __name__ == "__main__":
     brook.run([test_acked_writes_identical_everywhere, test_min_insync_refuses_with_503,
                test_deleted_topic_gone_from_followers_and_after_failover,
+               test_follower_behind_leader_retention_starts_over,
                test_paused_leader_tail_truncated,
                test_follower_catches_up_and_lagging_never_elected, test_kill_leader_repeatedly])

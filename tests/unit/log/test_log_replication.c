@@ -3,7 +3,8 @@
  * offsets, epochs, timestamps); read_raw's limits; append_raw's refusals write nothing;
  * truncation at batch boundaries in the active and in older segments, appends after it, and
  * the same state after a reopen; UV_EBUSY while appends are queued; and the leader-epoch
- * list (last epoch, epoch end offsets) through appends, truncation, retention and reopen. */
+ * list (last epoch, epoch end offsets) through appends, truncation, retention and reopen;
+ * and starting over (bk_partition_reset) at a leader's later start. */
 #include "log_fixture.h"
 
 #include "common/crc32c.h"
@@ -979,9 +980,65 @@ static void test_epoch_list(void)
     bk_epochs_free(&l);
 }
 
+/* ---- starting over ---- */
+
+static int count_rec(void *arg, const bk_record_view_t *v)
+{
+    (void)v;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* A follower behind its leader's retention empties the partition and restarts at the
+ * leader's start: offsets, high watermark and epochs start over there, the old files are
+ * gone, and it all survives a reopen. A reset is refused while appends wait and when the
+ * new start is not past the end; a crash between creating the new segment and deleting the
+ * old ones leaves the old log, the stray segment removed at open. */
+static void test_reset(void)
+{
+    env_t e;
+    env_init(&e, 4096);
+    bk_partition_t *p = part(&e, "z", 200);
+    fill(&e, p);
+    int64_t end = bk_partition_end_offset(p);
+    CHECK(fx_exists(seg_file(&e, "z", 0, ".log")));
+    CHECK_EQ_INT(bk_partition_reset(p, end), BK_EINVAL);
+    fx_acks_t acks = {0};
+    CHECK_EQ_INT(fx_append(p, NULL, "queued", &acks, 0), 0);
+    CHECK_EQ_INT(bk_partition_reset(p, 100), UV_EBUSY);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(acks.calls, 1);
+    CHECK_EQ_INT(bk_partition_reset(p, 100), 0);
+    CHECK_EQ_INT(bk_partition_start_offset(p), 100);
+    CHECK_EQ_INT(bk_partition_end_offset(p), 100);
+    CHECK_EQ_INT(bk_partition_high_watermark(p), 100);
+    CHECK_EQ_INT(bk_partition_last_epoch(p), -1);
+    CHECK(!fx_exists(seg_file(&e, "z", 0, ".log")));
+    CHECK(fx_exists(seg_file(&e, "z", 100, ".log")));
+    int n = 0;
+    int64_t next;
+    CHECK_EQ_INT(bk_partition_read(p, 0, 10, 0, count_rec, &n, &next), BK_ERANGE);
+    put(&e, p, 9, 2, 1600000000000LL, 8);
+    CHECK_EQ_INT(bk_partition_end_offset(p), 102);
+    CHECK_EQ_INT(bk_partition_last_epoch(p), 9);
+    env_reopen(&e);
+    p = part(&e, "z", 200);
+    CHECK_EQ_INT(bk_partition_start_offset(p), 100);
+    CHECK_EQ_INT(bk_partition_end_offset(p), 102);
+    CHECK_EQ_INT(bk_partition_read(p, 100, 10, 0, count_rec, &n, &next), 2);
+    /* A crash right after a reset created its segment: the stray goes at open. */
+    fx_close(&e.loop, e.log);
+    fx_write_file(seg_file(&e, "z", 500, ".log"), "", 0);
+    env_open(&e);
+    p = part(&e, "z", 200);
+    CHECK_EQ_INT(bk_partition_end_offset(p), 102);
+    CHECK(!fx_exists(seg_file(&e, "z", 500, ".log")));
+    env_done(&e);
+}
+
 CHECK_MAIN(CASE(test_copy_small_fetches), CASE(test_copy_large_fetches),
            CASE(test_raw_then_normal_appends), CASE(test_read_raw_limits),
            CASE(test_append_raw_refusals), CASE(test_append_raw_roll_failure),
            CASE(test_truncate_active), CASE(test_truncate_older_segment), CASE(test_truncate_busy),
            CASE(test_truncate_failure_leaves_prefix), CASE(test_fsync_never), CASE(test_epochs),
-           CASE(test_epochs_retention), CASE(test_epoch_list))
+           CASE(test_epochs_retention), CASE(test_epoch_list), CASE(test_reset))
