@@ -319,8 +319,7 @@ static int apply_option(config_t *c, int opt, const char *arg)
     case OPT_FSYNC:
         return parse_fsync(arg, &c->log);
     case OPT_PREALLOC:
-        return parse_u32(arg, &c->log.preallocate_bytes) ||
-                       c->log.preallocate_bytes > (1u << 30)
+        return parse_u32(arg, &c->log.preallocate_bytes) || c->log.preallocate_bytes > (1u << 30)
                    ? -1
                    : 0;
     case OPT_PARTS:

@@ -132,8 +132,9 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
     bk_buf_t *out = &ex->out;
     out->len = 0;
     int rc = bk_buf_reserve(out, 256 + body_len);
-    rc = rc ? rc : bk_http_format_head(out, status, content_type, body_len, extra_headers,
-                                      ex->close_after);
+    rc = rc ? rc
+            : bk_http_format_head(out, status, content_type, body_len, extra_headers,
+                                  ex->close_after);
     if (!rc && ex->method != HTTP_HEAD) /* HEAD: same headers, no body */
         rc = bk_buf_append(out, body, body_len);
     if (rc) { /* out of memory: drop the connection rather than send half a response */

@@ -398,9 +398,8 @@ static void run_op(const bk_log_io_t *io, bk_commit_op_t *op)
             return;
         }
     }
-    if (op->zero_to &&
-        (op->err = bk_segment_write_zeros(io, op->fd, (uint64_t)op->off + op->len, op->zero_to)) <
-            0) {
+    if (op->zero_to && (op->err = bk_segment_write_zeros(io, op->fd, (uint64_t)op->off + op->len,
+                                                         op->zero_to)) < 0) {
         op->write_failed = 1;
         return;
     }

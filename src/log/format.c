@@ -93,22 +93,22 @@
  *
  * WRITING. An append encodes its batch into the active segment's pending buffer in memory;
  * group commit writes all pending bytes of a segment with one write per flush round, after
- * the last batch.
+ * the last batch. A rolled (sealed) segment is made durable with fdatasync before a single
+ * byte is written to the segment after it, in every fsync mode: a crash can leave a torn
+ * tail only in the newest segment that holds data.
  *
  * PREALLOCATION (fsync=always, --preallocate-bytes, default 1 MiB): a round whose small write
  * (64 KiB or less) would pass the end of the file also writes zeros after its data, up to the
  * next multiple of the preallocation size (never past segment.bytes). The rounds after it
  * overwrite blocks that exist and are counted in the file size, so their fdatasync commits
  * no metadata (on ext4, no journal commit: measured about half the CPU and two thirds the
- * time of a sync that grows the file). So the active segment may end in zeros. A zero byte
- * can't start a batch (batchLength would be 0), and a reader stops at the last batch written:
- * the zeros are never read as data. The round that seals a segment cuts its zeros off; open
+ * time of a sync that grows the file). So the active segment may end in zeros. Readers stop
+ * at the last batch written, and zeros can't pass for a batch anyway (an all-zero header has
+ * batchLength 0). The round that seals a segment cuts its zeros off; open
  * cuts zeros after the last batch of any segment (a crash can come between a roll and that
  * cut) quietly, whereas other bytes there are a torn or garbage tail (cut with a warning, in
  * the newest segment only) -- and a sealed segment must still end exactly where the next one
- * begins. After open every file holds exactly its batches. A rolled (sealed) segment is made durable with fdatasync before a single
- * byte is written to the segment after it, in every fsync mode: a crash can leave a torn
- * tail only in the newest segment that holds data.
+ * begins. After open every file holds exactly its batches.
  *
  * RETENTION deletes whole sealed segments, oldest first, never the active one: those whose
  * newest record (the largest maxTimestamp of their batches) is older than retention.ms, and

@@ -215,8 +215,7 @@ static void on_settle(void *arg)
 static int start_handles(bk_log_t *log)
 {
     int rc = bk_commit_init(&log->commit, log->loop, log->io, log->cfg.fsync_mode,
-                            log->cfg.fsync_interval_ms, log->cfg.preallocate_bytes,
-                            &log->stats);
+                            log->cfg.fsync_interval_ms, log->cfg.preallocate_bytes, &log->stats);
     if (rc == 0)
         rc = uv_timer_init(log->loop, &log->retention_timer);
     if (rc < 0)

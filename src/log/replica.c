@@ -374,7 +374,8 @@ int bk_partition_reset(bk_partition_t *p, int64_t start)
     }
     p->segs[p->nseg++] = ns; /* alone, or after what is left when a step failed */
     if (rc < 0) {
-        bk_trace_error("log", "%s: starting over at %" PRId64 " failed: %s; refusing further appends",
+        bk_trace_error("log",
+                       "%s: starting over at %" PRId64 " failed: %s; refusing further appends",
                        p->dir, start, bk_strerror(rc));
         bk_partition_fail(p, rc);
         return rc;

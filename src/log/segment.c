@@ -18,7 +18,7 @@
 
 #define SCAN_CHUNK ((size_t)1 << 20)
 #define PATH_CAP 4096
-#define WBUF_KEEP ((size_t)4 << 20) /* larger write buffers are freed once written */
+#define WBUF_KEEP ((size_t)4 << 20)       /* larger write buffers are freed once written */
 #define ZERO_MAX_WRITE ((size_t)64 << 10) /* rounds writing more than this just extend */
 
 void bk_segment_path(char *buf, size_t cap, const char *dir, int64_t base, const char *ext)
@@ -395,8 +395,7 @@ static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment
 }
 
 /* 1 when bytes [pos, end) of fd are all zero, 0 when not, or an I/O error. */
-static int zeros_to_end(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos,
-                        uint64_t end)
+static int zeros_to_end(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos, uint64_t end)
 {
     while (pos < end) {
         size_t n = end - pos < SCAN_CHUNK ? (size_t)(end - pos) : SCAN_CHUNK;

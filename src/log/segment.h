@@ -23,17 +23,17 @@ typedef struct {
 } bk_wbuf_t;
 
 typedef struct {
-    int64_t base;     /* offset of the first record; the file name */
-    int64_t next;     /* offset after the last batch appended (pending ones included) */
-    uint64_t size;    /* bytes appended, pending ones included: the next batch goes here */
-    uint64_t written; /* bytes [0, written) of the file were written successfully */
+    int64_t base;       /* offset of the first record; the file name */
+    int64_t next;       /* offset after the last batch appended (pending ones included) */
+    uint64_t size;      /* bytes appended, pending ones included: the next batch goes here */
+    uint64_t written;   /* bytes [0, written) of the file were written successfully */
     uint64_t file_size; /* the .log's length: written, plus zeros written ahead of the data
                            (preallocation, see format.c) once a round has made them */
-    int64_t max_ts;   /* largest record timestamp in the segment; -1 while empty (after a
-                         truncation it may still count dropped batches until the next open:
-                         retention then keeps the segment longer, never shorter) */
-    int fd;           /* the .log, open read-write for the segment's life */
-    int index_fd;     /* the .index, open until the segment is sealed and settled */
+    int64_t max_ts;     /* largest record timestamp in the segment; -1 while empty (after a
+                           truncation it may still count dropped batches until the next open:
+                           retention then keeps the segment longer, never shorter) */
+    int fd;             /* the .log, open read-write for the segment's life */
+    int index_fd;       /* the .index, open until the segment is sealed and settled */
     bk_index_entry_t *index;
     size_t nindex, index_cap;
     uint64_t since_index; /* bytes appended since the batch of the last index entry */

@@ -78,8 +78,8 @@ static long data_end(const char *path)
     uint8_t *b = fx_read_file(path, &len);
     size_t pos = 0;
     bk_batch_header_t h;
-    while (b && pos < len && bk_batch_header_parse(b + pos, len - pos, &h) == 0 &&
-           h.length > 0 && pos + bk_batch_total(&h) <= len)
+    while (b && pos < len && bk_batch_header_parse(b + pos, len - pos, &h) == 0 && h.length > 0 &&
+           pos + bk_batch_total(&h) <= len)
         pos += bk_batch_total(&h);
     free(b);
     return (long)pos;
@@ -146,7 +146,7 @@ static void test_roll_cuts_zeros_of_sealed_segment(void)
     CHECK_EQ_INT(o.rc, 0);
     produce(&o, 0, 5);
     CHECK_EQ_INT(fx_file_size(seg(dir, 0)), 4096); /* zeros up to the roll size, no further */
-    produce(&o, 5, 200);                            /* rolls several times */
+    produce(&o, 5, 200);                           /* rolls several times */
     check_values(&o, 200);
     /* Every sealed segment holds exactly its batches; only the newest may end in zeros. */
     struct dirent **names;
