@@ -74,7 +74,7 @@ typedef struct {
 int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_info_t *out, int max);
 
 /* Before a topic is deleted (bk_log_topic_delete): drops its replication state; its acks=all
- * waiters get UV_ECANCELED. */
+ * waiters get UV_ECANCELED, and waiters already satisfied (of any topic) are answered now. */
 void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t);
 
 /* Called (from the loop) right before a follower deletes a topic its leader no longer lists,

@@ -534,6 +534,12 @@ void bk_repl_part_drop(bk_replicator_t *r, part_t *part)
 
 void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t)
 {
+    /* Satisfied waiters wait on the ready list for a later turn of the loop, detached from
+     * their partition; some may be this topic's, whose callbacks use its pointers: answer
+     * them all now, while the topic still exists. */
+    waiter_t *ready = r->ready;
+    r->ready = NULL;
+    run_list(ready, 0);
     const char *name = bk_topic_name(t);
     part_t *part = r->parts;
     while (part) {
