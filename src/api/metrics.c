@@ -3,6 +3,8 @@
  * broker's metrics struct and the log's flush statistics. */
 #include "api/metrics.h"
 
+#include "brook/common.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -146,6 +148,19 @@ static void render_broker(bk_buf_t *b, bk_broker_t *br)
     bk_buf_appendf(b, "brook_log_flush_errors_total %" PRIu64 "\n", ls.flush_errors);
     header(b, "brook_log_flush_seconds_total", "counter", "Time spent in flush rounds.");
     bk_buf_appendf(b, "brook_log_flush_seconds_total %.6f\n", (double)ls.flush_usec_total / 1e6);
+    header(b, "brook_log_flush_duration_seconds", "histogram",
+           "Wall time of one flush round (write + fdatasync on the threadpool).");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < BK_ARRAY_LEN(BK_LOG_FLUSH_BUCKET_US); i++) {
+        cum += ls.flush_buckets[i];
+        bk_buf_appendf(b, "brook_log_flush_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                       BK_LOG_FLUSH_BUCKET_US[i] / 1e6, cum);
+    }
+    bk_buf_appendf(b,
+                   "brook_log_flush_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                   "brook_log_flush_duration_seconds_sum %.6f\n"
+                   "brook_log_flush_duration_seconds_count %" PRIu64 "\n",
+                   ls.flushes, (double)ls.flush_usec_total / 1e6, ls.flushes);
     header(b, "brook_log_batches_appended_total", "counter", "Record batches appended.");
     bk_buf_appendf(b, "brook_log_batches_appended_total %" PRIu64 "\n", ls.appends);
     header(b, "brook_connections_open", "gauge", "Open client connections.");

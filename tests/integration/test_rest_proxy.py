@@ -174,6 +174,9 @@ def test_metrics():
         assert lines['brook_topic_records_out_total{topic="mt"}'] == "5"
         assert lines['brook_partition_high_watermark{topic="mt",partition="0"}'] == "5"
         assert int(lines["brook_log_flushes_total"]) >= 1
+        assert lines['brook_log_flush_duration_seconds_count'] == lines["brook_log_flushes_total"]
+        assert lines['brook_log_flush_duration_seconds_bucket{le="+Inf"}'] == \
+            lines["brook_log_flushes_total"]
         assert lines['brook_role{role="standalone"}'] == "1"
         assert lines["brook_connections_open"] == "1"
         assert int(lines['brook_http_request_duration_seconds_count']) >= 6
