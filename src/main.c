@@ -32,6 +32,7 @@ typedef struct {
     char id_buf[128];
     char url_buf[256];
     char data_buf[512];
+    char state_buf[600]; /* <data dir>/+election: the remembered ISR membership */
     char redis_host[256];
 } config_t;
 
@@ -417,6 +418,8 @@ static int configure(config_t *c, int argc, char **argv)
     c->broker.broker_id = c->election.broker_id = c->id_buf;
     c->broker.advertised_url = c->election.advertised_url = c->url_buf;
     c->log.data_dir = c->data_buf;
+    snprintf(c->state_buf, sizeof c->state_buf, "%s/+election", c->data_buf);
+    c->election.state_path = c->state_buf;
     c->repl.broker_id = c->id_buf;
     return 0;
 }

@@ -37,6 +37,11 @@ typedef struct {
     /* 1: may take the lease even when "<cluster>:isr" does not list this broker (unclean
      * election: acknowledged writes may be lost). Default 0. */
     int unclean;
+    /* File where the broker remembers whether the last ISR value it saw listed it (NULL: in
+     * memory only). With the ISR value gone from Redis, a broker that remembers being left
+     * out may not take the lease (unless unclean), so Redis losing its data does not let a
+     * broker known to lag lead. */
+    const char *state_path;
 } bk_election_config_t;
 
 void bk_election_config_defaults(bk_election_config_t *cfg);

@@ -6,6 +6,7 @@
 #include "brook/election.h"
 
 #include "brook/common.h"
+#include "election/isr_memory.h"
 #include "election/lease.h"
 #include "election/redis_client.h"
 #include "election/scripts.h"
@@ -19,10 +20,11 @@
 struct bk_election {
     uv_loop_t *loop;
     int standalone;
-    char *key_leader; /* "<cluster>:leader" */
-    char *key_epoch;  /* "<cluster>:epoch" */
-    char *key_isr;    /* "<cluster>:isr" */
-    int unclean;      /* acquire even when the ISR does not list us */
+    char *key_leader;           /* "<cluster>:leader" */
+    char *key_epoch;            /* "<cluster>:epoch" */
+    char *key_isr;              /* "<cluster>:isr" */
+    int unclean;                /* acquire even when the ISR does not list us */
+    bk_isr_memory_t isr_memory; /* whether the last ISR value we saw listed us */
     uint32_t lease_ms;
     void (*on_change)(void *arg);
     void *arg;
@@ -135,14 +137,23 @@ static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
     snprintf(lease, sizeof lease, "%" PRIu32, e->lease_ms);
     snprintf(epoch, sizeof epoch, "%" PRId64, l->leader.epoch);
     snprintf(seen, sizeof seen, "%" PRId64, bk_lease_seen_epoch(l));
-    const char *acquire[] = {e->key_leader, e->key_epoch, e->key_isr, l->self_id,
-                             l->self_url,   lease,        seen,       e->unclean ? "1" : "0"};
+    const char *acquire[] = {e->key_leader,
+                             e->key_epoch,
+                             e->key_isr,
+                             l->self_id,
+                             l->self_url,
+                             lease,
+                             seen,
+                             e->unclean ? "1" : "0",
+                             e->isr_memory.listed == 1   ? "1"
+                             : e->isr_memory.listed == 0 ? "0"
+                                                         : "-1"};
     const char *renew[] = {e->key_leader, l->self_id, epoch, lease};
-    const char *read[] = {e->key_leader, e->key_epoch};
+    const char *read[] = {e->key_leader, e->key_epoch, e->key_isr, l->self_id};
     int rc;
     switch (cmd) {
     case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 5, acquire,
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 6, acquire,
                              after_command, e);
         break;
     case BK_LEASE_CMD_RENEW:
@@ -150,7 +161,7 @@ static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
             bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RENEW, 1, 3, renew, after_command, e);
         break;
     case BK_LEASE_CMD_READ:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_READ, 2, 0, read, after_command, e);
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_READ, 3, 1, read, after_command, e);
         break;
     default:
         return BK_EINVAL;
@@ -193,12 +204,15 @@ static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
 {
     bk_lease_holder_t holder;
     int64_t counter;
-    int flag, rc = BK_EREDIS;
+    int flag, listed, rc = BK_EREDIS;
     switch (e->sending) {
     case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter);
-        if (rc == 0)
+        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter, &listed);
+        if (rc == 0) {
+            /* A won term is the ISR's new base: its leader holds everything acknowledged. */
+            bk_isr_memory_note(&e->isr_memory, flag ? 1 : listed);
             bk_lease_acquired(&e->lease, now, e->sent_at, flag, &holder, counter);
+        }
         break;
     case BK_LEASE_CMD_RENEW:
         rc = bk_scripts_parse_flag(r, &flag);
@@ -206,9 +220,11 @@ static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
             bk_lease_renewed(&e->lease, now, e->sent_at, flag);
         break;
     case BK_LEASE_CMD_READ:
-        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter);
-        if (rc == 0)
+        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter, &listed);
+        if (rc == 0) {
+            bk_isr_memory_note(&e->isr_memory, listed);
             bk_lease_read(&e->lease, now, &holder, counter);
+        }
         break;
     default:
         break;
@@ -259,6 +275,7 @@ static void free_election(bk_election_t *e)
     free(e->key_leader);
     free(e->key_epoch);
     free(e->key_isr);
+    bk_isr_memory_free(&e->isr_memory);
     free(e);
 }
 
@@ -317,6 +334,10 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     e->standalone = cfg->standalone;
     e->lease_ms = cfg->lease_ms;
     e->unclean = cfg->unclean;
+    if (bk_isr_memory_open(&e->isr_memory, cfg->standalone ? NULL : cfg->state_path) != 0) {
+        free(e);
+        return UV_ENOMEM;
+    }
     e->on_change = on_change;
     e->arg = arg;
     bk_scripts_init(&e->scripts);
@@ -326,6 +347,7 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
         e->lease.max_seen_epoch = cfg->min_epoch; /* acquire stays above anything we wrote */
     rc = uv_timer_init(loop, &e->timer);
     if (rc != 0) {
+        bk_isr_memory_free(&e->isr_memory);
         free(e);
         return rc;
     }

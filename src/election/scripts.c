@@ -44,23 +44,29 @@
     "  return out, v\n"                                                                            \
     "end\n"
 
-static const char acquire_lua[] = HOLDER_LUA ISR_LUA
+/* listed(members, id): 1 when the ISR lists id, 0 when it does not, -1 when there is none. */
+#define LISTED_LUA                                                                                 \
+    "local function listed(members, id)\n"                                                         \
+    "  if not members then return -1 end\n"                                                        \
+    "  for _, m in ipairs(members) do if m == id then return 1 end end\n"                          \
+    "  return 0\n"                                                                                 \
+    "end\n"
+
+static const char acquire_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
     "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
     "local floor = tonumber(ARGV[4]) or 0\n"
+    "local members, isr = isr_members(redis.call('GET', KEYS[3]))\n"
+    "local me = listed(members, ARGV[1])\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur then\n"
     "  local id, epoch, url = holder(cur)\n"
-    "  if id ~= ARGV[1] or url ~= ARGV[2] then return {0, 1, id, epoch, url, counter} end\n"
+    "  if id ~= ARGV[1] or url ~= ARGV[2] then return {0, 1, id, epoch, url, counter, me} end\n"
     "  if epoch > floor then floor = epoch end\n"
     "end\n"
-    "local members, isr = isr_members(redis.call('GET', KEYS[3]))\n"
     "if members and (tonumber(isr.epoch) or 0) > floor then floor = tonumber(isr.epoch) end\n"
     "if ARGV[5] ~= '1' then\n"
-    "  if members then\n"
-    "    local listed = false\n"
-    "    for _, m in ipairs(members) do if m == ARGV[1] then listed = true end end\n"
-    "    if not listed then return {0, 0, '', 0, '', counter} end\n"
-    "  end\n"
+    "  if me == 0 then return {0, 0, '', 0, '', counter, me} end\n"
+    "  if me == -1 and ARGV[6] == '0' then return {0, 0, '', 0, '', counter, me} end\n"
     "end\n"
     "local epoch = redis.call('INCR', KEYS[2])\n"
     "if epoch <= floor then\n"
@@ -70,7 +76,7 @@ static const char acquire_lua[] = HOLDER_LUA ISR_LUA
     "local val = '{\"id\":' .. cjson.encode(ARGV[1]) .. ',\"epoch\":' ..\n"
     "  string.format('%d', epoch) .. ',\"url\":' .. cjson.encode(ARGV[2]) .. '}'\n"
     "redis.call('SET', KEYS[1], val, 'PX', ARGV[3])\n"
-    "return {1, 1, ARGV[1], epoch, ARGV[2], epoch}\n";
+    "return {1, 1, ARGV[1], epoch, ARGV[2], epoch, me}\n";
 
 static const char renew_lua[] = MATCH_LUA "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
                                           "return 1\n";
@@ -78,12 +84,13 @@ static const char renew_lua[] = MATCH_LUA "redis.call('PEXPIRE', KEYS[1], ARGV[3
 static const char release_lua[] = MATCH_LUA "redis.call('DEL', KEYS[1])\n"
                                             "return 1\n";
 
-static const char read_lua[] =
-    HOLDER_LUA "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
-               "local cur = redis.call('GET', KEYS[1])\n"
-               "if not cur then return {0, 0, '', 0, '', counter} end\n"
-               "local id, epoch, url = holder(cur)\n"
-               "return {0, 1, id, epoch, url, counter}\n";
+static const char read_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
+    "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
+    "local me = listed(isr_members(redis.call('GET', KEYS[3])), ARGV[1])\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if not cur then return {0, 0, '', 0, '', counter, me} end\n"
+    "local id, epoch, url = holder(cur)\n"
+    "return {0, 1, id, epoch, url, counter, me}\n";
 
 static const char publish_isr_lua[] = MATCH_LUA
     "local members = {}\n"
@@ -257,16 +264,18 @@ static void copy_reply_str(char *dst, size_t cap, const redisReply *r)
 }
 
 int bk_scripts_parse_holder(const redisReply *r, int *won, bk_lease_holder_t *holder,
-                            int64_t *counter)
+                            int64_t *counter, int *listed)
 {
     memset(holder, 0, sizeof *holder);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6)
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
         return BK_EREDIS;
     redisReply **e = r->element;
     if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
         e[2]->type != REDIS_REPLY_STRING || e[3]->type != REDIS_REPLY_INTEGER ||
-        e[4]->type != REDIS_REPLY_STRING || e[5]->type != REDIS_REPLY_INTEGER)
+        e[4]->type != REDIS_REPLY_STRING || e[5]->type != REDIS_REPLY_INTEGER ||
+        e[6]->type != REDIS_REPLY_INTEGER)
         return BK_EREDIS;
+    *listed = e[6]->integer > 0 ? 1 : e[6]->integer < 0 ? -1 : 0;
     *won = e[0]->integer != 0;
     holder->present = e[1]->integer != 0;
     copy_reply_str(holder->id, sizeof holder->id, e[2]);

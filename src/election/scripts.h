@@ -14,21 +14,27 @@
 #include "election/redis_client.h"
 
 typedef enum {
-    /* KEYS leader, epoch, isr; ARGV id, url, lease_ms, seen_epoch, unclean ("1" or "0").
+    /* KEYS leader, epoch, isr; ARGV id, url, lease_ms, seen_epoch, unclean ("1" or "0"),
+     * was_listed (whether the last ISR value this broker saw listed it: "1", "0", or "-1"
+     * when it never saw one).
      * Takes a free key, or one holding our own id AND url (an earlier term of ours, e.g. before
      * a restart; a different url means another broker misconfigured with our id, and we do
      * not steal from it). New epoch = max(INCR epoch, seen_epoch + 1, old epoch + 1), value
-     * written with PX lease. Reply {won, present, id, epoch, url, counter}.
+     * written with PX lease. Reply {won, present, id, epoch, url, counter, listed} where
+     * listed is 1 / 0 when the ISR value lists / does not list id, -1 when there is none.
      * The ISR value's epoch also raises the floor of the new epoch.
      * Unless unclean is "1", a broker that a readable ISR value does not list is refused
-     * (a lagging replica is never elected): reply {0, 0, "", 0, "", counter}, nothing written. */
+     * (a lagging replica is never elected): reply {0, 0, "", 0, "", counter, 0}, nothing
+     * written. With no ISR value (Redis lost its data, or no leader published one yet), a
+     * broker with was_listed "0" is refused the same way: it knows it was left out, so it
+     * may lack acknowledged writes. */
     BK_SCRIPT_ACQUIRE = 0,
     /* KEYS leader; ARGV id, epoch, lease_ms. PEXPIRE only if the value holds this id and
      * epoch. Reply 1 or 0. */
     BK_SCRIPT_RENEW = 1,
     /* KEYS leader; ARGV id, epoch. DEL only if the value holds this id and epoch. 1 or 0. */
     BK_SCRIPT_RELEASE = 2,
-    /* KEYS leader, epoch. Reply {0, present, id, epoch, url, counter}. */
+    /* KEYS leader, epoch, isr; ARGV id. Reply {0, present, id, epoch, url, counter, listed}. */
     BK_SCRIPT_READ = 3,
     /* KEYS leader, isr; ARGV id, epoch, member ids (1 or more). Replaces the ISR value with
      * {"epoch":<epoch>,"leader":"<id>","isr":[members]} only if the leader key holds this id
@@ -57,9 +63,10 @@ const char *bk_scripts_source(bk_script_t id);
 int bk_scripts_call(bk_scripts_t *s, bk_redis_client_t *c, bk_script_t id, int nkeys, int nargs,
                     const char *const *strs, bk_redis_reply_cb cb, void *arg);
 
-/* Parses an ACQUIRE or READ reply. Returns 0 or BK_EREDIS for a malformed one. */
+/* Parses an ACQUIRE or READ reply (*listed: 1, 0 or -1 as the scripts say). Returns 0 or
+ * BK_EREDIS for a malformed one. */
 int bk_scripts_parse_holder(const redisReply *r, int *won, bk_lease_holder_t *holder,
-                            int64_t *counter);
+                            int64_t *counter, int *listed);
 
 /* Parses a RENEW or RELEASE reply (an integer). Returns 0 or BK_EREDIS. */
 int bk_scripts_parse_flag(const redisReply *r, int *flag);

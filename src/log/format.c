@@ -10,6 +10,8 @@
  *   <topic>.topic              topic metadata (below); "<topic>.topic.tmp" while being written.
  *   <topic>-<partition>/       one directory per partition, partition numbered from 0.
  *   +trash/                    deleted topics on their way out (below).
+ *   +election                  not the log's: the broker's remembered ISR membership
+ *                              (src/election/isr_memory.h); the log ignores it.
  *
  * Topic names match [a-zA-Z0-9._-]{1,249} and are not "." or "..", so "<topic>-<n>" parses
  * back unambiguously at the last '-', and nothing of a topic can be named like "+trash".

@@ -1,7 +1,9 @@
 /* The election's in-sync replica set against a real redis-server (started here on a free
  * loopback port, in a temp dir, stopped by PID): the leader publishes and reads it back, a
  * publication is fenced once the leader key is not ours, a broker the ISR does not list can
- * never take the lease (unless unclean election is on), and non-leaders cannot publish. */
+ * never take the lease (unless unclean election is on), and non-leaders cannot publish; a
+ * broker left out of the ISR remembers it (on disk) and still never leads after Redis lost
+ * its data. */
 #include "brook/common.h"
 #include "brook/election.h"
 
@@ -67,6 +69,7 @@ static const char *redis_get(const char *key, char *buf, size_t cap)
 
 typedef struct {
     const char *id;
+    const char *state_path; /* remembered ISR membership (NULL: memory only) */
     bk_election_t *e;
     int leader_seen; /* became leader at least once */
     int stopped;
@@ -98,6 +101,7 @@ static void start_broker(uv_loop_t *loop, broker_t *b, const char *cluster, int 
     cfg.lease_ms = LEASE_MS;
     cfg.renew_ms = RENEW_MS;
     cfg.unclean = unclean;
+    cfg.state_path = b->state_path;
     CHECK_EQ_INT(bk_election_start(loop, &cfg, on_change, b, &b->e), 0);
 }
 
@@ -293,5 +297,75 @@ static void test_standalone_has_no_isr(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+/* Contents of a small file, or "" (caller's buffer). */
+static const char *file_text(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(buf, 1, cap - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+/* Redis loses its data (the ISR value with it): a broker that saw itself left out of the ISR
+ * remembers it on disk and still never takes the lease, also after a restart; one that saw
+ * itself listed does; one that never saw an ISR value is let through as before. */
+static void test_left_out_broker_remembers_after_redis_data_loss(void)
+{
+    shared_redis_start();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char dir[] = "/tmp/brook-isr-memory-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path_b[128], path_c[128], text[64], raw[256];
+    snprintf(path_b, sizeof path_b, "%s/b", dir);
+    snprintf(path_c, sizeof path_c, "%s/c", dir);
+    /* A leader "A" holds the lease and has published {A, C}: B and C only read. */
+    redis_do("SET %s %s", "t5:leader", "{\"id\":\"A\",\"epoch\":7,\"url\":\"\"}");
+    redis_do("SET %s %s", "t5:isr", "{\"epoch\":7,\"leader\":\"A\",\"isr\":[\"A\",\"C\"]}");
+    broker_t b = {.id = "B", .state_path = path_b}, c = {.id = "C", .state_path = path_c};
+    start_broker(&loop, &b, "t5", 0);
+    start_broker(&loop, &c, "t5", 0);
+    int never = 0;
+    run_until(&loop, &never, 3 * RENEW_MS);
+    CHECK_EQ_STR(file_text(path_b, text, sizeof text), "isr-listed 0\n");
+    CHECK_EQ_STR(file_text(path_c, text, sizeof text), "isr-listed 1\n");
+    stop_broker(&loop, &c);
+    /* FLUSHALL: no leader, no ISR value. B, left out, waits; its restart changes nothing. */
+    redisReply *r = redis_cmd(redis.port, "FLUSHALL");
+    CHECK(r != NULL);
+    if (r)
+        freeReplyObject(r);
+    CHECK(!run_until(&loop, &b.leader_seen, 3 * LEASE_MS));
+    stop_broker(&loop, &b);
+    b.e = NULL;
+    b.stopped = 0;
+    start_broker(&loop, &b, "t5", 0);
+    CHECK(!run_until(&loop, &b.leader_seen, 2 * LEASE_MS));
+    CHECK_EQ_STR(redis_get("t5:leader", raw, sizeof raw), "");
+    /* C comes back remembering it was listed: it leads, and B follows it. */
+    c.e = NULL;
+    c.stopped = 0;
+    start_broker(&loop, &c, "t5", 0);
+    CHECK(run_until(&loop, &c.leader_seen, 3000));
+    CHECK(!b.leader_seen);
+    stop_broker(&loop, &c);
+    stop_broker(&loop, &b);
+    /* A broker that never saw an ISR value (a new cluster) is not held back. */
+    broker_t d = {.id = "D"};
+    redis_do("DEL %s %s", "t6:isr", "t6:leader");
+    start_broker(&loop, &d, "t6", 0);
+    CHECK(run_until(&loop, &d.leader_seen, 3000));
+    stop_broker(&loop, &d);
+    unlink(path_b);
+    unlink(path_c);
+    rmdir(dir);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
 CHECK_MAIN(CASE(test_publish_and_read), CASE(test_publication_fenced),
-           CASE(test_lagging_broker_never_elected), CASE(test_standalone_has_no_isr))
+           CASE(test_lagging_broker_never_elected), CASE(test_standalone_has_no_isr),
+           CASE(test_left_out_broker_remembers_after_redis_data_loss))
