@@ -108,6 +108,10 @@ void bk_broker_on_visible(void *arg, bk_partition_t *p)
 
 void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t)
 {
+    /* The replicator first: it answers acks=all writes already satisfied, whose answers
+     * count into the topic's metrics, which must be forgotten after them. */
+    if (b->replicator)
+        bk_replicator_forget_topic(b->replicator, t);
     bk_waiter_t *w = b->waiters;
     while (w) {
         bk_waiter_t *next = w->next;
@@ -117,8 +121,6 @@ void bk_broker_forget_topic(bk_broker_t *b, bk_topic_t *t)
     }
     bk_streams_end(b, t);
     bk_metrics_forget_topic(&b->metrics, t);
-    if (b->replicator)
-        bk_replicator_forget_topic(b->replicator, t);
 }
 
 void bk_broker_on_topic_deleted(void *arg, bk_topic_t *t)

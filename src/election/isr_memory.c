@@ -20,18 +20,19 @@ int bk_isr_memory_open(bk_isr_memory_t *m, const char *path)
     if ((m->path = strdup(path)) == NULL)
         return UV_ENOMEM;
     FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
+    if (f == NULL && errno == ENOENT)
+        return 0; /* never saw an ISR value */
     char line[32] = "";
-    if (fgets(line, sizeof line, f) != NULL) {
-        if (strcmp(line, "isr-listed 1\n") == 0)
-            m->listed = 1;
-        else if (strcmp(line, "isr-listed 0\n") == 0)
-            m->listed = 0;
-        else
-            bk_trace_warn("election", "%s: unreadable; treated as never listed", path);
+    if (f != NULL && fgets(line, sizeof line, f) != NULL && strcmp(line, "isr-listed 1\n") == 0)
+        m->listed = 1;
+    else if (f != NULL && strcmp(line, "isr-listed 0\n") == 0)
+        m->listed = 0;
+    else { /* fail closed: a broker that cannot tell must not pass for an in-sync one */
+        m->listed = 0;
+        bk_trace_warn("election", "%s: unreadable; treated as left out of the ISR", path);
     }
-    fclose(f);
+    if (f != NULL)
+        fclose(f);
     return 0;
 }
 
@@ -63,7 +64,8 @@ static int persist(const char *path, int listed)
         return -errno;
     const char *line = listed ? "isr-listed 1\n" : "isr-listed 0\n";
     size_t len = strlen(line);
-    int rc = write(fd, line, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -errno;
+    ssize_t n = write(fd, line, len);
+    int rc = n < 0 ? -errno : (size_t)n != len ? UV_EIO : fsync(fd) < 0 ? -errno : 0;
     if (close(fd) < 0 && rc == 0)
         rc = -errno;
     if (rc == 0 && rename(tmp, path) < 0)

@@ -150,7 +150,7 @@ static int load_segments(bk_partition_t *p, const int64_t *bases, size_t n)
         tail--;
     for (size_t i = 0; i <= tail; i++) {
         /* Checked before the next segment is opened (which may cut its tail), so a refused
-         * start leaves every file as it found it. */
+         * start leaves every batch as it found it (at most zeros after them were cut). */
         if (i > 0 && p->segs[i - 1]->next != bases[i]) {
             bk_trace_error("log",
                            "%s: segment %020" PRId64 " ends at offset %" PRId64

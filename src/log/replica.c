@@ -372,7 +372,16 @@ int bk_partition_reset(bk_partition_t *p, int64_t start)
         bk_segment_free(io, old);
         rc = io->fsync(p->dir_fd);
     }
-    p->segs[p->nseg++] = ns; /* alone, or after what is left when a step failed */
+    if (rc < 0 && p->nseg > 0) { /* the old log's prefix stays; the new segment goes */
+        char path[4096];
+        bk_segment_path(path, sizeof path, p->dir, start, ".index");
+        (void)io->unlink(path);
+        bk_segment_path(path, sizeof path, p->dir, start, ".log");
+        (void)io->unlink(path); /* best effort: open removes it too (not lined up) */
+        bk_segment_free(io, ns);
+    } else {
+        p->segs[p->nseg++] = ns;
+    }
     if (rc < 0) {
         bk_trace_error("log",
                        "%s: starting over at %" PRId64 " failed: %s; refusing further appends",

@@ -18,8 +18,9 @@
 
 #define SCAN_CHUNK ((size_t)1 << 20)
 #define PATH_CAP 4096
-#define WBUF_KEEP ((size_t)4 << 20)       /* larger write buffers are freed once written */
-#define ZERO_MAX_WRITE ((size_t)64 << 10) /* rounds writing more than this just extend */
+#define WBUF_KEEP ((size_t)4 << 20)        /* larger write buffers are freed once written */
+#define ZERO_MAX_WRITE ((size_t)64 << 10)  /* rounds writing more than this just extend */
+#define ZERO_MIN_STEP ((uint64_t)64 << 10) /* smallest preallocation step */
 
 void bk_segment_path(char *buf, size_t cap, const char *dir, int64_t base, const char *ext)
 {
@@ -121,7 +122,14 @@ uint64_t bk_segment_zero_ahead(const bk_segment_t *s, uint64_t off, size_t len, 
     uint64_t end = off + len;
     if (!chunk || s->sealed || end <= s->file_size || len > ZERO_MAX_WRITE)
         return 0;
-    uint64_t to = (end / chunk + 1) * chunk;
+    /* Sized by the partition's pace: 16 rounds like this one, at least 64 KiB, at most chunk,
+     * so a quiet partition does not hold a megabyte of zeros. */
+    uint64_t step = (uint64_t)len * 16;
+    if (step < ZERO_MIN_STEP)
+        step = ZERO_MIN_STEP;
+    if (step > chunk)
+        step = chunk;
+    uint64_t to = (end / step + 1) * step;
     if (to > limit)
         to = limit;
     return to > end ? to : 0;
@@ -516,9 +524,13 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
         goto err;
     /* Preallocated zeros after the last batch (of the active segment, or of one sealed just
      * before a crash) are cut too, quietly: after open a file holds exactly its batches. */
-    if (!why && (uint64_t)st.st_size > s->size &&
-        ((rc = io->ftruncate(s->fd, (int64_t)s->size)) < 0 || (rc = io->fsync(s->fd)) < 0))
-        goto err;
+    if (!why && (uint64_t)st.st_size > s->size) {
+        if (!tail)
+            bk_trace_info("log", "%s: cutting %" PRIu64 " zero bytes after the last batch", path,
+                          (uint64_t)st.st_size - s->size);
+        if ((rc = io->ftruncate(s->fd, (int64_t)s->size)) < 0 || (rc = io->fsync(s->fd)) < 0)
+            goto err;
+    }
     s->file_size = s->size;
     if ((rc = sync_index(io, s, dir, tail)) < 0)
         goto err;

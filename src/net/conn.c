@@ -144,11 +144,15 @@ static void conn_feed(bk_conn_t *c, const char *data, size_t len)
 {
     int was_mid = bk_http_parser_mid_request(&c->parser);
     size_t consumed = 0;
+    c->feeding = 1;
     int status = bk_http_parser_feed(&c->parser, data, len, &consumed);
+    c->feeding = 0;
     if (c->closing)
         return;
     if (status) {
         fail_request(c, status, c->parser.err_msg ? c->parser.err_msg : "malformed request");
+        if (!c->closing)
+            conn_flush(c); /* the answers before the bad request, then its error */
         return;
     }
     if (consumed < len || bk_http_parser_paused(&c->parser)) {
@@ -160,6 +164,8 @@ static void conn_feed(bk_conn_t *c, const char *data, size_t len)
     }
     if (!was_mid)
         c->request_started_ms = uv_now(c->srv->loop);
+    if (!c->closing)
+        conn_flush(c); /* the answers this read produced at once, in one write */
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -252,6 +258,8 @@ static void after_write(uv_write_t *req, int status)
         conn_flush(c);
         if (ex && ex == c->head && ex->streaming && !c->write_in_flight && ex->on_drain)
             ex->on_drain(ex);
+        else if (!c->closing)
+            resume_reading(c); /* the stream ended: requests behind it may be read again */
         return;
     }
     if (!answers_written(c, status))
@@ -302,7 +310,9 @@ static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
 static int write_answers(bk_conn_t *c, unsigned n, size_t total)
 {
     uv_stream_t *stream = (uv_stream_t *)&c->tcp;
-    int rc = uv_try_write(stream, c->wbufs, n);
+    /* A paused connection resumes reading from after_write, never from here: this runs
+     * inside whoever answered, and reading may dispatch new requests. */
+    int rc = c->paused ? UV_EAGAIN : uv_try_write(stream, c->wbufs, n);
     if (rc >= 0 && (size_t)rc == total)
         return 1;
     if (rc < 0 && rc != UV_EAGAIN) {
@@ -326,10 +336,11 @@ static int write_answers(bk_conn_t *c, unsigned n, size_t total)
 }
 
 /* Writes every answered exchange at the head of the queue, as long as writes complete at once
- * and answers are ready; then lets reading resume if it had paused. */
+ * and answers are ready. While a read is being parsed it waits, so that the answers that read
+ * produces leave together. */
 static void conn_flush(bk_conn_t *c)
 {
-    while (!c->write_in_flight && !c->closing) {
+    while (!c->write_in_flight && !c->closing && !c->feeding) {
         if (c->head && c->head->streaming) {
             flush_stream(c, c->head);
             return;
@@ -360,7 +371,6 @@ static void conn_flush(bk_conn_t *c)
         c->writing = first;
         if (write_answers(c, n, total) != 1 || !answers_written(c, 0))
             return;
-        resume_reading(c);
     }
 }
 

@@ -34,6 +34,7 @@ struct bk_conn {
     unsigned read_done : 1; /* EOF, a parse error, or shutdown: read no more */
     unsigned closing : 1;
     unsigned stream_write : 1; /* the write in flight is from stream_out */
+    unsigned feeding : 1;      /* parsing a read: answers wait to leave in one write after it */
     bk_conn_t *prev, *next;    /* server's list */
 };
 
