@@ -47,4 +47,9 @@ void bk_trace(int level, const char *module, const char *fmt, ...)
 
 #define BK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Makes room for `more` elements of `size` bytes after the `len` in use in the array *items
+ * points to (its capacity *cap, in elements), doubling from `first` with realloc. items is the
+ * address of the array pointer (T **). Returns 0, or UV_ENOMEM with nothing changed. */
+int bk_grow(void *items, size_t *cap, size_t len, size_t more, size_t size, size_t first);
+
 #endif

@@ -4,6 +4,8 @@
  * binary mode decodes base64 straight into it. Any error stops the parse at once. */
 #include "api/records_body.h"
 
+#include "brook/common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,28 +43,16 @@ static bk_rb_record_t *cur(bk_records_body_t *b)
 
 static int new_record(bk_records_body_t *b)
 {
-    if (b->count == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        bk_rb_record_t *r = realloc(b->records, cap * sizeof *r);
-        if (!r)
-            return fail(b, 503, 50301, "out of memory");
-        b->records = r;
-        b->cap = cap;
-    }
+    if (bk_grow(&b->records, &b->cap, b->count, 1, sizeof *b->records, 64) != 0)
+        return fail(b, 503, 50301, "out of memory");
     b->records[b->count++] = (bk_rb_record_t){0, -1, 0, -1, -1, (uint32_t)b->header_count, 0};
     return 1;
 }
 
 static int new_header(bk_records_body_t *b)
 {
-    if (b->header_count == b->header_cap) {
-        size_t cap = b->header_cap ? b->header_cap * 2 : 16;
-        bk_rb_header_t *h = realloc(b->headers, cap * sizeof *h);
-        if (!h)
-            return fail(b, 503, 50301, "out of memory");
-        b->headers = h;
-        b->header_cap = cap;
-    }
+    if (bk_grow(&b->headers, &b->header_cap, b->header_count, 1, sizeof *b->headers, 16) != 0)
+        return fail(b, 503, 50301, "out of memory");
     b->headers[b->header_count++] = (bk_rb_header_t){b->arena.len, 0, b->arena.len, -1};
     cur(b)->header_count++;
     return 1;

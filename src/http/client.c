@@ -67,17 +67,7 @@ typedef struct {
 
 static int str_reserve(str_t *s, size_t extra)
 {
-    if (s->len + extra + 1 <= s->cap)
-        return 0;
-    size_t cap = s->cap ? s->cap : 64;
-    while (cap < s->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(s->p, cap);
-    if (!p)
-        return UV_ENOMEM;
-    s->p = p;
-    s->cap = cap;
-    return 0;
+    return bk_grow(&s->p, &s->cap, s->len, extra + 1, 1, 64); /* + 1: the terminator */
 }
 
 static int str_append(str_t *s, const char *data, size_t len)

@@ -3,6 +3,7 @@
  * produce allocates nothing in the steady state. */
 #include "http/exchange.h"
 
+#include "brook/common.h"
 #include "common/decimal.h"
 
 #include <stdarg.h>
@@ -20,17 +21,7 @@ static size_t pool_len;
 
 int bk_buf_reserve(bk_buf_t *b, size_t extra)
 {
-    if (b->cap - b->len >= extra)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-        return UV_ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    return bk_grow(&b->data, &b->cap, b->len, extra, 1, 256);
 }
 
 int bk_buf_append(bk_buf_t *b, const void *data, size_t len)

@@ -181,14 +181,8 @@ static void notify_add(bk_commit_t *c, bk_partition_t *p)
 {
     if (p->notified || !c->hook)
         return;
-    if (c->nnotify == c->notify_cap) {
-        size_t cap = c->notify_cap ? c->notify_cap * 2 : 16;
-        bk_partition_t **n = realloc(c->notify, cap * sizeof *n);
-        if (!n)
-            return; /* the hook is an optimisation for long polls; readers still see data */
-        c->notify = n;
-        c->notify_cap = cap;
-    }
+    if (bk_grow(&c->notify, &c->notify_cap, c->nnotify, 1, sizeof *c->notify, 16) != 0)
+        return; /* the hook is an optimisation for long polls; readers still see data */
     p->notified = 1;
     c->notify[c->nnotify++] = p;
 }
@@ -302,17 +296,7 @@ static void write_inline(bk_commit_t *c)
 
 static int ensure_ops(bk_commit_t *c, size_t more)
 {
-    if (c->ops_cap - c->nops >= more)
-        return 0;
-    size_t cap = c->ops_cap ? c->ops_cap : 32;
-    while (cap - c->nops < more)
-        cap *= 2;
-    bk_commit_op_t *n = realloc(c->ops, cap * sizeof *n);
-    if (!n)
-        return UV_ENOMEM;
-    c->ops = n;
-    c->ops_cap = cap;
-    return 0;
+    return bk_grow(&c->ops, &c->ops_cap, c->nops, more, sizeof *c->ops, 32);
 }
 
 /* The step for one segment: its pending bytes and index entries (and zeros ahead of them, or

@@ -3,22 +3,14 @@
  * an entry for an offset the log no longer has, and never go out of epoch order. */
 #include "log/epochs.h"
 
+#include "brook/common.h"
+
 #include <stdlib.h>
 #include <uv.h>
 
 int bk_epochs_reserve(bk_epochs_t *e, size_t more)
 {
-    if (e->cap - e->n >= more)
-        return 0;
-    size_t cap = e->cap ? e->cap : 8;
-    while (cap - e->n < more)
-        cap *= 2;
-    bk_epoch_entry_t *v = realloc(e->v, cap * sizeof *v);
-    if (!v)
-        return UV_ENOMEM;
-    e->v = v;
-    e->cap = cap;
-    return 0;
+    return bk_grow(&e->v, &e->cap, e->n, more, sizeof *e->v, 8);
 }
 
 int bk_epochs_would_add(const bk_epochs_t *e, int32_t epoch)

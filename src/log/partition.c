@@ -29,17 +29,7 @@
 
 int bk_partition_reserve_slots(bk_partition_t *p, size_t more)
 {
-    if (p->seg_cap - p->nseg >= more)
-        return 0;
-    size_t cap = p->seg_cap ? p->seg_cap : 4;
-    while (cap - p->nseg < more)
-        cap *= 2;
-    bk_segment_t **n = realloc(p->segs, cap * sizeof *n);
-    if (!n)
-        return UV_ENOMEM;
-    p->segs = n;
-    p->seg_cap = cap;
-    return 0;
+    return bk_grow(&p->segs, &p->seg_cap, p->nseg, more, sizeof *p->segs, 4);
 }
 
 static int push_segment(bk_partition_t *p, bk_segment_t *s)
@@ -88,15 +78,8 @@ static int list_segments(const char *dir, int64_t **out, size_t *n)
         int64_t base = parse_segment_name(de->d_name);
         if (base < 0)
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            int64_t *nb = realloc(*out, cap * sizeof *nb);
-            if (!nb) {
-                rc = UV_ENOMEM;
-                break;
-            }
-            *out = nb;
-        }
+        if ((rc = bk_grow(out, &cap, *n, 1, sizeof **out, 8)) != 0)
+            break;
         (*out)[(*n)++] = base;
     }
     if (closedir(d) < 0 && rc == 0)

@@ -50,17 +50,7 @@ static void wbuf_free(bk_wbuf_t *b)
 /* Room for len more bytes at the end of b. */
 static int wbuf_reserve(bk_wbuf_t *b, size_t len)
 {
-    if (b->cap - b->len >= len)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < len)
-        cap *= 2;
-    uint8_t *n = realloc(b->buf, cap);
-    if (!n)
-        return UV_ENOMEM;
-    b->buf = n;
-    b->cap = cap;
-    return 0;
+    return bk_grow(&b->buf, &b->cap, b->len, len, 1, 4096);
 }
 
 /* An emptied buffer keeps its memory for the next round unless a burst made it huge. */
@@ -201,14 +191,9 @@ err:
 
 static int index_add(bk_segment_t *s, int64_t batch_base, uint64_t pos)
 {
-    if (s->nindex == s->index_cap) {
-        size_t cap = s->index_cap ? s->index_cap * 2 : 64;
-        bk_index_entry_t *n = realloc(s->index, cap * sizeof *n);
-        if (!n)
-            return UV_ENOMEM;
-        s->index = n;
-        s->index_cap = cap;
-    }
+    int rc = bk_grow(&s->index, &s->index_cap, s->nindex, 1, sizeof *s->index, 64);
+    if (rc != 0)
+        return rc;
     s->index[s->nindex].rel = (uint32_t)(batch_base - s->base);
     s->index[s->nindex].pos = (uint32_t)pos;
     s->nindex++;

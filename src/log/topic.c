@@ -300,14 +300,9 @@ static size_t lower_bound(const bk_log_t *log, const char *name, size_t len)
 
 static int insert(bk_log_t *log, bk_topic_t *t)
 {
-    if (log->ntopics == log->topics_cap) {
-        size_t cap = log->topics_cap ? log->topics_cap * 2 : 8;
-        bk_topic_t **n = realloc(log->topics, cap * sizeof *n);
-        if (!n)
-            return UV_ENOMEM;
-        log->topics = n;
-        log->topics_cap = cap;
-    }
+    int rc = bk_grow(&log->topics, &log->topics_cap, log->ntopics, 1, sizeof *log->topics, 8);
+    if (rc != 0)
+        return rc;
     size_t at = lower_bound(log, t->name, t->name_len);
     memmove(&log->topics[at + 1], &log->topics[at], (log->ntopics - at) * sizeof *log->topics);
     log->topics[at] = t;

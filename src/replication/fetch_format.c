@@ -306,17 +306,7 @@ static int reserve(bk_fetch_buf_t *b, size_t n)
 {
     if (n > SIZE_MAX / 2 - b->len)
         return BK_ETOOBIG;
-    if (b->len + n <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n)
-        cap *= 2;
-    uint8_t *d = realloc(b->data, cap);
-    if (!d)
-        return -ENOMEM;
-    b->data = d;
-    b->cap = cap;
-    return 0;
+    return bk_grow(&b->data, &b->cap, b->len, n, 1, 256);
 }
 
 /* The put_* helpers write into room made by reserve() beforehand. */
