@@ -54,16 +54,24 @@ static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topi
     return 1;
 }
 
+/* The JSON body of an admin request into body; 0 (and ex answered with the error) if not. */
+static int read_body(bk_exchange_t *ex, bk_admin_body_t *body)
+{
+    if (!bk_api_require_json(ex))
+        return 0;
+    int st = bk_admin_body_parse(body, ex->body, ex->body_len);
+    if (st) {
+        bk_exchange_error(ex, st, body->error);
+        return 0;
+    }
+    return 1;
+}
+
 static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
 {
     bk_admin_body_t body;
-    if (!bk_api_require_json(ex))
+    if (!read_body(ex, &body))
         return;
-    int st = bk_admin_body_parse(&body, ex->body, ex->body_len);
-    if (st) {
-        bk_exchange_error(ex, st, body.error);
-        return;
-    }
     if (!body.has_name) {
         bk_exchange_error(ex, 422, "missing \"name\"");
         return;
@@ -125,13 +133,8 @@ static void delete_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
 static void add_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
 {
     bk_admin_body_t body;
-    if (!bk_api_require_json(ex))
+    if (!read_body(ex, &body))
         return;
-    int st = bk_admin_body_parse(&body, ex->body, ex->body_len);
-    if (st) {
-        bk_exchange_error(ex, st, body.error);
-        return;
-    }
     uint32_t have = bk_topic_partition_count(t);
     if (body.partitions < 0) {
         bk_exchange_error(ex, 422, "missing \"partitions\" (the new total count)");

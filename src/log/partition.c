@@ -325,16 +325,21 @@ static uint64_t largest_record(const bk_record_t *recs, uint32_t n)
     return max;
 }
 
-static int check_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n, int64_t now,
-                        size_t *size)
+int bk_partition_writable(const bk_partition_t *p)
 {
     if (p->log->closing)
         return BK_ECLOSED;
     if (p->deleted)
         return BK_ENOTOPIC;
-    if (p->failed)
-        return p->failed;
-    int rc = bk_batch_measure(recs, n, now, size);
+    return p->failed;
+}
+
+static int check_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n, int64_t now,
+                        size_t *size)
+{
+    int rc = bk_partition_writable(p);
+    if (rc == 0)
+        rc = bk_batch_measure(recs, n, now, size);
     if (rc < 0)
         return rc;
     if (largest_record(recs, n) > p->topic->cfg.max_message_bytes)

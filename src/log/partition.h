@@ -76,6 +76,10 @@ size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset);
 int bk_partition_roll_needed(const bk_partition_t *p, uint64_t seg_size, int64_t seg_base,
                              int64_t next, size_t size, uint32_t n);
 
+/* Whether p takes writes (appends, truncation, reset): 0, BK_ECLOSED (the log is closing),
+ * BK_ENOTOPIC (its topic was deleted) or the error that failed it. */
+int bk_partition_writable(const bk_partition_t *p);
+
 /* Room in p->segs for more segments, so that pushing them cannot fail. */
 int bk_partition_reserve_slots(bk_partition_t *p, size_t more);
 

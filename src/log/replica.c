@@ -217,12 +217,9 @@ int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t le
                             void *arg)
 {
     bk_log_t *log = p->log;
-    if (log->closing)
-        return BK_ECLOSED;
-    if (p->deleted)
-        return BK_ENOTOPIC;
-    if (p->failed)
-        return p->failed;
+    int wrc = bk_partition_writable(p);
+    if (wrc != 0)
+        return wrc;
     if (!batches || len == 0)
         return BK_EINVAL;
     raw_plan_t pl = {0};
@@ -262,19 +259,19 @@ static void settle_offsets(bk_partition_t *p)
     bk_epochs_cut(&p->epochs, end);
 }
 
-/* Deletes the segments after index si, newest first, syncing the directory after each so
+/* Deletes segments, newest first, until keep are left, syncing the directory after each so
  * that a crash can bring back only a prefix of them. */
-static int drop_later(bk_partition_t *p, size_t si)
+static int drop_newest(bk_partition_t *p, size_t keep)
 {
     const bk_log_io_t *io = p->log->io;
-    while (p->nseg > si + 1) {
+    while (p->nseg > keep) {
         bk_segment_t *s = p->segs[p->nseg - 1];
         int rc = bk_segment_remove_at(io, p->dir_fd, s->base);
         if (rc < 0 && rc != UV_ENOENT)
             return rc;
         p->size_bytes -= s->size;
         p->nseg--;
-        bk_trace_info("log", "%s: truncation deleted segment %020" PRId64, p->dir, s->base);
+        bk_trace_info("log", "%s: deleted segment %020" PRId64, p->dir, s->base);
         bk_segment_free(io, s);
         if ((rc = io->fsync(p->dir_fd)) < 0)
             return rc;
@@ -285,12 +282,9 @@ static int drop_later(bk_partition_t *p, size_t si)
 /* Whether p's segments may be cut or replaced now: 0, or why not. */
 static int may_rewrite(const bk_partition_t *p)
 {
-    if (p->log->closing)
-        return BK_ECLOSED;
-    if (p->deleted)
-        return BK_ENOTOPIC;
-    if (p->failed)
-        return p->failed;
+    int rc = bk_partition_writable(p);
+    if (rc != 0)
+        return rc;
     /* Appends queued or in a flush round hold pending bytes and step pointers into the
      * segments; a read visitor may be walking them. */
     if (p->queued || p->busy || p->in_wlist || p->log->reader_busy)
@@ -300,8 +294,9 @@ static int may_rewrite(const bk_partition_t *p)
 
 static int truncate_check(const bk_partition_t *p, int64_t offset)
 {
-    if (p->log->closing || p->deleted || p->failed)
-        return may_rewrite(p);
+    int rc = bk_partition_writable(p);
+    if (rc != 0)
+        return rc;
     if (offset < bk_partition_start_offset(p))
         return BK_ERANGE;
     if (offset >= p->next_offset)
@@ -328,7 +323,7 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset)
     if (cut != offset)
         bk_trace_warn("log", "%s: truncation to %" PRId64 " cuts at the batch boundary %" PRId64,
                       p->dir, offset, cut);
-    rc = drop_later(p, si);
+    rc = drop_newest(p, si + 1);
     if (rc == 0) {
         uint64_t before = s->size;
         rc = bk_segment_truncate(io, p->dir, s, pos, cut);
@@ -362,23 +357,11 @@ int bk_partition_reset(bk_partition_t *p, int64_t start)
         (rc = bk_segment_create(io, p->dir, start, &ns)) < 0)
         return rc;
     rc = io->fsync(p->dir_fd);
-    while (rc == 0 && p->nseg > 0) { /* newest first: a crash leaves a prefix */
-        bk_segment_t *old = p->segs[p->nseg - 1];
-        rc = bk_segment_remove_at(io, p->dir_fd, old->base);
-        if (rc < 0 && rc != UV_ENOENT)
-            break;
-        p->size_bytes -= old->size;
-        p->nseg--;
-        bk_segment_free(io, old);
-        rc = io->fsync(p->dir_fd);
-    }
+    if (rc == 0)
+        rc = drop_newest(p, 0);
     if (rc < 0 && p->nseg > 0) { /* the old log's prefix stays; the new segment goes */
-        char path[4096];
-        bk_segment_path(path, sizeof path, p->dir, start, ".index");
-        (void)io->unlink(path);
-        bk_segment_path(path, sizeof path, p->dir, start, ".log");
-        (void)io->unlink(path); /* best effort: open removes it too (not lined up) */
         bk_segment_free(io, ns);
+        (void)bk_segment_remove(io, p->dir, start); /* best effort: open removes it too */
     } else {
         p->segs[p->nseg++] = ns;
     }
