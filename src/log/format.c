@@ -101,7 +101,7 @@
  *
  * PREALLOCATION (fsync=always, --preallocate-bytes, default 1 MiB): a round whose small write
  * (64 KiB or less) would pass the end of the file also writes zeros after its data, up to the
- * next multiple of a step of 16 such writes, at least 64 KiB and at most the preallocation
+ * next multiple of a step of 256 such writes, at least 64 KiB and at most the preallocation
  * size (never past segment.bytes). The rounds after it
  * overwrite blocks that exist and are counted in the file size, so their fdatasync commits
  * no metadata (on ext4, no journal commit: measured about half the CPU and two thirds the

@@ -101,6 +101,9 @@ static void test_zero_ahead_rule(void)
     CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 100, 50, 0, 1 << 20), 0); /* off */
     CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 100, 50, CHUNK, 1 << 20), (int)CHUNK);
     CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, CHUNK - 10, 10, CHUNK, 1 << 20), 2 * (int)CHUNK);
+    /* the step follows the write: 256 writes of 1000 bytes, within 64 KiB .. chunk */
+    CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 100, 1000, 1 << 20, 1 << 30), 256000);
+    CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 100, 8000, 1 << 20, 1 << 30), 1 << 20);
     CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 100, 50, CHUNK, 4096), 4096); /* roll size */
     CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 4000, 96, CHUNK, 4096), 0);   /* at the limit */
     CHECK_EQ_INT((int)bk_segment_zero_ahead(&s, 100, 1 << 20, CHUNK, 1 << 30), 0); /* large */
