@@ -211,6 +211,50 @@ def cmd_busy(args):
     return 0
 
 
+def cmd_disk(args):
+    """disk DIR SECONDS: the disk's own group-commit ceiling next to the broker's: a loop of
+    one 5,000-byte pwrite (about one flush round of the produce bench) and one fdatasync, in
+    a preallocated file in DIR. Prints p50_us, p99_us and syncs per second."""
+    path = os.path.join(args[0], "disk-probe.bin")
+    size = 1 << 20
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.pwrite(fd, bytes(size), 0)
+        os.fsync(fd)
+        chunk, off, took = b"x" * 5000, 0, []
+        end = time.monotonic() + float(args[1])
+        while time.monotonic() < end:
+            t = time.perf_counter()
+            os.pwrite(fd, chunk, off)
+            os.fdatasync(fd)
+            took.append(time.perf_counter() - t)
+            off = (off + len(chunk)) % (size - len(chunk))
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    took.sort()
+    print("p50_us=%.0f p99_us=%.0f per_s=%.0f" % (took[len(took) // 2] * 1e6,
+          took[len(took) * 99 // 100] * 1e6, len(took) / sum(took)))
+    return 0
+
+
+def cmd_flushes(args):
+    """flushes PORT: the broker's flush-round counters from /metrics, one line."""
+    status, data = request(int(args[0]), "GET", "/metrics")
+    if status != 200:
+        print(f"status={status}")
+        return 1
+    want = {"brook_log_flushes_total": "rounds", "brook_log_batches_appended_total": "batches",
+            "brook_log_flush_duration_seconds_sum": "seconds"}
+    out = {}
+    for line in data.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in want:
+            out[want[parts[0]]] = parts[1]
+    print(" ".join(f"{k}={out.get(k, 0)}" for k in ("rounds", "batches", "seconds")))
+    return 0
+
+
 def cmd_rss(args):
     """rss PID...: sum of VmRSS in KiB over the PIDs and their direct children."""
     total = 0
@@ -228,7 +272,8 @@ def cmd_rss(args):
 
 COMMANDS = {"freeport": cmd_freeport, "wait": cmd_wait, "probe": cmd_probe,
             "prefill": cmd_prefill, "send": cmd_send, "page": cmd_page, "cpu": cmd_cpu,
-            "corestat": cmd_corestat, "busy": cmd_busy, "rss": cmd_rss}
+            "corestat": cmd_corestat, "busy": cmd_busy, "rss": cmd_rss, "disk": cmd_disk,
+            "flushes": cmd_flushes}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

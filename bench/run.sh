@@ -8,7 +8,7 @@
 # env:   DURATION=10 WARMUP=2 CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1 TARGETS="nginx broker"
 #        BROOK_ARGS="" (extra broker flags)  IDLE_ARGS="--max-connections 20000"  IDLE_CONNS=10000
 #        READ_PAGES=200  NGINX=/usr/sbin/nginx  BENCH_DATA_PARENT=<dir for data/temp>
-#        BENCH_LOG_DIR=<dir: keep raw wrk/server output there>
+#        BENCH_LOG_DIR=<dir: keep raw wrk/server output there>  DISK_PROBE_S=1 (produce: disk probe)
 
 set -u -o pipefail
 
@@ -181,6 +181,11 @@ stop_target() {
   SERVER_PID=""
 }
 
+disk_probe() { # -> p50 microseconds of a 5,000-byte pwrite + fdatasync in the data directory
+  taskset -c "$SERVER_CPU" "${UTIL[@]}" disk "$WORK" "${DISK_PROBE_S:-1}" 2>/dev/null |
+    sed -n 's/.*p50_us=\([0-9]*\).*/\1/p'
+}
+
 probe() { # port scenario -> sets PROBE_ITEMS; fails with SERVER_WHY
   local out
   out=$("${UTIL[@]}" probe "$1" "$2" 2>"$WORK/probe.err")
@@ -213,12 +218,14 @@ run_wrk() { # scenario target script
   fi
   wrk_cmd "$DURATION"
   echo "  \$ ${WRK[*]}"
-  local cores0 cores1 cpu0 cpu1 t0 t1
+  local cores0 cores1 cpu0 cpu1 t0 t1 flushes0="" flushes1=""
+  [[ $target == broker && $scenario == produce ]] && flushes0=$("${UTIL[@]}" flushes "$SERVER_PORT")
   cores0=$("${UTIL[@]}" corestat) cpu0=$("${UTIL[@]}" cpu "$SERVER_PID") t0=$(date +%s.%N)
   timeout -k 5 $((DURATION + 60)) "${WRK[@]}" >"$out" 2>&1 &
   track $!
   wait $!
   cores1=$("${UTIL[@]}" corestat) cpu1=$("${UTIL[@]}" cpu "$SERVER_PID") t1=$(date +%s.%N)
+  [[ -n $flushes0 ]] && flushes1=$("${UTIL[@]}" flushes "$SERVER_PORT")
   # Server CPU share and how busy each core was: core busy well above the server's share (core
   # 0) or wrk's work (core 1) means someone else was using the machine during the run.
   R[$scenario/$target/cpu]="$(awk -v a="$cpu0" -v b="$cpu1" -v t0="$t0" -v t1="$t1" \
@@ -237,6 +244,12 @@ run_wrk() { # scenario target script
   local errs=$((R[$scenario/$target/err_connect] + R[$scenario/$target/err_read] + \
     R[$scenario/$target/err_write] + R[$scenario/$target/err_timeout]))
   local note=""
+  if [[ $flushes0 == rounds=* && $flushes1 == rounds=* ]]; then
+    # Group commit at work: flush rounds per second, appends per round, mean round time.
+    note+=$(awk -v a="$flushes0" -v b="$flushes1" -v t0="$t0" -v t1="$t1" 'BEGIN{
+      split(a, x, /[ =]/); split(b, y, /[ =]/); r = y[2] - x[2]; n = y[4] - x[4]; s = y[6] - x[6]
+      if (r > 0) printf "%.0f rounds/s x %.1f appends, %.0f us each; ", r / (t1 - t0), n / r, s / r * 1e6 }')
+  fi
   ((errs > 0)) && note+="socket errors $errs; "
   ((R[$scenario/$target/err_status] > 0)) && note+="non-2xx ${R[$scenario/$target/err_status]}; "
   R[$scenario/$target/note]=$note
@@ -273,9 +286,14 @@ bench_target() { # scenario target script [records-per-request]
     R[$scenario/$target/note]="probe saw $PROBE_ITEMS items, not $per; "
     [[ $scenario == read ]] && per=$PROBE_ITEMS
   fi
-  local pre=${R[$scenario/$target/note]:-}
+  local pre=${R[$scenario/$target/note]:-} disk0="" disk1=""
+  # The disk's own pwrite+fdatasync latency, just before and after the run: it bounds what
+  # the broker can do with --fsync=always, and on a shared or virtual disk it moves a lot.
+  [[ $target == broker && $scenario == produce ]] && disk0=$(disk_probe)
   run_wrk "$scenario" "$target" "$script"
+  [[ -n $disk0 ]] && disk1=$(disk_probe)
   R[$scenario/$target/note]="$pre${R[$scenario/$target/note]:-}"
+  [[ -n $disk0 ]] && R[$scenario/$target/note]+="disk sync p50 ${disk0:-?}/${disk1:-?} us before/after; "
   if [[ -n $per && -n ${R[$scenario/$target/rps]:-} ]]; then
     local rps=${R[$scenario/$target/rps]} bpr
     bpr=$(awk -v b="${R[$scenario/$target/bytes]}" -v n="${R[$scenario/$target/requests]}" \
