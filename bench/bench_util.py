@@ -238,6 +238,25 @@ def cmd_disk(args):
     return 0
 
 
+def cmd_freezes(args):
+    """freezes SECONDS: sleeps 5 ms at a time (200 wake-ups a second, ~1% of a core) and
+    counts wake-ups more than 4 ms late: the whole machine stopped (a virtual machine throttled
+    by its host), or the core was not given back for that long. Prints count=, ms= (their
+    total) and per_s=."""
+    dur = float(args[0])
+    n, lost = 0, 0.0
+    start = time.monotonic()
+    while time.monotonic() - start < dur:
+        t = time.monotonic()
+        time.sleep(0.005)
+        late = time.monotonic() - t - 0.005
+        if late > 0.004:
+            n += 1
+            lost += late
+    print("count=%d ms=%.0f per_s=%.1f" % (n, lost * 1e3, n / dur))
+    return 0
+
+
 def cmd_flushes(args):
     """flushes PORT: the broker's flush-round counters from /metrics, one line."""
     status, data = request(int(args[0]), "GET", "/metrics")
@@ -273,7 +292,7 @@ def cmd_rss(args):
 COMMANDS = {"freeport": cmd_freeport, "wait": cmd_wait, "probe": cmd_probe,
             "prefill": cmd_prefill, "send": cmd_send, "page": cmd_page, "cpu": cmd_cpu,
             "corestat": cmd_corestat, "busy": cmd_busy, "rss": cmd_rss, "disk": cmd_disk,
-            "flushes": cmd_flushes}
+            "flushes": cmd_flushes, "freezes": cmd_freezes}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -221,9 +221,16 @@ run_wrk() { # scenario target script
   local cores0 cores1 cpu0 cpu1 t0 t1 flushes0="" flushes1=""
   [[ $target == broker && $scenario == produce ]] && flushes0=$("${UTIL[@]}" flushes "$SERVER_PORT")
   cores0=$("${UTIL[@]}" corestat) cpu0=$("${UTIL[@]}" cpu "$SERVER_PID") t0=$(date +%s.%N)
+  local freeze_pid=""
+  if [[ $scenario == produce ]]; then # see bench/README.md, "Freezes"
+    taskset -c "$CLIENT_CPU" "${UTIL[@]}" freezes "$DURATION" >"$WORK/freezes-$target.out" 2>&1 &
+    freeze_pid=$!
+    track "$freeze_pid"
+  fi
   timeout -k 5 $((DURATION + 60)) "${WRK[@]}" >"$out" 2>&1 &
   track $!
   wait $!
+  [[ -n $freeze_pid ]] && wait "$freeze_pid"
   cores1=$("${UTIL[@]}" corestat) cpu1=$("${UTIL[@]}" cpu "$SERVER_PID") t1=$(date +%s.%N)
   [[ -n $flushes0 ]] && flushes1=$("${UTIL[@]}" flushes "$SERVER_PORT")
   # Server CPU share and how busy each core was: core busy well above the server's share (core
@@ -249,6 +256,10 @@ run_wrk() { # scenario target script
     note+=$(awk -v a="$flushes0" -v b="$flushes1" -v t0="$t0" -v t1="$t1" 'BEGIN{
       split(a, x, /[ =]/); split(b, y, /[ =]/); r = y[2] - x[2]; n = y[4] - x[4]; s = y[6] - x[6]
       if (r > 0) printf "%.0f rounds/s x %.1f appends, %.0f us each; ", r / (t1 - t0), n / r, s / r * 1e6 }')
+  fi
+  if [[ $scenario == produce && -s $WORK/freezes-$target.out ]]; then
+    note+=$(sed -n 's/count=\([0-9]*\) ms=\([0-9]*\) per_s=\([0-9.]*\).*/machine stopped \1x (\2 ms); /p' \
+      "$WORK/freezes-$target.out")
   fi
   ((errs > 0)) && note+="socket errors $errs; "
   ((R[$scenario/$target/err_status] > 0)) && note+="non-2xx ${R[$scenario/$target/err_status]}; "
