@@ -1,11 +1,34 @@
 /* Lookups shared by handlers: topics (with implicit creation) and partitions, each answering
  * the REST Proxy's error codes itself so handlers stay linear. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/broker.h"
 #include "brook/common.h"
 #include "http/response.h"
+
+/* A request waiting for the topic it would create. */
+typedef struct {
+    bk_broker_t *b;
+    bk_exchange_t *ex;
+    size_t len;
+    char name[];
+} parked_t;
+
+static void on_topic_created(void *arg, int status, bk_topic_t *t)
+{
+    (void)t;
+    parked_t *pk = arg;
+    bk_broker_t *b = pk->b;
+    bk_exchange_t *ex = pk->ex;
+    if (status == 0 || status == UV_EEXIST)
+        bk_broker_on_request(b, ex); /* from the start: the topic exists now */
+    else
+        bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s",
+                           (int)pk->len, pk->name, bk_strerror(status));
+    free(pk);
+}
 
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
                             int create, int64_t max_partition)
@@ -31,13 +54,19 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
                            (long long)max_partition, shown, name, parts);
         return NULL;
     }
-    int rc = bk_log_topic_create(b->log, name, len, parts, &t);
-    if (rc && rc != UV_EEXIST) {
-        bk_exchange_errorf(ex, 500, "could not create topic %.*s: %s", shown, name,
-                           bk_strerror(rc));
-        return NULL;
+    parked_t *pk = malloc(sizeof *pk + len);
+    int rc = pk ? 0 : UV_ENOMEM;
+    if (pk) {
+        *pk = (parked_t){b, ex, len};
+        memcpy(pk->name, name, len);
+        rc = bk_log_topic_create_async(b->log, name, len, parts, NULL, on_topic_created, pk);
     }
-    return t;
+    if (rc == 0)
+        return NULL; /* parked */
+    free(pk);
+    bk_exchange_errorf(ex, rc == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s",
+                       shown, name, bk_strerror(rc));
+    return NULL;
 }
 
 bk_partition_t *bk_broker_partition(bk_exchange_t *ex, bk_topic_t *t, int64_t partition)

@@ -95,7 +95,9 @@ int bk_api_require_json(bk_exchange_t *ex);
 /* Topic lookup shared by handlers: answers 404/422 itself and returns NULL when the topic
  * does not exist (create = auto-create allowed). max_partition is the highest partition the
  * request names explicitly (-1 for none): a topic is never created for a request that would
- * then fail on an unknown partition. */
+ * then fail on an unknown partition. A topic is created off the loop thread
+ * (bk_log_topic_create_async): the request is parked, NULL returned, and the request is
+ * dispatched again from the start once the topic exists (or answered with the error). */
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
                             int create, int64_t max_partition);
 

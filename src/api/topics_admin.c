@@ -67,6 +67,25 @@ static int read_body(bk_exchange_t *ex, bk_admin_body_t *body)
     return 1;
 }
 
+typedef struct {
+    bk_broker_t *b;
+    bk_exchange_t *ex;
+    char name[256];
+} create_op_t;
+
+static void on_created(void *arg, int status, bk_topic_t *t)
+{
+    create_op_t *op = arg;
+    if (status == 0)
+        bk_api_topic_describe(op->b, op->ex, t, 201);
+    else if (status == UV_EEXIST) /* a creation of the same name was under way */
+        bk_exchange_errorf(op->ex, 40902, "topic %s already exists", op->name);
+    else
+        bk_exchange_errorf(op->ex, status == BK_ECLOSED ? 503 : 500,
+                           "could not create topic %s: %s", op->name, bk_strerror(status));
+    free(op);
+}
+
 static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
 {
     bk_admin_body_t body;
@@ -100,14 +119,19 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
     }
     uint32_t parts =
         body.partitions > 0 ? (uint32_t)body.partitions : bk_log_config(b->log)->default_partitions;
-    bk_topic_t *t = NULL;
-    int rc = bk_log_topic_create_with(b->log, body.name, nlen, parts, &cfg, &t);
-    if (rc) {
-        bk_exchange_errorf(ex, rc == UV_EEXIST ? 40902 : 500, "could not create topic %s: %s",
-                           body.name, bk_strerror(rc));
-        return;
+    /* The files are made off the loop thread; the answer follows when they are durable. */
+    create_op_t *op = malloc(sizeof *op);
+    int rc = op ? 0 : UV_ENOMEM;
+    if (op) {
+        *op = (create_op_t){b, ex, {0}};
+        snprintf(op->name, sizeof op->name, "%s", body.name);
+        rc = bk_log_topic_create_async(b->log, body.name, nlen, parts, &cfg, on_created, op);
     }
-    bk_api_topic_describe(b, ex, t, 201);
+    if (rc) {
+        free(op);
+        bk_exchange_errorf(ex, rc == UV_EEXIST ? 40902 : rc == BK_ECLOSED ? 503 : 500,
+                           "could not create topic %s: %s", body.name, bk_strerror(rc));
+    }
 }
 
 static void delete_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)

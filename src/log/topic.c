@@ -298,9 +298,17 @@ static size_t lower_bound(const bk_log_t *log, const char *name, size_t len)
     return lo;
 }
 
+/* Room for extra more topics besides those registered and the slots held for creations under
+ * way (so a creation that ends can always be registered). */
+static int reserve(bk_log_t *log, size_t extra)
+{
+    return bk_grow(&log->topics, &log->topics_cap, log->ntopics + log->topics_reserved, extra,
+                   sizeof *log->topics, 8);
+}
+
 static int insert(bk_log_t *log, bk_topic_t *t)
 {
-    int rc = bk_grow(&log->topics, &log->topics_cap, log->ntopics, 1, sizeof *log->topics, 8);
+    int rc = reserve(log, 1);
     if (rc != 0)
         return rc;
     size_t at = lower_bound(log, t->name, t->name_len);
@@ -342,32 +350,77 @@ const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)
     return &t->cfg;
 }
 
-int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
-                             const bk_topic_config_t *cfg, bk_topic_t **out)
+/* ---- create ---- */
+
+/* One asynchronous creation: a threadpool job builds the topic and writes its metadata; the
+ * callers waiting for it (the first started it, later ones joined) are called back in order. */
+typedef struct bk_topic_waiter {
+    struct bk_topic_waiter *next;
+    bk_topic_created_cb cb;
+    void *arg;
+} bk_topic_waiter_t;
+
+struct bk_topic_job {
+    uv_work_t work;
+    bk_log_t *log;
+    struct bk_topic_job *next; /* log->creating */
+    char *name;
+    size_t name_len;
+    uint32_t partitions;
+    bk_topic_config_t cfg;
+    bk_topic_t *t; /* built by the job, NULL on failure */
+    int rc;
+    bk_topic_waiter_t *waiters, **tail;
+};
+
+static struct bk_topic_job *creation_of(const bk_log_t *log, const char *name, size_t len)
 {
-    bk_topic_config_t defaults;
+    for (struct bk_topic_job *j = log->creating; j; j = j->next)
+        if (cmp_name(j->name, j->name_len, name, len) == 0)
+            return j;
+    return NULL;
+}
+
+/* Checks a creation: the name is free, the partition count (0: the default) and settings
+ * (NULL: the defaults, copied to *cfg_out) are in range. */
+static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32_t *partitions,
+                        const bk_topic_config_t *cfg, bk_topic_config_t *cfg_out,
+                        bk_topic_t **existing)
+{
     if (log->closing)
         return BK_ECLOSED;
     if (!bk_log_topic_name_valid(name, name_len))
         return BK_EINVAL;
     bk_topic_t *t = bk_log_topic_find(log, name, name_len);
     if (t) {
-        if (out)
-            *out = t;
+        if (existing)
+            *existing = t;
         return UV_EEXIST;
     }
-    if (!cfg) {
-        bk_log_topic_config_defaults(log, &defaults);
-        cfg = &defaults;
-    }
-    if (partitions == 0)
-        partitions = log->cfg.default_partitions;
-    if (partitions == 0 || partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(cfg))
+    if (creation_of(log, name, name_len))
+        return UV_EBUSY;
+    if (cfg)
+        *cfg_out = *cfg;
+    else
+        bk_log_topic_config_defaults(log, cfg_out);
+    if (*partitions == 0)
+        *partitions = log->cfg.default_partitions;
+    if (*partitions == 0 || *partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(cfg_out))
         return BK_EINVAL;
-    int rc = topic_build(log, name, name_len, partitions, cfg, 1, &t);
-    if (rc < 0)
+    return 0;
+}
+
+int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                             const bk_topic_config_t *cfg, bk_topic_t **out)
+{
+    bk_topic_config_t c;
+    bk_topic_t *t = NULL;
+    int rc = check_create(log, name, name_len, &partitions, cfg, &c, out);
+    if (rc)
         return rc;
-    if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, partitions, cfg)) < 0) {
+    if ((rc = topic_build(log, name, name_len, partitions, &c, 1, &t)) < 0)
+        return rc;
+    if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, partitions, &c)) < 0) {
         unregister(log, t);
         bk_topic_free(t);
         return rc;
@@ -375,6 +428,102 @@ int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, u
     bk_trace_info("log", "created topic %s with %" PRIu32 " partition(s)", t->name, partitions);
     if (out)
         *out = t;
+    return 0;
+}
+
+static void work_create(uv_work_t *req)
+{
+    /* Threadpool thread: touches only the job and the topic it builds, which nothing else
+     * can see yet, and the log's settings, which do not change after open. */
+    struct bk_topic_job *job = req->data;
+    job->rc = topic_build(job->log, job->name, job->name_len, job->partitions, &job->cfg, 1,
+                          &job->t);
+    if (job->rc == 0 &&
+        (job->rc = write_meta(job->log, job->t->name, job->partitions, &job->cfg)) < 0) {
+        bk_topic_free(job->t);
+        job->t = NULL;
+    }
+}
+
+static void after_create(uv_work_t *req, int status)
+{
+    struct bk_topic_job *job = req->data;
+    bk_log_t *log = job->log;
+    for (struct bk_topic_job **pp = &log->creating; *pp; pp = &(*pp)->next) {
+        if (*pp == job) {
+            *pp = job->next;
+            break;
+        }
+    }
+    log->topics_reserved--;
+    int rc = status ? status : job->rc;
+    bk_topic_t *t = rc ? NULL : job->t;
+    if (rc == 0 && log->closing)
+        rc = BK_ECLOSED; /* it is on disk: the next open loads it */
+    if (rc == 0 && (rc = insert(log, t)) == 0)
+        bk_trace_info("log", "created topic %s with %" PRIu32 " partition(s)", t->name,
+                      job->partitions);
+    if (rc) {
+        bk_topic_free(t);
+        t = NULL;
+    }
+    bk_topic_waiter_t *w = job->waiters;
+    free(job->name);
+    free(job);
+    for (int first = 1; w; first = 0) {
+        bk_topic_waiter_t *next = w->next;
+        w->cb(w->arg, rc || first ? rc : UV_EEXIST, t);
+        free(w);
+        w = next;
+    }
+    bk_log_job_done(log); /* may free the log */
+}
+
+int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len,
+                              uint32_t partitions, const bk_topic_config_t *cfg,
+                              bk_topic_created_cb cb, void *arg)
+{
+    bk_topic_waiter_t *w = malloc(sizeof *w);
+    if (!w)
+        return UV_ENOMEM;
+    *w = (bk_topic_waiter_t){NULL, cb, arg};
+    struct bk_topic_job *job = NULL;
+    bk_topic_config_t c;
+    int rc = check_create(log, name, name_len, &partitions, cfg, &c, NULL);
+    if (rc == UV_EBUSY) { /* join the creation under way */
+        job = creation_of(log, name, name_len);
+        *job->tail = w;
+        job->tail = &w->next;
+        return 0;
+    }
+    if (rc == 0 && (rc = reserve(log, 1)) == 0 && !(job = calloc(1, sizeof *job)))
+        rc = UV_ENOMEM;
+    if (rc == 0 && !(job->name = malloc(name_len + 1)))
+        rc = UV_ENOMEM;
+    if (rc) {
+        free(job);
+        free(w);
+        return rc;
+    }
+    memcpy(job->name, name, name_len);
+    job->name[name_len] = '\0';
+    job->name_len = name_len;
+    job->log = log;
+    job->partitions = partitions;
+    job->cfg = c;
+    job->waiters = w;
+    job->tail = &w->next;
+    job->work.data = job;
+    if ((rc = uv_queue_work(log->loop, &job->work, work_create, after_create)) != 0) {
+        free(job->name);
+        free(job);
+        free(w);
+        return rc;
+    }
+    job->next = log->creating;
+    log->creating = job;
+    log->topics_reserved++;
+    log->jobs++;
     return 0;
 }
 

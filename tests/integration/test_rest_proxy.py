@@ -251,7 +251,52 @@ def test_retention_deletes_old_segments_only():
         wait_until(lambda: size() <= 8192 + 4096 + 1024, what="retention by bytes")
 
 
+def test_topic_creation_does_not_stop_the_broker():
+    """Creating a topic makes and syncs a directory and files per partition: that runs off the
+    loop, so other requests are answered while a 200-partition topic is being created, and
+    concurrent first produces to one new topic create it once and all land in it."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        result = {}
+
+        def create():
+            result["create"] = b.post_json("/topics", {"name": "wide", "partitions": 200})
+
+        t = threading.Thread(target=create)
+        t.start()
+        answered_meanwhile = 0
+        while t.is_alive():
+            st, _, _ = b.get("/health")
+            assert st == 200
+            if t.is_alive():
+                answered_meanwhile += 1
+            time.sleep(0.002)
+        t.join()
+        st, body, _ = result["create"]
+        assert st == 201 and len(body["partitions"]) == 200, (st, body)
+        assert answered_meanwhile >= 10, "only %d /health answers during the creation" % (
+            answered_meanwhile)
+
+        offsets, errors = [], []
+
+        def produce(i):
+            st, body, _ = b.produce("m%d" % i, topic="fresh")
+            (offsets if st == 200 else errors).append(body.get("offset") if st == 200 else body)
+
+        ts = [threading.Thread(target=produce, args=(i,)) for i in range(16)]
+        for x in ts:
+            x.start()
+        for x in ts:
+            x.join()
+        assert not errors, errors
+        assert sorted(offsets) == list(range(16))
+        assert b.get("/topics")[1].count("fresh") == 1
+        st, body, _ = b.get("/topics/fresh/partitions/0/offsets")
+        assert body["end_offset"] == 16
+
+
 if __name__ == "__main__":
     brook.run([test_produce_json_binary_and_plain, test_rest_errors_change_nothing,
                test_topic_admin_survives_restart, test_metadata_shapes_and_accept, test_metrics,
-               test_streamed_read_follows_the_log, test_retention_deletes_old_segments_only])
+               test_streamed_read_follows_the_log, test_retention_deletes_old_segments_only,
+               test_topic_creation_does_not_stop_the_broker])

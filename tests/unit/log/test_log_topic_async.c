@@ -1,0 +1,156 @@
+/* Topic creation off the loop thread (bk_log_topic_create_async): the topic appears only when
+ * its files and metadata are durable, later creations of the same name join the one under
+ * way (the synchronous call is refused meanwhile), errors are reported once and leave no
+ * topic, and a log closed while a creation runs waits for it and reports BK_ECLOSED, the
+ * topic being on disk for the next open. */
+#include "log_fixture.h"
+
+#include "log/topic.h"
+
+typedef struct {
+    int calls;
+    int status;
+    bk_topic_t *t;
+} created_t;
+
+static void on_created(void *arg, int status, bk_topic_t *t)
+{
+    created_t *c = arg;
+    c->calls++;
+    c->status = status;
+    c->t = t;
+}
+
+static void run_until(uv_loop_t *loop, const int *calls, int want)
+{
+    while (*calls < want)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+static void test_create_join_and_persist(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    created_t first = {0}, joined = {0}, other = {0};
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, 3, NULL, on_created, &first), 0);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, 9, NULL, on_created, &joined), 0);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "other", 5, 1, NULL, on_created, &other), 0);
+    CHECK_EQ_INT(first.calls + joined.calls + other.calls, 0); /* never synchronously */
+    CHECK(bk_log_topic_find(log, "orders", 6) == NULL);       /* not before it is durable */
+    CHECK_EQ_INT(bk_log_topic_create(log, "orders", 6, 1, NULL), UV_EBUSY);
+    run_until(&loop, &joined.calls, 1);
+    run_until(&loop, &other.calls, 1);
+    CHECK_EQ_INT(first.calls, 1);
+    CHECK_EQ_INT(first.status, 0);
+    CHECK_EQ_INT(joined.status, UV_EEXIST); /* the first one's topic, its partition count */
+    CHECK(first.t != NULL && joined.t == first.t);
+    CHECK(bk_log_topic_find(log, "orders", 6) == first.t);
+    CHECK_EQ_INT(bk_topic_partition_count(first.t), 3);
+    CHECK_EQ_INT(other.status, 0);
+    CHECK_EQ_INT(bk_log_topic_count(log), 2);
+    CHECK(fx_exists(fx_path(dir, "orders.topic")));
+    CHECK(fx_exists(fx_path(dir, "orders-2/00000000000000000000.log")));
+    created_t again = {0};
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, 3, NULL, on_created, &again),
+                 UV_EEXIST);
+
+    /* The topic takes appends like any other. */
+    fx_acks_t acks = {0};
+    CHECK_EQ_INT(fx_append(bk_topic_partition(first.t, 1), NULL, "v", &acks, 0), 0);
+    run_until(&loop, &acks.calls, 1);
+    CHECK_EQ_INT(acks.status[0], 0);
+    fx_close(&loop, log);
+    CHECK_EQ_INT(again.calls, 0);
+
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t = bk_log_topic_find(log, "orders", 6);
+    CHECK(t != NULL);
+    CHECK_EQ_INT(bk_topic_partition_count(t), 3);
+    CHECK_EQ_INT((int)bk_partition_end_offset(bk_topic_partition(t, 1)), 1);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_refusals_and_failures(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_io_install();
+    bk_log_io_set(&fx_io);
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    created_t c = {0};
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "a/b", 3, 1, NULL, on_created, &c), BK_EINVAL);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "big", 3, BK_LOG_MAX_PARTITIONS + 1, NULL,
+                                           on_created, &c),
+                 BK_EINVAL);
+    bk_topic_config_t bad;
+    bk_log_topic_config_defaults(log, &bad);
+    bad.segment_bytes = 0;
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "cfg", 3, 1, &bad, on_created, &c), BK_EINVAL);
+
+    /* The job fails (no segment file can be created): one call with the error, no topic and
+     * no metadata; a later creation of the name works. */
+    atomic_store(&fx_fail_open, UV_ENOSPC);
+    created_t failed = {0}, joined = {0};
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "t", 1, 2, NULL, on_created, &failed), 0);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "t", 1, 2, NULL, on_created, &joined), 0);
+    run_until(&loop, &joined.calls, 1);
+    CHECK_EQ_INT(failed.calls, 1);
+    CHECK_EQ_INT(failed.status, UV_ENOSPC);
+    CHECK_EQ_INT(joined.status, UV_ENOSPC);
+    CHECK(failed.t == NULL && joined.t == NULL);
+    CHECK(bk_log_topic_find(log, "t", 1) == NULL);
+    CHECK(!fx_exists(fx_path(dir, "t.topic")));
+    atomic_store(&fx_fail_open, 0);
+    created_t ok = {0};
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "t", 1, 2, NULL, on_created, &ok), 0);
+    run_until(&loop, &ok.calls, 1);
+    CHECK_EQ_INT(ok.status, 0);
+    CHECK(bk_log_topic_find(log, "t", 1) == ok.t);
+    CHECK_EQ_INT(c.calls, 0);
+    fx_close(&loop, log);
+    bk_log_io_set(NULL);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_close_while_creating(void)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    created_t c = {0};
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "late", 4, 2, NULL, on_created, &c), 0);
+    fx_close(&loop, log); /* returns only once the job has ended and the log is freed */
+    CHECK_EQ_INT(c.calls, 1);
+    CHECK_EQ_INT(c.status, BK_ECLOSED);
+    CHECK(c.t == NULL);
+
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    created_t refused = {0};
+    CHECK_EQ_INT(bk_log_topic_count(log), 1); /* durable before the close: the open loads it */
+    CHECK(bk_log_topic_find(log, "late", 4) != NULL);
+    int closed = 0;
+    bk_log_close(log, fx_on_closed, &closed);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "x", 1, 1, NULL, on_created, &refused),
+                 BK_ECLOSED);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(closed, 1);
+    CHECK_EQ_INT(refused.calls, 0);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+CHECK_MAIN(CASE(test_create_join_and_persist), CASE(test_refusals_and_failures),
+           CASE(test_close_while_creating))
