@@ -105,8 +105,9 @@ int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out);
 void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg);
 
 /* Topics. find returns NULL when unknown. create makes the topic's partitions and persists
- * its metadata crash-safely; returns 0, UV_EEXIST (and *out set to the existing topic) or a
- * negative error. Topic names must match [a-zA-Z0-9._-]{1,249} and not be "." or "..". */
+ * its metadata crash-safely, blocking on fsyncs (see bk_log_topic_create_async for the loop
+ * thread); returns 0, UV_EEXIST (and *out set to the existing topic) or a negative error. Topic
+ * names must match [a-zA-Z0-9._-]{1,249} and not be "." or "..". */
 bk_topic_t *bk_log_topic_find(bk_log_t *log, const char *name, size_t name_len);
 int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                         bk_topic_t **out);
@@ -123,9 +124,8 @@ int bk_log_topic_name_valid(const char *name, size_t name_len);
  * error, and cb never runs. While a creation is under way the synchronous calls refuse the
  * name with UV_EBUSY and bk_log_topic_find does not see it. */
 typedef void (*bk_topic_created_cb)(void *arg, int status, bk_topic_t *t);
-int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len,
-                              uint32_t partitions, const bk_topic_config_t *cfg,
-                              bk_topic_created_cb cb, void *arg);
+int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                              const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg);
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                              const bk_topic_config_t *cfg, bk_topic_t **out);
 /* The log's defaults for new topics. */

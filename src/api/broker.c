@@ -64,8 +64,8 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
     if (rc == 0)
         return NULL; /* parked */
     free(pk);
-    bk_exchange_errorf(ex, rc == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s",
-                       shown, name, bk_strerror(rc));
+    bk_exchange_errorf(ex, rc == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s", shown,
+                       name, bk_strerror(rc));
     return NULL;
 }
 

@@ -129,7 +129,10 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
     }
     if (rc) {
         free(op);
-        bk_exchange_errorf(ex, rc == UV_EEXIST ? 40902 : rc == BK_ECLOSED ? 503 : 500,
+        bk_exchange_errorf(ex,
+                           rc == UV_EEXIST    ? 40902
+                           : rc == BK_ECLOSED ? 503
+                                              : 500,
                            "could not create topic %s: %s", body.name, bk_strerror(rc));
     }
 }

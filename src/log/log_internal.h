@@ -16,9 +16,9 @@ struct bk_log {
     int lock_fd;
     bk_topic_t **topics; /* sorted by name */
     size_t ntopics, topics_cap;
-    size_t topics_reserved;          /* registry slots held for creations under way */
-    struct bk_topic_job *creating;   /* asynchronous creations under way (topic.c) */
-    bk_topic_t *dead; /* deleted topics waiting until nothing refers to them */
+    size_t topics_reserved;        /* registry slots held for creations under way */
+    struct bk_topic_job *creating; /* asynchronous creations under way (topic.c) */
+    bk_topic_t *dead;              /* deleted topics waiting until nothing refers to them */
     uint64_t trash_gen;
     bk_commit_t commit;
     bk_log_stats_t stats;

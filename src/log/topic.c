@@ -2,8 +2,9 @@
  * exist, growing and deleting. A topic is published on disk only after its partitions exist
  * and are durable; its metadata is replaced only by rename of a fully synced temp file; a
  * delete moves the partition directories into the trash before the metadata (the commit
- * point), so a crash leaves the old topic or none, never half of one. This code must not run
- * on the hot path: creating, growing and deleting do blocking fsyncs on the loop thread. */
+ * point), so a crash leaves the old topic or none, never half of one. Creating can run on
+ * the threadpool (bk_log_topic_create_async: the job builds a topic nothing else sees yet);
+ * the synchronous create, growing and deleting do blocking fsyncs on the calling thread. */
 #include "log/topic.h"
 
 #include "brook/common.h"
@@ -436,8 +437,8 @@ static void work_create(uv_work_t *req)
     /* Threadpool thread: touches only the job and the topic it builds, which nothing else
      * can see yet, and the log's settings, which do not change after open. */
     struct bk_topic_job *job = req->data;
-    job->rc = topic_build(job->log, job->name, job->name_len, job->partitions, &job->cfg, 1,
-                          &job->t);
+    job->rc =
+        topic_build(job->log, job->name, job->name_len, job->partitions, &job->cfg, 1, &job->t);
     if (job->rc == 0 &&
         (job->rc = write_meta(job->log, job->t->name, job->partitions, &job->cfg)) < 0) {
         bk_topic_free(job->t);
@@ -479,9 +480,8 @@ static void after_create(uv_work_t *req, int status)
     bk_log_job_done(log); /* may free the log */
 }
 
-int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len,
-                              uint32_t partitions, const bk_topic_config_t *cfg,
-                              bk_topic_created_cb cb, void *arg)
+int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                              const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg)
 {
     bk_topic_waiter_t *w = malloc(sizeof *w);
     if (!w)

@@ -40,7 +40,7 @@ static void test_create_join_and_persist(void)
     CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, 9, NULL, on_created, &joined), 0);
     CHECK_EQ_INT(bk_log_topic_create_async(log, "other", 5, 1, NULL, on_created, &other), 0);
     CHECK_EQ_INT(first.calls + joined.calls + other.calls, 0); /* never synchronously */
-    CHECK(bk_log_topic_find(log, "orders", 6) == NULL);       /* not before it is durable */
+    CHECK(bk_log_topic_find(log, "orders", 6) == NULL);        /* not before it is durable */
     CHECK_EQ_INT(bk_log_topic_create(log, "orders", 6, 1, NULL), UV_EBUSY);
     run_until(&loop, &joined.calls, 1);
     run_until(&loop, &other.calls, 1);
@@ -88,9 +88,9 @@ static void test_refusals_and_failures(void)
     CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
     created_t c = {0};
     CHECK_EQ_INT(bk_log_topic_create_async(log, "a/b", 3, 1, NULL, on_created, &c), BK_EINVAL);
-    CHECK_EQ_INT(bk_log_topic_create_async(log, "big", 3, BK_LOG_MAX_PARTITIONS + 1, NULL,
-                                           on_created, &c),
-                 BK_EINVAL);
+    CHECK_EQ_INT(
+        bk_log_topic_create_async(log, "big", 3, BK_LOG_MAX_PARTITIONS + 1, NULL, on_created, &c),
+        BK_EINVAL);
     bk_topic_config_t bad;
     bk_log_topic_config_defaults(log, &bad);
     bad.segment_bytes = 0;
@@ -143,8 +143,7 @@ static void test_close_while_creating(void)
     CHECK(bk_log_topic_find(log, "late", 4) != NULL);
     int closed = 0;
     bk_log_close(log, fx_on_closed, &closed);
-    CHECK_EQ_INT(bk_log_topic_create_async(log, "x", 1, 1, NULL, on_created, &refused),
-                 BK_ECLOSED);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "x", 1, 1, NULL, on_created, &refused), BK_ECLOSED);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_EQ_INT(closed, 1);
     CHECK_EQ_INT(refused.calls, 0);
