@@ -115,19 +115,25 @@ int bk_log_topic_name_valid(const char *name, size_t name_len);
 /* As bk_log_topic_create, with explicit settings (NULL = the log's defaults). BK_EINVAL for
  * settings out of range: retention_* < -1, segment_bytes 0 or over 2 GiB, max_message_bytes
  * 0. The settings are persisted with the topic. */
+int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
+                             const bk_topic_config_t *cfg, bk_topic_t **out);
 /* As bk_log_topic_create_with, but the files, directories and metadata are made (and made
  * durable) by a threadpool job, so the loop thread never waits for the disk; the topic joins
- * the registry when the job ends. cb(arg, status, t) then runs on the loop: status 0 (created
- * by this call), UV_EEXIST (a creation of the same name already under way finished first; t
- * is that topic) or a negative error (t NULL; BK_ECLOSED if the log began closing meanwhile).
- * Returns 0 when cb will run, else (invalid name or settings, topic exists, closing) the
- * error, and cb never runs. While a creation is under way the synchronous calls refuse the
- * name with UV_EBUSY and bk_log_topic_find does not see it. */
+ * the registry when the job ends. Jobs run one at a time, in the order asked. cb(arg, status,
+ * t) then runs on the loop: status 0 (created by this call; t is the topic), UV_EEXIST (a
+ * creation of the same name under way finished first; t NULL, look it up) or a negative error
+ * (t NULL; BK_ECLOSED if the log began closing meanwhile). Returns 0 when cb will run, else
+ * (invalid name or settings, topic exists, closing) the error, and cb never runs. While a
+ * creation is under way the synchronous calls refuse the name with UV_EBUSY and
+ * bk_log_topic_find does not see it. */
 typedef void (*bk_topic_created_cb)(void *arg, int status, bk_topic_t *t);
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                               const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg);
-int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
-                             const bk_topic_config_t *cfg, bk_topic_t **out);
+/* Calls cb(arg, status, NULL) once the creation of name under way ends, whatever its outcome
+ * (status as for a joiner above). Returns 0, or UV_ENOENT when no creation of name is under
+ * way (cb never runs). Lets a request that names a topic being created wait for it. */
+int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len,
+                                bk_topic_created_cb cb, void *arg);
 /* The log's defaults for new topics. */
 void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out);
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t);

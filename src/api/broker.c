@@ -8,10 +8,11 @@
 #include "brook/common.h"
 #include "http/response.h"
 
-/* A request waiting for the topic it would create. */
+/* A request waiting for a topic being created: by it (creator), or by an earlier request. */
 typedef struct {
     bk_broker_t *b;
     bk_exchange_t *ex;
+    int creator;
     size_t len;
     char name[];
 } parked_t;
@@ -20,14 +21,31 @@ static void on_topic_created(void *arg, int status, bk_topic_t *t)
 {
     (void)t;
     parked_t *pk = arg;
-    bk_broker_t *b = pk->b;
-    bk_exchange_t *ex = pk->ex;
-    if (status == 0 || status == UV_EEXIST)
-        bk_broker_on_request(b, ex); /* from the start: the topic exists now */
+    if (status == 0 || status == UV_EEXIST || !pk->creator)
+        bk_broker_on_request(pk->b, pk->ex); /* from the start: the topic exists now (or not) */
     else
-        bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s",
-                           (int)pk->len, pk->name, bk_strerror(status));
+        bk_exchange_errorf(pk->ex, status == BK_ECLOSED ? 503 : 500,
+                           "could not create topic %.*s: %s", (int)pk->len, pk->name,
+                           bk_strerror(status));
     free(pk);
+}
+
+/* Parks ex until a creation of name ends (creator: starts it with parts partitions). Returns
+ * 0 when parked, else the error (ex untouched). */
+static int park(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len, int creator,
+                uint32_t parts)
+{
+    parked_t *pk = malloc(sizeof *pk + len);
+    if (!pk)
+        return UV_ENOMEM;
+    *pk = (parked_t){b, ex, creator, len};
+    memcpy(pk->name, name, len);
+    int rc = creator
+                 ? bk_log_topic_create_async(b->log, name, len, parts, NULL, on_topic_created, pk)
+                 : bk_log_topic_await_creation(b->log, name, len, on_topic_created, pk);
+    if (rc)
+        free(pk);
+    return rc;
 }
 
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
@@ -41,6 +59,10 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
         return NULL;
     }
     bk_topic_t *t = bk_log_topic_find(b->log, name, len);
+    /* Being created (maybe by a request pipelined before this one): wait for it, whatever
+     * this request may create, so requests see each other's effects in order. */
+    if (!t && park(b, ex, name, len, 0, 0) == 0)
+        return NULL;
     if (t || !create) {
         if (!t)
             bk_exchange_errorf(ex, 40401, "topic %.*s not found", shown, name);
@@ -54,16 +76,9 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
                            (long long)max_partition, shown, name, parts);
         return NULL;
     }
-    parked_t *pk = malloc(sizeof *pk + len);
-    int rc = pk ? 0 : UV_ENOMEM;
-    if (pk) {
-        *pk = (parked_t){b, ex, len};
-        memcpy(pk->name, name, len);
-        rc = bk_log_topic_create_async(b->log, name, len, parts, NULL, on_topic_created, pk);
-    }
+    int rc = park(b, ex, name, len, 1, parts);
     if (rc == 0)
-        return NULL; /* parked */
-    free(pk);
+        return NULL; /* parked: dispatched again once the topic exists */
     bk_exchange_errorf(ex, rc == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s", shown,
                        name, bk_strerror(rc));
     return NULL;

@@ -371,6 +371,7 @@ struct bk_topic_job {
     bk_topic_config_t cfg;
     bk_topic_t *t; /* built by the job, NULL on failure */
     int rc;
+    int started; /* queued on the threadpool (else waiting for the one before it) */
     bk_topic_waiter_t *waiters, **tail;
 };
 
@@ -398,8 +399,6 @@ static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32
             *existing = t;
         return UV_EEXIST;
     }
-    if (creation_of(log, name, name_len))
-        return UV_EBUSY;
     if (cfg)
         *cfg_out = *cfg;
     else
@@ -408,7 +407,7 @@ static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32
         *partitions = log->cfg.default_partitions;
     if (*partitions == 0 || *partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(cfg_out))
         return BK_EINVAL;
-    return 0;
+    return creation_of(log, name, name_len) ? UV_EBUSY : 0;
 }
 
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
@@ -446,6 +445,30 @@ static void work_create(uv_work_t *req)
     }
 }
 
+static void after_create(uv_work_t *req, int status);
+
+/* Creations run one at a time: they share libuv's threadpool with the flush rounds, and each
+ * syncs a few files per partition. This starts the oldest one waiting (the list is newest
+ * first) unless it runs already; when the log is closing it fails it with BK_ECLOSED instead,
+ * which moves on to the next. Runs only from after_create (callbacks may run from here). */
+static void next_creation(bk_log_t *log)
+{
+    struct bk_topic_job *oldest = log->creating;
+    if (!oldest)
+        return;
+    while (oldest->next)
+        oldest = oldest->next;
+    if (oldest->started)
+        return;
+    oldest->started = 1;
+    oldest->work.data = oldest;
+    log->jobs++; /* after_create's bk_log_job_done balances it */
+    int rc = log->closing ? BK_ECLOSED
+                          : uv_queue_work(log->loop, &oldest->work, work_create, after_create);
+    if (rc != 0)
+        after_create(&oldest->work, rc);
+}
+
 static void after_create(uv_work_t *req, int status)
 {
     struct bk_topic_job *job = req->data;
@@ -458,7 +481,7 @@ static void after_create(uv_work_t *req, int status)
     }
     log->topics_reserved--;
     int rc = status ? status : job->rc;
-    bk_topic_t *t = rc ? NULL : job->t;
+    bk_topic_t *t = job->t;
     if (rc == 0 && log->closing)
         rc = BK_ECLOSED; /* it is on disk: the next open loads it */
     if (rc == 0 && (rc = insert(log, t)) == 0)
@@ -471,38 +494,49 @@ static void after_create(uv_work_t *req, int status)
     bk_topic_waiter_t *w = job->waiters;
     free(job->name);
     free(job);
+    /* Joiners get no pointer: an earlier caller's answer may already have deleted it. */
     for (int first = 1; w; first = 0) {
         bk_topic_waiter_t *next = w->next;
-        w->cb(w->arg, rc || first ? rc : UV_EEXIST, t);
+        w->cb(w->arg, rc || first ? rc : UV_EEXIST, first ? t : NULL);
         free(w);
         w = next;
     }
+    next_creation(log);
     bk_log_job_done(log); /* may free the log */
+}
+
+int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len,
+                                bk_topic_created_cb cb, void *arg)
+{
+    struct bk_topic_job *job = creation_of(log, name, name_len);
+    if (!job)
+        return UV_ENOENT;
+    bk_topic_waiter_t *w = malloc(sizeof *w);
+    if (!w)
+        return UV_ENOMEM;
+    *w = (bk_topic_waiter_t){NULL, cb, arg};
+    *job->tail = w;
+    job->tail = &w->next;
+    return 0;
 }
 
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                               const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg)
 {
-    bk_topic_waiter_t *w = malloc(sizeof *w);
-    if (!w)
-        return UV_ENOMEM;
-    *w = (bk_topic_waiter_t){NULL, cb, arg};
-    struct bk_topic_job *job = NULL;
     bk_topic_config_t c;
     int rc = check_create(log, name, name_len, &partitions, cfg, &c, NULL);
-    if (rc == UV_EBUSY) { /* join the creation under way */
-        job = creation_of(log, name, name_len);
-        *job->tail = w;
-        job->tail = &w->next;
-        return 0;
-    }
-    if (rc == 0 && (rc = reserve(log, 1)) == 0 && !(job = calloc(1, sizeof *job)))
-        rc = UV_ENOMEM;
-    if (rc == 0 && !(job->name = malloc(name_len + 1)))
+    if (rc == UV_EBUSY) /* join the creation under way */
+        return bk_log_topic_await_creation(log, name, name_len, cb, arg);
+    struct bk_topic_job *job = NULL;
+    bk_topic_waiter_t *w = NULL;
+    if (rc == 0 && (rc = reserve(log, 1)) == 0 &&
+        (!(job = calloc(1, sizeof *job)) || !(job->name = malloc(name_len + 1)) ||
+         !(w = malloc(sizeof *w))))
         rc = UV_ENOMEM;
     if (rc) {
+        if (job)
+            free(job->name);
         free(job);
-        free(w);
         return rc;
     }
     memcpy(job->name, name, name_len);
@@ -511,19 +545,23 @@ int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, 
     job->log = log;
     job->partitions = partitions;
     job->cfg = c;
+    *w = (bk_topic_waiter_t){NULL, cb, arg};
     job->waiters = w;
     job->tail = &w->next;
-    job->work.data = job;
-    if ((rc = uv_queue_work(log->loop, &job->work, work_create, after_create)) != 0) {
-        free(job->name);
-        free(job);
-        free(w);
-        return rc;
+    if (!log->creating) { /* none runs: start it now (after_create starts the others) */
+        job->work.data = job;
+        if ((rc = uv_queue_work(log->loop, &job->work, work_create, after_create)) != 0) {
+            free(w);
+            free(job->name);
+            free(job);
+            return rc;
+        }
+        job->started = 1;
+        log->jobs++;
     }
     job->next = log->creating;
     log->creating = job;
     log->topics_reserved++;
-    log->jobs++;
     return 0;
 }
 

@@ -88,7 +88,9 @@ static void apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
         } else if (bk_topic_partition_count(t) < tp.partitions) {
             rc = bk_log_topic_add_partitions(r->log, t, tp.partitions);
         }
-        if (rc != 0 && rc != UV_EEXIST) {
+        if (rc == UV_EBUSY) {
+            r->f_soon = 1; /* created as we led, still under way: look again shortly */
+        } else if (rc != 0 && rc != UV_EEXIST) {
             bk_trace_warn("replication", "cannot create or grow topic %.*s like the leader's: %s",
                           (int)tp.name_len, tp.name, bk_strerror(rc));
             r->f_failed = 1;

@@ -263,19 +263,25 @@ def test_topic_creation_does_not_stop_the_broker():
             result["create"] = b.post_json("/topics", {"name": "wide", "partitions": 400})
 
         t = threading.Thread(target=create)
+        started = time.monotonic()
         t.start()
-        answered_meanwhile = 0
+        polls = []  # (sent, took) of each /health sent while the creation runs
         while t.is_alive():
+            sent = time.monotonic()
             st, _, _ = b.get("/health")
             assert st == 200
-            if t.is_alive():
-                answered_meanwhile += 1
+            polls.append((sent, time.monotonic() - sent))
             time.sleep(0.002)
         t.join()
+        took = time.monotonic() - started
         st, body, _ = result["create"]
         assert st == 201 and len(body["partitions"]) == 400, (st, body)
-        assert answered_meanwhile >= 5, "only %d /health answers during the creation" % (
-            answered_meanwhile)
+        # A creation on the loop would hold every /health sent in its first half for at least
+        # half of it; off the loop each one is answered at once.
+        early = [d for sent, d in polls if sent - started < took / 2]
+        assert early, "no /health sent during the first half of a %.3f s creation" % took
+        assert max(early) < took / 4, "a /health took %.3f s during a %.3f s creation" % (
+            max(early), took)
 
         offsets, errors = [], []
 
@@ -295,8 +301,29 @@ def test_topic_creation_does_not_stop_the_broker():
         assert body["end_offset"] == 16
 
 
+def test_pipelined_requests_see_a_topic_being_created():
+    """Requests pipelined behind a topic creation on one connection see the topic, as they
+    would if it were created on the loop: a produce to its last partition, its metadata."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        with brook.RawConn(b.port) as conn:
+            records = json.dumps({"records": [{"value": "v"}]})
+            conn.send(brook.http_bytes("POST", "/topics", json.dumps(
+                {"name": "p", "partitions": 8})) +
+                brook.http_bytes("POST", "/topics/p/partitions/7", records,
+                                 content_type=V2_JSON) +
+                brook.http_bytes("GET", "/topics/p"))
+            st, body, _ = conn.read_json()
+            assert st == 201 and len(body["partitions"]) == 8, (st, body)
+            st, body, _ = conn.read_json()
+            assert st == 200 and body["offsets"][0]["partition"] == 7, (st, body)
+            st, body, _ = conn.read_json()
+            assert st == 200 and len(body["partitions"]) == 8, (st, body)
+
+
 if __name__ == "__main__":
     brook.run([test_produce_json_binary_and_plain, test_rest_errors_change_nothing,
                test_topic_admin_survives_restart, test_metadata_shapes_and_accept, test_metrics,
                test_streamed_read_follows_the_log, test_retention_deletes_old_segments_only,
-               test_topic_creation_does_not_stop_the_broker])
+               test_topic_creation_does_not_stop_the_broker,
+               test_pipelined_requests_see_a_topic_being_created])

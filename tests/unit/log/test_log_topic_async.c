@@ -1,8 +1,9 @@
 /* Topic creation off the loop thread (bk_log_topic_create_async): the topic appears only when
- * its files and metadata are durable, later creations of the same name join the one under
- * way (the synchronous call is refused meanwhile), errors are reported once and leave no
- * topic, and a log closed while a creation runs waits for it and reports BK_ECLOSED, the
- * topic being on disk for the next open. */
+ * its files and metadata are durable, creations run one at a time in the order asked, later
+ * creations of the same name join the one under way (after their own checks; the synchronous
+ * call is refused meanwhile) as do waiters (bk_log_topic_await_creation), errors are reported
+ * to every caller and leave no topic, and a log closed while creations run or wait reports
+ * BK_ECLOSED to all of them, the one that ran being on disk for the next open. */
 #include "log_fixture.h"
 
 #include "log/topic.h"
@@ -11,7 +12,10 @@ typedef struct {
     int calls;
     int status;
     bk_topic_t *t;
+    int seq; /* when it was called, counting all calls */
 } created_t;
+
+static int calls_so_far;
 
 static void on_created(void *arg, int status, bk_topic_t *t)
 {
@@ -19,6 +23,7 @@ static void on_created(void *arg, int status, bk_topic_t *t)
     c->calls++;
     c->status = status;
     c->t = t;
+    c->seq = ++calls_so_far;
 }
 
 static void run_until(uv_loop_t *loop, const int *calls, int want)
@@ -35,19 +40,27 @@ static void test_create_join_and_persist(void)
     bk_log_config_t cfg = fx_config(dir);
     bk_log_t *log;
     CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
-    created_t first = {0}, joined = {0}, other = {0};
+    created_t first = {0}, joined = {0}, other = {0}, awaited = {0}, none = {0};
     CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, 3, NULL, on_created, &first), 0);
     CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, 9, NULL, on_created, &joined), 0);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "orders", 6, BK_LOG_MAX_PARTITIONS + 1, NULL,
+                                           on_created, &none),
+                 BK_EINVAL); /* checked before joining */
     CHECK_EQ_INT(bk_log_topic_create_async(log, "other", 5, 1, NULL, on_created, &other), 0);
-    CHECK_EQ_INT(first.calls + joined.calls + other.calls, 0); /* never synchronously */
-    CHECK(bk_log_topic_find(log, "orders", 6) == NULL);        /* not before it is durable */
+    CHECK_EQ_INT(bk_log_topic_await_creation(log, "orders", 6, on_created, &awaited), 0);
+    CHECK_EQ_INT(bk_log_topic_await_creation(log, "nothing", 7, on_created, &none), UV_ENOENT);
+    CHECK_EQ_INT(first.calls + joined.calls + other.calls + awaited.calls, 0); /* never at once */
+    CHECK(bk_log_topic_find(log, "orders", 6) == NULL); /* not before it is durable */
     CHECK_EQ_INT(bk_log_topic_create(log, "orders", 6, 1, NULL), UV_EBUSY);
-    run_until(&loop, &joined.calls, 1);
     run_until(&loop, &other.calls, 1);
     CHECK_EQ_INT(first.calls, 1);
     CHECK_EQ_INT(first.status, 0);
     CHECK_EQ_INT(joined.status, UV_EEXIST); /* the first one's topic, its partition count */
-    CHECK(first.t != NULL && joined.t == first.t);
+    CHECK_EQ_INT(awaited.status, UV_EEXIST);
+    CHECK(first.t != NULL && joined.t == NULL && awaited.t == NULL);
+    /* one at a time, in the order asked; callers of one creation in the order they came */
+    CHECK(first.seq < joined.seq && joined.seq < awaited.seq && awaited.seq < other.seq);
+    CHECK_EQ_INT(none.calls, 0);
     CHECK(bk_log_topic_find(log, "orders", 6) == first.t);
     CHECK_EQ_INT(bk_topic_partition_count(first.t), 3);
     CHECK_EQ_INT(other.status, 0);
@@ -130,12 +143,16 @@ static void test_close_while_creating(void)
     bk_log_config_t cfg = fx_config(dir);
     bk_log_t *log;
     CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
-    created_t c = {0};
+    created_t c = {0}, queued = {0};
     CHECK_EQ_INT(bk_log_topic_create_async(log, "late", 4, 2, NULL, on_created, &c), 0);
+    CHECK_EQ_INT(bk_log_topic_create_async(log, "never", 5, 2, NULL, on_created, &queued), 0);
     fx_close(&loop, log); /* returns only once the job has ended and the log is freed */
     CHECK_EQ_INT(c.calls, 1);
     CHECK_EQ_INT(c.status, BK_ECLOSED);
     CHECK(c.t == NULL);
+    CHECK_EQ_INT(queued.calls, 1); /* waited behind it: never started */
+    CHECK_EQ_INT(queued.status, BK_ECLOSED);
+    CHECK(!fx_exists(fx_path(dir, "never.topic")));
 
     CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
     created_t refused = {0};
