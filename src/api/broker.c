@@ -17,6 +17,16 @@ typedef struct {
     char name[];
 } parked_t;
 
+void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, int status)
+{
+    int shown = (int)(len > 255 ? 255 : len);
+    if (status == UV_EEXIST)
+        bk_exchange_errorf(ex, 40902, "topic %.*s already exists", shown, name);
+    else
+        bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s",
+                           shown, name, bk_strerror(status));
+}
+
 static void on_topic_created(void *arg, int status, bk_topic_t *t)
 {
     (void)t;
@@ -24,9 +34,7 @@ static void on_topic_created(void *arg, int status, bk_topic_t *t)
     if (status == 0 || status == UV_EEXIST || !pk->creator)
         bk_broker_on_request(pk->b, pk->ex); /* from the start: the topic exists now (or not) */
     else
-        bk_exchange_errorf(pk->ex, status == BK_ECLOSED ? 503 : 500,
-                           "could not create topic %.*s: %s", (int)pk->len, pk->name,
-                           bk_strerror(status));
+        bk_broker_creation_failed(pk->ex, pk->name, pk->len, status);
     free(pk);
 }
 
@@ -77,10 +85,8 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
         return NULL;
     }
     int rc = park(b, ex, name, len, 1, parts);
-    if (rc == 0)
-        return NULL; /* parked: dispatched again once the topic exists */
-    bk_exchange_errorf(ex, rc == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s", shown,
-                       name, bk_strerror(rc));
+    if (rc != 0) /* else parked: dispatched again once the topic exists */
+        bk_broker_creation_failed(ex, name, len, rc);
     return NULL;
 }
 

@@ -100,6 +100,9 @@ int bk_api_require_json(bk_exchange_t *ex);
  * dispatched again from the start once the topic exists (or answered with the error). */
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
                             int create, int64_t max_partition);
+/* Answers a topic creation that failed with status: 409 (40902) for UV_EEXIST, 503 when the
+ * log is closing, else 500. */
+void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, int status);
 
 /* The partition named by a route ({p} parsed by the router: -2 when not a number); answers
  * 40402 and returns NULL when it does not exist. */

@@ -78,11 +78,8 @@ static void on_created(void *arg, int status, bk_topic_t *t)
     create_op_t *op = arg;
     if (status == 0)
         bk_api_topic_describe(op->b, op->ex, t, 201);
-    else if (status == UV_EEXIST) /* a creation of the same name was under way */
-        bk_exchange_errorf(op->ex, 40902, "topic %s already exists", op->name);
-    else
-        bk_exchange_errorf(op->ex, status == BK_ECLOSED ? 503 : 500,
-                           "could not create topic %s: %s", op->name, bk_strerror(status));
+    else /* UV_EEXIST: a creation of the same name was under way */
+        bk_broker_creation_failed(op->ex, op->name, strlen(op->name), status);
     free(op);
 }
 
@@ -113,13 +110,9 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
     bk_log_topic_config_defaults(b->log, &cfg);
     if (!apply_configs(ex, &body, &cfg))
         return;
-    if (bk_log_topic_find(b->log, body.name, nlen)) {
-        bk_exchange_errorf(ex, 40902, "topic %s already exists", body.name);
-        return;
-    }
-    uint32_t parts =
-        body.partitions > 0 ? (uint32_t)body.partitions : bk_log_config(b->log)->default_partitions;
-    /* The files are made off the loop thread; the answer follows when they are durable. */
+    uint32_t parts = body.partitions > 0 ? (uint32_t)body.partitions : 0; /* 0: the default */
+    /* The files are made off the loop thread; the answer follows when they are durable. An
+     * existing topic is refused at once, one being created when that creation ends. */
     create_op_t *op = malloc(sizeof *op);
     int rc = op ? 0 : UV_ENOMEM;
     if (op) {
@@ -129,11 +122,7 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
     }
     if (rc) {
         free(op);
-        bk_exchange_errorf(ex,
-                           rc == UV_EEXIST    ? 40902
-                           : rc == BK_ECLOSED ? 503
-                                              : 500,
-                           "could not create topic %s: %s", body.name, bk_strerror(rc));
+        bk_broker_creation_failed(ex, body.name, nlen, rc);
     }
 }
 

@@ -80,7 +80,7 @@ void bk_segment_take(bk_segment_t *s, uint64_t *index_at);
 /* Preallocation (format.c): how far a flush round writing len bytes at off should zero the
  * file ahead of its data so that the rounds after it overwrite allocated blocks and their
  * fdatasync has no file size or extent to commit: up to the next multiple of a step past the
- * data, the step being 16 times len, at least 64 KiB and at most chunk. Returns the end of
+ * data, the step being 256 times len, at least 64 KiB and at most chunk. Returns the end of
  * the zeros, or 0 for none (chunk 0, the file is long enough, the write is large, or limit
  * stops it). */
 uint64_t bk_segment_zero_ahead(const bk_segment_t *s, uint64_t off, size_t len, uint64_t chunk,
