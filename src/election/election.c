@@ -25,6 +25,7 @@ struct bk_election {
     char *key_isr;              /* "<cluster>:isr" */
     int unclean;                /* acquire even when the ISR does not list us */
     bk_isr_memory_t isr_memory; /* whether the last ISR value we saw listed us */
+    int declined;               /* said why we do not take a vacant lease (said once) */
     uint32_t lease_ms;
     void (*on_change)(void *arg);
     void *arg;
@@ -200,6 +201,28 @@ static void pump(bk_election_t *e)
     e->pumping = 0;
 }
 
+/* A vacant lease we may not take leaves the cluster without a leader until a broker the ISR
+ * lists comes back: say so once, for whoever wonders why nobody leads. */
+static void say_why_declined(bk_election_t *e, int declined, int listed)
+{
+    if (!declined || e->declined) {
+        e->declined = declined;
+        return;
+    }
+    e->declined = 1;
+    if (listed == 0)
+        bk_trace_warn("election",
+                      "not taking the vacant lease: the ISR in Redis does not list this broker "
+                      "(it lags); a broker in the ISR must lead, or one started with "
+                      "--unclean-leader-election");
+    else
+        bk_trace_warn("election",
+                      "not taking the vacant lease: Redis holds no ISR and the last one this "
+                      "broker saw (remembered in %s) did not list it; a broker that was in it "
+                      "must lead, or one started with --unclean-leader-election",
+                      e->isr_memory.path ? e->isr_memory.path : "memory");
+}
+
 static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
 {
     bk_lease_holder_t holder;
@@ -211,6 +234,7 @@ static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
         if (rc == 0) {
             /* A won term is the ISR's new base: its leader holds everything acknowledged. */
             bk_isr_memory_note(&e->isr_memory, flag ? 1 : listed);
+            say_why_declined(e, !flag && !holder.present, listed);
             bk_lease_acquired(&e->lease, now, e->sent_at, flag, &holder, counter);
         }
         break;

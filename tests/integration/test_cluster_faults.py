@@ -14,7 +14,7 @@ import time
 import brook
 from brook import (Cluster, History, Writers, check_logs,
                    count_epoch_regressions, count_post_deadline_acks, count_stale_epoch_acks,
-                   health, start_brokers, wait_leader, wait_until)
+                   health, isr_remembered, start_brokers, wait_leader, wait_until)
 
 LEASE_MS = 2000
 RENEW_MS = 500
@@ -120,6 +120,12 @@ def test_redis_killed_and_restarted():
         hist = History(bs, topic="rk")
         for _ in range(5):
             assert hist.produce(leader, "pre", 2)["status"] == 200
+        # Every broker must have seen itself in the ISR before Redis forgets it: a follower that
+        # last saw an ISR without itself rightly refuses to lead once Redis comes back empty
+        # (followers learn membership at their next read, up to a renew interval after the
+        # leader publishes it).
+        wait_until(lambda: all(isr_remembered(b) for b in bs), LEASE + 2,
+                   what="every broker to remember being in the ISR")
         r.kill()
         t_kill = time.monotonic()
         # The leader keeps acknowledging at most until its lease ends, then answers 503.

@@ -301,6 +301,9 @@ def test_follower_catches_up_and_lagging_never_elected():
         assert "leader" not in roles, roles
         assert st != 200, (st, body)
         assert r.command("GET", "brook:leader") is None
+        with open(f2.logfile) as f:  # says why it does not lead, once, not at every attempt
+            said = f.read().count("not taking the vacant lease: the ISR in Redis does not list")
+        assert said == 1, "%s said why it declines %d times" % (f2.name, said)
         # An in-sync broker comes back: it leads, and the lagging one catches up from it.
         f1.start()
         new, new_epoch = wait_lead([f1, f2], timeout=20, newer_than=epoch)

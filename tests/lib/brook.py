@@ -850,6 +850,17 @@ def redis_isr(redis, cluster="brook"):
     return json.loads(raw) if raw else None
 
 
+def isr_remembered(b):
+    """What broker b remembers of the last ISR value it saw in Redis (its data directory's
+    +election file): True listed, False not listed, None never seen one."""
+    try:
+        with open(os.path.join(b.data_dir, "+election")) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return {"isr-listed 1\n": True, "isr-listed 0\n": False}.get(text)
+
+
 def role(b, timeout=1.0):
     h = health(b, timeout)
     return h["role"] if h else None
