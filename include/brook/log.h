@@ -117,6 +117,11 @@ int bk_log_topic_name_valid(const char *name, size_t name_len);
  * 0. The settings are persisted with the topic. */
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                              const bk_topic_config_t *cfg, bk_topic_t **out);
+/* As bk_log_topic_create_with, under the topic id given instead of a fresh one: a follower
+ * creates its copy of a leader's topic under the leader's id (0 for a topic the leader made
+ * before topics had ids). */
+int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uint64_t id,
+                           uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out);
 /* As bk_log_topic_create_with, but the files, directories and metadata are made (and made
  * durable) by a threadpool job, so the loop thread never waits for the disk; the topic joins
  * the registry when the job ends. Jobs run one at a time, in the order asked. cb(arg, status,
@@ -159,6 +164,10 @@ bk_topic_t *bk_log_topic_at(bk_log_t *log, size_t index); /* stable order: by na
 const bk_log_config_t *bk_log_config(const bk_log_t *log);
 
 const char *bk_topic_name(const bk_topic_t *t);
+/* The topic's id: 64 random bits chosen when it was created, persisted with it and copied by
+ * its followers, so a topic deleted and created again under the same name is told apart from
+ * the old one (Kafka's topic ids, KIP-516). 0 for topics created before ids existed. */
+uint64_t bk_topic_id(const bk_topic_t *t);
 /* 1 once t was deleted (its pointer stays valid only during callbacks of appends queued
  * before the delete). */
 int bk_topic_deleted(const bk_topic_t *t);

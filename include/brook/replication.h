@@ -200,6 +200,7 @@ typedef struct {
     int64_t retention_bytes;
     uint64_t segment_bytes;
     uint32_t max_message_bytes;
+    uint64_t id; /* bk_topic_id() (on the wire right after the name) */
 } bk_fetch_topic_t;
 
 typedef struct {

@@ -2,6 +2,7 @@
  * /topics/{t}/partitions[/{p}], /topics/{t}/partitions/{p}/offsets and /brokers. With one
  * replica per partition (until replication lands) the leader of every partition is the
  * cluster leader. */
+#include <inttypes.h>
 #include <llhttp.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +62,14 @@ void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int
     bk_json_obj(j);
     bk_json_key(j, "name");
     bk_json_str(j, bk_topic_name(t));
+    bk_json_key(j, "topic_id"); /* null for a topic made before ids */
+    char id[17];
+    if (bk_topic_id(t) != 0) {
+        snprintf(id, sizeof id, "%016" PRIx64, bk_topic_id(t));
+        bk_json_str(j, id);
+    } else {
+        bk_json_null(j);
+    }
     bk_json_key(j, "configs");
     bk_json_obj(j);
     char num[32];

@@ -22,10 +22,11 @@
  * before the rename, so a topic that exists on disk always has its partitions; growing a topic
  * creates the new partition directories first and rewrites the metadata the same way (an
  * unpublished directory left by a crash is empty and is reused by the next attempt). The
- * content is exactly (version 2):
+ * content is exactly (version 3):
  *
- *   brook-topic 2\n
+ *   brook-topic 3\n
  *   name <topic>\n
+ *   id <16 lowercase hex digits: the topic id, 64 random bits chosen at creation, not 0>\n
  *   partitions <decimal count>\n
  *   retention.ms <decimal, -1 = forever>\n
  *   retention.bytes <decimal, -1 = unlimited>\n
@@ -33,8 +34,12 @@
  *   max.message.bytes <decimal>\n
  *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
  *
- * Version 1 files, written before topics had settings, are the same without the four
- * settings lines and with "brook-topic 1"; such a topic gets the log's configured defaults.
+ * The id tells a topic from an older one of the same name (deleted since); followers create
+ * their copy under the leader's id. Version 2 files, written before topics had ids, are the
+ * same without the id line and with "brook-topic 2"; such a topic's id is 0 and it keeps
+ * version 2 when its metadata is rewritten. Version 1 files, written before topics had
+ * settings, are version 2 without the four settings lines and with "brook-topic 1"; such a
+ * topic gets the log's configured defaults.
  * A file that is not byte for byte one of these renderings is refused (BK_ECORRUPT).
  *
  * Deleting a topic: make "+trash/<generation>.<topic>/" (20 digits, a counter that starts

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,11 +52,18 @@ int bk_topic_config_valid(const bk_topic_config_t *cfg)
            cfg->segment_bytes <= BK_LOG_MAX_SEGMENT_BYTES && cfg->max_message_bytes > 0;
 }
 
-int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions,
+int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint64_t id, uint32_t partitions,
                          const bk_topic_config_t *cfg)
 {
     int n;
-    if (cfg)
+    if (cfg && id)
+        n = snprintf(buf, cap,
+                     "brook-topic 3\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
+                     "\nretention.ms %" PRId64 "\nretention.bytes %" PRId64
+                     "\nsegment.bytes %" PRIu64 "\nmax.message.bytes %" PRIu32 "\n",
+                     name, id, partitions, cfg->retention_ms, cfg->retention_bytes,
+                     cfg->segment_bytes, cfg->max_message_bytes);
+    else if (cfg)
         n = snprintf(buf, cap,
                      "brook-topic 2\nname %s\npartitions %" PRIu32 "\nretention.ms %" PRId64
                      "\nretention.bytes %" PRId64 "\nsegment.bytes %" PRIu64
@@ -102,20 +110,43 @@ static int meta_field(const char **pos, const char *end, const char *key, int64_
     return 0;
 }
 
-int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions,
-                        bk_topic_config_t *cfg, int *has_cfg)
+/* Reads "id <16 lowercase hex digits>\n" at *pos; the id must not be 0. */
+static int meta_id(const char **pos, const char *end, uint64_t *out)
+{
+    const char *p = *pos;
+    uint64_t v = 0;
+    if (end - p < 20 || memcmp(p, "id ", 3) != 0 || p[19] != '\n')
+        return BK_ECORRUPT;
+    for (p += 3; p < *pos + 19; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (d < 0)
+            return BK_ECORRUPT;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (v == 0)
+        return BK_ECORRUPT;
+    *out = v;
+    *pos = p + 1;
+    return 0;
+}
+
+int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint64_t *id,
+                        uint32_t *partitions, bk_topic_config_t *cfg, int *has_cfg)
 {
     const char *p = buf, *end = buf + len;
     int64_t version, n, v[4] = {0, 0, 0, 0};
-    if (meta_field(&p, end, "brook-topic", 1, 2, &version) < 0)
+    uint64_t tid = 0;
+    if (meta_field(&p, end, "brook-topic", 1, 3, &version) < 0)
         return BK_ECORRUPT;
     size_t nlen = strlen(expect_name);
     if ((size_t)(end - p) < nlen + 6 || memcmp(p, "name ", 5) != 0 ||
         memcmp(p + 5, expect_name, nlen) != 0 || p[5 + nlen] != '\n')
         return BK_ECORRUPT;
     p += nlen + 6;
+    if (version == 3 && meta_id(&p, end, &tid) < 0)
+        return BK_ECORRUPT;
     int rc = meta_field(&p, end, "partitions", 1, BK_LOG_MAX_PARTITIONS, &n);
-    if (rc == 0 && version == 2) {
+    if (rc == 0 && version >= 2) {
         rc = meta_field(&p, end, "retention.ms", -1, INT64_MAX, &v[0]);
         rc = rc ? rc : meta_field(&p, end, "retention.bytes", -1, INT64_MAX, &v[1]);
         rc = rc ? rc : meta_field(&p, end, "segment.bytes", 1, INT64_MAX, &v[2]);
@@ -124,17 +155,18 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
     if (rc < 0)
         return BK_ECORRUPT;
     bk_topic_config_t c = {v[0], v[1], (uint64_t)v[2], (uint32_t)v[3]};
-    if (version == 2 && !bk_topic_config_valid(&c))
+    if (version >= 2 && !bk_topic_config_valid(&c))
         return BK_ECORRUPT;
     /* Re-render and compare byte for byte: canonical form and checksum in one check. */
     char want[META_MAX];
-    int wn =
-        bk_topic_meta_format(want, sizeof want, expect_name, (uint32_t)n, version == 2 ? &c : NULL);
+    int wn = bk_topic_meta_format(want, sizeof want, expect_name, tid, (uint32_t)n,
+                                  version >= 2 ? &c : NULL);
     if (wn < 0 || (size_t)wn != len || memcmp(want, buf, len) != 0)
         return BK_ECORRUPT;
+    *id = tid;
     *partitions = (uint32_t)n;
-    *has_cfg = version == 2;
-    if (version == 2)
+    *has_cfg = version >= 2;
+    if (version >= 2)
         *cfg = c;
     return 0;
 }
@@ -174,12 +206,12 @@ static int exists(const char *path)
 
 /* Temp file, fsync, fsync the directory (so the partition directories created before are
  * durable first), rename over the real name, fsync the directory. */
-static int write_meta(bk_log_t *log, const char *name, uint32_t partitions,
+static int write_meta(bk_log_t *log, const char *name, uint64_t id, uint32_t partitions,
                       const bk_topic_config_t *cfg)
 {
     const bk_log_io_t *io = log->io;
     char text[META_MAX];
-    int len = bk_topic_meta_format(text, sizeof text, name, partitions, cfg);
+    int len = bk_topic_meta_format(text, sizeof text, name, id, partitions, cfg);
     if (len < 0)
         return len;
     char *tmp = path_join(log->data_dir, name, TMP_SUFFIX);
@@ -254,7 +286,7 @@ static int open_partitions(bk_topic_t *t, uint32_t npart, int create)
 }
 
 /* Builds the topic and opens (create: makes) its partitions. */
-static int topic_build(bk_log_t *log, const char *name, size_t len, uint32_t npart,
+static int topic_build(bk_log_t *log, const char *name, size_t len, uint64_t id, uint32_t npart,
                        const bk_topic_config_t *cfg, int create, bk_topic_t **out)
 {
     bk_topic_t *t = calloc(1, sizeof *t);
@@ -262,6 +294,7 @@ static int topic_build(bk_log_t *log, const char *name, size_t len, uint32_t npa
     if (!t)
         return rc;
     t->log = log;
+    t->id = id;
     t->name_len = len;
     t->cfg = *cfg;
     if (!(t->name = malloc(len + 1)) || !(t->parts = calloc(npart, sizeof *t->parts)))
@@ -351,6 +384,22 @@ const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)
     return &t->cfg;
 }
 
+uint64_t bk_topic_id(const bk_topic_t *t)
+{
+    return t->id;
+}
+
+/* An id for a new topic: 64 random bits, never 0. Should the kernel have no randomness to
+ * give, the clock, the process and a counter still make a repeat vanishingly unlikely. */
+static uint64_t fresh_id(void)
+{
+    static uint64_t counter;
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
+        id = (uv_hrtime() ^ (uint64_t)getpid() << 40) + ++counter * 0x9e3779b97f4a7c15u;
+    return id ? id : 1;
+}
+
 /* ---- create ---- */
 
 /* One asynchronous creation: a threadpool job builds the topic and writes its metadata; the
@@ -367,6 +416,7 @@ struct bk_topic_job {
     struct bk_topic_job *next; /* log->creating */
     char *name;
     size_t name_len;
+    uint64_t id;
     uint32_t partitions;
     bk_topic_config_t cfg;
     bk_topic_t *t; /* built by the job, NULL on failure */
@@ -413,14 +463,20 @@ static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                              const bk_topic_config_t *cfg, bk_topic_t **out)
 {
+    return bk_log_topic_create_as(log, name, name_len, fresh_id(), partitions, cfg, out);
+}
+
+int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uint64_t id,
+                           uint32_t partitions, const bk_topic_config_t *cfg, bk_topic_t **out)
+{
     bk_topic_config_t c;
     bk_topic_t *t = NULL;
     int rc = check_create(log, name, name_len, &partitions, cfg, &c, out);
     if (rc)
         return rc;
-    if ((rc = topic_build(log, name, name_len, partitions, &c, 1, &t)) < 0)
+    if ((rc = topic_build(log, name, name_len, id, partitions, &c, 1, &t)) < 0)
         return rc;
-    if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, partitions, &c)) < 0) {
+    if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, id, partitions, &c)) < 0) {
         unregister(log, t);
         bk_topic_free(t);
         return rc;
@@ -436,10 +492,10 @@ static void work_create(uv_work_t *req)
     /* Threadpool thread: touches only the job and the topic it builds, which nothing else
      * can see yet, and the log's settings, which do not change after open. */
     struct bk_topic_job *job = req->data;
-    job->rc =
-        topic_build(job->log, job->name, job->name_len, job->partitions, &job->cfg, 1, &job->t);
+    job->rc = topic_build(job->log, job->name, job->name_len, job->id, job->partitions, &job->cfg,
+                          1, &job->t);
     if (job->rc == 0 &&
-        (job->rc = write_meta(job->log, job->t->name, job->partitions, &job->cfg)) < 0) {
+        (job->rc = write_meta(job->log, job->t->name, job->id, job->partitions, &job->cfg)) < 0) {
         bk_topic_free(job->t);
         job->t = NULL;
     }
@@ -543,6 +599,7 @@ int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, 
     job->name[name_len] = '\0';
     job->name_len = name_len;
     job->log = log;
+    job->id = fresh_id();
     job->partitions = partitions;
     job->cfg = c;
     *w = (bk_topic_waiter_t){NULL, cb, arg};
@@ -590,7 +647,7 @@ int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count
     int rc = open_partitions(t, new_count, 1);
     if (rc < 0)
         return rc;
-    if ((rc = write_meta(log, t->name, new_count, &t->cfg)) < 0) {
+    if ((rc = write_meta(log, t->name, t->id, new_count, &t->cfg)) < 0) {
         for (uint32_t i = t->npart; i < new_count; i++)
             bk_partition_free(t->parts[i]);
         return rc;
@@ -734,18 +791,19 @@ static int load_one(bk_log_t *log, const char *file, size_t name_len)
     int fd = log->io->open(path, O_RDONLY | O_CLOEXEC, 0);
     int64_t len = fd < 0 ? fd : bk_io_pread_all(log->io, fd, text, sizeof text, 0);
     bk_io_close(log->io, fd);
+    uint64_t id = 0;
     uint32_t npart = 0;
     int has_cfg = 0;
     bk_topic_config_t cfg;
-    int rc =
-        len < 0 ? (int)len : bk_topic_meta_parse(text, (size_t)len, name, &npart, &cfg, &has_cfg);
+    int rc = len < 0 ? (int)len
+                     : bk_topic_meta_parse(text, (size_t)len, name, &id, &npart, &cfg, &has_cfg);
     if (rc == BK_ECORRUPT)
         bk_trace_error("log", "%s: malformed topic metadata", path);
     free(path);
     if (rc == 0 && !has_cfg) /* version 1: the log's defaults */
         bk_log_topic_config_defaults(log, &cfg);
     bk_topic_t *t;
-    if (rc == 0 && (rc = topic_build(log, name, name_len, npart, &cfg, 0, &t)) == 0 &&
+    if (rc == 0 && (rc = topic_build(log, name, name_len, id, npart, &cfg, 0, &t)) == 0 &&
         (rc = insert(log, t)) < 0)
         bk_topic_free(t);
     return rc;

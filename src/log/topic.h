@@ -19,7 +19,8 @@
 
 struct bk_topic {
     bk_log_t *log;
-    char *name; /* NUL-terminated */
+    uint64_t id; /* this incarnation of the name (0: made before topics had ids) */
+    char *name;  /* NUL-terminated */
     size_t name_len;
     uint32_t npart;
     bk_partition_t **parts; /* pointers, so growing the array never moves a partition */
@@ -44,14 +45,16 @@ int bk_topic_idle(const bk_topic_t *t);
 /* 1 when cfg holds usable settings. */
 int bk_topic_config_valid(const bk_topic_config_t *cfg);
 
-/* Metadata text for a topic (the format in format.c): version 2 with cfg, version 1 (no
- * settings) when cfg is NULL. Returns its length or a negative error. Exposed for tests. */
-int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint32_t partitions,
+/* Metadata text for a topic (the format in format.c): version 3 with an id and cfg, version 2
+ * when id is 0 (a topic made before ids, rewritten), version 1 (no settings) when cfg is NULL.
+ * Returns its length or a negative error. Exposed for tests. */
+int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint64_t id, uint32_t partitions,
                          const bk_topic_config_t *cfg);
 
-/* Parses metadata text of either version; returns 0, the partition count and, for version 2,
- * the settings (*has_cfg = 1), or BK_ECORRUPT. The name inside must equal expect_name. */
-int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint32_t *partitions,
-                        bk_topic_config_t *cfg, int *has_cfg);
+/* Parses metadata text of any version; returns 0, the id (0 before version 3), the partition
+ * count and, from version 2, the settings (*has_cfg = 1), or BK_ECORRUPT. The name inside must
+ * equal expect_name. */
+int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint64_t *id,
+                        uint32_t *partitions, bk_topic_config_t *cfg, int *has_cfg);
 
 #endif

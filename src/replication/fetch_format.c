@@ -29,12 +29,14 @@
  * creates and configures topics like the leader's), then one entry per requested partition:
  *
  *   size   field
- *      4   magic               "BKR1"
+ *      4   magic               "BKR2"
  *      8   leader_epoch
  *      4   error               0 ok, 1 not leader, 2 fenced (the requester knows a higher epoch)
  *      4   topic_count
  *          then topic_count times:
  *   2+n      name              string
+ *      8     topic_id          the topic's id (0: made before ids); a follower holding another
+ *                              id under this name holds an older topic, deleted since
  *      4     partitions
  *      8     retention_ms      signed, -1 = unlimited
  *      8     retention_bytes   signed, -1 = unlimited
@@ -66,11 +68,11 @@
 #include "brook/replication.h"
 
 #define REQ_MAGIC "BKF1"
-#define RESP_MAGIC "BKR1"
+#define RESP_MAGIC "BKR2"                    /* BKR1: before topic ids */
 #define REQ_HEAD_MIN (4 + 8 + 2 + 4 + 4 + 4) /* without the id bytes */
 #define REQ_PART_MIN (2 + 1 + 4 + 8 + 4)
 #define RESP_HEAD (4 + 8 + 4 + 4)
-#define TOPIC_MIN (2 + 1 + 4 + 8 + 8 + 8 + 4)
+#define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4)
 #define RESP_PART_MIN (2 + 1 + 4 + 4 + 8 + 8 + 8 + 4)
 
 /* ---------- names ---------- */
@@ -196,7 +198,7 @@ static int read_topic(rd_t *r, void *out)
     uint64_t seg;
     if (get_str(r, &t->name, &t->name_len) || !valid_topic(t->name, t->name_len))
         return BK_EINVAL;
-    if (get_u32(r, &t->partitions) || get_i64(r, &t->retention_ms) ||
+    if (get_be(r, 8, &t->id) || get_u32(r, &t->partitions) || get_i64(r, &t->retention_ms) ||
         get_i64(r, &t->retention_bytes) || get_be(r, 8, &seg) || get_u32(r, &t->max_message_bytes))
         return BK_EINVAL;
     t->segment_bytes = seg;
@@ -385,6 +387,7 @@ int bk_fetch_response_begin(bk_fetch_buf_t *b, const bk_fetch_resp_t *s,
     for (size_t i = 0; i < nt; i++) {
         const bk_fetch_topic_t *t = &topics[i];
         put_str(b, t->name, t->name_len);
+        put_be(b, t->id, 8);
         put_be(b, t->partitions, 4);
         put_be(b, (uint64_t)t->retention_ms, 8);
         put_be(b, (uint64_t)t->retention_bytes, 8);

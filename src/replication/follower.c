@@ -69,17 +69,51 @@ void bk_repl_follower_refresh_hw(bk_replicator_t *r, part_t *part, bk_partition_
 
 /* ---- applying an answer ------------------------------------------------------------------ */
 
-static void apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
+/* Deletes a local topic the leader no longer has, or has only as a newer topic of the same
+ * name. Returns 0 or the delete's error (then the topic is unchanged). */
+static int drop_topic(bk_replicator_t *r, bk_topic_t *t, const char *why)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s", bk_topic_name(t));
+    if (r->delete_hook)
+        r->delete_hook(r->delete_arg, t);
+    else
+        bk_replicator_forget_topic(r, t);
+    int rc = bk_log_topic_delete(r->log, t);
+    if (rc == 0)
+        bk_trace_info("replication", "deleted topic %s: %s", name, why);
+    else
+        bk_trace_warn("replication", "cannot delete topic %s like the leader: %s", name,
+                      bk_strerror(rc));
+    return rc;
+}
+
+/* Creates, re-creates and grows local topics like the leader's. Returns 1 when a topic was
+ * re-created: the partition entries of this answer were computed from the old topic's offsets
+ * and must not be applied. */
+static int apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
 {
     bk_fetch_resp_t it = *a;
     bk_fetch_topic_t tp;
+    int recreated = 0;
     while (bk_fetch_response_next_topic(&it, &tp)) {
         bk_topic_t *t = bk_log_topic_find(r->log, tp.name, tp.name_len);
         int rc = 0;
+        if (t != NULL && bk_topic_id(t) != tp.id) {
+            /* Ours is an older topic of that name, deleted on the leader since: its records
+             * are not the new topic's, whatever their offsets and epochs. */
+            if (drop_topic(r, t, "the leader's topic of that name is a newer one") != 0) {
+                r->f_failed = 1;
+                continue;
+            }
+            t = NULL;
+            recreated = 1;
+        }
         if (t == NULL) {
             bk_topic_config_t cfg = {tp.retention_ms, tp.retention_bytes, tp.segment_bytes,
                                      tp.max_message_bytes};
-            rc = bk_log_topic_create_with(r->log, tp.name, tp.name_len, tp.partitions, &cfg, &t);
+            rc = bk_log_topic_create_as(r->log, tp.name, tp.name_len, tp.id, tp.partitions, &cfg,
+                                        &t);
             if (rc == 0)
                 bk_trace_info("replication",
                               "created topic %.*s (%" PRIu32 " partitions) "
@@ -96,6 +130,7 @@ static void apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
             r->f_failed = 1;
         }
     }
+    return recreated;
 }
 
 static int leader_has(const bk_fetch_resp_t *a, const char *name)
@@ -120,20 +155,8 @@ static void drop_deleted_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
     size_t n = bk_log_topic_count(r->log);
     for (size_t i = n; i-- > 0;) { /* from the end: deleting never moves earlier entries */
         bk_topic_t *t = bk_log_topic_at(r->log, i);
-        if (leader_has(a, bk_topic_name(t)))
-            continue;
-        char name[256];
-        snprintf(name, sizeof name, "%s", bk_topic_name(t));
-        if (r->delete_hook)
-            r->delete_hook(r->delete_arg, t);
-        else
-            bk_replicator_forget_topic(r, t);
-        int rc = bk_log_topic_delete(r->log, t);
-        if (rc == 0)
-            bk_trace_info("replication", "deleted topic %s: the leader no longer has it", name);
-        else
-            bk_trace_warn("replication", "cannot delete topic %s like the leader: %s", name,
-                          bk_strerror(rc));
+        if (!leader_has(a, bk_topic_name(t)))
+            (void)drop_topic(r, t, "the leader no longer has it");
     }
 }
 
@@ -317,7 +340,10 @@ static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_
         return a.error == BK_FETCH_EFENCED ? BK_EFENCED : BK_ENOTLEADER;
     }
     drop_deleted_topics(r, &a);
-    apply_topics(r, &a);
+    if (apply_topics(r, &a)) {
+        r->f_soon = 1; /* fetch the new topic from its start at once */
+        return 0;
+    }
     size_t k = 0;
     bk_fetch_resp_part_t rp;
     while (bk_fetch_response_next_part(&a, &rp)) {

@@ -386,6 +386,45 @@ def test_deleted_topic_gone_from_followers_and_after_failover():
         no_sanitizer_reports(bs)
 
 
+def test_recreated_topic_replaces_the_old_one_on_followers():
+    """A topic deleted and created again under the same name is a new topic: a follower that
+    was down meanwhile, or fetched across both, must not keep the old topic's records under
+    the new one's offsets (same offsets and leader epoch: only the topic id tells them apart)."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r, min_isr=2, lag_ms=1500)
+        leader, epoch = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        for k in range(5):
+            st, body, _ = produce_acks(leader.port, "old-%d" % k, "again")
+            assert st == 200, (st, body)
+        converge(bs, "again")
+        old_id = leader.get("/topics/again")[1]["topic_id"]
+        assert all(b.get("/topics/again")[1]["topic_id"] == old_id for b in bs)
+        away = [b for b in bs if b is not leader][0]
+        away.kill()
+        wait_isr(r, [b.name for b in bs if b is not away])
+        st, body, _ = leader.request("DELETE", "/topics/again")
+        assert st == 200, (st, body)
+        for k in range(3):  # created again by the first produce, under the same epoch
+            st, body, _ = produce_acks(leader.port, "new-%d" % k, "again")
+            assert st == 200 and body["offset"] == k, (st, body)
+        away.start()
+        wait_isr(r, [b.name for b in bs], timeout=20)
+        hw = converge(bs, "again")
+        logs = replica_logs(bs, "again")
+        print("recreated topic: ids %s -> %s; records per replica %s" % (
+            old_id, leader.get("/topics/again")[1]["topic_id"],
+            {n: sorted(l.values()) for n, l in logs.items()}), flush=True)
+        assert hw == 3, hw
+        new_id = leader.get("/topics/again")[1]["topic_id"]
+        assert new_id != old_id and len(new_id) == 16, (old_id, new_id)
+        assert all(b.get("/topics/again")[1]["topic_id"] == new_id for b in bs)
+        assert all(sorted(l.values()) == ["new-0", "new-1", "new-2"] for l in logs.values()), logs
+        assert_identical(bs, "again", hw)
+        no_sanitizer_reports(bs)
+
+
 def test_follower_behind_leader_retention_starts_over():
     """A follower that comes back after the leader's retention deleted everything it would
     fetch next empties its partition and follows from the leader's start (Kafka's
@@ -429,6 +468,7 @@ def test_follower_behind_leader_retention_starts_over():
 if __name__ == "__main__":
     brook.run([test_acked_writes_identical_everywhere, test_min_insync_refuses_with_503,
                test_deleted_topic_gone_from_followers_and_after_failover,
+               test_recreated_topic_replaces_the_old_one_on_followers,
                test_follower_behind_leader_retention_starts_over,
                test_paused_leader_tail_truncated,
                test_follower_catches_up_and_lagging_never_elected, test_kill_leader_repeatedly])

@@ -1,9 +1,13 @@
 /* Topics: name rules, create/find/EEXIST, order, persistence across reopen with the exact
  * metadata bytes, topic settings persisted (and version-1 files read with the log's
  * defaults), refusal of corrupt metadata, clean-up of unfinished writes, a failed rename
- * leaving no topic behind, and the data-directory lock. */
+ * leaving no topic behind, the data-directory lock, and topic ids (fresh per creation, given
+ * for a follower's copy, 0 for topics made before ids, kept across reopen). */
 #include "log_fixture.h"
 
+#include <inttypes.h>
+
+#include "common/crc32c.h"
 #include "log/topic.h"
 
 static void test_name_rules(void)
@@ -54,6 +58,8 @@ static void test_create_find_and_persist(void)
     CHECK(bk_log_topic_at(log, 2) == NULL);
     CHECK(bk_partition_topic(bk_topic_partition(a, 1)) == a);
     CHECK_EQ_INT(bk_partition_index(bk_topic_partition(a, 1)), 1);
+    uint64_t zeta_id = bk_topic_id(a), alpha_id = bk_topic_id(b);
+    CHECK(zeta_id != 0 && alpha_id != 0 && zeta_id != alpha_id);
     fx_close(&loop, log);
 
     /* On disk: metadata and one directory per partition with an empty first segment. */
@@ -61,22 +67,27 @@ static void test_create_find_and_persist(void)
     char *meta = (char *)fx_read_file(fx_path(dir, "zeta.topic"), &len);
     char want[512];
     uint32_t n = 0;
+    uint64_t id = 0;
     int has = 0;
     bk_topic_config_t tc, defaults = {cfg.retention_ms, cfg.retention_bytes, cfg.segment_bytes,
                                       cfg.max_message_bytes};
-    int wl = bk_topic_meta_format(want, sizeof want, "zeta", 2, &defaults);
+    int wl = bk_topic_meta_format(want, sizeof want, "zeta", zeta_id, 2, &defaults);
     CHECK(meta && (size_t)wl == len && memcmp(meta, want, len) == 0);
-    static const char head[] = "brook-topic 2\nname zeta\npartitions 2\nretention.ms 604800000\n"
-                               "retention.bytes -1\nsegment.bytes 134217728\n"
-                               "max.message.bytes 1048576\ncrc32c ";
-    CHECK(meta && strncmp(meta, head, sizeof head - 1) == 0);
-    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &n, &tc, &has), 0);
+    char head[256];
+    snprintf(head, sizeof head,
+             "brook-topic 3\nname zeta\nid %016" PRIx64 "\npartitions 2\n"
+             "retention.ms 604800000\nretention.bytes -1\nsegment.bytes 134217728\n"
+             "max.message.bytes 1048576\ncrc32c ",
+             zeta_id);
+    CHECK(meta && strncmp(meta, head, strlen(head)) == 0);
+    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &id, &n, &tc, &has), 0);
     CHECK_EQ_INT(n, 2);
     CHECK_EQ_INT(has, 1);
+    CHECK(id == zeta_id);
     CHECK_EQ_INT(tc.segment_bytes, 134217728);
-    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zet", &n, &tc, &has), BK_ECORRUPT);
+    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zet", &id, &n, &tc, &has), BK_ECORRUPT);
     want[30] ^= 1;
-    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &n, &tc, &has), BK_ECORRUPT);
+    CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &id, &n, &tc, &has), BK_ECORRUPT);
     free(meta);
     CHECK(fx_exists(fx_path(dir, "alpha-2/00000000000000000000.log")));
     CHECK(fx_exists(fx_path(dir, "zeta-1/00000000000000000000.index")));
@@ -86,6 +97,7 @@ static void test_create_find_and_persist(void)
     CHECK_EQ_INT(bk_log_topic_count(log), 2);
     a = bk_log_topic_find(log, "zeta", 4);
     CHECK(a && bk_topic_partition_count(a) == 2);
+    CHECK(a && bk_topic_id(a) == zeta_id); /* the id survives a reopen */
     b = bk_log_topic_find(log, "alpha", 5);
     CHECK(b && bk_topic_partition_count(b) == 3);
     fx_close(&loop, log);
@@ -103,7 +115,7 @@ static void test_corrupt_metadata_refused(void)
     CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
     CHECK_EQ_INT(bk_log_topic_create(log, "m", 1, 1, NULL), 0);
     fx_close(&loop, log);
-    fx_flip_bit(fx_path(dir, "m.topic"), 32, 1); /* "partitions 1" -> "partitions 3": bad crc */
+    fx_flip_bit(fx_path(dir, "m.topic"), 52, 1); /* "partitions 1" -> "partitions 3": bad crc */
     CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), BK_ECORRUPT);
     fx_loop_done(&loop);
     fx_rmrf(dir);
@@ -232,7 +244,7 @@ static void test_version1_metadata_gets_defaults(void)
     uv_loop_t loop;
     uv_loop_init(&loop);
     char text[512];
-    int len = bk_topic_meta_format(text, sizeof text, "old", 3, NULL);
+    int len = bk_topic_meta_format(text, sizeof text, "old", 0, 3, NULL);
     CHECK(len > 0 && strncmp(text, "brook-topic 1\nname old\npartitions 3\ncrc32c ", 43) == 0);
     fx_write_file(fx_path(dir, "old.topic"), text, (size_t)len);
     for (int i = 0; i < 3; i++) {
@@ -256,11 +268,50 @@ static void test_version1_metadata_gets_defaults(void)
     fx_close(&loop, log);
     /* Version 1 text is still parsed as such. */
     uint32_t n = 0;
+    uint64_t id = 1;
     int has = 1;
     bk_topic_config_t c;
-    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "old", &n, &c, &has), 0);
+    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "old", &id, &n, &c, &has), 0);
     CHECK_EQ_INT(n, 3);
     CHECK_EQ_INT(has, 0);
+    CHECK(id == 0);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_create_as_keeps_the_given_id(void)
+{
+    /* A follower's copy carries the leader's id, 0 included (a topic made before ids: its
+     * metadata stays version 2); other creations get fresh, distinct ids. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_topic_t *t = NULL;
+    CHECK_EQ_INT(bk_log_topic_create_as(log, "copy", 4, 0xfedcba9876543210u, 2, NULL, &t), 0);
+    CHECK(t && bk_topic_id(t) == 0xfedcba9876543210u);
+    CHECK_EQ_INT(bk_log_topic_create_as(log, "legacy", 6, 0, 1, NULL, &t), 0);
+    CHECK(t && bk_topic_id(t) == 0);
+    CHECK_EQ_INT(bk_log_topic_add_partitions(log, t, 2), 0); /* rewrites the metadata */
+    CHECK_EQ_INT(bk_log_topic_create(log, "fresh", 5, 1, &t), 0);
+    uint64_t fresh = t ? bk_topic_id(t) : 0;
+    CHECK(fresh != 0 && fresh != 0xfedcba9876543210u);
+    CHECK_EQ_INT(bk_log_topic_delete(log, t), 0);
+    CHECK_EQ_INT(bk_log_topic_create(log, "fresh", 5, 1, &t), 0);
+    CHECK(t && bk_topic_id(t) != fresh && bk_topic_id(t) != 0); /* same name, new topic */
+    fx_close(&loop, log);
+    size_t len;
+    char *meta = (char *)fx_read_file(fx_path(dir, "legacy.topic"), &len);
+    CHECK(meta && strncmp(meta, "brook-topic 2\nname legacy\npartitions 2\n", 39) == 0);
+    free(meta);
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    t = bk_log_topic_find(log, "copy", 4);
+    CHECK(t && bk_topic_id(t) == 0xfedcba9876543210u);
+    t = bk_log_topic_find(log, "legacy", 6);
+    CHECK(t && bk_topic_id(t) == 0 && bk_topic_partition_count(t) == 2);
+    fx_close(&loop, log);
     fx_loop_done(&loop);
     fx_rmrf(dir);
 }
@@ -270,22 +321,41 @@ static void test_metadata_parser_is_strict(void)
     bk_topic_config_t c = {1, 2, 4096, 4}, out;
     char text[512];
     uint32_t n;
+    uint64_t id;
     int has;
-    int len = bk_topic_meta_format(text, sizeof text, "s", 1, &c);
-    CHECK(len > 0);
-    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &n, &out, &has), 0);
-    CHECK_EQ_INT(out.retention_bytes, 2);
-    for (int cut = 0; cut < len; cut++) /* every truncation is refused */
-        CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)cut, "s", &n, &out, &has), BK_ECORRUPT);
+    for (uint64_t with_id = 0; with_id <= 0xab; with_id += 0xab) { /* versions 2 and 3 */
+        int len = bk_topic_meta_format(text, sizeof text, "s", with_id, 1, &c);
+        CHECK(len > 0);
+        CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &id, &n, &out, &has), 0);
+        CHECK_EQ_INT(out.retention_bytes, 2);
+        CHECK(id == with_id);
+        for (int cut = 0; cut < len; cut++) /* every truncation is refused */
+            CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)cut, "s", &id, &n, &out, &has),
+                         BK_ECORRUPT);
+    }
+    /* Version 3 needs 16 lowercase hex digits of a non-zero id, under a matching checksum. */
+    const char *bad_ids[] = {"00000000000000AB", "00000000000000g1", "0000000000000000", "ab"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+        char body[256];
+        int bl = snprintf(body, sizeof body,
+                          "brook-topic 3\nname s\nid %s\npartitions 1\nretention.ms 1\n"
+                          "retention.bytes 2\nsegment.bytes 4096\nmax.message.bytes 4\n",
+                          bad_ids[i]);
+        snprintf(body + bl, sizeof body - (size_t)bl, "crc32c %08" PRIx32 "\n",
+                 bk_crc32c(body, (size_t)bl));
+        CHECK_EQ_INT(bk_topic_meta_parse(body, strlen(body), "s", &id, &n, &out, &has),
+                     BK_ECORRUPT);
+    }
     /* A value out of range with a matching checksum is refused too. */
     c.segment_bytes = (uint64_t)3 << 30;
-    len = bk_topic_meta_format(text, sizeof text, "s", 1, &c);
-    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &n, &out, &has), BK_ECORRUPT);
-    const char *v3 = "brook-topic 3\nname s\npartitions 1\ncrc32c 00000000\n";
-    CHECK_EQ_INT(bk_topic_meta_parse(v3, strlen(v3), "s", &n, &out, &has), BK_ECORRUPT);
+    int len = bk_topic_meta_format(text, sizeof text, "s", 7, 1, &c);
+    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &id, &n, &out, &has), BK_ECORRUPT);
+    const char *v4 = "brook-topic 4\nname s\npartitions 1\ncrc32c 00000000\n";
+    CHECK_EQ_INT(bk_topic_meta_parse(v4, strlen(v4), "s", &id, &n, &out, &has), BK_ECORRUPT);
 }
 
 CHECK_MAIN(CASE(test_name_rules), CASE(test_create_find_and_persist), CASE(test_configs_persist),
-           CASE(test_version1_metadata_gets_defaults), CASE(test_metadata_parser_is_strict),
-           CASE(test_corrupt_metadata_refused), CASE(test_unfinished_create_leftovers),
-           CASE(test_failed_rename_leaves_no_topic), CASE(test_lock_and_nested_dir))
+           CASE(test_version1_metadata_gets_defaults), CASE(test_create_as_keeps_the_given_id),
+           CASE(test_metadata_parser_is_strict), CASE(test_corrupt_metadata_refused),
+           CASE(test_unfinished_create_leftovers), CASE(test_failed_rename_leaves_no_topic),
+           CASE(test_lock_and_nested_dir))
