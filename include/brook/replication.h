@@ -179,6 +179,7 @@ typedef struct {
     uint32_t partition;
     int64_t fetch_offset;       /* the follower's log end offset */
     int32_t last_fetched_epoch; /* epoch of the follower's last batch, -1 if its log is empty */
+    uint64_t topic_id;          /* the follower's bk_topic_id() (on the wire after the name) */
 } bk_fetch_req_part_t;
 
 /* Response (leader → follower). */

@@ -21,6 +21,8 @@
  *      4   partition_count
  *          then partition_count times:
  *   2+n      topic             string
+ *      8     topic_id          the follower's id of the topic: the leader answers a partition of
+ *                              a topic it holds under another id as unknown and counts nothing
  *      4     partition
  *      8     fetch_offset      the follower's log end: it holds every offset below, durably
  *      4     last_fetched_epoch   partitionLeaderEpoch of its last batch, -1 if its log is empty
@@ -67,10 +69,10 @@
 #include "brook/common.h"
 #include "brook/replication.h"
 
-#define REQ_MAGIC "BKF1"
+#define REQ_MAGIC "BKF2"                     /* BKF1: before topic ids */
 #define RESP_MAGIC "BKR2"                    /* BKR1: before topic ids */
 #define REQ_HEAD_MIN (4 + 8 + 2 + 4 + 4 + 4) /* without the id bytes */
-#define REQ_PART_MIN (2 + 1 + 4 + 8 + 4)
+#define REQ_PART_MIN (2 + 1 + 8 + 4 + 8 + 4)
 #define RESP_HEAD (4 + 8 + 4 + 4)
 #define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4)
 #define RESP_PART_MIN (2 + 1 + 4 + 4 + 8 + 8 + 8 + 4)
@@ -186,7 +188,7 @@ static int read_req_part(rd_t *r, void *out)
     bk_fetch_req_part_t *p = out;
     if (get_str(r, &p->topic, &p->topic_len) || !valid_topic(p->topic, p->topic_len))
         return BK_EINVAL;
-    if (get_u32(r, &p->partition) || get_i64(r, &p->fetch_offset) ||
+    if (get_be(r, 8, &p->topic_id) || get_u32(r, &p->partition) || get_i64(r, &p->fetch_offset) ||
         get_i32(r, &p->last_fetched_epoch))
         return BK_EINVAL;
     return 0;
@@ -357,6 +359,7 @@ int bk_fetch_request_encode(bk_fetch_buf_t *b, const bk_fetch_req_t *q,
     for (size_t i = 0; i < n; i++) {
         const bk_fetch_req_part_t *p = &parts[i];
         put_str(b, p->topic, p->topic_len);
+        put_be(b, p->topic_id, 8);
         put_be(b, p->partition, 4);
         put_be(b, (uint64_t)p->fetch_offset, 8);
         put_be(b, (uint32_t)p->last_fetched_epoch, 4);

@@ -398,8 +398,12 @@ static size_t fill_request(bk_replicator_t *r, op_t *op, bk_fetch_req_part_t *pa
             part_t *part = p ? bk_repl_part(r, p) : NULL;
             if (part == NULL)
                 continue;
-            parts[k] = (bk_fetch_req_part_t){name, strlen(name), j, bk_partition_high_watermark(p),
-                                             bk_partition_last_epoch(p)};
+            parts[k] = (bk_fetch_req_part_t){name,
+                                             strlen(name),
+                                             j,
+                                             bk_partition_high_watermark(p),
+                                             bk_partition_last_epoch(p),
+                                             bk_topic_id(t)};
             op->sent[k] = (struct sent){part, parts[k].fetch_offset};
             k++;
         }

@@ -393,10 +393,13 @@ void bk_repl_leader_on_commit(bk_replicator_t *r, part_t *part, bk_partition_t *
 
 /* ---- serving fetches --------------------------------------------------------------------- */
 
-static bk_partition_t *lookup(bk_replicator_t *r, const char *topic, size_t len, uint32_t index)
+/* The partition a follower asks for, or NULL when we have none of that name and index or
+ * hold the topic under another id (the follower's is an older topic of that name: its
+ * offsets say nothing about ours, so it is neither served nor counted). */
+static bk_partition_t *lookup(bk_replicator_t *r, const bk_fetch_req_part_t *q)
 {
-    bk_topic_t *t = bk_log_topic_find(r->log, topic, len);
-    return t ? bk_topic_partition(t, index) : NULL;
+    bk_topic_t *t = bk_log_topic_find(r->log, q->topic, q->topic_len);
+    return t && bk_topic_id(t) == q->topic_id ? bk_topic_partition(t, q->partition) : NULL;
 }
 
 static int64_t divergence(bk_partition_t *p, const bk_fetch_req_part_t *q)
@@ -418,7 +421,7 @@ static int put_part(bk_replicator_t *r, bk_fetch_buf_t *b, const bk_fetch_req_pa
                                .high_watermark = -1,
                                .log_start_offset = -1,
                                .diverging_end_offset = -1};
-    bk_partition_t *p = lookup(r, q->topic, q->topic_len, q->partition);
+    bk_partition_t *p = lookup(r, q);
     if (p == NULL) {
         rp.error = BK_FETCH_PART_UNKNOWN;
         return bk_fetch_response_put_part(b, &rp);
@@ -571,7 +574,7 @@ static int note_fetch(bk_replicator_t *r, const bk_fetch_req_t *req, const char 
     bk_fetch_req_t it = *req;
     bk_fetch_req_part_t q;
     while (bk_fetch_request_next(&it, &q)) {
-        bk_partition_t *p = lookup(r, q.topic, q.topic_len, q.partition);
+        bk_partition_t *p = lookup(r, &q);
         if (p == NULL)
             continue; /* answered as unknown whenever the answer goes out */
         known++;

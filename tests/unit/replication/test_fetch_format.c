@@ -10,7 +10,7 @@
 
 static bk_fetch_req_part_t req_part(const char *topic, uint32_t p, int64_t off, int32_t ep)
 {
-    bk_fetch_req_part_t x = {topic, strlen(topic), p, off, ep};
+    bk_fetch_req_part_t x = {topic, strlen(topic), p, off, ep, 0x3132333435363730u + p};
     return x;
 }
 
@@ -41,11 +41,11 @@ static void test_request_exact_bytes(void)
     bk_fetch_req_part_t p = req_part("t", 3, 0x2122232425262728, -1);
     bk_fetch_buf_t b = {0};
     CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, &p, 1), 0);
-    static const uint8_t want[] = {'B',  'K',  'F',  '1',  1,    2,    3,    4,    5,    6,
-                                   7,    8,    0,    2,    'b',  '1',  0x0a, 0x0b, 0x0c, 0x0d,
-                                   0x11, 0x12, 0x13, 0x14, 0,    0,    0,    1,    0,    1,
-                                   't',  0,    0,    0,    3,    0x21, 0x22, 0x23, 0x24, 0x25,
-                                   0x26, 0x27, 0x28, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t want[] = {
+        'B', 'K',  'F',  '2',  1,    2,    3,    4,    5,    6,    7,    8,    0,   2,
+        'b', '1',  0x0a, 0x0b, 0x0c, 0x0d, 0x11, 0x12, 0x13, 0x14, 0,    0,    0,   1,
+        0,   1,    't',  0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x33, 0,    0,   0,
+        3,   0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0xff, 0xff, 0xff, 0xff};
     CHECK_EQ_INT(b.len, sizeof want);
     if (b.len == sizeof want)
         CHECK_MEM(b.data, want, sizeof want);
@@ -79,6 +79,7 @@ static void test_request_round_trip(void)
         CHECK_EQ_INT(p.partition, parts[i].partition);
         CHECK_EQ_INT(p.fetch_offset, parts[i].fetch_offset);
         CHECK_EQ_INT(p.last_fetched_epoch, parts[i].last_fetched_epoch);
+        CHECK(p.topic_id == parts[i].topic_id);
     }
     CHECK_EQ_INT(bk_fetch_request_next(&d, &p), 0);
     CHECK_EQ_INT(bk_fetch_request_next(&d, &p), 0);
@@ -282,8 +283,8 @@ static void test_bad_magic(void)
     CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, NULL, 0), 0);
     bk_fetch_req_t dq;
     bk_fetch_resp_t dr;
-    CHECK_EQ_INT(bk_fetch_response_decode(b.data, b.len, &dr), BK_EINVAL); /* BKF1 ≠ BKR2 */
-    b.data[3] = '2';
+    CHECK_EQ_INT(bk_fetch_response_decode(b.data, b.len, &dr), BK_EINVAL); /* BKF2 ≠ BKR2 */
+    b.data[3] = '1'; /* the format before topic ids */
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &dq), BK_EINVAL);
     bk_fetch_buf_free(&b);
 }
@@ -381,7 +382,7 @@ static void test_names(void)
         /* Same name smuggled into a valid encoding of "..." with the same length: */
         size_t n = strlen(bad_topics[i]);
         char ok[8] = "xxxxxxx";
-        bk_fetch_req_part_t good = {ok, n ? n : 1, 0, 0, -1};
+        bk_fetch_req_part_t good = {ok, n ? n : 1, 0, 0, -1, 0};
         CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, &good, 1), 0);
         put_be(b.data + 28, n, 2);
         memcpy(b.data + 30, bad_topics[i], n);

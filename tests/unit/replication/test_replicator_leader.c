@@ -156,6 +156,7 @@ static void take_answer(bk_exchange_t *ex, answer_t *a)
 
 static bk_fetch_buf_t bufs[8]; /* request bodies, alive until their exchange is answered */
 static int nbufs;
+static uint64_t fetch_topic_id; /* the id fetch() gives topic "t" */
 
 static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_epoch, int64_t offset,
                             int32_t last_epoch, uint32_t wait_ms)
@@ -165,7 +166,7 @@ static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_ep
                           .id_len = strlen(id),
                           .max_wait_ms = wait_ms,
                           .max_bytes = 1 << 20};
-    bk_fetch_req_part_t part = {"t", 1, 0, offset, last_epoch};
+    bk_fetch_req_part_t part = {"t", 1, 0, offset, last_epoch, fetch_topic_id};
     bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
     bk_fetch_buf_free(b);
     CHECK_EQ_INT(bk_fetch_request_encode(b, &req, &part, 1), 0);
@@ -303,6 +304,7 @@ static void test_leader_serves_fetches(void)
     bk_log_set_commit_hook(log, on_commit, NULL);
     bk_topic_t *t = NULL;
     CHECK_EQ_INT(bk_log_topic_create(log, "t", 1, 1, &t), 0);
+    fetch_topic_id = bk_topic_id(t);
     bk_partition_t *p = bk_topic_partition(t, 0);
 
     bk_election_t *e = NULL;
@@ -366,6 +368,16 @@ static void test_leader_serves_fetches(void)
     waiter_t w;
     CHECK_EQ_INT(wait_for(r, p, 4, &w), 0);
     run_for(&loop, 50);
+    CHECK(!w.done);
+    CHECK_EQ_INT(bk_replicator_high_watermark(r, p), 3);
+    /* F asking for an older topic of that name (another id): neither served nor counted. */
+    fetch_topic_id ^= 1;
+    take_answer(fetch(r, "F", v.epoch, 4, epoch, 0), &a);
+    fetch_topic_id ^= 1;
+    CHECK_EQ_INT(a.part.error, BK_FETCH_PART_UNKNOWN);
+    CHECK_EQ_INT(a.part.records_len, 0);
+    free(a.body);
+    run_for(&loop, 20);
     CHECK(!w.done);
     CHECK_EQ_INT(bk_replicator_high_watermark(r, p), 3);
     int hooks = hw_hooks;
@@ -465,6 +477,7 @@ static void test_standalone(void)
     bk_log_set_commit_hook(log, on_commit, NULL);
     bk_topic_t *t = NULL;
     CHECK_EQ_INT(bk_log_topic_create(log, "t", 1, 1, &t), 0);
+    fetch_topic_id = bk_topic_id(t);
     bk_partition_t *p = bk_topic_partition(t, 0);
 
     bk_election_t *e = NULL;
