@@ -41,6 +41,13 @@ static int is_safe(int method)
     return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS;
 }
 
+/* Requests that must not start while an earlier write on the connection is unanswered: a
+ * read must see the write, and a DELETE must not remove what the write is adding to. */
+static int waits_for_writes(int method)
+{
+    return is_safe(method) || method == HTTP_DELETE;
+}
+
 static void dispatch(bk_conn_t *c, bk_exchange_t *ex)
 {
     ex->state = BK_EX_DISPATCHED;
@@ -50,15 +57,17 @@ static void dispatch(bk_conn_t *c, bk_exchange_t *ex)
 }
 
 /* Pipelining rule (RFC 9112 §9.3.2): unsafe requests run in order as they arrive (the log
- * orders their effects), but a request after an unanswered unsafe one is held until that one
- * is answered, so a read pipelined after a write sees the write. */
+ * orders their effects), but a read or a DELETE after an unanswered unsafe request is held
+ * until that one is answered (and everything behind a held request is held too), so a read
+ * pipelined after a write sees the write and a DELETE of a topic pipelined after produces to
+ * it runs once they are acknowledged, not while their appends wait for the disk. */
 static void dispatch_held(bk_conn_t *c)
 {
     bk_exchange_t *ex = c->head;
     while (ex && !c->closing) {
         bk_exchange_t *next = ex->next; /* answering ex may move it off the queue */
         if (ex->state == BK_EX_HELD) {
-            if (c->unsafe_busy && is_safe(ex->method))
+            if (c->unsafe_busy && waits_for_writes(ex->method))
                 return;
             dispatch(c, ex);
         }
@@ -90,7 +99,7 @@ static int on_request(void *arg, bk_exchange_t *ex)
     c->request_started_ms = ex->started_ms; /* the next request's clock starts now */
     int held = c->tail && c->tail->state == BK_EX_HELD;
     enqueue(c, ex);
-    if (held || (c->unsafe_busy && is_safe(ex->method)))
+    if (held || (c->unsafe_busy && waits_for_writes(ex->method)))
         ex->state = BK_EX_HELD;
     else
         dispatch(c, ex);

@@ -321,9 +321,32 @@ def test_pipelined_requests_see_a_topic_being_created():
             assert st == 200 and len(body["partitions"]) == 8, (st, body)
 
 
+
+def test_pipelined_delete_waits_for_the_writes_before_it():
+    """A DELETE of a topic pipelined behind produces to it runs after they are answered, as
+    the order on the connection says: each produce is acknowledged (200, its offset), then
+    the topic is deleted, and a produce behind the DELETE creates the topic anew."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        with brook.RawConn(b.port) as conn:
+            records = json.dumps({"records": [{"value": "v"}]})
+            produce = brook.http_bytes("POST", "/topics/doomed", records, content_type=V2_JSON)
+            conn.send(produce * 3 + brook.http_bytes("DELETE", "/topics/doomed") + produce +
+                      brook.http_bytes("GET", "/topics/doomed/partitions/0/offsets"))
+            for k in range(3):
+                st, body, _ = conn.read_json()
+                assert st == 200 and body["offsets"][0]["offset"] == k, (k, st, body)
+            st, body, _ = conn.read_json()
+            assert st == 200, (st, body)
+            st, body, _ = conn.read_json()
+            assert st == 200 and body["offsets"][0]["offset"] == 0, (st, body)
+            st, body, _ = conn.read_json()
+            assert st == 200 and body["end_offset"] == 1, (st, body)
+
 if __name__ == "__main__":
     brook.run([test_produce_json_binary_and_plain, test_rest_errors_change_nothing,
                test_topic_admin_survives_restart, test_metadata_shapes_and_accept, test_metrics,
                test_streamed_read_follows_the_log, test_retention_deletes_old_segments_only,
                test_topic_creation_does_not_stop_the_broker,
-               test_pipelined_requests_see_a_topic_being_created])
+               test_pipelined_requests_see_a_topic_being_created,
+               test_pipelined_delete_waits_for_the_writes_before_it])
