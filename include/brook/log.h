@@ -156,8 +156,21 @@ int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t);
 
 /* Grows a topic to new_count partitions (fewer: BK_EINVAL; the same count: 0, nothing done);
  * metadata rewritten crash-safely. Existing bk_partition_t pointers stay valid. Blocking, like
- * topic creation. */
+ * topic creation. UV_EBUSY while a growth of t by bk_log_topic_grow_async is under way (so is
+ * bk_log_topic_delete). */
 int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count);
+/* As bk_log_topic_add_partitions, but the new partitions and the rewritten metadata are made
+ * durable by a threadpool job (queued with the creations, one job at a time) while t serves
+ * appends and reads as before; t gets the partitions when the job ends. cb(arg, status, t)
+ * then runs on the loop: 0 grown, or a negative error (t unchanged). new_count must exceed the
+ * current count (else BK_EINVAL). Returns 0 when cb will run, else the error and cb never
+ * runs: UV_EBUSY when a growth of t is under way (bk_log_topic_await_growth waits for it). */
+int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
+                            bk_topic_created_cb cb, void *arg);
+/* Calls cb(arg, status, NULL) once the growth of t under way ends, whatever its outcome.
+ * Returns 0, or UV_ENOENT when none is under way (cb never runs). */
+int bk_log_topic_await_growth(bk_log_t *log, const bk_topic_t *t, bk_topic_created_cb cb,
+                              void *arg);
 
 size_t bk_log_topic_count(const bk_log_t *log);
 bk_topic_t *bk_log_topic_at(bk_log_t *log, size_t index); /* stable order: by name */

@@ -8,7 +8,8 @@
 #include "brook/common.h"
 #include "http/response.h"
 
-/* A request waiting for a topic being created: by it (creator), or by an earlier request. */
+/* A request waiting for a topic being created (by it, the creator, or by an earlier request)
+ * or grown. */
 typedef struct {
     bk_broker_t *b;
     bk_exchange_t *ex;
@@ -56,6 +57,18 @@ static int park(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
     return rc;
 }
 
+int bk_broker_await_growth(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    parked_t *pk = malloc(sizeof *pk);
+    if (!pk)
+        return UV_ENOMEM;
+    *pk = (parked_t){b, ex, 0, 0};
+    int rc = bk_log_topic_await_growth(b->log, t, on_topic_created, pk);
+    if (rc)
+        free(pk);
+    return rc;
+}
+
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
                             int create, int64_t max_partition)
 {
@@ -70,6 +83,10 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
     /* Being created (maybe by a request pipelined before this one): wait for it, whatever
      * this request may create, so requests see each other's effects in order. */
     if (!t && park(b, ex, name, len, 0, 0) == 0)
+        return NULL;
+    /* Likewise a growth under way may add the partition it names. */
+    if (t && max_partition >= (int64_t)bk_topic_partition_count(t) &&
+        bk_broker_await_growth(b, ex, t) == 0)
         return NULL;
     if (t || !create) {
         if (!t)

@@ -95,11 +95,18 @@ int bk_api_require_json(bk_exchange_t *ex);
 /* Topic lookup shared by handlers: answers 404/422 itself and returns NULL when the topic
  * does not exist (create = auto-create allowed). max_partition is the highest partition the
  * request names explicitly (-1 for none): a topic is never created for a request that would
- * then fail on an unknown partition. A topic is created off the loop thread
- * (bk_log_topic_create_async): the request is parked, NULL returned, and the request is
- * dispatched again from the start once the topic exists (or answered with the error). */
+ * then fail on an unknown partition, and a request naming a partition beyond a topic being
+ * grown waits for the growth (parked, NULL returned, dispatched again once it ends). A topic is
+ * created off the loop thread (bk_log_topic_create_async): the request is parked, NULL returned,
+ * and the request is dispatched again from the start once the topic exists (or answered with the
+ * error). */
 bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len,
                             int create, int64_t max_partition);
+/* Parks ex until the growth of t under way (bk_log_topic_grow_async) ends, then dispatches it
+ * again from the start. Returns 0 when parked, else UV_ENOENT (none under way: ex untouched)
+ * or an error. bk_broker_topic does this itself for a request naming a partition the topic
+ * does not have yet. */
+int bk_broker_await_growth(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t);
 /* Answers a topic creation that failed with status: 409 (40902) for UV_EEXIST, 503 when the
  * log is closing, else 500. */
 void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, int status);

@@ -1,6 +1,8 @@
 /* Topic administration: POST /topics (create with partitions and configs), DELETE /topics/{t}
  * (removes the data), POST /topics/{t}/partitions (grow, never shrink). Every body is checked
- * completely before anything touches the disk; a refused request changes nothing. */
+ * completely before anything touches the disk; a refused request changes nothing. Creating
+ * and growing run off the loop (answered when durable); a request that meets a growth of its
+ * topic under way waits for it and is then judged afresh. */
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +132,8 @@ static void delete_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
 {
     char name[256];
     snprintf(name, sizeof name, "%s", bk_topic_name(t));
+    if (bk_broker_await_growth(b, ex, t) == 0)
+        return; /* being grown: deleted (or not) once that ends */
     bk_broker_forget_topic(b, t);
     int rc = bk_log_topic_delete(b->log, t);
     if (rc) {
@@ -146,8 +150,32 @@ static void delete_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
 
+/* A growth in flight: answered with the topic once its new partitions are durable. */
+typedef struct {
+    bk_broker_t *b;
+    bk_exchange_t *ex;
+} grow_t;
+
+static void grow_failed(bk_exchange_t *ex, int status)
+{
+    bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not add partitions: %s",
+                       bk_strerror(status));
+}
+
+static void on_grown(void *arg, int status, bk_topic_t *t)
+{
+    grow_t *g = arg;
+    if (status == 0)
+        bk_api_topic_describe(g->b, g->ex, t, 200);
+    else
+        grow_failed(g->ex, status);
+    free(g);
+}
+
 static void add_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
 {
+    if (bk_broker_await_growth(b, ex, t) == 0)
+        return; /* another growth is under way: this one is judged once it ends */
     bk_admin_body_t body;
     if (!read_body(ex, &body))
         return;
@@ -161,12 +189,20 @@ static void add_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
                            bk_topic_name(t), have);
         return;
     }
-    int rc = bk_log_topic_add_partitions(b->log, t, (uint32_t)body.partitions);
-    if (rc) {
-        bk_exchange_errorf(ex, 500, "could not add partitions: %s", bk_strerror(rc));
+    if ((uint64_t)body.partitions == have) {
+        bk_api_topic_describe(b, ex, t, 200);
         return;
     }
-    bk_api_topic_describe(b, ex, t, 200);
+    grow_t *g = malloc(sizeof *g);
+    int rc = g ? 0 : UV_ENOMEM;
+    if (g) {
+        *g = (grow_t){b, ex};
+        rc = bk_log_topic_grow_async(b->log, t, (uint32_t)body.partitions, on_grown, g);
+    }
+    if (rc) {
+        free(g);
+        grow_failed(ex, rc);
+    }
 }
 
 /* Write routes of the topic resources; requires the leader. */

@@ -2,9 +2,11 @@
  * exist, growing and deleting. A topic is published on disk only after its partitions exist
  * and are durable; its metadata is replaced only by rename of a fully synced temp file; a
  * delete moves the partition directories into the trash before the metadata (the commit
- * point), so a crash leaves the old topic or none, never half of one. Creating can run on
- * the threadpool (bk_log_topic_create_async: the job builds a topic nothing else sees yet);
- * the synchronous create, growing and deleting do blocking fsyncs on the calling thread. */
+ * point), so a crash leaves the old topic or none, never half of one. Creating and growing can
+ * run on the threadpool (bk_log_topic_create_async: the job builds a topic nothing else sees
+ * yet; bk_log_topic_grow_async: partitions nothing sees yet, and deleting or growing the
+ * topic waits meanwhile); the synchronous calls and deleting do blocking fsyncs on the
+ * calling thread. */
 #include "log/topic.h"
 
 #include "brook/common.h"
@@ -264,25 +266,24 @@ int bk_topic_idle(const bk_topic_t *t)
     return 1;
 }
 
-/* Opens (create: makes and syncs) partitions [t->npart, npart) into t->parts. On failure the
- * new ones are freed again and t->npart is unchanged. */
-static int open_partitions(bk_topic_t *t, uint32_t npart, int create)
+/* Opens (create: makes and syncs) partitions [from, to) of t into out[0 .. to - from). On
+ * failure the ones opened are freed again. Reads only t's name, which never changes, and the
+ * log's settings: a threadpool job may call it for a live topic. */
+static int open_partitions(bk_topic_t *t, uint32_t from, uint32_t to, int create,
+                           bk_partition_t **out)
 {
-    uint32_t from = t->npart, i = from;
-    int rc = 0;
-    for (; i < npart; i++) {
-        if ((rc = bk_partition_open(t->log, t, i, create, &t->parts[i])) < 0)
-            break;
-        if (create && (rc = bk_partition_sync_dir(t->parts[i])) < 0) {
-            bk_partition_free(t->parts[i]);
-            break;
+    for (uint32_t i = from; i < to; i++) {
+        bk_partition_t **p = &out[i - from];
+        int rc = bk_partition_open(t->log, t, i, create, p);
+        if (rc == 0 && create && (rc = bk_partition_sync_dir(*p)) < 0)
+            bk_partition_free(*p);
+        if (rc < 0) {
+            while (i-- > from)
+                bk_partition_free(out[i - from]);
+            return rc;
         }
     }
-    if (rc == 0)
-        return 0;
-    while (i-- > from)
-        bk_partition_free(t->parts[i]);
-    return rc;
+    return 0;
 }
 
 /* Builds the topic and opens (create: makes) its partitions. */
@@ -301,7 +302,7 @@ static int topic_build(bk_log_t *log, const char *name, size_t len, uint64_t id,
         goto err;
     memcpy(t->name, name, len);
     t->name[len] = '\0';
-    if ((rc = open_partitions(t, npart, create)) < 0)
+    if ((rc = open_partitions(t, 0, npart, create, t->parts)) < 0)
         goto err;
     t->npart = npart;
     *out = t;
@@ -402,8 +403,9 @@ static uint64_t fresh_id(void)
 
 /* ---- create ---- */
 
-/* One asynchronous creation: a threadpool job builds the topic and writes its metadata; the
- * callers waiting for it (the first started it, later ones joined) are called back in order. */
+/* One asynchronous creation or growth: a threadpool job builds the topic (or the new
+ * partitions of one) and writes its metadata; the callers waiting for it (the first started
+ * it, later ones joined) are called back in order. */
 typedef struct bk_topic_waiter {
     struct bk_topic_waiter *next;
     bk_topic_created_cb cb;
@@ -419,7 +421,10 @@ struct bk_topic_job {
     uint64_t id;
     uint32_t partitions;
     bk_topic_config_t cfg;
-    bk_topic_t *t; /* built by the job, NULL on failure */
+    bk_topic_t *t;              /* built by the job, NULL on failure; a grow: the topic */
+    bk_topic_t *grow;           /* a grow of this topic, NULL for a creation */
+    uint32_t from;              /* a grow: the partition count before it */
+    bk_partition_t **new_parts; /* a grow: partitions [from, partitions) it made */
     int rc;
     int started; /* queued on the threadpool (else waiting for the one before it) */
     bk_topic_waiter_t *waiters, **tail;
@@ -428,7 +433,15 @@ struct bk_topic_job {
 static struct bk_topic_job *creation_of(const bk_log_t *log, const char *name, size_t len)
 {
     for (struct bk_topic_job *j = log->creating; j; j = j->next)
-        if (cmp_name(j->name, j->name_len, name, len) == 0)
+        if (!j->grow && cmp_name(j->name, j->name_len, name, len) == 0)
+            return j;
+    return NULL;
+}
+
+static struct bk_topic_job *growth_of(const bk_log_t *log, const bk_topic_t *t)
+{
+    for (struct bk_topic_job *j = log->creating; j; j = j->next)
+        if (j->grow == t)
             return j;
     return NULL;
 }
@@ -490,8 +503,19 @@ int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uin
 static void work_create(uv_work_t *req)
 {
     /* Threadpool thread: touches only the job and the topic it builds, which nothing else
-     * can see yet, and the log's settings, which do not change after open. */
+     * can see yet, and the log's settings, which do not change after open. A grow touches
+     * only the partitions it makes and reads its topic's name, id and settings, which no
+     * one changes while it runs (deleting and growing wait for it). */
     struct bk_topic_job *job = req->data;
+    if (job->grow) {
+        bk_topic_t *t = job->grow;
+        job->rc = open_partitions(t, job->from, job->partitions, 1, job->new_parts);
+        if (job->rc == 0 &&
+            (job->rc = write_meta(job->log, t->name, t->id, job->partitions, &t->cfg)) < 0)
+            for (uint32_t i = job->from; i < job->partitions; i++)
+                bk_partition_free(job->new_parts[i - job->from]);
+        return;
+    }
     job->rc = topic_build(job->log, job->name, job->name_len, job->id, job->partitions, &job->cfg,
                           1, &job->t);
     if (job->rc == 0 &&
@@ -525,6 +549,41 @@ static void next_creation(bk_log_t *log)
         after_create(&oldest->work, rc);
 }
 
+/* The loop's half of a creation: registers the topic the job built. Returns it, or NULL
+ * with *rc set. */
+static bk_topic_t *created(bk_log_t *log, struct bk_topic_job *job, int *rc)
+{
+    log->topics_reserved--;
+    bk_topic_t *t = job->t;
+    if (*rc == 0 && log->closing)
+        *rc = BK_ECLOSED; /* it is on disk: the next open loads it */
+    if (*rc == 0 && (*rc = insert(log, t)) == 0)
+        bk_trace_info("log", "created topic %s with %" PRIu32 " partition(s)", t->name,
+                      job->partitions);
+    if (*rc) {
+        bk_topic_free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+/* The loop's half of a growth: the topic takes the partitions the job made (its array got
+ * room for them when the growth was asked for). A log closing meanwhile takes them too: they
+ * are on disk, and the topic is freed with them at close. */
+static bk_topic_t *grown(struct bk_topic_job *job, int rc)
+{
+    bk_topic_t *t = job->grow;
+    if (rc == 0) {
+        memcpy(&t->parts[job->from], job->new_parts,
+               (job->partitions - job->from) * sizeof *t->parts);
+        bk_trace_info("log", "topic %s grew from %" PRIu32 " to %" PRIu32 " partitions", t->name,
+                      job->from, job->partitions);
+        t->npart = job->partitions;
+    }
+    free(job->new_parts);
+    return t;
+}
+
 static void after_create(uv_work_t *req, int status)
 {
     struct bk_topic_job *job = req->data;
@@ -535,25 +594,16 @@ static void after_create(uv_work_t *req, int status)
             break;
         }
     }
-    log->topics_reserved--;
-    int rc = status ? status : job->rc;
-    bk_topic_t *t = job->t;
-    if (rc == 0 && log->closing)
-        rc = BK_ECLOSED; /* it is on disk: the next open loads it */
-    if (rc == 0 && (rc = insert(log, t)) == 0)
-        bk_trace_info("log", "created topic %s with %" PRIu32 " partition(s)", t->name,
-                      job->partitions);
-    if (rc) {
-        bk_topic_free(t);
-        t = NULL;
-    }
+    int rc = status ? status : job->rc, grow = job->grow != NULL;
+    bk_topic_t *t = grow ? grown(job, rc) : created(log, job, &rc);
     bk_topic_waiter_t *w = job->waiters;
     free(job->name);
     free(job);
-    /* Joiners get no pointer: an earlier caller's answer may already have deleted it. */
+    /* Joiners get no pointer: an earlier caller's answer may already have deleted it. A
+     * creation's joiners learn that the topic exists (they did not create it). */
     for (int first = 1; w; first = 0) {
         bk_topic_waiter_t *next = w->next;
-        w->cb(w->arg, rc || first ? rc : UV_EEXIST, first ? t : NULL);
+        w->cb(w->arg, rc || first || grow ? rc : UV_EEXIST, first ? t : NULL);
         free(w);
         w = next;
     }
@@ -561,12 +611,25 @@ static void after_create(uv_work_t *req, int status)
     bk_log_job_done(log); /* may free the log */
 }
 
-int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len,
-                                bk_topic_created_cb cb, void *arg)
+/* Queues job: started now when no other job runs, else by after_create in turn. Returns 0,
+ * or the error (then the caller frees the job). */
+static int enqueue_job(bk_log_t *log, struct bk_topic_job *job)
 {
-    struct bk_topic_job *job = creation_of(log, name, name_len);
-    if (!job)
-        return UV_ENOENT;
+    if (!log->creating) { /* none runs: start it now (after_create starts the others) */
+        job->work.data = job;
+        int rc = uv_queue_work(log->loop, &job->work, work_create, after_create);
+        if (rc != 0)
+            return rc;
+        job->started = 1;
+        log->jobs++;
+    }
+    job->next = log->creating;
+    log->creating = job;
+    return 0;
+}
+
+static int add_waiter(struct bk_topic_job *job, bk_topic_created_cb cb, void *arg)
+{
     bk_topic_waiter_t *w = malloc(sizeof *w);
     if (!w)
         return UV_ENOMEM;
@@ -574,6 +637,54 @@ int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len
     *job->tail = w;
     job->tail = &w->next;
     return 0;
+}
+
+int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len,
+                                bk_topic_created_cb cb, void *arg)
+{
+    struct bk_topic_job *job = creation_of(log, name, name_len);
+    return job ? add_waiter(job, cb, arg) : UV_ENOENT;
+}
+
+int bk_log_topic_await_growth(bk_log_t *log, const bk_topic_t *t, bk_topic_created_cb cb, void *arg)
+{
+    struct bk_topic_job *job = growth_of(log, t);
+    return job ? add_waiter(job, cb, arg) : UV_ENOENT;
+}
+
+int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
+                            bk_topic_created_cb cb, void *arg)
+{
+    if (log->closing)
+        return BK_ECLOSED;
+    if (t->deleted)
+        return BK_ENOTOPIC;
+    if (growth_of(log, t))
+        return UV_EBUSY;
+    if (new_count <= t->npart || new_count > BK_LOG_MAX_PARTITIONS)
+        return BK_EINVAL;
+    /* Room for the new partitions now, so the loop's half cannot fail; nobody holds pointers
+     * into the array (partitions are pointed to, the array is not). */
+    bk_partition_t **parts = realloc(t->parts, new_count * sizeof *parts);
+    if (!parts)
+        return UV_ENOMEM;
+    t->parts = parts;
+    struct bk_topic_job *job = calloc(1, sizeof *job);
+    int rc = UV_ENOMEM;
+    if (job && (job->new_parts = calloc(new_count - t->npart, sizeof *job->new_parts))) {
+        job->tail = &job->waiters;
+        job->log = log;
+        job->grow = t;
+        job->from = t->npart;
+        job->partitions = new_count;
+        if ((rc = add_waiter(job, cb, arg)) == 0 && (rc = enqueue_job(log, job)) == 0)
+            return 0;
+        free(job->waiters);
+    }
+    if (job)
+        free(job->new_parts);
+    free(job);
+    return rc;
 }
 
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
@@ -605,19 +716,12 @@ int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, 
     *w = (bk_topic_waiter_t){NULL, cb, arg};
     job->waiters = w;
     job->tail = &w->next;
-    if (!log->creating) { /* none runs: start it now (after_create starts the others) */
-        job->work.data = job;
-        if ((rc = uv_queue_work(log->loop, &job->work, work_create, after_create)) != 0) {
-            free(w);
-            free(job->name);
-            free(job);
-            return rc;
-        }
-        job->started = 1;
-        log->jobs++;
+    if ((rc = enqueue_job(log, job)) != 0) {
+        free(w);
+        free(job->name);
+        free(job);
+        return rc;
     }
-    job->next = log->creating;
-    log->creating = job;
     log->topics_reserved++;
     return 0;
 }
@@ -634,6 +738,8 @@ int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count
         return BK_ECLOSED;
     if (t->deleted)
         return BK_ENOTOPIC;
+    if (growth_of(log, t))
+        return UV_EBUSY;
     if (new_count < t->npart || new_count > BK_LOG_MAX_PARTITIONS)
         return BK_EINVAL;
     if (new_count == t->npart)
@@ -644,7 +750,7 @@ int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count
     t->parts = parts;
     /* New directories first (an unpublished one is reused by the next attempt), then the
      * metadata: the rename is the commit point. */
-    int rc = open_partitions(t, new_count, 1);
+    int rc = open_partitions(t, t->npart, new_count, 1, &t->parts[t->npart]);
     if (rc < 0)
         return rc;
     if ((rc = write_meta(log, t->name, t->id, new_count, &t->cfg)) < 0) {
@@ -747,6 +853,8 @@ int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t)
         return BK_ECLOSED;
     if (t->deleted)
         return BK_ENOTOPIC;
+    if (growth_of(log, t))
+        return UV_EBUSY;
     char *entry = NULL;
     int rc = trash_entry(log, t->name, &entry);
     if (rc == 0)

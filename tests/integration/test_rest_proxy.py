@@ -5,6 +5,7 @@ streamed reads that follow the log, and retention deleting old segments."""
 import base64
 import http.client
 import json
+import os
 import threading
 import time
 
@@ -301,6 +302,62 @@ def test_topic_creation_does_not_stop_the_broker():
         assert body["end_offset"] == 16
 
 
+def test_growing_a_topic_does_not_stop_the_broker():
+    """Adding partitions makes and syncs a directory and files per new partition: that runs
+    off the loop too, so the topic's existing partitions take produces while it grows by 400;
+    a produce pipelined behind the growth to a new partition lands once it exists, and a
+    DELETE from another connection during a growth waits for it, then deletes everything."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        assert b.post_json("/topics", {"name": "grows", "partitions": 1})[0] == 201
+        result = {}
+
+        def grow():
+            result["grow"] = b.post_json("/topics/grows/partitions", {"partitions": 401})
+
+        t = threading.Thread(target=grow)
+        started = time.monotonic()
+        t.start()
+        polls = []  # (sent, took, status) of each produce to partition 0 during the growth
+        while t.is_alive():
+            sent = time.monotonic()
+            st, _, _ = b.post_json("/produce", {"message": "during", "topic": "grows",
+                                                 "partition": 0})
+            polls.append((sent, time.monotonic() - sent, st))
+            time.sleep(0.002)
+        t.join()
+        took = time.monotonic() - started
+        st, body, _ = result["grow"]
+        assert st == 200 and len(body["partitions"]) == 401, (st, body)
+        assert all(st == 200 for _, _, st in polls), polls
+        early = [d for sent, d, _ in polls if sent - started < took / 2]
+        assert early, "no produce sent during the first half of a %.3f s growth" % took
+        assert max(early) < took / 4, "a produce took %.3f s during a %.3f s growth" % (
+            max(early), took)
+        st, body, _ = b.get("/topics/grows/partitions/0/offsets")
+        assert body["end_offset"] == len(polls), (body, len(polls))
+
+        with brook.RawConn(b.port) as conn, brook.RawConn(b.port) as other:
+            records = json.dumps({"records": [{"value": "v"}]})
+            conn.send(brook.http_bytes("POST", "/topics/grows/partitions",
+                                       json.dumps({"partitions": 500})) +
+                      brook.http_bytes("POST", "/topics/grows/partitions/499", records,
+                                       content_type=V2_JSON))
+            st, body, _ = conn.read_json()
+            assert st == 200 and len(body["partitions"]) == 500, (st, body)
+            st, body, _ = conn.read_json()
+            assert st == 200 and body["offsets"][0]["partition"] == 499, (st, body)
+            conn.send(brook.http_bytes("POST", "/topics/grows/partitions",
+                                       json.dumps({"partitions": 900})))
+            time.sleep(0.01)
+            other.send(brook.http_bytes("DELETE", "/topics/grows"))
+            st, body, _ = conn.read_json()
+            assert st == 200 and len(body["partitions"]) == 900, (st, body)
+            st, body, _ = other.read_json()
+            assert st == 200 and body.get("deleted") is True, (st, body)
+        assert b.get("/topics/grows")[0] == 404
+        assert not os.path.exists(os.path.join(b.data_dir, "grows-499"))
+
 def test_pipelined_requests_see_a_topic_being_created():
     """Requests pipelined behind a topic creation on one connection see the topic, as they
     would if it were created on the loop: a produce to its last partition, its metadata."""
@@ -348,5 +405,6 @@ if __name__ == "__main__":
                test_topic_admin_survives_restart, test_metadata_shapes_and_accept, test_metrics,
                test_streamed_read_follows_the_log, test_retention_deletes_old_segments_only,
                test_topic_creation_does_not_stop_the_broker,
+               test_growing_a_topic_does_not_stop_the_broker,
                test_pipelined_requests_see_a_topic_being_created,
                test_pipelined_delete_waits_for_the_writes_before_it])
