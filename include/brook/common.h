@@ -31,6 +31,9 @@ uint64_t bk_now_ms(void);
 /* Wall-clock milliseconds since the Unix epoch (record timestamps). */
 int64_t bk_wall_ms(void);
 
+/* 64 random bits, never 0 (identifiers, not secrets). Thread-safe. */
+uint64_t bk_random_id(void);
+
 /* Diagnostics: one line to stderr, "<time> <level> <module>: <message>". */
 enum { BK_TRACE_DEBUG = 0, BK_TRACE_INFO = 1, BK_TRACE_WARN = 2, BK_TRACE_ERROR = 3 };
 extern int bk_trace_level;

@@ -71,6 +71,11 @@ void bk_election_view(const bk_election_t *e, bk_election_view_t *out);
  * 1 with the same E. */
 int bk_election_can_ack(const bk_election_t *e, int64_t *epoch);
 
+/* eligible 0: never take a vacant lease, whatever the ISR says, until set back to 1 (the
+ * replicator's answer to a leader refusing this broker's id: another broker uses it, so the
+ * ISR listing that id says nothing about this one's log). A lease held already is kept. */
+void bk_election_set_eligible(bk_election_t *e, int eligible);
+
 /* Asks for an immediate re-read of the leader key (e.g. a follower was told of a leader that
  * turned out to be gone). Cheap; coalesced with a read already in flight. */
 void bk_election_refresh(bk_election_t *e);

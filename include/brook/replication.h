@@ -167,6 +167,7 @@ typedef struct {
     int64_t known_epoch; /* highest leader epoch the follower knows */
     const char *id;      /* follower's broker id */
     size_t id_len;
+    uint64_t instance; /* random per follower process (on the wire right after the id) */
     uint32_t max_wait_ms;
     uint32_t max_bytes;
     uint32_t partition_count; /* decode output */

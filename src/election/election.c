@@ -26,6 +26,7 @@ struct bk_election {
     int unclean;                /* acquire even when the ISR does not list us */
     bk_isr_memory_t isr_memory; /* whether the last ISR value we saw listed us */
     int declined;               /* said why we do not take a vacant lease (said once) */
+    int eligible;               /* 0: never take the lease (bk_election_set_eligible) */
     uint32_t lease_ms;
     void (*on_change)(void *arg);
     void *arg;
@@ -148,13 +149,14 @@ static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
                              e->unclean ? "1" : "0",
                              e->isr_memory.listed == 1   ? "1"
                              : e->isr_memory.listed == 0 ? "0"
-                                                         : "-1"};
+                                                         : "-1",
+                             e->eligible ? "1" : "0"};
     const char *renew[] = {e->key_leader, l->self_id, epoch, lease};
     const char *read[] = {e->key_leader, e->key_epoch, e->key_isr, l->self_id};
     int rc;
     switch (cmd) {
     case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 6, acquire,
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 7, acquire,
                              after_command, e);
         break;
     case BK_LEASE_CMD_RENEW:
@@ -210,7 +212,10 @@ static void say_why_declined(bk_election_t *e, int declined, int listed)
         return;
     }
     e->declined = 1;
-    if (listed == 0)
+    if (!e->eligible)
+        bk_trace_warn("election", "not taking the vacant lease: another broker uses this "
+                                  "broker's id (see replication)");
+    else if (listed == 0)
         bk_trace_warn("election",
                       "not taking the vacant lease: the ISR in Redis does not list this broker "
                       "(it lags); a broker in the ISR must lead, or one started with "
@@ -358,6 +363,7 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     e->standalone = cfg->standalone;
     e->lease_ms = cfg->lease_ms;
     e->unclean = cfg->unclean;
+    e->eligible = 1;
     if (bk_isr_memory_open(&e->isr_memory, cfg->standalone ? NULL : cfg->state_path) != 0) {
         free(e);
         return UV_ENOMEM;
@@ -402,6 +408,12 @@ int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
     }
     int ok = bk_lease_can_ack(&e->lease, bk_now_ms(), epoch);
     return ok && !e->stopping;
+}
+
+void bk_election_set_eligible(bk_election_t *e, int eligible)
+{
+    e->eligible = eligible != 0;
+    e->declined = 0; /* a new reason to say */
 }
 
 void bk_election_refresh(bk_election_t *e)

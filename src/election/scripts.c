@@ -64,6 +64,7 @@ static const char acquire_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
     "  if epoch > floor then floor = epoch end\n"
     "end\n"
     "if members and (tonumber(isr.epoch) or 0) > floor then floor = tonumber(isr.epoch) end\n"
+    "if ARGV[7] == '0' then return {0, 0, '', 0, '', counter, me} end\n"
     "if ARGV[5] ~= '1' then\n"
     "  if me == 0 then return {0, 0, '', 0, '', counter, me} end\n"
     "  if me == -1 and ARGV[6] == '0' then return {0, 0, '', 0, '', counter, me} end\n"

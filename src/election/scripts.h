@@ -27,7 +27,8 @@ typedef enum {
      * (a lagging replica is never elected): reply {0, 0, "", 0, "", counter, 0}, nothing
      * written. With no ISR value (Redis lost its data, or no leader published one yet), a
      * broker with was_listed "0" is refused the same way: it knows it was left out, so it
-     * may lack acknowledged writes. */
+     * may lack acknowledged writes. ARGV[7] eligible: "0" refuses the same way whatever the
+     * ISR says (another broker uses this id, so the ISR's word for it is not ours). */
     BK_SCRIPT_ACQUIRE = 0,
     /* KEYS leader; ARGV id, epoch, lease_ms. PEXPIRE only if the value holds this id and
      * epoch. Reply 1 or 0. */

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -390,17 +389,6 @@ uint64_t bk_topic_id(const bk_topic_t *t)
     return t->id;
 }
 
-/* An id for a new topic: 64 random bits, never 0. Should the kernel have no randomness to
- * give, the clock, the process and a counter still make a repeat vanishingly unlikely. */
-static uint64_t fresh_id(void)
-{
-    static uint64_t counter;
-    uint64_t id = 0;
-    if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
-        id = (uv_hrtime() ^ (uint64_t)getpid() << 40) + ++counter * 0x9e3779b97f4a7c15u;
-    return id ? id : 1;
-}
-
 /* ---- create ---- */
 
 /* One asynchronous creation or growth: a threadpool job builds the topic (or the new
@@ -476,7 +464,7 @@ static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                              const bk_topic_config_t *cfg, bk_topic_t **out)
 {
-    return bk_log_topic_create_as(log, name, name_len, fresh_id(), partitions, cfg, out);
+    return bk_log_topic_create_as(log, name, name_len, bk_random_id(), partitions, cfg, out);
 }
 
 int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uint64_t id,
@@ -710,7 +698,7 @@ int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, 
     job->name[name_len] = '\0';
     job->name_len = name_len;
     job->log = log;
-    job->id = fresh_id();
+    job->id = bk_random_id();
     job->partitions = partitions;
     job->cfg = c;
     *w = (bk_topic_waiter_t){NULL, cb, arg};

@@ -13,9 +13,11 @@
  * The request names the follower and lists what it wants:
  *
  *   size   field
- *      4   magic               "BKF1"
+ *      4   magic               "BKF2"
  *      8   follower_known_epoch   highest leader epoch the follower has seen
  *   2+n    follower id         string
+ *      8   instance            random, fixed for the follower process's life: two live brokers
+ *                              using one id show as two instances (the leader refuses one)
  *      4   max_wait_ms         how long the leader may hold the request when nothing is new
  *      4   max_bytes           soft cap on record bytes in the whole answer
  *      4   partition_count
@@ -69,9 +71,9 @@
 #include "brook/common.h"
 #include "brook/replication.h"
 
-#define REQ_MAGIC "BKF2"                     /* BKF1: before topic ids */
-#define RESP_MAGIC "BKR2"                    /* BKR1: before topic ids */
-#define REQ_HEAD_MIN (4 + 8 + 2 + 4 + 4 + 4) /* without the id bytes */
+#define REQ_MAGIC "BKF2"                         /* BKF1: before topic ids */
+#define RESP_MAGIC "BKR2"                        /* BKR1: before topic ids */
+#define REQ_HEAD_MIN (4 + 8 + 2 + 8 + 4 + 4 + 4) /* without the id bytes */
 #define REQ_PART_MIN (2 + 1 + 8 + 4 + 8 + 4)
 #define RESP_HEAD (4 + 8 + 4 + 4)
 #define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4)
@@ -257,7 +259,7 @@ int bk_fetch_request_decode(const uint8_t *data, size_t len, bk_fetch_req_t *q)
     bk_fetch_req_part_t scratch;
     if (get_magic(&r, REQ_MAGIC) || get_i64(&r, &q->known_epoch) ||
         get_str(&r, &q->id, &q->id_len) || !valid_id(q->id, q->id_len) ||
-        get_u32(&r, &q->max_wait_ms) || get_u32(&r, &q->max_bytes))
+        get_be(&r, 8, &q->instance) || get_u32(&r, &q->max_wait_ms) || get_u32(&r, &q->max_bytes))
         return BK_EINVAL;
     if (read_list(&r, REQ_PART_MIN, read_req_part, &scratch, &q->partition_count, &q->parts))
         return BK_EINVAL;
@@ -353,6 +355,7 @@ int bk_fetch_request_encode(bk_fetch_buf_t *b, const bk_fetch_req_t *q,
     put_bytes(b, REQ_MAGIC, 4);
     put_be(b, (uint64_t)q->known_epoch, 8);
     put_str(b, q->id, q->id_len);
+    put_be(b, q->instance, 8);
     put_be(b, q->max_wait_ms, 4);
     put_be(b, q->max_bytes, 4);
     put_be(b, n, 4);

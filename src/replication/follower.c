@@ -320,12 +320,44 @@ static void apply_part(bk_replicator_t *r, const struct sent *s, const bk_fetch_
     bk_repl_follower_refresh_hw(r, part, p);
 }
 
+/* The leader refuses our id: another live broker fetches under it (or it is the leader's
+ * own). Positions under one id are one replica's to the leader and the ISR in Redis names
+ * ids, so this broker must not take the lease meanwhile: it holds what the other one has
+ * been acknowledged for. Said once; lifted when the leader accepts a fetch again. */
+static void id_refused(bk_replicator_t *r, const bk_http_response_t *resp)
+{
+    if (r->f_refused)
+        return;
+    r->f_refused = 1;
+    if (r->election != NULL)
+        bk_election_set_eligible(r->election, 0);
+    int n = (int)(resp->body_len > 300 ? 300 : resp->body_len);
+    bk_trace_error("replication",
+                   "%s refuses our fetches: %.*s; not replicating and not eligible to lead "
+                   "until it accepts them",
+                   r->f_url, n, (const char *)resp->body);
+}
+
+static void id_accepted(bk_replicator_t *r)
+{
+    if (!r->f_refused)
+        return;
+    r->f_refused = 0;
+    if (r->election != NULL)
+        bk_election_set_eligible(r->election, 1);
+    bk_trace_info("replication", "%s accepts our fetches again", r->f_url);
+}
+
 /* Returns 0 when the answer was usable (even if some partitions need a retry). */
 static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_response_t *resp)
 {
     if (status != 0) {
         bk_trace_debug("replication", "fetch from %s: %s", r->f_url, bk_strerror(status));
         return status;
+    }
+    if (resp->status == 409) {
+        id_refused(r, resp);
+        return BK_EINVAL;
     }
     bk_fetch_resp_t a;
     if (resp->status != 200 || strcmp(resp->content_type, BK_FETCH_CONTENT_TYPE) != 0 ||
@@ -339,6 +371,7 @@ static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_
                        r->f_url, a.error, a.leader_epoch);
         return a.error == BK_FETCH_EFENCED ? BK_EFENCED : BK_ENOTLEADER;
     }
+    id_accepted(r);
     drop_deleted_topics(r, &a);
     if (apply_topics(r, &a)) {
         r->f_soon = 1; /* fetch the new topic from its start at once */
@@ -424,6 +457,7 @@ static int send_fetch(bk_replicator_t *r, op_t *op)
     bk_fetch_req_t req = {.known_epoch = r->f_epoch,
                           .id = r->id,
                           .id_len = strlen(r->id),
+                          .instance = r->instance,
                           .max_wait_ms = r->cfg.fetch_wait_ms,
                           .max_bytes = r->cfg.fetch_max_bytes};
     bk_fetch_buf_t b = {0};

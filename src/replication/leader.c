@@ -71,7 +71,35 @@ int bk_repl_leader_ensure_isr(bk_replicator_t *r, part_t *part, bk_partition_t *
     return 1;
 }
 
-static void note_follower(bk_replicator_t *r, const char *id, uint64_t now)
+/* Two live brokers fetching under one id would count as one replica: their positions would
+ * mix, and the high watermark could count records only one of them holds. The instance that
+ * fetches first keeps the id; another is refused until the first has been silent for
+ * replica_lag_ms (then it is taken for a restart of the same broker). Returns 1 to refuse. */
+static int id_taken(bk_replicator_t *r, const char *id, uint64_t instance, uint64_t now)
+{
+    for (int i = 0; i < r->nfollowers; i++) {
+        follower_t *f = &r->followers[i];
+        if (strcmp(f->id, id) != 0)
+            continue;
+        if (f->instance == 0 || f->instance == instance ||
+            now - f->last_seen_ms >= r->cfg.replica_lag_ms) {
+            f->instance = instance;
+            return 0;
+        }
+        if (f->refused != instance)
+            bk_trace_error("replication",
+                           "two brokers fetch as %s (instances %016" PRIx64 " and %016" PRIx64
+                           "); refusing the second: give every broker its own --id",
+                           id, f->instance, instance);
+        f->refused = instance;
+        return 1;
+    }
+    return 0;
+}
+
+/* Notes a fetch of follower id (instance 0: a member carried from the previous ISR, not
+ * seen yet). */
+static void note_follower(bk_replicator_t *r, const char *id, uint64_t instance, uint64_t now)
 {
     for (int i = 0; i < r->nfollowers; i++) {
         if (strcmp(r->followers[i].id, id) == 0) {
@@ -86,6 +114,8 @@ static void note_follower(bk_replicator_t *r, const char *id, uint64_t now)
     follower_t *f = &r->followers[r->nfollowers++];
     copy_id(f->id, id, strlen(id));
     f->last_seen_ms = now;
+    f->instance = instance;
+    f->refused = 0;
     kick(r); /* it may be eligible already (e.g. while there are no partitions) */
 }
 
@@ -260,7 +290,7 @@ static void start_term(bk_replicator_t *r, const bk_election_isr_t *isr)
         if (strcmp(id, r->id) == 0 || old_leader)
             continue;
         add_may_hold(r, id);
-        note_follower(r, id, now);
+        note_follower(r, id, 0, now);
     }
     bk_trace_info("replication",
                   "leader term at epoch %" PRId64 ": %d follower(s) carried from "
@@ -625,14 +655,24 @@ void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
     }
     char id[ID_MAX];
     copy_id(id, req.id, req.id_len);
-    if (strcmp(id, r->id) == 0 || memchr(req.id, '\0', req.id_len) != NULL) {
-        bk_exchange_error(ex, 400, "a fetch must come from another broker");
+    if (strcmp(id, r->id) == 0) {
+        bk_exchange_errorf(ex, 409,
+                           "broker id %s is this leader's own; give every broker its own --id "
+                           "(BROKER_ID)",
+                           id);
         return;
     }
     uint64_t now = bk_now_ms();
+    if (id_taken(r, id, req.instance, now)) {
+        bk_exchange_errorf(ex, 409,
+                           "broker id %s is in use by another broker fetching from this leader; "
+                           "give every broker its own --id (BROKER_ID)",
+                           id);
+        return;
+    }
     int changed = 0;
     if (r->term_ready)
-        note_follower(r, id, now);
+        note_follower(r, id, req.instance, now);
     int ready = note_fetch(r, &req, id, now, &changed);
     if (changed)
         kick(r); /* publish the new membership */

@@ -332,6 +332,7 @@ int bk_replicator_new(uv_loop_t *loop, bk_log_t *log, bk_election_t *election,
     if (election != NULL)
         bk_election_view(election, &v);
     r->standalone = election == NULL || v.role == BK_ROLE_STANDALONE;
+    r->instance = bk_random_id();
     const char *id = cfg->broker_id ? cfg->broker_id : "";
     if (strlen(id) == 0 || strlen(id) >= ID_MAX || (!r->standalone && client == NULL)) {
         free(r);

@@ -89,6 +89,8 @@ struct op {
 typedef struct {
     char id[ID_MAX];
     uint64_t last_seen_ms; /* last fetch, or the term start for a carried member */
+    uint64_t instance;     /* the process fetching under id (0: none seen this term) */
+    uint64_t refused;      /* the other instance last refused (said once) */
 } follower_t;
 
 struct bk_replicator {
@@ -98,6 +100,7 @@ struct bk_replicator {
     bk_http_client_t *client;
     bk_replication_config_t cfg;
     char id[ID_MAX];
+    uint64_t instance; /* random, this process's: sent with every fetch */
     int standalone;
     int stopping;
     void (*done)(void *arg);
@@ -145,6 +148,7 @@ struct bk_replicator {
     int f_pending; /* raw appends of this term not completed */
     int f_failed;  /* something in this round asks for a backoff */
     int f_soon;    /* something asks for a quick retry (truncation busy) */
+    int f_refused; /* the leader refuses our id (another broker uses it): may not lead */
     uint32_t f_backoff;
     uv_timer_t f_timer;
     int f_timer_armed;

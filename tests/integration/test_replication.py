@@ -425,6 +425,59 @@ def test_recreated_topic_replaces_the_old_one_on_followers():
         no_sanitizer_reports(bs)
 
 
+def test_brokers_sharing_an_id_never_count_or_lead_as_one():
+    """Two followers started with the same id (easy on one host: the default id is
+    broker-<hostname>), and one with the leader's id. The leader serves one process per id and
+    refuses the others with 409 (else their positions would mix into one ISR member); a refused
+    broker says why and does not take the lease even though the ISR lists its id: with the
+    leader and the accepted twin gone, nobody leads rather than a broker missing the data."""
+    with Cluster() as c:
+        r = c.redis()
+        extra = ["--min-insync-replicas", "1", "--replica-lag-ms", "1500"]
+        leader = c.broker(name="broker1", redis=r,
+                          args=brook.cluster_args(LEASE_MS, RENEW_MS, extra))
+        wait_lead([leader])
+        twins = [c.broker(name=nm, redis=r, args=brook.cluster_args(
+            LEASE_MS, RENEW_MS, extra + ["--id", "twin"])) for nm in ("twin-a", "twin-b")]
+        clone = c.broker(name="clone", redis=r,
+                         args=brook.cluster_args(LEASE_MS, RENEW_MS, extra + ["--id", "broker1"]))
+        for k in range(10):
+            st, body, _ = produce_acks(leader.port, "v%d" % k, "ids")
+            assert st == 200, (st, body)
+
+        def refused(b):
+            with open(b.logfile) as f:
+                return "refuses our fetches" in f.read()
+        wait_until(lambda: refused(clone) and sum(map(refused, twins)) == 1, timeout=15,
+                   what="the clone and one twin to be refused")
+        with open(leader.logfile) as f:
+            assert "two brokers fetch as twin" in f.read()
+        served = next(t for t in twins if not refused(t))
+        shut_out = next(t for t in twins if refused(t))
+        wait_until(lambda: visible_end(served, "ids") == 10, timeout=15, what="served twin")
+        assert local_end(partition_bytes(shut_out.data_dir, "ids")) in (None, 0)
+        v = redis_isr(r)
+        print("shared ids: ISR %s; served %s, refused %s and clone" % (
+            v and v["isr"], served.name, shut_out.name), flush=True)
+        # The leader and the twin it served die: the refused ones hold nothing, so neither
+        # may lead although Redis's ISR lists both their ids.
+        leader.kill()
+        served.kill()
+        t0, roles = time.monotonic(), set()
+        while time.monotonic() - t0 < 3 * LEASE:
+            roles.update(role(b) for b in (shut_out, clone))
+            time.sleep(0.1)
+        assert "leader" not in roles, roles
+        assert r.command("GET", "brook:leader") is None
+        # The real broker1 comes back and leads; the refused twin is now the only "twin",
+        # is accepted after the lag and catches up.
+        leader.start()
+        wait_lead([leader, shut_out, clone], timeout=20)
+        wait_until(lambda: visible_end(shut_out, "ids") == 10, timeout=20,
+                   what="the refused twin to be served once alone")
+        no_sanitizer_reports([leader, shut_out, clone])
+
+
 def test_follower_behind_leader_retention_starts_over():
     """A follower that comes back after the leader's retention deleted everything it would
     fetch next empties its partition and follows from the leader's start (Kafka's
@@ -469,6 +522,7 @@ if __name__ == "__main__":
     brook.run([test_acked_writes_identical_everywhere, test_min_insync_refuses_with_503,
                test_deleted_topic_gone_from_followers_and_after_failover,
                test_recreated_topic_replaces_the_old_one_on_followers,
+               test_brokers_sharing_an_id_never_count_or_lead_as_one,
                test_follower_behind_leader_retention_starts_over,
                test_paused_leader_tail_truncated,
                test_follower_catches_up_and_lagging_never_elected, test_kill_leader_repeatedly])

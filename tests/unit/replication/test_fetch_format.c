@@ -21,6 +21,7 @@ static bk_fetch_req_t req_head(const char *id)
     q.known_epoch = 7;
     q.id = id;
     q.id_len = strlen(id);
+    q.instance = 0x4142434445464748u;
     q.max_wait_ms = 500;
     q.max_bytes = 1u << 20;
     return q;
@@ -41,11 +42,12 @@ static void test_request_exact_bytes(void)
     bk_fetch_req_part_t p = req_part("t", 3, 0x2122232425262728, -1);
     bk_fetch_buf_t b = {0};
     CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, &p, 1), 0);
-    static const uint8_t want[] = {
-        'B', 'K',  'F',  '2',  1,    2,    3,    4,    5,    6,    7,    8,    0,   2,
-        'b', '1',  0x0a, 0x0b, 0x0c, 0x0d, 0x11, 0x12, 0x13, 0x14, 0,    0,    0,   1,
-        0,   1,    't',  0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x33, 0,    0,   0,
-        3,   0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t want[] = {'B',  'K',  'F',  '2',  1,    2,    3,    4,    5,    6,    7,
+                                   8,    0,    2,    'b',  '1',  0x41, 0x42, 0x43, 0x44, 0x45, 0x46,
+                                   0x47, 0x48, 0x0a, 0x0b, 0x0c, 0x0d, 0x11, 0x12, 0x13, 0x14, 0,
+                                   0,    0,    1,    0,    1,    't',  0x31, 0x32, 0x33, 0x34, 0x35,
+                                   0x36, 0x37, 0x33, 0,    0,    0,    3,    0x21, 0x22, 0x23, 0x24,
+                                   0x25, 0x26, 0x27, 0x28, 0xff, 0xff, 0xff, 0xff};
     CHECK_EQ_INT(b.len, sizeof want);
     if (b.len == sizeof want)
         CHECK_MEM(b.data, want, sizeof want);
@@ -69,6 +71,7 @@ static void test_request_round_trip(void)
     CHECK(d.id >= (const char *)b.data && d.id + d.id_len <= (const char *)b.data + b.len);
     CHECK(memcmp(d.id, "broker-2", 8) == 0);
     CHECK_EQ_INT(d.max_wait_ms, 500);
+    CHECK(d.instance == 0x4142434445464748u);
     CHECK_EQ_INT(d.max_bytes, 1 << 20);
     CHECK_EQ_INT(d.partition_count, 3);
     bk_fetch_req_part_t p;
@@ -91,7 +94,7 @@ static void test_request_empty_list(void)
     bk_fetch_req_t q = req_head("x");
     bk_fetch_buf_t b = {0};
     CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, NULL, 0), 0);
-    CHECK_EQ_INT(b.len, 26 + 1);
+    CHECK_EQ_INT(b.len, 34 + 1);
     bk_fetch_req_t d;
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), 0);
     CHECK_EQ_INT(d.partition_count, 0);
@@ -289,8 +292,8 @@ static void test_bad_magic(void)
     bk_fetch_buf_free(&b);
 }
 
-/* Offsets in the request built below (id "abcde"): partition_count at 27, first topic length
- * at 31. */
+/* Offsets in the request built below (id "abcde"): partition_count at 35, first topic length
+ * at 39. */
 static void test_corrupt_counts(void)
 {
     bk_fetch_req_t q = req_head("abcde");
@@ -300,17 +303,17 @@ static void test_corrupt_counts(void)
     bk_fetch_req_t d;
     static const uint32_t counts[] = {0, 1, 3, 4, 1000, 0x7fffffff, UINT32_MAX};
     for (size_t i = 0; i < BK_ARRAY_LEN(counts); i++) {
-        put_be(b.data + 27, counts[i], 4);
+        put_be(b.data + 35, counts[i], 4);
         CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), BK_EINVAL);
     }
-    put_be(b.data + 27, 2, 4);
+    put_be(b.data + 35, 2, 4);
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), 0);
     /* A string length running past the end, and one eating into the next field. */
-    put_be(b.data + 31, 0xffff, 2);
+    put_be(b.data + 39, 0xffff, 2);
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), BK_EINVAL);
-    put_be(b.data + 31, 7, 2);
+    put_be(b.data + 39, 7, 2);
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), BK_EINVAL);
-    put_be(b.data + 31, 0, 2);
+    put_be(b.data + 39, 0, 2);
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), BK_EINVAL);
     bk_fetch_buf_free(&b);
 
@@ -364,14 +367,14 @@ static void test_names(void)
     CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, &p, 1), 0);
     bk_fetch_req_t d;
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), 0);
-    /* Hand-made 250-byte name: the decoder refuses it. Topic length field at 28. */
+    /* Hand-made 250-byte name: the decoder refuses it. Topic length field at 36. */
     size_t len = b.len;
     b.data = realloc(b.data, len + 1);
-    memmove(b.data + 30 + 250, b.data + 30 + 249, len - 30 - 249);
-    b.data[30 + 249] = 'n';
-    put_be(b.data + 28, 250, 2);
+    memmove(b.data + 38 + 250, b.data + 38 + 249, len - 38 - 249);
+    b.data[38 + 249] = 'n';
+    put_be(b.data + 36, 250, 2);
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, len + 1, &d), BK_EINVAL);
-    put_be(b.data + 28, 249, 2); /* and a 249-byte name followed by one stray byte */
+    put_be(b.data + 36, 249, 2); /* and a 249-byte name followed by one stray byte */
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, len + 1, &d), BK_EINVAL);
     bk_fetch_buf_free(&b);
 
@@ -384,8 +387,8 @@ static void test_names(void)
         char ok[8] = "xxxxxxx";
         bk_fetch_req_part_t good = {ok, n ? n : 1, 0, 0, -1, 0};
         CHECK_EQ_INT(bk_fetch_request_encode(&b, &q, &good, 1), 0);
-        put_be(b.data + 28, n, 2);
-        memcpy(b.data + 30, bad_topics[i], n);
+        put_be(b.data + 36, n, 2);
+        memcpy(b.data + 38, bad_topics[i], n);
         CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), BK_EINVAL);
         b.len = 0;
     }

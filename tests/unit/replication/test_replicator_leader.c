@@ -136,6 +136,7 @@ static void take_answer(bk_exchange_t *ex, answer_t *a)
         a->len = ex->out.len - off;
         a->body = malloc(a->len + 1);
         memcpy(a->body, ex->out.data + off, a->len);
+        a->body[a->len] = 0;
     }
     if (a->status == 200 && bk_fetch_response_decode(a->body, a->len, &a->resp) == 0) {
         a->ntopics = (int)a->resp.topic_count;
@@ -156,7 +157,8 @@ static void take_answer(bk_exchange_t *ex, answer_t *a)
 
 static bk_fetch_buf_t bufs[8]; /* request bodies, alive until their exchange is answered */
 static int nbufs;
-static uint64_t fetch_topic_id; /* the id fetch() gives topic "t" */
+static uint64_t fetch_topic_id;     /* the id fetch() gives topic "t" */
+static uint64_t fetch_instance = 1; /* the process instance fetch() claims */
 
 static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_epoch, int64_t offset,
                             int32_t last_epoch, uint32_t wait_ms)
@@ -164,6 +166,7 @@ static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_ep
     bk_fetch_req_t req = {.known_epoch = known_epoch,
                           .id = id,
                           .id_len = strlen(id),
+                          .instance = fetch_instance,
                           .max_wait_ms = wait_ms,
                           .max_bytes = 1 << 20};
     bk_fetch_req_part_t part = {"t", 1, 0, offset, last_epoch, fetch_topic_id};
@@ -357,6 +360,18 @@ static void test_leader_serves_fetches(void)
     CHECK_EQ_INT(batches_end(&a), 3);
     free(a.body);
 
+    /* Another process fetching as F while F is live, or as the leader itself, is refused:
+     * one id, one replica. */
+    fetch_instance = 2;
+    take_answer(fetch(r, "F", v.epoch, 3, epoch, 0), &a);
+    CHECK_EQ_INT(a.status, 409);
+    CHECK(a.body && strstr((const char *)a.body, "in use by another broker") != NULL);
+    free(a.body);
+    fetch_instance = 1;
+    take_answer(fetch(r, "L", v.epoch, 3, epoch, 0), &a);
+    CHECK_EQ_INT(a.status, 409);
+    free(a.body);
+
     /* Caught up: it joins the ISR, and Redis lists it once published. */
     take_answer(fetch(r, "F", v.epoch, 3, epoch, 0), &a);
     CHECK_EQ_INT(a.part.records_len, 0);
@@ -429,9 +444,22 @@ static void test_leader_serves_fetches(void)
     CHECK(run_until(&loop, isr_lists, "\"isr\":[\"L\"]", 4000));
     CHECK(run_until(&loop, flag_set, &w3.done, 1000));
     CHECK_EQ_INT(w3.status, 0);
+    /* Silent for the lag, F's id goes to the next process that fetches as F (a restart);
+     * the old one is refused from then on. */
+    fetch_instance = 3;
+    take_answer(fetch(r, "F", v.epoch, 5, epoch, 0), &a);
+    CHECK_EQ_INT(a.status, 200);
+    free(a.body);
+    fetch_instance = 1;
+    take_answer(fetch(r, "F", v.epoch, 5, epoch, 0), &a);
+    CHECK_EQ_INT(a.status, 409);
+    free(a.body);
+    fetch_instance = 3;
 
     /* Stop with a fetch parked and a waiter pending. */
     append(&loop, p, "f", epoch);
+    take_answer(fetch(r, "F", v.epoch, 6, epoch, 0), &a); /* F (in sync again) has it */
+    free(a.body);
     parked = fetch(r, "F", v.epoch, 6, epoch, 5000);
     run_for(&loop, 20);
     CHECK(parked->state == BK_EX_DISPATCHED);
