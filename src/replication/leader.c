@@ -665,9 +665,11 @@ void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
     uint64_t now = bk_now_ms();
     if (id_taken(r, id, req.instance, now)) {
         bk_exchange_errorf(ex, 409,
-                           "broker id %s is in use by another broker fetching from this leader; "
-                           "give every broker its own --id (BROKER_ID)",
-                           id);
+                           "broker id %s is in use by another process fetching from this leader "
+                           "(another broker with that id, or this broker's previous process if "
+                           "it restarted within %" PRIu32 " ms); give every broker its own --id "
+                           "(BROKER_ID)",
+                           id, r->cfg.replica_lag_ms);
         return;
     }
     int changed = 0;

@@ -365,7 +365,7 @@ static void test_leader_serves_fetches(void)
     fetch_instance = 2;
     take_answer(fetch(r, "F", v.epoch, 3, epoch, 0), &a);
     CHECK_EQ_INT(a.status, 409);
-    CHECK(a.body && strstr((const char *)a.body, "in use by another broker") != NULL);
+    CHECK(a.body && strstr((const char *)a.body, "in use by another process") != NULL);
     free(a.body);
     fetch_instance = 1;
     take_answer(fetch(r, "L", v.epoch, 3, epoch, 0), &a);
