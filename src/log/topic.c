@@ -640,8 +640,10 @@ int bk_log_topic_await_growth(bk_log_t *log, const bk_topic_t *t, bk_topic_creat
     return job ? add_waiter(job, cb, arg) : UV_ENOENT;
 }
 
-int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
-                            bk_topic_created_cb cb, void *arg)
+/* Checks a growth of t to new_count (the same count passes: the callers differ) and makes
+ * room for the new partitions in t's array, so what follows cannot fail for memory; nobody
+ * holds pointers into the array (partitions are pointed to, the array is not). */
+static int prepare_growth(bk_log_t *log, bk_topic_t *t, uint32_t new_count)
 {
     if (log->closing)
         return BK_ECLOSED;
@@ -649,16 +651,25 @@ int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
         return BK_ENOTOPIC;
     if (growth_of(log, t))
         return UV_EBUSY;
-    if (new_count <= t->npart || new_count > BK_LOG_MAX_PARTITIONS)
+    if (new_count < t->npart || new_count > BK_LOG_MAX_PARTITIONS)
         return BK_EINVAL;
-    /* Room for the new partitions now, so the loop's half cannot fail; nobody holds pointers
-     * into the array (partitions are pointed to, the array is not). */
     bk_partition_t **parts = realloc(t->parts, new_count * sizeof *parts);
     if (!parts)
         return UV_ENOMEM;
     t->parts = parts;
+    return 0;
+}
+
+int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
+                            bk_topic_created_cb cb, void *arg)
+{
+    int rc = prepare_growth(log, t, new_count);
+    if (rc == 0 && new_count == t->npart)
+        rc = BK_EINVAL;
+    if (rc)
+        return rc;
     struct bk_topic_job *job = calloc(1, sizeof *job);
-    int rc = UV_ENOMEM;
+    rc = UV_ENOMEM;
     if (job && (job->new_parts = calloc(new_count - t->npart, sizeof *job->new_parts))) {
         job->tail = &job->waiters;
         job->log = log;
@@ -722,24 +733,12 @@ int bk_log_topic_create(bk_log_t *log, const char *name, size_t name_len, uint32
 
 int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count)
 {
-    if (log->closing)
-        return BK_ECLOSED;
-    if (t->deleted)
-        return BK_ENOTOPIC;
-    if (growth_of(log, t))
-        return UV_EBUSY;
-    if (new_count < t->npart || new_count > BK_LOG_MAX_PARTITIONS)
-        return BK_EINVAL;
-    if (new_count == t->npart)
-        return 0;
-    bk_partition_t **parts = realloc(t->parts, new_count * sizeof *parts);
-    if (!parts)
-        return UV_ENOMEM;
-    t->parts = parts;
+    int rc = prepare_growth(log, t, new_count);
+    if (rc || new_count == t->npart)
+        return rc;
     /* New directories first (an unpublished one is reused by the next attempt), then the
      * metadata: the rename is the commit point. */
-    int rc = open_partitions(t, t->npart, new_count, 1, &t->parts[t->npart]);
-    if (rc < 0)
+    if ((rc = open_partitions(t, t->npart, new_count, 1, &t->parts[t->npart])) < 0)
         return rc;
     if ((rc = write_meta(log, t->name, t->id, new_count, &t->cfg)) < 0) {
         for (uint32_t i = t->npart; i < new_count; i++)
