@@ -332,10 +332,10 @@ static void id_refused(bk_replicator_t *r, const bk_http_response_t *resp)
     if (r->election != NULL)
         bk_election_set_eligible(r->election, 0);
     int n = (int)(resp->body_len > 300 ? 300 : resp->body_len);
-    bk_trace_error("replication",
-                   "%s refuses our fetches: %.*s; not replicating and not eligible to lead "
-                   "until it accepts them",
-                   r->f_url, n, (const char *)resp->body);
+    bk_trace_warn("replication",
+                  "%s refuses our fetches: %.*s; not replicating and not eligible to lead "
+                  "until it accepts them",
+                  r->f_url, n, (const char *)resp->body);
 }
 
 static void id_accepted(bk_replicator_t *r)

@@ -71,26 +71,34 @@ int bk_repl_leader_ensure_isr(bk_replicator_t *r, part_t *part, bk_partition_t *
     return 1;
 }
 
+/* How long after a fetch arrives its process counts as alive: the fetch may wait that long
+ * for data, and a live follower sends the next one at once. */
+#define LIVE_GRACE_MS 1000
+
 /* Two live brokers fetching under one id would count as one replica: their positions would
  * mix, and the high watermark could count records only one of them holds. The instance that
- * fetches first keeps the id; another is refused until the first has been silent for
- * replica_lag_ms (then it is taken for a restart of the same broker). Returns 1 to refuse. */
-static int id_taken(bk_replicator_t *r, const char *id, uint64_t instance, uint64_t now)
+ * fetches first keeps the id; another is refused while the first is alive (its last fetch's
+ * wait plus LIVE_GRACE_MS), then takes the id: a restart of the same broker, or the other
+ * one taking over, whose lower position then drops the id from the ISR until it catches up.
+ * Returns 1 to refuse. */
+static int id_taken(bk_replicator_t *r, const char *id, uint64_t instance, uint32_t wait_ms,
+                    uint64_t now)
 {
     for (int i = 0; i < r->nfollowers; i++) {
         follower_t *f = &r->followers[i];
         if (strcmp(f->id, id) != 0)
             continue;
-        if (f->instance == 0 || f->instance == instance ||
-            now - f->last_seen_ms >= r->cfg.replica_lag_ms) {
+        if (f->instance == 0 || f->instance == instance || now >= f->live_until) {
             f->instance = instance;
+            f->live_until = now + (wait_ms < MAX_PARK_MS ? wait_ms : MAX_PARK_MS) + LIVE_GRACE_MS;
             return 0;
         }
         if (f->refused != instance)
-            bk_trace_error("replication",
-                           "two brokers fetch as %s (instances %016" PRIx64 " and %016" PRIx64
-                           "); refusing the second: give every broker its own --id",
-                           id, f->instance, instance);
+            bk_trace_warn("replication",
+                          "two processes fetch as %s (instances %016" PRIx64 " and %016" PRIx64
+                          "); refusing the second while the first lives: two brokers share "
+                          "the id, or it restarted a moment ago",
+                          id, f->instance, instance);
         f->refused = instance;
         return 1;
     }
@@ -99,7 +107,8 @@ static int id_taken(bk_replicator_t *r, const char *id, uint64_t instance, uint6
 
 /* Notes a fetch of follower id (instance 0: a member carried from the previous ISR, not
  * seen yet). */
-static void note_follower(bk_replicator_t *r, const char *id, uint64_t instance, uint64_t now)
+static void note_follower(bk_replicator_t *r, const char *id, uint64_t instance, uint32_t wait_ms,
+                          uint64_t now)
 {
     for (int i = 0; i < r->nfollowers; i++) {
         if (strcmp(r->followers[i].id, id) == 0) {
@@ -115,6 +124,8 @@ static void note_follower(bk_replicator_t *r, const char *id, uint64_t instance,
     copy_id(f->id, id, strlen(id));
     f->last_seen_ms = now;
     f->instance = instance;
+    f->live_until =
+        instance ? now + (wait_ms < MAX_PARK_MS ? wait_ms : MAX_PARK_MS) + LIVE_GRACE_MS : 0;
     f->refused = 0;
     kick(r); /* it may be eligible already (e.g. while there are no partitions) */
 }
@@ -290,7 +301,7 @@ static void start_term(bk_replicator_t *r, const bk_election_isr_t *isr)
         if (strcmp(id, r->id) == 0 || old_leader)
             continue;
         add_may_hold(r, id);
-        note_follower(r, id, 0, now);
+        note_follower(r, id, 0, 0, now);
     }
     bk_trace_info("replication",
                   "leader term at epoch %" PRId64 ": %d follower(s) carried from "
@@ -517,8 +528,22 @@ static int encode_answer(bk_replicator_t *r, const bk_fetch_req_t *req, int32_t 
     return rc;
 }
 
+/* A fetch answered: its process sends the next one at once if it lives. */
+static void note_answered(bk_replicator_t *r, const bk_fetch_req_t *req)
+{
+    for (int i = 0; i < r->nfollowers; i++) {
+        follower_t *f = &r->followers[i];
+        if (f->instance == req->instance && strlen(f->id) == req->id_len &&
+            memcmp(f->id, req->id, req->id_len) == 0) {
+            f->live_until = bk_now_ms() + LIVE_GRACE_MS;
+            return;
+        }
+    }
+}
+
 static void answer(bk_replicator_t *r, bk_exchange_t *ex, const bk_fetch_req_t *req, int32_t error)
 {
+    note_answered(r, req);
     int64_t epoch = r->term_epoch;
     if (!r->leading && r->election != NULL) {
         bk_election_view_t v;
@@ -663,18 +688,18 @@ void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
         return;
     }
     uint64_t now = bk_now_ms();
-    if (id_taken(r, id, req.instance, now)) {
+    if (id_taken(r, id, req.instance, req.max_wait_ms, now)) {
         bk_exchange_errorf(ex, 409,
                            "broker id %s is in use by another process fetching from this leader "
                            "(another broker with that id, or this broker's previous process if "
-                           "it restarted within %" PRIu32 " ms); give every broker its own --id "
+                           "it restarted a moment ago); give every broker its own --id "
                            "(BROKER_ID)",
-                           id, r->cfg.replica_lag_ms);
+                           id);
         return;
     }
     int changed = 0;
     if (r->term_ready)
-        note_follower(r, id, req.instance, now);
+        note_follower(r, id, req.instance, req.max_wait_ms, now);
     int ready = note_fetch(r, &req, id, now, &changed);
     if (changed)
         kick(r); /* publish the new membership */

@@ -90,6 +90,7 @@ typedef struct {
     char id[ID_MAX];
     uint64_t last_seen_ms; /* last fetch, or the term start for a carried member */
     uint64_t instance;     /* the process fetching under id (0: none seen this term) */
+    uint64_t live_until;   /* its last fetch's wait + a grace: it is alive until then */
     uint64_t refused;      /* the other instance last refused (said once) */
 } follower_t;
 

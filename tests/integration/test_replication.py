@@ -451,7 +451,7 @@ def test_brokers_sharing_an_id_never_count_or_lead_as_one():
         wait_until(lambda: refused(clone) and sum(map(refused, twins)) == 1, timeout=15,
                    what="the clone and one twin to be refused")
         with open(leader.logfile) as f:
-            assert "two brokers fetch as twin" in f.read()
+            assert "two processes fetch as twin" in f.read()
         served = next(t for t in twins if not refused(t))
         shut_out = next(t for t in twins if refused(t))
         wait_until(lambda: visible_end(served, "ids") == 10, timeout=15, what="served twin")

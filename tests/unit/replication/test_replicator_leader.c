@@ -444,8 +444,10 @@ static void test_leader_serves_fetches(void)
     CHECK(run_until(&loop, isr_lists, "\"isr\":[\"L\"]", 4000));
     CHECK(run_until(&loop, flag_set, &w3.done, 1000));
     CHECK_EQ_INT(w3.status, 0);
-    /* Silent for the lag, F's id goes to the next process that fetches as F (a restart);
-     * the old one is refused from then on. */
+    /* Silent for over a second after its last answer, F's process counts as gone: F's id
+     * goes to the next process that fetches as F (a restart); the old one is refused from
+     * then on. */
+    run_for(&loop, 1100);
     fetch_instance = 3;
     take_answer(fetch(r, "F", v.epoch, 5, epoch, 0), &a);
     CHECK_EQ_INT(a.status, 200);
