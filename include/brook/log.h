@@ -134,6 +134,11 @@ int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uin
 typedef void (*bk_topic_created_cb)(void *arg, int status, bk_topic_t *t);
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                               const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg);
+/* As bk_log_topic_create_async, under the topic id given (see bk_log_topic_create_as); a
+ * creation of the name under way is joined whatever its id. */
+int bk_log_topic_create_async_as(bk_log_t *log, const char *name, size_t name_len, uint64_t id,
+                                 uint32_t partitions, const bk_topic_config_t *cfg,
+                                 bk_topic_created_cb cb, void *arg);
 /* Calls cb(arg, status, NULL) once the creation of name under way ends, whatever its outcome
  * (status as for a joiner above). Returns 0, or UV_ENOENT when no creation of name is under
  * way (cb never runs). Lets a request that names a topic being created wait for it. */

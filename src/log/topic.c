@@ -689,6 +689,14 @@ int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                               const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg)
 {
+    return bk_log_topic_create_async_as(log, name, name_len, bk_random_id(), partitions, cfg, cb,
+                                        arg);
+}
+
+int bk_log_topic_create_async_as(bk_log_t *log, const char *name, size_t name_len, uint64_t id,
+                                 uint32_t partitions, const bk_topic_config_t *cfg,
+                                 bk_topic_created_cb cb, void *arg)
+{
     bk_topic_config_t c;
     int rc = check_create(log, name, name_len, &partitions, cfg, &c, NULL);
     if (rc == UV_EBUSY) /* join the creation under way */
@@ -709,7 +717,7 @@ int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, 
     job->name[name_len] = '\0';
     job->name_len = name_len;
     job->log = log;
-    job->id = bk_random_id();
+    job->id = id;
     job->partitions = partitions;
     job->cfg = c;
     *w = (bk_topic_waiter_t){NULL, cb, arg};

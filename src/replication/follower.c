@@ -69,10 +69,81 @@ void bk_repl_follower_refresh_hw(bk_replicator_t *r, part_t *part, bk_partition_
 
 /* ---- applying an answer ------------------------------------------------------------------ */
 
+/* A topic job of this follower ended (creation or growth off the loop; the fetch loop waited
+ * for it like for its appends). */
+static void after_topic_job(void *arg, int status, bk_topic_t *t)
+{
+    (void)t;
+    op_t *op = arg;
+    bk_replicator_t *r = op->r;
+    if (r == NULL || op->term != r->f_term || !r->following) {
+        bk_repl_op_free(op);
+        return;
+    }
+    bk_repl_op_free(op);
+    r->f_pending--;
+    if (status != 0 && status != UV_EEXIST) {
+        bk_trace_warn("replication", "cannot create or grow a topic like the leader's: %s",
+                      bk_strerror(status));
+        r->f_failed = 1;
+    }
+    next_round(r);
+}
+
+/* Starts creating or growing topic name like the leader's tp, off the loop; the next fetch
+ * waits for it. t: the local topic (NULL: create). */
+static void topic_job(bk_replicator_t *r, const bk_fetch_topic_t *tp, bk_topic_t *t)
+{
+    op_t *op = bk_repl_op_new(r, OP_TOPIC, r->f_term);
+    int rc = UV_ENOMEM;
+    if (op != NULL && t == NULL) {
+        bk_topic_config_t cfg = {tp->retention_ms, tp->retention_bytes, tp->segment_bytes,
+                                 tp->max_message_bytes};
+        rc = bk_log_topic_create_async_as(r->log, tp->name, tp->name_len, tp->id, tp->partitions,
+                                          &cfg, after_topic_job, op);
+        if (rc == 0)
+            bk_trace_info("replication",
+                          "creating topic %.*s (%" PRIu32 " partitions) like the "
+                          "leader's",
+                          (int)tp->name_len, tp->name, tp->partitions);
+    } else if (op != NULL) {
+        rc = bk_log_topic_grow_async(r->log, t, tp->partitions, after_topic_job, op);
+        if (rc == UV_EBUSY) /* a growth begun while we led: wait for it, then compare again */
+            rc = bk_log_topic_await_growth(r->log, t, after_topic_job, op);
+    }
+    if (rc == 0) {
+        r->f_pending++;
+        return;
+    }
+    if (op != NULL)
+        bk_repl_op_free(op);
+    bk_trace_warn("replication", "cannot create or grow topic %.*s like the leader's: %s",
+                  (int)tp->name_len, tp->name, bk_strerror(rc));
+    r->f_failed = 1;
+}
+
+/* The next fetch waits for the growth of t under way (begun while we led). Returns 0, or
+ * UV_ENOENT when none is. */
+static int await_growth(bk_replicator_t *r, bk_topic_t *t)
+{
+    op_t *op = bk_repl_op_new(r, OP_TOPIC, r->f_term);
+    int rc = op ? bk_log_topic_await_growth(r->log, t, after_topic_job, op) : UV_ENOMEM;
+    if (rc == 0)
+        r->f_pending++;
+    else if (op != NULL)
+        bk_repl_op_free(op);
+    if (rc == UV_ENOMEM)
+        r->f_failed = 1; /* try again after a backoff */
+    return rc;
+}
+
 /* Deletes a local topic the leader no longer has, or has only as a newer topic of the same
- * name. Returns 0 or the delete's error (then the topic is unchanged). */
+ * name; a growth of it under way (begun while we led) is waited for first. Returns 0 when
+ * deleted, else nonzero (waiting, or failed: a backoff is asked for). */
 static int drop_topic(bk_replicator_t *r, bk_topic_t *t, const char *why)
 {
+    if (await_growth(r, t) != UV_ENOENT)
+        return 1;
     char name[256];
     snprintf(name, sizeof name, "%s", bk_topic_name(t));
     if (r->delete_hook)
@@ -80,17 +151,19 @@ static int drop_topic(bk_replicator_t *r, bk_topic_t *t, const char *why)
     else
         bk_replicator_forget_topic(r, t);
     int rc = bk_log_topic_delete(r->log, t);
-    if (rc == 0)
+    if (rc == 0) {
         bk_trace_info("replication", "deleted topic %s: %s", name, why);
-    else
+    } else {
         bk_trace_warn("replication", "cannot delete topic %s like the leader: %s", name,
                       bk_strerror(rc));
+        r->f_failed = 1;
+    }
     return rc;
 }
 
-/* Creates, re-creates and grows local topics like the leader's. Returns 1 when a topic was
- * re-created: the partition entries of this answer were computed from the old topic's offsets
- * and must not be applied. */
+/* Creates, re-creates and grows local topics like the leader's (off the loop: the next fetch
+ * waits). Returns 1 when a topic was re-created: the partition entries of this answer were
+ * computed from the old topic's offsets and must not be applied. */
 static int apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
 {
     bk_fetch_resp_t it = *a;
@@ -98,37 +171,16 @@ static int apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
     int recreated = 0;
     while (bk_fetch_response_next_topic(&it, &tp)) {
         bk_topic_t *t = bk_log_topic_find(r->log, tp.name, tp.name_len);
-        int rc = 0;
         if (t != NULL && bk_topic_id(t) != tp.id) {
             /* Ours is an older topic of that name, deleted on the leader since: its records
              * are not the new topic's, whatever their offsets and epochs. */
-            if (drop_topic(r, t, "the leader's topic of that name is a newer one") != 0) {
-                r->f_failed = 1;
+            if (drop_topic(r, t, "the leader's topic of that name is a newer one") != 0)
                 continue;
-            }
             t = NULL;
             recreated = 1;
         }
-        if (t == NULL) {
-            bk_topic_config_t cfg = {tp.retention_ms, tp.retention_bytes, tp.segment_bytes,
-                                     tp.max_message_bytes};
-            rc = bk_log_topic_create_as(r->log, tp.name, tp.name_len, tp.id, tp.partitions, &cfg,
-                                        &t);
-            if (rc == 0)
-                bk_trace_info("replication",
-                              "created topic %.*s (%" PRIu32 " partitions) "
-                              "like the leader's",
-                              (int)tp.name_len, tp.name, tp.partitions);
-        } else if (bk_topic_partition_count(t) < tp.partitions) {
-            rc = bk_log_topic_add_partitions(r->log, t, tp.partitions);
-        }
-        if (rc == UV_EBUSY) {
-            r->f_soon = 1; /* created as we led, still under way: look again shortly */
-        } else if (rc != 0 && rc != UV_EEXIST) {
-            bk_trace_warn("replication", "cannot create or grow topic %.*s like the leader's: %s",
-                          (int)tp.name_len, tp.name, bk_strerror(rc));
-            r->f_failed = 1;
-        }
+        if (t == NULL || bk_topic_partition_count(t) < tp.partitions)
+            topic_job(r, &tp, t);
     }
     return recreated;
 }

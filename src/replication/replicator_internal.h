@@ -64,7 +64,7 @@ struct parked {
     uv_timer_t timer;
 };
 
-typedef enum { OP_READ_ISR, OP_PUBLISH, OP_FETCH, OP_APPEND } op_kind_t;
+typedef enum { OP_READ_ISR, OP_PUBLISH, OP_FETCH, OP_APPEND, OP_TOPIC } op_kind_t;
 
 struct op {
     op_t *next, *prev;
@@ -146,7 +146,7 @@ struct bk_replicator {
     uint64_t f_term;
     op_t *f_op; /* the fetch in flight */
     bk_http_client_req_t *f_req;
-    int f_pending; /* raw appends of this term not completed */
+    int f_pending; /* raw appends and topic jobs of this term not completed */
     int f_failed;  /* something in this round asks for a backoff */
     int f_soon;    /* something asks for a quick retry (truncation busy) */
     int f_refused; /* the leader refuses our id (another broker uses it): may not lead */

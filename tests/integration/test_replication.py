@@ -478,6 +478,44 @@ def test_brokers_sharing_an_id_never_count_or_lead_as_one():
         no_sanitizer_reports([leader, shut_out, clone])
 
 
+def test_followers_create_and_grow_topics_off_the_loop():
+    """A follower makes the topics its leader has, and their new partitions, on the threadpool
+    too: it keeps answering while it copies a 300-partition topic and its growth to 600, and
+    ends with every partition."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start3(c, r)
+        leader, _ = wait_lead(bs)
+        follower = [b for b in bs if b is not leader][0]
+        worst = {}
+
+        def watch(what, done):
+            polls = []
+            t0 = time.monotonic()
+            while not done() and time.monotonic() - t0 < 30:
+                sent = time.monotonic()
+                st, _, _ = follower.get("/health")
+                assert st == 200
+                polls.append(time.monotonic() - sent)
+                time.sleep(0.002)
+            worst[what] = (max(polls), len(polls), time.monotonic() - t0)
+            assert done(), "%s: not done after 30 s" % what
+
+        def parts(b):
+            r_ = b.get("/topics/wide")
+            return len(r_[1]["partitions"]) if r_[0] == 200 else 0
+        assert leader.post_json("/topics", {"name": "wide", "partitions": 300})[0] == 201
+        watch("create", lambda: parts(follower) == 300)
+        assert leader.post_json("/topics/wide/partitions", {"partitions": 600})[0] == 200
+        watch("grow", lambda: parts(follower) == 600)
+        print("follower /health while copying: %s" % {
+            k: "worst %.1f ms of %d polls over %.2f s" % (w * 1000, n, d)
+            for k, (w, n, d) in worst.items()}, flush=True)
+        for what, (w, n, d) in worst.items():
+            assert w < max(0.05, d / 4), "%s: a /health took %.3f s of %.3f s" % (what, w, d)
+        no_sanitizer_reports(bs)
+
+
 def test_follower_behind_leader_retention_starts_over():
     """A follower that comes back after the leader's retention deleted everything it would
     fetch next empties its partition and follows from the leader's start (Kafka's
@@ -523,6 +561,7 @@ if __name__ == "__main__":
                test_deleted_topic_gone_from_followers_and_after_failover,
                test_recreated_topic_replaces_the_old_one_on_followers,
                test_brokers_sharing_an_id_never_count_or_lead_as_one,
+               test_followers_create_and_grow_topics_off_the_loop,
                test_follower_behind_leader_retention_starts_over,
                test_paused_leader_tail_truncated,
                test_follower_catches_up_and_lagging_never_elected, test_kill_leader_repeatedly])
