@@ -39,7 +39,8 @@ int bk_ack_precheck(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, bk_ack
 static void finish(bk_ack_t *a, int status)
 {
     int64_t epoch = 0;
-    if (status == 0 && (!bk_election_can_ack(a->broker->election, &epoch) || epoch != a->epoch))
+    bk_election_t *e = a->broker->election; /* NULL: stopped, late in a shutdown */
+    if (status == 0 && (!e || !bk_election_can_ack(e, &epoch) || epoch != a->epoch))
         status = BK_ENOTLEADER;
     a->done(a->arg, status);
 }
@@ -56,8 +57,8 @@ void bk_ack_after_append(void *arg, int status, int64_t base_offset)
      * waiting on the replicator for it (and nothing may touch it later). */
     if (status == 0 && bk_topic_deleted(bk_partition_topic(a->part)))
         status = BK_ENOTOPIC;
-    if (status < 0 || a->acks != BK_ACKS_ALL) {
-        finish(a, status);
+    if (status < 0 || a->acks != BK_ACKS_ALL || !a->broker->replicator) {
+        finish(a, status); /* no replicator: stopped, and finish refuses without an election */
         return;
     }
     int rc = bk_replicator_wait(a->broker->replicator, a->part, base_offset + a->count,

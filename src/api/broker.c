@@ -28,10 +28,22 @@ void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, 
                            shown, name, bk_strerror(status));
 }
 
+int bk_broker_gone(bk_broker_t *b, bk_exchange_t *ex)
+{
+    if (b->election != NULL)
+        return 0;
+    bk_exchange_error(ex, 503, "the broker is shutting down");
+    return 1;
+}
+
 static void on_topic_created(void *arg, int status, bk_topic_t *t)
 {
     (void)t;
     parked_t *pk = arg;
+    if (bk_broker_gone(pk->b, pk->ex)) {
+        free(pk);
+        return;
+    }
     if (status == 0 || status == UV_EEXIST || !pk->creator)
         bk_broker_on_request(pk->b, pk->ex); /* from the start: the topic exists now (or not) */
     else

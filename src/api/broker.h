@@ -107,6 +107,9 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
  * or an error. bk_broker_topic does this itself for a request naming a partition the topic
  * does not have yet. */
 int bk_broker_await_growth(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t);
+/* For callbacks of work that ends after a request was dispatched (topic jobs): late in a
+ * shutdown the election and replicator are gone; then ex is answered 503 and 1 returned. */
+int bk_broker_gone(bk_broker_t *b, bk_exchange_t *ex);
 /* Answers a topic creation that failed with status: 409 (40902) for UV_EEXIST, 503 when the
  * log is closing, else 500. */
 void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, int status);

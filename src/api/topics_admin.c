@@ -78,6 +78,10 @@ typedef struct {
 static void on_created(void *arg, int status, bk_topic_t *t)
 {
     create_op_t *op = arg;
+    if (bk_broker_gone(op->b, op->ex)) {
+        free(op);
+        return;
+    }
     if (status == 0)
         bk_api_topic_describe(op->b, op->ex, t, 201);
     else /* UV_EEXIST: a creation of the same name was under way */
@@ -165,6 +169,10 @@ static void grow_failed(bk_exchange_t *ex, int status)
 static void on_grown(void *arg, int status, bk_topic_t *t)
 {
     grow_t *g = arg;
+    if (bk_broker_gone(g->b, g->ex)) {
+        free(g);
+        return;
+    }
     if (status == 0)
         bk_api_topic_describe(g->b, g->ex, t, 200);
     else

@@ -2,10 +2,13 @@
 body, a pipeline pause on the last byte of a read hanging the connection, a half-closed client
 losing the tail of a large answer, a REST produce refused for one record still writing the
 others, a topic deleted under in-flight acks=all writes (use-after-free), a busy pipelining
-connection timed out as if idle, oversized partition counts answered 500."""
+connection timed out as if idle, oversized partition counts answered 500, a topic growth
+ending during a shutdown after its client hung up (a crash on the stopped election)."""
 import json
 import socket
+import struct
 import threading
+import time
 
 import brook
 from brook import Cluster, RawConn, http_bytes
@@ -126,9 +129,30 @@ def test_partition_count_limit_is_422():
         assert b.get("/topics")[1] == []
 
 
+
+def test_topic_job_ending_in_a_shutdown():
+    """SIGTERM while a growth runs whose client has hung up (a reset does not hold the server's
+    stop): the job ends while the log closes, after the election has stopped. The answer goes
+    nowhere; the broker must still stop cleanly."""
+    for partitions in (400, 1200):
+        with Cluster() as c:
+            b = c.broker(standalone=True)
+            assert b.post_json("/topics", {"name": "t", "partitions": 1})[0] == 201
+            s = socket.create_connection(("127.0.0.1", b.port))
+            s.sendall(http_bytes("POST", "/topics/t/partitions",
+                                 json.dumps({"partitions": partitions})))
+            time.sleep(0.02)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()  # RST
+            time.sleep(0.01)
+            assert b.terminate(timeout=60) == 0, b.stderr_text()[-2000:]
+            assert "stopped cleanly" in b.stderr_text()
+            assert not brook.sanitizer_reports([b]), brook.sanitizer_reports([b])
+
 if __name__ == "__main__":
     brook.run([test_head_has_no_body, test_pause_on_last_byte_of_a_read,
                test_half_close_gets_the_whole_answer,
                test_rest_produce_refused_whole_when_one_record_is_too_big,
                test_delete_topic_under_inflight_writes,
-               test_busy_pipelining_connection_is_not_timed_out, test_partition_count_limit_is_422])
+               test_busy_pipelining_connection_is_not_timed_out, test_partition_count_limit_is_422,
+               test_topic_job_ending_in_a_shutdown])
