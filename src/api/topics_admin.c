@@ -78,7 +78,10 @@ typedef struct {
 static void on_created(void *arg, int status, bk_topic_t *t)
 {
     create_op_t *op = arg;
-    if (bk_broker_gone(op->b, op->ex)) {
+    int64_t epoch;
+    /* Leadership lost while the job ran: the new leader may not have it; the client retries
+     * there (redirect) rather than taking this broker's word. */
+    if (bk_broker_gone(op->b, op->ex) || !bk_broker_require_leader(op->b, op->ex, &epoch)) {
         free(op);
         return;
     }
@@ -169,8 +172,9 @@ static void grow_failed(bk_exchange_t *ex, int status)
 static void on_grown(void *arg, int status, bk_topic_t *t)
 {
     grow_t *g = arg;
-    if (bk_broker_gone(g->b, g->ex)) {
-        free(g);
+    int64_t epoch;
+    if (bk_broker_gone(g->b, g->ex) || !bk_broker_require_leader(g->b, g->ex, &epoch)) {
+        free(g); /* as for a creation */
         return;
     }
     if (status == 0)
