@@ -640,17 +640,25 @@ int bk_log_topic_await_growth(bk_log_t *log, const bk_topic_t *t, bk_topic_creat
     return job ? add_waiter(job, cb, arg) : UV_ENOENT;
 }
 
-/* Checks a growth of t to new_count (the same count passes: the callers differ) and makes
- * room for the new partitions in t's array, so what follows cannot fail for memory; nobody
- * holds pointers into the array (partitions are pointed to, the array is not). */
-static int prepare_growth(bk_log_t *log, bk_topic_t *t, uint32_t new_count)
+/* Whether t may be grown or deleted now: not while the log closes, once deleted, or while a
+ * growth of it runs (UV_EBUSY: bk_log_topic_await_growth). */
+static int changeable(const bk_log_t *log, const bk_topic_t *t)
 {
     if (log->closing)
         return BK_ECLOSED;
     if (t->deleted)
         return BK_ENOTOPIC;
-    if (growth_of(log, t))
-        return UV_EBUSY;
+    return growth_of(log, t) ? UV_EBUSY : 0;
+}
+
+/* Checks a growth of t to new_count (the same count passes: the callers differ) and makes
+ * room for the new partitions in t's array, so what follows cannot fail for memory; nobody
+ * holds pointers into the array (partitions are pointed to, the array is not). */
+static int prepare_growth(bk_log_t *log, bk_topic_t *t, uint32_t new_count)
+{
+    int rc = changeable(log, t);
+    if (rc)
+        return rc;
     if (new_count < t->npart || new_count > BK_LOG_MAX_PARTITIONS)
         return BK_EINVAL;
     bk_partition_t **parts = realloc(t->parts, new_count * sizeof *parts);
@@ -844,14 +852,11 @@ static int trash_topic(bk_log_t *log, bk_topic_t *t, const char *entry)
 
 int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t)
 {
-    if (log->closing)
-        return BK_ECLOSED;
-    if (t->deleted)
-        return BK_ENOTOPIC;
-    if (growth_of(log, t))
-        return UV_EBUSY;
+    int rc = changeable(log, t);
+    if (rc)
+        return rc;
     char *entry = NULL;
-    int rc = trash_entry(log, t->name, &entry);
+    rc = trash_entry(log, t->name, &entry);
     if (rc == 0)
         rc = trash_topic(log, t, entry);
     if (rc < 0) {
