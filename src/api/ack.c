@@ -26,6 +26,10 @@ int bk_ack_precheck(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, bk_ack
 {
     if (acks != BK_ACKS_ALL)
         return 1;
+    if (b->replicator == NULL) { /* stopped: late in a shutdown */
+        bk_exchange_error(ex, 503, "the broker is shutting down");
+        return 0;
+    }
     int rc = bk_replicator_check_insync(b->replicator, p);
     if (rc == 0)
         return 1;
