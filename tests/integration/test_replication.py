@@ -489,25 +489,33 @@ def test_followers_create_and_grow_topics_off_the_loop():
         follower = [b for b in bs if b is not leader][0]
         worst = {}
 
-        def watch(what, done):
+        def watch(what, path, body, want_status, want_parts):
+            """Sends path to the leader and polls the follower's /health from then until it
+            has the partitions (at least once)."""
+            answers = []
+            th = threading.Thread(target=lambda: answers.append(leader.post_json(path, body)))
             polls = []
             t0 = time.monotonic()
-            while not done() and time.monotonic() - t0 < 30:
+            th.start()
+            while True:
                 sent = time.monotonic()
                 st, _, _ = follower.get("/health")
                 assert st == 200
                 polls.append(time.monotonic() - sent)
+                if (not th.is_alive() and parts(follower) == want_parts) or \
+                        time.monotonic() - t0 > 30:
+                    break
                 time.sleep(0.002)
+            th.join()
             worst[what] = (max(polls), len(polls), time.monotonic() - t0)
-            assert done(), "%s: not done after 30 s" % what
+            assert answers and answers[0][0] == want_status, answers
+            assert parts(follower) == want_parts, "%s: not done after 30 s" % what
 
         def parts(b):
             r_ = b.get("/topics/wide")
             return len(r_[1]["partitions"]) if r_[0] == 200 else 0
-        assert leader.post_json("/topics", {"name": "wide", "partitions": 300})[0] == 201
-        watch("create", lambda: parts(follower) == 300)
-        assert leader.post_json("/topics/wide/partitions", {"partitions": 600})[0] == 200
-        watch("grow", lambda: parts(follower) == 600)
+        watch("create", "/topics", {"name": "wide", "partitions": 300}, 201, 300)
+        watch("grow", "/topics/wide/partitions", {"partitions": 600}, 200, 600)
         print("follower /health while copying: %s" % {
             k: "worst %.1f ms of %d polls over %.2f s" % (w * 1000, n, d)
             for k, (w, n, d) in worst.items()}, flush=True)
