@@ -22,7 +22,9 @@ typedef struct {
     uint32_t request_timeout_ms; /* a started request must be complete within this → 408 */
     uint32_t idle_timeout_ms;    /* keep-alive connection idle this long → closed */
     uint32_t max_pipeline;       /* unanswered requests per connection before reading pauses */
-    size_t max_write_queue;      /* unsent response bytes per connection before reading pauses */
+    size_t max_conn_buffer;      /* request bodies + answers a connection may hold before its
+                                    reading pauses (and reads are held); one request more may
+                                    arrive past it */
     bk_http_limits_t limits;
 } bk_server_config_t;
 

@@ -40,6 +40,7 @@ typedef struct {
     bk_replicator_t *replicator;
     bk_server_t *server;
     bk_waiter_t *waiters; /* long-poll reads waiting for data */
+    uint32_t waiter_count;
     bk_stream_t *streams; /* streamed reads following the log */
     bk_metrics_t metrics;
     uint32_t rr_partition; /* round-robin cursor for keyless records */

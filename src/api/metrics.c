@@ -168,6 +168,8 @@ static void render_broker(bk_buf_t *b, bk_broker_t *br)
     header(b, "brook_connections_accepted_total", "counter", "Client connections accepted.");
     bk_buf_appendf(b, "brook_connections_accepted_total %" PRIu64 "\n",
                    bk_server_accepted_total(br->server));
+    header(b, "brook_reads_waiting", "gauge", "Long-poll reads waiting for records.");
+    bk_buf_appendf(b, "brook_reads_waiting %u\n", br->waiter_count);
     bk_election_view_t v;
     bk_election_view(br->election, &v);
     static const char *const roles[4] = {"standalone", "leader", "follower", "none"};

@@ -22,6 +22,7 @@ typedef struct {
     bk_exchange_t *ex;
     int64_t offset; /* assigned at append time */
     size_t bytes;
+    void *effects; /* acks=0: holds later reads on the connection until the append is done */
 } produce_op_t;
 
 static bk_produce_body_t body; /* reused: parsing allocates nothing once warm */
@@ -78,7 +79,7 @@ static void after_ack(void *arg, int status)
         }
     }
     if (op->ack.acks == BK_ACKS_NONE) /* answered when queued */
-        ;
+        bk_exchange_effects_done(op->effects);
     else if (status == 0)
         answer_ok(op->ex, op->ack.part, op->offset);
     else if (status == BK_ENOTLEADER)
@@ -139,7 +140,8 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         return;
     }
     *op = (produce_op_t){
-        {b, p, 1, acks, epoch, after_ack, op}, ex, bk_partition_end_offset(p), body.message.len};
+        {b, p, 1, acks, epoch, after_ack, op}, ex, bk_partition_end_offset(p), body.message.len,
+        NULL};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
         .key_len = body.has_key ? (int32_t)body.key.len : -1,
@@ -153,6 +155,8 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         bk_exchange_errorf(ex, rc == BK_ETOOBIG ? 413 : 503, "write refused: %s", bk_strerror(rc));
         return;
     }
-    if (acks == BK_ACKS_NONE)
+    if (acks == BK_ACKS_NONE) { /* a read pipelined behind it still waits for the append */
+        op->effects = bk_exchange_hold_effects(ex);
         answer_ok(ex, p, op->offset);
+    }
 }

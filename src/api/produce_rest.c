@@ -30,6 +30,7 @@ typedef struct {
     uint32_t *rec_part; /* per record: partition */
     uint32_t *rec_pos;  /* per record: position within its partition's batch */
     int64_t *base;      /* per partition: base offset of its batch (-1 = none) */
+    void *effects;      /* acks=0: holds later reads on the connection until appends end */
 } rest_op_t;
 
 typedef struct {
@@ -137,6 +138,7 @@ static void op_release(rest_op_t *op)
         return;
     if (op->acks != BK_ACKS_NONE) /* acks=0 was answered when queued */
         answer(op);
+    bk_exchange_effects_done(op->effects);
     op_free(op);
 }
 
@@ -250,8 +252,10 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
         op_free(op);
         return;
     }
-    if (op->acks == BK_ACKS_NONE)
+    if (op->acks == BK_ACKS_NONE) { /* a read pipelined behind it still waits for the appends */
+        op->effects = bk_exchange_hold_effects(op->ex);
         answer(op);
+    }
     op_release(op);
 }
 
@@ -297,7 +301,7 @@ static rest_op_t *op_new(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int64
     rest_op_t *op = calloc(1, sizeof *op);
     if (!op)
         return NULL;
-    *op = (rest_op_t){b, ex, t, epoch, acks, 0, 0, body.count, NULL, NULL, NULL};
+    *op = (rest_op_t){b, ex, t, epoch, acks, 0, 0, body.count, NULL, NULL, NULL, NULL};
     op->rec_part = malloc(body.count * sizeof *op->rec_part);
     op->rec_pos = malloc(body.count * sizeof *op->rec_pos);
     op->base = malloc(nparts * sizeof *op->base);

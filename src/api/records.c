@@ -68,7 +68,7 @@ static void on_waiter_closed(uv_handle_t *h)
     free(h->data);
 }
 
-static void finish_waiter(bk_waiter_t *w)
+static void unlink_waiter(bk_waiter_t *w)
 {
     bk_broker_t *b = w->broker;
     if (w->prev)
@@ -78,8 +78,31 @@ static void finish_waiter(bk_waiter_t *w)
     if (w->next)
         w->next->prev = w->prev;
     uv_timer_stop(&w->timer);
-    answer_page(b, w->ex, w->part, w->offset, w->max_records, w->max_bytes, w->format);
+    b->waiter_count--;
+}
+
+static void finish_waiter(bk_waiter_t *w)
+{
+    unlink_waiter(w);
+    w->ex->on_gone = NULL;
+    w->ex->on_hangup = NULL;
+    answer_page(w->broker, w->ex, w->part, w->offset, w->max_records, w->max_bytes, w->format);
     uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
+}
+
+static void on_waiter_hangup(bk_exchange_t *ex)
+{
+    finish_waiter(ex->stream_ctx);
+}
+
+/* The client hung up while waiting: drop the wait now, not at its timeout (thousands of
+ * pipelined long-polls on closed connections would otherwise stay for it). */
+static void on_waiter_gone(bk_exchange_t *ex)
+{
+    bk_waiter_t *w = ex->stream_ctx;
+    unlink_waiter(w);
+    uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
+    bk_exchange_release(ex);
 }
 
 static void on_poll_timeout(uv_timer_t *t)
@@ -145,9 +168,13 @@ static int wait_for_data(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, i
     uv_timer_init(b->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_poll_timeout, timeout, 0);
+    ex->stream_ctx = w;
+    ex->on_gone = on_waiter_gone;
+    ex->on_hangup = on_waiter_hangup;
     if (b->waiters)
         b->waiters->prev = w;
     b->waiters = w;
+    b->waiter_count++;
     return 0;
 }
 

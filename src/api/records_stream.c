@@ -2,8 +2,10 @@
  * Accept: application/x-ndjson. The answer is chunked, one JSON record per line, starting at
  * ?offset= and following the log as new records are committed, until the client hangs up,
  * max_records records were sent, or timeout_ms passed (both optional). Flow control: one page
- * (up to 1,000 records or max_bytes) is queued at a time and the next only once the
- * connection has written it, so a slow reader costs one page of memory, not the whole log. */
+ * (up to 1,000 records, max_bytes or PAGE_BYTES) is queued at a time, only once the stream is
+ * the oldest answer on its connection, and the next only once the connection has written it,
+ * so a slow reader (or many pipelined streams) costs one page of memory, not the whole log.
+ * Every page stops at the high watermark, also after retention moved the start past it. */
 #include <stdlib.h>
 
 #include "api/broker.h"
@@ -12,6 +14,7 @@
 #include "http/response.h"
 
 #define PAGE_RECORDS 1000
+#define PAGE_BYTES (1u << 20) /* record bytes per page, whatever max_bytes says */
 
 struct bk_stream {
     bk_broker_t *broker;
@@ -75,30 +78,38 @@ static int render_line(void *arg, const bk_record_view_t *rec)
     return 0;
 }
 
+/* Records the next page may hold: never past the high watermark (only what every in-sync
+ * replica holds), nor past the records the client asked for. */
+static uint32_t page_records(const bk_stream_t *st)
+{
+    uint32_t max =
+        st->remaining > 0 && st->remaining < PAGE_RECORDS ? (uint32_t)st->remaining : PAGE_RECORDS;
+    int64_t end = bk_broker_visible_end(st->broker, st->part);
+    if (end - st->next < (int64_t)max)
+        max = end > st->next ? (uint32_t)(end - st->next) : 0;
+    return max;
+}
+
 /* Queues the next page if one is available and none is queued. */
 static void push(bk_stream_t *st)
 {
-    if (st->writing)
-        return;
+    if (st->writing || !bk_exchange_at_head(st->ex))
+        return; /* an answer before ours is still being written: its drain calls us */
     if (st->remaining == 0) {
         finish(st);
         return;
     }
-    uint32_t max =
-        st->remaining > 0 && st->remaining < PAGE_RECORDS ? (uint32_t)st->remaining : PAGE_RECORDS;
-    int64_t end = bk_broker_visible_end(st->broker, st->part);
-    if (end - st->next < (int64_t)max) /* only what every in-sync replica holds */
-        max = end > st->next ? (uint32_t)(end - st->next) : 0;
+    int64_t start = bk_partition_start_offset(st->part);
+    if (st->next < start) /* retention moved the start past us: go on from the new start */
+        st->next = start;
+    uint32_t max = page_records(st);
     if (max == 0)
         return; /* wait for the high watermark to move */
     bk_record_render_t rr = {NULL, st->format, 0, 0};
     line_buf.len = 0;
     int64_t next = st->next;
-    int n = bk_partition_read(st->part, st->next, max, st->max_bytes, render_line, &rr, &next);
-    if (n == BK_ERANGE) { /* retention moved the start past us: go on from the new start */
-        st->next = bk_partition_start_offset(st->part);
-        n = bk_partition_read(st->part, st->next, max, st->max_bytes, render_line, &rr, &next);
-    }
+    size_t bytes = st->max_bytes < PAGE_BYTES ? st->max_bytes : PAGE_BYTES;
+    int n = bk_partition_read(st->part, st->next, max, bytes, render_line, &rr, &next);
     if (n <= 0)
         return; /* nothing new (or a read error): wait for the next commit */
     st->next = next;

@@ -141,6 +141,29 @@ void bk_exchange_pool_drain(void)
     pool_len = 0;
 }
 
+static bk_exchange_conn_hooks_t conn_hooks;
+
+void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks)
+{
+    conn_hooks = *hooks;
+}
+
+int bk_exchange_at_head(const bk_exchange_t *ex)
+{
+    return conn_hooks.at_head ? conn_hooks.at_head(ex) : 1;
+}
+
+void *bk_exchange_hold_effects(bk_exchange_t *ex)
+{
+    return conn_hooks.hold_effects ? conn_hooks.hold_effects(ex) : NULL;
+}
+
+void bk_exchange_effects_done(void *token)
+{
+    if (token && conn_hooks.effects_done)
+        conn_hooks.effects_done(token);
+}
+
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len)
 {
     size_t nlen = strlen(name);

@@ -70,8 +70,10 @@ struct bk_exchange {
     unsigned stream_ended : 1;
     void (*on_drain)(bk_exchange_t *ex); /* everything queued so far was written */
     void (*on_gone)(bk_exchange_t *ex);  /* the connection closed: stop and release ex */
+    void (*on_hangup)(bk_exchange_t *ex); /* the client sends no more (EOF): answer it now */
     void *stream_ctx;
     size_t body_limit;
+    size_t held_bytes; /* request body bytes the connection counts against its budget */
 };
 
 /* Takes an exchange from the free list (or allocates). Returns NULL on out-of-memory. */
@@ -80,6 +82,23 @@ bk_exchange_t *bk_exchange_new(void);
 void bk_exchange_release(bk_exchange_t *ex);
 /* Frees every exchange on the free list (at shutdown, so leak checkers stay quiet). */
 void bk_exchange_pool_drain(void);
+
+/* Hooks the connection layer installs at start (all NULL in unit tests, where every exchange
+ * counts as at the head and effects are not tracked). */
+typedef struct {
+    /* 1 when ex is the oldest unanswered exchange of its connection (or has none). */
+    int (*at_head)(const bk_exchange_t *ex);
+    /* The write ex carries keeps its connection's later reads and DELETEs held after ex is
+     * answered (acks=0 answers before the write is applied), until effects_done(token). */
+    void *(*hold_effects)(bk_exchange_t *ex);
+    void (*effects_done)(void *token);
+} bk_exchange_conn_hooks_t;
+void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
+
+/* See bk_exchange_conn_hooks_t. hold returns a token for done (NULL is a valid token). */
+int bk_exchange_at_head(const bk_exchange_t *ex);
+void *bk_exchange_hold_effects(bk_exchange_t *ex);
+void bk_exchange_effects_done(void *token);
 
 /* Case-insensitive header lookup; returns the first value or NULL (len in *len). */
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len);

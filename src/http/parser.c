@@ -39,6 +39,7 @@ static int on_message_begin(llhttp_t *ll)
     p->line_bytes = 0;
     p->in_value = 0;
     p->in_field = 0;
+    p->in_trailer = 0;
     p->cur->body_limit = p->limits->max_body;
     return 0;
 }
@@ -117,12 +118,38 @@ static int check_header_limits(bk_http_parser_t *p)
     return 0;
 }
 
+/* Trailer fields (after a chunked body) are counted against the header limits and dropped:
+ * the head was resolved into pointers at on_headers_complete, so nothing may be appended to
+ * it, and no route reads trailers. A trailer line is judged like a header line. */
+static int trailer_bytes(bk_http_parser_t *p, size_t len)
+{
+    p->header_bytes += len;
+    p->line_bytes += len;
+    if (p->line_bytes > p->limits->max_header_line)
+        return fail(p, 431, "request trailer line too large");
+    if (p->header_bytes > p->limits->max_header_bytes)
+        return fail(p, 431, "request headers and trailers too large");
+    return 0;
+}
+
+static int trailer_field(bk_http_parser_t *p, size_t len)
+{
+    if (!p->in_field) {
+        p->in_field = 1;
+        p->in_value = 0;
+        p->line_bytes = 0;
+    }
+    return trailer_bytes(p, len);
+}
+
 /* Header boundaries come from the *_complete callbacks, never from how the data callbacks
  * happen to be split: a field or value may arrive in any number of pieces (or none, when
  * empty), and the outcome must not depend on where the reads fell. */
 static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 {
     bk_http_parser_t *p = PARSER(ll);
+    if (p->in_trailer)
+        return trailer_field(p, len);
     if (!p->in_field) {
         int rc = add_header(p);
         if (rc)
@@ -137,6 +164,12 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *ll)
 {
     bk_http_parser_t *p = PARSER(ll);
+    if (p->in_trailer) {
+        if (!p->in_field)
+            return fail(p, 400, "malformed request: empty trailer name");
+        p->in_field = 0;
+        return 0;
+    }
     if (!p->in_field || p->cur->headers[p->cur->header_count - 1].name_len == 0)
         return fail(p, 400, "malformed request: empty header name");
     p->in_field = 0;
@@ -147,6 +180,8 @@ static int on_header_field_complete(llhttp_t *ll)
 static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 {
     bk_http_parser_t *p = PARSER(ll);
+    if (p->in_trailer)
+        return trailer_bytes(p, len);
     bk_exchange_t *ex = p->cur;
     uint32_t i = ex->header_count - 1;
     if (!p->in_value) {
@@ -160,6 +195,10 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *ll)
 {
     bk_http_parser_t *p = PARSER(ll);
+    if (p->in_trailer) {
+        p->in_field = 0; /* an empty trailer name is caught by on_header_field_complete */
+        return 0;
+    }
     bk_exchange_t *ex = p->cur;
     uint32_t i = ex->header_count - 1;
     if (!p->in_value) /* empty value: no on_header_value call */
@@ -195,6 +234,7 @@ static int on_headers_complete(llhttp_t *ll)
     bk_http_parser_t *p = PARSER(ll);
     bk_exchange_t *ex = p->cur;
     resolve_head(ex);
+    p->in_trailer = 1; /* any header callback from here on is a trailer */
     ex->method = llhttp_get_method(ll);
     ex->http_minor = llhttp_get_http_minor(ll);
     size_t vlen;

@@ -42,6 +42,7 @@ typedef struct {
     size_t line_bytes;   /* bytes of the current header line */
     int in_field;        /* a header name is being received */
     int in_value;        /* a header value is being received */
+    int in_trailer;      /* the head is resolved: header callbacks now carry chunked trailers */
 } bk_http_parser_t;
 
 extern const llhttp_settings_t bk_http_parser_settings;

@@ -127,7 +127,10 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
         bk_trace_error("http", "exchange answered twice (status %d)", status);
         return;
     }
-    if (!ex->keep_alive || status == 408 || status == 413 || status == 414 || status == 431)
+    /* Errors found while parsing (408, 413 before the body, 414, 431, 400) come through
+     * requests marked !keep_alive; a handler's 413 (a record too large) was found after the
+     * whole body was read, so the connection stays usable. */
+    if (!ex->keep_alive)
         ex->close_after = 1;
     bk_buf_t *out = &ex->out;
     out->len = 0;

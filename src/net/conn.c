@@ -1,8 +1,10 @@
 /* Connection lifecycle. Bytes are parsed straight out of the server's shared read buffer;
  * complete requests join the connection's queue and go to the handlers; answers leave in
- * request order, batched into one write. Reading pauses when too many answers are pending
- * (pipelining backpressure or a slow reader) and resumes as they drain. Memory is freed only
- * in the close callback; an exchange still with its handler is detached, never freed. */
+ * request order, batched into one write. One budget (max_conn_buffer) covers the request
+ * bodies and answers a connection holds: past it reading pauses and pipelined reads are held
+ * until writes drain, so a client that sends much and reads little costs a bounded amount.
+ * Memory is freed only in the close callback; an exchange still with its handler is
+ * detached (or told through on_gone), never freed here. */
 #include "net/conn.h"
 
 #include <llhttp.h>
@@ -28,12 +30,24 @@ static void enqueue(bk_conn_t *c, bk_exchange_t *ex)
     c->queued++;
 }
 
+/* Answer bytes queued or being written. */
+static size_t answer_bytes(const bk_conn_t *c)
+{
+    return c->queued_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
 static int should_pause(const bk_conn_t *c)
 {
     const bk_server_config_t *cfg = &c->srv->cfg;
     return c->queued >= cfg->max_pipeline ||
-           c->queued_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) >
-               cfg->max_write_queue;
+           answer_bytes(c) + c->body_bytes > cfg->max_conn_buffer;
+}
+
+/* A read is held while the answers already waiting fill the budget: its page would only add
+ * to them (pipelined reads of large pages on a connection that does not read). */
+static int reads_over_budget(const bk_conn_t *c)
+{
+    return answer_bytes(c) > c->srv->cfg.max_conn_buffer;
 }
 
 static int is_safe(int method)
@@ -61,13 +75,19 @@ static void dispatch(bk_conn_t *c, bk_exchange_t *ex)
  * until that one is answered (and everything behind a held request is held too), so a read
  * pipelined after a write sees the write and a DELETE of a topic pipelined after produces to
  * it runs once they are acknowledged, not while their appends wait for the disk. */
+static int must_hold(const bk_conn_t *c, int method)
+{
+    return (c->unsafe_busy && waits_for_writes(method)) ||
+           (is_safe(method) && reads_over_budget(c));
+}
+
 static void dispatch_held(bk_conn_t *c)
 {
     bk_exchange_t *ex = c->head;
-    while (ex && !c->closing) {
+    while (ex && !c->closing && !c->no_dispatch) {
         bk_exchange_t *next = ex->next; /* answering ex may move it off the queue */
         if (ex->state == BK_EX_HELD) {
-            if (c->unsafe_busy && waits_for_writes(ex->method))
+            if (must_hold(c, ex->method))
                 return;
             dispatch(c, ex);
         }
@@ -82,7 +102,8 @@ static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
     int status = s->handlers.on_headers ? s->handlers.on_headers(s->handlers.arg, ex, msg) : 0;
     const llhttp_t *ll = &c->parser.ll;
     int too_big = (ll->flags & F_CONTENT_LENGTH) && ll->content_length > ex->body_limit;
-    if (status == 0 && !too_big && ex->expect_continue && !c->head) {
+    /* HTTP/1.0 clients do not know 100 Continue (RFC 9110 §10.1.1): they just send the body */
+    if (status == 0 && !too_big && ex->expect_continue && ex->http_minor >= 1 && !c->head) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: the client may
@@ -94,16 +115,22 @@ static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
 static int on_request(void *arg, bk_exchange_t *ex)
 {
     bk_conn_t *c = arg;
+    if (c->no_dispatch) { /* an earlier answer closes the connection (RFC 9112 §9.6) */
+        bk_exchange_release(ex);
+        return 1;
+    }
     ex->started_ms = uv_now(c->srv->loop);
     ex->started_ns = uv_hrtime();
     c->request_started_ms = ex->started_ms; /* the next request's clock starts now */
+    ex->held_bytes = ex->body_buf.cap;
+    c->body_bytes += ex->held_bytes;
     int held = c->tail && c->tail->state == BK_EX_HELD;
     enqueue(c, ex);
-    if (held || (c->unsafe_busy && waits_for_writes(ex->method)))
+    if (held || must_hold(c, ex->method))
         ex->state = BK_EX_HELD;
     else
         dispatch(c, ex);
-    return c->closing || should_pause(c) ? 1 : 0;
+    return c->closing || c->no_dispatch || should_pause(c) ? 1 : 0;
 }
 
 /* A parse error or timeout: answer it after what is queued, then close. */
@@ -168,7 +195,7 @@ static void conn_feed(bk_conn_t *c, const char *data, size_t len)
         /* paused (possibly on the very last byte): keep any rest until the queue drains */
         c->paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
-        if (consumed < len)
+        if (consumed < len && !c->no_dispatch)
             save_pending(c, data + consumed, len - consumed);
     }
     if (!was_mid)
@@ -194,8 +221,17 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             bk_conn_close(c);
             return;
         }
-        /* Half-close: answer what was asked, then close (conn_flush sees read_done). */
-        conn_flush(c);
+        /* Half-close: answer what was asked, then close (conn_flush sees read_done). A client
+         * that hung up does not wait out its long-polls: they answer now with what is there
+         * (most clients close both ways, and their waits would pin memory until timeout). */
+        for (bk_exchange_t *ex = c->head; ex && !c->closing;) {
+            bk_exchange_t *next = ex->next;
+            if (ex->state == BK_EX_DISPATCHED && ex->on_hangup)
+                ex->on_hangup(ex);
+            ex = next;
+        }
+        if (!c->closing)
+            conn_flush(c);
         return;
     }
     conn_feed(c, buf->base, (size_t)nread);
@@ -234,8 +270,10 @@ static int answers_written(bk_conn_t *c, int status)
 {
     bk_exchange_t *done = c->writing;
     int close_now = 0;
-    for (bk_exchange_t *ex = done; ex; ex = ex->next)
+    for (bk_exchange_t *ex = done; ex; ex = ex->next) {
         close_now |= ex->close_after;
+        c->body_bytes -= ex->held_bytes;
+    }
     c->writing = NULL;
     c->write_in_flight = 0;
     release_list(done);
@@ -267,13 +305,16 @@ static void after_write(uv_write_t *req, int status)
         conn_flush(c);
         if (ex && ex == c->head && ex->streaming && !c->write_in_flight && ex->on_drain)
             ex->on_drain(ex);
-        else if (!c->closing)
+        else if (!c->closing) {
+            dispatch_held(c);
             resume_reading(c); /* the stream ended: requests behind it may be read again */
+        }
         return;
     }
     if (!answers_written(c, status))
         return;
     conn_flush(c);
+    dispatch_held(c); /* reads held for the budget may go now */
     resume_reading(c);
 }
 
@@ -288,6 +329,7 @@ static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
         if (!c->head)
             c->tail = NULL;
         c->queued--;
+        c->body_bytes -= ex->held_bytes;
         int close_after = ex->close_after;
         bk_exchange_release(ex);
         if (close_after)
@@ -383,6 +425,34 @@ static void conn_flush(bk_conn_t *c)
     }
 }
 
+/* ex's answer closes the connection: nothing after it may run (RFC 9112 §9.6). Stop reading,
+ * drop what was read but not parsed, and release the requests held behind it; any already
+ * dispatched finish into the void (they were sent before the close was known). */
+static void stop_after(bk_conn_t *c, bk_exchange_t *ex)
+{
+    c->no_dispatch = 1;
+    c->read_done = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    free(c->pending);
+    c->pending = NULL;
+    c->pending_len = 0;
+    bk_exchange_t **link = &ex->next;
+    while (*link) {
+        bk_exchange_t *cur = *link;
+        if (cur->state != BK_EX_HELD) {
+            link = &cur->next;
+            continue;
+        }
+        *link = cur->next;
+        c->queued--;
+        c->body_bytes -= cur->held_bytes;
+        bk_exchange_release(cur);
+    }
+    c->tail = ex;
+    while (c->tail->next)
+        c->tail = c->tail->next;
+}
+
 void bk_conn_on_response(bk_exchange_t *ex)
 {
     bk_conn_t *c = ex->conn;
@@ -390,6 +460,8 @@ void bk_conn_on_response(bk_exchange_t *ex)
         bk_exchange_release(ex);
         return;
     }
+    if (ex->close_after && !c->no_dispatch)
+        stop_after(c, ex);
     if (!ex->streaming)
         c->queued_bytes += ex->out.len;
     if (!is_safe(ex->method) && c->unsafe_busy && --c->unsafe_busy == 0)
@@ -404,8 +476,11 @@ static void on_close(uv_handle_t *h)
     bk_http_parser_free(&c->parser);
     bk_buf_free(&c->stream_out);
     free(c->pending);
+    c->pending = NULL;
     bk_server_conn_gone(c->srv, c);
-    free(c);
+    c->handle_closed = 1;
+    if (!c->effect_holds)
+        free(c);
 }
 
 void bk_conn_close(bk_conn_t *c)
@@ -420,8 +495,8 @@ void bk_conn_close(bk_conn_t *c)
         bk_exchange_t *next = ex->next;
         ex->conn = NULL;
         ex->next = NULL;
-        if (ex->streaming && !ex->stream_ended && ex->on_gone)
-            ex->on_gone(ex);                    /* the streamer stops and releases it */
+        if (ex->on_gone && ((ex->streaming && !ex->stream_ended) || ex->state == BK_EX_DISPATCHED))
+            ex->on_gone(ex); /* the streamer or waiter stops and releases it */
         else if (ex->state != BK_EX_DISPATCHED) /* a handler holds only dispatched ones */
             bk_exchange_release(ex);
         ex = next;
@@ -429,6 +504,7 @@ void bk_conn_close(bk_conn_t *c)
     c->head = c->tail = NULL;
     c->queued = 0;
     c->queued_bytes = 0;
+    c->body_bytes = 0;
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -457,9 +533,54 @@ void bk_conn_sweep(bk_conn_t *c, uint64_t now)
         bk_conn_close(c);
         return;
     }
-    if (c->write_in_flight && now - c->last_active_ms > cfg->idle_timeout_ms)
-        bk_conn_close(c); /* a reader that stopped reading */
+    if (c->write_in_flight) {
+        /* A reader still taking bytes is not idle, however long one answer takes. */
+        size_t left = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+        if (left != c->last_write_queue) {
+            c->last_write_queue = left;
+            c->last_active_ms = now;
+        } else if (now - c->last_active_ms > cfg->idle_timeout_ms) {
+            bk_conn_close(c); /* a reader that stopped reading */
+        }
+    }
 }
+
+/* bk_exchange_conn_hooks_t: see http/exchange.h. */
+static int at_head(const bk_exchange_t *ex)
+{
+    const bk_conn_t *c = ex->conn;
+    return !c || c->head == ex;
+}
+
+static void *hold_effects(bk_exchange_t *ex)
+{
+    bk_conn_t *c = ex->conn;
+    if (!c || c->closing)
+        return NULL;
+    c->effect_holds++;
+    c->unsafe_busy++;
+    return c;
+}
+
+static void effects_done(void *token)
+{
+    bk_conn_t *c = token;
+    c->effect_holds--;
+    if (c->handle_closed) {
+        if (!c->effect_holds)
+            free(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    if (--c->unsafe_busy == 0) {
+        dispatch_held(c);
+        if (!c->closing)
+            conn_flush(c);
+    }
+}
+
+const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done};
 
 int bk_conn_accept(bk_server_t *s, uv_stream_t *listener)
 {

@@ -21,6 +21,9 @@ struct bk_conn {
     uint32_t queued;
     uint32_t unsafe_busy;   /* dispatched, unanswered requests with unsafe methods (POST...) */
     size_t queued_bytes;    /* answer bytes waiting in the queue (not yet handed to a write) */
+    size_t body_bytes;      /* request body bytes of queued exchanges (the budget counts them) */
+    size_t last_write_queue; /* bytes still to write at the last sweep (progress = activity) */
+    uint32_t effect_holds;   /* answered writes whose effects are pending; each holds c alive */
     bk_exchange_t *writing; /* exchanges whose bytes are in the write in flight */
     uv_write_t wreq;
     uv_buf_t wbufs[BK_CONN_MAX_WRITE_BUFS];
@@ -35,6 +38,8 @@ struct bk_conn {
     unsigned closing : 1;
     unsigned stream_write : 1; /* the write in flight is from stream_out */
     unsigned feeding : 1;      /* parsing a read: answers wait to leave in one write after it */
+    unsigned no_dispatch : 1;  /* an answer says close: nothing after it is dispatched */
+    unsigned handle_closed : 1; /* uv_close done; freed when effect_holds reaches 0 */
     bk_conn_t *prev, *next;    /* server's list */
 };
 
@@ -52,5 +57,8 @@ void bk_conn_sweep(bk_conn_t *c, uint64_t now);
 
 /* The response hook installed in bk_http_identity_t.on_ready. */
 void bk_conn_on_response(bk_exchange_t *ex);
+
+/* The exchange hooks (bk_exchange_conn_hooks_t) installed by the server at start. */
+extern const bk_exchange_conn_hooks_t bk_conn_exchange_hooks;
 
 #endif

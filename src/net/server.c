@@ -21,7 +21,7 @@ void bk_server_config_defaults(bk_server_config_t *cfg)
     cfg->request_timeout_ms = 10000;
     cfg->idle_timeout_ms = 30000;
     cfg->max_pipeline = 128;
-    cfg->max_write_queue = 8u << 20;
+    cfg->max_conn_buffer = 16u << 20;
     bk_http_limits_defaults(&cfg->limits);
 }
 
@@ -130,6 +130,7 @@ int bk_server_start(uv_loop_t *loop, const bk_server_config_t *cfg,
     s->loop = loop;
     s->cfg = *cfg;
     bk_http_set_ready_hook(bk_conn_on_response);
+    bk_exchange_set_conn_hooks(&bk_conn_exchange_hooks);
     s->handlers = *handlers;
     int rc = uv_tcp_init(loop, &s->listener);
     if (rc) {

@@ -1,0 +1,230 @@
+"""Regressions for the HTTP connection layer found by an adversarial review (issue 8): chunked
+trailers, nothing dispatched after an answer that closes, a reader still receiving is not idle,
+waiters of closed connections are cancelled, pipelined streams and bodies stay inside the
+per-connection budget, and a read pipelined behind an acks=0 write sees it. Each case failed on
+the binary before its fix."""
+import json
+import socket
+import threading
+import time
+
+import brook
+from brook import Cluster, RawConn, http_bytes, produce_bytes
+
+
+def standalone(c, *args, **kw):
+    return c.broker(standalone=True, args=list(args), **kw)
+
+
+def metric(b, name):
+    st, text, _ = b.get("/metrics")
+    assert st == 200
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("metric %s missing" % name)
+
+
+def chunked_produce(message, trailer):
+    body = json.dumps({"message": message, "topic": "tr"}).encode()
+    return (b"POST /produce HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body +
+            b"\r\n0\r\n" + trailer + b"\r\n")
+
+
+def test_chunked_trailer_is_ignored():
+    """A 200-byte trailer once reallocated the resolved head: use-after-free in routing, a 404
+    with freed bytes in its message, and the produce lost."""
+    with Cluster() as c:
+        b = standalone(c)
+        with RawConn(b.port) as conn:
+            conn.send(chunked_produce("with-trailer", b"X-Trailer: " + b"0" * 200 + b"\r\n"))
+            st, body, _ = conn.read_json()
+            assert st == 200 and body["offset"] == 0, (st, body)
+            # The connection goes on: a second request on it is parsed from a clean state.
+            conn.send(chunked_produce("second", b"X-A: 1\r\nX-B: 2\r\n"))
+            st, body, _ = conn.read_json()
+            assert st == 200 and body["offset"] == 1, (st, body)
+        assert [r["value"] for r in b.read_all("tr")] == ["with-trailer", "second"]
+        with RawConn(b.port) as conn:  # a trailer over the header limits is refused whole
+            conn.send(chunked_produce("too-big", b"X-T: " + b"0" * 20000 + b"\r\n"))
+            st, body, _ = conn.read_json()
+            assert st == 431, (st, body)
+        assert len(b.read_all("tr")) == 2
+        assert not brook.sanitizer_reports([b])
+
+
+def test_too_large_record_keeps_the_connection():
+    """A record over max.message.bytes is a 413 found after the whole body was read: it used
+    to close the connection while the two produces pipelined behind it were still applied,
+    never answered."""
+    with Cluster() as c:
+        b = standalone(c)
+        st, body, _ = b.post_json("/topics", {"name": "small",
+                                              "configs": {"max.message.bytes": "100"}})
+        assert st == 201, body
+        with RawConn(b.port) as conn:
+            conn.send(produce_bytes("x" * 500, topic="small") + produce_bytes("a", topic="small")
+                      + produce_bytes("b", topic="small"))
+            answers = [conn.read_json()[:2] for _ in range(3)]
+            assert [a[0] for a in answers] == [413, 200, 200], answers
+            assert [a[1]["offset"] for a in answers[1:]] == [0, 1]
+        assert [r["value"] for r in b.read_all("small")] == ["a", "b"]
+
+
+def test_nothing_runs_after_a_close():
+    """Once an answer says close, nothing pipelined after it is applied (RFC 9112 §9.6)."""
+    with Cluster() as c:
+        b = standalone(c)
+        first = http_bytes("POST", "/produce", json.dumps({"message": "one", "topic": "cl"}),
+                           headers=[("Connection", "close")])
+        with RawConn(b.port) as conn:
+            conn.send(first + produce_bytes("two", topic="cl") + produce_bytes("three", topic="cl"))
+            st, body, _ = conn.read_json()
+            assert st == 200, (st, body)
+            assert conn.closed_by_peer()
+        time.sleep(0.3)
+        assert [r["value"] for r in b.read_all("cl")] == ["one"]
+        # An HTTP/1.0 client with Expect is not sent 100 Continue (it does not know it).
+        with RawConn(b.port) as conn:
+            body = json.dumps({"message": "m", "topic": "cl"}).encode()
+            conn.send(b"POST /produce HTTP/1.0\r\nContent-Type: application/json\r\n"
+                      b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            st, _, _ = conn.read_response()
+            assert st == 200, st
+
+
+def test_slow_reader_still_receiving_is_not_idle():
+    """A big page read slowly took longer than the idle timeout and was cut off mid-answer:
+    progress of a write in flight now counts as activity."""
+    with Cluster() as c:
+        b = standalone(c, "--idle-timeout-ms", "1000")
+        value = "v" * 60000
+        with RawConn(b.port) as conn:
+            batch = json.dumps({"records": [{"value": value}] * 50})
+            for _ in range(3):
+                conn.send(http_bytes("POST", "/topics/big", batch))
+                st, body, _ = conn.read_json()
+                assert st == 200, (st, body)
+        s = socket.create_connection(("127.0.0.1", b.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.sendall(http_bytes("GET", "/topics/big/partitions/0/records?offset=0&max_records=150"
+                             "&max_bytes=67108864"))
+        got, t0 = b"", time.monotonic()
+        while True:  # ~9 MB at about 2.5 MB/s: far longer than the 1 s idle timeout
+            data = s.recv(16384)
+            if not data:
+                break
+            got += data
+            if b"\r\n\r\n" in got:
+                head, _, rest = got.partition(b"\r\n\r\n")
+                n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0]
+                        .split(b":")[1])
+                if len(rest) >= n:
+                    break
+            time.sleep(0.005)
+        s.close()
+        head, _, rest = got.partition(b"\r\n\r\n")
+        assert time.monotonic() - t0 > 2.0, "the read was not slow enough to test anything"
+        assert b" 200 " in head.split(b"\r\n")[0], head[:100]
+        page = json.loads(rest)
+        assert len(page["records"]) == 150
+
+
+def test_waiters_of_closed_connections_are_cancelled():
+    """Long-polls pipelined on connections that then closed stayed until their timeout (RSS
+    beyond the connection limit, and every produce walked them)."""
+    with Cluster() as c:
+        b = standalone(c)
+        assert b.produce("first", topic="lp")[0] == 200
+        poll = http_bytes("GET", "/topics/lp/partitions/0/records?offset=1&timeout_ms=30000")
+        conns = []
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", b.port))
+            s.sendall(poll * 50)
+            conns.append(s)
+        brook.wait_until(lambda: metric(b, "brook_reads_waiting") == 2000, timeout=20,
+                         what="2000 waiting reads")
+        for s in conns:
+            s.close()
+        brook.wait_until(lambda: metric(b, "brook_reads_waiting") == 0, timeout=5,
+                         what="the waits of closed connections to be dropped")
+        t0 = time.monotonic()
+        assert b.produce("second", topic="lp")[0] == 200
+        assert time.monotonic() - t0 < 2.0
+
+
+def rss_mib(b):
+    return brook.proc_status_kib(b.proc.pid) / 1024.0
+
+
+def test_pipelined_streams_and_bodies_stay_in_budget():
+    """20 pipelined NDJSON streams on a connection that does not read rendered a page each
+    (1.3 GB); 60 large produces pipelined behind a long-poll kept every body. One budget per
+    connection covers bodies, answers and streams."""
+    with Cluster() as c:
+        b = standalone(c, "--max-batch-bytes", "16777216")
+        value = "s" * 100000
+        for _ in range(4):
+            st, body, _ = b.post_json("/topics/st", {"records": [{"value": value}] * 100})
+            assert st == 200, body
+        base = rss_mib(b)
+        stream = http_bytes("GET", "/topics/st/partitions/0/records?offset=0&max_bytes=67108864",
+                            headers=[("Accept", "application/x-ndjson")])
+        s = socket.create_connection(("127.0.0.1", b.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(stream * 20)
+        time.sleep(2.0)
+        grown = rss_mib(b) - base
+        assert grown < 150, "RSS grew %.0f MiB for 20 unread streams" % grown
+        s.close()
+        # Large bodies behind a long-poll: reading pauses once the budget is spent.
+        big = http_bytes("POST", "/topics/st", json.dumps({"records": [{"value": "b" * 1000000}] * 15}))
+        s = socket.create_connection(("127.0.0.1", b.port))
+        assert b.produce("x", topic="other")[0] == 200  # the long-poll waits on another topic
+        s.sendall(http_bytes("GET", "/topics/other/partitions/0/records?offset=1&timeout_ms=30000"))
+        sent = [0]
+
+        def send_all():
+            try:
+                for _ in range(60):
+                    s.sendall(big)
+                    sent[0] += 1
+            except OSError:
+                pass
+        t = threading.Thread(target=send_all, daemon=True)
+        t.start()
+        time.sleep(3.0)
+        grown = rss_mib(b) - base
+        assert grown < 300, "RSS grew %.0f MiB for bodies behind a long-poll" % grown
+        assert sent[0] < 60, "the broker read all 60 bodies (%d)" % sent[0]
+        s.close()
+        t.join(5)
+        st, _, _ = b.get("/health")
+        assert st == 200
+
+
+def test_acks0_then_pipelined_read_sees_the_write():
+    """acks=0 is answered when queued; a read pipelined behind it waited for nothing and found
+    the offset above the high watermark (416)."""
+    with Cluster() as c:
+        b = standalone(c)
+        with RawConn(b.port) as conn:
+            for i in range(20):
+                w = http_bytes("POST", "/produce?acks=0",
+                               json.dumps({"message": "m%d" % i, "topic": "a0"}))
+                r = http_bytes("GET", "/topics/a0/partitions/0/records?offset=%d" % i)
+                conn.send(w + r)
+                st, body, _ = conn.read_json()
+                assert st == 200 and body["offset"] == i, (st, body)
+                st, body, _ = conn.read_json()
+                assert st == 200, (st, body)
+                assert body["records"][0]["value"] == "m%d" % i, body
+
+
+if __name__ == "__main__":
+    brook.run([test_chunked_trailer_is_ignored, test_too_large_record_keeps_the_connection,
+               test_nothing_runs_after_a_close, test_slow_reader_still_receiving_is_not_idle,
+               test_waiters_of_closed_connections_are_cancelled,
+               test_pipelined_streams_and_bodies_stay_in_budget,
+               test_acks0_then_pipelined_read_sees_the_write])
