@@ -41,6 +41,29 @@ def wait_port(port, timeout=10.0, proc=None):
     raise RuntimeError("port %d not listening after %.1fs" % (port, timeout))
 
 
+class BadAnswer(AssertionError):
+    """An answer the broker must never give: a JSON body that is not valid UTF-8 or not JSON."""
+
+
+def strict_body(data, ctype):
+    """Every answer Brook labels JSON (or NDJSON) must be valid UTF-8 and valid JSON, whatever
+    the request held; every test's answers pass through here. Returns the parsed document
+    (a list of documents for NDJSON), or None for a body that is not labelled JSON."""
+    ctype = (ctype or "").lower()
+    if "json" not in ctype or not data:
+        return None
+    try:
+        text = data.decode("utf-8")  # strict: invalid bytes and encoded surrogates fail
+    except UnicodeDecodeError as e:
+        raise BadAnswer("answer is not valid UTF-8 (%s): %r" % (e, data[:200]))
+    try:
+        if "ndjson" in ctype:
+            return [json.loads(line) for line in text.split("\n") if line]
+        return json.loads(text)
+    except ValueError as e:
+        raise BadAnswer("answer labelled %s is not JSON (%s): %r" % (ctype, e, data[:200]))
+
+
 class Redis:
     def __init__(self, workdir, port=None):
         self.port = port or free_port()
@@ -165,12 +188,9 @@ class Broker:
             hdrs = {k.lower(): v for k, v in r.getheaders()}
         finally:
             conn.close()
-        ctype = hdrs.get("content-type", "")
-        if "json" in ctype and data:
-            try:
-                return r.status, json.loads(data), hdrs
-            except ValueError:
-                pass
+        doc = strict_body(data, hdrs.get("content-type"))
+        if doc is not None:
+            return r.status, doc, hdrs
         return r.status, data.decode(errors="replace"), hdrs
 
     def get(self, path, **kw):
@@ -360,9 +380,8 @@ def post_produce(port, value, topic, timeout, acks=None):
         r = conn.getresponse()
         data = r.read()
         hdrs = {k.lower(): v for k, v in r.getheaders()}
-        try:
-            body = json.loads(data) if data else None
-        except ValueError:
+        body = strict_body(data, hdrs.get("content-type"))
+        if body is None and data:
             body = data.decode(errors="replace")
         return r.status, body, hdrs
     except socket.timeout:
@@ -613,10 +632,12 @@ class RawConn:
 
     def read_json(self, timeout=None):
         status, headers, body = self.read_response(timeout)
-        try:
-            obj = json.loads(body) if body else None
-        except ValueError:
-            obj = body
+        obj = strict_body(body, headers.get("content-type"))
+        if obj is None:
+            try:
+                obj = json.loads(body) if body else None
+            except ValueError:
+                obj = body
         return status, obj, headers
 
     def closed_by_peer(self, timeout=2.0):
