@@ -7,9 +7,11 @@
  * detached (or told through on_gone), never freed here. */
 #include "net/conn.h"
 
+#include <linux/sockios.h>
 #include <llhttp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "brook/common.h"
 #include "http/response.h"
@@ -518,6 +520,21 @@ void bk_conn_drain(bk_conn_t *c)
         bk_conn_close(c);
 }
 
+/* Answer bytes not yet taken by the client: libuv's write queue plus the socket's send queue
+ * (a large kernel buffer drains in steps, so libuv alone can look stuck for seconds). */
+static size_t unsent_bytes(const bk_conn_t *c)
+{
+    size_t left = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+#ifdef SIOCOUTQ
+    uv_os_fd_t fd;
+    int queued = 0;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 &&
+        queued > 0)
+        left += (size_t)queued;
+#endif
+    return left;
+}
+
 void bk_conn_sweep(bk_conn_t *c, uint64_t now)
 {
     const bk_server_config_t *cfg = &c->srv->cfg;
@@ -529,19 +546,18 @@ void bk_conn_sweep(bk_conn_t *c, uint64_t now)
         fail_request(c, 408, "request not received in time");
         return;
     }
-    if (!c->head && !c->write_in_flight && now - c->last_active_ms > cfg->idle_timeout_ms) {
-        bk_conn_close(c);
-        return;
-    }
-    if (c->write_in_flight) {
-        /* A reader still taking bytes is not idle, however long one answer takes. */
-        size_t left = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
-        if (left != c->last_write_queue) {
-            c->last_write_queue = left;
+    /* Idle: nothing owed (keep-alive between requests) or a write that does not move (a
+     * reader that stopped reading). A reader still taking bytes is not idle, however long one
+     * answer takes: the bytes left to send, in libuv's queue and the kernel's, are compared
+     * with the last time the timeout came due. */
+    if ((!c->head || c->write_in_flight) && now - c->last_active_ms > cfg->idle_timeout_ms) {
+        size_t left = unsent_bytes(c);
+        if (left && left != c->last_unsent) {
+            c->last_unsent = left;
             c->last_active_ms = now;
-        } else if (now - c->last_active_ms > cfg->idle_timeout_ms) {
-            bk_conn_close(c); /* a reader that stopped reading */
+            return;
         }
+        bk_conn_close(c);
     }
 }
 

@@ -22,7 +22,7 @@ struct bk_conn {
     uint32_t unsafe_busy;   /* dispatched, unanswered requests with unsafe methods (POST...) */
     size_t queued_bytes;    /* answer bytes waiting in the queue (not yet handed to a write) */
     size_t body_bytes;      /* request body bytes of queued exchanges (the budget counts them) */
-    size_t last_write_queue; /* bytes still to write at the last sweep (progress = activity) */
+    size_t last_unsent;     /* unsent answer bytes when the idle timeout last came due */
     uint32_t effect_holds;   /* answered writes whose effects are pending; each holds c alive */
     bk_exchange_t *writing; /* exchanges whose bytes are in the write in flight */
     uv_write_t wreq;
