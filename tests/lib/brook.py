@@ -262,6 +262,9 @@ class Cluster:
         return b
 
     def close(self, failed=False):
+        # How each broker ended before the cleanup kill (a broker that died on its own says
+        # so: exit code, or the signal as a negative number).
+        ended = {b.name: b.proc.poll() for b in self.brokers if b.proc is not None}
         for b in self.brokers:
             b.kill()
         for r in self.redises:
@@ -269,7 +272,10 @@ class Cluster:
         if failed:
             for b in self.brokers:
                 try:
-                    print("---- stderr of %s ----\n%s" % (b.name, b.stderr_text()[-4000:]))
+                    how = ended.get(b.name)
+                    print("---- stderr of %s (%s) ----\n%s" % (
+                        b.name, "running" if how is None else "exited %s" % how,
+                        b.stderr_text()[-4000:]))
                 except OSError:
                     pass
         if not os.environ.get("KEEP_TMP"):
