@@ -26,6 +26,7 @@ struct bk_log {
     size_t jobs; /* threadpool jobs in flight (retention deletes, trash removal, creations) */
     bk_reader_t reader; /* read window shared by reads that do not nest */
     int reader_busy;
+    int replicated_hw; /* bk_log_use_replicated_hw was called: retention waits for it */
     int closing;
     int commit_closed, timer_closed;
     void (*done)(void *arg);

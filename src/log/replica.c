@@ -256,6 +256,8 @@ static void settle_offsets(bk_partition_t *p)
         p->durable_off = end;
     if (p->hw > end)
         p->hw = end;
+    if (p->committed > end)
+        p->committed = end;
     bk_epochs_cut(&p->epochs, end);
 }
 
@@ -372,7 +374,7 @@ int bk_partition_reset(bk_partition_t *p, int64_t start)
         bk_partition_fail(p, rc);
         return rc;
     }
-    p->next_offset = p->written_off = p->durable_off = p->hw = start;
+    p->next_offset = p->written_off = p->durable_off = p->hw = p->committed = start;
     bk_epochs_trim(&p->epochs, start, start);
     bk_trace_warn("log", "%s: emptied; starts over at offset %" PRId64, p->dir, start);
     return 0;
