@@ -37,6 +37,8 @@ typedef struct {
     uint32_t max_message_bytes;  /* largest record, key+value+headers (default 1 MiB) */
     uint32_t retention_check_ms; /* how often retention runs on the loop (default 5 min); it
                                     also runs once right after open */
+    uint32_t checkpoint_ms;      /* how often the high-watermark checkpoint is written when it
+                                    changed (default 1 s; 0 = the default); also at close */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -289,7 +291,10 @@ int64_t bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int32_t *
  * bk_log_use_replicated_hw(log) was called (the replicator does, when it replicates), the
  * committed offset of each partition is the last value given to bk_partition_set_committed(),
  * clamped to the partition's end offset; a truncation below it lowers it to the new end, a
- * reset sets it to the new start. Before any value was given it is the start offset. */
+ * reset sets it to the new start. Before any value was given it is the value the
+ * checkpoint file ("+hw-checkpoint" in the data directory, written every checkpoint_ms when it
+ * changed and at close) held for the partition under the same topic id, clamped to what the
+ * partition holds, else the start offset; the retention pass at open stops there too. */
 void bk_log_use_replicated_hw(bk_log_t *log);
 void bk_partition_set_committed(bk_partition_t *p, int64_t hw);
 int64_t bk_partition_committed(const bk_partition_t *p);

@@ -10,6 +10,8 @@
  *   <topic>.topic              topic metadata (below); "<topic>.topic.tmp" while being written.
  *   <topic>-<partition>/       one directory per partition, partition numbered from 0.
  *   +trash/                    deleted topics on their way out (below).
+ *   +hw-checkpoint             every partition's committed offset (HIGH-WATERMARK CHECKPOINT
+ *                              below); "+hw-checkpoint.tmp" while being written.
  *   +election                  not the log's: the broker's remembered ISR membership
  *                              (src/election/isr_memory.h); the log ignores it.
  *
@@ -120,10 +122,31 @@
  *
  * RETENTION deletes whole sealed segments, oldest first, never the active one: those whose
  * newest record (the largest maxTimestamp of their batches) is older than retention.ms, and
- * while the partition is larger than retention.bytes. For each: unlink the .index, unlink the
+ * while the partition is larger than retention.bytes, but never a segment holding an offset
+ * at or above the partition's committed offset (the replicated high watermark, below), so
+ * the start offset never passes the high watermark. For each: unlink the .index, unlink the
  * .log, fsync the partition directory, so a crash brings back at most a prefix of them and
  * never leaves a gap. The partition's start offset is its first segment's base offset, which
  * is therefore not 0 once retention has run.
+ *
+ * HIGH-WATERMARK CHECKPOINT. "+hw-checkpoint" remembers each partition's committed offset
+ * (the replicated high watermark its replicator last gave, or the local one for a log used
+ * alone) so that what readers were shown stays readable after a restart, even before any
+ * follower is back (Kafka's replication-offset-checkpoint). It is written when it changed,
+ * every checkpoint_ms (1 s) and at close, off the loop: write "+hw-checkpoint.tmp", fsync
+ * it, rename it over "+hw-checkpoint", fsync the data directory. The content is exactly:
+ *
+ *   brook-hw 1\n
+ *   entries <decimal count>\n
+ *   <topic> <16 lowercase hex digits: topic id> <decimal partition> <decimal offset>\n  (each)
+ *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
+ *
+ * At open, after the topics load, an entry applies only to the partition of a topic of that
+ * name with the same id (a topic deleted and created again does not inherit it), clamped to
+ * what the partition holds: a checkpoint lags the offsets it records, never leads them, and a
+ * lost tail (fsync=never) lowers it to the end. A missing or damaged file (any byte off) sets
+ * nothing: committed offsets then start at the start offsets, as before the file existed. The
+ * retention pass at open stops at these offsets.
  *
  * REPLICATED APPENDS (bk_partition_append_raw) store a leader's batches byte for byte: the
  * same baseOffset, partitionLeaderEpoch, timestamps and CRC, rolling segments by the same rule

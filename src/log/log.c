@@ -5,6 +5,7 @@
 #include "brook/log.h"
 
 #include "brook/common.h"
+#include "log/checkpoint.h"
 #include "log/commit.h"
 #include "log/log_internal.h"
 #include "log/partition.h"
@@ -34,6 +35,7 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
     cfg->retention_bytes = -1;
     cfg->max_message_bytes = 1u << 20;
     cfg->retention_check_ms = 300000;
+    cfg->checkpoint_ms = 1000;
 }
 
 static int check_config(const bk_log_config_t *cfg)
@@ -94,6 +96,7 @@ static void log_free(bk_log_t *log)
     bk_commit_free(&log->commit);
     bk_io_close(log->io, log->lock_fd); /* releases the flock */
     free(log->reader.buf);
+    free(log->ckpt_text);
     free(log->data_dir);
     free(log);
 }
@@ -170,7 +173,8 @@ void bk_log_reap(bk_log_t *log)
 
 static void maybe_free(bk_log_t *log)
 {
-    if (!log->closing || !log->commit_closed || !log->timer_closed || log->jobs)
+    if (!log->closing || !log->commit_closed || !log->timer_closed || !log->ckpt_timer_closed ||
+        log->jobs)
         return;
     void (*done)(void *) = log->done;
     void *done_arg = log->done_arg;
@@ -205,6 +209,11 @@ static void on_retention_timer(uv_timer_t *h)
     bk_log_retention_run(log, bk_wall_ms());
 }
 
+static void on_checkpoint_timer(uv_timer_t *h)
+{
+    bk_checkpoint_save(h->data, 0);
+}
+
 /* ---- open and close ---- */
 
 static void on_settle(void *arg)
@@ -218,7 +227,14 @@ static int start_handles(bk_log_t *log)
                             log->cfg.fsync_interval_ms, log->cfg.preallocate_bytes, &log->stats);
     if (rc == 0)
         rc = uv_timer_init(log->loop, &log->retention_timer);
+    if (rc == 0)
+        rc = uv_timer_init(log->loop, &log->ckpt_timer);
     if (rc < 0)
+        return rc;
+    log->ckpt_timer.data = log;
+    uv_unref((uv_handle_t *)&log->ckpt_timer);
+    uint32_t every = log->cfg.checkpoint_ms ? log->cfg.checkpoint_ms : 1000;
+    if ((rc = uv_timer_start(&log->ckpt_timer, on_checkpoint_timer, every, every)) < 0)
         return rc;
     log->commit.on_settle = on_settle;
     log->commit.settle_arg = log;
@@ -258,7 +274,12 @@ int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out)
     for (size_t i = 0; trash && trash[i]; i++)
         remove_tree(log, trash[i]);
     free(trash);
+    /* Nobody has said yet whether a replicator manages the high watermarks: the pass at open
+     * trusts only what the checkpoint vouches for. */
+    bk_checkpoint_load(log);
+    log->replicated_hw = 1;
     bk_log_retention_run(log, bk_wall_ms());
+    log->replicated_hw = 0;
     bk_trace_info("log", "opened %s: %zu topic(s)", log->data_dir, log->ntopics);
     *out = log;
     return 0;
@@ -286,6 +307,13 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(log);
 }
 
+static void on_ckpt_timer_closed(uv_handle_t *h)
+{
+    bk_log_t *log = h->data;
+    log->ckpt_timer_closed = 1;
+    maybe_free(log);
+}
+
 void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
 {
     if (log->closing)
@@ -294,6 +322,8 @@ void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
     log->done = done;
     log->done_arg = arg;
     uv_close((uv_handle_t *)&log->retention_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&log->ckpt_timer, on_ckpt_timer_closed);
+    bk_checkpoint_save(log, 1); /* the last committed offsets, for the next start */
     bk_commit_close(&log->commit, after_commit_closed, log);
 }
 

@@ -95,7 +95,7 @@ part_t *bk_repl_part(bk_replicator_t *r, bk_partition_t *p)
     uint32_t index = bk_partition_index(p);
     part_t *part = bk_repl_part_find(r, topic, strlen(topic), index);
     if (part == NULL) {
-        part = part_new(r, topic, index, bk_partition_start_offset(p));
+        part = part_new(r, topic, index, bk_partition_committed(p)); /* the checkpoint's HW */
         if (part == NULL)
             bk_trace_error("replication", "out of memory tracking %s-%u", topic, index);
     }
@@ -420,8 +420,8 @@ int64_t bk_replicator_high_watermark(bk_replicator_t *r, bk_partition_t *p)
         return durable;
     const char *topic = bk_topic_name(bk_partition_topic(p));
     part_t *part = bk_repl_part_find(r, topic, strlen(topic), bk_partition_index(p));
-    if (part == NULL)
-        return bk_partition_start_offset(p); /* nothing known to be committed yet */
+    if (part == NULL) /* nothing heard this run: what the checkpoint vouches for */
+        return bk_partition_committed(p) < durable ? bk_partition_committed(p) : durable;
     if (r->leading && part->isr_term == r->term_id)
         part->hw = part->isr.high_watermark;
     return part->hw < durable ? part->hw : durable;

@@ -117,5 +117,58 @@ def test_retention_waits_for_the_high_watermark():
         assert 0 < begin <= end == 10, (begin, end)
 
 
+# ---- D9 --------------------------------------------------------------------------------------
+
+def first_reads(b, topic, offset, seconds):
+    """Statuses of reads of offset on b during the first `seconds` after it answers."""
+    out = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        r = brook.try_get(b, "/topics/%s/partitions/0/records?offset=%d&max_records=1"
+                          % (topic, offset), timeout=2.0)
+        if r is not None:
+            out.append((r[0], r[1]))
+        time.sleep(0.1)
+    return out
+
+
+def test_high_watermark_survives_restarts():
+    """50 acks=all records committed on both brokers. The follower is killed; the leader is
+    killed and restarted alone: offset 49 stays readable at once (the old binary answered 416
+    'readable 0 to 0' until the dead follower left the ISR, 10 s). Then the follower is
+    restarted while the leader is down: it serves what it had shown before, at once."""
+    with Cluster() as c:
+        r = c.redis()
+        b1, b2 = two_brokers(c, r, lag_ms=10000)
+        create_topic(b1, "hw")
+        for i in range(50):
+            st, body, _ = produce_acks(b1.port, "hw-%d" % i, "hw", timeout=10)
+            assert st == 200 and body["offset"] == i, (st, body)
+        wait_until(lambda: visible_end(b2, "hw") == 50, timeout=20, what="follower HW 50")
+        time.sleep(2.0)  # past a checkpoint interval: a kill -9 keeps what it wrote
+        b2.kill()
+        b1.kill()
+        b1.start()
+        wait_leader_is([b1], b1, timeout=30)
+        reads = first_reads(b1, "hw", 49, 3.0)
+        bad = [rd for rd in reads if rd[0] != 200 or rd[1]["records"][0]["value"] != "hw-49"]
+        assert reads and not bad, "restarted leader: %d of %d reads failed, e.g. %r" % (
+            len(bad), len(reads), bad[:1])
+        assert offsets(b1, "hw") == (0, 50), offsets(b1, "hw")
+        # The follower, restarted while the leader is down, answers what it had shown.
+        b1.kill()
+        b2.start()
+        reads = first_reads(b2, "hw", 49, 2.0)
+        bad = [rd for rd in reads if rd[0] != 200 or rd[1]["records"][0]["value"] != "hw-49"]
+        assert reads and not bad, "restarted follower: %d of %d reads failed, e.g. %r" % (
+            len(bad), len(reads), bad[:1])
+        # Writes go on from there once both are back.
+        b1.start()
+        lb = wait_until(lambda: (current_leader([b1, b2]) or (None,))[0], timeout=30,
+                        what="a leader")
+        st, body, _ = produce_acks(lb.port, "hw-50", "hw", timeout=20)
+        assert st == 200 and body["offset"] == 50, (st, body)
+
+
 if __name__ == "__main__":
-    brook.run([test_retention_waits_for_the_high_watermark])
+    brook.run([test_retention_waits_for_the_high_watermark, test_high_watermark_survives_restarts])
