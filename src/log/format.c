@@ -44,15 +44,22 @@
  * topic gets the log's configured defaults.
  * A file that is not byte for byte one of these renderings is refused (BK_ECORRUPT).
  *
- * Deleting a topic: make "+trash/<generation>.<topic>/" (20 digits, a counter that starts
- * above every entry present at open) and fsync "+trash"; rename every "<topic>-<n>" into it; fsync
- * the data directory and the entry; then rename "<topic>.topic" into it: that rename is the commit
- * point; fsync both again. The entry is then removed recursively, off the loop, once no
- * append refers to the topic any more. At open, before topics load, every entry is handled:
- * an entry without the topic's metadata while "<topic>.topic" still exists is a delete that
- * never committed, so its partition directories are renamed back; then every entry is
- * removed. A crash therefore leaves the whole topic or none of it, and the name can be reused
- * at once: the new topic's directories are fresh.
+ * Deleting a topic: make "+trash/<generation>+<id>/" (20 digits, a counter that starts above
+ * every entry present at open; '+'; the topic id as 16 lowercase hex digits, 0 for a topic made
+ * before ids) and fsync "+trash"; rename every "<topic>-<n>" into it; fsync the data directory
+ * and the entry; then rename "<topic>.topic" into it: that rename is the commit point; fsync
+ * both again. The entry is then removed off the loop, once no append refers to the topic any
+ * more, in this order: every partition directory (recursively), fsync the entry, then the
+ * metadata and the entry itself, so an entry without metadata can only be a delete that never
+ * committed (or one whose partitions are all gone already). At open, before topics load, every
+ * entry is handled: a partition directory "<topic>-<n>" in an entry without "<topic>.topic"
+ * is renamed back when the live "<topic>.topic" has the entry's id and more than n partitions
+ * and "<topic>-<n>" is not there (the delete never committed); then every entry is removed.
+ * A topic created under the name since has another id, so it never adopts the old topic's
+ * directories. Entries named "<generation>.<topic>" by earlier versions (no id) are handled
+ * the same way without the id check. A crash therefore leaves the whole topic or none of it,
+ * and the name can be reused at once: the new topic's directories are fresh. The entry name
+ * is 37 bytes whatever the topic name, so every legal name can be deleted.
  *
  * A partition directory holds segments. A segment is a pair of files named by the offset of
  * its first record (the base offset), as 20 decimal digits:

@@ -11,6 +11,7 @@
 #include "log/partition.h"
 #include "log/topic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #define LOCK_NAME "/.lock"
 
@@ -106,6 +108,7 @@ static void log_free(bk_log_t *log)
 typedef struct {
     uv_work_t work;
     bk_log_t *log;
+    const bk_log_io_t *io;
     char *path;
 } rmtree_job_t;
 
@@ -119,11 +122,57 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
+static void rm_tree(const char *path)
+{
+    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        bk_trace_warn("log", "cannot remove %s: %s", path, bk_strerror(-errno));
+}
+
+/* Removes the subdirectories of dir (a trash entry's partition directories) and fsyncs dir;
+ * 0 when all went. */
+static int rm_subdirs(const bk_log_io_t *io, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int left = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        size_t len = strlen(dir) + strlen(de->d_name) + 2;
+        char *sub = malloc(len);
+        struct stat st;
+        if (!sub) {
+            left = 1;
+            continue;
+        }
+        snprintf(sub, len, "%s/%s", dir, de->d_name);
+        if (de->d_type == DT_DIR ||
+            (de->d_type == DT_UNKNOWN && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)))
+            rm_tree(sub);
+        free(sub);
+    }
+    int fd = dirfd(d);
+    int rc = io->fsync(fd);
+    if (closedir(d) < 0 && rc == 0)
+        rc = -errno;
+    return left ? UV_ENOMEM : rc;
+}
+
+/* A trash entry goes partition directories first and its topic metadata last, with the
+ * entry synced in between: at open an entry without metadata must mean a delete that never
+ * committed, never one half removed (see format.c). */
 static void work_rmtree(uv_work_t *req)
 {
     rmtree_job_t *job = req->data;
-    if (nftw(job->path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-        bk_trace_warn("log", "cannot remove %s: %s", job->path, bk_strerror(-errno));
+    int rc = rm_subdirs(job->io, job->path);
+    if (rc < 0) {
+        bk_trace_warn("log", "cannot remove %s: %s; the next open retries", job->path,
+                      bk_strerror(rc));
+        return;
+    }
+    rm_tree(job->path);
 }
 
 static void after_rmtree(uv_work_t *req, int status)
@@ -145,6 +194,7 @@ static void remove_tree(bk_log_t *log, char *path)
         return;
     }
     job->log = log;
+    job->io = log->io;
     job->path = path;
     job->work.data = job;
     log->jobs++;

@@ -170,5 +170,67 @@ def test_high_watermark_survives_restarts():
         assert st == 200 and body["offset"] == 50, (st, body)
 
 
+# ---- D7 --------------------------------------------------------------------------------------
+
+def test_every_legal_topic_name_deletes():
+    """Names of 235-249 characters were created but could not be deleted (500 'name too long':
+    the trash entry '<20 digits>.<name>' passed 255 bytes)."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        for n in (1, 234, 235, 249):
+            name = ("d" * n)
+            create_topic(b, name, partitions=2)
+            st, body, _ = b.post_json("/topics/%s" % name,
+                                      {"records": [{"value": "x", "partition": 1}]})
+            assert st == 200, (n, st, body)
+            st, body, _ = b.request("DELETE", "/topics/%s" % name)
+            assert st == 200 and body == {"name": name, "deleted": True}, (n, st, body)
+            st, body, _ = b.get("/topics/%s" % name)
+            assert st == 404, (n, st, body)
+            create_topic(b, name, partitions=2)  # the name is free again, with no old data
+            assert offsets(b, name, 1) == (0, 0), (n, offsets(b, name, 1))
+        trash = os.path.join(b.data_dir, "+trash")
+        wait_until(lambda: not os.path.isdir(trash) or not os.listdir(trash), timeout=10,
+                   what="the trash emptied")
+
+
+def test_recreated_topic_never_adopts_deleted_records():
+    """Topic t (3 partitions) deleted, t created with 1, a crash while the old one's trash
+    entry was being removed (its metadata first, partitions 1 and 2 not yet: the order of an
+    earlier version's walk, whose entries are named '<generation>.<name>'), restart, grow t to
+    3: the old binary moved the old partitions back, and partition 1 served the old topic's
+    records."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        create_topic(b, "t", partitions=3)
+        for i in range(3):
+            st, body, _ = b.post_json("/topics/t", {"records": [{"value": "old-%d" % i,
+                                                                 "partition": 1}]})
+            assert st == 200, (st, body)
+        b.kill()
+        aside = os.path.join(c.dir, "aside")
+        os.mkdir(aside)
+        for f in ("t-0", "t-1", "t-2", "t.topic"):
+            os.rename(os.path.join(b.data_dir, f), os.path.join(aside, f))
+        b.start()
+        create_topic(b, "t", partitions=1)
+        b.kill()
+        entry = os.path.join(b.data_dir, "+trash", "00000000000000000001.t")
+        os.makedirs(entry)
+        for f in ("t-1", "t-2"):
+            os.rename(os.path.join(aside, f), os.path.join(entry, f))
+        b.start()
+        st, body, _ = b.post_json("/topics/t/partitions", {"partitions": 3})
+        assert st == 200, (st, body)
+        for p in range(3):
+            assert offsets(b, "t", p) == (0, 0), (p, offsets(b, "t", p))
+            st, body = read_from(b, "t", 0, partition=p)
+            assert st == 200 and body["records"] == [], (p, st, body)
+        wait_until(lambda: not os.listdir(os.path.join(b.data_dir, "+trash")), timeout=10,
+                   what="the trash emptied")
+
+
 if __name__ == "__main__":
-    brook.run([test_retention_waits_for_the_high_watermark, test_high_watermark_survives_restarts])
+    brook.run([test_retention_waits_for_the_high_watermark, test_high_watermark_survives_restarts,
+               test_every_legal_topic_name_deletes,
+               test_recreated_topic_never_adopts_deleted_records])
