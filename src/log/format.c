@@ -170,8 +170,11 @@
  * the cut, newest first, each as retention does (unlink the .index, unlink the .log, fsync the
  * partition directory); (2) ftruncate the .log holding the cut to the cut's file position and
  * fsync it; (3) cut its .index to the entries before that position (not synced: derived
- * data). A cut at a segment's base offset leaves that segment empty as the active segment. A
- * crash at any point therefore leaves segments that are a prefix of the old ones, contiguous,
+ * data). A cut at a segment's base offset deletes that segment too (in step 1) and the
+ * segment before it becomes the active one again (step 2 then cuts nothing but preallocated
+ * zeros), unless it is the first segment, which stays, empty: a log truncated and refilled
+ * from its leader rolls where the leader rolled, so every replica has the same segment files
+ * and retention deletes the same ranges on each. A crash at any point therefore leaves segments that are a prefix of the old ones, contiguous,
  * with at most the last one longer than the cut wants: recovery below sees an ordinary log
  * (an empty trailing segment that lines up is kept as the active one, a stale index is
  * rewritten), never a gap. Truncation finishes before it returns, so no append made after it

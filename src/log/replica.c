@@ -325,6 +325,13 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset)
     if (cut != offset)
         bk_trace_warn("log", "%s: truncation to %" PRId64 " cuts at the batch boundary %" PRId64,
                       p->dir, offset, cut);
+    if (pos == 0 && si > 0) {
+        /* A cut at a segment's base removes that segment too and appends go on in the one
+         * before, as they did on a replica that never rolled there: the layout is then the
+         * one a fresh copy of the log gets, so retention deletes the same ranges everywhere. */
+        s = p->segs[--si];
+        pos = s->size;
+    }
     rc = drop_newest(p, si + 1);
     if (rc == 0) {
         uint64_t before = s->size;
