@@ -37,6 +37,8 @@ typedef struct {
     uint32_t max_message_bytes;  /* largest record, key+value+headers (default 1 MiB) */
     uint32_t retention_check_ms; /* how often retention runs on the loop (default 5 min); it
                                     also runs once right after open */
+    uint32_t checkpoint_ms;      /* how often the high-watermark checkpoint is written when it
+                                    changed (default 1 s; 0 = the default); also at close */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -281,6 +283,21 @@ int bk_partition_reset(bk_partition_t *p, int64_t start);
  * bk_partition_last_epoch(p) - 1, &f). found_epoch may be NULL. */
 int32_t bk_partition_last_epoch(const bk_partition_t *p);
 int64_t bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int32_t *found_epoch);
+
+/* The replicated high watermark, kept by src/replication/ and stored with the partition so
+ * that retention never passes it: a record some in-sync replica may still lack is never
+ * deleted, and the start offset never passes the high watermark readers are shown (Kafka's
+ * rule). A log used alone counts its local high watermark as committed. Once
+ * bk_log_use_replicated_hw(log) was called (the replicator does, when it replicates), the
+ * committed offset of each partition is the last value given to bk_partition_set_committed(),
+ * clamped to the partition's end offset; a truncation below it lowers it to the new end, a
+ * reset sets it to the new start. Before any value was given it is the value the
+ * checkpoint file ("+hw-checkpoint" in the data directory, written every checkpoint_ms when it
+ * changed and at close) held for the partition under the same topic id, clamped to what the
+ * partition holds, else the start offset; the retention pass at open stops there too. */
+void bk_log_use_replicated_hw(bk_log_t *log);
+void bk_partition_set_committed(bk_partition_t *p, int64_t hw);
+int64_t bk_partition_committed(const bk_partition_t *p);
 
 int64_t bk_partition_start_offset(const bk_partition_t *p);   /* first readable offset */
 int64_t bk_partition_end_offset(const bk_partition_t *p);     /* next offset to be assigned */

@@ -10,6 +10,8 @@
  *   <topic>.topic              topic metadata (below); "<topic>.topic.tmp" while being written.
  *   <topic>-<partition>/       one directory per partition, partition numbered from 0.
  *   +trash/                    deleted topics on their way out (below).
+ *   +hw-checkpoint             every partition's committed offset (HIGH-WATERMARK CHECKPOINT
+ *                              below); "+hw-checkpoint.tmp" while being written.
  *   +election                  not the log's: the broker's remembered ISR membership
  *                              (src/election/isr_memory.h); the log ignores it.
  *
@@ -42,15 +44,22 @@
  * topic gets the log's configured defaults.
  * A file that is not byte for byte one of these renderings is refused (BK_ECORRUPT).
  *
- * Deleting a topic: make "+trash/<generation>.<topic>/" (20 digits, a counter that starts
- * above every entry present at open) and fsync "+trash"; rename every "<topic>-<n>" into it; fsync
- * the data directory and the entry; then rename "<topic>.topic" into it: that rename is the commit
- * point; fsync both again. The entry is then removed recursively, off the loop, once no
- * append refers to the topic any more. At open, before topics load, every entry is handled:
- * an entry without the topic's metadata while "<topic>.topic" still exists is a delete that
- * never committed, so its partition directories are renamed back; then every entry is
- * removed. A crash therefore leaves the whole topic or none of it, and the name can be reused
- * at once: the new topic's directories are fresh.
+ * Deleting a topic: make "+trash/<generation>+<id>/" (20 digits, a counter that starts above
+ * every entry present at open; '+'; the topic id as 16 lowercase hex digits, 0 for a topic made
+ * before ids) and fsync "+trash"; rename every "<topic>-<n>" into it; fsync the data directory
+ * and the entry; then rename "<topic>.topic" into it: that rename is the commit point; fsync
+ * both again. The entry is then removed off the loop, once no append refers to the topic any
+ * more, in this order: every partition directory (recursively), fsync the entry, then the
+ * metadata and the entry itself, so an entry without metadata can only be a delete that never
+ * committed (or one whose partitions are all gone already). At open, before topics load, every
+ * entry is handled: a partition directory "<topic>-<n>" in an entry without "<topic>.topic"
+ * is renamed back when the live "<topic>.topic" has the entry's id and more than n partitions
+ * and "<topic>-<n>" is not there (the delete never committed); then every entry is removed.
+ * A topic created under the name since has another id, so it never adopts the old topic's
+ * directories. Entries named "<generation>.<topic>" by earlier versions (no id) are handled
+ * the same way without the id check. A crash therefore leaves the whole topic or none of it,
+ * and the name can be reused at once: the new topic's directories are fresh. The entry name
+ * is 37 bytes whatever the topic name, so every legal name can be deleted.
  *
  * A partition directory holds segments. A segment is a pair of files named by the offset of
  * its first record (the base offset), as 20 decimal digits:
@@ -120,10 +129,31 @@
  *
  * RETENTION deletes whole sealed segments, oldest first, never the active one: those whose
  * newest record (the largest maxTimestamp of their batches) is older than retention.ms, and
- * while the partition is larger than retention.bytes. For each: unlink the .index, unlink the
+ * while the partition is larger than retention.bytes, but never a segment holding an offset
+ * at or above the partition's committed offset (the replicated high watermark, below), so
+ * the start offset never passes the high watermark. For each: unlink the .index, unlink the
  * .log, fsync the partition directory, so a crash brings back at most a prefix of them and
  * never leaves a gap. The partition's start offset is its first segment's base offset, which
  * is therefore not 0 once retention has run.
+ *
+ * HIGH-WATERMARK CHECKPOINT. "+hw-checkpoint" remembers each partition's committed offset
+ * (the replicated high watermark its replicator last gave, or the local one for a log used
+ * alone) so that what readers were shown stays readable after a restart, even before any
+ * follower is back (Kafka's replication-offset-checkpoint). It is written when it changed,
+ * every checkpoint_ms (1 s) and at close, off the loop: write "+hw-checkpoint.tmp", fsync
+ * it, rename it over "+hw-checkpoint", fsync the data directory. The content is exactly:
+ *
+ *   brook-hw 1\n
+ *   entries <decimal count>\n
+ *   <topic> <16 lowercase hex digits: topic id> <decimal partition> <decimal offset>\n  (each)
+ *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
+ *
+ * At open, after the topics load, an entry applies only to the partition of a topic of that
+ * name with the same id (a topic deleted and created again does not inherit it), clamped to
+ * what the partition holds: a checkpoint lags the offsets it records, never leads them, and a
+ * lost tail (fsync=never) lowers it to the end. A missing or damaged file (any byte off) sets
+ * nothing: committed offsets then start at the start offsets, as before the file existed. The
+ * retention pass at open stops at these offsets.
  *
  * REPLICATED APPENDS (bk_partition_append_raw) store a leader's batches byte for byte: the
  * same baseOffset, partitionLeaderEpoch, timestamps and CRC, rolling segments by the same rule
@@ -140,8 +170,11 @@
  * the cut, newest first, each as retention does (unlink the .index, unlink the .log, fsync the
  * partition directory); (2) ftruncate the .log holding the cut to the cut's file position and
  * fsync it; (3) cut its .index to the entries before that position (not synced: derived
- * data). A cut at a segment's base offset leaves that segment empty as the active segment. A
- * crash at any point therefore leaves segments that are a prefix of the old ones, contiguous,
+ * data). A cut at a segment's base offset deletes that segment too (in step 1) and the
+ * segment before it becomes the active one again (step 2 then cuts nothing but preallocated
+ * zeros), unless it is the first segment, which stays, empty: a log truncated and refilled
+ * from its leader rolls where the leader rolled, so every replica has the same segment files
+ * and retention deletes the same ranges on each. A crash at any point therefore leaves segments that are a prefix of the old ones, contiguous,
  * with at most the last one longer than the cut wants: recovery below sees an ordinary log
  * (an empty trailing segment that lines up is kept as the active one, a stale index is
  * rewritten), never a gap. Truncation finishes before it returns, so no append made after it

@@ -5,11 +5,13 @@
 #include "brook/log.h"
 
 #include "brook/common.h"
+#include "log/checkpoint.h"
 #include "log/commit.h"
 #include "log/log_internal.h"
 #include "log/partition.h"
 #include "log/topic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #define LOCK_NAME "/.lock"
 
@@ -34,6 +37,7 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
     cfg->retention_bytes = -1;
     cfg->max_message_bytes = 1u << 20;
     cfg->retention_check_ms = 300000;
+    cfg->checkpoint_ms = 1000;
 }
 
 static int check_config(const bk_log_config_t *cfg)
@@ -94,6 +98,7 @@ static void log_free(bk_log_t *log)
     bk_commit_free(&log->commit);
     bk_io_close(log->io, log->lock_fd); /* releases the flock */
     free(log->reader.buf);
+    free(log->ckpt_text);
     free(log->data_dir);
     free(log);
 }
@@ -103,6 +108,7 @@ static void log_free(bk_log_t *log)
 typedef struct {
     uv_work_t work;
     bk_log_t *log;
+    const bk_log_io_t *io;
     char *path;
 } rmtree_job_t;
 
@@ -116,11 +122,57 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
+static void rm_tree(const char *path)
+{
+    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        bk_trace_warn("log", "cannot remove %s: %s", path, bk_strerror(-errno));
+}
+
+/* Removes the subdirectories of dir (a trash entry's partition directories) and fsyncs dir;
+ * 0 when all went. */
+static int rm_subdirs(const bk_log_io_t *io, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int left = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        size_t len = strlen(dir) + strlen(de->d_name) + 2;
+        char *sub = malloc(len);
+        struct stat st;
+        if (!sub) {
+            left = 1;
+            continue;
+        }
+        snprintf(sub, len, "%s/%s", dir, de->d_name);
+        if (de->d_type == DT_DIR ||
+            (de->d_type == DT_UNKNOWN && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)))
+            rm_tree(sub);
+        free(sub);
+    }
+    int fd = dirfd(d);
+    int rc = io->fsync(fd);
+    if (closedir(d) < 0 && rc == 0)
+        rc = -errno;
+    return left ? UV_ENOMEM : rc;
+}
+
+/* A trash entry goes partition directories first and its topic metadata last, with the
+ * entry synced in between: at open an entry without metadata must mean a delete that never
+ * committed, never one half removed (see format.c). */
 static void work_rmtree(uv_work_t *req)
 {
     rmtree_job_t *job = req->data;
-    if (nftw(job->path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-        bk_trace_warn("log", "cannot remove %s: %s", job->path, bk_strerror(-errno));
+    int rc = rm_subdirs(job->io, job->path);
+    if (rc < 0) {
+        bk_trace_warn("log", "cannot remove %s: %s; the next open retries", job->path,
+                      bk_strerror(rc));
+        return;
+    }
+    rm_tree(job->path);
 }
 
 static void after_rmtree(uv_work_t *req, int status)
@@ -142,6 +194,7 @@ static void remove_tree(bk_log_t *log, char *path)
         return;
     }
     job->log = log;
+    job->io = log->io;
     job->path = path;
     job->work.data = job;
     log->jobs++;
@@ -170,7 +223,8 @@ void bk_log_reap(bk_log_t *log)
 
 static void maybe_free(bk_log_t *log)
 {
-    if (!log->closing || !log->commit_closed || !log->timer_closed || log->jobs)
+    if (!log->closing || !log->commit_closed || !log->timer_closed || !log->ckpt_timer_closed ||
+        log->jobs)
         return;
     void (*done)(void *) = log->done;
     void *done_arg = log->done_arg;
@@ -205,6 +259,11 @@ static void on_retention_timer(uv_timer_t *h)
     bk_log_retention_run(log, bk_wall_ms());
 }
 
+static void on_checkpoint_timer(uv_timer_t *h)
+{
+    bk_checkpoint_save(h->data, 0);
+}
+
 /* ---- open and close ---- */
 
 static void on_settle(void *arg)
@@ -218,7 +277,14 @@ static int start_handles(bk_log_t *log)
                             log->cfg.fsync_interval_ms, log->cfg.preallocate_bytes, &log->stats);
     if (rc == 0)
         rc = uv_timer_init(log->loop, &log->retention_timer);
+    if (rc == 0)
+        rc = uv_timer_init(log->loop, &log->ckpt_timer);
     if (rc < 0)
+        return rc;
+    log->ckpt_timer.data = log;
+    uv_unref((uv_handle_t *)&log->ckpt_timer);
+    uint32_t every = log->cfg.checkpoint_ms ? log->cfg.checkpoint_ms : 1000;
+    if ((rc = uv_timer_start(&log->ckpt_timer, on_checkpoint_timer, every, every)) < 0)
         return rc;
     log->commit.on_settle = on_settle;
     log->commit.settle_arg = log;
@@ -258,7 +324,12 @@ int bk_log_open(uv_loop_t *loop, const bk_log_config_t *cfg, bk_log_t **out)
     for (size_t i = 0; trash && trash[i]; i++)
         remove_tree(log, trash[i]);
     free(trash);
+    /* Nobody has said yet whether a replicator manages the high watermarks: the pass at open
+     * trusts only what the checkpoint vouches for. */
+    bk_checkpoint_load(log);
+    log->replicated_hw = 1;
     bk_log_retention_run(log, bk_wall_ms());
+    log->replicated_hw = 0;
     bk_trace_info("log", "opened %s: %zu topic(s)", log->data_dir, log->ntopics);
     *out = log;
     return 0;
@@ -286,6 +357,13 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(log);
 }
 
+static void on_ckpt_timer_closed(uv_handle_t *h)
+{
+    bk_log_t *log = h->data;
+    log->ckpt_timer_closed = 1;
+    maybe_free(log);
+}
+
 void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
 {
     if (log->closing)
@@ -294,6 +372,8 @@ void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
     log->done = done;
     log->done_arg = arg;
     uv_close((uv_handle_t *)&log->retention_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&log->ckpt_timer, on_ckpt_timer_closed);
+    bk_checkpoint_save(log, 1); /* the last committed offsets, for the next start */
     bk_commit_close(&log->commit, after_commit_closed, log);
 }
 

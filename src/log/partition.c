@@ -228,6 +228,7 @@ int bk_partition_open(bk_log_t *log, bk_topic_t *t, uint32_t index, int create,
     p->next_offset = p->segs[p->nseg - 1]->next;
     /* What survived recovery is whole, checksummed and on disk. */
     p->hw = p->written_off = p->durable_off = p->next_offset;
+    p->committed = p->segs[0]->base; /* nothing known to be replicated yet */
     *out = p;
     return 0;
 
@@ -432,9 +433,10 @@ static size_t plan(const bk_partition_t *p, int64_t now_ms)
         return 0;
     for (size_t i = 0; i < n; i++) {
         const bk_segment_t *s = p->segs[i];
-        info[i] = (bk_retention_seg_t){s->max_ts, s->size, !bk_segment_settled(s)};
+        info[i] = (bk_retention_seg_t){s->max_ts, s->size, !bk_segment_settled(s), s->next};
     }
-    k = bk_retention_plan(info, n, p->size_bytes, now_ms, cfg->retention_ms, cfg->retention_bytes);
+    k = bk_retention_plan(info, n, p->size_bytes, now_ms, cfg->retention_ms, cfg->retention_bytes,
+                          bk_partition_committed(p));
     free(info);
     return k;
 }
@@ -619,6 +621,24 @@ int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, s
 }
 
 /* ---- accessors ---- */
+
+void bk_log_use_replicated_hw(bk_log_t *log)
+{
+    log->replicated_hw = 1;
+}
+
+void bk_partition_set_committed(bk_partition_t *p, int64_t hw)
+{
+    p->committed = hw < p->next_offset ? hw : p->next_offset;
+}
+
+int64_t bk_partition_committed(const bk_partition_t *p)
+{
+    if (!p->log->replicated_hw)
+        return p->hw;
+    int64_t start = bk_partition_start_offset(p);
+    return p->committed > start ? p->committed : start;
+}
 
 int64_t bk_partition_start_offset(const bk_partition_t *p)
 {

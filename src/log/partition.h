@@ -22,6 +22,8 @@ struct bk_partition {
     int64_t written_off; /* offsets below reached write(2) */
     int64_t durable_off; /* offsets below are covered by an fdatasync */
     int64_t hw;          /* high watermark: offsets below it are acknowledged */
+    int64_t committed;   /* replicated high watermark as its replicator last said (see
+                            bk_partition_set_committed); never above next_offset */
     uint64_t size_bytes;
     int failed;  /* 0, or the error after which the partition refuses appends */
     int deleted; /* its topic was deleted: freed once idle */

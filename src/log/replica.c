@@ -256,6 +256,8 @@ static void settle_offsets(bk_partition_t *p)
         p->durable_off = end;
     if (p->hw > end)
         p->hw = end;
+    if (p->committed > end)
+        p->committed = end;
     bk_epochs_cut(&p->epochs, end);
 }
 
@@ -323,6 +325,13 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset)
     if (cut != offset)
         bk_trace_warn("log", "%s: truncation to %" PRId64 " cuts at the batch boundary %" PRId64,
                       p->dir, offset, cut);
+    if (pos == 0 && si > 0) {
+        /* A cut at a segment's base removes that segment too and appends go on in the one
+         * before, as they did on a replica that never rolled there: the layout is then the
+         * one a fresh copy of the log gets, so retention deletes the same ranges everywhere. */
+        s = p->segs[--si];
+        pos = s->size;
+    }
     rc = drop_newest(p, si + 1);
     if (rc == 0) {
         uint64_t before = s->size;
@@ -372,7 +381,7 @@ int bk_partition_reset(bk_partition_t *p, int64_t start)
         bk_partition_fail(p, rc);
         return rc;
     }
-    p->next_offset = p->written_off = p->durable_off = p->hw = start;
+    p->next_offset = p->written_off = p->durable_off = p->hw = p->committed = start;
     bk_epochs_trim(&p->epochs, start, start);
     bk_trace_warn("log", "%s: emptied; starts over at offset %" PRId64, p->dir, start);
     return 0;

@@ -769,8 +769,10 @@ int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count
 
 /* ---- delete ---- */
 
-/* Makes "<data>/+trash/<generation>.<name>" (durably) and returns its path. */
-static int trash_entry(bk_log_t *log, const char *name, char **out)
+/* Makes "<data>/+trash/<generation>+<id>" (durably) and returns its path. The entry is named
+ * by the topic id, not the name: its undo at open must tell the deleted topic from a new one
+ * of the same name, and the name need not fit beside a generation in 255 bytes. */
+static int trash_entry(bk_log_t *log, uint64_t id, char **out)
 {
     const bk_log_io_t *io = log->io;
     char *trash = path_join(log->data_dir, BK_LOG_TRASH, "");
@@ -784,9 +786,9 @@ static int trash_entry(bk_log_t *log, const char *name, char **out)
     char entry[64];
     char *path = NULL;
     while (rc == 0) {
-        snprintf(entry, sizeof entry, "%020" PRIu64 ".", ++log->trash_gen);
+        snprintf(entry, sizeof entry, "%020" PRIu64 "+%016" PRIx64, ++log->trash_gen, id);
         free(path);
-        if (!(path = path_join(trash, entry, name))) {
+        if (!(path = path_join(trash, entry, ""))) {
             rc = UV_ENOMEM;
             break;
         }
@@ -856,7 +858,7 @@ int bk_log_topic_delete(bk_log_t *log, bk_topic_t *t)
     if (rc)
         return rc;
     char *entry = NULL;
-    rc = trash_entry(log, t->name, &entry);
+    rc = trash_entry(log, t->id, &entry);
     if (rc == 0)
         rc = trash_topic(log, t, entry);
     if (rc < 0) {
@@ -917,47 +919,112 @@ static int load_one(bk_log_t *log, const char *file, size_t name_len)
     return rc;
 }
 
-/* "<20 digits>.<name>" -> generation and name; 0 when the entry is not of that form. */
-static int parse_entry(const char *entry, uint64_t *gen, const char **name)
+/* A trash entry's name: "<20 digits>+<16 hex digits>" (generation and topic id) since entries
+ * are keyed by id, "<20 digits>.<topic>" as earlier versions made them (no id: *has_id = 0).
+ * 0 when the entry is neither. '+' is never in a topic name, so the two cannot be confused. */
+static int parse_entry(const char *entry, uint64_t *gen, int *has_id, uint64_t *id)
 {
-    uint64_t g = 0;
+    uint64_t g = 0, v = 0;
     size_t i = 0;
     for (; entry[i] >= '0' && entry[i] <= '9' && i < 20; i++)
         g = g * 10 + (uint64_t)(entry[i] - '0');
-    if (i != 20 || entry[i] != '.' || !bk_log_topic_name_valid(entry + 21, strlen(entry + 21)))
+    if (i != 20)
         return 0;
     *gen = g;
-    *name = entry + 21;
+    *has_id = entry[20] == '+';
+    if (entry[20] == '.')
+        return bk_log_topic_name_valid(entry + 21, strlen(entry + 21));
+    if (entry[20] != '+' || strlen(entry + 21) != 16)
+        return 0;
+    for (const char *p = entry + 21; *p; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    *id = v;
     return 1;
 }
 
-/* An entry without the topic's metadata is a delete that never reached its commit point:
- * if the topic still exists, its partition directories go back where they belong. */
-static int undo_entry(bk_log_t *log, const char *path, const char *name)
+/* "<topic>-<n>" -> the topic name's length and n; 0 when the name is not of that form. */
+static int parse_part_dir(const char *name, size_t *name_len, uint32_t *index)
 {
-    char *live = path_join(log->data_dir, name, META_SUFFIX);
-    char *inside = path_join(path, name, META_SUFFIX);
-    int undo = exists(live) && !exists(inside), rc = live && inside ? 0 : UV_ENOMEM;
-    free(live);
+    const char *dash = strrchr(name, '-');
+    uint64_t v = 0;
+    if (!dash || dash == name || !dash[1] || strlen(dash + 1) > 5)
+        return 0;
+    for (const char *p = dash + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *name_len = (size_t)(dash - name);
+    *index = (uint32_t)v;
+    return bk_log_topic_name_valid(name, *name_len);
+}
+
+/* The id and partition count of the live topic name (its metadata in the data directory);
+ * 0, or UV_ENOENT / BK_ECORRUPT when there is no usable one. */
+static int live_topic(bk_log_t *log, const char *name, uint64_t *id, uint32_t *npart)
+{
+    char text[META_MAX];
+    char *path = path_join(log->data_dir, name, META_SUFFIX);
+    int fd = path ? log->io->open(path, O_RDONLY | O_CLOEXEC, 0) : UV_ENOMEM;
+    int64_t len = fd < 0 ? fd : bk_io_pread_all(log->io, fd, text, sizeof text, 0);
+    bk_io_close(log->io, fd);
+    free(path);
+    bk_topic_config_t cfg;
+    int has_cfg;
+    return len < 0 ? (int)len
+                   : bk_topic_meta_parse(text, (size_t)len, name, id, npart, &cfg, &has_cfg);
+}
+
+/* Whether partition directory dir of trash entry path (of topic id, if has_id) belongs back
+ * in the data directory: the entry lacks the topic's metadata (the delete never reached its
+ * commit point), the live topic of that name is the same topic (same id; entries of earlier
+ * versions have none to compare) and has that partition, and the directory is not there. */
+static int belongs_back(bk_log_t *log, const char *path, const char *dir, int has_id, uint64_t id)
+{
+    size_t nlen;
+    uint32_t index, npart;
+    uint64_t live_id;
+    char name[NAME_MAX_LEN + 1];
+    if (!parse_part_dir(dir, &nlen, &index))
+        return 0;
+    memcpy(name, dir, nlen);
+    name[nlen] = '\0';
+    char *inside = path_join(path, name, META_SUFFIX), *live = path_join(log->data_dir, dir, "");
+    int back = inside && live && !exists(inside) && !exists(live) &&
+               live_topic(log, name, &live_id, &npart) == 0 && (!has_id || live_id == id) &&
+               index < npart;
     free(inside);
-    DIR *d = rc == 0 && undo ? opendir(path) : NULL;
-    size_t nlen = strlen(name);
+    free(live);
+    return back;
+}
+
+/* An entry without the topic's metadata is a delete that never reached its commit point: if
+ * the same topic still exists, its partition directories go back where they belong. Keyed by
+ * the topic id: a topic created under the name since is another topic, and the entry's
+ * directories are never its (they are removed with the entry). */
+static int undo_entry(bk_log_t *log, const char *path, int has_id, uint64_t id)
+{
+    DIR *d = opendir(path);
+    int rc = 0, moved = 0;
     struct dirent *de;
     while (d && rc == 0 && (de = readdir(d)) != NULL) {
+        if (!belongs_back(log, path, de->d_name, has_id, id))
+            continue;
         char *from = path_join(path, de->d_name, ""),
              *to = path_join(log->data_dir, de->d_name, "");
-        if (!from || !to)
-            rc = UV_ENOMEM;
-        else if (strncmp(de->d_name, name, nlen) == 0 && de->d_name[nlen] == '-' && !exists(to)) {
-            bk_trace_warn("log", "undoing an unfinished delete: %s back from %s", de->d_name, path);
-            rc = log->io->rename(from, to);
-        }
+        bk_trace_warn("log", "undoing an unfinished delete: %s back from %s", de->d_name, path);
+        rc = from && to ? log->io->rename(from, to) : UV_ENOMEM;
+        moved += rc == 0;
         free(from);
         free(to);
     }
     if (d)
         closedir(d);
-    if (rc == 0 && undo)
+    if (rc == 0 && moved)
         rc = sync_dir(log->io, log->data_dir);
     return rc;
 }
@@ -986,8 +1053,8 @@ static int recover_trash(bk_log_t *log, char ***list)
     size_t n = 0;
     struct dirent *de;
     while (d && rc == 0 && (de = readdir(d)) != NULL) {
-        uint64_t gen;
-        const char *name;
+        uint64_t gen, id = 0;
+        int has_id;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char *path = path_join(trash, de->d_name, "");
@@ -995,10 +1062,10 @@ static int recover_trash(bk_log_t *log, char ***list)
             rc = UV_ENOMEM;
             break;
         }
-        if (parse_entry(de->d_name, &gen, &name)) {
+        if (parse_entry(de->d_name, &gen, &has_id, &id)) {
             if (gen > log->trash_gen)
                 log->trash_gen = gen;
-            rc = undo_entry(log, path, name);
+            rc = undo_entry(log, path, has_id, id);
         }
         if (rc == 0)
             rc = push_path(list, &n, path);

@@ -95,7 +95,7 @@ part_t *bk_repl_part(bk_replicator_t *r, bk_partition_t *p)
     uint32_t index = bk_partition_index(p);
     part_t *part = bk_repl_part_find(r, topic, strlen(topic), index);
     if (part == NULL) {
-        part = part_new(r, topic, index, bk_partition_start_offset(p));
+        part = part_new(r, topic, index, bk_partition_committed(p)); /* the checkpoint's HW */
         if (part == NULL)
             bk_trace_error("replication", "out of memory tracking %s-%u", topic, index);
     }
@@ -249,9 +249,11 @@ static void on_ready(uv_timer_t *t)
     run_list(list, 0);
 }
 
-/* The replicated HW of part moved (or may have): answer its waiters, tell the broker. */
+/* The replicated HW of part moved (or may have): answer its waiters, tell the broker, and
+ * hand it to the log (retention never passes it; the checkpoint keeps it across restarts). */
 void bk_repl_hw_changed(bk_replicator_t *r, part_t *part, bk_partition_t *p)
 {
+    bk_partition_set_committed(p, bk_replicator_high_watermark(r, p));
     if (part != NULL)
         run_waiters(part, bk_replicator_high_watermark(r, p));
     if (r->hw_hook)
@@ -340,6 +342,8 @@ int bk_replicator_new(uv_loop_t *loop, bk_log_t *log, bk_election_t *election,
     }
     memcpy(r->id, id, strlen(id) + 1);
     r->cfg.broker_id = r->id;
+    if (!r->standalone)
+        bk_log_use_replicated_hw(log); /* retention waits for what bk_repl_hw_changed says */
     int rc = init_timers(r);
     if (rc != 0) {
         r->stopping = 1;
@@ -416,8 +420,8 @@ int64_t bk_replicator_high_watermark(bk_replicator_t *r, bk_partition_t *p)
         return durable;
     const char *topic = bk_topic_name(bk_partition_topic(p));
     part_t *part = bk_repl_part_find(r, topic, strlen(topic), bk_partition_index(p));
-    if (part == NULL)
-        return bk_partition_start_offset(p); /* nothing known to be committed yet */
+    if (part == NULL) /* nothing heard this run: what the checkpoint vouches for */
+        return bk_partition_committed(p) < durable ? bk_partition_committed(p) : durable;
     if (r->leading && part->isr_term == r->term_id)
         part->hw = part->isr.high_watermark;
     return part->hw < durable ? part->hw : durable;

@@ -101,39 +101,57 @@ static void test_retention_by_time(void)
 {
     const int64_t now = 100 * DAY;
     bk_retention_seg_t s[4] = {
-        {now - 9 * DAY, 100, 0},
-        {now - 8 * DAY, 100, 0},
-        {now - 6 * DAY, 100, 0},
-        {now - 10 * DAY, 100, 0}, /* older than its predecessor: stays behind it */
+        {now - 9 * DAY, 100, 0, 1},
+        {now - 8 * DAY, 100, 0, 2},
+        {now - 6 * DAY, 100, 0, 3},
+        {now - 10 * DAY, 100, 0, 4}, /* older than its predecessor: stays behind it */
     };
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 7 * DAY, -1), 2);
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 5 * DAY, -1), 4);
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 9 * DAY, -1), 0); /* exactly 9 days: kept */
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, -1, -1), 0);      /* forever */
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 0, -1), 4);
-    CHECK_EQ_INT(bk_retention_plan(s, 0, 500, now, 0, -1), 0);
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 7 * DAY, -1, INT64_MAX), 2);
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 5 * DAY, -1, INT64_MAX), 4);
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 9 * DAY, -1, INT64_MAX),
+                 0); /* exactly 9 days: kept */
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, -1, -1, INT64_MAX), 0); /* forever */
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 0, -1, INT64_MAX), 4);
+    CHECK_EQ_INT(bk_retention_plan(s, 0, 500, now, 0, -1, INT64_MAX), 0);
     s[1].busy = 1; /* not yet synced: it and everything after it wait */
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 5 * DAY, -1), 1);
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, 5 * DAY, -1, INT64_MAX), 1);
     /* A clock before the epoch or a huge retention never overflows into deleting. */
-    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, INT64_MAX, -1), 0);
-    bk_retention_seg_t odd = {-1, 1, 0};
-    CHECK_EQ_INT(bk_retention_plan(&odd, 1, 2, 5, INT64_MAX, -1), 0);
+    CHECK_EQ_INT(bk_retention_plan(s, 4, 500, now, INT64_MAX, -1, INT64_MAX), 0);
+    bk_retention_seg_t odd = {-1, 1, 0, 1};
+    CHECK_EQ_INT(bk_retention_plan(&odd, 1, 2, 5, INT64_MAX, -1, INT64_MAX), 0);
 }
 
 static void test_retention_by_size(void)
 {
-    bk_retention_seg_t s[3] = {{1, 100, 0}, {2, 100, 0}, {3, 100, 0}};
+    bk_retention_seg_t s[3] = {{1, 100, 0, 1}, {2, 100, 0, 2}, {3, 100, 0, 3}};
     /* Partition 350 bytes (50 in the active segment). */
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 350), 0);
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 349), 1); /* down to 250 */
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 250), 1);
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 200), 2);
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 0), 3); /* never the active segment */
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 350, INT64_MAX), 0);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 349, INT64_MAX), 1); /* down to 250 */
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 250, INT64_MAX), 1);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 200, INT64_MAX), 2);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, -1, 0, INT64_MAX),
+                 3); /* never the active segment */
     /* Either rule deletes: time takes the first, size the second. */
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, 8, 200), 2);
-    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, 8, 300), 1);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, 8, 200, INT64_MAX), 2);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10, 8, 300, INT64_MAX), 1);
+}
+
+static void test_retention_stops_at_the_high_watermark(void)
+{
+    /* Segments [0,10) [10,20) [20,30), all old and over the size limit: the high watermark
+     * alone decides how far retention may go (issue 9 D2: it deleted records no replica held
+     * yet while a follower in the ISR was paused). */
+    bk_retention_seg_t s[3] = {{1, 100, 0, 10}, {2, 100, 0, 20}, {3, 100, 0, 30}};
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, 0, 0), 0);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, 0, 9), 0);  /* 9 not yet committed */
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, 0, 10), 1); /* all of [0,10) is */
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, 0, 29), 2);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, 0, 30), 3);
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, -1, 0, 15), 1); /* by size too */
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, -1, 25), 2); /* by time too */
+    CHECK_EQ_INT(bk_retention_plan(s, 3, 350, 10 * DAY, 0, 0, -1), 0);  /* nothing committed */
 }
 
 CHECK_MAIN(CASE(test_always), CASE(test_interval_with_fake_clock), CASE(test_never),
            CASE(test_closing_flushes_every_mode), CASE(test_retention_by_time),
-           CASE(test_retention_by_size))
+           CASE(test_retention_by_size), CASE(test_retention_stops_at_the_high_watermark))

@@ -386,8 +386,136 @@ static void test_add_partitions(void)
     fx_rmrf(dir);
 }
 
+/* Moves "<name>-<i>" (or any file) of dir into dir/sub (made if needed). */
+static void move_into(const char *dir, const char *sub, const char *file)
+{
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/%s", dir, sub);
+    mkdir(from, 0755);
+    snprintf(from, sizeof from, "%s/%s", dir, file);
+    snprintf(to, sizeof to, "%s/%s/%s", dir, sub, file);
+    CHECK_EQ_INT(rename(from, to), 0);
+}
+
+/* Issue 9 D7: topic "r" (3 partitions) deleted, "r" created again with 1, and a crash while
+ * the trash entry of the old one was being removed, its metadata already gone but partitions
+ * 1 and 2 not yet. The old undo took the new "r.topic" as proof the delete never finished and
+ * moved the old partitions back; growing "r" to 3 then served the old records. Both entry
+ * namings: an earlier version's "<generation>.<name>", and "<generation>+<id>". */
+static void recreated_after_crash(int legacy)
+{
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_t *log = open_log(&loop, dir);
+    bk_topic_t *t = make(log, "r", 3);
+    fill(&loop, bk_topic_partition(t, 1), "old-record", 3);
+    uint64_t old_id = bk_topic_id(t);
+    fx_close(&loop, log);
+    char entry[128];
+    if (legacy)
+        snprintf(entry, sizeof entry, "%s/00000000000000000003.r", BK_LOG_TRASH);
+    else
+        snprintf(entry, sizeof entry, "%s/00000000000000000003+%016llx", BK_LOG_TRASH,
+                 (unsigned long long)old_id);
+    move_into(dir, "aside", "r-0");
+    move_into(dir, "aside", "r-1");
+    move_into(dir, "aside", "r-2");
+    move_into(dir, "aside", "r.topic");
+    log = open_log(&loop, dir);
+    CHECK(bk_log_topic_find(log, "r", 1) == NULL);
+    t = make(log, "r", 1);
+    CHECK(bk_topic_id(t) != old_id);
+    fx_close(&loop, log);
+    /* The crashed walk had removed the old metadata and partition 0, not yet 1 and 2. */
+    CHECK_EQ_INT(mkdir(fx_path(dir, BK_LOG_TRASH), 0755), 0);
+    CHECK_EQ_INT(mkdir(fx_path(dir, entry), 0755), 0);
+    char from[512], to[512];
+    for (int i = 1; i <= 2; i++) {
+        snprintf(from, sizeof from, "%s/aside/r-%d", dir, i);
+        snprintf(to, sizeof to, "%s/%s/r-%d", dir, entry, i);
+        CHECK_EQ_INT(rename(from, to), 0);
+    }
+
+    log = open_log(&loop, dir);
+    t = bk_log_topic_find(log, "r", 1);
+    CHECK(t && bk_topic_partition_count(t) == 1);
+    CHECK(!fx_exists(fx_path(dir, "r-1")) && !fx_exists(fx_path(dir, "r-2")));
+    CHECK_EQ_INT(bk_log_topic_add_partitions(log, t, 3), 0);
+    for (uint32_t i = 0; i < 3; i++)
+        CHECK_EQ_INT(bk_partition_end_offset(bk_topic_partition(t, i)), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(trash_entries(dir), 0);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_recreated_topic_never_adopts_old_partitions(void)
+{
+    recreated_after_crash(0);
+    recreated_after_crash(1);
+}
+
+static void test_crash_before_commit_point_by_id(void)
+{
+    /* An entry named by id, without metadata, of the topic still live under that id: the
+     * delete never committed; the directories go back, data intact. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_t *log = open_log(&loop, dir);
+    bk_topic_t *t = make(log, "u", 2);
+    fill(&loop, bk_topic_partition(t, 1), "kept", 2);
+    char entry[128];
+    snprintf(entry, sizeof entry, "%s/00000000000000000002+%016llx", BK_LOG_TRASH,
+             (unsigned long long)bk_topic_id(t));
+    fx_close(&loop, log);
+    CHECK_EQ_INT(mkdir(fx_path(dir, BK_LOG_TRASH), 0755), 0);
+    move_into(dir, entry, "u-0");
+    move_into(dir, entry, "u-1");
+    log = open_log(&loop, dir);
+    t = bk_log_topic_find(log, "u", 1);
+    fx_read_t rd;
+    CHECK(t && fx_read_all(bk_topic_partition(t, 1), 0, &rd) == 2);
+    CHECK(fx_exists(fx_path(dir, "u-0")) && fx_exists(fx_path(dir, "u-1")));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(trash_entries(dir), 0);
+    CHECK_EQ_INT((int)log->trash_gen, 2);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
+static void test_longest_names_delete(void)
+{
+    /* Issue 8 item 5: names of 235-249 characters could be created but not deleted, the trash
+     * entry "<20 digits>.<name>" being longer than 255 bytes. Every legal name deletes. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_t *log = open_log(&loop, dir);
+    char name[250];
+    for (size_t len = 230; len <= 249; len += 19) {
+        memset(name, 'n', len);
+        name[len] = '\0';
+        bk_topic_t *t = make(log, name, 2);
+        fill(&loop, bk_topic_partition(t, 1), "long", 2);
+        CHECK_EQ_INT(bk_log_topic_delete(log, t), 0);
+        CHECK(bk_log_topic_find(log, name, len) == NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK_EQ_INT(trash_entries(dir), 0);
+        t = make(log, name, 1);
+        CHECK(t && bk_partition_end_offset(bk_topic_partition(t, 0)) == 0);
+    }
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
 CHECK_MAIN(CASE(test_delete_then_recreate), CASE(test_delete_with_appends_queued),
            CASE(test_delete_in_never_mode_frees_at_once), CASE(test_delete_during_a_round),
            CASE(test_delete_from_a_callback), CASE(test_crash_after_commit_point),
            CASE(test_crash_before_commit_point), CASE(test_failed_delete_changes_nothing),
-           CASE(test_add_partitions))
+           CASE(test_add_partitions), CASE(test_recreated_topic_never_adopts_old_partitions),
+           CASE(test_crash_before_commit_point_by_id), CASE(test_longest_names_delete))

@@ -711,7 +711,8 @@ static void test_truncate_older_segment(void)
     free(r);
     free(r2);
 
-    /* Cut exactly at a segment's base: that segment stays as the empty active one. */
+    /* Cut exactly at a segment's base: that segment goes too, and the one before it takes
+     * the appends again (issue 9 D10: the layout a fresh copy has). */
     int64_t at = -1;
     for (int64_t o = 1; o < cut + 6; o++)
         if (fx_exists(seg_file(&e, "t", o, ".log")))
@@ -719,7 +720,7 @@ static void test_truncate_older_segment(void)
     CHECK(at > 0);
     CHECK_EQ_INT(bk_partition_truncate(p, at), 0);
     CHECK_EQ_INT(bk_partition_end_offset(p), at);
-    CHECK_EQ_INT(fx_file_size(seg_file(&e, "t", at, ".log")), 0);
+    CHECK(!fx_exists(seg_file(&e, "t", at, ".log")) && !fx_exists(seg_file(&e, "t", at, ".index")));
     put(&e, p, 9, 1, 0, 200);
     CHECK_EQ_INT(bk_partition_end_offset(p), at + 1);
     env_reopen(&e);
@@ -1036,9 +1037,56 @@ static void test_reset(void)
     env_done(&e);
 }
 
+/* Issue 9 D10: a deposed leader rolled at offset 1 for a batch of its own that the new leader
+ * never had; the new leader put its smaller batch at 1 in segment 0. Truncating the deposed
+ * one to 1 used to leave an empty segment 1 that took the new leader's batch, so the two held
+ * different segment files and retention deleted different ranges. Now the cut removes segment
+ * 1 and the files come out identical to the leader's. */
+static void test_truncate_at_segment_base_matches_leader(void)
+{
+    env_t e;
+    env_init(&e, 4096);
+    bk_partition_t *lead = part(&e, "lead", 250), *dep = part(&e, "dep", 250);
+    put(&e, lead, 1, 1, 1000, 1);
+    size_t len;
+    uint8_t *first = read_all_raw(lead, 0, 0, &len);
+    CHECK_EQ_INT(put_raw(&e, dep, first, len, NULL), 0);
+    free(first);
+    put(&e, dep, 2, 8, 2000, 2); /* the deposed leader's own batch: too big, it rolls */
+    CHECK(fx_exists(seg_file(&e, "dep", 1, ".log")));
+    put(&e, lead, 3, 1, 3000, 3); /* the new leader's batch at 1 fits in segment 0 */
+    CHECK(!fx_exists(seg_file(&e, "lead", 1, ".log")));
+    CHECK_EQ_INT(bk_partition_truncate(dep, 1), 0);
+    CHECK(!fx_exists(seg_file(&e, "dep", 1, ".log")));
+    uint8_t *rest = read_all_raw(lead, 1, 0, &len);
+    CHECK_EQ_INT(put_raw(&e, dep, rest, len, NULL), 0);
+    free(rest);
+    for (int i = 0; i < 2; i++) { /* the same layout, before and after a reopen */
+        char a[4096], b[4096];
+        list_files(part_dir(&e, "lead"), a, sizeof a);
+        list_files(part_dir(&e, "dep"), b, sizeof b);
+        CHECK_EQ_STR(a, b);
+        size_t la, lb;
+        uint8_t *fa = fx_read_file(seg_file(&e, "lead", 0, ".log"), &la);
+        uint8_t *fb = fx_read_file(seg_file(&e, "dep", 0, ".log"), &lb);
+        CHECK(fa && fb && la == lb && memcmp(fa, fb, la) == 0);
+        free(fa);
+        free(fb);
+        env_reopen(&e);
+        lead = part(&e, "lead", 250);
+        dep = part(&e, "dep", 250);
+    }
+    CHECK_EQ_INT(bk_partition_end_offset(dep), 2);
+    CHECK_EQ_INT(bk_partition_last_epoch(dep), 3);
+    put(&e, dep, 4, 1, 4000, 4); /* appends go on in segment 0 */
+    CHECK_EQ_INT(bk_partition_end_offset(dep), 3);
+    env_done(&e);
+}
+
 CHECK_MAIN(CASE(test_copy_small_fetches), CASE(test_copy_large_fetches),
            CASE(test_raw_then_normal_appends), CASE(test_read_raw_limits),
            CASE(test_append_raw_refusals), CASE(test_append_raw_roll_failure),
            CASE(test_truncate_active), CASE(test_truncate_older_segment), CASE(test_truncate_busy),
            CASE(test_truncate_failure_leaves_prefix), CASE(test_fsync_never), CASE(test_epochs),
-           CASE(test_epochs_retention), CASE(test_epoch_list), CASE(test_reset))
+           CASE(test_epochs_retention), CASE(test_epoch_list), CASE(test_reset),
+           CASE(test_truncate_at_segment_base_matches_leader))

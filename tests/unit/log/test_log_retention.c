@@ -269,5 +269,43 @@ static void test_open_pass_deletes(void)
     fx_rmrf(dir);
 }
 
+static void test_replicated_hw_bounds_retention(void)
+{
+    /* Issue 9 D2: with a follower in the ISR paused, retention deleted records no replica held
+     * yet. Once a replicator manages the log, retention stops at the committed offset it
+     * gives, whatever the topic's limits say. */
+    char *dir = fx_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bk_log_config_t cfg = fx_config(dir);
+    bk_log_t *log;
+    CHECK_EQ_INT(bk_log_open(&loop, &cfg, &log), 0);
+    bk_log_use_replicated_hw(log);
+    bk_partition_t *p = topic_with(log, "repl", 0, 0); /* delete everything allowed */
+    for (int i = 0; i < 6; i++)
+        put(&loop, p, 1000, "replicated-or-not");
+    CHECK_EQ_INT(bk_partition_high_watermark(p), 6);
+    CHECK_EQ_INT(bk_partition_committed(p), 0); /* nothing said yet: nothing committed */
+    CHECK_EQ_INT(bk_log_retention_run(log, bk_wall_ms()), 0);
+    CHECK_EQ_INT(bk_partition_start_offset(p), 0);
+    bk_partition_set_committed(p, 3); /* the ISR holds [0,3) */
+    CHECK_EQ_INT(bk_log_retention_run(log, bk_wall_ms()), 3);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(bk_partition_start_offset(p), 3);
+    CHECK(seg_exists(dir, "repl", 3) && !seg_exists(dir, "repl", 2));
+    CHECK_EQ_INT(bk_log_retention_run(log, bk_wall_ms()), 0);
+    fx_read_t rd;
+    CHECK_EQ_INT(fx_read_all(p, 3, &rd), 3);
+    bk_partition_set_committed(p, 100); /* never more than the log holds */
+    CHECK_EQ_INT(bk_partition_committed(p), 6);
+    CHECK_EQ_INT(bk_log_retention_run(log, bk_wall_ms()), 2); /* never the active segment */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(bk_partition_start_offset(p), 5);
+    fx_close(&loop, log);
+    fx_loop_done(&loop);
+    fx_rmrf(dir);
+}
+
 CHECK_MAIN(CASE(test_by_time), CASE(test_by_bytes), CASE(test_active_segment_never_deleted),
-           CASE(test_during_a_flush_round), CASE(test_timer), CASE(test_open_pass_deletes))
+           CASE(test_during_a_flush_round), CASE(test_timer), CASE(test_open_pass_deletes),
+           CASE(test_replicated_hw_bounds_retention))
