@@ -132,6 +132,14 @@ int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uin
  * creation is under way the synchronous calls refuse the name with UV_EBUSY and
  * bk_log_topic_find does not see it. */
 typedef void (*bk_topic_created_cb)(void *arg, int status, bk_topic_t *t);
+/* Creating or growing refuses up front with UV_EMFILE when the new partitions' descriptors
+ * (BK_LOG_FDS_PER_PARTITION each: directory, .log, .index), those promised to creations under
+ * way and BK_LOG_FD_HEADROOM would not fit under RLIMIT_NOFILE; a creation or growth failing
+ * later removes the partition directories it made. */
+#define BK_LOG_FDS_PER_PARTITION 3u
+#define BK_LOG_FD_HEADROOM 64u
+/* Descriptors this process has open and its soft limit (UINT64_MAX: none). 0 or an error. */
+int bk_log_fd_budget(uint64_t *open_now, uint64_t *limit);
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                               const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg);
 /* As bk_log_topic_create_async, under the topic id given (see bk_log_topic_create_as); a

@@ -208,6 +208,76 @@ def test_renew_interval_past_the_safe_window_is_announced():
         assert "WARNING" in err and "renewing every 333 ms instead" in err, err
 
 
+# ---- file descriptors ---------------------------------------------------------------------
+
+
+def start_with_nofile(c, name, nofile, args=()):
+    """A standalone broker whose descriptor limit (soft and hard) is nofile."""
+    b = c.broker(name=name, standalone=True, args=list(args), start=False)
+    cmd = [brook.BROOK_BIN, "--id", b.name, "--port", str(b.port), "--host", "127.0.0.1",
+           "--data-dir", b.data_dir] + b.args
+    b.err = open(b.logfile, "ab")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    b.proc = subprocess.Popen(cmd, stdout=b.err, stderr=b.err, env=b.env, preexec_fn=limit)
+    brook.wait_port(b.port, proc=b.proc)
+    return b
+
+
+def partition_dirs(b, topic):
+    if not os.path.isdir(b.data_dir):
+        return []
+    return sorted(n for n in os.listdir(b.data_dir)
+                  if re.fullmatch(re.escape(topic) + r"-\d+", n))
+
+
+def test_creation_beyond_the_descriptor_limit_is_refused_up_front():
+    with Cluster() as c:
+        b = start_with_nofile(c, "fds", 512)
+        st, body, _ = b.post_json("/topics", {"name": "wide", "partitions": 9000})
+        assert st == 507 and body["error_code"] == 507, (st, body)
+        msg = body["message"]
+        assert "RLIMIT_NOFILE" in msg and "512" in msg and "ulimit -n" in msg, msg
+        assert partition_dirs(b, "wide") == [], partition_dirs(b, "wide")[:5]
+        assert b.get("/topics/wide")[0] == 404
+        # What fits is still created, and growing past the limit is refused the same way.
+        st, body, _ = b.post_json("/topics", {"name": "wide", "partitions": 100})
+        assert st == 201 and len(body["partitions"]) == 100, (st, body)
+        st, body, _ = b.post_json("/topics/wide/partitions", {"partitions": 9000})
+        assert st == 507 and "RLIMIT_NOFILE" in body["message"], (st, body)
+        assert len(partition_dirs(b, "wide")) == 100
+        assert b.produce("still works", topic="wide")[0] == 200
+        assert brook.health(b)["status"] == "ok"
+        assert b.terminate() == 0
+
+
+def test_failed_creation_leaves_no_partition_directories():
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        os.makedirs(b.data_dir, exist_ok=True)
+        with open(os.path.join(b.data_dir, "blocked-5"), "w") as f:  # not a directory
+            f.write("in the way\n")
+        st, body, _ = b.post_json("/topics", {"name": "blocked", "partitions": 10})
+        assert st >= 500 and "could not create topic blocked" in body["message"], (st, body)
+        assert partition_dirs(b, "blocked") == ["blocked-5"], partition_dirs(b, "blocked")
+        assert os.path.isfile(os.path.join(b.data_dir, "blocked-5"))
+        os.unlink(os.path.join(b.data_dir, "blocked-5"))
+        st, body, _ = b.post_json("/topics", {"name": "blocked", "partitions": 10})
+        assert st == 201, (st, body)
+        # A growth failing half-way is undone the same way.
+        with open(os.path.join(b.data_dir, "blocked-15"), "w") as f:
+            f.write("in the way\n")
+        st, body, _ = b.post_json("/topics/blocked/partitions", {"partitions": 20})
+        assert st >= 500, (st, body)
+        assert partition_dirs(b, "blocked") == sorted(
+            ["blocked-%d" % i for i in range(10)] + ["blocked-15"]), partition_dirs(b, "blocked")
+        assert b.terminate() == 0
+        b.start()  # and the topic opens as it was
+        st, body, _ = b.get("/topics/blocked")
+        assert st == 200, (st, body)
+
+
 if __name__ == "__main__":
     brook.run([
         test_sighup_keeps_serving,
@@ -220,4 +290,6 @@ if __name__ == "__main__":
         test_environment_seconds_with_decimals_are_used,
         test_renew_interval_at_or_past_the_lease_is_refused,
         test_renew_interval_past_the_safe_window_is_announced,
+        test_creation_beyond_the_descriptor_limit_is_refused_up_front,
+        test_failed_creation_leaves_no_partition_directories,
     ])
