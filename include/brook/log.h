@@ -211,7 +211,9 @@ typedef void (*bk_append_cb)(void *arg, int status, int64_t base_offset);
  * nothing written and cb never called: BK_ETOOBIG when a record's key+value+header bytes
  * exceed the topic's max_message_bytes, BK_EINVAL for a malformed record or n == 0, BK_ECLOSED
  * once the log closes, or the error that failed the partition. A write error (ENOSPC, EIO) or
- * a failed flush is reported through cb and fails the partition until the log is reopened. */
+ * a failed flush is reported through cb and fences the partition (appends refused with that
+ * error) until writing works again and its tail is verified (see bk_partition_fenced), or the
+ * log is reopened. */
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg);
 
@@ -295,6 +297,10 @@ int64_t bk_partition_end_offset(const bk_partition_t *p);     /* next offset to 
 int64_t bk_partition_high_watermark(const bk_partition_t *p); /* end of committed data */
 uint64_t bk_partition_size_bytes(const bk_partition_t *p);
 uint32_t bk_partition_index(const bk_partition_t *p);
+/* 0, or the error that fenced p (a failed write or flush: appends are refused with it).
+ * *retrying (may be NULL) is 1 while the log keeps trying to clear the fence (every second,
+ * once writes work again), 0 when only a restart can. */
+int bk_partition_fenced(const bk_partition_t *p, int *retrying);
 bk_topic_t *bk_partition_topic(bk_partition_t *p);
 
 /* Called from the loop each time a partition's high watermark advances (after its append

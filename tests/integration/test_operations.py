@@ -278,6 +278,85 @@ def test_failed_creation_leaves_no_partition_directories():
         assert st == 200, (st, body)
 
 
+# ---- a partition fenced by a full disk ----------------------------------------------------
+
+
+def metric(b, name):
+    st, text, _ = b.get("/metrics")
+    assert st == 200
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def fill(path, chunk=1 << 16):
+    """Writes zeros to path until the file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * chunk)
+        except OSError:
+            pass
+    if chunk > 512:
+        fill(path + ".tail", 512)
+
+
+def test_full_disk_fence_is_reported_and_clears():
+    with Cluster() as c:
+        mnt = os.path.join(c.dir, "small")
+        os.makedirs(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt]).returncode:
+            print("skipped: cannot mount a tmpfs here")
+            return
+        try:
+            b = c.broker(standalone=True, data_dir=os.path.join(mnt, "data"))
+            acked = []
+            for i in range(3):
+                st, body, _ = b.produce("m%d" % i)
+                assert st == 200, (st, body)
+                acked.append("m%d" % i)
+            h = brook.health(b)
+            assert h["fenced_partitions"] == 0 and h["fenced"] == [], h
+            assert metric(b, "brook_log_partitions_fenced") == 0
+            filler = os.path.join(mnt, "filler")
+            fill(filler)
+            big = "x" * 60000
+            for i in range(200):  # preallocated space takes a few first
+                st, body, _ = b.produce(big)
+                if st != 200:
+                    break
+                acked.append(big)
+            assert st in (500, 503), (st, body)
+            st, body, _ = b.produce("refused")
+            assert st == 503 and "no space left" in body["message"], (st, body)
+            h = brook.health(b)
+            assert h["status"] == "ok" and h["fenced_partitions"] == 1, h
+            assert h["fenced"] == [{"topic": "t", "partition": 0,
+                                    "error": "no space left on device", "retrying": True}], h
+            assert metric(b, "brook_log_partitions_fenced") == 1
+            assert metric(b, 'brook_partition_fenced{topic="t",partition="0"}') == 1
+            time.sleep(2.5)  # retries while the disk is still full keep the fence
+            assert brook.health(b)["fenced_partitions"] == 1
+            os.unlink(filler)
+            os.unlink(filler + ".tail")
+            wait_until(lambda: brook.health(b)["fenced_partitions"] == 0, 20,
+                       what="the fence to clear once space is back")
+            assert metric(b, "brook_log_partitions_fenced") == 0
+            st, body, _ = b.produce("after")
+            assert st == 200 and body["offset"] == len(acked), (st, body, len(acked))
+            acked.append("after")
+            assert [r["value"] for r in b.read_all("t")] == acked
+            assert b.terminate() == 0
+            b.start()  # what is on disk says the same
+            assert [r["value"] for r in b.read_all("t")] == acked
+            b.kill()
+        finally:
+            for br in c.brokers:
+                br.kill()
+            subprocess.run(["umount", "-l", mnt])
+
+
 if __name__ == "__main__":
     brook.run([
         test_sighup_keeps_serving,
@@ -292,4 +371,5 @@ if __name__ == "__main__":
         test_renew_interval_past_the_safe_window_is_announced,
         test_creation_beyond_the_descriptor_limit_is_refused_up_front,
         test_failed_creation_leaves_no_partition_directories,
+        test_full_disk_fence_is_reported_and_clears,
     ])
