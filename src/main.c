@@ -796,6 +796,7 @@ static int start(config_t *c)
 int main(int argc, char **argv)
 {
     static config_t cfg;
+    signal(SIGHUP, SIG_IGN); /* until on_hup takes over: a SIGHUP at start must not kill us */
     if (configure(&cfg, argc, argv))
         return 2;
     signal(SIGPIPE, SIG_IGN);
