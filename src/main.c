@@ -20,6 +20,7 @@
 #include "brook/log.h"
 #include "brook/replicator.h"
 #include "brook/server.h"
+#include "election/lease.h"
 #include "http/json.h"
 #include "http/response.h"
 
@@ -34,76 +35,120 @@ typedef struct {
     char data_buf[512];
     char state_buf[600]; /* <data dir>/+election: the remembered ISR membership */
     char redis_host[256];
+    int url_given; /* --advertised-url: else derived from the bound port */
 } config_t;
 
 static uv_loop_t *loop;
 static bk_broker_t broker;
-static uv_signal_t sig_term, sig_int;
+static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
+
+#define DAY_MS 86400000u
 
 static void usage(FILE *f)
 {
-    fputs(
-        "Usage: brook [options]\n"
-        "A Kafka-like message broker speaking HTTP/1.1 + JSON.\n\n"
-        "Identity and cluster:\n"
-        "  --id ID                 broker id, unique in the cluster (env BROKER_ID; default\n"
-        "                          broker-<hostname>)\n"
-        "  --port N                listen port (env FLASK_RUN_PORT or PORT; default 5001)\n"
-        "  --host ADDR             listen address (default 0.0.0.0)\n"
-        "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
-        "                          (default http://127.0.0.1:<port>)\n"
-        "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
-        "  --redis HOST[:PORT]     Redis for the leader lease (env REDIS_HOST, REDIS_PORT;\n"
-        "                          default localhost:6379)\n"
-        "  --cluster NAME          Redis key prefix (default brook)\n"
-        "  --lease-ms N            lease length (env LEASE_TIME_SECONDS; default 10000)\n"
-        "  --renew-ms N            renew/poll interval (env RENEW_INTERVAL_SECONDS; default 5000)\n"
-        "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n"
-        "  --min-insync-replicas N acks=all writes need this many in-sync replicas (default 1)\n"
-        "  --replica-lag-ms N      a follower behind this long leaves the ISR (default 10000)\n"
-        "  --unclean-leader-election  let a broker outside the in-sync set become leader:\n"
-        "                          it may LOSE acknowledged writes (default off)\n\n"
-        "Storage:\n"
-        "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
-        "  --fsync POLICY          always (default) | interval:MS | never\n"
-        "  --preallocate-bytes N   fsync=always: write zeros up to this far ahead of the data\n"
-        "                          so most flushes commit no file-size change (default\n"
-        "                          1048576, 0 = off)\n"
-        "  --partitions N          partitions of implicitly created topics (default 1)\n"
-        "  --segment-bytes N       roll segments at this size (default 134217728)\n"
-        "  --no-auto-create-topics refuse produce to unknown topics (404)\n"
-        "  --retention-ms N        default topic retention by age, -1 = forever (default 7 days)\n"
-        "  --retention-bytes N     default per-partition retention by size (default -1 = none)\n"
-        "  --retention-check-ms N  how often retention runs (default 300000)\n"
-        "  --max-message-bytes N   default largest record (default 1048576)\n\n"
-        "Limits:\n"
-        "  --max-connections N     concurrent connections (default 16384)\n"
-        "  --max-body-bytes N      request body (default 1048576)\n"
-        "  --max-batch-bytes N     body of batch produce routes (default 67108864)\n"
-        "  --max-url-bytes N       request target (default 8192)\n"
-        "  --max-header-bytes N    all header lines (default 16384; one line: 8192)\n"
-        "  --max-headers N         header count (default 64)\n"
-        "  --request-timeout-ms N  time to receive a whole request (default 10000)\n"
-        "  --idle-timeout-ms N     keep-alive idle time (default 30000)\n"
-        "  --max-poll-ms N         longest read long-poll (default 30000)\n\n"
-        "Other:\n"
-        "  --log-level LEVEL       debug | info (default) | warn | error\n"
-        "  -h, --help              this text\n",
-        f);
+    fputs("Usage: brook [options]\n"
+          "A Kafka-like message broker speaking HTTP/1.1 + JSON.\n"
+          "Numbers are plain decimal integers; [A-B] is the accepted range.\n\n"
+          "Identity and cluster:\n"
+          "  --id ID                 broker id, unique in the cluster (env BROKER_ID; default\n"
+          "                          broker-<hostname>)\n"
+          "  --port N                listen port [0-65535], 0 = any free port, advertised as\n"
+          "                          bound (env FLASK_RUN_PORT or PORT; default 5001)\n"
+          "  --host ADDR             listen address (default 0.0.0.0)\n"
+          "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
+          "                          (default http://127.0.0.1:<bound port>)\n"
+          "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
+          "  --redis HOST[:PORT]     Redis for the leader lease, port [1-65535] (env REDIS_HOST,\n"
+          "                          REDIS_PORT; default localhost:6379)\n"
+          "  --cluster NAME          Redis key prefix (default brook)\n"
+          "  --lease-ms N            lease length [10-86400000] (env LEASE_TIME_SECONDS in\n"
+          "                          seconds, up to 3 decimals; default 10000)\n"
+          "  --renew-ms N            renew/poll interval [10-86400000], shorter than the lease\n"
+          "                          (env RENEW_INTERVAL_SECONDS; default 5000)\n"
+          "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n"
+          "  --min-insync-replicas N acks=all writes need this many in-sync replicas [1-16]\n"
+          "                          (default 1)\n"
+          "  --replica-lag-ms N      a follower behind this long leaves the ISR [10-86400000]\n"
+          "                          (default 10000)\n"
+          "  --unclean-leader-election  let a broker outside the in-sync set become leader:\n"
+          "                          it may LOSE acknowledged writes (default off)\n\n"
+          "Storage:\n"
+          "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
+          "  --fsync POLICY          always (default) | interval:MS [1-86400000] | never\n"
+          "  --preallocate-bytes N   fsync=always: write zeros up to this far ahead of the data\n"
+          "                          so most flushes commit no file-size change [0-1073741824]\n"
+          "                          (default 1048576, 0 = off)\n"
+          "  --partitions N          partitions of implicitly created topics [1-10000]\n"
+          "                          (default 1)\n"
+          "  --segment-bytes N       roll segments at this size [4096-2147483648]\n"
+          "                          (default 134217728)\n"
+          "  --no-auto-create-topics refuse produce to unknown topics (404)\n"
+          "  --retention-ms N        default topic retention by age, -1 = forever, 0 = keep only\n"
+          "                          the active segment [-1-9223372036854775807] (default 7 days)\n"
+          "  --retention-bytes N     default per-partition retention by size, -1 = none\n"
+          "                          [-1-9223372036854775807] (default -1)\n"
+          "  --retention-check-ms N  how often retention runs [100-86400000] (default 300000)\n"
+          "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n\n"
+          "Limits:\n"
+          "  --max-connections N     concurrent connections [1-1000000] (default 16384)\n"
+          "  --max-body-bytes N      request body [64-1073741824] (default 1048576)\n"
+          "  --max-batch-bytes N     body of batch produce routes [64-1073741824]\n"
+          "                          (default 67108864)\n"
+          "  --max-url-bytes N       request target [64-1048576] (default 8192)\n"
+          "  --max-header-bytes N    all header lines [256-1048576] (default 16384; one line:\n"
+          "                          8192 or this, whichever is smaller)\n"
+          "  --max-headers N         header count [8-255] (default 64)\n"
+          "  --request-timeout-ms N  time to receive a whole request [250-86400000]\n"
+          "                          (default 10000)\n"
+          "  --idle-timeout-ms N     keep-alive idle time [250-86400000] (default 30000)\n"
+          "  --max-poll-ms N         longest accepted timeout_ms [0-3600000], 0 = reads never\n"
+          "                          wait (only timeout_ms=0 is accepted)\n"
+          "                          (default 30000)\n\n"
+          "Other:\n"
+          "  --log-level LEVEL       debug | info (default) | warn | error\n"
+          "  -h, --help              this text\n\n"
+          "Signals: SIGTERM/SIGINT stop in order (a second one exits at once); SIGHUP is\n"
+          "traced and changes nothing (no setting is reloadable yet).\n",
+          f);
+}
+
+/* The one strict number parser, for flags and environment variables alike: decimal digits
+ * only (no sign, space, base prefix, exponent or trailing text), optionally a '.' and at most
+ * frac digits, the result scaled by 10^frac ("2.5" with frac 3 is 2500). */
+static int parse_decimal(const char *s, unsigned frac, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned seen_frac = 0;
+    int digits = 0, dot = 0;
+    for (const char *p = s; p && *p; p++) {
+        if (*p == '.' && !dot && frac > 0 && digits > 0) {
+            dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || (dot && seen_frac == frac))
+            return -1;
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        digits++;
+        seen_frac += (unsigned)dot;
+    }
+    if (digits == 0 || (dot && seen_frac == 0))
+        return -1;
+    for (; seen_frac < frac; seen_frac++) {
+        if (v > UINT64_MAX / 10)
+            return -1;
+        v *= 10;
+    }
+    *out = v;
+    return 0;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
 {
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-')
-        return -1;
-    *out = v;
-    return 0;
+    return parse_decimal(s, 0, out);
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -115,6 +160,17 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+/* A whole number of milliseconds from "<seconds>[.<up to 3 digits>]" (the seed's
+ * LEASE_TIME_SECONDS / RENEW_INTERVAL_SECONDS), within [min, max] ms. */
+static int parse_seconds_ms(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    uint64_t ms;
+    if (parse_decimal(s, 3, &ms) || ms < min || ms > max)
+        return -1;
+    *out = (uint32_t)ms;
+    return 0;
+}
+
 static int parse_fsync(const char *s, bk_log_config_t *log)
 {
     if (strcmp(s, "always") == 0) {
@@ -123,7 +179,8 @@ static int parse_fsync(const char *s, bk_log_config_t *log)
         log->fsync_mode = BK_FSYNC_NEVER;
     } else if (strncmp(s, "interval:", 9) == 0) {
         log->fsync_mode = BK_FSYNC_INTERVAL;
-        if (parse_u32(s + 9, &log->fsync_interval_ms) || log->fsync_interval_ms == 0)
+        if (parse_u32(s + 9, &log->fsync_interval_ms) || log->fsync_interval_ms == 0 ||
+            log->fsync_interval_ms > DAY_MS)
             return -1;
     } else {
         return -1;
@@ -146,7 +203,8 @@ static int parse_redis(config_t *c, const char *s)
     return 0;
 }
 
-/* The seed's environment variables; flags parsed afterwards override them. */
+/* The seed's environment variables; flags parsed afterwards override them. Values are parsed
+ * as strictly as flags: "10abc" or "0x10" is refused, not read as 10 or 16. */
 static int apply_env(config_t *c)
 {
     const char *v;
@@ -159,26 +217,28 @@ static int apply_env(config_t *c)
     }
     if ((v = getenv("REDIS_PORT")) && *v) {
         if (parse_u32(v, &n) || n == 0 || n > 65535)
-            return fprintf(stderr, "brook: invalid REDIS_PORT %s\n", v), -1;
+            return fprintf(stderr, "brook: invalid REDIS_PORT %s (accepted: 1-65535)\n", v), -1;
         c->election.redis_port = (int)n;
     }
     if (((v = getenv("FLASK_RUN_PORT")) && *v) || ((v = getenv("PORT")) && *v)) {
         if (parse_u32(v, &n) || n > 65535)
-            return fprintf(stderr, "brook: invalid port %s\n", v), -1;
+            return fprintf(stderr, "brook: invalid port %s (accepted: 0-65535)\n", v), -1;
         c->server.port = (int)n;
     }
-    if ((v = getenv("LEASE_TIME_SECONDS")) && *v) {
-        double s = atof(v);
-        if (!(s >= 0.01 && s <= 86400))
-            return fprintf(stderr, "brook: invalid LEASE_TIME_SECONDS %s\n", v), -1;
-        c->election.lease_ms = (uint32_t)(s * 1000);
-    }
-    if ((v = getenv("RENEW_INTERVAL_SECONDS")) && *v) {
-        double s = atof(v);
-        if (!(s >= 0.01 && s <= 86400))
-            return fprintf(stderr, "brook: invalid RENEW_INTERVAL_SECONDS %s\n", v), -1;
-        c->election.renew_ms = (uint32_t)(s * 1000);
-    }
+    if ((v = getenv("LEASE_TIME_SECONDS")) && *v &&
+        parse_seconds_ms(v, 10, DAY_MS, &c->election.lease_ms))
+        return fprintf(stderr,
+                       "brook: invalid LEASE_TIME_SECONDS %s (accepted: seconds from 0.01 to "
+                       "86400, at most 3 decimals)\n",
+                       v),
+               -1;
+    if ((v = getenv("RENEW_INTERVAL_SECONDS")) && *v &&
+        parse_seconds_ms(v, 10, DAY_MS, &c->election.renew_ms))
+        return fprintf(stderr,
+                       "brook: invalid RENEW_INTERVAL_SECONDS %s (accepted: seconds from 0.01 to "
+                       "86400, at most 3 decimals)\n",
+                       v),
+               -1;
     return 0;
 }
 
@@ -279,13 +339,115 @@ static int set_level(const char *s)
     return -1;
 }
 
+/* The accepted range of every numeric flag (--help and the README list the same ones). A value
+ * outside it cannot work (0 header lines, a request timeout the 250 ms sweep could not keep)
+ * or is beyond what the code can address; it is refused at start, never clamped. */
+typedef struct {
+    int opt;
+    uint64_t min, max;
+} range_t;
+
+static const range_t ranges[] = {
+    {OPT_PORT, 0, 65535},         {OPT_LEASE, 10, DAY_MS},
+    {OPT_RENEW, 10, DAY_MS},      {OPT_PREALLOC, 0, 1u << 30},
+    {OPT_PARTS, 1, 10000},        {OPT_SEGMENT, 4096, (uint64_t)2 << 30},
+    {OPT_MAXCONN, 1, 1000000},    {OPT_MAXBODY, 64, 1u << 30},
+    {OPT_MAXBATCH, 64, 1u << 30}, {OPT_MAXURL, 64, 1u << 20},
+    {OPT_MAXHDR, 256, 1u << 20},  {OPT_MAXHDRS, 8, 255},
+    {OPT_REQTO, 250, DAY_MS},     {OPT_IDLETO, 250, DAY_MS},
+    {OPT_MAXPOLL, 0, 3600000},    {OPT_RET_CHECK, 100, DAY_MS},
+    {OPT_MAXMSG, 1, 1u << 30},    {OPT_MIN_ISR, 1, 16},
+    {OPT_LAG, 10, DAY_MS},
+};
+
+static const range_t *range_of(int opt)
+{
+    for (size_t i = 0; i < BK_ARRAY_LEN(ranges); i++)
+        if (ranges[i].opt == opt)
+            return &ranges[i];
+    return NULL;
+}
+
+/* Numeric options; 0 ok, -1 bad value (outside the range of r). */
+static int apply_number(config_t *c, const range_t *r, const char *arg)
+{
+    uint64_t v;
+    if (parse_u64(arg, &v) || v < r->min || v > r->max)
+        return -1;
+    uint32_t n = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); /* for the 32-bit settings */
+    switch (r->opt) {
+    case OPT_PORT:
+        c->server.port = (int)n;
+        break;
+    case OPT_LEASE:
+        c->election.lease_ms = n;
+        break;
+    case OPT_RENEW:
+        c->election.renew_ms = n;
+        break;
+    case OPT_PREALLOC:
+        c->log.preallocate_bytes = n;
+        break;
+    case OPT_PARTS:
+        c->log.default_partitions = n;
+        break;
+    case OPT_SEGMENT:
+        c->log.segment_bytes = v;
+        break;
+    case OPT_MAXCONN:
+        c->server.max_connections = n;
+        break;
+    case OPT_MAXBODY:
+        c->server.limits.max_body = v;
+        break;
+    case OPT_MAXBATCH:
+        c->broker.max_batch_body = v;
+        break;
+    case OPT_MAXURL:
+        c->server.limits.max_url = n;
+        break;
+    case OPT_MAXHDR:
+        c->server.limits.max_header_bytes = n;
+        if (c->server.limits.max_header_line > n)
+            c->server.limits.max_header_line = n;
+        break;
+    case OPT_MAXHDRS:
+        c->server.limits.max_headers = n;
+        break;
+    case OPT_REQTO:
+        c->server.request_timeout_ms = n;
+        break;
+    case OPT_IDLETO:
+        c->server.idle_timeout_ms = n;
+        break;
+    case OPT_MAXPOLL:
+        c->broker.max_poll_ms = n;
+        break;
+    case OPT_RET_CHECK:
+        c->log.retention_check_ms = n;
+        break;
+    case OPT_MAXMSG:
+        c->log.max_message_bytes = n;
+        break;
+    case OPT_MIN_ISR:
+        c->repl.min_insync = n;
+        break;
+    case OPT_LAG:
+        c->repl.replica_lag_ms = n;
+        break;
+    default:
+        return -1;
+    }
+    return 0;
+}
+
 /* One option; 0 ok, -1 bad value. */
 static int apply_option(config_t *c, int opt, const char *arg)
 {
-    uint32_t n = 0;
+    const range_t *r = range_of(opt);
+    if (r)
+        return apply_number(c, r, arg);
     switch (opt) {
-    case OPT_PORT:
-        return parse_u32(arg, &n) || n > 65535 ? -1 : (c->server.port = (int)n, 0);
     case OPT_HOST:
         c->server.host = arg;
         return 0;
@@ -294,6 +456,7 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return 0;
     case OPT_URL:
         snprintf(c->url_buf, sizeof c->url_buf, "%s", arg);
+        c->url_given = 1;
         return 0;
     case OPT_STANDALONE:
         c->election.standalone = 1;
@@ -303,10 +466,6 @@ static int apply_option(config_t *c, int opt, const char *arg)
     case OPT_CLUSTER:
         c->election.cluster = arg;
         return 0;
-    case OPT_LEASE:
-        return parse_u32(arg, &c->election.lease_ms) || !c->election.lease_ms ? -1 : 0;
-    case OPT_RENEW:
-        return parse_u32(arg, &c->election.renew_ms) || !c->election.renew_ms ? -1 : 0;
     case OPT_FOLLOWER:
         if (strcmp(arg, "redirect") == 0)
             c->broker.follower_writes = BK_FOLLOWER_WRITES_REDIRECT;
@@ -320,62 +479,62 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return 0;
     case OPT_FSYNC:
         return parse_fsync(arg, &c->log);
-    case OPT_PREALLOC:
-        return parse_u32(arg, &c->log.preallocate_bytes) || c->log.preallocate_bytes > (1u << 30)
-                   ? -1
-                   : 0;
-    case OPT_PARTS:
-        return parse_u32(arg, &c->log.default_partitions) || !c->log.default_partitions ||
-                       c->log.default_partitions > 10000
-                   ? -1
-                   : 0;
-    case OPT_SEGMENT:
-        return parse_u64(arg, &c->log.segment_bytes) || c->log.segment_bytes < 4096 ? -1 : 0;
     case OPT_NO_AUTO:
         c->broker.auto_create_topics = 0;
         return 0;
-    case OPT_MAXCONN:
-        return parse_u32(arg, &c->server.max_connections) || !c->server.max_connections ? -1 : 0;
-    case OPT_MAXBODY:
-        return parse_u64(arg, &c->server.limits.max_body);
-    case OPT_MAXBATCH:
-        return parse_u64(arg, &c->broker.max_batch_body);
-    case OPT_MAXURL:
-        return parse_u32(arg, &c->server.limits.max_url);
-    case OPT_MAXHDR:
-        if (parse_u32(arg, &c->server.limits.max_header_bytes))
-            return -1;
-        if (c->server.limits.max_header_line > c->server.limits.max_header_bytes)
-            c->server.limits.max_header_line = c->server.limits.max_header_bytes;
-        return 0;
-    case OPT_MAXHDRS:
-        return parse_u32(arg, &c->server.limits.max_headers);
-    case OPT_REQTO:
-        return parse_u32(arg, &c->server.request_timeout_ms);
-    case OPT_IDLETO:
-        return parse_u32(arg, &c->server.idle_timeout_ms);
-    case OPT_MAXPOLL:
-        return parse_u32(arg, &c->broker.max_poll_ms);
     case OPT_LOGLEVEL:
         return set_level(arg);
     case OPT_RET_MS:
         return parse_limit(arg, &c->log.retention_ms);
     case OPT_RET_BYTES:
         return parse_limit(arg, &c->log.retention_bytes);
-    case OPT_RET_CHECK:
-        return parse_u32(arg, &c->log.retention_check_ms) || !c->log.retention_check_ms ? -1 : 0;
-    case OPT_MAXMSG:
-        return parse_u32(arg, &c->log.max_message_bytes) || !c->log.max_message_bytes ? -1 : 0;
-    case OPT_MIN_ISR:
-        return parse_u32(arg, &c->repl.min_insync) || !c->repl.min_insync ? -1 : 0;
-    case OPT_LAG:
-        return parse_u32(arg, &c->repl.replica_lag_ms) || !c->repl.replica_lag_ms ? -1 : 0;
     case OPT_UNCLEAN:
         c->election.unclean = 1;
         return 0;
     default:
         return -1;
     }
+}
+
+/* What the user is told after "invalid value for --flag: arg". */
+static void explain_refusal(int opt)
+{
+    const range_t *r = range_of(opt);
+    if (r)
+        fprintf(stderr, "brook: --%s takes a decimal integer from %llu to %llu\n",
+                options[opt - 256].name, (unsigned long long)r->min, (unsigned long long)r->max);
+    else if (opt == OPT_RET_MS || opt == OPT_RET_BYTES)
+        fprintf(stderr, "brook: --%s takes -1 or a decimal integer from 0 to %lld\n",
+                options[opt - 256].name, (long long)INT64_MAX);
+    else if (opt == OPT_FSYNC)
+        fprintf(stderr, "brook: --fsync takes always, never or interval:MS (MS from 1 to %u)\n",
+                DAY_MS);
+    else if (opt == OPT_REDIS)
+        fprintf(stderr, "brook: --redis takes HOST or HOST:PORT (PORT from 1 to 65535)\n");
+}
+
+/* The lease timing after flags and environment: a renew interval at or past the lease could
+ * never keep it, so it is refused; one the election would shorten (renewing once per safe
+ * window would let one slow renew lapse the lease) is used shortened, and said so loudly. */
+static int check_lease(const config_t *c)
+{
+    const bk_election_config_t *e = &c->election;
+    if (e->renew_ms >= e->lease_ms) {
+        fprintf(stderr,
+                "brook: the renew interval (%u ms, --renew-ms or RENEW_INTERVAL_SECONDS) must be "
+                "shorter than the lease (%u ms, --lease-ms or LEASE_TIME_SECONDS)\n",
+                e->renew_ms, e->lease_ms);
+        return -1;
+    }
+    bk_lease_t l;
+    bk_lease_config_t lc = {e->lease_ms, e->renew_ms, e->margin_ms};
+    bk_lease_init(&l, &lc, "", "");
+    if (l.interval_ms != e->renew_ms)
+        fprintf(stderr,
+                "brook: WARNING: a renew interval of %u ms does not fit the lease's safe window "
+                "(%u ms of the %u ms lease); renewing every %u ms instead\n",
+                e->renew_ms, l.window_ms, e->lease_ms, l.interval_ms);
+    return 0;
 }
 
 static int configure(config_t *c, int argc, char **argv)
@@ -401,9 +560,11 @@ static int configure(config_t *c, int argc, char **argv)
             exit(0);
         }
         if (opt == '?' || apply_option(c, opt, optarg)) {
-            if (opt != '?')
+            if (opt != '?') {
                 fprintf(stderr, "brook: invalid value for --%s: %s\n", options[opt - 256].name,
                         optarg);
+                explain_refusal(opt);
+            }
             fprintf(stderr, "Try 'brook --help'.\n");
             return -1;
         }
@@ -412,7 +573,9 @@ static int configure(config_t *c, int argc, char **argv)
         fprintf(stderr, "brook: unexpected argument %s\nTry 'brook --help'.\n", argv[optind]);
         return -1;
     }
-    if (!c->url_buf[0])
+    if (check_lease(c))
+        return -1;
+    if (!c->url_given) /* with --port 0, rewritten once the port is bound */
         snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", c->server.port);
     if (!c->data_buf[0])
         snprintf(c->data_buf, sizeof c->data_buf, "./data/%s", c->id_buf);
@@ -472,6 +635,7 @@ static void after_client(void *arg)
     (void)arg;
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
 }
 
 static void after_log(void *arg)
@@ -516,6 +680,25 @@ static void on_signal(uv_signal_t *s, int signum)
     bk_server_stop(broker.server, after_server, &broker);
 }
 
+/* SIGHUP: the conventional "reload your configuration". Nothing is reloadable yet (settings
+ * are fixed at start and traces go to stderr, which is never reopened), so the broker says so
+ * and keeps serving instead of dying of the default action. Whatever becomes reloadable
+ * (TLS certificates, ACLs) gets a step here: load the new version beside the old, swap on
+ * success, trace and keep the old one on failure. */
+static void reload(void)
+{
+    bk_trace_info("main", "SIGHUP received: nothing is reloadable yet, nothing reloaded; still "
+                          "serving");
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+    (void)s;
+    (void)signum;
+    if (!shutting_down)
+        reload();
+}
+
 /* Large answers (a 1,000-record page is ~200 KB) would otherwise be mmap'd and unmapped on
  * every request, paying page faults each time; keep them in the heap and reuse them. */
 static void tune_malloc(void)
@@ -558,6 +741,26 @@ static int64_t max_epoch_in_log(bk_log_t *log)
     return max;
 }
 
+/* Binds the listener before the election starts, so the URL published in Redis, in
+ * /metadata/leader and in redirects names the port actually bound (with --port 0 the kernel
+ * picks it). No request is served before uv_run, when everything below exists. */
+static int listen_first(config_t *c)
+{
+    bk_server_handlers_t h = {bk_broker_on_headers, bk_broker_on_request, &broker};
+    int rc = bk_server_start(loop, &c->server, &h, &broker.server);
+    if (rc)
+        return fprintf(stderr, "brook: cannot listen on %s:%d: %s\n", c->server.host,
+                       c->server.port, bk_strerror(rc)),
+               rc;
+    int port = bk_server_port(broker.server);
+    if (port < 0)
+        return fprintf(stderr, "brook: cannot read back the bound port\n"), UV_EIO;
+    if (!c->url_given)
+        snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", port);
+    c->server.port = port;
+    return 0;
+}
+
 static int start(config_t *c)
 {
     broker.loop = loop;
@@ -572,6 +775,8 @@ static int start(config_t *c)
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
     bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
     bk_http_set_identity(&id);
+    if ((rc = listen_first(c)))
+        return rc;
     c->election.min_epoch = max_epoch_in_log(broker.log);
     rc = bk_election_start(loop, &c->election, on_election_change, &broker, &broker.election);
     if (rc)
@@ -582,14 +787,8 @@ static int start(config_t *c)
         return fprintf(stderr, "brook: replication: %s\n", bk_strerror(rc)), rc;
     bk_replicator_set_hw_hook(broker.replicator, bk_broker_on_visible, &broker);
     bk_replicator_set_delete_hook(broker.replicator, bk_broker_on_topic_deleted, &broker);
-    bk_server_handlers_t h = {bk_broker_on_headers, bk_broker_on_request, &broker};
-    rc = bk_server_start(loop, &c->server, &h, &broker.server);
-    if (rc)
-        return fprintf(stderr, "brook: cannot listen on %s:%d: %s\n", c->server.host,
-                       c->server.port, bk_strerror(rc)),
-               rc;
     bk_trace_info("main", "broker %s listening on %s:%d (advertised %s), data in %s, %s", c->id_buf,
-                  c->server.host, bk_server_port(broker.server), c->url_buf, c->log.data_dir,
+                  c->server.host, c->server.port, c->url_buf, c->log.data_dir,
                   c->election.standalone ? "standalone" : "electing through Redis");
     return 0;
 }
@@ -597,6 +796,7 @@ static int start(config_t *c)
 int main(int argc, char **argv)
 {
     static config_t cfg;
+    signal(SIGHUP, SIG_IGN); /* until on_hup takes over: a SIGHUP at start must not kill us */
     if (configure(&cfg, argc, argv))
         return 2;
     signal(SIGPIPE, SIG_IGN);
@@ -605,9 +805,13 @@ int main(int argc, char **argv)
     loop = uv_default_loop();
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_hup);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_hup, on_hup, SIGHUP);
     if (start(&cfg)) {
+        if (broker.server) /* bound before a later step failed: frees itself once closed */
+            bk_server_stop(broker.server, NULL, NULL);
         uv_walk(loop, close_walk, NULL);
         uv_run(loop, UV_RUN_DEFAULT);
         return 1;
@@ -616,6 +820,7 @@ int main(int argc, char **argv)
     /* Stopped: the signal handles are closed, so a late SIGTERM would kill us mid-exit. */
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     bk_json_shutdown();
     bk_record_render_shutdown();
     bk_metrics_free(&broker.metrics);

@@ -134,6 +134,14 @@ int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uin
  * creation is under way the synchronous calls refuse the name with UV_EBUSY and
  * bk_log_topic_find does not see it. */
 typedef void (*bk_topic_created_cb)(void *arg, int status, bk_topic_t *t);
+/* Creating or growing refuses up front with UV_EMFILE when the new partitions' descriptors
+ * (BK_LOG_FDS_PER_PARTITION each: directory, .log, .index), those promised to creations under
+ * way and BK_LOG_FD_HEADROOM would not fit under RLIMIT_NOFILE; a creation or growth failing
+ * later removes the partition directories it made. */
+#define BK_LOG_FDS_PER_PARTITION 3u
+#define BK_LOG_FD_HEADROOM 64u
+/* Descriptors this process has open and its soft limit (UINT64_MAX: none). 0 or an error. */
+int bk_log_fd_budget(uint64_t *open_now, uint64_t *limit);
 int bk_log_topic_create_async(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
                               const bk_topic_config_t *cfg, bk_topic_created_cb cb, void *arg);
 /* As bk_log_topic_create_async, under the topic id given (see bk_log_topic_create_as); a
@@ -205,7 +213,9 @@ typedef void (*bk_append_cb)(void *arg, int status, int64_t base_offset);
  * nothing written and cb never called: BK_ETOOBIG when a record's key+value+header bytes
  * exceed the topic's max_message_bytes, BK_EINVAL for a malformed record or n == 0, BK_ECLOSED
  * once the log closes, or the error that failed the partition. A write error (ENOSPC, EIO) or
- * a failed flush is reported through cb and fails the partition until the log is reopened. */
+ * a failed flush is reported through cb and fences the partition (appends refused with that
+ * error) until writing works again and its tail is verified (see bk_partition_fenced), or the
+ * log is reopened. */
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg);
 
@@ -304,6 +314,10 @@ int64_t bk_partition_end_offset(const bk_partition_t *p);     /* next offset to 
 int64_t bk_partition_high_watermark(const bk_partition_t *p); /* end of committed data */
 uint64_t bk_partition_size_bytes(const bk_partition_t *p);
 uint32_t bk_partition_index(const bk_partition_t *p);
+/* 0, or the error that fenced p (a failed write or flush: appends are refused with it).
+ * *retrying (may be NULL) is 1 while the log keeps trying to clear the fence (every second,
+ * once writes work again), 0 when only a restart can. */
+int bk_partition_fenced(const bk_partition_t *p, int *retrying);
 bk_topic_t *bk_partition_topic(bk_partition_t *p);
 
 /* Called from the loop each time a partition's high watermark advances (after its append

@@ -18,14 +18,39 @@ typedef struct {
     char name[];
 } parked_t;
 
+int bk_broker_fd_refusal(bk_exchange_t *ex, int status, const char *what)
+{
+    if (status != UV_EMFILE && status != UV_ENFILE)
+        return 0;
+    uint64_t open_now = 0, limit = 0;
+    (void)bk_log_fd_budget(&open_now, &limit);
+    if (status == UV_ENFILE)
+        bk_exchange_errorf(ex, 507,
+                           "%s: the system-wide limit on open files was reached (ENFILE): raise "
+                           "fs.file-max, or close files elsewhere, and retry",
+                           what);
+    else
+        bk_exchange_errorf(ex, 507,
+                           "%s: not enough file descriptors: each partition keeps %u open and "
+                           "this broker has %llu of its RLIMIT_NOFILE limit of %llu in use (%u "
+                           "kept free for connections); raise the limit (ulimit -n, or "
+                           "LimitNOFILE= under systemd) and restart the broker, or use fewer "
+                           "partitions",
+                           what, BK_LOG_FDS_PER_PARTITION, (unsigned long long)open_now,
+                           (unsigned long long)limit, BK_LOG_FD_HEADROOM);
+    return 1;
+}
+
 void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, int status)
 {
     int shown = (int)(len > 255 ? 255 : len);
+    char what[300];
+    snprintf(what, sizeof what, "could not create topic %.*s", shown, name);
     if (status == UV_EEXIST)
         bk_exchange_errorf(ex, 40902, "topic %.*s already exists", shown, name);
-    else
-        bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not create topic %.*s: %s",
-                           shown, name, bk_strerror(status));
+    else if (!bk_broker_fd_refusal(ex, status, what))
+        bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "%s: %s", what,
+                           bk_strerror(status));
 }
 
 int bk_broker_gone(bk_broker_t *b, bk_exchange_t *ex)

@@ -111,9 +111,13 @@ int bk_broker_await_growth(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t);
 /* For callbacks of work that ends after a request was dispatched (topic jobs): late in a
  * shutdown the election and replicator are gone; then ex is answered 503 and 1 returned. */
 int bk_broker_gone(bk_broker_t *b, bk_exchange_t *ex);
-/* Answers a topic creation that failed with status: 409 (40902) for UV_EEXIST, 503 when the
- * log is closing, else 500. */
+/* Answers a topic creation that failed with status: 409 (40902) for UV_EEXIST, 507 for lack
+ * of file descriptors, 503 when the log is closing, else 500. */
 void bk_broker_creation_failed(bk_exchange_t *ex, const char *name, size_t len, int status);
+/* Answers 507 naming the descriptor limit (and how to raise it) when status is UV_EMFILE or
+ * UV_ENFILE (a creation or growth refused by bk_log_fd_budget's check), with what as the
+ * message's start; returns 1 then, else 0 with ex untouched. */
+int bk_broker_fd_refusal(bk_exchange_t *ex, int status, const char *what);
 
 /* The partition named by a route ({p} parsed by the router: -2 when not a number); answers
  * 40402 and returns NULL when it does not exist. */

@@ -116,13 +116,15 @@ static void render_topics(bk_buf_t *b, bk_broker_t *br)
             bk_buf_appendf(b, "%s{topic=\"%s\"} %" PRIu64 "\n", name, bk_topic_name(c->topic), v);
         }
     }
-    static const char *const gauges[4] = {"log_end_offset", "high_watermark", "log_start_offset",
-                                          "size_bytes"};
+    static const char *const gauges[5] = {"log_end_offset", "high_watermark", "log_start_offset",
+                                          "size_bytes", "fenced"};
     size_t nt = bk_log_topic_count(br->log);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         char name[64];
         snprintf(name, sizeof name, "brook_partition_%s", gauges[k]);
-        header(b, name, "gauge", "Per-partition log position or size.");
+        header(b, name, "gauge",
+               k < 4 ? "Per-partition log position or size."
+                     : "1 while the partition refuses appends after a failed write or flush.");
         for (size_t i = 0; i < nt; i++) {
             bk_topic_t *t = bk_log_topic_at(br->log, i);
             for (uint32_t p = 0; p < bk_topic_partition_count(t); p++) {
@@ -130,7 +132,8 @@ static void render_topics(bk_buf_t *b, bk_broker_t *br)
                 int64_t v = k == 0   ? bk_partition_end_offset(part)
                             : k == 1 ? bk_partition_high_watermark(part)
                             : k == 2 ? bk_partition_start_offset(part)
-                                     : (int64_t)bk_partition_size_bytes(part);
+                            : k == 3 ? (int64_t)bk_partition_size_bytes(part)
+                                     : bk_partition_fenced(part, NULL) != 0;
                 bk_buf_appendf(b, "%s{topic=\"%s\",partition=\"%u\"} %" PRId64 "\n", name,
                                bk_topic_name(t), p, v);
             }
@@ -161,6 +164,15 @@ static void render_broker(bk_buf_t *b, bk_broker_t *br)
                    "brook_log_flush_duration_seconds_sum %.6f\n"
                    "brook_log_flush_duration_seconds_count %" PRIu64 "\n",
                    ls.flushes, (double)ls.flush_usec_total / 1e6, ls.flushes);
+    uint64_t fenced = 0;
+    for (size_t i = 0; i < bk_log_topic_count(br->log); i++) {
+        bk_topic_t *t = bk_log_topic_at(br->log, i);
+        for (uint32_t p = 0; p < bk_topic_partition_count(t); p++)
+            fenced += bk_partition_fenced(bk_topic_partition(t, p), NULL) != 0;
+    }
+    header(b, "brook_log_partitions_fenced", "gauge",
+           "Partitions refusing appends after a failed write or flush (see /health).");
+    bk_buf_appendf(b, "brook_log_partitions_fenced %" PRIu64 "\n", fenced);
     header(b, "brook_log_batches_appended_total", "counter", "Record batches appended.");
     bk_buf_appendf(b, "brook_log_batches_appended_total %" PRIu64 "\n", ls.appends);
     header(b, "brook_connections_open", "gauge", "Open client connections.");

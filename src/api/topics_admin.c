@@ -165,8 +165,9 @@ typedef struct {
 
 static void grow_failed(bk_exchange_t *ex, int status)
 {
-    bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not add partitions: %s",
-                       bk_strerror(status));
+    if (!bk_broker_fd_refusal(ex, status, "could not add partitions"))
+        bk_exchange_errorf(ex, status == BK_ECLOSED ? 503 : 500, "could not add partitions: %s",
+                           bk_strerror(status));
 }
 
 static void on_grown(void *arg, int status, bk_topic_t *t)

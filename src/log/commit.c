@@ -16,9 +16,11 @@
  * by the check phase. So a crash can never leave a torn sealed segment in front of data.
  *
  * An append is acknowledged, in append order, once its bytes are synced (always) or written
- * (otherwise). A failed write or sync fails the partition for good: its queued appends get the
- * error, its high watermark stays, and nothing about the file is trusted again (after a failed
- * fdatasync the kernel may have dropped the dirty pages, PostgreSQL's "fsyncgate"). This file
+ * (otherwise). A failed write or sync fences the partition: its queued appends get the error,
+ * its high watermark stays, and nothing about the file past it is trusted again (after a failed
+ * fdatasync the kernel may have dropped the dirty pages, PostgreSQL's "fsyncgate"). A timer
+ * here retries clearing the fence every second; partition.c decides whether that is safe (the
+ * tail past the high watermark is cut and the rest re-verified from the disk). This file
  * must never run a callback from inside bk_partition_append(), never ack before the policy is
  * met, and never let the log be freed while a round is in flight: running work can't be
  * cancelled. */
@@ -82,11 +84,31 @@ int bk_commit_init(bk_commit_t *c, uv_loop_t *loop, const bk_log_io_t *io, bk_fs
     /* These inits cannot fail in libuv 1.x; if one ever did, the caller must leak (not free)
      * the memory of the handles initialised before it. */
     int rc = uv_check_init(loop, &c->check);
-    if (rc == 0 && (rc = uv_idle_init(loop, &c->idle)) == 0)
-        rc = uv_timer_init(loop, &c->timer);
-    if (rc == 0)
-        c->handles_open = 3;
+    if (rc == 0 && (rc = uv_idle_init(loop, &c->idle)) == 0 &&
+        (rc = uv_timer_init(loop, &c->timer)) == 0)
+        rc = uv_timer_init(loop, &c->fence_timer);
+    if (rc == 0) {
+        c->handles_open = 4;
+        uv_unref((uv_handle_t *)&c->fence_timer); /* housekeeping, like retention */
+    }
     return rc;
+}
+
+static void on_fence_timer(uv_timer_t *h)
+{
+    bk_commit_t *c = COMMIT_OF(h, fence_timer);
+    if (c->closing || bk_partition_retry_fenced(c->fence_log) == 0)
+        (void)uv_timer_stop(&c->fence_timer);
+}
+
+void bk_commit_fence_retry(bk_commit_t *c, bk_log_t *log)
+{
+    c->fence_log = log;
+    if (c->closing || uv_is_active((uv_handle_t *)&c->fence_timer))
+        return;
+    if (uv_timer_start(&c->fence_timer, on_fence_timer, BK_COMMIT_FENCE_RETRY_MS,
+                       BK_COMMIT_FENCE_RETRY_MS) != 0)
+        bk_trace_error("log", "cannot start the fence retry timer");
 }
 
 bk_pending_t *bk_commit_reserve(bk_commit_t *c)
@@ -532,10 +554,11 @@ static void maybe_finish_close(bk_commit_t *c)
     if (c->closing != 1 || c->in_flight || c->head || c->wlist || c->slist)
         return;
     c->closing = 2;
-    c->check.data = c->idle.data = c->timer.data = c;
+    c->check.data = c->idle.data = c->timer.data = c->fence_timer.data = c;
     uv_close((uv_handle_t *)&c->check, finish_close_cb);
     uv_close((uv_handle_t *)&c->idle, finish_close_cb);
     uv_close((uv_handle_t *)&c->timer, finish_close_cb);
+    uv_close((uv_handle_t *)&c->fence_timer, finish_close_cb);
 }
 
 static bk_commit_decision_t decide(const bk_commit_t *c)

@@ -46,6 +46,9 @@ typedef struct {
     int write_failed; /* err came from the write, not the sync */
 } bk_commit_op_t;
 
+/* How often clearing the fence of partitions failed by a write or flush is retried. */
+#define BK_COMMIT_FENCE_RETRY_MS 1000
+
 /* Partitions of a round are spread over this many threadpool jobs (their syncs overlap). */
 #define BK_COMMIT_LANES 4
 
@@ -69,9 +72,11 @@ typedef struct bk_commit {
     void (*on_settle)(void *arg); /* after acks and rounds: lets the log free deleted topics */
     void *settle_arg;
 
-    uv_check_t check; /* decides after each poll phase */
-    uv_idle_t idle;   /* keeps that poll phase from blocking while a decision is due */
-    uv_timer_t timer; /* interval mode */
+    uv_check_t check;       /* decides after each poll phase */
+    uv_idle_t idle;         /* keeps that poll phase from blocking while a decision is due */
+    uv_timer_t timer;       /* interval mode */
+    uv_timer_t fence_timer; /* retries clearing fenced partitions while there are some */
+    bk_log_t *fence_log;    /* whose partitions it retries */
     bk_commit_lane_t lanes[BK_COMMIT_LANES];
     int lanes_busy;
 
@@ -109,6 +114,11 @@ void bk_commit_submit(bk_commit_t *c, bk_pending_t *e, bk_partition_t *p, bk_app
 
 /* Marks a partition as having something to sync that no append queued (a new segment file). */
 void bk_commit_mark_dirty(bk_commit_t *c, bk_partition_t *p);
+
+/* A partition of log was fenced: retries bk_partition_retry_fenced(log) every
+ * BK_COMMIT_FENCE_RETRY_MS until none is left to retry (the timer does not keep the loop
+ * alive). */
+void bk_commit_fence_retry(bk_commit_t *c, bk_log_t *log);
 
 /* Drops p (of a deleted topic) from the partitions waiting only for a sync (interval and
  * never modes); appends still queued for it are written and acknowledged as usual. */

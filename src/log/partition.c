@@ -258,6 +258,172 @@ void bk_partition_fail(bk_partition_t *p, int err)
 {
     if (p->failed == 0)
         p->failed = err ? err : UV_EIO;
+    bk_commit_fence_retry(&p->log->commit, p->log);
+}
+
+/* ---- clearing a fence (the steps are listed in partition.h) ---- */
+
+/* The probe asks for more room than a failed write can have freed when it was undone (a
+ * write of up to 64 KiB plus its preallocated zeros), so a disk still full fails it. */
+#define PROBE_BYTES ((uint64_t)1 << 20)
+
+int bk_partition_fenced(const bk_partition_t *p, int *retrying)
+{
+    if (retrying)
+        *retrying = p->failed && !p->fence_final;
+    return p->failed;
+}
+
+/* The fence stays for good (until a restart re-verifies the files). */
+static int fence_for_good(bk_partition_t *p, const char *why)
+{
+    bk_trace_error("log", "%s: %s; the fence stays until a restart", p->dir, why);
+    p->fence_final = 1;
+    p->failed = BK_ECORRUPT;
+    return BK_ECORRUPT;
+}
+
+/* File position in s of the batch boundary at offset hw, among the bytes written; 0 or
+ * BK_ECORRUPT (hw is not such a boundary) or an I/O error. */
+static int boundary_of(bk_partition_t *p, bk_segment_t *s, int64_t hw, uint64_t *pos)
+{
+    while (s->nindex > 0 && s->index[s->nindex - 1].pos >= s->written)
+        s->nindex--; /* entries of batches that never reached the file */
+    uint64_t at = 0;
+    int64_t next = s->base;
+    for (size_t i = 0; i < s->nindex && s->base + s->index[i].rel <= hw; i++) {
+        at = s->index[i].pos; /* the last indexed batch at or before hw */
+        next = s->base + s->index[i].rel;
+    }
+    bk_reader_t own;
+    bk_reader_t *r = bk_partition_reader_begin(p, &own);
+    int rc = 0;
+    while (rc == 0 && next < hw && at < s->written) {
+        const uint8_t *b;
+        bk_batch_header_t h;
+        rc = bk_reader_get(p->log->io, r, s->fd, at, BK_BATCH_HEADER_SIZE, s->written, &b);
+        if (rc == 0 && (rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h)) == 0) {
+            at += bk_batch_total(&h);
+            next = h.base_offset + h.count;
+        }
+    }
+    bk_partition_reader_end(p, r, &own);
+    if (rc == 0 && (next != hw || at > s->written))
+        rc = BK_ECORRUPT;
+    *pos = at;
+    return rc;
+}
+
+/* Whether the disk takes data again: zeros written past the end of fd and synced, then cut. */
+static int probe(const bk_log_io_t *io, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    uint64_t end = (uint64_t)st.st_size;
+    int rc = bk_segment_write_zeros(io, fd, end, end + PROBE_BYTES);
+    if (rc == 0)
+        rc = io->fdatasync(fd);
+    int trc = io->ftruncate(fd, (int64_t)end);
+    return rc ? rc : trc;
+}
+
+/* Deletes the segments after index keep, newest first, syncing the directory after each. */
+static int drop_after(bk_partition_t *p, size_t keep)
+{
+    const bk_log_io_t *io = p->log->io;
+    while (p->nseg > keep + 1) {
+        bk_segment_t *s = p->segs[p->nseg - 1];
+        int rc = bk_segment_remove_at(io, p->dir_fd, s->base);
+        if (rc < 0 && rc != UV_ENOENT)
+            return rc;
+        p->nseg--;
+        bk_segment_free(io, s);
+        if ((rc = io->fsync(p->dir_fd)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Step 4: cut segment k at pos, drop its cached pages and reopen it verified from disk. */
+static int reverify(bk_partition_t *p, size_t k, uint64_t pos, bk_segment_t **out)
+{
+    const bk_log_io_t *io = p->log->io;
+    bk_segment_t *s = p->segs[k];
+    int rc = io->ftruncate(s->fd, (int64_t)pos);
+    if (rc == 0)
+        rc = io->fsync(s->fd);
+    if (rc < 0)
+        return rc;
+    /* Pages a failed writeback left behind are clean now: read what the disk holds. */
+    (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
+    return bk_segment_open(io, p->dir, s->base, 1, p->log->cfg.index_interval_bytes, NULL, out);
+}
+
+static int unfence_ready(bk_partition_t *p)
+{
+    if (!p->failed)
+        return 0;
+    if (p->fence_final)
+        return p->failed;
+    if (p->log->closing || p->deleted)
+        return BK_ECLOSED;
+    if (p->in_slist && !p->busy) /* fsync=never keeps it there until a roll: it is synced here */
+        bk_commit_forget(&p->log->commit, p);
+    if (!bk_commit_idle(&p->log->commit, p) || p->retention_busy || p->log->reader_busy)
+        return UV_EBUSY;
+    return 1;
+}
+
+int bk_partition_unfence(bk_partition_t *p)
+{
+    int rc = unfence_ready(p);
+    if (rc <= 0)
+        return rc;
+    size_t k = bk_partition_find_segment(p, p->hw);
+    bk_segment_t *s = p->segs[k], *ns = NULL;
+    for (size_t i = k; i < p->nseg; i++)
+        bk_segment_discard(p->segs[i]);
+    uint64_t pos;
+    if ((rc = boundary_of(p, s, p->hw, &pos)) == BK_ECORRUPT)
+        return fence_for_good(p, "the acknowledged end is not a batch boundary of the file");
+    if (rc < 0 || (rc = probe(p->log->io, s->fd)) < 0 || (rc = drop_after(p, k)) < 0 ||
+        (rc = reverify(p, k, pos, &ns)) < 0)
+        return rc == BK_ECORRUPT ? fence_for_good(p, "acknowledged data failed verification") : rc;
+    if (ns->next != p->hw || ns->size != pos) {
+        bk_segment_free(p->log->io, ns);
+        return fence_for_good(p, "acknowledged data is missing from the file");
+    }
+    bk_segment_free(p->log->io, s);
+    p->segs[k] = ns;
+    p->size_bytes = 0;
+    for (size_t i = 0; i < p->nseg; i++)
+        p->size_bytes += p->segs[i]->size;
+    p->next_offset = p->written_off = p->durable_off = p->hw;
+    bk_epochs_cut(&p->epochs, p->hw);
+    p->dir_dirty = 0;
+    bk_trace_warn("log", "%s: writes work again (fenced by: %s); appending from offset %" PRId64,
+                  p->dir, bk_strerror(p->failed), p->hw);
+    p->failed = 0;
+    return 0;
+}
+
+size_t bk_partition_retry_fenced(bk_log_t *log)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < log->ntopics; i++) {
+        bk_topic_t *t = log->topics[i];
+        for (uint32_t j = 0; j < t->npart; j++) {
+            bk_partition_t *p = t->parts[j];
+            if (!p->failed || p->fence_final)
+                continue;
+            int rc = bk_partition_unfence(p);
+            if (rc != 0 && rc != UV_EBUSY)
+                bk_trace_debug("log", "%s: still fenced: %s", p->dir, bk_strerror(rc));
+            left += rc != 0 && !p->fence_final;
+        }
+    }
+    return left;
 }
 
 /* ---- append ---- */

@@ -25,8 +25,9 @@ struct bk_partition {
     int64_t committed;   /* replicated high watermark as its replicator last said (see
                             bk_partition_set_committed); never above next_offset */
     uint64_t size_bytes;
-    int failed;  /* 0, or the error after which the partition refuses appends */
-    int deleted; /* its topic was deleted: freed once idle */
+    int failed;      /* 0, or the error after which the partition refuses appends (fenced) */
+    int fence_final; /* the fence cannot be cleared safely: only a restart (reopen) does */
+    int deleted;     /* its topic was deleted: freed once idle */
 
     /* Group-commit bookkeeping (commit.c). */
     struct bk_partition *wnext, *snext;
@@ -52,8 +53,28 @@ int bk_partition_open(bk_log_t *log, bk_topic_t *t, uint32_t index, int create,
 /* fsyncs the partition directory (used once at creation, before the topic is published). */
 int bk_partition_sync_dir(bk_partition_t *p);
 
-/* Stops appends for good after a failed write or flush. */
+/* Fences p after a failed write or flush: appends are refused until bk_partition_unfence()
+ * clears it (group commit retries every BK_COMMIT_FENCE_RETRY_MS) or the log is reopened. */
 void bk_partition_fail(bk_partition_t *p, int err);
+
+/* Clears p's fence once writing works again, never trusting what the failed round left:
+ *   1. p must be idle (nothing queued, in a round, retention or a read; else UV_EBUSY);
+ *   2. the acknowledged end (the high watermark) must sit on a batch boundary within what
+ *      was written, else the fence becomes final (BK_ECORRUPT: a restart re-verifies);
+ *   3. a probe: 1 MiB of zeros written past the file's end and fdatasynced (the disk takes
+ *      data again), then cut off;
+ *   4. the segments after the one holding the high watermark are deleted, that one is cut at
+ *      its position and fsynced, its cached pages dropped and it is reopened and verified
+ *      batch by batch from the disk, as at start-up; it must end exactly at the high
+ *      watermark (else the fence becomes final).
+ * Then the end offset is the high watermark and appends are taken again. Returns 0 (cleared,
+ * or not fenced), UV_EBUSY, or the error that keeps the fence. Blocking file I/O on the
+ * calling thread, like truncation. */
+int bk_partition_unfence(bk_partition_t *p);
+
+/* bk_partition_unfence() on every fenced partition of the log; returns how many stay fenced
+ * with a retry still worth making (not final). */
+size_t bk_partition_retry_fenced(bk_log_t *log);
 
 /* Retention for one partition at now_ms: detaches the sealed segments the topic's limits let
  * go (moving the start offset) and deletes their files on the threadpool. Returns how many

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,6 +286,68 @@ static int open_partitions(bk_topic_t *t, uint32_t from, uint32_t to, int create
     return 0;
 }
 
+/* ---- descriptors and rollback of a creation or growth ---- */
+
+int bk_log_fd_budget(uint64_t *open_now, uint64_t *limit)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -errno;
+    uint64_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    (void)closedir(d);
+    *open_now = n > 0 ? n - 1 : 0; /* not the one opendir used */
+    *limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    return 0;
+}
+
+/* Removes whatever a failed creation or growth left of partition directories [from, to) of
+ * name: they are unpublished (no metadata names them), so nothing else refers to them. Best
+ * effort; the data directory is synced once at the end. */
+static void remove_unpublished(bk_log_t *log, const char *name, uint32_t from, uint32_t to)
+{
+    int removed = 0;
+    for (uint32_t i = from; i < to; i++) {
+        char *dir = part_path(log->data_dir, name, i);
+        DIR *d = dir ? opendir(dir) : NULL;
+        if (!d) {
+            free(dir);
+            continue;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL)
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                (void)unlinkat(dirfd(d), de->d_name, 0);
+        (void)closedir(d);
+        if (rmdir(dir) == 0)
+            removed++;
+        else
+            bk_trace_warn("log", "cannot remove %s after a failed creation: %s", dir,
+                          strerror(errno));
+        free(dir);
+    }
+    if (removed) {
+        bk_trace_info("log", "removed %d partition director%s of %s left by a failed creation",
+                      removed, removed == 1 ? "y" : "ies", name);
+        (void)sync_dir(log->io, log->data_dir);
+    }
+}
+
+/* After a failed creation of name: its directories go unless its metadata reached the disk
+ * (a failed directory sync after the rename), which makes them part of the topic. */
+static void undo_creation(bk_log_t *log, const char *name, uint32_t npart)
+{
+    char *meta = path_join(log->data_dir, name, META_SUFFIX);
+    if (meta && !exists(meta))
+        remove_unpublished(log, name, 0, npart);
+    free(meta);
+}
+
 /* Builds the topic and opens (create: makes) its partitions. */
 static int topic_build(bk_log_t *log, const char *name, size_t len, uint64_t id, uint32_t npart,
                        const bk_topic_config_t *cfg, int create, bk_topic_t **out)
@@ -434,6 +497,36 @@ static struct bk_topic_job *growth_of(const bk_log_t *log, const bk_topic_t *t)
     return NULL;
 }
 
+/* Descriptors that creations and growths already queued will open. */
+static uint64_t fds_promised(const bk_log_t *log)
+{
+    uint64_t n = 0;
+    for (const struct bk_topic_job *j = log->creating; j; j = j->next)
+        n += (uint64_t)(j->partitions - j->from) * BK_LOG_FDS_PER_PARTITION;
+    return n;
+}
+
+/* Whether adding parts partitions keeps the process under its descriptor limit, with
+ * BK_LOG_FD_HEADROOM left for connections: UV_EMFILE when not (nothing is made then; failing
+ * at partition 6,661 of 9,000 would leave the others' work to undo). A budget that cannot be
+ * read (no /proc) lets the creation try. */
+static int check_fds(const bk_log_t *log, uint32_t parts)
+{
+    uint64_t open_now, limit;
+    if (bk_log_fd_budget(&open_now, &limit) < 0)
+        return 0;
+    uint64_t need = (uint64_t)parts * BK_LOG_FDS_PER_PARTITION + fds_promised(log);
+    if (limit != UINT64_MAX && open_now + need + BK_LOG_FD_HEADROOM > limit) {
+        bk_trace_warn("log",
+                      "refusing %" PRIu32 " new partition(s): they need %" PRIu64
+                      " file descriptors (with those promised to creations under way), %" PRIu64
+                      " of the limit of %" PRIu64 " are open and %u stay free for connections",
+                      parts, need, open_now, limit, BK_LOG_FD_HEADROOM);
+        return UV_EMFILE;
+    }
+    return 0;
+}
+
 /* Checks a creation: the name is free, the partition count (0: the default) and settings
  * (NULL: the defaults, copied to *cfg_out) are in range. */
 static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32_t *partitions,
@@ -458,7 +551,7 @@ static int check_create(bk_log_t *log, const char *name, size_t name_len, uint32
         *partitions = log->cfg.default_partitions;
     if (*partitions == 0 || *partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(cfg_out))
         return BK_EINVAL;
-    return creation_of(log, name, name_len) ? UV_EBUSY : 0;
+    return creation_of(log, name, name_len) ? UV_EBUSY : check_fds(log, *partitions);
 }
 
 int bk_log_topic_create_with(bk_log_t *log, const char *name, size_t name_len, uint32_t partitions,
@@ -475,11 +568,16 @@ int bk_log_topic_create_as(bk_log_t *log, const char *name, size_t name_len, uin
     int rc = check_create(log, name, name_len, &partitions, cfg, &c, out);
     if (rc)
         return rc;
-    if ((rc = topic_build(log, name, name_len, id, partitions, &c, 1, &t)) < 0)
+    char copy[NAME_MAX_LEN + 1]; /* the name outlives a failed t (check_create: it fits) */
+    snprintf(copy, sizeof copy, "%.*s", (int)name_len, name);
+    if ((rc = topic_build(log, name, name_len, id, partitions, &c, 1, &t)) < 0) {
+        undo_creation(log, copy, partitions);
         return rc;
+    }
     if ((rc = insert(log, t)) < 0 || (rc = write_meta(log, t->name, id, partitions, &c)) < 0) {
         unregister(log, t);
         bk_topic_free(t);
+        undo_creation(log, copy, partitions);
         return rc;
     }
     bk_trace_info("log", "created topic %s with %" PRIu32 " partition(s)", t->name, partitions);
@@ -498,8 +596,9 @@ static void work_create(uv_work_t *req)
     if (job->grow) {
         bk_topic_t *t = job->grow;
         job->rc = open_partitions(t, job->from, job->partitions, 1, job->new_parts);
-        if (job->rc == 0 &&
-            (job->rc = write_meta(job->log, t->name, t->id, job->partitions, &t->cfg)) < 0)
+        if (job->rc < 0) /* before the metadata: the new directories are nobody's */
+            remove_unpublished(job->log, t->name, job->from, job->partitions);
+        else if ((job->rc = write_meta(job->log, t->name, t->id, job->partitions, &t->cfg)) < 0)
             for (uint32_t i = job->from; i < job->partitions; i++)
                 bk_partition_free(job->new_parts[i - job->from]);
         return;
@@ -511,6 +610,8 @@ static void work_create(uv_work_t *req)
         bk_topic_free(job->t);
         job->t = NULL;
     }
+    if (job->rc < 0)
+        undo_creation(job->log, job->name, job->partitions);
 }
 
 static void after_create(uv_work_t *req, int status);
@@ -661,6 +762,8 @@ static int prepare_growth(bk_log_t *log, bk_topic_t *t, uint32_t new_count)
         return rc;
     if (new_count < t->npart || new_count > BK_LOG_MAX_PARTITIONS)
         return BK_EINVAL;
+    if (new_count > t->npart && (rc = check_fds(log, new_count - t->npart)) < 0)
+        return rc;
     bk_partition_t **parts = realloc(t->parts, new_count * sizeof *parts);
     if (!parts)
         return UV_ENOMEM;
@@ -752,10 +855,12 @@ int bk_log_topic_add_partitions(bk_log_t *log, bk_topic_t *t, uint32_t new_count
     int rc = prepare_growth(log, t, new_count);
     if (rc || new_count == t->npart)
         return rc;
-    /* New directories first (an unpublished one is reused by the next attempt), then the
-     * metadata: the rename is the commit point. */
-    if ((rc = open_partitions(t, t->npart, new_count, 1, &t->parts[t->npart])) < 0)
+    /* New directories first (removed again if one cannot be made; reused by the next attempt
+     * if the metadata cannot be written), then the metadata: the rename is the commit point. */
+    if ((rc = open_partitions(t, t->npart, new_count, 1, &t->parts[t->npart])) < 0) {
+        remove_unpublished(log, t->name, t->npart, new_count);
         return rc;
+    }
     if ((rc = write_meta(log, t->name, t->id, new_count, &t->cfg)) < 0) {
         for (uint32_t i = t->npart; i < new_count; i++)
             bk_partition_free(t->parts[i]);
