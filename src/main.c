@@ -90,7 +90,9 @@ static void usage(FILE *f)
           "                          [-1-9223372036854775807] (default -1)\n"
           "  --retention-check-ms N  how often retention runs [100-86400000] (default 300000)\n"
           "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n\n"
-          "Limits:\n"
+          ,
+          f);
+    fputs("Limits:\n"
           "  --max-connections N     concurrent connections [1-1000000] (default 16384)\n"
           "  --max-body-bytes N      request body [64-1073741824] (default 1048576)\n"
           "  --max-batch-bytes N     body of batch produce routes [64-1073741824]\n"
@@ -102,6 +104,8 @@ static void usage(FILE *f)
           "  --request-timeout-ms N  time to receive a whole request [250-86400000]\n"
           "                          (default 10000)\n"
           "  --idle-timeout-ms N     keep-alive idle time [250-86400000] (default 30000)\n"
+          "  --max-conn-buffer-bytes N  request bodies + answers one connection may hold before\n"
+          "                          its reading pauses [65536-1073741824] (default 16777216)\n"
           "  --max-poll-ms N         longest accepted timeout_ms [0-3600000], 0 = reads never\n"
           "                          wait (only timeout_ms=0 is accepted)\n"
           "                          (default 30000)\n\n"
@@ -267,6 +271,7 @@ enum {
     OPT_MAXHDRS,
     OPT_REQTO,
     OPT_IDLETO,
+    OPT_CONNBUF,
     OPT_MAXPOLL,
     OPT_LOGLEVEL,
     OPT_RET_MS,
@@ -303,6 +308,7 @@ static const struct option options[] = {
     {"max-headers", required_argument, NULL, OPT_MAXHDRS},
     {"request-timeout-ms", required_argument, NULL, OPT_REQTO},
     {"idle-timeout-ms", required_argument, NULL, OPT_IDLETO},
+    {"max-conn-buffer-bytes", required_argument, NULL, OPT_CONNBUF},
     {"max-poll-ms", required_argument, NULL, OPT_MAXPOLL},
     {"log-level", required_argument, NULL, OPT_LOGLEVEL},
     {"retention-ms", required_argument, NULL, OPT_RET_MS},
@@ -357,7 +363,7 @@ static const range_t ranges[] = {
     {OPT_REQTO, 250, DAY_MS},     {OPT_IDLETO, 250, DAY_MS},
     {OPT_MAXPOLL, 0, 3600000},    {OPT_RET_CHECK, 100, DAY_MS},
     {OPT_MAXMSG, 1, 1u << 30},    {OPT_MIN_ISR, 1, 16},
-    {OPT_LAG, 10, DAY_MS},
+    {OPT_LAG, 10, DAY_MS},        {OPT_CONNBUF, 65536, 1u << 30},
 };
 
 static const range_t *range_of(int opt)
@@ -416,6 +422,9 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
         break;
     case OPT_REQTO:
         c->server.request_timeout_ms = n;
+        break;
+    case OPT_CONNBUF:
+        c->server.max_conn_buffer = v;
         break;
     case OPT_IDLETO:
         c->server.idle_timeout_ms = n;
