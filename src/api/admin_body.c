@@ -8,6 +8,8 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "http/json.h"
+
 enum { F_OTHER = 0, F_NAME, F_PARTITIONS, F_RF, F_CONFIGS };
 
 #define CTX(c) ((bk_admin_body_t *)(c))
@@ -19,6 +21,19 @@ static int fail(bk_admin_body_t *b, int status, const char *msg)
         snprintf(b->error, sizeof b->error, "%s", msg);
     }
     return 0;
+}
+
+static int fail_code(bk_admin_body_t *b, int code, const char *msg)
+{
+    if (!b->error_status)
+        b->error_code = code;
+    return fail(b, 422, msg);
+}
+
+/* A NUL would cut the C string short: "a\u0000b" must not act as "a". */
+static int has_nul(const unsigned char *s, size_t len)
+{
+    return len > 0 && memchr(s, 0, len) != NULL;
 }
 
 static int copy(char *dst, size_t cap, const unsigned char *s, size_t len)
@@ -34,6 +49,8 @@ static int add_config(bk_admin_body_t *b, const char *name, const unsigned char 
 {
     if (b->config_count == BK_ADMIN_MAX_CONFIGS)
         return fail(b, 422, "too many configs");
+    if (has_nul(v, len))
+        return fail_code(b, 42205, "config value contains a NUL character (\\u0000)");
     int i = b->config_count++;
     snprintf(b->configs[i].name, sizeof b->configs[i].name, "%s", name);
     if (!copy(b->configs[i].value, sizeof b->configs[i].value, v, len))
@@ -44,14 +61,11 @@ static int add_config(bk_admin_body_t *b, const char *name, const unsigned char 
 static int int_field(bk_admin_body_t *b, int kind, const unsigned char *s, size_t len, int64_t *out,
                      const char *what)
 {
-    char num[24], msg[96];
-    snprintf(msg, sizeof msg, "\"%s\" must be a positive integer", what);
-    if (kind != 'i' || !copy(num, sizeof num, s, len) || num[0] == '-')
+    char msg[96];
+    snprintf(msg, sizeof msg, "\"%s\" must be an integer from 1 to 10000", what);
+    /* 10000: the log's limit on partitions per topic */
+    if (kind != 'i' || bk_parse_int((const char *)s, len, 1, 10000, out) != 0)
         return fail(b, 422, msg);
-    long long v = strtoll(num, NULL, 10);
-    if (v <= 0 || v > 10000) /* the log's limit on partitions per topic */
-        return fail(b, 422, msg);
-    *out = v;
     return 1;
 }
 
@@ -62,6 +76,10 @@ static int scalar(bk_admin_body_t *b, int kind, const unsigned char *s, size_t l
     if (b->depth == 1) {
         switch (b->field) {
         case F_NAME:
+            if (kind == 's' && has_nul(s, len))
+                return fail_code(b, 42208,
+                                 "invalid topic name: \"name\" contains a NUL character "
+                                 "(\\u0000); use 1-249 characters of [a-zA-Z0-9._-]");
             if (kind != 's' || !copy(b->name, sizeof b->name, s, len))
                 return fail(b, 422, "\"name\" must be a string of at most 249 characters");
             b->has_name = 1;
@@ -82,10 +100,14 @@ static int scalar(bk_admin_body_t *b, int kind, const unsigned char *s, size_t l
         return add_config(b, b->pending_name, s, len);
     if (b->depth == 3 && b->in_configs_array) {
         if (b->pending_config == 1) {
+            if (has_nul(s, len))
+                return fail_code(b, 42205, "config name contains a NUL character (\\u0000)");
             b->have_pname = copy(b->pending_name, sizeof b->pending_name, s, len);
             return b->have_pname ? 1 : fail(b, 422, "config name too long");
         }
         if (b->pending_config == 2) {
+            if (has_nul(s, len))
+                return fail_code(b, 42205, "config value contains a NUL character (\\u0000)");
             b->have_pvalue = copy(b->pending_value, sizeof b->pending_value, s, len);
             return b->have_pvalue ? 1 : fail(b, 422, "config value too long");
         }
@@ -177,6 +199,8 @@ static int on_map_key(void *c, const unsigned char *k, size_t len)
                    : IS("configs")                              ? F_CONFIGS
                                                                 : F_OTHER;
     } else if (b->depth == 2 && !b->in_configs_array) {
+        if (has_nul(k, len))
+            return fail_code(b, 42205, "config name contains a NUL character (\\u0000)");
         if (!copy(b->pending_name, sizeof b->pending_name, k, len))
             return fail(b, 422, "config name too long");
     } else if (b->depth == 3) {
@@ -205,5 +229,12 @@ int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len)
     if (st != yajl_status_ok && !b->error_status)
         fail(b, 400, len ? "malformed JSON" : "request body is empty; expected a JSON object");
     yajl_free(h);
+    size_t at = 0;
+    int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
+    if (problem) {
+        char msg[sizeof b->error];
+        bk_json_text_problem(problem, at, msg, sizeof msg);
+        fail(b, 422, msg);
+    }
     return b->error_status;
 }

@@ -22,6 +22,7 @@ typedef struct {
     } configs[BK_ADMIN_MAX_CONFIGS];
     int config_count;
     int error_status;
+    int error_code; /* REST Proxy style code when the status alone is not precise, else 0 */
     char error[200];
     /* parser scratch */
     int depth, field, in_configs_array, pending_config;
@@ -29,7 +30,9 @@ typedef struct {
     int have_pname, have_pvalue;
 } bk_admin_body_t;
 
-/* Returns 0 or an HTTP status (400 malformed JSON, 422 wrong shape) with error set. */
+/* Returns 0 or an HTTP status (400 malformed JSON, 422 wrong shape, a lone surrogate escape
+ * or invalid UTF-8 anywhere, a NUL in the name (error_code 42208) or in a config name or value
+ * (42205)) with error set. Names and values are NUL-terminated and hold no other NUL. */
 int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len);
 
 #endif

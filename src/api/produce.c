@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/ack.h"
 #include "api/broker.h"
 #include "api/partitioner.h"
 #include "api/produce_body.h"
 #include "brook/common.h"
+#include "http/media_type.h"
 #include "http/response.h"
 
 #define DEFAULT_TOPIC "default"
@@ -27,24 +27,11 @@ typedef struct {
 
 static bk_produce_body_t body; /* reused: parsing allocates nothing once warm */
 
-/* application/json or any +json type, parameters (charset) ignored. */
-static int is_json_type(const char *ct, size_t len)
-{
-    const char *semi = memchr(ct, ';', len);
-    size_t n = semi ? (size_t)(semi - ct) : len;
-    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-        return 1;
-    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 &&
-           strncasecmp(ct, "application/", 12) == 0;
-}
-
 int bk_api_require_json(bk_exchange_t *ex)
 {
     size_t len = 0;
     const char *ct = bk_exchange_header(ex, "content-type", &len);
-    if (ct && is_json_type(ct, len))
+    if (bk_media_type_is_json(ct, len))
         return 1;
     bk_exchange_errorf(ex, 415, "unsupported media type %.*s; send Content-Type: application/json",
                        ct ? (int)(len > 100 ? 100 : len) : 9, ct ? ct : "(missing)");
@@ -110,13 +97,13 @@ static bk_partition_t *pick_partition(bk_broker_t *b, bk_exchange_t *ex, bk_topi
     return bk_topic_partition(t, idx);
 }
 
-void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
+static void produce(bk_broker_t *b, bk_exchange_t *ex)
 {
     if (!bk_api_require_json(ex))
         return;
     int status = bk_produce_body_parse(&body, ex->body, ex->body_len);
     if (status) {
-        bk_exchange_error(ex, status, body.error);
+        bk_exchange_error(ex, body.error_code ? body.error_code : status, body.error);
         return;
     }
     bk_acks_t acks;
@@ -159,4 +146,10 @@ void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
         op->effects = bk_exchange_hold_effects(ex);
         answer_ok(ex, p, op->offset);
     }
+}
+
+void bk_api_produce(bk_broker_t *b, bk_exchange_t *ex)
+{
+    produce(b, ex);
+    bk_produce_body_trim(&body); /* the record was copied into the log's buffer */
 }

@@ -9,6 +9,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "http/json.h"
+
 enum { F_NONE = 0, F_MESSAGE, F_TOPIC, F_KEY, F_PARTITION, F_OTHER };
 
 #define CTX(c) ((bk_produce_body_t *)(c))
@@ -52,6 +54,11 @@ static int scalar(bk_produce_body_t *b, int kind, const unsigned char *s, size_t
     case F_TOPIC:
         if (kind != 's')
             return shape_error(b, "\"topic\" must be a string");
+        if (memchr(s, 0, len)) {
+            b->error_code = 42208;
+            return shape_error(b, "invalid topic name: \"topic\" contains a NUL character "
+                                  "(\\u0000); use 1-249 characters of [a-zA-Z0-9._-]");
+        }
         b->topic.len = 0;
         b->has_topic = 1;
         return bk_buf_append(&b->topic, s, len) == 0;
@@ -70,15 +77,9 @@ static int scalar(bk_produce_body_t *b, int kind, const unsigned char *s, size_t
             b->partition = -1;
             return 1;
         }
-        char num[24];
-        if (kind != 'i' || len >= sizeof num)
-            return shape_error(b, "\"partition\" must be a non-negative integer");
-        memcpy(num, s, len);
-        num[len] = 0;
-        char *end;
-        long long v = strtoll(num, &end, 10);
-        if (*end || v < 0 || v > INT32_MAX)
-            return shape_error(b, "\"partition\" must be a non-negative integer");
+        int64_t v = 0;
+        if (kind != 'i' || bk_parse_int((const char *)s, len, 0, INT32_MAX, &v) != 0)
+            return shape_error(b, "\"partition\" must be an integer from 0 to 2147483647");
         b->partition = v;
         return 1;
     }
@@ -207,6 +208,7 @@ int bk_produce_body_parse(bk_produce_body_t *b, const uint8_t *body, size_t len)
     b->message.len = b->topic.len = b->key.len = 0;
     b->gen = gen;
     b->partition = -1;
+    b->body_len = len;
     yajl_handle h = yajl_alloc(&callbacks, NULL, b);
     if (!h) {
         b->error_status = 503;
@@ -231,11 +233,37 @@ int bk_produce_body_parse(bk_produce_body_t *b, const uint8_t *body, size_t len)
         }
     }
     yajl_free(h);
+    size_t at = 0;
+    int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
+    if (problem) {
+        b->error_status = 422;
+        bk_json_text_problem(problem, at, b->error, sizeof b->error);
+    }
     if (!b->error_status && !b->has_message) {
         b->error_status = 422;
         snprintf(b->error, sizeof b->error, "missing \"message\"");
     }
     return b->error_status;
+}
+
+static int trim_buf(bk_buf_t *buf)
+{
+    if (buf->cap <= BK_JSON_KEEP_BYTES)
+        return 0;
+    bk_buf_free(buf);
+    return 1;
+}
+
+void bk_produce_body_trim(bk_produce_body_t *b)
+{
+    int freed = trim_buf(&b->message) | trim_buf(&b->topic) | trim_buf(&b->key);
+    if (b->gen && b->body_len > BK_JSON_KEEP_BYTES) {
+        yajl_gen_free(b->gen); /* its buffer may have grown to the body's size */
+        b->gen = NULL;
+        freed = 1;
+    }
+    if (freed)
+        bk_heap_trim();
 }
 
 void bk_produce_body_free(bk_produce_body_t *b)

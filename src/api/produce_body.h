@@ -25,14 +25,19 @@ typedef struct {
     int depth;
     int field; /* which top-level field the current value belongs to */
     int error_status;
+    int error_code; /* REST Proxy style code when the status alone is not precise, else 0 */
     char error[160];
-    void *gen; /* yajl_gen for non-string messages */
+    void *gen;       /* yajl_gen for non-string messages */
+    size_t body_len; /* of the last parse, for bk_produce_body_trim */
 } bk_produce_body_t;
 
-/* Decodes body. Returns 0, or an HTTP status (400 malformed JSON, 422 wrong shape) with
+/* Decodes body. Returns 0, or an HTTP status (400 malformed JSON, 422 wrong shape, a lone
+ * surrogate escape or invalid UTF-8 anywhere, a NUL in "topic" (error_code 42208)) with
  * out->error set. out must be zeroed before its first use; it may then be reused for many
  * parses (its buffers are kept) and is released with bk_produce_body_free(). */
 int bk_produce_body_parse(bk_produce_body_t *out, const uint8_t *body, size_t len);
+/* Frees the reused buffers that grew past BK_JSON_KEEP_BYTES (after an outsized request). */
+void bk_produce_body_trim(bk_produce_body_t *b);
 void bk_produce_body_free(bk_produce_body_t *b);
 
 #endif

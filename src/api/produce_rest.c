@@ -9,13 +9,13 @@
  * chosen round-robin per request (sticky, like Kafka's default partitioner). */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/ack.h"
 #include "api/broker.h"
 #include "api/partitioner.h"
 #include "api/records_body.h"
 #include "brook/common.h"
+#include "http/media_type.h"
 #include "http/response.h"
 
 typedef struct {
@@ -51,23 +51,19 @@ static int content_mode(bk_exchange_t *ex)
 {
     size_t len = 0;
     const char *ct = bk_exchange_header(ex, "content-type", &len);
-    const char *semi = ct ? memchr(ct, ';', len) : NULL;
-    size_t n = semi ? (size_t)(semi - ct) : len;
-    while (n && ct[n - 1] == ' ')
-        n--;
-#define CT(lit) (n == sizeof lit - 1 && strncasecmp(ct, lit, n) == 0)
-    if (ct && (CT("application/vnd.kafka.json.v2+json") || CT("application/json") ||
-               CT("application/vnd.kafka.json.v1+json")))
+#define CT(lit) bk_media_type_is(ct, len, lit)
+    if (CT("application/vnd.kafka.json.v2+json") || CT("application/json") ||
+        CT("application/vnd.kafka.json.v1+json"))
         return BK_RB_JSON;
-    if (ct && (CT("application/vnd.kafka.binary.v2+json") || CT("application/vnd.kafka.v2+json") ||
-               CT("application/vnd.kafka.binary.v1+json") || CT("application/vnd.kafka+json") ||
-               CT("application/vnd.kafka.v1+json")))
+    if (CT("application/vnd.kafka.binary.v2+json") || CT("application/vnd.kafka.v2+json") ||
+        CT("application/vnd.kafka.binary.v1+json") || CT("application/vnd.kafka+json") ||
+        CT("application/vnd.kafka.v1+json"))
         return BK_RB_BINARY;
 #undef CT
     bk_exchange_errorf(ex, 415,
                        "unsupported media type %.*s; use application/vnd.kafka.json.v2+json, "
                        "application/vnd.kafka.binary.v2+json or application/json",
-                       ct ? (int)(n > 100 ? 100 : n) : 9, ct ? ct : "(missing)");
+                       ct ? (int)(len > 100 ? 100 : len) : 9, ct ? ct : "(missing)");
     return -1;
 }
 
@@ -312,7 +308,7 @@ static rest_op_t *op_new(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int64
     return op;
 }
 
-void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
+static void produce(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
 {
     int mode = content_mode(ex);
     if (mode < 0)
@@ -353,4 +349,30 @@ void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     else
         op_free(op);
     free(per_part);
+}
+
+/* After an outsized request: give back what the reused arrays grew to. */
+static void trim(void)
+{
+    int freed = bk_records_body_trim(&body);
+    if (recs_cap * sizeof *recs > BK_JSON_KEEP_BYTES) {
+        free(recs);
+        recs = NULL;
+        recs_cap = 0;
+        freed = 1;
+    }
+    if (hdrs_cap * sizeof *hdrs > BK_JSON_KEEP_BYTES) {
+        free(hdrs);
+        hdrs = NULL;
+        hdrs_cap = 0;
+        freed = 1;
+    }
+    if (freed)
+        bk_heap_trim();
+}
+
+void bk_api_produce_rest(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
+{
+    produce(b, ex, r);
+    trim(); /* every append has copied its records into the log's buffer by now */
 }

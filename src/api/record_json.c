@@ -1,6 +1,7 @@
 /* Record → JSON. The base64 scratch buffer is reused across records, so rendering a page
- * allocates nothing once warm. JSON-format values are checked with a full yajl parse before
- * being embedded; anything that does not parse is shown as a string instead. */
+ * allocates nothing once warm. JSON-format values are checked with a full yajl parse (and for
+ * UTF-8) before being embedded; anything that does not pass is shown as a string instead.
+ * Header keys that are not UTF-8 (stored before such keys were refused) show with U+FFFD. */
 #include "api/record_json.h"
 
 #include <string.h>
@@ -22,8 +23,13 @@ int bk_record_format_parse(const char *s, size_t len)
     return -1;
 }
 
+/* JSON that Brook would accept as input: it parses, is UTF-8 and escapes no lone surrogate
+ * (a value stored before those were refused may have either). */
 static int is_json(const uint8_t *p, size_t len)
 {
+    size_t at;
+    if (bk_json_text_check(p, len, &at) != BK_JSON_TEXT_OK)
+        return 0;
     yajl_handle h = yajl_alloc(NULL, NULL, NULL);
     if (!h)
         return 0;
@@ -48,6 +54,8 @@ static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p
         }
         n = bk_base64_encode(p, (size_t)len, scratch.data);
         bk_json_strn(j, scratch.data, n);
+        if (scratch.cap > BK_JSON_KEEP_BYTES) /* a huge value: do not keep its copy */
+            bk_buf_free(&scratch);
         return;
     }
     if (format == BK_FMT_JSON && len > 0 && is_json(p, (size_t)len)) {

@@ -1,7 +1,8 @@
 /* Rendering a stored record as JSON, shared by page reads and streamed reads:
  * {"offset","timestamp","key","value","headers":[{"key","value"}]}. Keys and values are shown
  * per format: string (UTF-8 text; bytes that are not valid UTF-8 show as null), binary
- * (base64) or json (embedded as JSON when they parse as JSON, else as a string). */
+ * (base64) or json (embedded as JSON when they parse as JSON, else as a string). Header keys
+ * are strings; bytes in them that are not UTF-8 show as U+FFFD. */
 #ifndef BROOK_API_RECORD_JSON_H
 #define BROOK_API_RECORD_JSON_H
 

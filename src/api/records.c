@@ -10,6 +10,7 @@
 #include "api/broker.h"
 #include "brook/common.h"
 #include "api/record_json.h"
+#include "api/records_body.h" /* BK_RB_MAX_RECORDS */
 #include "http/response.h"
 
 struct bk_waiter {
@@ -186,12 +187,7 @@ static int query_int(bk_exchange_t *ex, const char *name, int64_t min, int64_t m
     if (!s)
         return 1;
     int64_t x = 0;
-    int ok = len > 0 && len <= 18;
-    for (size_t i = 0; ok && i < len; i++) {
-        ok = s[i] >= '0' && s[i] <= '9';
-        x = x * 10 + (s[i] - '0');
-    }
-    if (!ok || x < min || x > max) {
+    if (bk_parse_int(s, len, min, max, &x) != 0) {
         bk_exchange_errorf(ex, 400, "query parameter %s must be an integer from %lld to %lld", name,
                            (long long)min, (long long)max);
         return 0;
@@ -232,7 +228,7 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
             max_bytes = 1 << 20, timeout = 0;
     int format;
     if (!query_int(ex, "offset", 0, INT64_MAX / 2, &offset) ||
-        !query_int(ex, "max_records", 1, 100000, &max_records) ||
+        !query_int(ex, "max_records", 1, BK_RB_MAX_RECORDS, &max_records) ||
         !query_int(ex, "max_bytes", 1, 64 << 20, &max_bytes) ||
         !query_int(ex, "timeout_ms", 0, streaming ? INT32_MAX : b->cfg.max_poll_ms, &timeout) ||
         !query_format(ex, &format))

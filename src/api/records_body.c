@@ -15,6 +15,7 @@
 
 #include "api/produce_body.h" /* BK_JSON_MAX_DEPTH */
 #include "common/base64.h"
+#include "http/json.h"
 
 enum { F_NONE = 0, F_KEY, F_VALUE, F_PARTITION, F_HEADERS, F_OTHER };
 enum { H_NONE = 0, H_KEY, H_VALUE, H_OTHER };
@@ -43,6 +44,11 @@ static bk_rb_record_t *cur(bk_records_body_t *b)
 
 static int new_record(bk_records_body_t *b)
 {
+    if (b->count == BK_RB_MAX_RECORDS)
+        return fail(b, 413, 413,
+                    "more than %d records in one request; send at most %d per request "
+                    "(nothing was written)",
+                    BK_RB_MAX_RECORDS, BK_RB_MAX_RECORDS);
     if (bk_grow(&b->records, &b->cap, b->count, 1, sizeof *b->records, 64) != 0)
         return fail(b, 503, 50301, "out of memory");
     b->records[b->count++] = (bk_rb_record_t){0, -1, 0, -1, -1, (uint32_t)b->header_count, 0};
@@ -51,6 +57,11 @@ static int new_record(bk_records_body_t *b)
 
 static int new_header(bk_records_body_t *b)
 {
+    if (b->header_count == BK_RB_MAX_HEADERS)
+        return fail(b, 413, 413,
+                    "more than %d headers in one request; send at most %d in all "
+                    "(nothing was written)",
+                    BK_RB_MAX_HEADERS, BK_RB_MAX_HEADERS);
     if (bk_grow(&b->headers, &b->header_cap, b->header_count, 1, sizeof *b->headers, 16) != 0)
         return fail(b, 503, 50301, "out of memory");
     b->headers[b->header_count++] = (bk_rb_header_t){b->arena.len, 0, b->arena.len, -1};
@@ -118,6 +129,9 @@ static int header_scalar(bk_records_body_t *b, int kind, const unsigned char *s,
     if (b->hfield == H_KEY) {
         if (kind != 's')
             return fail(b, 422, 42206, "record %zu: header key must be a string", b->count - 1);
+        if (memchr(s, 0, len))
+            return fail(b, 422, 42206, "record %zu: header key contains a NUL character (\\u0000)",
+                        b->count - 1);
         size_t off = 0;
         int32_t n = 0;
         if (!store(b, s, len, 0, &off, &n, 42206, "header key"))
@@ -176,15 +190,11 @@ static int record_scalar(bk_records_body_t *b, int kind, const unsigned char *s,
             r->partition = -1;
             return 1;
         }
-        char num[16];
-        if (kind != 'i' || len >= sizeof num || s[0] == '-')
-            return fail(b, 422, 42206, "record %zu: partition must be a non-negative integer",
+        int64_t v = 0;
+        if (kind != 'i' || bk_parse_int((const char *)s, len, 0, INT32_MAX, &v) != 0)
+            return fail(b, 422, 42206,
+                        "record %zu: partition must be an integer from 0 to 2147483647",
                         b->count - 1);
-        memcpy(num, s, len);
-        num[len] = 0;
-        long long v = strtoll(num, NULL, 10);
-        if (v > INT32_MAX)
-            return fail(b, 422, 42206, "record %zu: partition out of range", b->count - 1);
         r->partition = v;
         return 1;
     }
@@ -381,6 +391,7 @@ static void reset(bk_records_body_t *b, bk_rb_mode_t mode)
 int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t *body, size_t len)
 {
     reset(b, mode);
+    b->body_len = len;
     yajl_handle h = yajl_alloc(&callbacks, NULL, b);
     if (!h)
         return fail(b, 503, 50301, "out of memory"), 503;
@@ -397,11 +408,47 @@ int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t
             yajl_free_error(h, e);
     }
     yajl_free(h);
+    size_t at = 0;
+    int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
+    if (problem) {
+        char msg[sizeof b->error];
+        bk_json_text_problem(problem, at, msg, sizeof msg);
+        fail(b, 422, 42200, "%s", msg);
+    }
     if (!b->error_status && !b->seen_records)
         fail(b, 422, 42200, "missing \"records\" array");
     if (!b->error_status && b->count == 0)
         fail(b, 422, 42200, "\"records\" is empty");
     return b->error_status;
+}
+
+int bk_records_body_trim(bk_records_body_t *b)
+{
+    int freed = 0;
+    b->count = b->header_count = 0; /* the records are gone either way */
+    b->arena.len = 0;
+    if (b->arena.cap > BK_JSON_KEEP_BYTES) {
+        bk_buf_free(&b->arena);
+        freed = 1;
+    }
+    if (b->cap * sizeof *b->records > BK_JSON_KEEP_BYTES) {
+        free(b->records);
+        b->records = NULL;
+        b->cap = 0;
+        freed = 1;
+    }
+    if (b->header_cap * sizeof *b->headers > BK_JSON_KEEP_BYTES) {
+        free(b->headers);
+        b->headers = NULL;
+        b->header_cap = 0;
+        freed = 1;
+    }
+    if (b->gen && b->body_len > BK_JSON_KEEP_BYTES) {
+        yajl_gen_free(b->gen); /* its buffer may have grown to the size of the body */
+        b->gen = NULL;
+        freed = 1;
+    }
+    return freed;
 }
 
 void bk_records_body_free(bk_records_body_t *b)

@@ -12,6 +12,12 @@
 
 typedef enum { BK_RB_JSON = 0, BK_RB_BINARY = 1 } bk_rb_mode_t;
 
+/* The most records, and the most headers in all, one request may carry: as many records as
+ * one read may return (max_records). Counted while decoding, so a body of millions of tiny
+ * records is refused (413) after the first BK_RB_MAX_RECORDS, with memory and time bounded. */
+#define BK_RB_MAX_RECORDS 100000
+#define BK_RB_MAX_HEADERS 100000
+
 typedef struct {
     size_t key_off;
     int32_t key_len; /* -1 = null */
@@ -41,12 +47,18 @@ typedef struct {
     int depth, in_records, field, seen_records, hfield;
     size_t gen_depth;
     void *gen;
+    size_t body_len; /* of the last parse, for bk_records_body_trim */
 } bk_records_body_t;
 
-/* Parses body in mode. Returns 0 or an HTTP status (400 malformed JSON, 422 bad records) with
- * error_code and error set. b must be zeroed before first use; it may be reused (buffers are
- * kept) and is released with bk_records_body_free(). */
+/* Parses body in mode. Returns 0 or an HTTP status (400 malformed JSON, 413 too many records or
+ * headers, 422 bad records, a lone surrogate escape or invalid UTF-8 anywhere, a NUL in a header
+ * key) with error_code and error set. b must be zeroed before first use; it may be reused
+ * (buffers are kept) and is released with bk_records_body_free(). */
 int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t *body, size_t len);
+/* Forgets the records and frees the reused buffers that grew past BK_JSON_KEEP_BYTES (call
+ * once the records are no longer needed), so one outsized request does not pin its memory.
+ * Returns 1 when something was freed. */
+int bk_records_body_trim(bk_records_body_t *b);
 void bk_records_body_free(bk_records_body_t *b);
 
 #endif

@@ -13,15 +13,33 @@
 #include "brook/common.h"
 #include "http/response.h"
 
-/* Parses an integer config value; 1 ok, 0 invalid. */
-static int config_int(const char *s, int64_t min, int64_t *out)
+/* The integer topic configs and their accepted ranges. */
+static const struct {
+    const char *name;
+    int64_t min, max;
+} int_configs[] = {
+    {"retention.ms", -1, INT64_MAX},
+    {"retention.bytes", -1, INT64_MAX},
+    {"segment.bytes", 4096, 1 << 30},
+    {"max.message.bytes", 1, INT32_MAX},
+};
+
+static void set_config(bk_topic_config_t *cfg, size_t which, int64_t v)
 {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < min)
-        return 0;
-    *out = v;
-    return 1;
+    switch (which) {
+    case 0:
+        cfg->retention_ms = v;
+        break;
+    case 1:
+        cfg->retention_bytes = v;
+        break;
+    case 2:
+        cfg->segment_bytes = (uint64_t)v;
+        break;
+    default:
+        cfg->max_message_bytes = (uint32_t)v;
+        break;
+    }
 }
 
 /* Applies body configs over defaults; answers 422 and returns 0 on a bad one. */
@@ -29,29 +47,26 @@ static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topi
 {
     for (int i = 0; i < body->config_count; i++) {
         const char *name = body->configs[i].name, *value = body->configs[i].value;
-        int64_t v = 0;
-        int ok;
-        if (strcmp(name, "retention.ms") == 0)
-            ok = config_int(value, -1, &v) && (cfg->retention_ms = v, 1);
-        else if (strcmp(name, "retention.bytes") == 0)
-            ok = config_int(value, -1, &v) && (cfg->retention_bytes = v, 1);
-        else if (strcmp(name, "segment.bytes") == 0)
-            ok = config_int(value, 4096, &v) && v <= (1 << 30) &&
-                 (cfg->segment_bytes = (uint64_t)v, 1);
-        else if (strcmp(name, "max.message.bytes") == 0)
-            ok = config_int(value, 1, &v) && v <= INT32_MAX &&
-                 (cfg->max_message_bytes = (uint32_t)v, 1);
-        else {
+        size_t k = 0;
+        while (k < BK_ARRAY_LEN(int_configs) && strcmp(name, int_configs[k].name) != 0)
+            k++;
+        if (k == BK_ARRAY_LEN(int_configs)) {
             bk_exchange_errorf(ex, 42205,
                                "unknown topic config %s (supported: retention.ms, "
                                "retention.bytes, segment.bytes, max.message.bytes)",
                                name);
             return 0;
         }
-        if (!ok) {
-            bk_exchange_errorf(ex, 42205, "invalid value %s for topic config %s", value, name);
+        int64_t v = 0;
+        if (bk_parse_int(value, strlen(value), int_configs[k].min, int_configs[k].max, &v)) {
+            bk_exchange_errorf(ex, 42205,
+                               "invalid value %s for topic config %s: use an integer from %lld "
+                               "to %lld",
+                               value, name, (long long)int_configs[k].min,
+                               (long long)int_configs[k].max);
             return 0;
         }
+        set_config(cfg, k, v);
     }
     return 1;
 }
@@ -63,7 +78,7 @@ static int read_body(bk_exchange_t *ex, bk_admin_body_t *body)
         return 0;
     int st = bk_admin_body_parse(body, ex->body, ex->body_len);
     if (st) {
-        bk_exchange_error(ex, st, body->error);
+        bk_exchange_error(ex, body->error_code ? body->error_code : st, body->error);
         return 0;
     }
     return 1;

@@ -208,6 +208,7 @@ void bk_exchange_respond_json(bk_exchange_t *ex, int status, bk_json_t *j,
     const char *text = bk_json_text(j, &len);
     bk_exchange_respond(ex, status, ex->json_type ? ex->json_type : "application/json",
                         extra_headers, text, len);
+    bk_json_trim(); /* copied into ex->out: a huge document need not stay */
 }
 
 void bk_exchange_error(bk_exchange_t *ex, int code, const char *msg)

@@ -57,4 +57,31 @@ static void refusals(void)
     CHECK_EQ_INT(parse(big), 422);
 }
 
-CHECK_MAIN(CASE(create_shapes), CASE(refusals))
+/* Issue 8: a NUL would cut names short ("orders\u0000../../etc" acted as "orders"). */
+static void nul_and_surrogates(void)
+{
+    CHECK_EQ_INT(parse("{\"name\":\"orders\\u0000../../etc\"}"), 422);
+    CHECK_EQ_INT(b.error_code, 42208);
+    CHECK(strstr(b.error, "NUL") != NULL);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"configs\":{\"retention.ms\\u0000x\":\"5000\"}}"), 422);
+    CHECK_EQ_INT(b.error_code, 42205);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"configs\":{\"retention.ms\":\"5000\\u0000y\"}}"), 422);
+    CHECK_EQ_INT(b.error_code, 42205);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"configs\":[{\"name\":\"retention.ms\\u0000\","
+                       "\"value\":\"1\"}]}"),
+                 422);
+    CHECK_EQ_INT(b.error_code, 42205);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"configs\":[{\"name\":\"retention.ms\","
+                       "\"value\":\"1\\u0000\"}]}"),
+                 422);
+    CHECK_EQ_INT(b.error_code, 42205);
+    CHECK_EQ_INT(parse("{\"name\":\"t\\udc00\"}"), 422);
+    CHECK(strstr(b.error, "surrogate") != NULL);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"partitions\":10001}"), 422);
+    CHECK(strstr(b.error, "from 1 to 10000") != NULL);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"partitions\":99999999999999999999999999}"), 422);
+    CHECK_EQ_INT(parse("{\"name\":\"t\",\"partitions\":10000}"), 0);
+    CHECK_EQ_INT(b.error_code, 0);
+}
+
+CHECK_MAIN(CASE(create_shapes), CASE(refusals), CASE(nul_and_surrogates))

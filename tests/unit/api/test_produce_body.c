@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/produce_body.h"
+#include "http/json.h"
 #include "check.h"
 
 static bk_produce_body_t b;
@@ -88,10 +89,49 @@ static void depth_limit(void)
     CHECK_EQ_INT(bk_produce_body_parse(&b, (const uint8_t *)ok, len), 0);
 }
 
+/* Issue 8: NUL in the topic, lone surrogates, out-of-range partitions. */
+static void input_hardening(void)
+{
+    CHECK_EQ_INT(parse("{\"message\":\"m\",\"topic\":\"orders\\u0000../../etc\"}"), 422);
+    CHECK_EQ_INT(b.error_code, 42208);
+    CHECK(strstr(b.error, "NUL") != NULL);
+    CHECK_EQ_INT(parse("{\"message\":\"\\udc00bad\",\"topic\":\"t\"}"), 422);
+    CHECK(strstr(b.error, "surrogate") != NULL);
+    CHECK_EQ_INT(parse("{\"message\":{\"\\ud800\":1},\"topic\":\"t\"}"), 422);
+    CHECK_EQ_INT(parse("{\"message\":\"\xed\xa0\x80\"}"), 422);
+    CHECK_EQ_INT(parse("{\"message\":\"m\",\"partition\":2147483648}"), 422);
+    CHECK(strstr(b.error, "from 0 to 2147483647") != NULL);
+    CHECK_EQ_INT(parse("{\"message\":\"m\",\"partition\":99999999999999999999999999}"), 422);
+    /* still fine: NUL in a message or key (bytes), a surrogate pair */
+    CHECK_EQ_INT(parse("{\"message\":\"a\\u0000b\",\"key\":\"k\\u0000\"}"), 0);
+    CHECK_EQ_INT(b.message.len, 3);
+    CHECK_EQ_INT(b.key.len, 2);
+    CHECK_EQ_INT(b.error_code, 0);
+    CHECK_EQ_INT(parse("{\"message\":\"\\ud83d\\ude00\"}"), 0);
+    CHECK_EQ_INT(b.message.len, 4);
+}
+
+static void trim_after_big_message(void)
+{
+    size_t n = 2u << 20;
+    char *s = malloc(n + 32);
+    memcpy(s, "{\"message\":\"", 12);
+    memset(s + 12, 'x', n);
+    memcpy(s + 12 + n, "\"}", 3);
+    CHECK_EQ_INT(parse(s), 0);
+    CHECK(b.message.cap > BK_JSON_KEEP_BYTES);
+    bk_produce_body_trim(&b);
+    CHECK(b.message.cap == 0);
+    CHECK_EQ_INT(parse("{\"message\":\"small\"}"), 0);
+    bk_produce_body_trim(&b);
+    CHECK(b.message.cap > 0); /* small buffers are kept */
+    free(s);
+}
+
 static void teardown(void)
 {
     bk_produce_body_free(&b);
 }
 
 CHECK_MAIN(CASE(string_message), CASE(json_message), CASE(key_and_partition), CASE(errors),
-           CASE(depth_limit), CASE(teardown))
+           CASE(depth_limit), CASE(input_hardening), CASE(trim_after_big_message), CASE(teardown))

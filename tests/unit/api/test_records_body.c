@@ -1,5 +1,7 @@
 /* REST Proxy produce bodies: JSON and binary modes, headers, partitions, and every error with
  * its status and REST Proxy error code. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/records_body.h"
@@ -86,5 +88,71 @@ static void depth_limit_and_reuse(void)
     bk_records_body_free(&b);
 }
 
+/* Issue 8: a NUL cuts a C string short, and a lone surrogate is no character. */
+static void nul_surrogates_and_utf8(void)
+{
+    CHECK_EQ_INT(parse(BK_RB_BINARY, "{\"records\":[{\"value\":\"\",\"headers\":"
+                                     "[{\"key\":\"trace\\u0000id\",\"value\":null}]}]}"),
+                 422);
+    CHECK_EQ_INT(b.error_code, 42206);
+    CHECK(strstr(b.error, "NUL") != NULL);
+    CHECK_EQ_INT(parse(BK_RB_BINARY, "{\"records\":[{\"value\":\"\",\"headers\":"
+                                     "[{\"key\":\"\\udc00bad\",\"value\":null}]}]}"),
+                 422);
+    CHECK_EQ_INT(b.error_code, 42200);
+    CHECK(strstr(b.error, "surrogate") != NULL);
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":{\"\\ud800\":1}}]}"), 422);
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":\"\xc0\x80\"}]}"), 422);
+    CHECK(strstr(b.error, "UTF-8") != NULL);
+    /* allowed: NUL inside values, paired surrogates */
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":\"a\\u0000b \\ud83d\\ude00\"}]}"), 0);
+}
+
+static void partition_range(void)
+{
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":1,\"partition\":2147483647}]}"), 0);
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":1,\"partition\":2147483648}]}"), 422);
+    CHECK_EQ_INT(b.error_code, 42206);
+    CHECK(strstr(b.error, "from 0 to 2147483647") != NULL);
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":1,\"partition\":"
+                                   "99999999999999999999999}]}"),
+                 422);
+}
+
+/* A body of many tiny records: refused once the count passes the cap, not after decoding. */
+static void record_and_header_caps(void)
+{
+    size_t n = BK_RB_MAX_RECORDS + 1, len = 0;
+    char *s = malloc(n * 3 + 64);
+    len += (size_t)sprintf(s, "{\"records\":[");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(s + len, i + 1 < n ? "{}," : "{}");
+    len += (size_t)sprintf(s + len, "]}");
+    CHECK_EQ_INT(bk_records_body_parse(&b, BK_RB_JSON, (const uint8_t *)s, len), 413);
+    CHECK_EQ_INT(b.count, BK_RB_MAX_RECORDS);
+    CHECK(strstr(b.error, "100000") != NULL);
+    /* exactly the cap is fine */
+    memcpy(s + len - 5, "]}", 3);
+    CHECK_EQ_INT(bk_records_body_parse(&b, BK_RB_JSON, (const uint8_t *)s, len - 3), 0);
+    CHECK_EQ_INT(b.count, BK_RB_MAX_RECORDS);
+    len = (size_t)sprintf(s, "{\"records\":[{\"headers\":[");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(s + len, i + 1 < n ? "{}," : "{}");
+    len += (size_t)sprintf(s + len, "]}]}");
+    CHECK_EQ_INT(bk_records_body_parse(&b, BK_RB_JSON, (const uint8_t *)s, len), 413);
+    CHECK(strstr(b.error, "headers") != NULL);
+    /* the grown arrays are given back, and the body still works afterwards */
+    CHECK_EQ_INT(bk_records_body_trim(&b), 1);
+    CHECK(b.records == NULL && b.headers == NULL && b.count == 0);
+    CHECK_EQ_INT(bk_records_body_trim(&b), 0);
+    CHECK_EQ_INT(parse(BK_RB_JSON, "{\"records\":[{\"value\":\"small\"}]}"), 0);
+    CHECK_EQ_INT(b.count, 1);
+    CHECK_EQ_INT(bk_records_body_trim(&b), 0); /* small buffers are kept */
+    CHECK(b.records != NULL);
+    free(s);
+    bk_records_body_free(&b);
+}
+
 CHECK_MAIN(CASE(json_mode), CASE(binary_mode_and_headers), CASE(errors),
-           CASE(depth_limit_and_reuse))
+           CASE(depth_limit_and_reuse), CASE(nul_surrogates_and_utf8), CASE(partition_range),
+           CASE(record_and_header_caps))
