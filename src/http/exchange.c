@@ -5,6 +5,7 @@
 
 #include "brook/common.h"
 #include "common/decimal.h"
+#include "http/json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #define POOL_MAX 1024
 #define KEEP_BUF_MAX (64 * 1024) /* larger buffers are freed, not kept in the pool */
+#define HEAP_TRIM_MIN (1024 * 1024)
 
 static bk_exchange_t *pool;
 static size_t pool_len;
@@ -75,11 +77,15 @@ void bk_buf_free(bk_buf_t *b)
     b->len = b->cap = 0;
 }
 
-static void trim_buf(bk_buf_t *b)
+/* Frees a buffer too large to keep; returns its size when it was 1 MiB or more (worth handing
+ * the heap back after, or an outsized request would keep its pages for good). */
+static size_t trim_buf(bk_buf_t *b)
 {
+    size_t big = b->cap >= HEAP_TRIM_MIN ? b->cap : 0;
     if (b->cap > KEEP_BUF_MAX)
         bk_buf_free(b);
     b->len = 0;
+    return big;
 }
 
 bk_exchange_t *bk_exchange_new(void)
@@ -102,9 +108,8 @@ void bk_exchange_release(bk_exchange_t *ex)
     size_t *offs = ex->hdr_offsets;
     bk_http_header_t *hdrs = ex->headers;
     uint32_t hcap = ex->hdr_cap;
-    trim_buf(&head);
-    trim_buf(&body);
-    trim_buf(&out);
+    if (trim_buf(&head) + trim_buf(&body) + trim_buf(&out))
+        bk_heap_trim();
     if (pool_len >= POOL_MAX) {
         bk_buf_free(&head);
         bk_buf_free(&body);
