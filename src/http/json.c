@@ -111,9 +111,24 @@ static int replace_invalid(const uint8_t *s, size_t len)
     return 0;
 }
 
+/* 1 when every byte is below 0x80: the common case, checked without a branch per byte. */
+static inline int all_ascii(const uint8_t *s, size_t len)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < len; i++)
+        acc |= s[i];
+    return !(acc & 0x8080808080808080ull);
+}
+
 void bk_json_strn(bk_json_t *j, const void *s, size_t len)
 {
-    if (bk_utf8_valid(s, len)) {
+    if (all_ascii(s, len) || bk_utf8_valid(s, len)) {
         check(yajl_gen_string(j->g, (const unsigned char *)s, len));
         return;
     }
@@ -125,7 +140,8 @@ void bk_json_strn(bk_json_t *j, const void *s, size_t len)
 }
 void bk_json_key(bk_json_t *j, const char *key)
 {
-    bk_json_strn(j, key, strlen(key));
+    /* Keys are Brook's own ASCII names (see json.h): written without the UTF-8 check. */
+    check(yajl_gen_string(j->g, (const unsigned char *)key, strlen(key)));
 }
 void bk_json_str(bk_json_t *j, const char *s)
 {
@@ -223,6 +239,10 @@ static size_t utf8_invalid_at(const uint8_t *s, size_t len)
                 i += 8;
                 continue;
             }
+        }
+        if (s[i] < 0x80) { /* the tail of a short string is mostly ASCII too */
+            i++;
+            continue;
         }
         size_t n = utf8_seq(s + i, len - i);
         if (!n)

@@ -17,8 +17,9 @@ void bk_json_obj(bk_json_t *j);
 void bk_json_obj_end(bk_json_t *j);
 void bk_json_arr(bk_json_t *j);
 void bk_json_arr_end(bk_json_t *j);
-/* Strings (keys included): bytes that are not valid UTF-8 are written as U+FFFD (one per bad
- * lead byte with the continuation bytes after it); escaping is yajl's. */
+/* Strings: bytes that are not valid UTF-8 are written as U+FFFD (one per bad lead byte with
+ * the continuation bytes after it); escaping is yajl's. A key is one of Brook's own ASCII
+ * names, never client bytes (a client-supplied name is written with bk_json_str). */
 void bk_json_key(bk_json_t *j, const char *key);
 void bk_json_str(bk_json_t *j, const char *s);
 void bk_json_strn(bk_json_t *j, const void *s, size_t len);
