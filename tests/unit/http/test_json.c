@@ -38,7 +38,7 @@ static void writer_replaces_invalid_utf8(void)
     CHECK_EQ_STR(one_string("n\0ul", 4), "[\"n\\u0000ul\"]");
     bk_json_t *j = bk_json_begin(); /* keys too */
     bk_json_obj(j);
-    bk_json_key(j, "k\xfe");
+    bk_json_str(j, "k\xfe"); /* a client-supplied name in key position */
     bk_json_int(j, 1);
     bk_json_obj_end(j);
     size_t n;
