@@ -71,6 +71,11 @@ void bk_election_view(const bk_election_t *e, bk_election_view_t *out);
  * 1 with the same E. */
 int bk_election_can_ack(const bk_election_t *e, int64_t *epoch);
 
+/* The same check on the caller's own reading of bk_now_ms(), so the caller can report the
+ * moment of its decision (a promise about an acknowledgement is a promise about that moment:
+ * the answer's bytes may leave later, e.g. if the process is paused in between). */
+int bk_election_can_ack_at(const bk_election_t *e, uint64_t now_ms, int64_t *epoch);
+
 /* eligible 0: never take a vacant lease, whatever the ISR says, until set back to 1 (the
  * replicator's answer to a leader refusing this broker's id: another broker uses it, so the
  * ISR listing that id says nothing about this one's log). A lease held already is kept. */

@@ -399,15 +399,20 @@ void bk_election_view(const bk_election_t *e, bk_election_view_t *out)
     compute_view(e, out);
 }
 
-int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
+int bk_election_can_ack_at(const bk_election_t *e, uint64_t now_ms, int64_t *epoch)
 {
     if (e->standalone) {
         if (epoch != NULL)
             *epoch = 1;
         return !e->stopping;
     }
-    int ok = bk_lease_can_ack(&e->lease, bk_now_ms(), epoch);
+    int ok = bk_lease_can_ack(&e->lease, now_ms, epoch);
     return ok && !e->stopping;
+}
+
+int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
+{
+    return bk_election_can_ack_at(e, bk_now_ms(), epoch);
 }
 
 void bk_election_set_eligible(bk_election_t *e, int eligible)
