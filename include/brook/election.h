@@ -103,10 +103,14 @@ typedef struct {
 /* Leader only: replaces the ISR with ids[0..n) (1 <= n <= BK_ELECTION_ISR_MAX ids of 1..127
  * bytes), in one Lua script that writes only if the leader key still holds this broker's id
  * and current epoch. Returns 0 and cb(arg, status) runs exactly once later, from the loop:
- * 0 = written; BK_EFENCED = not written, the lease is no longer ours; another negative error
- * (timeout, connection lost, shutting down) = it may or may not have been written. Or
- * returns BK_ENOTLEADER (not leader now), BK_EINVAL (bad ids, standalone), BK_EREDIS (not
- * connected) or BK_ECLOSED, and cb never runs. Publications are applied in call order. */
+ * 0 = written; BK_EFENCED = not written (the lease is no longer ours, or a later publication
+ * is in place already); another negative error (timeout, connection lost, shutting down) = it
+ * may or may not have been written, and may still be, late. Or returns BK_ENOTLEADER (not
+ * leader now), BK_EINVAL (bad ids, standalone), BK_EREDIS (not connected) or BK_ECLOSED, and
+ * cb never runs. Each call carries the next number of a per-process counter, and Redis keeps
+ * the ISR of the highest (epoch, number): a publication whose bytes reach Redis after a later
+ * one's (its connection was dropped on a timeout) never replaces it, so what a confirmed
+ * publication wrote stays until a later call's lands. */
 int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
                             void (*cb)(void *arg, int status), void *arg);
 

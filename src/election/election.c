@@ -40,6 +40,7 @@ struct bk_election {
     int pumping, pump_again;
     int stopping;
     bk_election_view_t view; /* as last reported through on_change */
+    int64_t isr_version;     /* the last ISR publication's number (PUBLISH_ISR's version) */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -456,6 +457,9 @@ static void after_publish_isr(void *arg, int status, const redisReply *r)
         bk_trace_warn("election", "unexpected reply to the ISR publication: %s",
                       r->type == REDIS_REPLY_ERROR ? r->str : "malformed");
         status = BK_EREDIS; /* an error reply: the script did not write */
+    } else if (status == 0 && written == 2) {
+        bk_trace_warn("election", "ISR publication not written: a newer one is in Redis");
+        status = BK_EFENCED;
     } else if (status == 0 && !written) {
         status = BK_EFENCED;
     }
@@ -486,18 +490,19 @@ int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
     int64_t epoch;
     if (!bk_lease_can_ack(&e->lease, bk_now_ms(), &epoch))
         return BK_ENOTLEADER;
-    char epoch_s[24];
+    char epoch_s[24], version_s[24];
     snprintf(epoch_s, sizeof epoch_s, "%" PRId64, epoch);
-    const char *strs[4 + BK_ELECTION_ISR_MAX] = {e->key_leader, e->key_isr, e->lease.self_id,
-                                                 epoch_s};
+    snprintf(version_s, sizeof version_s, "%" PRId64, ++e->isr_version);
+    const char *strs[5 + BK_ELECTION_ISR_MAX] = {e->key_leader, e->key_isr, e->lease.self_id,
+                                                 epoch_s, version_s};
     for (int i = 0; i < n; i++)
-        strs[4 + i] = ids[i];
+        strs[5 + i] = ids[i];
     isr_call_t *k = calloc(1, sizeof *k);
     if (k == NULL)
         return UV_ENOMEM;
     k->done = cb;
     k->arg = arg;
-    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 2, 2 + n, strs,
+    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 2, 3 + n, strs,
                          after_publish_isr, k);
     if (rc != 0)
         free(k);

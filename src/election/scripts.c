@@ -93,10 +93,22 @@ static const char read_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
     "local id, epoch, url = holder(cur)\n"
     "return {0, 1, id, epoch, url, counter, me}\n";
 
+/* The version compare keeps a publication that Redis receives late (its connection was
+ * dropped on a timeout, but its bytes were still on the way) from replacing a newer one. */
 static const char publish_isr_lua[] = MATCH_LUA
+    "local epoch, version = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local old = redis.call('GET', KEYS[2])\n"
+    "if old then\n"
+    "  local ok, v = pcall(cjson.decode, old)\n"
+    "  if ok and type(v) == 'table' then\n"
+    "    local oe, ov = tonumber(v.epoch) or 0, tonumber(v.version) or 0\n"
+    "    if oe > epoch or (oe == epoch and ov >= version) then return 2 end\n"
+    "  end\n"
+    "end\n"
     "local members = {}\n"
-    "for i = 3, #ARGV do members[#members + 1] = ARGV[i] end\n"
-    "local val = '{\"epoch\":' .. string.format('%d', tonumber(ARGV[2])) ..\n"
+    "for i = 4, #ARGV do members[#members + 1] = ARGV[i] end\n"
+    "local val = '{\"epoch\":' .. string.format('%d', epoch) ..\n"
+    "  ',\"version\":' .. string.format('%d', version) ..\n"
     "  ',\"leader\":' .. cjson.encode(ARGV[1]) .. ',\"isr\":' .. cjson.encode(members) .. '}'\n"
     "redis.call('SET', KEYS[2], val)\n"
     "return 1\n";
@@ -290,7 +302,7 @@ int bk_scripts_parse_flag(const redisReply *r, int *flag)
 {
     if (r == NULL || r->type != REDIS_REPLY_INTEGER)
         return BK_EREDIS;
-    *flag = r->integer != 0;
+    *flag = r->integer == 2 ? 2 : r->integer != 0;
     return 0;
 }
 

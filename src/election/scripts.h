@@ -4,9 +4,9 @@
  *
  * Leader key value (written only by ACQUIRE): {"id":"<broker id>","epoch":<n>,"url":"<url>"}
  * (Redis' cjson escapes '/' as "\/"), with PX <lease>. The epoch key is a plain integer. The
- * ISR key value (written only by PUBLISH_ISR, no expiry): {"epoch":<n>,"leader":"<id>",
- * "isr":["<id>",...]}: the brokers that hold every acknowledged write, the only ones ACQUIRE
- * lets lead. */
+ * ISR key value (written only by PUBLISH_ISR, no expiry): {"epoch":<n>,"version":<n>,
+ * "leader":"<id>","isr":["<id>",...]}: the brokers that hold every acknowledged write, the only
+ * ones ACQUIRE lets lead. */
 #ifndef BROOK_ELECTION_SCRIPTS_H
 #define BROOK_ELECTION_SCRIPTS_H
 
@@ -37,9 +37,13 @@ typedef enum {
     BK_SCRIPT_RELEASE = 2,
     /* KEYS leader, epoch, isr; ARGV id. Reply {0, present, id, epoch, url, counter, listed}. */
     BK_SCRIPT_READ = 3,
-    /* KEYS leader, isr; ARGV id, epoch, member ids (1 or more). Replaces the ISR value with
-     * {"epoch":<epoch>,"leader":"<id>","isr":[members]} only if the leader key holds this id
-     * and epoch (fencing: a deposed leader's late publication changes nothing). Reply 1 or 0. */
+    /* KEYS leader, isr; ARGV id, epoch, version, member ids (1 or more). Replaces the ISR
+     * value with {"epoch":<epoch>,"version":<version>,"leader":"<id>","isr":[members]} only
+     * if the leader key holds this id and epoch (fencing: a deposed leader's late publication
+     * changes nothing) and the value in place is older: a lower epoch, or the same epoch and a
+     * lower version (a value without one counts as version 0). Reply 1 written, 0 fenced, 2
+     * not written because a newer publication is in place (one that took longer to reach
+     * Redis than a later one). A leader numbers its publications 1, 2, ... in call order. */
     BK_SCRIPT_PUBLISH_ISR = 4,
     /* KEYS isr. Reply {present, epoch, leader id, member ids...}; {0, 0, ""} when the key is
      * absent or not an ISR value. */
@@ -69,7 +73,8 @@ int bk_scripts_call(bk_scripts_t *s, bk_redis_client_t *c, bk_script_t id, int n
 int bk_scripts_parse_holder(const redisReply *r, int *won, bk_lease_holder_t *holder,
                             int64_t *counter, int *listed);
 
-/* Parses a RENEW or RELEASE reply (an integer). Returns 0 or BK_EREDIS. */
+/* Parses a RENEW, RELEASE or PUBLISH_ISR reply (an integer: 0, 1, or PUBLISH_ISR's 2).
+ * Returns 0 or BK_EREDIS. */
 int bk_scripts_parse_flag(const redisReply *r, int *flag);
 
 /* Parses a READ_ISR reply. Returns 0 or BK_EREDIS. */
