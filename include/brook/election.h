@@ -1,9 +1,9 @@
 /* Leadership through a lease in Redis, with fencing epochs (DESIGN.md §5).
  *
- * Keys: "<cluster>:leader" holds "<epoch> <broker id> <url>" (or JSON, see the module) with a
- * PX lease; "<cluster>:epoch" is a counter bumped by every successful acquire, so each term has
- * a strictly larger epoch. All Redis I/O is asynchronous on the caller's loop. Redis down means
- * "no leader known" and a leader steps down at its local deadline; nothing ever blocks.
+ * Keys: "<cluster>:leader" holds the leader's id, epoch, URL and process instance (JSON, see
+ * scripts.h) with a PX lease; "<cluster>:epoch" is a counter bumped by every successful acquire, so
+ * each term has a strictly larger epoch. All Redis I/O is asynchronous on the caller's loop. Redis
+ * down means "no leader known" and a leader steps down at its local deadline; nothing ever blocks.
  *
  * Ownership: bk_election_start() allocates; bk_election_stop() releases the lease (if held),
  * closes every handle and frees, then calls done(arg). */
@@ -31,7 +31,7 @@ typedef struct {
     uint32_t renew_ms;          /* renew / poll interval */
     uint32_t margin_ms;         /* step down this long before the lease could expire */
     uint32_t connect_timeout_ms;
-    uint32_t command_timeout_ms;
+    uint32_t command_timeout_ms; /* 0 (default): half the lease window, see lease.h */
     int64_t min_epoch; /* highest epoch this broker has seen before (e.g. stamped in its log):
                           a new term it starts is always above it, even if Redis lost data */
     /* 1: may take the lease even when "<cluster>:isr" does not list this broker (unclean
