@@ -6,6 +6,7 @@
  * its data; and a publication that reaches Redis after a later one never replaces it. */
 #include "brook/common.h"
 #include "brook/election.h"
+#include "election/isr_memory.h"
 #include "election/scripts.h"
 
 #include "check.h"
@@ -19,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -420,7 +422,34 @@ static void test_late_publication_never_replaces_a_newer_one(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
-CHECK_MAIN(CASE(test_publish_and_read), CASE(test_late_publication_never_replaces_a_newer_one),
-           CASE(test_publication_fenced), CASE(test_lagging_broker_never_elected),
-           CASE(test_standalone_has_no_isr),
+/* Remembering "left out" fails (here: the temp file cannot be created; ENOSPC in the field).
+ * The old "listed" must not survive on disk: the file is emptied, which a restart reads as
+ * "left out" (fail closed). */
+static void test_isr_memory_write_failure_fails_closed(void)
+{
+    char dir[] = "/tmp/brook-isr-fail-XXXXXX", path[128], tmp[140], text[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/+election", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    bk_isr_memory_t m;
+    CHECK_EQ_INT(bk_isr_memory_open(&m, path), 0);
+    CHECK_EQ_INT(m.listed, -1);
+    bk_isr_memory_note(&m, 1);
+    CHECK_EQ_STR(file_text(path, text, sizeof text), "isr-listed 1\n");
+    CHECK_EQ_INT(mkdir(tmp, 0755), 0); /* open(tmp, O_WRONLY) now fails with EISDIR */
+    bk_isr_memory_note(&m, 0);
+    CHECK_EQ_INT(m.listed, 0);
+    CHECK_EQ_STR(file_text(path, text, sizeof text), ""); /* not the stale "listed" */
+    bk_isr_memory_free(&m);
+    CHECK_EQ_INT(bk_isr_memory_open(&m, path), 0); /* a restart */
+    CHECK_EQ_INT(m.listed, 0);
+    bk_isr_memory_free(&m);
+    rmdir(tmp);
+    unlink(path);
+    rmdir(dir);
+}
+
+CHECK_MAIN(CASE(test_publish_and_read), CASE(test_isr_memory_write_failure_fails_closed),
+           CASE(test_late_publication_never_replaces_a_newer_one), CASE(test_publication_fenced),
+           CASE(test_lagging_broker_never_elected), CASE(test_standalone_has_no_isr),
            CASE(test_left_out_broker_remembers_after_redis_data_loss))
