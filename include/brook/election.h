@@ -1,9 +1,9 @@
 /* Leadership through a lease in Redis, with fencing epochs (DESIGN.md §5).
  *
- * Keys: "<cluster>:leader" holds "<epoch> <broker id> <url>" (or JSON, see the module) with a
- * PX lease; "<cluster>:epoch" is a counter bumped by every successful acquire, so each term has
- * a strictly larger epoch. All Redis I/O is asynchronous on the caller's loop. Redis down means
- * "no leader known" and a leader steps down at its local deadline; nothing ever blocks.
+ * Keys: "<cluster>:leader" holds the leader's id, epoch, URL and process instance (JSON, see
+ * scripts.h) with a PX lease; "<cluster>:epoch" is a counter bumped by every successful acquire, so
+ * each term has a strictly larger epoch. All Redis I/O is asynchronous on the caller's loop. Redis
+ * down means "no leader known" and a leader steps down at its local deadline; nothing ever blocks.
  *
  * Ownership: bk_election_start() allocates; bk_election_stop() releases the lease (if held),
  * closes every handle and frees, then calls done(arg). */
@@ -31,7 +31,7 @@ typedef struct {
     uint32_t renew_ms;          /* renew / poll interval */
     uint32_t margin_ms;         /* step down this long before the lease could expire */
     uint32_t connect_timeout_ms;
-    uint32_t command_timeout_ms;
+    uint32_t command_timeout_ms; /* 0 (default): half the lease window, see lease.h */
     int64_t min_epoch; /* highest epoch this broker has seen before (e.g. stamped in its log):
                           a new term it starts is always above it, even if Redis lost data */
     /* 1: may take the lease even when "<cluster>:isr" does not list this broker (unclean
@@ -71,6 +71,11 @@ void bk_election_view(const bk_election_t *e, bk_election_view_t *out);
  * 1 with the same E. */
 int bk_election_can_ack(const bk_election_t *e, int64_t *epoch);
 
+/* The same check on the caller's own reading of bk_now_ms(), so the caller can report the
+ * moment of its decision (a promise about an acknowledgement is a promise about that moment:
+ * the answer's bytes may leave later, e.g. if the process is paused in between). */
+int bk_election_can_ack_at(const bk_election_t *e, uint64_t now_ms, int64_t *epoch);
+
 /* eligible 0: never take a vacant lease, whatever the ISR says, until set back to 1 (the
  * replicator's answer to a leader refusing this broker's id: another broker uses it, so the
  * ISR listing that id says nothing about this one's log). A lease held already is kept. */
@@ -98,10 +103,14 @@ typedef struct {
 /* Leader only: replaces the ISR with ids[0..n) (1 <= n <= BK_ELECTION_ISR_MAX ids of 1..127
  * bytes), in one Lua script that writes only if the leader key still holds this broker's id
  * and current epoch. Returns 0 and cb(arg, status) runs exactly once later, from the loop:
- * 0 = written; BK_EFENCED = not written, the lease is no longer ours; another negative error
- * (timeout, connection lost, shutting down) = it may or may not have been written. Or
- * returns BK_ENOTLEADER (not leader now), BK_EINVAL (bad ids, standalone), BK_EREDIS (not
- * connected) or BK_ECLOSED, and cb never runs. Publications are applied in call order. */
+ * 0 = written; BK_EFENCED = not written (the lease is no longer ours, or a later publication
+ * is in place already); another negative error (timeout, connection lost, shutting down) = it
+ * may or may not have been written, and may still be, late. Or returns BK_ENOTLEADER (not
+ * leader now), BK_EINVAL (bad ids, standalone), BK_EREDIS (not connected) or BK_ECLOSED, and
+ * cb never runs. Each call carries the next number of a per-process counter, and Redis keeps
+ * the ISR of the highest (epoch, number): a publication whose bytes reach Redis after a later
+ * one's (its connection was dropped on a timeout) never replaces it, so what a confirmed
+ * publication wrote stays until a later call's lands. */
 int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
                             void (*cb)(void *arg, int status), void *arg);
 

@@ -44,7 +44,9 @@ static void finish(bk_ack_t *a, int status)
 {
     int64_t epoch = 0;
     bk_election_t *e = a->broker->election; /* NULL: stopped, late in a shutdown */
-    if (status == 0 && (!e || !bk_election_can_ack(e, &epoch) || epoch != a->epoch))
+    a->decided_ms = bk_now_ms(); /* the moment the 200 is promised for (X-Ack-Decided-At) */
+    if (status == 0 &&
+        (!e || !bk_election_can_ack_at(e, a->decided_ms, &epoch) || epoch != a->epoch))
         status = BK_ENOTLEADER;
     a->done(a->arg, status);
 }

@@ -32,6 +32,7 @@ typedef struct {
     int64_t epoch; /* the term the batch was written under */
     bk_ack_done_fn done;
     void *arg;
+    uint64_t decided_ms; /* set before done runs: bk_now_ms() of the final lease check */
 } bk_ack_t;
 
 void bk_ack_after_append(void *arg, int status, int64_t base_offset);

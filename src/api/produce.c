@@ -38,8 +38,11 @@ int bk_api_require_json(bk_exchange_t *ex)
     return 0;
 }
 
-static void answer_ok(bk_exchange_t *ex, bk_partition_t *p, int64_t offset)
+static void answer_ok(bk_exchange_t *ex, bk_partition_t *p, int64_t offset, uint64_t decided_ms)
 {
+    char hdr[48] = ""; /* when the lease was checked for this 200 (README "Leadership") */
+    if (decided_ms)
+        snprintf(hdr, sizeof hdr, "X-Ack-Decided-At: %llu\r\n", (unsigned long long)decided_ms);
     bk_json_t *j = bk_json_begin();
     bk_json_obj(j);
     bk_json_key(j, "status");
@@ -51,7 +54,7 @@ static void answer_ok(bk_exchange_t *ex, bk_partition_t *p, int64_t offset)
     bk_json_key(j, "offset");
     bk_json_int(j, offset);
     bk_json_obj_end(j);
-    bk_exchange_respond_json(ex, 200, j, NULL);
+    bk_exchange_respond_json(ex, 200, j, hdr);
 }
 
 static void after_ack(void *arg, int status)
@@ -68,7 +71,7 @@ static void after_ack(void *arg, int status)
     if (op->ack.acks == BK_ACKS_NONE) /* answered when queued */
         bk_exchange_effects_done(op->effects);
     else if (status == 0)
-        answer_ok(op->ex, op->ack.part, op->offset);
+        answer_ok(op->ex, op->ack.part, op->offset, op->ack.decided_ms);
     else if (status == BK_ENOTLEADER)
         bk_exchange_error(op->ex, 500,
                           "write outcome unknown: leadership was lost before the "
@@ -127,7 +130,7 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
         return;
     }
     *op = (produce_op_t){
-        {b, p, 1, acks, epoch, after_ack, op}, ex, bk_partition_end_offset(p), body.message.len,
+        {b, p, 1, acks, epoch, after_ack, op, 0}, ex, bk_partition_end_offset(p), body.message.len,
         NULL};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
@@ -144,7 +147,7 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
     }
     if (acks == BK_ACKS_NONE) { /* a read pipelined behind it still waits for the append */
         op->effects = bk_exchange_hold_effects(ex);
-        answer_ok(ex, p, op->offset);
+        answer_ok(ex, p, op->offset, 0);
     }
 }
 

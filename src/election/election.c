@@ -40,6 +40,8 @@ struct bk_election {
     int pumping, pump_again;
     int stopping;
     bk_election_view_t view; /* as last reported through on_change */
+    int64_t isr_version;     /* the last ISR publication's number (PUBLISH_ISR's version) */
+    char instance[17];       /* this process, in the leader key: ACQUIRE never retakes it */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -57,7 +59,7 @@ void bk_election_config_defaults(bk_election_config_t *cfg)
     cfg->renew_ms = 5000;  /* the seed's RENEW_INTERVAL_SECONDS=5 */
     cfg->margin_ms = 0;    /* 0: bk_lease_default_margin(lease_ms) */
     cfg->connect_timeout_ms = 1000;
-    cfg->command_timeout_ms = 1000;
+    cfg->command_timeout_ms = 0; /* 0: half the lease window (lease.h) */
 }
 
 static void compute_view(const bk_election_t *e, bk_election_view_t *v)
@@ -150,13 +152,14 @@ static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
                              e->isr_memory.listed == 1   ? "1"
                              : e->isr_memory.listed == 0 ? "0"
                                                          : "-1",
-                             e->eligible ? "1" : "0"};
+                             e->eligible ? "1" : "0",
+                             e->instance};
     const char *renew[] = {e->key_leader, l->self_id, epoch, lease};
     const char *read[] = {e->key_leader, e->key_epoch, e->key_isr, l->self_id};
     int rc;
     switch (cmd) {
     case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 7, acquire,
+        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 8, acquire,
                              after_command, e);
         break;
     case BK_LEASE_CMD_RENEW:
@@ -313,6 +316,16 @@ static void on_start_failed_closed(uv_handle_t *h)
     free_election(h->data);
 }
 
+/* 64 random bits as hex: tells this process's leader key from one an earlier process left
+ * under the same id (uv_random, or the clock and pid when it has no entropy to give). */
+static void pick_instance(char *out, size_t cap)
+{
+    uint64_t r = 0;
+    if (uv_random(NULL, NULL, &r, sizeof r, 0, NULL) != 0 || r == 0)
+        r = uv_hrtime() ^ ((uint64_t)getpid() << 32);
+    snprintf(out, cap, "%016" PRIx64, r);
+}
+
 static int validate(const bk_election_config_t *cfg, const char *id, const char *url)
 {
     if (strlen(id) == 0 || strlen(id) >= BK_LEASE_ID_MAX || strlen(url) >= BK_LEASE_URL_MAX)
@@ -332,11 +345,15 @@ static int start_redis(bk_election_t *e, const bk_election_config_t *cfg)
     e->key_isr = join_key(cluster, "isr");
     if (e->key_leader == NULL || e->key_epoch == NULL || e->key_isr == NULL)
         return UV_ENOMEM;
+    /* A reply later than half the window cannot keep a renew loop ahead of the deadline
+     * (two such round trips exceed it): the link counts as failed and is dropped, and the
+     * lease machine sends only READs until a reply comes back in time (lease.h). */
+    uint32_t half_window = e->lease.window_ms / 2 ? e->lease.window_ms / 2 : 1;
     bk_redis_config_t rc = {
         .host = cfg->redis_host ? cfg->redis_host : "localhost",
         .port = cfg->redis_port,
         .connect_timeout_ms = cfg->connect_timeout_ms,
-        .command_timeout_ms = cfg->command_timeout_ms,
+        .command_timeout_ms = cfg->command_timeout_ms ? cfg->command_timeout_ms : half_window,
         .backoff_min_ms = 100,
         .backoff_max_ms = 2000,
     };
@@ -373,6 +390,7 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     bk_scripts_init(&e->scripts);
     bk_lease_config_t lc = {cfg->lease_ms, cfg->renew_ms, cfg->margin_ms};
     bk_lease_init(&e->lease, &lc, id, url);
+    pick_instance(e->instance, sizeof e->instance);
     if (cfg->min_epoch > e->lease.max_seen_epoch)
         e->lease.max_seen_epoch = cfg->min_epoch; /* acquire stays above anything we wrote */
     rc = uv_timer_init(loop, &e->timer);
@@ -399,15 +417,20 @@ void bk_election_view(const bk_election_t *e, bk_election_view_t *out)
     compute_view(e, out);
 }
 
-int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
+int bk_election_can_ack_at(const bk_election_t *e, uint64_t now_ms, int64_t *epoch)
 {
     if (e->standalone) {
         if (epoch != NULL)
             *epoch = 1;
         return !e->stopping;
     }
-    int ok = bk_lease_can_ack(&e->lease, bk_now_ms(), epoch);
+    int ok = bk_lease_can_ack(&e->lease, now_ms, epoch);
     return ok && !e->stopping;
+}
+
+int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
+{
+    return bk_election_can_ack_at(e, bk_now_ms(), epoch);
 }
 
 void bk_election_set_eligible(bk_election_t *e, int eligible)
@@ -451,6 +474,9 @@ static void after_publish_isr(void *arg, int status, const redisReply *r)
         bk_trace_warn("election", "unexpected reply to the ISR publication: %s",
                       r->type == REDIS_REPLY_ERROR ? r->str : "malformed");
         status = BK_EREDIS; /* an error reply: the script did not write */
+    } else if (status == 0 && written == 2) {
+        bk_trace_warn("election", "ISR publication not written: a newer one is in Redis");
+        status = BK_EFENCED;
     } else if (status == 0 && !written) {
         status = BK_EFENCED;
     }
@@ -481,18 +507,19 @@ int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
     int64_t epoch;
     if (!bk_lease_can_ack(&e->lease, bk_now_ms(), &epoch))
         return BK_ENOTLEADER;
-    char epoch_s[24];
+    char epoch_s[24], version_s[24];
     snprintf(epoch_s, sizeof epoch_s, "%" PRId64, epoch);
-    const char *strs[4 + BK_ELECTION_ISR_MAX] = {e->key_leader, e->key_isr, e->lease.self_id,
-                                                 epoch_s};
+    snprintf(version_s, sizeof version_s, "%" PRId64, ++e->isr_version);
+    const char *strs[5 + BK_ELECTION_ISR_MAX] = {e->key_leader, e->key_isr, e->lease.self_id,
+                                                 epoch_s, version_s};
     for (int i = 0; i < n; i++)
-        strs[4 + i] = ids[i];
+        strs[5 + i] = ids[i];
     isr_call_t *k = calloc(1, sizeof *k);
     if (k == NULL)
         return UV_ENOMEM;
     k->done = cb;
     k->arg = arg;
-    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 2, 2 + n, strs,
+    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 2, 3 + n, strs,
                          after_publish_isr, k);
     if (rc != 0)
         free(k);

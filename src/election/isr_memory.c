@@ -85,9 +85,16 @@ void bk_isr_memory_note(bk_isr_memory_t *m, int listed)
     if (m->path == NULL)
         return;
     int rc = persist(m->path, listed);
-    if (rc != 0)
-        bk_trace_warn("election", "cannot remember the ISR membership in %s: %s", m->path,
-                      bk_strerror(rc));
+    if (rc != 0 && truncate(m->path, 0) == 0) /* fail closed: an empty file reads as "left out" */
+        bk_trace_error("election",
+                       "cannot remember the ISR membership in %s: %s; emptied it, so a restart "
+                       "treats this broker as left out of the ISR",
+                       m->path, bk_strerror(rc));
+    else if (rc != 0)
+        bk_trace_error("election",
+                       "cannot remember the ISR membership in %s: %s; after a restart it may "
+                       "say %s",
+                       m->path, bk_strerror(rc), listed ? "left out" : "listed (stale)");
     else
         bk_trace_info("election", "%s in the ISR (remembered in %s)",
                       listed ? "listed" : "not listed", m->path);

@@ -3,7 +3,10 @@
  * and this memory is what keeps a broker that knows it was left out of the ISR (lagging:
  * leading would lose acknowledged writes) from taking the lease. Stored as one line, "isr-listed 0"
  * or "isr-listed 1", in a small file written crash-safely (temp file, fsync, rename, fsync of the
- * directory) only when the value changes. Loop thread only; the writes block briefly. */
+ * directory) only when the value changes. A write that fails (ENOSPC, EIO) is an error in the
+ * trace and empties the file (truncate needs no free space), which reads back as "left out":
+ * a broker that cannot record what it saw must not pass for an in-sync one after a restart.
+ * Loop thread only; the writes block briefly. */
 #ifndef BROOK_ELECTION_ISR_MEMORY_H
 #define BROOK_ELECTION_ISR_MEMORY_H
 

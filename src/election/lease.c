@@ -71,17 +71,27 @@ static int is_self(const bk_lease_t *l, const bk_lease_holder_t *h)
 }
 
 /* A command completed (either way): nothing is in flight any more. Returns 0 for a stale one. */
-static int settle(bk_lease_t *l, bk_lease_cmd_t cmd)
+static int settle(bk_lease_t *l, bk_lease_cmd_t cmd, int replied)
 {
     if (l->stopped || l->in_flight != cmd)
         return 0;
     l->in_flight = BK_LEASE_CMD_NONE;
+    l->link_ok = replied;
     return 1;
+}
+
+/* A live key that is not ours: poll again at the next interval, or right after it expires. */
+static void poll_after(bk_lease_t *l, uint64_t now, uint64_t sent_at, const bk_lease_holder_t *h)
+{
+    l->next_at = sent_at + l->interval_ms;
+    if (h->present && h->ttl_ms >= 0 && now + (uint64_t)h->ttl_ms + 1 < l->next_at)
+        l->next_at = now + (uint64_t)h->ttl_ms + 1;
 }
 
 void bk_lease_redis(bk_lease_t *l, uint64_t now, int up)
 {
     l->redis_up = up ? 1 : 0;
+    l->link_ok = 0; /* a new connection proves itself with a READ first */
     l->in_flight = BK_LEASE_CMD_NONE;
     l->want_read = 0;
     l->next_at = now;
@@ -109,13 +119,14 @@ bk_lease_cmd_t bk_lease_next(bk_lease_t *l, uint64_t now, uint64_t *wake_at)
     if (l->stopped || !l->redis_up || l->in_flight != BK_LEASE_CMD_NONE)
         return BK_LEASE_CMD_NONE;
     bk_lease_cmd_t cmd;
-    if (l->role == BK_ROLE_LEADER)
+    int asked = l->role != BK_ROLE_LEADER && l->want_read; /* a refresh: not delayed */
+    if (asked || !l->link_ok)
+        cmd = BK_LEASE_CMD_READ; /* a READ proves the link before we take or extend the key */
+    else if (l->role == BK_ROLE_LEADER)
         cmd = BK_LEASE_CMD_RENEW;
-    else if (l->want_read)
-        cmd = BK_LEASE_CMD_READ;
     else
         cmd = BK_LEASE_CMD_ACQUIRE;
-    if (cmd != BK_LEASE_CMD_READ && now < l->next_at) {
+    if (!asked && now < l->next_at) {
         *wake_at = min_u64(l->next_at, deadline);
         return BK_LEASE_CMD_NONE;
     }
@@ -128,12 +139,18 @@ bk_lease_cmd_t bk_lease_next(bk_lease_t *l, uint64_t now, uint64_t *wake_at)
 void bk_lease_acquired(bk_lease_t *l, uint64_t now, uint64_t sent_at, int won,
                        const bk_lease_holder_t *holder, int64_t counter)
 {
-    if (!settle(l, BK_LEASE_CMD_ACQUIRE))
+    if (!settle(l, BK_LEASE_CMD_ACQUIRE, 1))
         return;
     see_epoch(l, counter);
     see_epoch(l, holder->epoch);
-    l->next_at = sent_at + l->interval_ms;
-    if (won) {
+    poll_after(l, now, sent_at, holder);
+    if (!won && is_self(l, holder)) {
+        /* A live key this process set but cannot confirm holding (a reply lost or late): it
+         * is left to expire, and others get an interval to take it before we try again. */
+        forget_leader(l);
+        uint64_t ttl = holder->ttl_ms >= 0 ? (uint64_t)holder->ttl_ms : l->lease_ms;
+        l->next_at = now + ttl + l->interval_ms;
+    } else if (won) {
         forget_leader(l);
         l->role = BK_ROLE_LEADER;
         l->leader.present = 1;
@@ -151,7 +168,7 @@ void bk_lease_acquired(bk_lease_t *l, uint64_t now, uint64_t sent_at, int won,
 
 void bk_lease_renewed(bk_lease_t *l, uint64_t now, uint64_t sent_at, int ok)
 {
-    if (!settle(l, BK_LEASE_CMD_RENEW))
+    if (!settle(l, BK_LEASE_CMD_RENEW, 1))
         return;
     if (l->role != BK_ROLE_LEADER)
         return; /* stepped down while it was in flight: that term is over */
@@ -168,7 +185,7 @@ void bk_lease_renewed(bk_lease_t *l, uint64_t now, uint64_t sent_at, int ok)
 
 void bk_lease_read(bk_lease_t *l, uint64_t now, const bk_lease_holder_t *holder, int64_t counter)
 {
-    if (!settle(l, BK_LEASE_CMD_READ))
+    if (!settle(l, BK_LEASE_CMD_READ, 1))
         return;
     see_epoch(l, counter);
     see_epoch(l, holder->epoch);
@@ -183,16 +200,18 @@ void bk_lease_read(bk_lease_t *l, uint64_t now, const bk_lease_holder_t *holder,
         return;
     }
     if (!holder->present || is_self(l, holder)) {
-        forget_leader(l); /* free, or an old term of ours: acquire now */
+        forget_leader(l); /* free, or a key under our id: ACQUIRE now says which */
         l->next_at = now;
         return;
     }
     follow(l, holder);
+    if (holder->ttl_ms >= 0 && now + (uint64_t)holder->ttl_ms + 1 < l->next_at)
+        l->next_at = now + (uint64_t)holder->ttl_ms + 1;
 }
 
 void bk_lease_failed(bk_lease_t *l, uint64_t now, bk_lease_cmd_t cmd)
 {
-    if (!settle(l, cmd))
+    if (!settle(l, cmd, 0))
         return;
     l->next_at = now + l->retry_ms;
 }

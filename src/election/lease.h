@@ -10,8 +10,19 @@
  * Redis cannot be reached (the key may live up to `lease` after that send, never longer).
  * interval = renew_ms, or min(renew_ms, lease/3) when renew_ms >= window (renewing once per
  * window would let one slow renew lapse the lease). A leader renews every interval; others send
- * ACQUIRE every interval, which takes a free lease or reports its holder. A failed command is
- * retried after interval/4. */
+ * ACQUIRE every interval, which takes a free lease or reports its holder, and when the holder's
+ * key has less than an interval left, again right after it expires. A failed command is
+ * retried after interval/4.
+ *
+ * A broker takes or extends the key only over a link it has seen working: after Redis came
+ * up, or after a command failed (no reply within the command timeout, which the shell sets to
+ * window/2, or an error), the next command is a READ, and RENEW or ACQUIRE follow only once a
+ * reply came back. So a broker whose replies are lost or late keeps its key alive at most
+ * `lease` past the last RENEW it sent before the failure, and never takes it again meanwhile.
+ * ACQUIRE never retakes a live key this very process set (the scripts compare a per-process
+ * instance): one we cannot confirm holding is left to expire, and we try again only an
+ * interval after that, so another broker may lead first; a key left by an earlier process
+ * under our id and URL (a restart) is retaken at once, with a new epoch. */
 #ifndef BROOK_ELECTION_LEASE_H
 #define BROOK_ELECTION_LEASE_H
 
@@ -43,6 +54,7 @@ typedef struct {
     int64_t epoch;
     char id[BK_LEASE_ID_MAX];
     char url[BK_LEASE_URL_MAX];
+    int64_t ttl_ms; /* the key's remaining life as Redis reported it; < 0: unknown */
 } bk_lease_holder_t;
 
 typedef struct {
@@ -56,6 +68,7 @@ typedef struct {
     int64_t max_seen_epoch;   /* highest epoch any reply showed us */
     uint64_t deadline;        /* LEADER only: local end of the lease */
     int redis_up;
+    int link_ok; /* the last command got a reply: RENEW / ACQUIRE allowed (else READ first) */
     int stopped;
     int want_read;
     bk_lease_cmd_t in_flight;

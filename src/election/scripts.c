@@ -16,11 +16,12 @@
     "local function holder(raw)\n"                                                                 \
     "  local ok, v = pcall(cjson.decode, raw)\n"                                                   \
     "  if ok and type(v) == 'table' and type(v.id) == 'string' then\n"                             \
-    "    local url = v.url\n"                                                                      \
+    "    local url, inst = v.url, v.instance\n"                                                    \
     "    if type(url) ~= 'string' then url = '' end\n"                                             \
-    "    return v.id, tonumber(v.epoch) or 0, url\n"                                               \
+    "    if type(inst) ~= 'string' then inst = '' end\n"                                           \
+    "    return v.id, tonumber(v.epoch) or 0, url, inst\n"                                         \
     "  end\n"                                                                                      \
-    "  return raw, 0, ''\n"                                                                        \
+    "  return raw, 0, '', ''\n"                                                                    \
     "end\n"
 
 #define MATCH_LUA                                                                                  \
@@ -59,15 +60,18 @@ static const char acquire_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
     "local me = listed(members, ARGV[1])\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur then\n"
-    "  local id, epoch, url = holder(cur)\n"
-    "  if id ~= ARGV[1] or url ~= ARGV[2] then return {0, 1, id, epoch, url, counter, me} end\n"
+    "  local id, epoch, url, inst = holder(cur)\n"
+    "  local ttl = redis.call('PTTL', KEYS[1])\n"
+    "  if id ~= ARGV[1] or url ~= ARGV[2] or inst == ARGV[8] then\n"
+    "    return {0, 1, id, epoch, url, counter, me, ttl}\n"
+    "  end\n"
     "  if epoch > floor then floor = epoch end\n"
     "end\n"
     "if members and (tonumber(isr.epoch) or 0) > floor then floor = tonumber(isr.epoch) end\n"
-    "if ARGV[7] == '0' then return {0, 0, '', 0, '', counter, me} end\n"
+    "if ARGV[7] == '0' then return {0, 0, '', 0, '', counter, me, -2} end\n"
     "if ARGV[5] ~= '1' then\n"
-    "  if me == 0 then return {0, 0, '', 0, '', counter, me} end\n"
-    "  if me == -1 and ARGV[6] == '0' then return {0, 0, '', 0, '', counter, me} end\n"
+    "  if me == 0 then return {0, 0, '', 0, '', counter, me, -2} end\n"
+    "  if me == -1 and ARGV[6] == '0' then return {0, 0, '', 0, '', counter, me, -2} end\n"
     "end\n"
     "local epoch = redis.call('INCR', KEYS[2])\n"
     "if epoch <= floor then\n"
@@ -75,9 +79,10 @@ static const char acquire_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
     "  redis.call('SET', KEYS[2], string.format('%d', epoch))\n"
     "end\n"
     "local val = '{\"id\":' .. cjson.encode(ARGV[1]) .. ',\"epoch\":' ..\n"
-    "  string.format('%d', epoch) .. ',\"url\":' .. cjson.encode(ARGV[2]) .. '}'\n"
+    "  string.format('%d', epoch) .. ',\"url\":' .. cjson.encode(ARGV[2]) ..\n"
+    "  ',\"instance\":' .. cjson.encode(ARGV[8]) .. '}'\n"
     "redis.call('SET', KEYS[1], val, 'PX', ARGV[3])\n"
-    "return {1, 1, ARGV[1], epoch, ARGV[2], epoch, me}\n";
+    "return {1, 1, ARGV[1], epoch, ARGV[2], epoch, me, tonumber(ARGV[3])}\n";
 
 static const char renew_lua[] = MATCH_LUA "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
                                           "return 1\n";
@@ -89,14 +94,26 @@ static const char read_lua[] = HOLDER_LUA ISR_LUA LISTED_LUA
     "local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
     "local me = listed(isr_members(redis.call('GET', KEYS[3])), ARGV[1])\n"
     "local cur = redis.call('GET', KEYS[1])\n"
-    "if not cur then return {0, 0, '', 0, '', counter, me} end\n"
+    "if not cur then return {0, 0, '', 0, '', counter, me, -2} end\n"
     "local id, epoch, url = holder(cur)\n"
-    "return {0, 1, id, epoch, url, counter, me}\n";
+    "return {0, 1, id, epoch, url, counter, me, redis.call('PTTL', KEYS[1])}\n";
 
+/* The version compare keeps a publication that Redis receives late (its connection was
+ * dropped on a timeout, but its bytes were still on the way) from replacing a newer one. */
 static const char publish_isr_lua[] = MATCH_LUA
+    "local epoch, version = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local old = redis.call('GET', KEYS[2])\n"
+    "if old then\n"
+    "  local ok, v = pcall(cjson.decode, old)\n"
+    "  if ok and type(v) == 'table' then\n"
+    "    local oe, ov = tonumber(v.epoch) or 0, tonumber(v.version) or 0\n"
+    "    if oe > epoch or (oe == epoch and ov >= version) then return 2 end\n"
+    "  end\n"
+    "end\n"
     "local members = {}\n"
-    "for i = 3, #ARGV do members[#members + 1] = ARGV[i] end\n"
-    "local val = '{\"epoch\":' .. string.format('%d', tonumber(ARGV[2])) ..\n"
+    "for i = 4, #ARGV do members[#members + 1] = ARGV[i] end\n"
+    "local val = '{\"epoch\":' .. string.format('%d', epoch) ..\n"
+    "  ',\"version\":' .. string.format('%d', version) ..\n"
     "  ',\"leader\":' .. cjson.encode(ARGV[1]) .. ',\"isr\":' .. cjson.encode(members) .. '}'\n"
     "redis.call('SET', KEYS[2], val)\n"
     "return 1\n";
@@ -268,14 +285,15 @@ int bk_scripts_parse_holder(const redisReply *r, int *won, bk_lease_holder_t *ho
                             int64_t *counter, int *listed)
 {
     memset(holder, 0, sizeof *holder);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 8)
         return BK_EREDIS;
     redisReply **e = r->element;
     if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
         e[2]->type != REDIS_REPLY_STRING || e[3]->type != REDIS_REPLY_INTEGER ||
         e[4]->type != REDIS_REPLY_STRING || e[5]->type != REDIS_REPLY_INTEGER ||
-        e[6]->type != REDIS_REPLY_INTEGER)
+        e[6]->type != REDIS_REPLY_INTEGER || e[7]->type != REDIS_REPLY_INTEGER)
         return BK_EREDIS;
+    holder->ttl_ms = e[1]->integer ? (int64_t)e[7]->integer : -1; /* PTTL: -1, -2 unknown */
     *listed = e[6]->integer > 0 ? 1 : e[6]->integer < 0 ? -1 : 0;
     *won = e[0]->integer != 0;
     holder->present = e[1]->integer != 0;
@@ -290,7 +308,7 @@ int bk_scripts_parse_flag(const redisReply *r, int *flag)
 {
     if (r == NULL || r->type != REDIS_REPLY_INTEGER)
         return BK_EREDIS;
-    *flag = r->integer != 0;
+    *flag = r->integer == 2 ? 2 : r->integer != 0;
     return 0;
 }
 

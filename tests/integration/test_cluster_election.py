@@ -38,7 +38,9 @@ def test_one_leader_everybody_agrees():
             assert int(hdrs["x-leader-epoch"]) == epoch, hdrs
         # What Redis holds is what the brokers say.
         val = json.loads(r.command("GET", "brook:leader"))
+        inst = val.pop("instance", "")  # the leader process, chosen at random
         assert val == {"id": leader.name, "epoch": epoch, "url": leader.url}, val
+        assert len(inst) == 16 and int(inst, 16) >= 0, inst
         assert int(r.command("GET", "brook:epoch")) == epoch
         pttl = r.command("PTTL", "brook:leader")
         assert 0 < pttl <= LEASE_MS, pttl

@@ -3,9 +3,11 @@
  * publication is fenced once the leader key is not ours, a broker the ISR does not list can
  * never take the lease (unless unclean election is on), and non-leaders cannot publish; a
  * broker left out of the ISR remembers it (on disk) and still never leads after Redis lost
- * its data. */
+ * its data; and a publication that reaches Redis after a later one never replaces it. */
 #include "brook/common.h"
 #include "brook/election.h"
+#include "election/isr_memory.h"
+#include "election/scripts.h"
 
 #include "check.h"
 #include "redis_proc.h"
@@ -18,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -366,6 +369,87 @@ static void test_left_out_broker_remembers_after_redis_data_loss(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
-CHECK_MAIN(CASE(test_publish_and_read), CASE(test_publication_fenced),
+/* Runs PUBLISH_ISR as the broker sends it (leader A) with two members; returns its integer
+ * reply, or -1. */
+static long long eval_publish(const char *epoch, const char *version, const char *m1,
+                              const char *m2)
+{
+    redisReply *r = redis_cmd(redis.port, "EVAL %s 2 %s %s %s %s %s %s %s",
+                              bk_scripts_source(BK_SCRIPT_PUBLISH_ISR), "t7:leader", "t7:isr", "A",
+                              epoch, version, m1, m2);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* A leader's publication {A,F,G} was sent, its connection dropped on a timeout, {A,G} was
+ * published on the next connection, and only then did the first one's bytes reach Redis: it
+ * must not bring F back (F may lack writes acknowledged with {A,G}). The script keeps the
+ * highest (epoch, version). */
+static void test_late_publication_never_replaces_a_newer_one(void)
+{
+    shared_redis_start();
+    char raw[256];
+    redis_do("SET %s %s", "t7:leader", "{\"id\":\"A\",\"epoch\":5,\"url\":\"\"}");
+    /* A value from before versions (or from an older term) is replaced. */
+    redis_do("SET %s %s", "t7:isr", "{\"epoch\":5,\"leader\":\"A\",\"isr\":[\"A\"]}");
+    CHECK_EQ_INT(eval_publish("5", "1", "A", "G"), 1);
+    CHECK_EQ_INT(eval_publish("5", "3", "A", "G"), 1);
+    CHECK(strstr(redis_get("t7:isr", raw, sizeof raw), "\"version\":3") != NULL);
+    CHECK_EQ_INT(eval_publish("5", "2", "F", "G"), 2); /* the late one: refused */
+    CHECK_EQ_INT(eval_publish("5", "3", "F", "G"), 2); /* a replay of the same number too */
+    CHECK(strstr(redis_get("t7:isr", raw, sizeof raw), "\"isr\":[\"A\",\"G\"]") != NULL);
+    CHECK_EQ_INT(eval_publish("5", "4", "A", "F"), 1); /* a later one is written */
+    CHECK(strstr(redis_get("t7:isr", raw, sizeof raw), "\"isr\":[\"A\",\"F\"]") != NULL);
+    /* A new term starts its numbers again, above any number of an older term. */
+    redis_do("SET %s %s", "t7:leader", "{\"id\":\"A\",\"epoch\":6,\"url\":\"\"}");
+    CHECK_EQ_INT(eval_publish("6", "1", "A", "G"), 1);
+    CHECK(strstr(redis_get("t7:isr", raw, sizeof raw), "\"epoch\":6,\"version\":1") != NULL);
+    CHECK_EQ_INT(eval_publish("5", "9", "A", "F"), 0); /* the old term is fenced as before */
+
+    /* Through the election: each publication gets the next number. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    broker_t a = {.id = "A"};
+    start_broker(&loop, &a, "t8", 0);
+    CHECK(run_until(&loop, &a.leader_seen, 3000));
+    const char *ids[] = {"A", "B"};
+    CHECK_EQ_INT(publish(&loop, &a, ids, 2), 0);
+    CHECK_EQ_INT(publish(&loop, &a, ids, 1), 0);
+    CHECK(strstr(redis_get("t8:isr", raw, sizeof raw), "\"version\":2,") != NULL);
+    stop_broker(&loop, &a);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+/* Remembering "left out" fails (here: the temp file cannot be created; ENOSPC in the field).
+ * The old "listed" must not survive on disk: the file is emptied, which a restart reads as
+ * "left out" (fail closed). */
+static void test_isr_memory_write_failure_fails_closed(void)
+{
+    char dir[] = "/tmp/brook-isr-fail-XXXXXX", path[128], tmp[140], text[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/+election", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    bk_isr_memory_t m;
+    CHECK_EQ_INT(bk_isr_memory_open(&m, path), 0);
+    CHECK_EQ_INT(m.listed, -1);
+    bk_isr_memory_note(&m, 1);
+    CHECK_EQ_STR(file_text(path, text, sizeof text), "isr-listed 1\n");
+    CHECK_EQ_INT(mkdir(tmp, 0755), 0); /* open(tmp, O_WRONLY) now fails with EISDIR */
+    bk_isr_memory_note(&m, 0);
+    CHECK_EQ_INT(m.listed, 0);
+    CHECK_EQ_STR(file_text(path, text, sizeof text), ""); /* not the stale "listed" */
+    bk_isr_memory_free(&m);
+    CHECK_EQ_INT(bk_isr_memory_open(&m, path), 0); /* a restart */
+    CHECK_EQ_INT(m.listed, 0);
+    bk_isr_memory_free(&m);
+    rmdir(tmp);
+    unlink(path);
+    rmdir(dir);
+}
+
+CHECK_MAIN(CASE(test_publish_and_read), CASE(test_isr_memory_write_failure_fails_closed),
+           CASE(test_late_publication_never_replaces_a_newer_one), CASE(test_publication_fenced),
            CASE(test_lagging_broker_never_elected), CASE(test_standalone_has_no_isr),
            CASE(test_left_out_broker_remembers_after_redis_data_loss))

@@ -1,7 +1,8 @@
 /* The election state machine on a fake clock with scripted Redis replies: winning, renewing,
  * losing the key, stepping down exactly at the local deadline when Redis is gone, a paused
- * leader that may not acknowledge, followers learning the leader, epochs that only go up, and
- * the margin/drift/interval arithmetic. */
+ * leader that may not acknowledge, followers learning the leader, epochs that only go up, the
+ * margin/drift/interval arithmetic, a READ proving the link before any ACQUIRE or RENEW, and a
+ * broker whose replies are lost never retaking (or keeping alive) its own key. */
 #include "election/lease.h"
 
 #include "check.h"
@@ -17,7 +18,7 @@ static void init(bk_lease_t *l)
 
 static bk_lease_holder_t holder(const char *id, int64_t epoch, const char *url)
 {
-    bk_lease_holder_t h = {.present = 1, .epoch = epoch};
+    bk_lease_holder_t h = {.present = 1, .epoch = epoch, .ttl_ms = -1};
     snprintf(h.id, sizeof h.id, "%s", id);
     snprintf(h.url, sizeof h.url, "%s", url);
     return h;
@@ -31,11 +32,20 @@ static bk_lease_cmd_t next_at(bk_lease_t *l, uint64_t now, uint64_t *wake)
     return bk_lease_next(l, now, wake);
 }
 
+/* Redis up at t: the first command is a READ, answered at once with a free key. */
+static void come_up(bk_lease_t *l, uint64_t t)
+{
+    uint64_t wake;
+    bk_lease_redis(l, t, 1);
+    CHECK_EQ_INT(next_at(l, t, &wake), BK_LEASE_CMD_READ);
+    bk_lease_read(l, t, &nobody, 0);
+}
+
 /* Redis up at t, ACQUIRE sent at t and won with `epoch`, reply at t+5. */
 static void become_leader(bk_lease_t *l, uint64_t t, int64_t epoch)
 {
     uint64_t wake;
-    bk_lease_redis(l, t, 1);
+    come_up(l, t);
     CHECK_EQ_INT(next_at(l, t, &wake), BK_LEASE_CMD_ACQUIRE);
     bk_lease_holder_t me = holder("b1", epoch, "http://127.0.0.1:5001");
     bk_lease_acquired(l, t + 5, t, 1, &me, epoch);
@@ -175,8 +185,8 @@ static void test_redis_down_steps_down_at_deadline(void)
     /* A late reply of the dead connection changes nothing. */
     bk_lease_renewed(&l, 1100, 600, 1);
     CHECK_EQ_INT(l.role, BK_ROLE_NONE);
-    /* Redis back: acquire at once, and the new term is above the old epoch. */
-    bk_lease_redis(&l, 2000, 1);
+    /* Redis back: a READ, then acquire at once, and the new term is above the old epoch. */
+    come_up(&l, 2000);
     CHECK_EQ_INT(next_at(&l, 2000, &wake), BK_LEASE_CMD_ACQUIRE);
     CHECK(bk_lease_seen_epoch(&l) >= 2);
 }
@@ -192,9 +202,14 @@ static void test_failed_renew_retried_before_deadline(void)
     CHECK_EQ_INT(l.role, BK_ROLE_LEADER);
     CHECK_EQ_INT(next_at(&l, 310, &wake), BK_LEASE_CMD_NONE);
     CHECK_EQ_INT(wake, 310 + 75);
-    CHECK_EQ_INT(next_at(&l, 385, &wake), BK_LEASE_CMD_RENEW);
-    bk_lease_renewed(&l, 390, 385, 1);
-    CHECK_EQ_INT(l.deadline, 385 + 790);
+    CHECK_EQ_INT(next_at(&l, 385, &wake), BK_LEASE_CMD_READ); /* the link first */
+    bk_lease_holder_t me = holder("b1", 3, "http://127.0.0.1:5001");
+    bk_lease_read(&l, 387, &me, 3); /* still ours: a read extends nothing */
+    CHECK_EQ_INT(l.role, BK_ROLE_LEADER);
+    CHECK_EQ_INT(l.deadline, 790);
+    CHECK_EQ_INT(next_at(&l, 387, &wake), BK_LEASE_CMD_RENEW);
+    bk_lease_renewed(&l, 390, 387, 1);
+    CHECK_EQ_INT(l.deadline, 387 + 790);
 }
 
 static void test_paused_leader_cannot_ack(void)
@@ -217,7 +232,7 @@ static void test_slow_won_reply_wins_nothing(void)
     bk_lease_t l;
     uint64_t wake;
     init(&l);
-    bk_lease_redis(&l, 0, 1);
+    come_up(&l, 0);
     CHECK_EQ_INT(next_at(&l, 0, &wake), BK_LEASE_CMD_ACQUIRE);
     bk_lease_holder_t me = holder("b1", 3, "http://127.0.0.1:5001");
     bk_lease_acquired(&l, 800, 0, 1, &me, 3); /* reply after the window */
@@ -230,7 +245,7 @@ static void test_follower_learns_from_read(void)
     bk_lease_t l;
     uint64_t wake;
     init(&l);
-    bk_lease_redis(&l, 0, 1);
+    come_up(&l, 0);
     CHECK_EQ_INT(next_at(&l, 0, &wake), BK_LEASE_CMD_ACQUIRE);
     bk_lease_holder_t b2 = holder("b2", 3, "http://127.0.0.1:5002");
     bk_lease_acquired(&l, 2, 0, 0, &b2, 3);
@@ -272,7 +287,7 @@ static void test_epochs_strictly_increase(void)
     init(&l);
     int64_t last = 0;
     uint64_t t = 0;
-    bk_lease_redis(&l, t, 1);
+    come_up(&l, t);
     for (int term = 0; term < 5; term++) {
         CHECK_EQ_INT(next_at(&l, t, &wake), BK_LEASE_CMD_ACQUIRE);
         /* What the script computes: max(INCR of a counter Redis lost, seen + 1). */
@@ -333,9 +348,87 @@ static void test_stop(void)
     CHECK_EQ_INT(next_at(&l, 1000, &wake), BK_LEASE_CMD_NONE);
 }
 
+/* Replies from Redis stop reaching a leader (commands still run there). It steps down at its
+ * deadline, sends only READs while nothing comes back, and, once a READ shows its own live
+ * key, neither retakes it (no new epoch) nor extends it: it waits for the key to expire plus
+ * an interval, so another broker can lead first. */
+static void test_lost_replies_never_retake_own_key(void)
+{
+    bk_lease_t l;
+    uint64_t wake;
+    init(&l);
+    become_leader(&l, 0, 4); /* deadline 790 */
+    CHECK_EQ_INT(next_at(&l, 300, &wake), BK_LEASE_CMD_RENEW);
+    bk_lease_failed(&l, 695, BK_LEASE_CMD_RENEW); /* no reply within the command timeout */
+    bk_lease_redis(&l, 695, 0);
+    bk_lease_redis(&l, 700, 1); /* reconnected: replies still lost */
+    CHECK_EQ_INT(next_at(&l, 700, &wake), BK_LEASE_CMD_READ);
+    CHECK_EQ_INT(wake, 790);
+    bk_lease_tick(&l, 790);
+    CHECK_EQ_INT(l.role, BK_ROLE_NONE);
+    for (uint64_t t = 1100; t < 5000; t += 400) {
+        bk_lease_failed(&l, t, BK_LEASE_CMD_READ);
+        bk_lease_redis(&l, t, 0);
+        bk_lease_redis(&l, t + 5, 1);
+        CHECK_EQ_INT(next_at(&l, t + 5, &wake), BK_LEASE_CMD_READ); /* never ACQUIRE */
+    }
+    /* A reply gets through: the key is still ours (say a stray renew kept it). */
+    bk_lease_holder_t me = holder("b1", 4, "http://127.0.0.1:5001");
+    me.ttl_ms = 400;
+    bk_lease_read(&l, 5000, &me, 4);
+    CHECK_EQ_INT(l.role, BK_ROLE_NONE);
+    CHECK_EQ_INT(next_at(&l, 5000, &wake), BK_LEASE_CMD_ACQUIRE);
+    bk_lease_acquired(&l, 5002, 5000, 0, &me, 4); /* the script would not retake it */
+    CHECK_EQ_INT(l.role, BK_ROLE_NONE);           /* not a follower of itself, not a leader */
+    CHECK_EQ_STR(l.leader.id, "");
+    CHECK_EQ_INT(bk_lease_can_ack(&l, 5002, NULL), 0);
+    CHECK_EQ_INT(next_at(&l, 5002, &wake), BK_LEASE_CMD_NONE);
+    CHECK_EQ_INT(wake, 5002 + 400 + 300); /* after the key expired, plus an interval */
+    CHECK_EQ_INT(next_at(&l, 5702, &wake), BK_LEASE_CMD_ACQUIRE);
+}
+
+/* A follower that sees the leader's key about to expire asks again right after it does,
+ * not a whole interval later. */
+static void test_follower_polls_at_expiry(void)
+{
+    bk_lease_t l;
+    uint64_t wake;
+    init(&l);
+    come_up(&l, 0);
+    CHECK_EQ_INT(next_at(&l, 0, &wake), BK_LEASE_CMD_ACQUIRE);
+    bk_lease_holder_t b2 = holder("b2", 3, "http://127.0.0.1:5002");
+    b2.ttl_ms = 900;
+    bk_lease_acquired(&l, 2, 0, 0, &b2, 3);
+    CHECK_EQ_INT(next_at(&l, 2, &wake), BK_LEASE_CMD_NONE);
+    CHECK_EQ_INT(wake, 300); /* a healthy lease: the usual interval */
+    CHECK_EQ_INT(next_at(&l, 300, &wake), BK_LEASE_CMD_ACQUIRE);
+    b2.ttl_ms = 40; /* no renew for a while: about to expire */
+    bk_lease_acquired(&l, 302, 300, 0, &b2, 3);
+    CHECK_EQ_INT(next_at(&l, 302, &wake), BK_LEASE_CMD_NONE);
+    CHECK_EQ_INT(wake, 302 + 40 + 1);
+}
+
+/* After Redis comes up, or a command fails, a READ must come back before any ACQUIRE. */
+static void test_read_proves_the_link(void)
+{
+    bk_lease_t l;
+    uint64_t wake;
+    init(&l);
+    bk_lease_redis(&l, 0, 1);
+    CHECK_EQ_INT(next_at(&l, 0, &wake), BK_LEASE_CMD_READ);
+    bk_lease_failed(&l, 445, BK_LEASE_CMD_READ); /* an error reply, connection kept */
+    CHECK_EQ_INT(next_at(&l, 445, &wake), BK_LEASE_CMD_NONE);
+    CHECK_EQ_INT(wake, 445 + 75); /* retried after interval/4, still a READ */
+    CHECK_EQ_INT(next_at(&l, 520, &wake), BK_LEASE_CMD_READ);
+    bk_lease_read(&l, 522, &nobody, 0);
+    CHECK_EQ_INT(next_at(&l, 522, &wake), BK_LEASE_CMD_ACQUIRE);
+}
+
 CHECK_MAIN(CASE(test_arithmetic), CASE(test_starts_with_nothing_to_do),
            CASE(test_acquire_won_makes_leader), CASE(test_renew_extends),
            CASE(test_renew_lost_steps_down), CASE(test_redis_down_steps_down_at_deadline),
            CASE(test_failed_renew_retried_before_deadline), CASE(test_paused_leader_cannot_ack),
            CASE(test_slow_won_reply_wins_nothing), CASE(test_follower_learns_from_read),
-           CASE(test_epochs_strictly_increase), CASE(test_stale_replies_ignored), CASE(test_stop))
+           CASE(test_epochs_strictly_increase), CASE(test_stale_replies_ignored), CASE(test_stop),
+           CASE(test_lost_replies_never_retake_own_key), CASE(test_follower_polls_at_expiry),
+           CASE(test_read_proves_the_link))
