@@ -219,12 +219,32 @@ typedef void (*bk_append_cb)(void *arg, int status, int64_t base_offset);
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg);
 
+/* As bk_partition_append, with the batch stored compressed by codec (a bk_codec_t: 0 none, 1
+ * gzip, 2 snappy, 3 lz4, 4 zstd; else BK_EINVAL). The records are checked and encoded during
+ * the call, compressed on the threadpool; the batch then takes the next offset. Appends to a
+ * partition reach the log in the order they were made, with or without a codec: one made
+ * while a compressed one is on its way waits for it. Once the call returned 0, a failure
+ * (the partition fenced or the log closing meanwhile, a compression error) is reported
+ * through cb. While appends wait, bk_partition_truncate, bk_partition_reset and
+ * bk_partition_append_raw refuse with UV_EBUSY. */
+int bk_partition_append_codec(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
+                              int32_t leader_epoch, int codec, bk_append_cb cb, void *arg);
+
+/* Bytes of the batches appended to p by bk_partition_append* since open: *raw as encoded
+ * before compression, *stored as written (replicated batches are not counted). */
+void bk_partition_compression_stats(const bk_partition_t *p, uint64_t *raw, uint64_t *stored);
+
 /* Visits records with offset >= offset and < the high watermark, in order, stopping after
  * max_records records or once max_bytes of key+value+header bytes were visited (at least one
  * record is always delivered when one is available). The visitor returns 0 to go on, non-zero
  * to stop. *next_offset is set to the offset after the last record visited (or to offset when
  * none was). Returns the number of records visited, BK_ERANGE when offset < start offset or
- * > high watermark, or another negative error. Reads are synchronous (page cache). */
+ * > high watermark, or another negative error. Reads are synchronous (page cache).
+ * Compressed batches are decompressed one at a time, on the calling thread; the records of a
+ * batch before offset are skipped and max_bytes counts decompressed bytes. A batch that
+ * decompresses past 64 MiB (the largest batch; a compression bomb) fails the read with
+ * BK_ETOOBIG, one whose records do not decode with BK_ECORRUPT -- unless records before it
+ * were visited: then the read returns those and the next read, starting at it, fails. */
 typedef int (*bk_read_visit_fn)(void *arg, const bk_record_view_t *rec);
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset);
@@ -250,8 +270,9 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
  * offset must equal the end offset and batches must be contiguous; otherwise BK_ECORRUPT or
  * BK_EINVAL with nothing written. Durability and the callback as for bk_partition_append
  * (base_offset = first offset appended). len may hold several batches.
- * Details: BK_ECORRUPT for bytes that are not whole, valid, uncompressed RecordBatch v2
- * batches (a truncated last batch included); BK_EINVAL for len 0 or offsets that do not
+ * Details: BK_ECORRUPT for bytes that are not whole, valid RecordBatch v2 batches (a truncated
+ * last batch included; a compressed batch is checked up to its CRC, its records when read);
+ * UV_EBUSY while local appends are staged (see bk_partition_append_codec); BK_EINVAL for len 0 or offsets that do not
  * continue the log (gap, overlap, not contiguous); BK_ECLOSED, BK_ENOTOPIC, the partition's
  * failure, UV_ENOMEM or a segment-creation error as for bk_partition_append. On any error
  * nothing is appended (new segment files are made before the first byte is queued and removed
