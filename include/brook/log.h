@@ -39,6 +39,8 @@ typedef struct {
                                     also runs once right after open */
     uint32_t checkpoint_ms;      /* how often the high-watermark checkpoint is written when it
                                     changed (default 1 s; 0 = the default); also at close */
+    /* ---- compression (see bk_topic_config_t) ---- */
+    int32_t compression; /* compression.type of new topics (default BK_COMPRESSION_PRODUCER) */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -49,7 +51,24 @@ typedef struct {
                                    segments while the partition is larger; -1 = never */
     uint64_t segment_bytes;     /* segment.bytes */
     uint32_t max_message_bytes; /* max.message.bytes: larger records are refused (BK_ETOOBIG) */
+    /* ---- compression and replication settings (metadata version 4); 0 = the default, so a
+     * zero-filled tail of an initializer means "not set" ---- */
+    int32_t compression;          /* compression.type: BK_COMPRESSION_* (0 = producer) */
+    uint32_t min_insync_replicas; /* min.insync.replicas; 0 = the broker's flag */
+    uint32_t replication_factor;  /* as asked at creation; 0 = not asked (1) */
 } bk_topic_config_t;
+
+/* compression.type values: keep the producer's codec, or store every batch with one codec
+ * (BK_COMPRESSION_NONE + a bk_codec_t: none, gzip, snappy, lz4, zstd). */
+enum {
+    BK_COMPRESSION_PRODUCER = 0,
+    BK_COMPRESSION_NONE = 1, /* + codec number */
+    BK_COMPRESSION_COUNT = 6,
+};
+/* "producer", "none", "gzip", "snappy", "lz4", "zstd"; NULL for another value. */
+const char *bk_compression_name(int32_t compression);
+/* Parses one of those names (exact); returns 0 or BK_EINVAL. */
+int bk_compression_parse(const char *s, size_t len, int32_t *out);
 
 /* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition,
  * retention 7 days / unlimited bytes checked every 5 minutes, 1 MiB records). */
@@ -154,6 +173,14 @@ int bk_log_topic_create_async_as(bk_log_t *log, const char *name, size_t name_le
  * way (cb never runs). Lets a request that names a topic being created wait for it. */
 int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len,
                                 bk_topic_created_cb cb, void *arg);
+/* Replaces t's settings with cfg (the same checks as at creation: BK_EINVAL when out of
+ * range), rewriting its metadata crash-safely on the threadpool, queued with the creations
+ * and growths; t takes the new settings when the metadata is durable, then cb(arg, status, t)
+ * runs on the loop (status 0, or a negative error with t unchanged). Returns 0 when cb will
+ * run, else the error: UV_EBUSY while a growth or another change of t is under way
+ * (bk_log_topic_await_growth waits for either), BK_ENOTOPIC once deleted, BK_ECLOSED. */
+int bk_log_topic_reconfigure_async(bk_log_t *log, bk_topic_t *t, const bk_topic_config_t *cfg,
+                                   bk_topic_created_cb cb, void *arg);
 /* The log's defaults for new topics. */
 void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out);
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t);

@@ -8,6 +8,7 @@
 #include "common/crc32c.h"
 #include "kafka_fixtures.h"
 #include "log/format.h"
+#include "log/topic.h"
 
 static const bk_header_t hdr = {(const uint8_t *)"h", 1, (const uint8_t *)"hv", 2};
 
@@ -344,6 +345,34 @@ static void test_staged_then_deleted(void)
     fx_rmrf(dir);
 }
 
-CHECK_MAIN(CASE(test_each_codec_round_trips), CASE(test_kafka_client_batches),
+/* Topic metadata version 4 holds compression.type, min.insync.replicas and the replication
+ * factor; a topic with none of them set keeps version 3. */
+static void test_metadata_v4(void)
+{
+    char buf[1024];
+    bk_topic_config_t c = {-1, -1, 4096, 100, BK_COMPRESSION_NONE + BK_CODEC_ZSTD, 2, 3}, out;
+    int n = bk_topic_meta_format(buf, sizeof buf, "m", 0x1234, 2, &c);
+    CHECK(n > 0 && strncmp(buf, "brook-topic 4\n", 14) == 0);
+    CHECK(strstr(buf, "\ncompression.type zstd\nmin.insync.replicas 2\nreplication.factor 3\n"));
+    uint64_t id;
+    uint32_t parts;
+    int has_cfg;
+    CHECK_EQ_INT(bk_topic_meta_parse(buf, (size_t)n, "m", &id, &parts, &out, &has_cfg), 0);
+    CHECK(memcmp(&out, &c, sizeof c) == 0);
+    CHECK_EQ_INT(id, 0x1234);
+    buf[n - 12] ^= 1; /* the crc */
+    CHECK_EQ_INT(bk_topic_meta_parse(buf, (size_t)n, "m", &id, &parts, &out, &has_cfg),
+                 BK_ECORRUPT);
+    c.compression = c.min_insync_replicas = c.replication_factor = 0;
+    n = bk_topic_meta_format(buf, sizeof buf, "m", 0x1234, 2, &c);
+    CHECK(n > 0 && strncmp(buf, "brook-topic 3\n", 14) == 0);
+    int32_t v;
+    CHECK_EQ_INT(bk_compression_parse("lz4", 3, &v), 0);
+    CHECK_EQ_INT(v, BK_COMPRESSION_NONE + BK_CODEC_LZ4);
+    CHECK_EQ_INT(bk_compression_parse("brotli", 6, &v), BK_EINVAL);
+    CHECK_EQ_STR(bk_compression_name(0), "producer");
+}
+
+CHECK_MAIN(CASE(test_metadata_v4), CASE(test_each_codec_round_trips), CASE(test_kafka_client_batches),
            CASE(test_appends_keep_order), CASE(test_append_raw_compressed),
            CASE(test_bomb_fails_the_read), CASE(test_staged_then_deleted))
