@@ -36,6 +36,16 @@
  *   max.message.bytes <decimal>\n
  *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
  *
+ * Version 4 is version 3 followed, before the crc32c line, by three lines:
+ *
+ *   compression.type <producer | none | gzip | snappy | lz4 | zstd>\n
+ *   min.insync.replicas <decimal, 0 = the broker's --min-insync-replicas>\n
+ *   replication.factor <decimal, 0 = not asked (1)>\n
+ *
+ * and its id may be 0 (a topic made before ids that was given one of these settings). It is
+ * written only when one of the three differs from its default, so a topic without them keeps
+ * its version 3 (or 2) file byte for byte; versions 1-3 read them as their defaults.
+ *
  * The id tells a topic from an older one of the same name (deleted since); followers create
  * their copy under the leader's id. Version 2 files, written before topics had ids, are the
  * same without the id line and with "brook-topic 2"; such a topic's id is 0 and it keeps

@@ -730,7 +730,7 @@ static bk_topic_t *created(bk_log_t *log, struct bk_topic_job *job, int *rc)
 static bk_topic_t *grown(struct bk_topic_job *job, int rc)
 {
     bk_topic_t *t = job->grow;
-    if (rc == 0) {
+    if (rc == 0 && !job->reconfig) {
         memcpy(&t->parts[job->from], job->new_parts,
                (job->partitions - job->from) * sizeof *t->parts);
         bk_trace_info("log", "topic %s grew from %" PRIu32 " to %" PRIu32 " partitions", t->name,

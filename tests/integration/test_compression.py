@@ -87,6 +87,7 @@ def test_topic_per_codec_reads_back_identical():
         sizes = {n: sum(end - start for p in partition_segments(b.data_dir, "c-" + n)
                         for start, end, _, _ in segment_batches(p)) for n in CODECS}
         assert all(sizes[n] < sizes["none"] for n in CODECS if n != "none"), sizes
+        assert not brook.sanitizer_reports(c.brokers), brook.sanitizer_reports(c.brokers)
 
 
 def test_read_inside_compressed_batch_and_max_bytes():
@@ -94,12 +95,14 @@ def test_read_inside_compressed_batch_and_max_bytes():
         b = c.broker(standalone=True)
         vals = [("v%02d-" % i).encode() * 10 for i in range(10)]  # 40 bytes each
         produce_binary(b, "inside", vals, "?compression=zstd")
+        assert codecs_on_disk(b, "inside") == [4]
         doc = read_binary(b, "inside", offset=6)
         assert [r["offset"] for r in doc["records"]] == [6, 7, 8, 9], doc
         assert base64.b64decode(doc["records"][0]["value"]) == vals[6]
         doc = read_binary(b, "inside", offset=2, extra="&max_bytes=120")
         assert [r["offset"] for r in doc["records"]] == [2, 3, 4], doc
         assert doc["next_offset"] == 5
+        assert not brook.sanitizer_reports(c.brokers), brook.sanitizer_reports(c.brokers)
 
 
 def test_compression_type_config_and_producer_choice():
@@ -145,6 +148,7 @@ def test_compression_type_config_and_producer_choice():
         assert len(read_binary(b, "ct")["records"]) == 6
         st, doc, _ = put_configs(b, "missing", {"compression.type": "gzip"})
         assert st == 404, (st, doc)
+        assert not brook.sanitizer_reports(c.brokers), brook.sanitizer_reports(c.brokers)
 
 
 def test_broker_default_and_metrics():
@@ -162,6 +166,7 @@ def test_broker_default_and_metrics():
         assert raw > 20000 and stored < raw / 5, lines
         path = partition_segments(b.data_dir, "auto")[0]
         assert stored == sum(end - start for start, end, _, _ in segment_batches(path))
+        assert not brook.sanitizer_reports(c.brokers), brook.sanitizer_reports(c.brokers)
 
 
 def test_followers_copy_batches_and_configs():
@@ -194,6 +199,7 @@ def test_followers_copy_batches_and_configs():
                        == "gzip", timeout=20, what="a follower copying the config change")
             st, doc, _ = f.get("/topics/rep")
             assert doc["replication_factor"] == 3 and doc["configs"]["min.insync.replicas"] == "2"
+        assert not brook.sanitizer_reports(c.brokers), brook.sanitizer_reports(c.brokers)
 
 
 if __name__ == "__main__":
