@@ -89,7 +89,10 @@ static void usage(FILE *f)
           "  --retention-bytes N     default per-partition retention by size, -1 = none\n"
           "                          [-1-9223372036854775807] (default -1)\n"
           "  --retention-check-ms N  how often retention runs [100-86400000] (default 300000)\n"
-          "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n\n"
+          "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n"
+          "  --compression-type T    default compression.type of new topics: producer (keep\n"
+          "                          what the producer sent; default), none, gzip, snappy,\n"
+          "                          lz4 or zstd\n\n"
           ,
           f);
     fputs("Limits:\n"
@@ -280,7 +283,8 @@ enum {
     OPT_MAXMSG,
     OPT_MIN_ISR,
     OPT_LAG,
-    OPT_UNCLEAN
+    OPT_UNCLEAN,
+    OPT_COMPRESSION /* compression */
 };
 
 static const struct option options[] = {
@@ -318,6 +322,7 @@ static const struct option options[] = {
     {"min-insync-replicas", required_argument, NULL, OPT_MIN_ISR},
     {"replica-lag-ms", required_argument, NULL, OPT_LAG},
     {"unclean-leader-election", no_argument, NULL, OPT_UNCLEAN},
+    {"compression-type", required_argument, NULL, OPT_COMPRESSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -500,6 +505,8 @@ static int apply_option(config_t *c, int opt, const char *arg)
     case OPT_UNCLEAN:
         c->election.unclean = 1;
         return 0;
+    case OPT_COMPRESSION:
+        return bk_compression_parse(arg, strlen(arg), &c->log.compression) == 0 ? 0 : -1;
     default:
         return -1;
     }
@@ -520,6 +527,9 @@ static void explain_refusal(int opt)
                 DAY_MS);
     else if (opt == OPT_REDIS)
         fprintf(stderr, "brook: --redis takes HOST or HOST:PORT (PORT from 1 to 65535)\n");
+    else if (opt == OPT_COMPRESSION)
+        fprintf(stderr, "brook: --compression-type takes producer, none, gzip, snappy, lz4 or "
+                        "zstd\n");
 }
 
 /* The lease timing after flags and environment: a renew interval at or past the lease could

@@ -39,6 +39,8 @@ typedef struct {
                                     also runs once right after open */
     uint32_t checkpoint_ms;      /* how often the high-watermark checkpoint is written when it
                                     changed (default 1 s; 0 = the default); also at close */
+    /* ---- compression (see bk_topic_config_t) ---- */
+    int32_t compression; /* compression.type of new topics (default BK_COMPRESSION_PRODUCER) */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -49,7 +51,24 @@ typedef struct {
                                    segments while the partition is larger; -1 = never */
     uint64_t segment_bytes;     /* segment.bytes */
     uint32_t max_message_bytes; /* max.message.bytes: larger records are refused (BK_ETOOBIG) */
+    /* ---- compression and replication settings (metadata version 4); 0 = the default, so a
+     * zero-filled tail of an initializer means "not set" ---- */
+    int32_t compression;          /* compression.type: BK_COMPRESSION_* (0 = producer) */
+    uint32_t min_insync_replicas; /* min.insync.replicas; 0 = the broker's flag */
+    uint32_t replication_factor;  /* as asked at creation; 0 = not asked (1) */
 } bk_topic_config_t;
+
+/* compression.type values: keep the producer's codec, or store every batch with one codec
+ * (BK_COMPRESSION_NONE + a bk_codec_t: none, gzip, snappy, lz4, zstd). */
+enum {
+    BK_COMPRESSION_PRODUCER = 0,
+    BK_COMPRESSION_NONE = 1, /* + codec number */
+    BK_COMPRESSION_COUNT = 6,
+};
+/* "producer", "none", "gzip", "snappy", "lz4", "zstd"; NULL for another value. */
+const char *bk_compression_name(int32_t compression);
+/* Parses one of those names (exact); returns 0 or BK_EINVAL. */
+int bk_compression_parse(const char *s, size_t len, int32_t *out);
 
 /* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition,
  * retention 7 days / unlimited bytes checked every 5 minutes, 1 MiB records). */
@@ -154,6 +173,14 @@ int bk_log_topic_create_async_as(bk_log_t *log, const char *name, size_t name_le
  * way (cb never runs). Lets a request that names a topic being created wait for it. */
 int bk_log_topic_await_creation(bk_log_t *log, const char *name, size_t name_len,
                                 bk_topic_created_cb cb, void *arg);
+/* Replaces t's settings with cfg (the same checks as at creation: BK_EINVAL when out of
+ * range), rewriting its metadata crash-safely on the threadpool, queued with the creations
+ * and growths; t takes the new settings when the metadata is durable, then cb(arg, status, t)
+ * runs on the loop (status 0, or a negative error with t unchanged). Returns 0 when cb will
+ * run, else the error: UV_EBUSY while a growth or another change of t is under way
+ * (bk_log_topic_await_growth waits for either), BK_ENOTOPIC once deleted, BK_ECLOSED. */
+int bk_log_topic_reconfigure_async(bk_log_t *log, bk_topic_t *t, const bk_topic_config_t *cfg,
+                                   bk_topic_created_cb cb, void *arg);
 /* The log's defaults for new topics. */
 void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out);
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t);
@@ -219,12 +246,32 @@ typedef void (*bk_append_cb)(void *arg, int status, int64_t base_offset);
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg);
 
+/* As bk_partition_append, with the batch stored compressed by codec (a bk_codec_t: 0 none, 1
+ * gzip, 2 snappy, 3 lz4, 4 zstd; else BK_EINVAL). The records are checked and encoded during
+ * the call, compressed on the threadpool; the batch then takes the next offset. Appends to a
+ * partition reach the log in the order they were made, with or without a codec: one made
+ * while a compressed one is on its way waits for it. Once the call returned 0, a failure
+ * (the partition fenced or the log closing meanwhile, a compression error) is reported
+ * through cb. While appends wait, bk_partition_truncate, bk_partition_reset and
+ * bk_partition_append_raw refuse with UV_EBUSY. */
+int bk_partition_append_codec(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
+                              int32_t leader_epoch, int codec, bk_append_cb cb, void *arg);
+
+/* Bytes of the batches appended to p by bk_partition_append* since open: *raw as encoded
+ * before compression, *stored as written (replicated batches are not counted). */
+void bk_partition_compression_stats(const bk_partition_t *p, uint64_t *raw, uint64_t *stored);
+
 /* Visits records with offset >= offset and < the high watermark, in order, stopping after
  * max_records records or once max_bytes of key+value+header bytes were visited (at least one
  * record is always delivered when one is available). The visitor returns 0 to go on, non-zero
  * to stop. *next_offset is set to the offset after the last record visited (or to offset when
  * none was). Returns the number of records visited, BK_ERANGE when offset < start offset or
- * > high watermark, or another negative error. Reads are synchronous (page cache). */
+ * > high watermark, or another negative error. Reads are synchronous (page cache).
+ * Compressed batches are decompressed one at a time, on the calling thread; the records of a
+ * batch before offset are skipped and max_bytes counts decompressed bytes. A batch that
+ * decompresses past 64 MiB (the largest batch; a compression bomb) fails the read with
+ * BK_ETOOBIG, one whose records do not decode with BK_ECORRUPT -- unless records before it
+ * were visited: then the read returns those and the next read, starting at it, fails. */
 typedef int (*bk_read_visit_fn)(void *arg, const bk_record_view_t *rec);
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset);
@@ -250,8 +297,9 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
  * offset must equal the end offset and batches must be contiguous; otherwise BK_ECORRUPT or
  * BK_EINVAL with nothing written. Durability and the callback as for bk_partition_append
  * (base_offset = first offset appended). len may hold several batches.
- * Details: BK_ECORRUPT for bytes that are not whole, valid, uncompressed RecordBatch v2
- * batches (a truncated last batch included); BK_EINVAL for len 0 or offsets that do not
+ * Details: BK_ECORRUPT for bytes that are not whole, valid RecordBatch v2 batches (a truncated
+ * last batch included; a compressed batch is checked up to its CRC, its records when read);
+ * UV_EBUSY while local appends are staged (see bk_partition_append_codec); BK_EINVAL for len 0 or offsets that do not
  * continue the log (gap, overlap, not contiguous); BK_ECLOSED, BK_ENOTOPIC, the partition's
  * failure, UV_ENOMEM or a segment-creation error as for bk_partition_append. On any error
  * nothing is appended (new segment files are made before the first byte is queued and removed

@@ -203,6 +203,11 @@ typedef struct {
     uint64_t segment_bytes;
     uint32_t max_message_bytes;
     uint64_t id; /* bk_topic_id() (on the wire right after the name) */
+    /* compression and replication settings (bk_topic_config_t; on the wire after
+     * max_message_bytes) */
+    int32_t compression;
+    uint32_t min_insync_replicas;
+    uint32_t replication_factor;
 } bk_fetch_topic_t;
 
 typedef struct {

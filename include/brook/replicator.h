@@ -65,6 +65,13 @@ int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset
 /* Serves POST /replication/fetch (answers ex exactly once, possibly after a long-poll). */
 void bk_replicator_serve_fetch(bk_replicator_t *r, bk_exchange_t *ex);
 
+/* Brokers alive as this leader sees them: itself and every follower whose last fetch is
+ * recent (1 when standalone or not leading). For replication_factor checks. */
+int bk_replicator_live_brokers(bk_replicator_t *r);
+
+/* The min.insync.replicas that applies to p: its topic's setting, else --min-insync-replicas. */
+uint32_t bk_replicator_min_insync(const bk_replicator_t *r, bk_partition_t *p);
+
 /* Replica list of p for metadata: fills up to max entries, returns the count. */
 typedef struct {
     char broker[128];

@@ -195,6 +195,12 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         else
             bk_api_topics(b, ex, &r);
         return;
+    case BK_ROUTE_CONFIGS:
+        if (ex->method == HTTP_PUT)
+            bk_api_topics_admin(b, ex, &r);
+        else
+            bk_api_topics(b, ex, &r);
+        return;
     case BK_ROUTE_OFFSETS:
     case BK_ROUTE_BROKERS:
         bk_api_topics(b, ex, &r);

@@ -17,7 +17,8 @@ static const double latency_bounds[BK_METRICS_LATENCY_BUCKETS] = {
 
 static const char *const route_names[BK_ROUTE_COUNT] = {
     "unknown", "root",  "produce",    "leader",    "health",  "metrics", "brokers",
-    "topics",  "topic", "partitions", "partition", "offsets", "records", "replication_fetch"};
+    "topics",  "topic", "partitions", "partition", "offsets", "records", "replication_fetch",
+    "configs"};
 
 void bk_metrics_observe(bk_metrics_t *m, const bk_exchange_t *ex)
 {
@@ -194,12 +195,36 @@ static void render_broker(bk_buf_t *b, bk_broker_t *br)
     bk_buf_appendf(b, "brook_redis_connected %d\n", v.redis_connected);
 }
 
+/* Batch bytes produced to each topic on this broker before and after compression (the log's
+ * counters since start; replicated copies are not counted). */
+static void render_compression(bk_buf_t *b, bk_broker_t *br)
+{
+    static const char *const names[2] = {"brook_topic_batch_bytes_uncompressed_total",
+                                         "brook_topic_batch_bytes_stored_total"};
+    size_t nt = bk_log_topic_count(br->log);
+    for (int k = 0; k < 2; k++) {
+        header(b, names[k], "counter",
+               k ? "Batch bytes appended per topic as stored (after compression)."
+                 : "Batch bytes appended per topic before compression.");
+        for (size_t i = 0; i < nt; i++) {
+            bk_topic_t *t = bk_log_topic_at(br->log, i);
+            uint64_t sum = 0, raw, stored;
+            for (uint32_t p = 0; p < bk_topic_partition_count(t); p++) {
+                bk_partition_compression_stats(bk_topic_partition(t, p), &raw, &stored);
+                sum += k ? stored : raw;
+            }
+            bk_buf_appendf(b, "%s{topic=\"%s\"} %" PRIu64 "\n", names[k], bk_topic_name(t), sum);
+        }
+    }
+}
+
 void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex)
 {
     static bk_buf_t out;
     out.len = 0;
     render_http(&out, &b->metrics);
     render_topics(&out, b);
+    render_compression(&out, b);
     render_broker(&out, b);
     bk_exchange_respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.data,
                         out.len);

@@ -38,6 +38,21 @@ int bk_api_require_json(bk_exchange_t *ex)
     return 0;
 }
 
+int bk_api_produce_codec(bk_exchange_t *ex, const bk_topic_t *t, int *codec)
+{
+    size_t len;
+    const char *s = bk_exchange_query(ex, "compression", &len);
+    int32_t asked = BK_COMPRESSION_NONE;
+    if (s && (bk_compression_parse(s, len, &asked) < 0 || asked == BK_COMPRESSION_PRODUCER)) {
+        bk_exchange_error(ex, 400,
+                          "query parameter compression must be none, gzip, snappy, lz4 or zstd");
+        return 0;
+    }
+    int32_t topic = bk_topic_config(t)->compression;
+    *codec = (topic == BK_COMPRESSION_PRODUCER ? asked : topic) - BK_COMPRESSION_NONE;
+    return 1;
+}
+
 static void answer_ok(bk_exchange_t *ex, bk_partition_t *p, int64_t offset, uint64_t decided_ms)
 {
     char hdr[48] = ""; /* when the lease was checked for this 200 (README "Leadership") */
@@ -52,9 +67,21 @@ static void answer_ok(bk_exchange_t *ex, bk_partition_t *p, int64_t offset, uint
     bk_json_key(j, "partition");
     bk_json_uint(j, bk_partition_index(p));
     bk_json_key(j, "offset");
-    bk_json_int(j, offset);
+    if (offset >= 0)
+        bk_json_int(j, offset);
+    else /* acks=0 answered while its batch is still being compressed */
+        bk_json_null(j);
     bk_json_obj_end(j);
     bk_exchange_respond_json(ex, 200, j, hdr);
+}
+
+/* The append's outcome: its offset first (a staged append learns it only now). */
+static void after_append(void *arg, int status, int64_t base_offset)
+{
+    produce_op_t *op = arg;
+    if (status == 0)
+        op->offset = base_offset;
+    bk_ack_after_append(&op->ack, status, base_offset);
 }
 
 static void after_ack(void *arg, int status)
@@ -122,16 +149,16 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
     if (!t)
         return;
     bk_partition_t *p = pick_partition(b, ex, t);
-    if (!p || !bk_ack_precheck(b, ex, p, acks))
+    int codec;
+    if (!p || !bk_api_produce_codec(ex, t, &codec) || !bk_ack_precheck(b, ex, p, acks))
         return;
     produce_op_t *op = malloc(sizeof *op);
     if (!op) {
         bk_exchange_error(ex, 503, "out of memory");
         return;
     }
-    *op = (produce_op_t){
-        {b, p, 1, acks, epoch, after_ack, op, 0}, ex, bk_partition_end_offset(p), body.message.len,
-        NULL};
+    int64_t end = bk_partition_end_offset(p);
+    *op = (produce_op_t){{b, p, 1, acks, epoch, after_ack, op, 0}, ex, -1, body.message.len, NULL};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
         .key_len = body.has_key ? (int32_t)body.key.len : -1,
@@ -139,7 +166,7 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
         .value_len = (int32_t)body.message.len,
         .timestamp = 0,
     };
-    int rc = bk_partition_append(p, &rec, 1, (int32_t)epoch, bk_ack_after_append, &op->ack);
+    int rc = bk_partition_append_codec(p, &rec, 1, (int32_t)epoch, codec, after_append, op);
     if (rc) {
         free(op);
         bk_exchange_errorf(ex, rc == BK_ETOOBIG ? 413 : 503, "write refused: %s", bk_strerror(rc));
@@ -147,7 +174,8 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
     }
     if (acks == BK_ACKS_NONE) { /* a read pipelined behind it still waits for the append */
         op->effects = bk_exchange_hold_effects(ex);
-        answer_ok(ex, p, op->offset, 0);
+        /* appended at once: its offset is known; staged behind a compression: not yet (-1) */
+        answer_ok(ex, p, bk_partition_end_offset(p) > end ? end : -1, 0);
     }
 }
 

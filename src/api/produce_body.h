@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "brook/log.h"
 #include "http/exchange.h"
 
 #define BK_JSON_MAX_DEPTH 64
@@ -39,5 +40,12 @@ int bk_produce_body_parse(bk_produce_body_t *out, const uint8_t *body, size_t le
 /* Frees the reused buffers that grew past BK_JSON_KEEP_BYTES (after an outsized request). */
 void bk_produce_body_trim(bk_produce_body_t *b);
 void bk_produce_body_free(bk_produce_body_t *b);
+
+/* The codec an HTTP produce to topic t stores its batches with: ?compression=none|gzip|snappy|
+ * lz4|zstd is the producer's choice, kept when t's compression.type is "producer"; any other
+ * compression.type overrides it (as Kafka recompresses). No choice: uncompressed. Answers 400
+ * and returns 0 for an unknown name; else sets *codec (a bk_codec_t) and returns 1. Defined in
+ * produce.c. */
+int bk_api_produce_codec(bk_exchange_t *ex, const bk_topic_t *t, int *codec);
 
 #endif

@@ -13,6 +13,7 @@
 #include "api/ack.h"
 #include "api/broker.h"
 #include "api/partitioner.h"
+#include "api/produce_body.h"
 #include "api/records_body.h"
 #include "brook/common.h"
 #include "http/media_type.h"
@@ -24,12 +25,14 @@ typedef struct {
     bk_topic_t *topic;
     int64_t epoch;
     bk_acks_t acks;
+    int codec;          /* the batches' codec (bk_api_produce_codec) */
     uint32_t pending;   /* appends not completed yet */
     int failed_status;  /* first append error (< 0), or 0 */
     size_t count;       /* records in the request */
     uint32_t *rec_part; /* per record: partition */
     uint32_t *rec_pos;  /* per record: position within its partition's batch */
-    int64_t *base;      /* per partition: base offset of its batch (-1 = none) */
+    int64_t *base;      /* per partition: base offset of its batch (-1 = none or not yet
+                           known: a staged append learns it in its callback) */
     void *effects;      /* acks=0: holds later reads on the connection until appends end */
 } rest_op_t;
 
@@ -116,7 +119,11 @@ static void answer(rest_op_t *op)
         bk_json_key(j, "partition");
         bk_json_uint(j, op->rec_part[i]);
         bk_json_key(j, "offset");
-        bk_json_int(j, op->base[op->rec_part[i]] + op->rec_pos[i]);
+        int64_t base = op->base[op->rec_part[i]];
+        if (base < 0) /* acks=0 answered before a staged append took its offsets */
+            bk_json_null(j);
+        else
+            bk_json_int(j, base + op->rec_pos[i]);
         bk_json_key(j, "error_code");
         bk_json_null(j);
         bk_json_key(j, "error");
@@ -136,6 +143,15 @@ static void op_release(rest_op_t *op)
         answer(op);
     bk_exchange_effects_done(op->effects);
     op_free(op);
+}
+
+/* The append's outcome: its base offset first (a staged append learns it only now). */
+static void after_append(void *arg, int status, int64_t base_offset)
+{
+    part_ctx_t *pc = arg;
+    if (status == 0)
+        pc->op->base[pc->partition] = base_offset;
+    bk_ack_after_append(&pc->ack, status, base_offset);
 }
 
 static void after_ack(void *arg, int status)
@@ -227,14 +243,12 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
             size_t bytes = 0;
             for (size_t i = start[p]; i < start[p] + per_part[p]; i++)
                 bytes += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
-            *pc =
-                (part_ctx_t){{op->broker, part, per_part[p], op->acks, op->epoch, after_ack, pc, 0},
-                             op,
-                             p,
-                             bytes};
-            op->base[p] = bk_partition_end_offset(part);
-            rc = bk_partition_append(part, recs + start[p], per_part[p], (int32_t)op->epoch,
-                                     bk_ack_after_append, &pc->ack);
+            *pc = (part_ctx_t){
+                {op->broker, part, per_part[p], op->acks, op->epoch, after_ack, pc, 0}, op, p, bytes};
+            int64_t end = bk_partition_end_offset(part);
+            rc = bk_partition_append_codec(part, recs + start[p], per_part[p],
+                                           (int32_t)op->epoch, op->codec, after_append, pc);
+            op->base[p] = rc == 0 && bk_partition_end_offset(part) > end ? end : -1;
         }
         if (rc) {
             free(pc);
@@ -300,7 +314,7 @@ static rest_op_t *op_new(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int64
     rest_op_t *op = calloc(1, sizeof *op);
     if (!op)
         return NULL;
-    *op = (rest_op_t){b, ex, t, epoch, acks, 0, 0, body.count, NULL, NULL, NULL, NULL};
+    *op = (rest_op_t){b, ex, t, epoch, acks, 0, 0, 0, body.count, NULL, NULL, NULL, NULL};
     op->rec_part = malloc(body.count * sizeof *op->rec_part);
     op->rec_pos = malloc(body.count * sizeof *op->rec_pos);
     op->base = malloc(nparts * sizeof *op->base);
@@ -346,7 +360,8 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         return;
     }
     int64_t fixed = r->id == BK_ROUTE_PARTITION ? r->partition : -1;
-    if (assign_partitions(b, ex, op, fixed, nparts, per_part) == 0 && sizes_ok(ex, t) &&
+    if (bk_api_produce_codec(ex, t, &op->codec) &&
+        assign_partitions(b, ex, op, fixed, nparts, per_part) == 0 && sizes_ok(ex, t) &&
         insync_ok(b, ex, op, nparts, per_part))
         append_batches(op, nparts, per_part);
     else

@@ -44,8 +44,16 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
         max_records = end > offset ? (uint32_t)(end - offset) : 0;
     if (max_records)
         n = bk_partition_read(p, offset, max_records, max_bytes, bk_record_render, &pg, &next);
+    if (n == BK_ETOOBIG) { /* a compression bomb (or a batch no client could have sent) */
+        bk_exchange_errorf(ex, 500,
+                           "read failed at offset %lld: the compressed batch there inflates past "
+                           "64 MiB, the largest batch",
+                           (long long)next);
+        return;
+    }
     if (n < 0 && n != BK_ERANGE) {
-        bk_exchange_errorf(ex, 500, "read failed: %s", bk_strerror(n));
+        bk_exchange_errorf(ex, 500, "read failed at offset %lld: %s", (long long)next,
+                           bk_strerror(n));
         return;
     }
     bk_topic_counters_t *tc = n > 0 ? bk_metrics_topic(&b->metrics, bk_partition_topic(p)) : NULL;

@@ -46,6 +46,10 @@ static const route_def_t routes[] = {
      M(HTTP_GET),
      "Allow: GET\r\n"},
     {{"replication", "fetch", NULL}, BK_ROUTE_REPL_FETCH, M(HTTP_POST), "Allow: POST\r\n"},
+    {{"topics", "{t}", "configs", NULL},
+     BK_ROUTE_CONFIGS,
+     M(HTTP_GET) | M(HTTP_PUT),
+     "Allow: GET, PUT\r\n"},
 };
 
 static int64_t parse_partition(const char *s, size_t len)
@@ -126,6 +130,8 @@ int bk_route_is_write(const bk_route_t *r, int method)
     case BK_ROUTE_PARTITIONS:
     case BK_ROUTE_PARTITION:
         return method == HTTP_POST || method == HTTP_DELETE;
+    case BK_ROUTE_CONFIGS:
+        return method == HTTP_PUT;
     default:
         return 0;
     }

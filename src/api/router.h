@@ -22,6 +22,7 @@ typedef enum {
     BK_ROUTE_OFFSETS,    /* GET /topics/{t}/partitions/{p}/offsets */
     BK_ROUTE_RECORDS,    /* GET /topics/{t}/partitions/{p}/records */
     BK_ROUTE_REPL_FETCH, /* POST /replication/fetch (followers) */
+    BK_ROUTE_CONFIGS,    /* GET, PUT /topics/{t}/configs */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 

@@ -85,7 +85,18 @@ void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int
     bk_json_key(j, "max.message.bytes");
     snprintf(num, sizeof num, "%u", cfg->max_message_bytes);
     bk_json_str(j, num);
+    /* compression and replication settings */
+    bk_json_key(j, "compression.type");
+    bk_json_str(j, bk_compression_name(cfg->compression));
+    bk_json_key(j, "min.insync.replicas");
+    snprintf(num, sizeof num, "%u",
+             b->replicator && bk_topic_partition_count(t)
+                 ? bk_replicator_min_insync(b->replicator, bk_topic_partition(t, 0))
+                 : (cfg->min_insync_replicas ? cfg->min_insync_replicas : 1));
+    bk_json_str(j, num);
     bk_json_obj_end(j);
+    bk_json_key(j, "replication_factor");
+    bk_json_uint(j, cfg->replication_factor ? cfg->replication_factor : 1);
     bk_json_key(j, "partitions");
     bk_json_arr(j);
     for (uint32_t i = 0; i < bk_topic_partition_count(t); i++)
@@ -146,7 +157,7 @@ void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0, -1);
     if (!t)
         return;
-    if (r->id == BK_ROUTE_TOPIC) {
+    if (r->id == BK_ROUTE_TOPIC || r->id == BK_ROUTE_CONFIGS) {
         bk_api_topic_describe(b, ex, t, 200);
         return;
     }

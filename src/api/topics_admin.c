@@ -13,6 +13,9 @@
 #include "brook/common.h"
 #include "http/response.h"
 
+/* Largest replication_factor / min.insync.replicas accepted (the log's limit). */
+#define BK_MAX_REPLICATION 64
+
 /* The integer topic configs and their accepted ranges. */
 static const struct {
     const char *name;
@@ -42,18 +45,55 @@ static void set_config(bk_topic_config_t *cfg, size_t which, int64_t v)
     }
 }
 
+/* ---- compression and replication configs: compression.type, min.insync.replicas ----
+ * 1 when name is one of them (then *ok says whether value was valid, ex answered if not). */
+static int apply_named_config(bk_exchange_t *ex, const char *name, const char *value,
+                              bk_topic_config_t *cfg, int *ok)
+{
+    *ok = 1;
+    if (strcmp(name, "compression.type") == 0) {
+        if (bk_compression_parse(value, strlen(value), &cfg->compression) == 0)
+            return 1;
+        bk_exchange_errorf(ex, 42205,
+                           "invalid value %s for topic config compression.type: use producer, "
+                           "none, gzip, snappy, lz4 or zstd",
+                           value);
+    } else if (strcmp(name, "min.insync.replicas") == 0) {
+        int64_t v;
+        if (bk_parse_int(value, strlen(value), 1, BK_MAX_REPLICATION, &v) == 0) {
+            cfg->min_insync_replicas = (uint32_t)v;
+            return 1;
+        }
+        bk_exchange_errorf(ex, 42205,
+                           "invalid value %s for topic config min.insync.replicas: use an "
+                           "integer from 1 to %d",
+                           value, BK_MAX_REPLICATION);
+    } else {
+        return 0;
+    }
+    *ok = 0;
+    return 1;
+}
+
 /* Applies body configs over defaults; answers 422 and returns 0 on a bad one. */
 static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topic_config_t *cfg)
 {
     for (int i = 0; i < body->config_count; i++) {
         const char *name = body->configs[i].name, *value = body->configs[i].value;
+        int ok;
+        if (apply_named_config(ex, name, value, cfg, &ok)) {
+            if (!ok)
+                return 0;
+            continue;
+        }
         size_t k = 0;
         while (k < BK_ARRAY_LEN(int_configs) && strcmp(name, int_configs[k].name) != 0)
             k++;
         if (k == BK_ARRAY_LEN(int_configs)) {
             bk_exchange_errorf(ex, 42205,
                                "unknown topic config %s (supported: retention.ms, "
-                               "retention.bytes, segment.bytes, max.message.bytes)",
+                               "retention.bytes, segment.bytes, max.message.bytes, "
+                               "compression.type, min.insync.replicas)",
                                name);
             return 0;
         }
@@ -81,6 +121,25 @@ static int read_body(bk_exchange_t *ex, bk_admin_body_t *body)
         bk_exchange_error(ex, body->error_code ? body->error_code : st, body->error);
         return 0;
     }
+    return 1;
+}
+
+/* replication_factor: at most the brokers alive now (every broker holds every partition; the
+ * factor is kept and shown, see the README). Answers 42206 and returns 0 above that. */
+static int replication_ok(bk_broker_t *b, bk_exchange_t *ex, const bk_admin_body_t *body,
+                          bk_topic_config_t *cfg)
+{
+    if (body->replication_factor < 0)
+        return 1;
+    int live = b->replicator ? bk_replicator_live_brokers(b->replicator) : 1;
+    if (body->replication_factor > live) {
+        bk_exchange_errorf(ex, 42206,
+                           "replication_factor %lld is above the %d broker(s) alive in the "
+                           "cluster",
+                           (long long)body->replication_factor, live);
+        return 0;
+    }
+    cfg->replication_factor = (uint32_t)body->replication_factor;
     return 1;
 }
 
@@ -124,15 +183,9 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
                            body.name);
         return;
     }
-    if (body.replication_factor > 1) {
-        bk_exchange_error(ex, 42206,
-                          "replication_factor above 1 needs replication, which this "
-                          "version does not have yet");
-        return;
-    }
     bk_topic_config_t cfg;
     bk_log_topic_config_defaults(b->log, &cfg);
-    if (!apply_configs(ex, &body, &cfg))
+    if (!replication_ok(b, ex, &body, &cfg) || !apply_configs(ex, &body, &cfg))
         return;
     uint32_t parts = body.partitions > 0 ? (uint32_t)body.partitions : 0; /* 0: the default */
     /* The files are made off the loop thread; the answer follows when they are durable. An
@@ -233,6 +286,52 @@ static void add_partitions(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
     }
 }
 
+/* ---- PUT /topics/{t}/configs {"configs": {...}}: changes the named configs, keeps the
+ * others; every one is checked before anything changes; answered when durable. ---- */
+
+static void on_reconfigured(void *arg, int status, bk_topic_t *t)
+{
+    grow_t *g = arg;
+    int64_t epoch;
+    if (bk_broker_gone(g->b, g->ex) || !bk_broker_require_leader(g->b, g->ex, &epoch)) {
+        free(g); /* as for a creation */
+        return;
+    }
+    if (status == 0)
+        bk_api_topic_describe(g->b, g->ex, t, 200);
+    else
+        bk_exchange_errorf(g->ex, status == BK_ECLOSED ? 503 : 500,
+                           "could not change the configs: %s", bk_strerror(status));
+    free(g);
+}
+
+static void put_configs(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
+{
+    if (bk_broker_await_growth(b, ex, t) == 0)
+        return; /* a growth or change is under way: judged once it ends */
+    bk_admin_body_t body;
+    if (!read_body(ex, &body))
+        return;
+    if (body.config_count == 0) {
+        bk_exchange_error(ex, 422, "missing \"configs\" (an object of config name to value)");
+        return;
+    }
+    bk_topic_config_t cfg = *bk_topic_config(t);
+    if (!apply_configs(ex, &body, &cfg))
+        return;
+    grow_t *g = malloc(sizeof *g);
+    int rc = g ? 0 : UV_ENOMEM;
+    if (g) {
+        *g = (grow_t){b, ex};
+        rc = bk_log_topic_reconfigure_async(b->log, t, &cfg, on_reconfigured, g);
+    }
+    if (rc) {
+        free(g);
+        bk_exchange_errorf(ex, rc == BK_EINVAL ? 42205 : rc == BK_ECLOSED ? 503 : 500,
+                           "could not change the configs: %s", bk_strerror(rc));
+    }
+}
+
 /* Write routes of the topic resources; requires the leader. */
 void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
 {
@@ -246,7 +345,9 @@ void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     bk_topic_t *t = bk_broker_topic(b, ex, r->topic, r->topic_len, 0, -1);
     if (!t)
         return;
-    if (r->id == BK_ROUTE_TOPIC && ex->method == HTTP_DELETE)
+    if (r->id == BK_ROUTE_CONFIGS)
+        put_configs(b, ex, t);
+    else if (r->id == BK_ROUTE_TOPIC && ex->method == HTTP_DELETE)
         delete_topic(b, ex, t);
     else
         add_partitions(b, ex, t);

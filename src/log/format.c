@@ -36,6 +36,16 @@
  *   max.message.bytes <decimal>\n
  *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
  *
+ * Version 4 is version 3 followed, before the crc32c line, by three lines:
+ *
+ *   compression.type <producer | none | gzip | snappy | lz4 | zstd>\n
+ *   min.insync.replicas <decimal, 0 = the broker's --min-insync-replicas>\n
+ *   replication.factor <decimal, 0 = not asked (1)>\n
+ *
+ * and its id may be 0 (a topic made before ids that was given one of these settings). It is
+ * written only when one of the three differs from its default, so a topic without them keeps
+ * its version 3 (or 2) file byte for byte; versions 1-3 read them as their defaults.
+ *
  * The id tells a topic from an older one of the same name (deleted since); followers create
  * their copy under the leader's id. Version 2 files, written before topics had ids, are the
  * same without the id line and with "brook-topic 2"; such a topic's id is 0 and it keeps
@@ -82,7 +92,8 @@
  *       12    4 partitionLeaderEpoch    the leader epoch of the broker that appended it
  *       16    1 magic                   2
  *       17    4 crc                     CRC-32C (Castagnoli) of bytes 21..end of batch
- *       21    2 attributes              0: no compression, CreateTime, not transactional
+ *       21    2 attributes              bits 0-2 the codec (0 none, 1 gzip, 2 snappy,
+ *                                       3 lz4, 4 zstd); CreateTime, not transactional
  *       23    4 lastOffsetDelta         record count - 1
  *       27    8 baseTimestamp           timestamp of the first record (ms since the epoch)
  *       35    8 maxTimestamp            largest record timestamp
@@ -99,6 +110,14 @@
  *   keyLength varint (-1 = null key), key, valueLength varint (-1 = null), value,
  *   headersCount varint, then per header: keyLength varint, key, valueLength varint
  *   (-1 = null), value.
+ *
+ * A compressed batch has the same 61-byte header; what follows it is the records above,
+ * back to back, compressed as one stream by the batch's codec (gzip: a gzip member; snappy:
+ * the xerial framing Java clients write, or a raw block; lz4: an LZ4 frame; zstd: a zstd
+ * frame), and batchLength and the CRC cover those compressed bytes. Batches keep the codec
+ * they were stored with, on every replica. Records decompress to at most 64 MiB - 61 bytes
+ * (the largest batch); a batch that inflates past that is refused by the read that meets it.
+ * Recovery checks a compressed batch up to its CRC, not its records.
  *
  * An .index file is an array of 8-byte entries: relative offset u32 (batch baseOffset minus
  * the segment's base offset), then file position u32 of that batch in the .log. An entry is
@@ -198,7 +217,9 @@
 #include "common/crc32c.h"
 #include "common/varint.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 static int64_t record_ts(const bk_record_t *r, int64_t now_ms)
 {
@@ -455,8 +476,15 @@ int bk_record_header_next(const uint8_t **pos, const uint8_t *end, bk_header_t *
 
 void bk_batch_iter_init(bk_batch_iter_t *it, const uint8_t *batch, const bk_batch_header_t *h)
 {
-    it->pos = batch + BK_BATCH_HEADER_SIZE;
-    it->end = batch + bk_batch_total(h);
+    bk_batch_iter_init_records(it, batch + BK_BATCH_HEADER_SIZE,
+                               bk_batch_total(h) - BK_BATCH_HEADER_SIZE, h);
+}
+
+void bk_batch_iter_init_records(bk_batch_iter_t *it, const uint8_t *records, size_t len,
+                                const bk_batch_header_t *h)
+{
+    it->pos = records;
+    it->end = records + len;
     it->h = *h;
     it->done = 0;
 }
@@ -504,11 +532,14 @@ int bk_batch_verify(const uint8_t *buf, size_t len, bk_batch_header_t *h)
 {
     if (bk_batch_header_parse(buf, len, h) || bk_batch_total(h) != len)
         return BK_ECORRUPT;
-    if (h->attributes & 0x07) /* compressed: Brook neither writes nor decodes these */
+    int codec = bk_batch_codec(h);
+    if (codec >= BK_CODEC_COUNT)
         return BK_ECORRUPT;
     uint32_t crc = bk_crc32c(buf + BK_BATCH_OFF_ATTRIBUTES, len - BK_BATCH_OFF_ATTRIBUTES);
     if (crc != h->crc)
         return BK_ECORRUPT;
+    if (codec != BK_CODEC_NONE) /* records checked when a read decompresses them */
+        return 0;
     bk_batch_iter_t it;
     bk_record_view_t rec;
     bk_batch_iter_init(&it, buf, h);
@@ -516,4 +547,60 @@ int bk_batch_verify(const uint8_t *buf, size_t len, bk_batch_header_t *h)
     while ((rc = bk_batch_iter_next(&it, &rec)) == 1)
         ;
     return rc == 0 ? 0 : BK_ECORRUPT;
+}
+
+int bk_batch_compress(bk_codec_t codec, const uint8_t *batch, size_t len, uint8_t **out,
+                      size_t *out_len)
+{
+    bk_batch_header_t h;
+    if (codec == BK_CODEC_NONE || (int)codec >= BK_CODEC_COUNT ||
+        bk_batch_header_parse(batch, len, &h) < 0 || bk_batch_total(&h) != len ||
+        bk_batch_codec(&h) != BK_CODEC_NONE)
+        return BK_EINVAL;
+    size_t in = len - BK_BATCH_HEADER_SIZE;
+    size_t cap = BK_BATCH_HEADER_SIZE + bk_codec_compress_bound(codec, in);
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return UV_ENOMEM;
+    size_t clen;
+    int rc = bk_codec_compress(codec, batch + BK_BATCH_HEADER_SIZE, in, buf + BK_BATCH_HEADER_SIZE,
+                               cap - BK_BATCH_HEADER_SIZE, &clen);
+    if (rc == 0 && BK_BATCH_HEADER_SIZE + clen > BK_BATCH_MAX_BYTES)
+        rc = BK_ETOOBIG;
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    size_t total = BK_BATCH_HEADER_SIZE + clen;
+    memcpy(buf, batch, BK_BATCH_HEADER_SIZE);
+    bk_be32_put(buf + BK_BATCH_OFF_LENGTH, (uint32_t)(total - BK_BATCH_LOG_OVERHEAD));
+    uint16_t attributes = (uint16_t)(((uint16_t)h.attributes & ~0x07u) | (uint16_t)codec);
+    buf[BK_BATCH_OFF_ATTRIBUTES] = (uint8_t)(attributes >> 8);
+    buf[BK_BATCH_OFF_ATTRIBUTES + 1] = (uint8_t)attributes;
+    uint32_t crc = bk_crc32c(buf + BK_BATCH_OFF_ATTRIBUTES, total - BK_BATCH_OFF_ATTRIBUTES);
+    bk_be32_put(buf + BK_BATCH_OFF_CRC, crc);
+    *out = buf;
+    *out_len = total;
+    return 0;
+}
+
+int bk_batch_records(const uint8_t *batch, const bk_batch_header_t *h, bk_codec_buf_t *scratch,
+                     const uint8_t **records, size_t *len)
+{
+    const uint8_t *src = batch + BK_BATCH_HEADER_SIZE;
+    size_t n = bk_batch_total(h) - BK_BATCH_HEADER_SIZE;
+    int codec = bk_batch_codec(h);
+    if (codec == BK_CODEC_NONE) {
+        *records = src;
+        *len = n;
+        return 0;
+    }
+    int rc = bk_codec_decompress((bk_codec_t)codec, src, n, BK_BATCH_MAX_INFLATED, scratch);
+    if (rc == BK_EINVAL)
+        rc = BK_ECORRUPT; /* a codec number 5-7: verify refuses those already */
+    if (rc < 0)
+        return rc;
+    *records = scratch->data;
+    *len = scratch->len;
+    return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef BROOK_LOG_FORMAT_H
 #define BROOK_LOG_FORMAT_H
 
+#include "brook/codec.h"
 #include "brook/log.h"
 
 #include <stddef.h>
@@ -72,9 +73,39 @@ static inline size_t bk_batch_total(const bk_batch_header_t *h)
     return (size_t)h->length + BK_BATCH_LOG_OVERHEAD;
 }
 
-/* Full check of one batch of exactly len bytes: header, CRC-32C and the structure of every
- * record (lengths, offset deltas 0..count-1, headers). Returns 0 or BK_ECORRUPT. */
+/* Full check of one batch of exactly len bytes: header, CRC-32C and, for an uncompressed
+ * batch, the structure of every record (lengths, offset deltas 0..count-1, headers). A
+ * compressed batch (attributes bits 0-2 naming one of Kafka's codecs) is checked up to its
+ * CRC: its records are checked when a read decompresses them. Returns 0 or BK_ECORRUPT (also
+ * for codec numbers 5-7, which name no codec). */
 int bk_batch_verify(const uint8_t *buf, size_t len, bk_batch_header_t *h);
+
+/* The codec of a parsed batch (attributes bits 0-2). */
+static inline int bk_batch_codec(const bk_batch_header_t *h)
+{
+    return h->attributes & 0x07;
+}
+
+/* Most bytes the records of one batch may decompress to: the largest batch Brook writes or
+ * accepts, so a legal batch always fits and a compression bomb stops there. */
+#define BK_BATCH_MAX_INFLATED (BK_BATCH_MAX_BYTES - BK_BATCH_HEADER_SIZE)
+
+/* Builds the compressed form of an encoded, uncompressed batch (len bytes at batch, as
+ * bk_batch_encode made it): the same header with the codec in its attributes, the records
+ * section compressed, length and CRC recomputed. baseOffset and partitionLeaderEpoch lie
+ * outside the CRC, so they may be set afterwards. Allocates *out (the caller frees it).
+ * Thread-safe. Returns 0, BK_EINVAL (no codec, or not an uncompressed batch), BK_ETOOBIG when
+ * the result would pass BK_BATCH_MAX_BYTES, or UV_ENOMEM. */
+int bk_batch_compress(bk_codec_t codec, const uint8_t *batch, size_t len, uint8_t **out,
+                      size_t *out_len);
+
+/* The records section of a verified batch: for an uncompressed one the bytes inside it, for a
+ * compressed one its records decompressed into scratch (reused between calls; the caller frees
+ * it with bk_codec_buf_free), never past BK_BATCH_MAX_INFLATED bytes. Returns 0, BK_ETOOBIG for
+ * a batch that inflates past that (a bomb), BK_ECORRUPT for compressed bytes that do not
+ * decode, or UV_ENOMEM. */
+int bk_batch_records(const uint8_t *batch, const bk_batch_header_t *h, bk_codec_buf_t *scratch,
+                     const uint8_t **records, size_t *len);
 
 /* Walks the records of a verified batch. */
 typedef struct {
@@ -85,6 +116,11 @@ typedef struct {
 } bk_batch_iter_t;
 
 void bk_batch_iter_init(bk_batch_iter_t *it, const uint8_t *batch, const bk_batch_header_t *h);
+
+/* As bk_batch_iter_init over a records section given apart from its batch (what
+ * bk_batch_records returned). */
+void bk_batch_iter_init_records(bk_batch_iter_t *it, const uint8_t *records, size_t len,
+                                const bk_batch_header_t *h);
 
 /* Decodes the next record into *out (pointing into the batch). Returns 1, 0 at the end, or
  * BK_ECORRUPT. */

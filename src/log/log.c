@@ -43,7 +43,7 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
 static int check_config(const bk_log_config_t *cfg)
 {
     bk_topic_config_t t = {cfg->retention_ms, cfg->retention_bytes, cfg->segment_bytes,
-                           cfg->max_message_bytes};
+                           cfg->max_message_bytes, cfg->compression, 0, 0};
     if (!cfg->data_dir || !cfg->data_dir[0] || cfg->fsync_mode > BK_FSYNC_NEVER ||
         cfg->default_partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(&t) ||
         cfg->retention_check_ms == 0)

@@ -516,38 +516,202 @@ static int check_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n, 
     return 0;
 }
 
+/* Puts the encoded batch (size bytes at batch, n records) at the end of p, stamped with base
+ * and leader_epoch, and queues it for group commit. Nothing can fail once the batch is in. */
+static void append_encoded(bk_partition_t *p, bk_pending_t *e, uint8_t *buf, size_t size,
+                           uint32_t n, int32_t leader_epoch, bk_append_cb cb, void *arg)
+{
+    bk_log_t *log = p->log;
+    int64_t base = p->next_offset;
+    int64_t max_ts = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
+    bk_segment_commit(active(p), size, n, max_ts, log->cfg.index_interval_bytes);
+    (void)bk_epochs_note(&p->epochs, leader_epoch, base); /* room reserved by the caller */
+    p->next_offset += n;
+    p->size_bytes += size;
+    log->stats.appends++;
+    log->stats.records_appended += n;
+    log->stats.bytes_appended += size;
+    p->bytes_stored += size;
+    bk_commit_submit(&log->commit, e, p, cb, arg, base, p->next_offset);
+}
+
 int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
                         int32_t leader_epoch, bk_append_cb cb, void *arg)
 {
+    return bk_partition_append_codec(p, recs, n, leader_epoch, BK_CODEC_NONE, cb, arg);
+}
+
+/* The fast path: encoded straight into the active segment's pending buffer. */
+static int append_now(bk_partition_t *p, const bk_record_t *recs, uint32_t n, int32_t leader_epoch,
+                      int64_t now, size_t size, bk_append_cb cb, void *arg)
+{
     bk_log_t *log = p->log;
-    int64_t now = bk_wall_ms();
-    size_t size;
-    int rc = check_append(p, recs, n, now, &size);
-    if (rc < 0)
-        return rc;
     if (bk_epochs_reserve(&p->epochs, 1) < 0) /* so that noting the epoch cannot fail */
         return UV_ENOMEM;
     bk_pending_t *e = bk_commit_reserve(&log->commit);
     if (!e)
         return UV_ENOMEM;
     uint8_t *buf = NULL;
-    int64_t base = p->next_offset;
+    int rc;
     if ((rc = maybe_roll(p, size, n)) == 0 && (buf = bk_segment_reserve(active(p), size, &rc)))
-        rc = bk_batch_encode(buf, size, base, leader_epoch, recs, n, now);
+        rc = bk_batch_encode(buf, size, p->next_offset, leader_epoch, recs, n, now);
     if (rc < 0) {
         bk_commit_release(&log->commit, e);
         return rc;
     }
-    int64_t max_ts = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
-    bk_segment_commit(active(p), size, n, max_ts, log->cfg.index_interval_bytes);
-    (void)bk_epochs_note(&p->epochs, leader_epoch, base); /* room reserved above */
-    p->next_offset += n;
-    p->size_bytes += size;
-    log->stats.appends++;
-    log->stats.records_appended += n;
-    log->stats.bytes_appended += size;
-    bk_commit_submit(&log->commit, e, p, cb, arg, base, p->next_offset);
+    p->bytes_raw += size;
+    append_encoded(p, e, buf, size, n, leader_epoch, cb, arg);
     return 0;
+}
+
+/* ---- staged appends: compressed on the threadpool, appended in arrival order ----
+ * An append with a codec is encoded on the loop (its records are the caller's only during
+ * the call), compressed by a threadpool job, and appended when it is the oldest staged append
+ * of its partition. An append without a codec that arrives while others are staged waits
+ * behind them, so appends reach the log in the order they were made, whatever the codecs. A
+ * staged append counts as a log job (close waits for it) and keeps its partition from being
+ * freed; the partition refuses truncation and replicated appends meanwhile (UV_EBUSY). */
+typedef struct bk_staged {
+    uv_work_t work;
+    struct bk_staged *next;
+    bk_partition_t *p;
+    int codec;
+    uint8_t *batch; /* the uncompressed batch, then (job done) what is appended */
+    size_t len, raw_len;
+    uint32_t n;
+    int32_t leader_epoch;
+    int status; /* the compression's outcome */
+    int ready;  /* the job ended (or there was none) */
+    bk_append_cb cb;
+    void *arg;
+} bk_staged_t;
+
+static void work_compress(uv_work_t *req)
+{
+    bk_staged_t *sa = req->data;
+    uint8_t *out;
+    size_t len;
+    sa->status = bk_batch_compress((bk_codec_t)sa->codec, sa->batch, sa->len, &out, &len);
+    if (sa->status == 0) {
+        free(sa->batch);
+        sa->batch = out;
+        sa->len = len;
+    }
+}
+
+/* Appends a staged batch whose turn came; reports a failure through its callback. */
+static void append_staged(bk_partition_t *p, bk_staged_t *sa)
+{
+    bk_log_t *log = p->log;
+    bk_pending_t *e = NULL;
+    int rc = sa->status;
+    uint8_t *buf = NULL;
+    if (rc == 0)
+        rc = bk_partition_writable(p);
+    if (rc == 0 && p->next_offset > INT64_MAX - (int64_t)sa->n)
+        rc = BK_ERANGE;
+    if (rc == 0 && bk_epochs_reserve(&p->epochs, 1) < 0)
+        rc = UV_ENOMEM;
+    if (rc == 0 && !(e = bk_commit_reserve(&log->commit)))
+        rc = UV_ENOMEM;
+    if (rc == 0 && (rc = maybe_roll(p, sa->len, sa->n)) == 0)
+        buf = bk_segment_reserve(active(p), sa->len, &rc);
+    if (rc == 0 && buf) {
+        memcpy(buf, sa->batch, sa->len);
+        bk_be64_put(buf + BK_BATCH_OFF_BASE_OFFSET, (uint64_t)p->next_offset);
+        bk_be32_put(buf + BK_BATCH_OFF_LEADER_EPOCH, (uint32_t)sa->leader_epoch);
+        p->bytes_raw += sa->raw_len;
+        append_encoded(p, e, buf, sa->len, sa->n, sa->leader_epoch, sa->cb, sa->arg);
+        return;
+    }
+    if (e)
+        bk_commit_release(&log->commit, e);
+    if (sa->cb)
+        sa->cb(sa->arg, rc ? rc : UV_ENOMEM, -1);
+}
+
+/* Appends every staged batch at the head of p's queue whose job has ended. Callbacks of
+ * failed ones may append again (behind the queue) or delete the topic: p stays valid while
+ * any staged append, including the one being handled, is counted. */
+static void drain_staged(bk_partition_t *p)
+{
+    while (p->stage_head && p->stage_head->ready) {
+        bk_staged_t *sa = p->stage_head;
+        p->stage_head = sa->next;
+        if (!p->stage_head)
+            p->stage_tail = NULL;
+        append_staged(p, sa);
+        p->staged--;
+        free(sa->batch);
+        free(sa);
+    }
+}
+
+static void after_compress(uv_work_t *req, int status)
+{
+    bk_staged_t *sa = req->data;
+    bk_partition_t *p = sa->p;
+    bk_log_t *log = p->log;
+    if (status < 0 && sa->status == 0)
+        sa->status = status;
+    sa->ready = 1;
+    p->staged++; /* held across the drain, so that p outlives it */
+    drain_staged(p);
+    p->staged--;
+    bk_log_job_done(log); /* may free a deleted topic whose last staged append this was */
+}
+
+static int stage(bk_partition_t *p, const bk_record_t *recs, uint32_t n, int32_t leader_epoch,
+                 int codec, int64_t now, size_t size, bk_append_cb cb, void *arg)
+{
+    bk_staged_t *sa = calloc(1, sizeof *sa);
+    uint8_t *batch = malloc(size);
+    int rc = sa && batch ? bk_batch_encode(batch, size, 0, leader_epoch, recs, n, now) : UV_ENOMEM;
+    if (rc < 0) {
+        free(batch);
+        free(sa);
+        return rc;
+    }
+    *sa = (bk_staged_t){.p = p, .codec = codec, .batch = batch, .len = size, .raw_len = size,
+                        .n = n, .leader_epoch = leader_epoch, .cb = cb, .arg = arg};
+    sa->work.data = sa;
+    sa->ready = codec == BK_CODEC_NONE;
+    if (!sa->ready && (rc = uv_queue_work(p->log->loop, &sa->work, work_compress,
+                                          after_compress)) < 0) {
+        free(batch);
+        free(sa);
+        return rc;
+    }
+    if (!sa->ready)
+        p->log->jobs++;
+    if (p->stage_tail)
+        p->stage_tail->next = sa;
+    else
+        p->stage_head = sa;
+    p->stage_tail = sa;
+    p->staged++;
+    return 0;
+}
+
+int bk_partition_append_codec(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
+                              int32_t leader_epoch, int codec, bk_append_cb cb, void *arg)
+{
+    if (codec < 0 || codec >= BK_CODEC_COUNT)
+        return BK_EINVAL;
+    int64_t now = bk_wall_ms();
+    size_t size;
+    int rc = check_append(p, recs, n, now, &size);
+    if (rc < 0)
+        return rc;
+    if (codec == BK_CODEC_NONE && !p->stage_head)
+        return append_now(p, recs, n, leader_epoch, now, size, cb, arg);
+    return stage(p, recs, n, leader_epoch, codec, now, size, cb, arg);
+}
+
+void bk_partition_compression_stats(const bk_partition_t *p, uint64_t *raw, uint64_t *stored)
+{
+    *raw = p->bytes_raw;
+    *stored = p->bytes_stored;
 }
 
 /* ---- retention ---- */
@@ -643,7 +807,7 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
 
 int bk_partition_idle(const bk_partition_t *p)
 {
-    return !p->retention_busy && bk_commit_idle(&p->log->commit, p);
+    return !p->retention_busy && !p->staged && bk_commit_idle(&p->log->commit, p);
 }
 
 /* ---- read ---- */
@@ -657,6 +821,8 @@ typedef struct {
     int count;
     size_t bytes;
     int64_t next;
+    bk_codec_buf_t *scratch; /* decompressed records of the current batch */
+    int64_t bad_batch;       /* base offset of a batch whose records do not decode */
 } read_state_t;
 
 size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
@@ -672,13 +838,26 @@ size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
     return lo ? lo - 1 : 0;
 }
 
+/* Decompressed records of the batch a read is in. Reads run on the loop, one at a time
+ * unless a visitor reads again (that nested read gets its own buffer); the buffer is kept
+ * between reads unless a large batch grew it. */
+#define INFLATE_KEEP_BYTES ((size_t)1 << 20)
+static bk_codec_buf_t inflate_buf;
+static int inflate_busy;
+
 static int visit_batch(void *arg, const uint8_t *batch, const bk_batch_header_t *h)
 {
     read_state_t *st = arg;
     bk_batch_iter_t it;
     bk_record_view_t v;
-    int rc;
-    bk_batch_iter_init(&it, batch, h);
+    const uint8_t *records;
+    size_t len;
+    int rc = bk_batch_records(batch, h, st->scratch, &records, &len);
+    if (rc < 0) {
+        st->bad_batch = h->base_offset;
+        return rc;
+    }
+    bk_batch_iter_init_records(&it, records, len, h);
     while ((rc = bk_batch_iter_next(&it, &v)) == 1) {
         if (v.offset < st->offset)
             continue;
@@ -695,6 +874,8 @@ static int visit_batch(void *arg, const uint8_t *batch, const bk_batch_header_t 
             (st->max_records && (uint32_t)st->count >= st->max_records))
             return 1;
     }
+    if (rc < 0)
+        st->bad_batch = h->base_offset;
     return rc;
 }
 
@@ -779,10 +960,26 @@ int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, s
         return BK_ERANGE;
     if (offset == p->hw)
         return 0;
-    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset};
+    bk_codec_buf_t own = {0};
+    int nested = inflate_busy;
+    inflate_busy = 1;
+    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset,
+                       nested ? &own : &inflate_buf, -1};
     bk_batch_walk_t w = {before_hw, visit_batch, &st};
     int rc = bk_partition_walk(p, offset, &w);
+    if (!nested) {
+        inflate_busy = 0;
+        if (inflate_buf.cap > INFLATE_KEEP_BYTES)
+            bk_codec_buf_free(&inflate_buf);
+    }
+    bk_codec_buf_free(&own);
     *next_offset = st.next;
+    if (rc < 0 && st.count > 0)
+        return st.count; /* the records before a bad batch; the next read meets it */
+    if (rc < 0 && st.bad_batch >= 0)
+        bk_trace_error("log", "%s: batch at offset %" PRId64 " %s", p->dir, st.bad_batch,
+                       rc == BK_ETOOBIG ? "decompresses past 64 MiB, the largest batch"
+                                        : "holds records that do not decode");
     return rc < 0 ? rc : st.count;
 }
 

@@ -41,6 +41,13 @@ struct bk_partition {
 
     int retention_busy; /* a retention job is deleting segments in dir_fd */
 
+    /* Appends waiting for their turn (compression on the threadpool, or an earlier one still
+     * compressing), oldest first; see bk_partition_append_codec. */
+    struct bk_staged *stage_head, *stage_tail;
+    uint32_t staged;
+    uint64_t bytes_raw, bytes_stored; /* batches appended here (not replicated): encoded
+                                         size before compression, size stored */
+
     bk_epochs_t epochs; /* leader epochs of the batches held, from their headers */
 };
 

@@ -222,6 +222,8 @@ int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t le
         return wrc;
     if (!batches || len == 0)
         return BK_EINVAL;
+    if (p->staged) /* local appends still compressing come first (as when we led) */
+        return UV_EBUSY;
     raw_plan_t pl = {0};
     int rc = walk(p, batches, len, &pl);
     if (rc < 0)
@@ -289,7 +291,7 @@ static int may_rewrite(const bk_partition_t *p)
         return rc;
     /* Appends queued or in a flush round hold pending bytes and step pointers into the
      * segments; a read visitor may be walking them. */
-    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy)
+    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy || p->staged)
         return UV_EBUSY;
     return 0;
 }

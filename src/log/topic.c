@@ -51,14 +51,57 @@ int bk_log_topic_name_valid(const char *name, size_t name_len)
 int bk_topic_config_valid(const bk_topic_config_t *cfg)
 {
     return cfg->retention_ms >= -1 && cfg->retention_bytes >= -1 && cfg->segment_bytes > 0 &&
-           cfg->segment_bytes <= BK_LOG_MAX_SEGMENT_BYTES && cfg->max_message_bytes > 0;
+           cfg->segment_bytes <= BK_LOG_MAX_SEGMENT_BYTES && cfg->max_message_bytes > 0 &&
+           /* compression and replication settings */
+           cfg->compression >= 0 && cfg->compression < BK_COMPRESSION_COUNT &&
+           cfg->min_insync_replicas <= BK_LOG_MAX_REPLICAS &&
+           cfg->replication_factor <= BK_LOG_MAX_REPLICAS;
+}
+
+/* ---- compression.type names ---- */
+
+static const char *const compression_names[BK_COMPRESSION_COUNT] = {
+    "producer", "none", "gzip", "snappy", "lz4", "zstd"};
+
+const char *bk_compression_name(int32_t compression)
+{
+    return compression >= 0 && compression < BK_COMPRESSION_COUNT ? compression_names[compression]
+                                                                   : NULL;
+}
+
+int bk_compression_parse(const char *s, size_t len, int32_t *out)
+{
+    for (int32_t i = 0; i < BK_COMPRESSION_COUNT; i++) {
+        if (strlen(compression_names[i]) == len && memcmp(compression_names[i], s, len) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return BK_EINVAL;
+}
+
+/* Whether cfg's version-4 settings are all at their defaults (then versions 2-3 hold it). */
+static int v4_defaults(const bk_topic_config_t *cfg)
+{
+    return cfg->compression == 0 && cfg->min_insync_replicas == 0 && cfg->replication_factor == 0;
 }
 
 int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint64_t id, uint32_t partitions,
                          const bk_topic_config_t *cfg)
 {
     int n;
-    if (cfg && id)
+    if (cfg && !v4_defaults(cfg))
+        n = snprintf(buf, cap,
+                     "brook-topic 4\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
+                     "\nretention.ms %" PRId64 "\nretention.bytes %" PRId64
+                     "\nsegment.bytes %" PRIu64 "\nmax.message.bytes %" PRIu32
+                     "\ncompression.type %s\nmin.insync.replicas %" PRIu32
+                     "\nreplication.factor %" PRIu32 "\n",
+                     name, id, partitions, cfg->retention_ms, cfg->retention_bytes,
+                     cfg->segment_bytes, cfg->max_message_bytes,
+                     bk_compression_name(cfg->compression), cfg->min_insync_replicas,
+                     cfg->replication_factor);
+    else if (cfg && id)
         n = snprintf(buf, cap,
                      "brook-topic 3\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
                      "\nretention.ms %" PRId64 "\nretention.bytes %" PRId64
@@ -112,7 +155,22 @@ static int meta_field(const char **pos, const char *end, const char *key, int64_
     return 0;
 }
 
-/* Reads "id <16 lowercase hex digits>\n" at *pos; the id must not be 0. */
+/* Reads "compression.type <name>\n" at *pos. */
+static int meta_compression(const char **pos, const char *end, int32_t *out)
+{
+    static const char key[] = "compression.type ";
+    const char *p = *pos, *nl;
+    if ((size_t)(end - p) < sizeof key || memcmp(p, key, sizeof key - 1) != 0 ||
+        !(nl = memchr(p, '\n', (size_t)(end - p))))
+        return BK_ECORRUPT;
+    p += sizeof key - 1;
+    if (bk_compression_parse(p, (size_t)(nl - p), out) < 0)
+        return BK_ECORRUPT;
+    *pos = nl + 1;
+    return 0;
+}
+
+/* Reads "id <16 lowercase hex digits>\n" at *pos; the id must not be 0 (before version 4). */
 static int meta_id(const char **pos, const char *end, uint64_t *out)
 {
     const char *p = *pos;
@@ -125,8 +183,6 @@ static int meta_id(const char **pos, const char *end, uint64_t *out)
             return BK_ECORRUPT;
         v = v << 4 | (uint64_t)d;
     }
-    if (v == 0)
-        return BK_ECORRUPT;
     *out = v;
     *pos = p + 1;
     return 0;
@@ -136,16 +192,17 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
                         uint32_t *partitions, bk_topic_config_t *cfg, int *has_cfg)
 {
     const char *p = buf, *end = buf + len;
-    int64_t version, n, v[4] = {0, 0, 0, 0};
+    int64_t version, n, v[4] = {0, 0, 0, 0}, isr = 0, rf = 0;
+    int32_t compression = 0;
     uint64_t tid = 0;
-    if (meta_field(&p, end, "brook-topic", 1, 3, &version) < 0)
+    if (meta_field(&p, end, "brook-topic", 1, 4, &version) < 0)
         return BK_ECORRUPT;
     size_t nlen = strlen(expect_name);
     if ((size_t)(end - p) < nlen + 6 || memcmp(p, "name ", 5) != 0 ||
         memcmp(p + 5, expect_name, nlen) != 0 || p[5 + nlen] != '\n')
         return BK_ECORRUPT;
     p += nlen + 6;
-    if (version == 3 && meta_id(&p, end, &tid) < 0)
+    if (version >= 3 && (meta_id(&p, end, &tid) < 0 || (version == 3 && tid == 0)))
         return BK_ECORRUPT;
     int rc = meta_field(&p, end, "partitions", 1, BK_LOG_MAX_PARTITIONS, &n);
     if (rc == 0 && version >= 2) {
@@ -154,9 +211,15 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
         rc = rc ? rc : meta_field(&p, end, "segment.bytes", 1, INT64_MAX, &v[2]);
         rc = rc ? rc : meta_field(&p, end, "max.message.bytes", 1, UINT32_MAX, &v[3]);
     }
+    if (rc == 0 && version >= 4) { /* compression and replication settings */
+        rc = meta_compression(&p, end, &compression);
+        rc = rc ? rc : meta_field(&p, end, "min.insync.replicas", 0, BK_LOG_MAX_REPLICAS, &isr);
+        rc = rc ? rc : meta_field(&p, end, "replication.factor", 0, BK_LOG_MAX_REPLICAS, &rf);
+    }
     if (rc < 0)
         return BK_ECORRUPT;
-    bk_topic_config_t c = {v[0], v[1], (uint64_t)v[2], (uint32_t)v[3]};
+    bk_topic_config_t c = {v[0], v[1], (uint64_t)v[2], (uint32_t)v[3],
+                           compression, (uint32_t)isr, (uint32_t)rf};
     if (version >= 2 && !bk_topic_config_valid(&c))
         return BK_ECORRUPT;
     /* Re-render and compare byte for byte: canonical form and checksum in one check. */
@@ -440,6 +503,9 @@ void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out)
     out->retention_bytes = log->cfg.retention_bytes;
     out->segment_bytes = log->cfg.segment_bytes;
     out->max_message_bytes = log->cfg.max_message_bytes;
+    out->compression = log->cfg.compression;
+    out->min_insync_replicas = 0;
+    out->replication_factor = 0;
 }
 
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)
@@ -476,6 +542,7 @@ struct bk_topic_job {
     bk_topic_t *grow;           /* a grow of this topic, NULL for a creation */
     uint32_t from;              /* a grow: the partition count before it */
     bk_partition_t **new_parts; /* a grow: partitions [from, partitions) it made */
+    int reconfig;               /* a grow job that only rewrites the settings to cfg */
     int rc;
     int started; /* queued on the threadpool (else waiting for the one before it) */
     bk_topic_waiter_t *waiters, **tail;
@@ -598,7 +665,8 @@ static void work_create(uv_work_t *req)
         job->rc = open_partitions(t, job->from, job->partitions, 1, job->new_parts);
         if (job->rc < 0) /* before the metadata: the new directories are nobody's */
             remove_unpublished(job->log, t->name, job->from, job->partitions);
-        else if ((job->rc = write_meta(job->log, t->name, t->id, job->partitions, &t->cfg)) < 0)
+        else if ((job->rc = write_meta(job->log, t->name, t->id, job->partitions,
+                                       job->reconfig ? &job->cfg : &t->cfg)) < 0)
             for (uint32_t i = job->from; i < job->partitions; i++)
                 bk_partition_free(job->new_parts[i - job->from]);
         return;
@@ -662,12 +730,16 @@ static bk_topic_t *created(bk_log_t *log, struct bk_topic_job *job, int *rc)
 static bk_topic_t *grown(struct bk_topic_job *job, int rc)
 {
     bk_topic_t *t = job->grow;
-    if (rc == 0) {
+    if (rc == 0 && !job->reconfig) {
         memcpy(&t->parts[job->from], job->new_parts,
                (job->partitions - job->from) * sizeof *t->parts);
         bk_trace_info("log", "topic %s grew from %" PRIu32 " to %" PRIu32 " partitions", t->name,
                       job->from, job->partitions);
         t->npart = job->partitions;
+    }
+    if (rc == 0 && job->reconfig) {
+        t->cfg = job->cfg;
+        bk_trace_info("log", "topic %s: settings changed", t->name);
     }
     free(job->new_parts);
     return t;
@@ -793,6 +865,30 @@ int bk_log_topic_grow_async(bk_log_t *log, bk_topic_t *t, uint32_t new_count,
     }
     if (job)
         free(job->new_parts);
+    free(job);
+    return rc;
+}
+
+int bk_log_topic_reconfigure_async(bk_log_t *log, bk_topic_t *t, const bk_topic_config_t *cfg,
+                                   bk_topic_created_cb cb, void *arg)
+{
+    int rc = changeable(log, t);
+    if (rc)
+        return rc;
+    if (!bk_topic_config_valid(cfg))
+        return BK_EINVAL;
+    struct bk_topic_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return UV_ENOMEM;
+    job->tail = &job->waiters;
+    job->log = log;
+    job->grow = t;
+    job->reconfig = 1;
+    job->from = job->partitions = t->npart;
+    job->cfg = *cfg;
+    if ((rc = add_waiter(job, cb, arg)) == 0 && (rc = enqueue_job(log, job)) == 0)
+        return 0;
+    free(job->waiters);
     free(job);
     return rc;
 }

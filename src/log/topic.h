@@ -13,6 +13,8 @@
 #define BK_LOG_MAX_PARTITIONS 10000u
 /* Largest segment size (index positions are 32-bit). */
 #define BK_LOG_MAX_SEGMENT_BYTES ((uint64_t)2 << 30)
+/* Most replicas a topic setting may name (min.insync.replicas, replication factor). */
+#define BK_LOG_MAX_REPLICAS 64u
 /* Directory under the data directory that holds deleted topics until they are removed. '+'
  * cannot appear in a topic name, so no topic file or directory can collide with it. */
 #define BK_LOG_TRASH "+trash"
@@ -45,7 +47,9 @@ int bk_topic_idle(const bk_topic_t *t);
 /* 1 when cfg holds usable settings. */
 int bk_topic_config_valid(const bk_topic_config_t *cfg);
 
-/* Metadata text for a topic (the format in format.c): version 3 with an id and cfg, version 2
+/* Metadata text for a topic (the format in format.c): version 4 when a compression or
+ * replication setting differs from its default (the id may then be 0), else version 3 with an
+ * id and cfg, version 2
  * when id is 0 (a topic made before ids, rewritten), version 1 (no settings) when cfg is NULL.
  * Returns its length or a negative error. Exposed for tests. */
 int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint64_t id, uint32_t partitions,

@@ -33,7 +33,7 @@
  * creates and configures topics like the leader's), then one entry per requested partition:
  *
  *   size   field
- *      4   magic               "BKR2"
+ *      4   magic               "BKR3"
  *      8   leader_epoch
  *      4   error               0 ok, 1 not leader, 2 fenced (the requester knows a higher epoch)
  *      4   topic_count
@@ -46,6 +46,9 @@
  *      8     retention_bytes   signed, -1 = unlimited
  *      8     segment_bytes     unsigned
  *      4     max_message_bytes
+ *      4     compression       compression.type (bk_topic_config_t: 0 producer, 1 + codec)
+ *      4     min_insync_replicas   0 = the broker's flag
+ *      4     replication_factor    0 = not asked
  *      4   partition_count
  *          then partition_count times:
  *   2+n      topic             string
@@ -72,11 +75,11 @@
 #include "brook/replication.h"
 
 #define REQ_MAGIC "BKF2"                         /* BKF1: before topic ids */
-#define RESP_MAGIC "BKR2"                        /* BKR1: before topic ids */
+#define RESP_MAGIC "BKR3" /* BKR2: before topic compression/replication settings */
 #define REQ_HEAD_MIN (4 + 8 + 2 + 8 + 4 + 4 + 4) /* without the id bytes */
 #define REQ_PART_MIN (2 + 1 + 8 + 4 + 8 + 4)
 #define RESP_HEAD (4 + 8 + 4 + 4)
-#define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4)
+#define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4)
 #define RESP_PART_MIN (2 + 1 + 4 + 4 + 8 + 8 + 8 + 4)
 
 /* ---------- names ---------- */
@@ -205,6 +208,11 @@ static int read_topic(rd_t *r, void *out)
     if (get_be(r, 8, &t->id) || get_u32(r, &t->partitions) || get_i64(r, &t->retention_ms) ||
         get_i64(r, &t->retention_bytes) || get_be(r, 8, &seg) || get_u32(r, &t->max_message_bytes))
         return BK_EINVAL;
+    uint32_t compression;
+    if (get_u32(r, &compression) || get_u32(r, &t->min_insync_replicas) ||
+        get_u32(r, &t->replication_factor))
+        return BK_EINVAL;
+    t->compression = (int32_t)compression;
     t->segment_bytes = seg;
     return 0;
 }
@@ -399,6 +407,9 @@ int bk_fetch_response_begin(bk_fetch_buf_t *b, const bk_fetch_resp_t *s,
         put_be(b, (uint64_t)t->retention_bytes, 8);
         put_be(b, t->segment_bytes, 8);
         put_be(b, t->max_message_bytes, 4);
+        put_be(b, (uint32_t)t->compression, 4);
+        put_be(b, t->min_insync_replicas, 4);
+        put_be(b, t->replication_factor, 4);
     }
     put_be(b, np, 4);
     return 0;

@@ -90,6 +90,26 @@ static void after_topic_job(void *arg, int status, bk_topic_t *t)
     next_round(r);
 }
 
+static bk_topic_config_t leader_config(const bk_fetch_topic_t *tp)
+{
+    return (bk_topic_config_t){tp->retention_ms,        tp->retention_bytes,
+                               tp->segment_bytes,       tp->max_message_bytes,
+                               tp->compression,         tp->min_insync_replicas,
+                               tp->replication_factor};
+}
+
+/* Whether t's settings differ from the leader's tp (changed there since t was made). */
+static int config_differs(const bk_topic_t *t, const bk_fetch_topic_t *tp)
+{
+    bk_topic_config_t want = leader_config(tp);
+    const bk_topic_config_t *c = bk_topic_config(t);
+    return c->retention_ms != want.retention_ms || c->retention_bytes != want.retention_bytes ||
+           c->segment_bytes != want.segment_bytes ||
+           c->max_message_bytes != want.max_message_bytes || c->compression != want.compression ||
+           c->min_insync_replicas != want.min_insync_replicas ||
+           c->replication_factor != want.replication_factor;
+}
+
 /* Starts creating or growing topic name like the leader's tp, off the loop; the next fetch
  * waits for it. t: the local topic (NULL: create). */
 static void topic_job(bk_replicator_t *r, const bk_fetch_topic_t *tp, bk_topic_t *t)
@@ -97,8 +117,7 @@ static void topic_job(bk_replicator_t *r, const bk_fetch_topic_t *tp, bk_topic_t
     op_t *op = bk_repl_op_new(r, OP_TOPIC, r->f_term);
     int rc = UV_ENOMEM;
     if (op != NULL && t == NULL) {
-        bk_topic_config_t cfg = {tp->retention_ms, tp->retention_bytes, tp->segment_bytes,
-                                 tp->max_message_bytes};
+        bk_topic_config_t cfg = leader_config(tp);
         rc = bk_log_topic_create_async_as(r->log, tp->name, tp->name_len, tp->id, tp->partitions,
                                           &cfg, after_topic_job, op);
         if (rc == 0)
@@ -106,6 +125,11 @@ static void topic_job(bk_replicator_t *r, const bk_fetch_topic_t *tp, bk_topic_t
                           "creating topic %.*s (%" PRIu32 " partitions) like the "
                           "leader's",
                           (int)tp->name_len, tp->name, tp->partitions);
+    } else if (op != NULL && bk_topic_partition_count(t) >= tp->partitions) {
+        bk_topic_config_t cfg = leader_config(tp); /* settings changed on the leader */
+        rc = bk_log_topic_reconfigure_async(r->log, t, &cfg, after_topic_job, op);
+        if (rc == UV_EBUSY)
+            rc = bk_log_topic_await_growth(r->log, t, after_topic_job, op);
     } else if (op != NULL) {
         rc = bk_log_topic_grow_async(r->log, t, tp->partitions, after_topic_job, op);
         if (rc == UV_EBUSY) /* a growth begun while we led: wait for it, then compare again */
@@ -179,7 +203,7 @@ static int apply_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
             t = NULL;
             recreated = 1;
         }
-        if (t == NULL || bk_topic_partition_count(t) < tp.partitions)
+        if (t == NULL || bk_topic_partition_count(t) < tp.partitions || config_differs(t, &tp))
             topic_job(r, &tp, t);
     }
     return recreated;

@@ -511,7 +511,10 @@ static int encode_answer(bk_replicator_t *r, const bk_fetch_req_t *req, int32_t 
                                        c->retention_bytes,
                                        c->segment_bytes,
                                        c->max_message_bytes,
-                                       bk_topic_id(t)};
+                                       bk_topic_id(t),
+                                       c->compression,
+                                       c->min_insync_replicas,
+                                       c->replication_factor};
     }
     int rc = bk_fetch_response_begin(b, &resp, topics, nt, np);
     free(topics);

@@ -434,12 +434,30 @@ int bk_replicator_check_insync(bk_replicator_t *r, bk_partition_t *p)
     int64_t epoch;
     if (!r->leading || !bk_election_can_ack(r->election, &epoch) || epoch != r->term_epoch)
         return BK_ENOTLEADER;
-    if (r->cfg.min_insync <= 1)
+    uint32_t min_insync = bk_replicator_min_insync(r, p);
+    if (min_insync <= 1)
         return 0;
     part_t *part = bk_repl_part(r, p);
     if (part == NULL || !bk_repl_leader_ensure_isr(r, part, p))
         return UV_EAGAIN; /* the term's ISR is not known yet */
-    return bk_isr_size(&part->isr) < (int)r->cfg.min_insync ? UV_EAGAIN : 0;
+    return bk_isr_size(&part->isr) < (int)min_insync ? UV_EAGAIN : 0;
+}
+
+uint32_t bk_replicator_min_insync(const bk_replicator_t *r, bk_partition_t *p)
+{
+    uint32_t topic = bk_topic_config(bk_partition_topic(p))->min_insync_replicas;
+    return topic ? topic : r->cfg.min_insync;
+}
+
+int bk_replicator_live_brokers(bk_replicator_t *r)
+{
+    if (r->standalone || !r->leading)
+        return 1;
+    uint64_t now = bk_now_ms();
+    int n = 1;
+    for (int i = 0; i < r->nfollowers; i++)
+        n += r->followers[i].instance != 0 && now < r->followers[i].live_until;
+    return n;
 }
 
 int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset,

@@ -70,7 +70,7 @@ static void test_create_find_and_persist(void)
     uint64_t id = 0;
     int has = 0;
     bk_topic_config_t tc, defaults = {cfg.retention_ms, cfg.retention_bytes, cfg.segment_bytes,
-                                      cfg.max_message_bytes};
+                                      cfg.max_message_bytes, 0, 0, 0};
     int wl = bk_topic_meta_format(want, sizeof want, "zeta", zeta_id, 2, &defaults);
     CHECK(meta && (size_t)wl == len && memcmp(meta, want, len) == 0);
     char head[256];
@@ -203,7 +203,7 @@ static void test_configs_persist(void)
     CHECK_EQ_INT(d.retention_bytes, -1);
     CHECK_EQ_INT(d.segment_bytes, (uint64_t)128 << 20);
     CHECK_EQ_INT(d.max_message_bytes, 1 << 20);
-    bk_topic_config_t c = {3600000, 1 << 30, 1 << 20, 4096};
+    bk_topic_config_t c = {3600000, 1 << 30, 1 << 20, 4096, 0, 0, 0};
     bk_topic_t *t = NULL, *plain = NULL;
     CHECK_EQ_INT(bk_log_topic_create_with(log, "conf", 4, 2, &c, &t), 0);
     CHECK_EQ_INT(bk_log_topic_create_with(log, "plain", 5, 1, NULL, &plain), 0);
@@ -318,7 +318,7 @@ static void test_create_as_keeps_the_given_id(void)
 
 static void test_metadata_parser_is_strict(void)
 {
-    bk_topic_config_t c = {1, 2, 4096, 4}, out;
+    bk_topic_config_t c = {1, 2, 4096, 4, 0, 0, 0}, out;
     char text[512];
     uint32_t n;
     uint64_t id;
