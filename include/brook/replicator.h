@@ -58,7 +58,10 @@ int64_t bk_replicator_high_watermark(bk_replicator_t *r, bk_partition_t *p);
 int bk_replicator_check_insync(bk_replicator_t *r, bk_partition_t *p);
 
 /* acks=all: cb(arg, 0) once p's replicated HW >= end_offset; cb(arg, error) if this broker
- * stops leading (or the term changes) first. Exactly once, never from inside this call. */
+ * stops leading (or the term changes) first. Exactly once, never from inside this call.
+ * When the HW covers end_offset while fewer than min_insync replicas are in sync (the set
+ * shrank after the append), the status is BK_ENOREPLICAS instead of 0: outcome unknown, never
+ * acknowledged (returned at once when that is already the case at this call). */
 int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset,
                        void (*cb)(void *arg, int status), void *arg);
 

@@ -90,3 +90,8 @@ int bk_repl_eligible(const bk_isr_t *const *isrs, size_t n, const char *id)
     }
     return 1;
 }
+
+int bk_repl_ack_status(int isr_size, uint32_t min_insync)
+{
+    return isr_size >= 0 && (uint32_t)isr_size >= min_insync ? 0 : BK_ENOREPLICAS;
+}

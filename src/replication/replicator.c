@@ -211,8 +211,18 @@ static void run_list(waiter_t *list, int status)
     }
 }
 
-/* Answers the waiters of part whose end offset the HW now covers. */
-static void run_waiters(part_t *part, int64_t hw)
+/* Status for the acks=all waiters of part that its HW covers now: on a leader, the HW must
+ * have been computed over at least --min-insync-replicas replicas (checked at completion, as
+ * Kafka does: the set may have shrunk after the append's own check). */
+static int covered_status(const bk_replicator_t *r, const part_t *part)
+{
+    if (r->standalone || !r->leading || part->isr_term != r->term_id)
+        return 0; /* no replicas to count, or a HW committed in an earlier term */
+    return bk_repl_ack_status(bk_isr_size(&part->isr), r->cfg.min_insync);
+}
+
+/* Answers the waiters of part whose end offset the HW now covers, with status. */
+static void run_waiters(part_t *part, int64_t hw, int status)
 {
     waiter_t *due = NULL;
     waiter_t *w = part->waiters;
@@ -225,7 +235,7 @@ static void run_waiters(part_t *part, int64_t hw)
         w = n;
     }
     /* due is newest-first after the pushes over a newest-first list: oldest-first reversed */
-    run_list(due, 0);
+    run_list(due, status);
 }
 
 void bk_repl_fail_waiters(bk_replicator_t *r, int status)
@@ -253,7 +263,7 @@ static void on_ready(uv_timer_t *t)
 void bk_repl_hw_changed(bk_replicator_t *r, part_t *part, bk_partition_t *p)
 {
     if (part != NULL)
-        run_waiters(part, bk_replicator_high_watermark(r, p));
+        run_waiters(part, bk_replicator_high_watermark(r, p), covered_status(r, part));
     if (r->hw_hook)
         r->hw_hook(r->hw_arg, p);
 }
@@ -457,6 +467,11 @@ int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset
     w->cb = cb;
     w->arg = arg;
     if (bk_replicator_high_watermark(r, p) >= end_offset) {
+        int status = covered_status(r, part);
+        if (status != 0) {
+            free(w); /* the set shrank under the minimum while the append was queued */
+            return status;
+        }
         waiter_push(&r->ready, w);
         int rc = uv_timer_start(&r->ready_timer, on_ready, 0, 0);
         if (rc != 0) {

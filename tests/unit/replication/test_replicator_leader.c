@@ -49,6 +49,8 @@ static void cleanup(void)
 
 static void shared_redis_start(void)
 {
+    if (redis.pid > 0)
+        return; /* started by an earlier case */
     atexit(cleanup);
     if (redis_start(&redis) != 0) {
         fprintf(stderr, "redis-server did not start\n");
@@ -274,10 +276,12 @@ static void on_flag(void *arg)
     *(int *)arg = 1;
 }
 
+static const char *isr_key = "rt:isr";
+
 static int isr_lists(void *arg)
 {
     char buf[512];
-    return strstr(redis_get("rt:isr", buf, sizeof buf), (const char *)arg) != NULL;
+    return strstr(redis_get(isr_key, buf, sizeof buf), (const char *)arg) != NULL;
 }
 
 static int64_t batches_end(const answer_t *a)
@@ -492,6 +496,138 @@ static void test_leader_serves_fetches(void)
     free_bufs();
 }
 
+/* A leader with its log, election (cluster "rm" on the shared Redis) and replicator, and a
+ * follower F in the ISR as Redis sees it; torn down by cluster_down. */
+typedef struct {
+    uv_loop_t loop;
+    char dir[32];
+    bk_log_t *log;
+    bk_topic_t *t;
+    bk_partition_t *p;
+    bk_election_t *e;
+    bk_http_client_t *client;
+    bk_replicator_t *r;
+    int64_t epoch;
+} cluster_t;
+
+static void cluster_up(cluster_t *c, const char *cluster, uint32_t partitions,
+                       const bk_replication_config_t *rc)
+{
+    shared_redis_start();
+    uv_loop_init(&c->loop);
+    bk_http_set_ready_hook(on_ready);
+    snprintf(c->dir, sizeof c->dir, "/tmp/brook-repl-log-XXXXXX");
+    CHECK(mkdtemp(c->dir) != NULL);
+    bk_log_config_t lc;
+    bk_log_config_defaults(&lc);
+    lc.data_dir = c->dir;
+    CHECK_EQ_INT(bk_log_open(&c->loop, &lc, &c->log), 0);
+    bk_log_set_commit_hook(c->log, on_commit, NULL);
+    CHECK_EQ_INT(bk_log_topic_create(c->log, "t", 1, partitions, &c->t), 0);
+    fetch_topic_id = bk_topic_id(c->t);
+    c->p = bk_topic_partition(c->t, 0);
+    bk_election_config_t ec;
+    bk_election_config_defaults(&ec);
+    ec.redis_host = "127.0.0.1";
+    ec.redis_port = redis.port;
+    ec.cluster = cluster;
+    ec.broker_id = "L";
+    ec.advertised_url = "http://127.0.0.1:1";
+    ec.lease_ms = 2000;
+    ec.renew_ms = 500;
+    leader_now = 0;
+    CHECK_EQ_INT(bk_election_start(&c->loop, &ec, on_change, &c->e, &c->e), 0);
+    CHECK(run_until(&c->loop, flag_set, &leader_now, 3000));
+    bk_election_view_t v;
+    bk_election_view(c->e, &v);
+    c->epoch = v.epoch;
+    CHECK_EQ_INT(bk_http_client_new(&c->loop, &c->client), 0);
+    CHECK_EQ_INT(bk_replicator_new(&c->loop, c->log, c->e, c->client, rc, &c->r), 0);
+    commit_target = change_target = c->r;
+    char key[64];
+    snprintf(key, sizeof key, "%s:isr", cluster);
+    isr_key = strdup(key);
+    CHECK(run_until(&c->loop, isr_lists, "\"isr\":[\"L\"]", 3000));
+}
+
+static void cluster_down(cluster_t *c)
+{
+    int stopped = 0;
+    commit_target = change_target = NULL;
+    bk_replicator_stop(c->r, on_flag, &stopped);
+    CHECK(run_until(&c->loop, flag_set, &stopped, 2000));
+    int closed = 0;
+    bk_http_client_close(c->client, on_flag, &closed);
+    CHECK(run_until(&c->loop, flag_set, &closed, 2000));
+    int estopped = 0;
+    bk_election_stop(c->e, on_flag, &estopped);
+    CHECK(run_until(&c->loop, flag_set, &estopped, 3000));
+    int lclosed = 0;
+    bk_log_close(c->log, on_flag, &lclosed);
+    CHECK(run_until(&c->loop, flag_set, &lclosed, 3000));
+    run_for(&c->loop, 10);
+    CHECK_EQ_INT(uv_loop_close(&c->loop), 0);
+    nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free_bufs();
+    free((char *)isr_key);
+    isr_key = "rt:isr";
+}
+
+/* Issue 9, D8: --min-insync-replicas is checked again when the write is replicated. With a
+ * minimum of 2, a write appended while F was in sync, whose HW passes it only once F has left
+ * the ISR (the leader alone), is answered BK_ENOREPLICAS, never 0; so is a wait registered
+ * when that has already happened. Once F is back in sync, writes are acknowledged again. */
+static void test_min_insync_after_append(void)
+{
+    cluster_t c;
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    rc.replica_lag_ms = 600;
+    rc.min_insync = 2;
+    cluster_up(&c, "rm", 1, &rc);
+    int32_t epoch = (int32_t)c.epoch;
+    answer_t a;
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, isr_lists, "\"F\"", 3000));
+    CHECK_EQ_INT(bk_replicator_check_insync(c.r, c.p), 0);
+
+    append(&c.loop, c.p, "a", epoch);
+    waiter_t w;
+    CHECK_EQ_INT(wait_for(c.r, c.p, 1, &w), 0);
+    take_answer(fetch(c.r, "F", c.epoch, 1, epoch, 0), &a); /* F holds it: acknowledged */
+    free(a.body);
+    CHECK(run_until(&c.loop, flag_set, &w.done, 1000));
+    CHECK_EQ_INT(w.status, 0);
+
+    /* F goes silent with the write appended: the ISR shrinks to {L}, the HW passes it. */
+    append(&c.loop, c.p, "b", epoch);
+    CHECK_EQ_INT(wait_for(c.r, c.p, 2, &w), 0);
+    CHECK(run_until(&c.loop, isr_lists, "\"isr\":[\"L\"]", 4000));
+    CHECK(run_until(&c.loop, flag_set, &w.done, 1000));
+    CHECK_EQ_INT(w.status, BK_ENOREPLICAS);
+    CHECK(!w.ran_inside);
+    CHECK_EQ_INT(bk_replicator_high_watermark(c.r, c.p), 2);
+    /* Appended under the minimum already passed: refused at once, not acknowledged. */
+    CHECK_EQ_INT(bk_replicator_check_insync(c.r, c.p), UV_EAGAIN);
+    append(&c.loop, c.p, "c", epoch);
+    CHECK_EQ_INT(wait_for(c.r, c.p, 3, &w), BK_ENOREPLICAS);
+    CHECK(!w.done);
+
+    /* F back and caught up: in sync again, acknowledged again. */
+    take_answer(fetch(c.r, "F", c.epoch, 3, epoch, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, isr_lists, "\"F\"", 3000));
+    append(&c.loop, c.p, "d", epoch);
+    CHECK_EQ_INT(wait_for(c.r, c.p, 4, &w), 0);
+    take_answer(fetch(c.r, "F", c.epoch, 4, epoch, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, flag_set, &w.done, 1000));
+    CHECK_EQ_INT(w.status, 0);
+    cluster_down(&c);
+}
+
 static void test_standalone(void)
 {
     uv_loop_t loop;
@@ -562,4 +698,5 @@ static void test_standalone(void)
     free_bufs();
 }
 
-CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches))
+CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches),
+           CASE(test_min_insync_after_append))

