@@ -452,9 +452,39 @@ static int64_t divergence(bk_partition_t *p, const bk_fetch_req_part_t *q)
     return bk_repl_diverging_end(q->last_fetched_epoch, q->fetch_offset, end, found);
 }
 
-/* Appends the answer for one requested partition; budget: record bytes left in the answer. */
+/* Record bytes an answer may still take: the follower's max_bytes, except that the first
+ * partition with data always gets at least its first batch whatever its size (else a batch
+ * larger than the budget would never be sent). Past the budget nothing more is added, so an
+ * answer's records never pass max(max_bytes, one batch): what the follower's client accepts
+ * (bk_repl_answer_cap). */
+typedef struct {
+    size_t left;
+    int any; /* records were added already */
+} budget_t;
+
+/* Reads the batches of p from offset for the answer within bg. Returns the bytes in *scratch
+ * to send (0: none), or a negative error. */
+static int64_t read_within(bk_partition_t *p, int64_t offset, int64_t limit, budget_t *bg,
+                           uint8_t **scratch, size_t *cap)
+{
+    if (bg->left == 0)
+        return 0;
+    size_t len = 0;
+    int n = bk_partition_read_raw(p, offset, limit, bg->left, scratch, cap, &len);
+    if (n <= 0)
+        return n;
+    if (len > bg->left && bg->any) {
+        bg->left = 0; /* one batch larger than what is left: it goes first in a later answer */
+        return 0;
+    }
+    bg->left -= len < bg->left ? len : bg->left;
+    bg->any = 1;
+    return (int64_t)len;
+}
+
+/* Appends the answer for one requested partition within the answer's record budget. */
 static int put_part(bk_replicator_t *r, bk_fetch_buf_t *b, const bk_fetch_req_part_t *q,
-                    size_t *budget, uint8_t **scratch, size_t *cap)
+                    budget_t *budget, uint8_t **scratch, size_t *cap)
 {
     bk_fetch_resp_part_t rp = {.topic = q->topic,
                                .topic_len = q->topic_len,
@@ -475,18 +505,16 @@ static int put_part(bk_replicator_t *r, bk_fetch_buf_t *b, const bk_fetch_req_pa
         return bk_fetch_response_put_part(b, &rp);
     if (q->fetch_offset < start) {
         rp.error = BK_FETCH_PART_RANGE;
-    } else if (q->fetch_offset<durable && * budget> 0) {
-        size_t len = 0;
-        int n = bk_partition_read_raw(p, q->fetch_offset, durable, *budget, scratch, cap, &len);
+    } else if (q->fetch_offset < durable) {
+        int64_t n = read_within(p, q->fetch_offset, durable, budget, scratch, cap);
         if (n < 0) {
             bk_trace_warn("replication", "reading %s-%u from %" PRId64 " for a follower: %s",
                           bk_topic_name(bk_partition_topic(p)), q->partition, q->fetch_offset,
-                          bk_strerror(n));
+                          bk_strerror((int)n));
             rp.error = BK_FETCH_PART_RANGE;
-        } else if (n > 0 && len > 0) {
+        } else if (n > 0) {
             rp.records = *scratch;
-            rp.records_len = len;
-            *budget -= len < *budget ? len : *budget;
+            rp.records_len = (size_t)n;
         }
     }
     return bk_fetch_response_put_part(b, &rp);
@@ -517,7 +545,7 @@ static int encode_answer(bk_replicator_t *r, const bk_fetch_req_t *req, int32_t 
     free(topics);
     uint32_t max =
         req->max_bytes < r->cfg.fetch_max_bytes ? req->max_bytes : r->cfg.fetch_max_bytes;
-    size_t budget = max ? max : 1;
+    budget_t budget = {max ? max : 1, 0};
     uint8_t *scratch = NULL;
     size_t cap = 0;
     bk_fetch_req_t it = *req;

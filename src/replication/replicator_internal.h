@@ -151,6 +151,10 @@ struct bk_replicator {
     int f_soon;    /* something asks for a quick retry (truncation busy) */
     int f_refused; /* the leader refuses our id (another broker uses it): may not lead */
     uint32_t f_backoff;
+    uint64_t f_rounds;     /* fetches sent: rotates the request's first topic */
+    uint64_t f_fail_since; /* first of the failed fetches in a row (0: the last one worked) */
+    uint64_t f_warn_at;    /* no warning about failed fetches before this */
+    int f_fail_loud;       /* the failure at hand deserves a warning at once */
     uv_timer_t f_timer;
     int f_timer_armed;
 };

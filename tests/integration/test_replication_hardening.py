@@ -99,5 +99,53 @@ def test_min_insync_checked_after_append():
         no_sanitizer_reports(bs)
 
 
+# ---- D4 ---------------------------------------------------------------------------------------
+
+def post_records(b, topic, partition, values, acks="1", timeout=120):
+    body = json.dumps({"records": [{"value": v} for v in values]})
+    return b.request("POST", "/topics/%s/partitions/%d?acks=%s" % (topic, partition, acks),
+                     body=body, headers={"Content-Type": "application/vnd.kafka.json.v2+json"},
+                     timeout=timeout)
+
+
+def test_large_batches_never_wedge_a_follower():
+    """Follower paused; nine ~0.9 MiB batches to partition 0 and one ~63 MB batch to
+    partition 1 (both legal). Resumed, the follower catches up on both (a fetch answer never
+    passes what its client accepts, and the large batch goes alone), rejoins the ISR, and
+    acks=all writes with min ISR 2 succeed again."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start_n(c, r, 2, min_isr=2, lag_ms=2000)
+        leader, _ = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        follower = next(b for b in bs if b is not leader)
+        st, body, _ = leader.post_json("/topics", {"name": "big", "partitions": 2})
+        assert st == 201, (st, body)
+        wait_until(lambda: visible_end(follower, "big", 1) == 0, what="follower has the topic")
+        follower.signal(signal.SIGSTOP)
+        wait_isr(r, [leader.name])
+        value = "x" * (900 * 1024)
+        for k in range(9):
+            st, body, _ = post_records(leader, "big", 0, [value + str(k)])
+            assert st == 200, (st, body)
+        st, body, _ = post_records(leader, "big", 1, [value + str(k) for k in range(70)])
+        assert st == 200, (st, body)
+        ends = (visible_end(leader, "big", 0), visible_end(leader, "big", 1))
+        assert ends == (9, 70), ends
+        follower.signal(signal.SIGCONT)
+        t0 = time.monotonic()
+        wait_until(lambda: (visible_end(follower, "big", 0), visible_end(follower, "big", 1))
+                   == (9, 70), timeout=60, interval=0.2, what="the follower to catch up")
+        took = time.monotonic() - t0
+        wait_isr(r, [b.name for b in bs], timeout=20)
+        st, body, _ = produce_acks(leader.port, "after", "big")
+        print("follower caught up on 9 + 70 records (%d bytes on disk) in %.1fs; acks=all -> %s"
+              % (len(partition_bytes(follower.data_dir, "big", 1)), took, st), flush=True)
+        assert st == 200, (st, body)
+        assert partition_bytes(follower.data_dir, "big", 1) == \
+            partition_bytes(leader.data_dir, "big", 1)
+        no_sanitizer_reports(bs)
+
+
 if __name__ == "__main__":
-    brook.run([test_min_insync_checked_after_append])
+    brook.run([test_min_insync_checked_after_append, test_large_batches_never_wedge_a_follower])

@@ -8,6 +8,7 @@
 #include "brook/common.h"
 #include "brook/replication.h"
 #include "check.h"
+#include "log/format.h"
 #include "replication/replica_logic.h"
 
 /* A log as a list of batches (base offset, count, epoch); epoch_end as the log's contract. */
@@ -258,7 +259,23 @@ static void test_ack_status(void)
     CHECK_EQ_INT(bk_repl_ack_status(bk_isr_size(&s), 2), BK_ENOREPLICAS);
 }
 
+/* The follower's answer cap holds the largest batch a log may hold on top of headers for
+ * what it asked (issue 9, D4: a 63 MB batch behind 8 MiB of others wedged a follower whose
+ * client took 64 MiB). */
+_Static_assert(BK_FETCH_MAX_BATCH == BK_BATCH_MAX_BYTES, "the log's batch limit changed");
+
+static void test_answer_cap(void)
+{
+    uint32_t max = 8u << 20;
+    size_t req = 4200 * (26 + 249) + 200; /* 4,200 partitions of a 249-character topic */
+    uint64_t cap = bk_repl_answer_cap(max, req);
+    CHECK(cap >= BK_FETCH_MAX_BATCH + 2 * (uint64_t)req + 4200 * (42 + 249));
+    CHECK(cap >= (uint64_t)max + 2 * (uint64_t)req);
+    CHECK(bk_repl_answer_cap(UINT32_MAX, 0) >= UINT32_MAX);
+    CHECK(bk_repl_answer_cap(max, req) < bk_repl_answer_cap(max, 2 * req));
+}
+
 CHECK_MAIN(CASE(test_diverging_end_rules), CASE(test_truncate_target),
            CASE(test_converges_to_the_leaders_prefix), CASE(test_longer_same_epoch_tail),
            CASE(test_backoff), CASE(test_follower_hw), CASE(test_batches_end), CASE(test_eligible),
-           CASE(test_isr_carry), CASE(test_ack_status))
+           CASE(test_isr_carry), CASE(test_ack_status), CASE(test_answer_cap))

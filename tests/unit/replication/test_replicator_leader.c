@@ -120,7 +120,8 @@ typedef struct {
     uint8_t *body;
     size_t len;
     bk_fetch_resp_t resp;
-    bk_fetch_resp_part_t part; /* the first partition */
+    bk_fetch_resp_part_t part;   /* the first partition */
+    bk_fetch_resp_part_t second; /* the second one, if any */
     int nparts;
     int ntopics;
 } answer_t;
@@ -145,8 +146,11 @@ static void take_answer(bk_exchange_t *ex, answer_t *a)
         bk_fetch_resp_t it = a->resp;
         bk_fetch_resp_part_t p;
         while (bk_fetch_response_next_part(&it, &p)) {
-            if (a->nparts++ == 0)
+            if (a->nparts == 0)
                 a->part = p;
+            else if (a->nparts == 1)
+                a->second = p;
+            a->nparts++;
         }
     } else if (a->status == 200) {
         CHECK(!"undecodable fetch answer");
@@ -175,6 +179,34 @@ static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_ep
     bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
     bk_fetch_buf_free(b);
     CHECK_EQ_INT(bk_fetch_request_encode(b, &req, &part, 1), 0);
+    bk_exchange_t *ex = bk_exchange_new();
+    ex->body = b->data;
+    ex->body_len = b->len;
+    ex->keep_alive = 1;
+    ex->state = BK_EX_DISPATCHED;
+    bk_replicator_serve_fetch(r, ex);
+    return ex;
+}
+
+/* A fetch of partitions first and second of "t" (in that order) from the given offsets (empty
+ * logs assumed: last epoch -1 at offset 0, else epoch), asking for max_bytes of records. */
+static bk_exchange_t *fetch2(bk_replicator_t *r, int64_t known_epoch, uint32_t first,
+                             int64_t off1, uint32_t second, int64_t off2, int32_t epoch,
+                             uint32_t max_bytes, size_t *req_len)
+{
+    bk_fetch_req_t req = {.known_epoch = known_epoch,
+                          .id = "F",
+                          .id_len = 1,
+                          .instance = fetch_instance,
+                          .max_wait_ms = 0,
+                          .max_bytes = max_bytes};
+    bk_fetch_req_part_t parts[2] = {
+        {"t", 1, first, off1, off1 ? epoch : -1, fetch_topic_id},
+        {"t", 1, second, off2, off2 ? epoch : -1, fetch_topic_id}};
+    bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
+    bk_fetch_buf_free(b);
+    CHECK_EQ_INT(bk_fetch_request_encode(b, &req, parts, 2), 0);
+    *req_len = b->len;
     bk_exchange_t *ex = bk_exchange_new();
     ex->body = b->data;
     ex->body_len = b->len;
@@ -628,6 +660,72 @@ static void test_min_insync_after_append(void)
     cluster_down(&c);
 }
 
+/* Appends count records of size bytes to p as one batch. */
+static void append_big(uv_loop_t *loop, bk_partition_t *p, uint32_t count, size_t size,
+                       int32_t epoch)
+{
+    uint8_t *v = malloc(size);
+    memset(v, 'x', size);
+    bk_record_t *recs = calloc(count, sizeof *recs);
+    for (uint32_t i = 0; i < count; i++)
+        recs[i] = (bk_record_t){NULL, -1, v, (int32_t)size, NULL, 0, 0};
+    append_t a = {0};
+    CHECK_EQ_INT(bk_partition_append(p, recs, count, epoch, after_append, &a), 0);
+    CHECK(run_until(loop, flag_set, &a.done, 20000));
+    CHECK_EQ_INT(a.status, 0);
+    free(recs);
+    free(v);
+}
+
+/* Issue 9, D4: nine 0.9 MiB batches in partition 0 and one 63 MiB batch in partition 1. An
+ * answer stops adding once its record budget is spent, so it stays within what the follower's
+ * client accepts; the large batch still goes, alone, once its partition is the first with
+ * data: every fetch makes progress. */
+static void test_answers_bounded_and_progress(void)
+{
+    cluster_t c;
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    cluster_up(&c, "rb", 2, &rc);
+    int32_t epoch = (int32_t)c.epoch;
+    bk_partition_t *p1 = bk_topic_partition(c.t, 1);
+    size_t mib9 = (size_t)(0.9 * (1 << 20));
+    for (int i = 0; i < 9; i++)
+        append_big(&c.loop, c.p, 1, mib9, epoch);
+    append_big(&c.loop, p1, 70, mib9, epoch);
+    uint32_t max = 8u << 20;
+    size_t req_len = 0;
+    answer_t a;
+    take_answer(fetch2(c.r, c.epoch, 0, 0, 1, 0, epoch, max, &req_len), &a);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_INT(a.nparts, 2);
+    CHECK(a.part.records_len > 0 && a.part.records_len <= max);
+    CHECK_EQ_INT(a.second.records_len, 0); /* would pass the budget: not now */
+    CHECK(a.len <= max + (64u << 10));
+    CHECK(a.len <= bk_repl_answer_cap(max, req_len));
+    int64_t end0 = batches_end(&a);
+    CHECK(end0 >= 8 && end0 < 9);
+    free(a.body);
+    /* The rest of partition 0 first: the large batch still does not fit after it. */
+    take_answer(fetch2(c.r, c.epoch, 0, end0, 1, 0, epoch, max, &req_len), &a);
+    CHECK_EQ_INT(batches_end(&a), 9);
+    CHECK_EQ_INT(a.second.records_len, 0);
+    free(a.body);
+    /* Partition 1 first with data (the follower rotates its list, or 0 is done): the 63 MiB
+     * batch alone, within the follower's cap. */
+    take_answer(fetch2(c.r, c.epoch, 1, 0, 0, 9, epoch, max, &req_len), &a);
+    CHECK_EQ_INT(batches_end(&a), 70);
+    CHECK(a.part.records_len > 60u << 20);
+    CHECK_EQ_INT(a.second.records_len, 0);
+    CHECK(a.len <= bk_repl_answer_cap(max, req_len));
+    free(a.body);
+    take_answer(fetch2(c.r, c.epoch, 0, 0, 1, 0, epoch, max, &req_len), &a);
+    CHECK(a.part.records_len > 0); /* ... and first in the list, whatever comes after */
+    free(a.body);
+    cluster_down(&c);
+}
+
 static void test_standalone(void)
 {
     uv_loop_t loop;
@@ -699,4 +797,4 @@ static void test_standalone(void)
 }
 
 CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches),
-           CASE(test_min_insync_after_append))
+           CASE(test_min_insync_after_append), CASE(test_answers_bounded_and_progress))
