@@ -144,6 +144,10 @@ int bk_isr_size(const bk_isr_t *s);
  * append enforces whatever --max-batch-bytes or max.message.bytes allow): an answer carries at
  * least one whole batch, so a follower must accept this much on top of its byte budget. */
 #define BK_FETCH_MAX_BATCH ((uint64_t)64 << 20)
+/* Body limit of POST /replication/fetch on every broker, whatever --max-body-bytes says: the
+ * largest request a follower's HTTP client sends (64 MiB: over 240,000 partitions with the
+ * longest names at 275 bytes each), so replication never stops at a partition count. */
+#define BK_FETCH_MAX_REQUEST ((uint64_t)64 << 20)
 /* Room a follower leaves for the leader's topic list in an answer beyond what its own request
  * implies: 32 MiB, over 100,000 topics with the longest names. */
 #define BK_FETCH_TOPICS_ROOM ((uint64_t)32 << 20)

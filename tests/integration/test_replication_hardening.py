@@ -147,5 +147,33 @@ def test_large_batches_never_wedge_a_follower():
         no_sanitizer_reports(bs)
 
 
+# ---- D5 ---------------------------------------------------------------------------------------
+
+def test_fetch_request_not_limited_by_max_body():
+    """A follower's fetch lists every partition: a topic with a 249-character name and 300
+    partitions makes it ~82 KB, over --max-body-bytes 65536 (the same as 4,200 partitions
+    against the default 1 MiB). Replication goes on: the route has its own limit."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = start_n(c, r, 2, min_isr=1, lag_ms=2000, extra=["--max-body-bytes", "65536"])
+        leader, _ = wait_lead(bs)
+        wait_isr(r, [b.name for b in bs])
+        follower = next(b for b in bs if b is not leader)
+        name = "n" * 249
+        st, body, _ = leader.post_json("/topics", {"name": name, "partitions": 300})
+        assert st == 201, (st, body)
+        for part in (0, 150, 299):
+            st, body, _ = post_records(leader, name, part, ["v%d" % part])
+            assert st == 200, (st, body)
+        wait_until(lambda: all(visible_end(follower, name, p) == 1 for p in (0, 150, 299)),
+                   timeout=30, interval=0.2, what="the follower to replicate 300 partitions")
+        st, body, _ = produce_acks(leader.port, "small", "other")
+        assert st == 200, (st, body)
+        wait_until(lambda: visible_end(follower, "other") == 1, what="follower has 'other'")
+        assert "413" not in follower.stderr_text()
+        no_sanitizer_reports(bs)
+
+
 if __name__ == "__main__":
-    brook.run([test_min_insync_checked_after_append, test_large_batches_never_wedge_a_follower])
+    brook.run([test_min_insync_checked_after_append, test_large_batches_never_wedge_a_follower,
+               test_fetch_request_not_limited_by_max_body])
