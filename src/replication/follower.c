@@ -198,13 +198,13 @@ static int leader_has(const bk_fetch_resp_t *a, const char *name)
 }
 
 /* Deletes every local topic the leader's answer does not list (the answer lists all of the
- * leader's topics): a topic deleted on the leader goes from its followers too, so it cannot
- * come back with a failover. Nothing acknowledged is lost by this: a write acknowledged with
- * acks=all is held by every in-sync replica, the leader included, and so is its topic. */
+ * leader's topics, none when it has none): a topic deleted on the leader goes from its
+ * followers too, and the leader acknowledges the deletion only once its in-sync followers'
+ * fetches show it done, so it cannot come back with a failover. Nothing acknowledged is lost
+ * by this: a write acknowledged with acks=all is held by every in-sync replica, the leader
+ * included, and so is its topic. */
 static void drop_deleted_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
 {
-    if (a->topic_count == 0)
-        return; /* a leader with no topic at all is more likely a wiped disk than a choice */
     size_t n = bk_log_topic_count(r->log);
     for (size_t i = n; i-- > 0;) { /* from the end: deleting never moves earlier entries */
         bk_topic_t *t = bk_log_topic_at(r->log, i);

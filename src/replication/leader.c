@@ -127,6 +127,7 @@ static void note_follower(bk_replicator_t *r, const char *id, uint64_t instance,
     f->live_until =
         instance ? now + (wait_ms < MAX_PARK_MS ? wait_ms : MAX_PARK_MS) + LIVE_GRACE_MS : 0;
     f->refused = 0;
+    f->topics_seq = 0;
     kick(r); /* it may be eligible already (e.g. while there are no partitions) */
 }
 
@@ -212,6 +213,8 @@ static void finish_publish(bk_replicator_t *r, op_t *op, int status)
         }
         part = next;
     }
+    if (r->twaiters)
+        bk_repl_topics_check(r, bk_now_ms()); /* the set to wait for may have shrunk */
 }
 
 static void after_publish(void *arg, int status)
@@ -386,10 +389,13 @@ void bk_repl_leader_end(bk_replicator_t *r)
     }
     bk_repl_parked_answer_all(r, BK_FETCH_ENOTLEADER);
     bk_repl_fail_waiters(r, BK_ENOTLEADER);
+    bk_repl_topics_fail(r, BK_ENOTLEADER);
 }
 
 void bk_repl_leader_tick(bk_replicator_t *r, uint64_t now)
 {
+    if (r->twaiters)
+        bk_repl_topics_check(r, now); /* deadlines */
     if (!r->term_ready) {
         if (!r->reading_isr && now >= r->retry_at)
             read_isr(r, now);
@@ -648,7 +654,7 @@ static void park(bk_replicator_t *r, bk_exchange_t *ex, const bk_fetch_req_t *re
 /* Looks at every partition asked: divergence, data, and the follower's position for the ISR.
  * Returns 1 when the answer should go out now rather than be parked. */
 static int note_fetch(bk_replicator_t *r, const bk_fetch_req_t *req, const char *id, uint64_t now,
-                      int *changed)
+                      int *changed, int *in_step)
 {
     int ready = 0;
     size_t known = 0, total = 0;
@@ -682,7 +688,83 @@ static int note_fetch(bk_replicator_t *r, const bk_fetch_req_t *req, const char 
             ready = 1; /* tell this follower the new HW too */
         }
     }
-    return ready || known < total; /* it lacks partitions: tell it at once */
+    /* It lists exactly our topics and partitions (under our ids): it has applied every topic
+     * change made here so far. */
+    *in_step = known == total && known == req->partition_count;
+    /* It lacks partitions, or holds topics we deleted: tell it at once. */
+    return ready || known < total || known < req->partition_count;
+}
+
+/* ---- topic changes ----------------------------------------------------------------------- */
+
+/* Topic changes are acknowledged like acks=all records: once every follower that Redis may
+ * list as in sync (and so may be elected) holds them, which its next fetch listing exactly
+ * the leader's topics and partitions shows. Else a deleted topic could come back, and a
+ * created or grown one vanish, with a failover. A follower leaving the ISR stops counting
+ * once a publication without it is confirmed, as for the high watermark. */
+static int follower_has(const bk_replicator_t *r, const char *id, uint64_t seq)
+{
+    if (strcmp(id, r->id) == 0)
+        return 1;
+    for (int i = 0; i < r->nfollowers; i++)
+        if (strcmp(r->followers[i].id, id) == 0)
+            return r->followers[i].topics_seq >= seq;
+    return 0;
+}
+
+static int topics_confirmed(const bk_replicator_t *r, uint64_t seq)
+{
+    if (!r->leading || !r->term_ready)
+        return 0; /* who Redis may list is not known yet */
+    for (int i = 0; i < r->nmay_hold; i++)
+        if (!follower_has(r, r->may_hold[i], seq))
+            return 0;
+    for (int i = 0; i < r->nlast_pub; i++)
+        if (!follower_has(r, r->last_pub[i], seq))
+            return 0;
+    return 1;
+}
+
+void bk_repl_topics_check(bk_replicator_t *r, uint64_t now)
+{
+    twaiter_t **pp = &r->twaiters;
+    twaiter_t *due = NULL, **tail = &due;
+    while (*pp) {
+        twaiter_t *w = *pp;
+        int done = topics_confirmed(r, w->seq);
+        if (!done && now < w->deadline) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        w->next = NULL;
+        w->seq = (uint64_t)done; /* reused: 1 confirmed, 0 timed out */
+        *tail = w;
+        tail = &w->next;
+    }
+    while (due) { /* callbacks last: they may register new waiters */
+        twaiter_t *w = due;
+        due = w->next;
+        void (*cb)(void *, int) = w->cb;
+        void *arg = w->arg;
+        int status = w->seq ? 0 : UV_ETIMEDOUT;
+        free(w);
+        cb(arg, status);
+    }
+}
+
+void bk_repl_topics_fail(bk_replicator_t *r, int status)
+{
+    twaiter_t *list = r->twaiters;
+    r->twaiters = NULL;
+    while (list) {
+        twaiter_t *w = list;
+        list = w->next;
+        void (*cb)(void *, int) = w->cb;
+        void *arg = w->arg;
+        free(w);
+        cb(arg, status);
+    }
 }
 
 void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
@@ -725,12 +807,17 @@ void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
                            id);
         return;
     }
-    int changed = 0;
+    int changed = 0, in_step = 0;
     if (r->term_ready)
         note_follower(r, id, req.instance, req.max_wait_ms, now);
-    int ready = note_fetch(r, &req, id, now, &changed);
+    int ready = note_fetch(r, &req, id, now, &changed, &in_step);
     if (changed)
         kick(r); /* publish the new membership */
+    for (int i = 0; in_step && i < r->nfollowers; i++)
+        if (strcmp(r->followers[i].id, id) == 0)
+            r->followers[i].topics_seq = r->topic_seq;
+    if (in_step && r->twaiters)
+        bk_repl_topics_check(r, now);
     if (!ready && req.max_wait_ms > 0)
         park(r, ex, &req);
     else

@@ -488,6 +488,37 @@ int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset
     return 0;
 }
 
+/* How long a topic change waits for the in-sync followers: a follower that stops fetching
+ * leaves the ISR after replica_lag_ms and stops counting once that is published; this much
+ * more is for the publication. */
+#define TOPICS_CONFIRM_SLACK_MS 5000
+
+int bk_replicator_topics_changed(bk_replicator_t *r, void (*cb)(void *arg, int status), void *arg)
+{
+    if (r->stopping)
+        return BK_ECLOSED;
+    if (r->standalone)
+        return 1;
+    if (!r->leading)
+        return BK_ENOTLEADER;
+    twaiter_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return UV_ENOMEM;
+    uint64_t now = bk_now_ms();
+    w->seq = ++r->topic_seq;
+    w->deadline = now + r->cfg.replica_lag_ms + TOPICS_CONFIRM_SLACK_MS;
+    w->cb = cb;
+    w->arg = arg;
+    twaiter_t **pp = &r->twaiters;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = w;
+    /* Parked fetches answer at once with the new topic list: followers learn it now, and
+     * their next fetch (listing it) confirms it; cb runs from that fetch's arrival. */
+    bk_repl_parked_answer_all(r, BK_FETCH_OK);
+    return 0;
+}
+
 void bk_replicator_serve_fetch(bk_replicator_t *r, bk_exchange_t *ex)
 {
     bk_repl_leader_serve(r, ex);
@@ -578,6 +609,7 @@ void bk_replicator_stop(bk_replicator_t *r, void (*done)(void *arg), void *arg)
     r->stopping = 1;
     bk_repl_parked_answer_all(r, BK_FETCH_ENOTLEADER);
     bk_repl_fail_waiters(r, BK_ENOTLEADER);
+    bk_repl_topics_fail(r, BK_ECLOSED);
     waiter_t *ready = r->ready;
     r->ready = NULL;
     run_list(ready, 0);

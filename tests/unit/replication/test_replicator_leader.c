@@ -586,8 +586,10 @@ static void cluster_down(cluster_t *c)
 {
     int stopped = 0;
     commit_target = change_target = NULL;
-    bk_replicator_stop(c->r, on_flag, &stopped);
-    CHECK(run_until(&c->loop, flag_set, &stopped, 2000));
+    if (c->r != NULL) {
+        bk_replicator_stop(c->r, on_flag, &stopped);
+        CHECK(run_until(&c->loop, flag_set, &stopped, 2000));
+    }
     int closed = 0;
     bk_http_client_close(c->client, on_flag, &closed);
     CHECK(run_until(&c->loop, flag_set, &closed, 2000));
@@ -726,6 +728,63 @@ static void test_answers_bounded_and_progress(void)
     cluster_down(&c);
 }
 
+/* Issue 9, D6: a topic change is confirmed only once the in-sync follower's fetch lists
+ * exactly the leader's topics and partitions; parked fetches are woken by the change. */
+static void test_topic_changes_confirmed_by_fetches(void)
+{
+    cluster_t c;
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    rc.replica_lag_ms = 3000;
+    cluster_up(&c, "rd", 1, &rc);
+    answer_t a;
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, isr_lists, "\"F\"", 3000));
+    bk_exchange_t *parked = fetch(c.r, "F", c.epoch, 0, -1, 5000);
+    run_for(&c.loop, 20);
+    CHECK(parked->state == BK_EX_DISPATCHED);
+
+    bk_topic_t *u = NULL;
+    CHECK_EQ_INT(bk_log_topic_create(c.log, "u", 1, 1, &u), 0);
+    waiter_t w1, w2;
+    memset(&w1, 0, sizeof w1);
+    w1.inside = 1;
+    CHECK_EQ_INT(bk_replicator_topics_changed(c.r, after_wait, &w1), 0);
+    w1.inside = 0;
+    CHECK(parked->state == BK_EX_RESPONDED); /* woken: F learns of "u" now */
+    take_answer(parked, &a);
+    CHECK_EQ_INT(a.ntopics, 2);
+    free(a.body);
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a); /* F without "u": not confirmed */
+    free(a.body);
+    run_for(&c.loop, 50);
+    CHECK(!w1.done);
+
+    /* "u" deleted again: F listing only "t" is in step with both changes. */
+    CHECK_EQ_INT(bk_log_topic_delete(c.log, u), 0);
+    memset(&w2, 0, sizeof w2);
+    CHECK_EQ_INT(bk_replicator_topics_changed(c.r, after_wait, &w2), 0);
+    CHECK(!w1.done && !w2.done);
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a);
+    free(a.body);
+    CHECK(w1.done && w1.status == 0 && !w1.ran_inside);
+    CHECK(w2.done && w2.status == 0);
+
+    /* Unconfirmed when the term ends: the waiter hears it. */
+    waiter_t w3;
+    memset(&w3, 0, sizeof w3);
+    CHECK_EQ_INT(bk_replicator_topics_changed(c.r, after_wait, &w3), 0);
+    int stopped = 0;
+    commit_target = change_target = NULL;
+    bk_replicator_stop(c.r, on_flag, &stopped);
+    CHECK(w3.done && w3.status == BK_ENOTLEADER); /* the term ends with the stop */
+    CHECK(run_until(&c.loop, flag_set, &stopped, 2000));
+    c.r = NULL;
+    cluster_down(&c);
+}
+
 static void test_standalone(void)
 {
     uv_loop_t loop;
@@ -797,4 +856,5 @@ static void test_standalone(void)
 }
 
 CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches),
-           CASE(test_min_insync_after_append), CASE(test_answers_bounded_and_progress))
+           CASE(test_min_insync_after_append), CASE(test_answers_bounded_and_progress),
+           CASE(test_topic_changes_confirmed_by_fetches))
