@@ -180,7 +180,7 @@ typedef struct {
     size_t id_len;
     uint64_t instance; /* random per follower process (on the wire right after the id) */
     uint32_t max_wait_ms;
-    uint32_t max_bytes; /* record bytes in the answer: more only for the first batch sent */
+    uint32_t max_bytes;       /* record bytes in the answer: more only for the first batch sent */
     uint32_t partition_count; /* decode output */
     bk_fetch_iter_t parts;    /* decode output: use bk_fetch_request_next */
 } bk_fetch_req_t;

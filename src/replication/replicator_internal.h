@@ -151,8 +151,8 @@ struct bk_replicator {
     int nlast_pub;
     uint64_t retry_at; /* earliest retry of a failed read/publication */
     parked_t *parked;
-    uint64_t topic_seq;   /* topic changes applied here (any term) */
-    twaiter_t *twaiters;  /* topic changes not yet confirmed, oldest first */
+    uint64_t topic_seq;  /* topic changes applied here (any term) */
+    twaiter_t *twaiters; /* topic changes not yet confirmed, oldest first */
 
     /* follower loop */
     int following;

@@ -190,9 +190,9 @@ static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_ep
 
 /* A fetch of partitions first and second of "t" (in that order) from the given offsets (empty
  * logs assumed: last epoch -1 at offset 0, else epoch), asking for max_bytes of records. */
-static bk_exchange_t *fetch2(bk_replicator_t *r, int64_t known_epoch, uint32_t first,
-                             int64_t off1, uint32_t second, int64_t off2, int32_t epoch,
-                             uint32_t max_bytes, size_t *req_len)
+static bk_exchange_t *fetch2(bk_replicator_t *r, int64_t known_epoch, uint32_t first, int64_t off1,
+                             uint32_t second, int64_t off2, int32_t epoch, uint32_t max_bytes,
+                             size_t *req_len)
 {
     bk_fetch_req_t req = {.known_epoch = known_epoch,
                           .id = "F",
@@ -200,9 +200,8 @@ static bk_exchange_t *fetch2(bk_replicator_t *r, int64_t known_epoch, uint32_t f
                           .instance = fetch_instance,
                           .max_wait_ms = 0,
                           .max_bytes = max_bytes};
-    bk_fetch_req_part_t parts[2] = {
-        {"t", 1, first, off1, off1 ? epoch : -1, fetch_topic_id},
-        {"t", 1, second, off2, off2 ? epoch : -1, fetch_topic_id}};
+    bk_fetch_req_part_t parts[2] = {{"t", 1, first, off1, off1 ? epoch : -1, fetch_topic_id},
+                                    {"t", 1, second, off2, off2 ? epoch : -1, fetch_topic_id}};
     bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
     bk_fetch_buf_free(b);
     CHECK_EQ_INT(bk_fetch_request_encode(b, &req, parts, 2), 0);
