@@ -20,6 +20,7 @@ enum {
     BK_ECLOSED = -10008,    /* the object is shutting down */
     BK_EREDIS = -10009,     /* Redis unreachable or returned an error */
     BK_EFENCED = -10010,    /* a newer leader epoch exists */
+    BK_ENOREPLICAS = -10011, /* in-sync replicas fell below the minimum after an append */
 };
 
 /* Text for any Brook or libuv error code (static storage). */

@@ -43,6 +43,13 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
                            size_t body_len, uint32_t timeout_ms, bk_http_client_cb cb, void *arg,
                            bk_http_client_req_t **out);
 
+/* Response bodies are capped at 64 MiB by default (larger: the callback gets BK_ETOOBIG and
+ * the connection is dropped). A caller expecting larger answers (a replication fetch, whose
+ * answer may carry a batch of the largest legal size on top of its byte budget) raises the cap
+ * of its request right after bk_http_client_request returned it in *out, before the loop runs
+ * again. max_body 0 refuses every non-empty body. */
+void bk_http_client_set_max_response(bk_http_client_req_t *req, uint64_t max_body);
+
 /* The request's callback runs (later, from the loop) with UV_ECANCELED. */
 void bk_http_client_cancel(bk_http_client_req_t *req);
 

@@ -140,6 +140,17 @@ int bk_isr_size(const bk_isr_t *s);
 #define BK_FETCH_CONTENT_TYPE "application/x-brook-fetch"
 #define BK_FETCH_MAX_TOPIC 249 /* topic names: [a-zA-Z0-9._-]{1,249}, not "." or ".." */
 #define BK_FETCH_MAX_ID 127    /* broker ids: 1..127 bytes, no NUL */
+/* Largest record batch a log holds (bytes on disk; the log's BK_BATCH_MAX_BYTES, which every
+ * append enforces whatever --max-batch-bytes or max.message.bytes allow): an answer carries at
+ * least one whole batch, so a follower must accept this much on top of its byte budget. */
+#define BK_FETCH_MAX_BATCH ((uint64_t)64 << 20)
+/* Body limit of POST /replication/fetch on every broker, whatever --max-body-bytes says: the
+ * largest request a follower's HTTP client sends (64 MiB: over 240,000 partitions with the
+ * longest names at 275 bytes each), so replication never stops at a partition count. */
+#define BK_FETCH_MAX_REQUEST ((uint64_t)64 << 20)
+/* Room a follower leaves for the leader's topic list in an answer beyond what its own request
+ * implies: 32 MiB, over 100,000 topics with the longest names. */
+#define BK_FETCH_TOPICS_ROOM ((uint64_t)32 << 20)
 
 /* Response-level errors. */
 enum { BK_FETCH_OK = 0, BK_FETCH_ENOTLEADER = 1, BK_FETCH_EFENCED = 2 };
@@ -169,7 +180,7 @@ typedef struct {
     size_t id_len;
     uint64_t instance; /* random per follower process (on the wire right after the id) */
     uint32_t max_wait_ms;
-    uint32_t max_bytes;
+    uint32_t max_bytes;       /* record bytes in the answer: more only for the first batch sent */
     uint32_t partition_count; /* decode output */
     bk_fetch_iter_t parts;    /* decode output: use bk_fetch_request_next */
 } bk_fetch_req_t;

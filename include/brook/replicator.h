@@ -58,9 +58,23 @@ int64_t bk_replicator_high_watermark(bk_replicator_t *r, bk_partition_t *p);
 int bk_replicator_check_insync(bk_replicator_t *r, bk_partition_t *p);
 
 /* acks=all: cb(arg, 0) once p's replicated HW >= end_offset; cb(arg, error) if this broker
- * stops leading (or the term changes) first. Exactly once, never from inside this call. */
+ * stops leading (or the term changes) first. Exactly once, never from inside this call.
+ * When the HW covers end_offset while fewer than min_insync replicas are in sync (the set
+ * shrank after the append), the status is BK_ENOREPLICAS instead of 0: outcome unknown, never
+ * acknowledged (returned at once when that is already the case at this call). */
 int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset,
                        void (*cb)(void *arg, int status), void *arg);
+
+/* A topic creation, deletion or growth was just applied on this leader: wakes parked fetches
+ * (followers learn the topic list from their answers) and calls cb(arg, 0) once every
+ * follower that Redis may list as in sync (and so could be elected) has fetched with the
+ * change applied (its fetch lists exactly this leader's topics and partitions); a follower
+ * leaving the ISR stops counting once that is published. cb(arg, UV_ETIMEDOUT) after
+ * replica_lag_ms + 5 s without that, cb(arg, BK_ENOTLEADER) if the term ends first,
+ * cb(arg, BK_ECLOSED) on stop: the change stays applied here, unconfirmed. Returns 0 (cb runs
+ * exactly once, never from inside this call), 1 when there is nothing to wait for
+ * (standalone: cb never runs), or BK_ENOTLEADER / BK_ECLOSED / UV_ENOMEM (cb never runs). */
+int bk_replicator_topics_changed(bk_replicator_t *r, void (*cb)(void *arg, int status), void *arg);
 
 /* Serves POST /replication/fetch (answers ex exactly once, possibly after a long-poll). */
 void bk_replicator_serve_fetch(bk_replicator_t *r, bk_exchange_t *ex);

@@ -1,8 +1,11 @@
 /* The acknowledgement policy shared by every produce route: what must be true before a
  * write is answered 200. acks=0 answers once the write is queued; acks=1 once it is durable
  * here under the fsync policy; acks=all once every in-sync replica holds it (the replicated
- * high watermark passed it). In every case but acks=0 the lease is re-checked on a fresh
- * clock read at answer time, under the epoch the batch was written with. */
+ * high watermark passed it) and they are at least --min-insync-replicas: checked before the
+ * append (503, nothing written) and again when the write is replicated (BK_ENOREPLICAS, an
+ * outcome-unknown 500, when the in-sync set shrank below the minimum meanwhile). In every
+ * case but acks=0 the lease is re-checked on a fresh clock read at answer time, under the
+ * epoch the batch was written with. */
 #ifndef BROOK_API_ACK_H
 #define BROOK_API_ACK_H
 

@@ -8,6 +8,7 @@
 
 #include "api/broker.h"
 #include "brook/common.h"
+#include "brook/replication.h"
 #include "http/response.h"
 
 int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg)
@@ -15,9 +16,12 @@ int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg)
     bk_broker_t *b = arg;
     (void)msg;
     bk_route_t r;
-    if (bk_route_match(ex->method, ex->path, ex->path_len, &r) == 0 && ex->method == HTTP_POST &&
-        (r.id == BK_ROUTE_TOPIC || r.id == BK_ROUTE_PARTITION))
+    if (bk_route_match(ex->method, ex->path, ex->path_len, &r) != 0 || ex->method != HTTP_POST)
+        return 0;
+    if (r.id == BK_ROUTE_TOPIC || r.id == BK_ROUTE_PARTITION)
         ex->body_limit = b->cfg.max_batch_body;
+    else if (r.id == BK_ROUTE_REPL_FETCH && ex->body_limit < BK_FETCH_MAX_REQUEST)
+        ex->body_limit = BK_FETCH_MAX_REQUEST; /* a fetch lists every partition: its own limit */
     return 0;
 }
 

@@ -1,8 +1,9 @@
 /* Topic administration: POST /topics (create with partitions and configs), DELETE /topics/{t}
  * (removes the data), POST /topics/{t}/partitions (grow, never shrink). Every body is checked
  * completely before anything touches the disk; a refused request changes nothing. Creating
- * and growing run off the loop (answered when durable); a request that meets a growth of its
- * topic under way waits for it and is then judged afresh. */
+ * and growing run off the loop; a request that meets a growth of its topic under way waits for
+ * it and is then judged afresh. Every change is answered once durable here and held by the
+ * in-sync followers (confirm_change). */
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,91 @@ static int replication_ok(bk_broker_t *b, bk_exchange_t *ex, const bk_admin_body
     return 1;
 }
 
+/* ---- acknowledging a topic change ---------------------------------------------------------
+ * A creation, deletion or growth is answered only once the in-sync followers have it (the
+ * replicator confirms it from their fetches), as acks=all does for records: else a failover
+ * could bring a deleted topic back or lose a created one. Not confirmed in time (or the term
+ * ended): 500, the change is applied on the leader but may not survive a failover. */
+
+typedef enum { CHANGE_CREATE, CHANGE_GROW, CHANGE_DELETE } change_t;
+
+typedef struct {
+    bk_broker_t *b;
+    bk_exchange_t *ex;
+    change_t kind;
+    char name[256];
+} confirm_t;
+
+static const char *const change_done[] = {"created", "grown", "deleted"};
+
+static void answer_deleted(bk_exchange_t *ex, const char *name)
+{
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "name");
+    bk_json_str(j, name);
+    bk_json_key(j, "deleted");
+    bk_json_bool(j, 1);
+    bk_json_obj_end(j);
+    bk_exchange_respond_json(ex, 200, j, NULL);
+}
+
+static void answer_unconfirmed(bk_exchange_t *ex, change_t kind, const char *name, int status)
+{
+    bk_exchange_errorf(ex, 500,
+                       "topic %s %s on the leader but not yet confirmed by the in-sync "
+                       "replicas (%s); outcome unknown: it may not survive a failover",
+                       name, change_done[kind],
+                       status == UV_ETIMEDOUT ? "they did not fetch it in time"
+                                              : bk_strerror(status));
+}
+
+static void answer_change(bk_broker_t *b, bk_exchange_t *ex, change_t kind, const char *name)
+{
+    if (kind == CHANGE_DELETE) {
+        answer_deleted(ex, name);
+        return;
+    }
+    bk_topic_t *t = bk_log_topic_find(b->log, name, strlen(name));
+    if (t == NULL) {
+        bk_exchange_errorf(ex, 500, "topic %s was deleted before it could be acknowledged as %s",
+                           name, change_done[kind]);
+        return;
+    }
+    bk_api_topic_describe(b, ex, t, kind == CHANGE_CREATE ? 201 : 200);
+}
+
+static void after_confirmed(void *arg, int status)
+{
+    confirm_t *c = arg;
+    if (status != 0)
+        answer_unconfirmed(c->ex, c->kind, c->name, status);
+    else
+        answer_change(c->b, c->ex, c->kind, c->name);
+    free(c);
+}
+
+/* The change of topic name is applied here: answers ex once the in-sync followers have it. */
+static void confirm_change(bk_broker_t *b, bk_exchange_t *ex, change_t kind, const char *name)
+{
+    confirm_t *c = malloc(sizeof *c);
+    if (c == NULL) {
+        answer_unconfirmed(ex, kind, name, UV_ENOMEM);
+        return;
+    }
+    *c = (confirm_t){b, ex, kind, {0}};
+    snprintf(c->name, sizeof c->name, "%s", name);
+    int rc = b->replicator ? bk_replicator_topics_changed(b->replicator, after_confirmed, c)
+                           : BK_ECLOSED; /* stopped: late in a shutdown */
+    if (rc == 0)
+        return;
+    if (rc == 1)
+        answer_change(b, ex, kind, name); /* standalone: nobody else to tell */
+    else
+        answer_unconfirmed(ex, kind, name, rc);
+    free(c);
+}
+
 typedef struct {
     bk_broker_t *b;
     bk_exchange_t *ex;
@@ -160,7 +246,7 @@ static void on_created(void *arg, int status, bk_topic_t *t)
         return;
     }
     if (status == 0)
-        bk_api_topic_describe(op->b, op->ex, t, 201);
+        confirm_change(op->b, op->ex, CHANGE_CREATE, bk_topic_name(t));
     else /* UV_EEXIST: a creation of the same name was under way */
         bk_broker_creation_failed(op->ex, op->name, strlen(op->name), status);
     free(op);
@@ -215,14 +301,7 @@ static void delete_topic(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
         bk_exchange_errorf(ex, 500, "could not delete topic %s: %s", name, bk_strerror(rc));
         return;
     }
-    bk_json_t *j = bk_json_begin();
-    bk_json_obj(j);
-    bk_json_key(j, "name");
-    bk_json_str(j, name);
-    bk_json_key(j, "deleted");
-    bk_json_bool(j, 1);
-    bk_json_obj_end(j);
-    bk_exchange_respond_json(ex, 200, j, NULL);
+    confirm_change(b, ex, CHANGE_DELETE, name);
 }
 
 /* A growth in flight: answered with the topic once its new partitions are durable. */
@@ -247,7 +326,7 @@ static void on_grown(void *arg, int status, bk_topic_t *t)
         return;
     }
     if (status == 0)
-        bk_api_topic_describe(g->b, g->ex, t, 200);
+        confirm_change(g->b, g->ex, CHANGE_GROW, bk_topic_name(t));
     else
         grow_failed(g->ex, status);
     free(g);

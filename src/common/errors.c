@@ -29,6 +29,10 @@ const char *bk_strerror(int err)
         return "redis unavailable";
     case BK_EFENCED:
         return "fenced by a newer leader epoch";
+    case BK_ENOREPLICAS:
+        return "not enough in-sync replicas after the append (the in-sync set fell below "
+               "--min-insync-replicas before the write was replicated); it may or may not be "
+               "kept";
     default:
         return uv_strerror(err);
     }

@@ -25,7 +25,7 @@ enum {
     READ_BUF_SIZE = 64 << 10,
     MAX_FIELD_NAME = 32, /* longer header names are never ones we keep */
 };
-#define MAX_BODY_BYTES ((uint64_t)64 << 20) /* response body → BK_ETOOBIG */
+#define MAX_BODY_BYTES ((uint64_t)64 << 20) /* request body; default response cap → BK_ETOOBIG */
 
 #define CONTAINER_OF(ptr, type, field) ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
 
@@ -138,6 +138,7 @@ struct bk_http_client_req {
     int http_status;
     str_t content_type, location, leader_epoch, body;
     size_t head_bytes;
+    uint64_t max_body; /* response body cap (BK_ETOOBIG past it) */
 };
 
 struct conn {
@@ -353,7 +354,7 @@ static int on_headers_complete(llhttp_t *p)
     bk_http_client_req_t *req = conn->req;
     req->http_status = p->status_code;
     if (p->flags & F_CONTENT_LENGTH) {
-        if (p->content_length > MAX_BODY_BYTES) {
+        if (p->content_length > req->max_body) {
             conn->parse_err = BK_ETOOBIG;
             return -1;
         }
@@ -368,7 +369,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *conn = p->data;
     str_t *body = &conn->req->body;
-    if (body->len + len > MAX_BODY_BYTES) {
+    if (body->len + len > conn->req->max_body) {
         conn->parse_err = BK_ETOOBIG;
         return -1;
     }
@@ -931,10 +932,17 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
     req->idempotent = method_is(method, "GET") || method_is(method, "HEAD");
     req->head = method_is(method, "HEAD");
     req->deadline = timeout_ms ? uv_now(c->loop) + timeout_ms : 0;
+    req->max_body = MAX_BODY_BYTES;
     if (out)
         *out = req;
     start_request(req, 0);
     return 0;
+}
+
+void bk_http_client_set_max_response(bk_http_client_req_t *req, uint64_t max_body)
+{
+    if (req)
+        req->max_body = max_body;
 }
 
 void bk_http_client_cancel(bk_http_client_req_t *req)

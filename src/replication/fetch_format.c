@@ -19,7 +19,9 @@
  *      8   instance            random, fixed for the follower process's life: two live brokers
  *                              using one id show as two instances (the leader refuses one)
  *      4   max_wait_ms         how long the leader may hold the request when nothing is new
- *      4   max_bytes           soft cap on record bytes in the whole answer
+ *      4   max_bytes           cap on record bytes in the whole answer, passed only by the
+ *                              first batch of the first partition with data (sent whatever
+ *                              its size, alone then, so every fetch makes progress)
  *      4   partition_count
  *          then partition_count times:
  *   2+n      topic             string

@@ -18,6 +18,7 @@
 
 #define SOON_MS 20          /* retry after a truncation refused while appends finish */
 #define FETCH_SLACK_MS 3000 /* fetch timeout = max wait + this */
+#define STUCK_MS 5000       /* failed fetches for this long are worth a warning */
 #define FETCH_HEADERS "Content-Type: " BK_FETCH_CONTENT_TYPE "\r\n"
 
 static void fetch_now(bk_replicator_t *r);
@@ -221,13 +222,13 @@ static int leader_has(const bk_fetch_resp_t *a, const char *name)
 }
 
 /* Deletes every local topic the leader's answer does not list (the answer lists all of the
- * leader's topics): a topic deleted on the leader goes from its followers too, so it cannot
- * come back with a failover. Nothing acknowledged is lost by this: a write acknowledged with
- * acks=all is held by every in-sync replica, the leader included, and so is its topic. */
+ * leader's topics, none when it has none): a topic deleted on the leader goes from its
+ * followers too, and the leader acknowledges the deletion only once its in-sync followers'
+ * fetches show it done, so it cannot come back with a failover. Nothing acknowledged is lost
+ * by this: a write acknowledged with acks=all is held by every in-sync replica, the leader
+ * included, and so is its topic. */
 static void drop_deleted_topics(bk_replicator_t *r, const bk_fetch_resp_t *a)
 {
-    if (a->topic_count == 0)
-        return; /* a leader with no topic at all is more likely a wiped disk than a choice */
     size_t n = bk_log_topic_count(r->log);
     for (size_t i = n; i-- > 0;) { /* from the end: deleting never moves earlier entries */
         bk_topic_t *t = bk_log_topic_at(r->log, i);
@@ -424,11 +425,35 @@ static void id_accepted(bk_replicator_t *r)
     bk_trace_info("replication", "%s accepts our fetches again", r->f_url);
 }
 
+/* A fetch round that failed: said at debug level while it may be a passing election, as a
+ * warning once fetches have failed for STUCK_MS in a row (and then every STUCK_MS), since the
+ * follower is then leaving or out of the ISR. An answer over the size cap is a warning at
+ * once: retrying cannot fix it. */
+static void note_failure(bk_replicator_t *r, const char *what)
+{
+    uint64_t now = bk_now_ms();
+    if (r->f_fail_since == 0)
+        r->f_fail_since = now;
+    int loud = now - r->f_fail_since >= STUCK_MS;
+    if ((loud || r->f_fail_loud) && now >= r->f_warn_at) {
+        r->f_warn_at = now + STUCK_MS;
+        bk_trace_warn("replication",
+                      "no progress fetching from %s for %" PRIu64 " ms: %s; this broker "
+                      "falls out of the in-sync set",
+                      r->f_url, now - r->f_fail_since, what);
+    } else {
+        bk_trace_debug("replication", "fetch from %s: %s", r->f_url, what);
+    }
+    r->f_fail_loud = 0;
+}
+
 /* Returns 0 when the answer was usable (even if some partitions need a retry). */
 static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_response_t *resp)
 {
     if (status != 0) {
-        bk_trace_debug("replication", "fetch from %s: %s", r->f_url, bk_strerror(status));
+        r->f_fail_loud = status == BK_ETOOBIG;
+        note_failure(r, status == BK_ETOOBIG ? "the answer is larger than this follower accepts"
+                                             : bk_strerror(status));
         return status;
     }
     if (resp->status == 409) {
@@ -438,8 +463,13 @@ static int apply_answer(bk_replicator_t *r, op_t *op, int status, const bk_http_
     bk_fetch_resp_t a;
     if (resp->status != 200 || strcmp(resp->content_type, BK_FETCH_CONTENT_TYPE) != 0 ||
         bk_fetch_response_decode(resp->body, resp->body_len, &a) != 0) {
-        bk_trace_warn("replication", "unusable fetch answer from %s (HTTP %d)", r->f_url,
-                      resp->status);
+        char what[400];
+        int n = (int)(resp->body_len > 300 ? 300 : resp->body_len);
+        snprintf(what, sizeof what, "unusable answer (HTTP %d) %.*s", resp->status,
+                 strcmp(resp->content_type, BK_FETCH_CONTENT_TYPE) != 0 ? n : 0,
+                 resp->body ? (const char *)resp->body : "");
+        r->f_fail_loud = 1;
+        note_failure(r, what);
         return BK_EINVAL;
     }
     if (a.error != BK_FETCH_OK || a.leader_epoch < r->f_epoch) {
@@ -477,6 +507,8 @@ static void after_fetch(void *arg, int status, const bk_http_response_t *resp)
     r->f_op = NULL;
     int rc = apply_answer(r, op, status, resp);
     bk_repl_op_free(op);
+    if (rc == 0)
+        r->f_fail_since = 0;
     if (rc != 0) {
         r->f_failed = 1;
         if (r->election != NULL)
@@ -495,11 +527,16 @@ static size_t count_partitions(bk_log_t *log)
     return n;
 }
 
-/* Lists every local partition from its durable end. Returns the count filled. */
+/* Lists every local partition from its durable end. The list starts at another topic each
+ * round: the leader gives the first partition with data at least one batch and later ones
+ * only what fits the budget, so rotating keeps one busy partition from starving the others
+ * (a batch larger than what is left waits to be first). Returns the count filled. */
 static size_t fill_request(bk_replicator_t *r, op_t *op, bk_fetch_req_part_t *parts)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < bk_log_topic_count(r->log); i++) {
+    size_t k = 0, nt = bk_log_topic_count(r->log);
+    size_t first = nt ? (size_t)(r->f_rounds++ % nt) : 0;
+    for (size_t n = 0; n < nt; n++) {
+        size_t i = (first + n) % nt;
         bk_topic_t *t = bk_log_topic_at(r->log, i);
         const char *name = bk_topic_name(t);
         for (uint32_t j = 0; j < bk_topic_partition_count(t); j++) {
@@ -543,6 +580,8 @@ static int send_fetch(bk_replicator_t *r, op_t *op)
         rc = bk_http_client_request(r->client, r->f_url, "POST", BK_FETCH_PATH, FETCH_HEADERS,
                                     b.data, b.len, r->cfg.fetch_wait_ms + FETCH_SLACK_MS,
                                     after_fetch, op, &r->f_req);
+    if (rc == 0) /* whatever a leader may send for this request (never passes the cap) */
+        bk_http_client_set_max_response(r->f_req, bk_repl_answer_cap(req.max_bytes, b.len));
     bk_fetch_buf_free(&b);
     return rc;
 }

@@ -127,6 +127,7 @@ static void note_follower(bk_replicator_t *r, const char *id, uint64_t instance,
     f->live_until =
         instance ? now + (wait_ms < MAX_PARK_MS ? wait_ms : MAX_PARK_MS) + LIVE_GRACE_MS : 0;
     f->refused = 0;
+    f->topics_seq = 0;
     kick(r); /* it may be eligible already (e.g. while there are no partitions) */
 }
 
@@ -212,6 +213,8 @@ static void finish_publish(bk_replicator_t *r, op_t *op, int status)
         }
         part = next;
     }
+    if (r->twaiters)
+        bk_repl_topics_check(r, bk_now_ms()); /* the set to wait for may have shrunk */
 }
 
 static void after_publish(void *arg, int status)
@@ -386,10 +389,13 @@ void bk_repl_leader_end(bk_replicator_t *r)
     }
     bk_repl_parked_answer_all(r, BK_FETCH_ENOTLEADER);
     bk_repl_fail_waiters(r, BK_ENOTLEADER);
+    bk_repl_topics_fail(r, BK_ENOTLEADER);
 }
 
 void bk_repl_leader_tick(bk_replicator_t *r, uint64_t now)
 {
+    if (r->twaiters)
+        bk_repl_topics_check(r, now); /* deadlines */
     if (!r->term_ready) {
         if (!r->reading_isr && now >= r->retry_at)
             read_isr(r, now);
@@ -452,9 +458,39 @@ static int64_t divergence(bk_partition_t *p, const bk_fetch_req_part_t *q)
     return bk_repl_diverging_end(q->last_fetched_epoch, q->fetch_offset, end, found);
 }
 
-/* Appends the answer for one requested partition; budget: record bytes left in the answer. */
+/* Record bytes an answer may still take: the follower's max_bytes, except that the first
+ * partition with data always gets at least its first batch whatever its size (else a batch
+ * larger than the budget would never be sent). Past the budget nothing more is added, so an
+ * answer's records never pass max(max_bytes, one batch): what the follower's client accepts
+ * (bk_repl_answer_cap). */
+typedef struct {
+    size_t left;
+    int any; /* records were added already */
+} budget_t;
+
+/* Reads the batches of p from offset for the answer within bg. Returns the bytes in *scratch
+ * to send (0: none), or a negative error. */
+static int64_t read_within(bk_partition_t *p, int64_t offset, int64_t limit, budget_t *bg,
+                           uint8_t **scratch, size_t *cap)
+{
+    if (bg->left == 0)
+        return 0;
+    size_t len = 0;
+    int n = bk_partition_read_raw(p, offset, limit, bg->left, scratch, cap, &len);
+    if (n <= 0)
+        return n;
+    if (len > bg->left && bg->any) {
+        bg->left = 0; /* one batch larger than what is left: it goes first in a later answer */
+        return 0;
+    }
+    bg->left -= len < bg->left ? len : bg->left;
+    bg->any = 1;
+    return (int64_t)len;
+}
+
+/* Appends the answer for one requested partition within the answer's record budget. */
 static int put_part(bk_replicator_t *r, bk_fetch_buf_t *b, const bk_fetch_req_part_t *q,
-                    size_t *budget, uint8_t **scratch, size_t *cap)
+                    budget_t *budget, uint8_t **scratch, size_t *cap)
 {
     bk_fetch_resp_part_t rp = {.topic = q->topic,
                                .topic_len = q->topic_len,
@@ -475,18 +511,16 @@ static int put_part(bk_replicator_t *r, bk_fetch_buf_t *b, const bk_fetch_req_pa
         return bk_fetch_response_put_part(b, &rp);
     if (q->fetch_offset < start) {
         rp.error = BK_FETCH_PART_RANGE;
-    } else if (q->fetch_offset<durable && * budget> 0) {
-        size_t len = 0;
-        int n = bk_partition_read_raw(p, q->fetch_offset, durable, *budget, scratch, cap, &len);
+    } else if (q->fetch_offset < durable) {
+        int64_t n = read_within(p, q->fetch_offset, durable, budget, scratch, cap);
         if (n < 0) {
             bk_trace_warn("replication", "reading %s-%u from %" PRId64 " for a follower: %s",
                           bk_topic_name(bk_partition_topic(p)), q->partition, q->fetch_offset,
-                          bk_strerror(n));
+                          bk_strerror((int)n));
             rp.error = BK_FETCH_PART_RANGE;
-        } else if (n > 0 && len > 0) {
+        } else if (n > 0) {
             rp.records = *scratch;
-            rp.records_len = len;
-            *budget -= len < *budget ? len : *budget;
+            rp.records_len = (size_t)n;
         }
     }
     return bk_fetch_response_put_part(b, &rp);
@@ -520,7 +554,7 @@ static int encode_answer(bk_replicator_t *r, const bk_fetch_req_t *req, int32_t 
     free(topics);
     uint32_t max =
         req->max_bytes < r->cfg.fetch_max_bytes ? req->max_bytes : r->cfg.fetch_max_bytes;
-    size_t budget = max ? max : 1;
+    budget_t budget = {max ? max : 1, 0};
     uint8_t *scratch = NULL;
     size_t cap = 0;
     bk_fetch_req_t it = *req;
@@ -623,7 +657,7 @@ static void park(bk_replicator_t *r, bk_exchange_t *ex, const bk_fetch_req_t *re
 /* Looks at every partition asked: divergence, data, and the follower's position for the ISR.
  * Returns 1 when the answer should go out now rather than be parked. */
 static int note_fetch(bk_replicator_t *r, const bk_fetch_req_t *req, const char *id, uint64_t now,
-                      int *changed)
+                      int *changed, int *in_step)
 {
     int ready = 0;
     size_t known = 0, total = 0;
@@ -657,7 +691,83 @@ static int note_fetch(bk_replicator_t *r, const bk_fetch_req_t *req, const char 
             ready = 1; /* tell this follower the new HW too */
         }
     }
-    return ready || known < total; /* it lacks partitions: tell it at once */
+    /* It lists exactly our topics and partitions (under our ids): it has applied every topic
+     * change made here so far. */
+    *in_step = known == total && known == req->partition_count;
+    /* It lacks partitions, or holds topics we deleted: tell it at once. */
+    return ready || known < total || known < req->partition_count;
+}
+
+/* ---- topic changes ----------------------------------------------------------------------- */
+
+/* Topic changes are acknowledged like acks=all records: once every follower that Redis may
+ * list as in sync (and so may be elected) holds them, which its next fetch listing exactly
+ * the leader's topics and partitions shows. Else a deleted topic could come back, and a
+ * created or grown one vanish, with a failover. A follower leaving the ISR stops counting
+ * once a publication without it is confirmed, as for the high watermark. */
+static int follower_has(const bk_replicator_t *r, const char *id, uint64_t seq)
+{
+    if (strcmp(id, r->id) == 0)
+        return 1;
+    for (int i = 0; i < r->nfollowers; i++)
+        if (strcmp(r->followers[i].id, id) == 0)
+            return r->followers[i].topics_seq >= seq;
+    return 0;
+}
+
+static int topics_confirmed(const bk_replicator_t *r, uint64_t seq)
+{
+    if (!r->leading || !r->term_ready)
+        return 0; /* who Redis may list is not known yet */
+    for (int i = 0; i < r->nmay_hold; i++)
+        if (!follower_has(r, r->may_hold[i], seq))
+            return 0;
+    for (int i = 0; i < r->nlast_pub; i++)
+        if (!follower_has(r, r->last_pub[i], seq))
+            return 0;
+    return 1;
+}
+
+void bk_repl_topics_check(bk_replicator_t *r, uint64_t now)
+{
+    twaiter_t **pp = &r->twaiters;
+    twaiter_t *due = NULL, **tail = &due;
+    while (*pp) {
+        twaiter_t *w = *pp;
+        int done = topics_confirmed(r, w->seq);
+        if (!done && now < w->deadline) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        w->next = NULL;
+        w->seq = (uint64_t)done; /* reused: 1 confirmed, 0 timed out */
+        *tail = w;
+        tail = &w->next;
+    }
+    while (due) { /* callbacks last: they may register new waiters */
+        twaiter_t *w = due;
+        due = w->next;
+        void (*cb)(void *, int) = w->cb;
+        void *arg = w->arg;
+        int status = w->seq ? 0 : UV_ETIMEDOUT;
+        free(w);
+        cb(arg, status);
+    }
+}
+
+void bk_repl_topics_fail(bk_replicator_t *r, int status)
+{
+    twaiter_t *list = r->twaiters;
+    r->twaiters = NULL;
+    while (list) {
+        twaiter_t *w = list;
+        list = w->next;
+        void (*cb)(void *, int) = w->cb;
+        void *arg = w->arg;
+        free(w);
+        cb(arg, status);
+    }
 }
 
 void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
@@ -700,12 +810,17 @@ void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex)
                            id);
         return;
     }
-    int changed = 0;
+    int changed = 0, in_step = 0;
     if (r->term_ready)
         note_follower(r, id, req.instance, req.max_wait_ms, now);
-    int ready = note_fetch(r, &req, id, now, &changed);
+    int ready = note_fetch(r, &req, id, now, &changed, &in_step);
     if (changed)
         kick(r); /* publish the new membership */
+    for (int i = 0; in_step && i < r->nfollowers; i++)
+        if (strcmp(r->followers[i].id, id) == 0)
+            r->followers[i].topics_seq = r->topic_seq;
+    if (in_step && r->twaiters)
+        bk_repl_topics_check(r, now);
     if (!ready && req.max_wait_ms > 0)
         park(r, ex, &req);
     else

@@ -90,3 +90,15 @@ int bk_repl_eligible(const bk_isr_t *const *isrs, size_t n, const char *id)
     }
     return 1;
 }
+
+int bk_repl_ack_status(int isr_size, uint32_t min_insync)
+{
+    return isr_size >= 0 && (uint32_t)isr_size >= min_insync ? 0 : BK_ENOREPLICAS;
+}
+
+uint64_t bk_repl_answer_cap(uint32_t max_bytes, size_t request_len)
+{
+    uint64_t records = max_bytes > BK_FETCH_MAX_BATCH ? max_bytes : BK_FETCH_MAX_BATCH;
+    uint64_t listed = (uint64_t)request_len * 4; /* heads (2x) and topic entries (2x) */
+    return records + listed + BK_FETCH_TOPICS_ROOM + ((uint64_t)64 << 10);
+}

@@ -1,7 +1,8 @@
 /* Pure decisions of the replicator (src/replication/replicator.c, leader.c, follower.c), kept
  * apart from its I/O so they are unit-tested on their own: the leader's divergence check
  * (KIP-101/279), the follower's truncation point, fetch backoff, the high watermark a
- * follower may expose, the end offset of raw batches, and who is eligible cluster-wide. */
+ * follower may expose, the end offset of raw batches, who is eligible cluster-wide, and
+ * whether a replicated write may be acknowledged. */
 #ifndef BROOK_REPLICATION_REPLICA_LOGIC_H
 #define BROOK_REPLICATION_REPLICA_LOGIC_H
 
@@ -44,5 +45,21 @@ int bk_repl_batches_end(const uint8_t *data, size_t len, int64_t *end);
 /* Cluster eligibility: 1 when follower id is listed and desired (pending) in every one of the
  * n ISRs (vacuously true for n = 0), else 0. */
 int bk_repl_eligible(const bk_isr_t *const *isrs, size_t n, const char *id);
+
+/* Largest fetch answer a follower must accept for a request of request_len bytes asking for
+ * max_bytes of records: the records (max_bytes, or one batch of up to BK_FETCH_MAX_BATCH when
+ * the first is larger), a partition head per requested partition (each at most 12 bytes more
+ * than its request entry: within twice request_len), the leader's topic list (as many topics
+ * as requested, each at most 42 bytes more than a request entry, plus BK_FETCH_TOPICS_ROOM for
+ * topics the follower lacks) and 64 KiB for the fixed fields. The leader keeps its answers
+ * within this (leader.c, budget_t). */
+uint64_t bk_repl_answer_cap(uint32_t max_bytes, size_t request_len);
+
+/* acks=all on the leader, for a write the replicated high watermark covers now: 0 (acknowledge)
+ * when the HW was computed over at least min_insync replicas (isr_size: bk_isr_size, leader
+ * included), else BK_ENOREPLICAS: the in-sync set shrank below the minimum after the append,
+ * so the write is held by fewer replicas than promised and its outcome is unknown (Kafka's
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND). The check before the append is bk_replicator_check_insync. */
+int bk_repl_ack_status(int isr_size, uint32_t min_insync);
 
 #endif

@@ -211,8 +211,18 @@ static void run_list(waiter_t *list, int status)
     }
 }
 
-/* Answers the waiters of part whose end offset the HW now covers. */
-static void run_waiters(part_t *part, int64_t hw)
+/* Status for the acks=all waiters of part that its HW covers now: on a leader, the HW must
+ * have been computed over at least --min-insync-replicas replicas (checked at completion, as
+ * Kafka does: the set may have shrunk after the append's own check). */
+static int covered_status(const bk_replicator_t *r, const part_t *part)
+{
+    if (r->standalone || !r->leading || part->isr_term != r->term_id)
+        return 0; /* no replicas to count, or a HW committed in an earlier term */
+    return bk_repl_ack_status(bk_isr_size(&part->isr), r->cfg.min_insync);
+}
+
+/* Answers the waiters of part whose end offset the HW now covers, with status. */
+static void run_waiters(part_t *part, int64_t hw, int status)
 {
     waiter_t *due = NULL;
     waiter_t *w = part->waiters;
@@ -225,7 +235,7 @@ static void run_waiters(part_t *part, int64_t hw)
         w = n;
     }
     /* due is newest-first after the pushes over a newest-first list: oldest-first reversed */
-    run_list(due, 0);
+    run_list(due, status);
 }
 
 void bk_repl_fail_waiters(bk_replicator_t *r, int status)
@@ -255,7 +265,7 @@ void bk_repl_hw_changed(bk_replicator_t *r, part_t *part, bk_partition_t *p)
 {
     bk_partition_set_committed(p, bk_replicator_high_watermark(r, p));
     if (part != NULL)
-        run_waiters(part, bk_replicator_high_watermark(r, p));
+        run_waiters(part, bk_replicator_high_watermark(r, p), covered_status(r, part));
     if (r->hw_hook)
         r->hw_hook(r->hw_arg, p);
 }
@@ -479,6 +489,11 @@ int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset
     w->cb = cb;
     w->arg = arg;
     if (bk_replicator_high_watermark(r, p) >= end_offset) {
+        int status = covered_status(r, part);
+        if (status != 0) {
+            free(w); /* the set shrank under the minimum while the append was queued */
+            return status;
+        }
         waiter_push(&r->ready, w);
         int rc = uv_timer_start(&r->ready_timer, on_ready, 0, 0);
         if (rc != 0) {
@@ -492,6 +507,37 @@ int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset
     }
     w->part = part;
     waiter_push(&part->waiters, w);
+    return 0;
+}
+
+/* How long a topic change waits for the in-sync followers: a follower that stops fetching
+ * leaves the ISR after replica_lag_ms and stops counting once that is published; this much
+ * more is for the publication. */
+#define TOPICS_CONFIRM_SLACK_MS 5000
+
+int bk_replicator_topics_changed(bk_replicator_t *r, void (*cb)(void *arg, int status), void *arg)
+{
+    if (r->stopping)
+        return BK_ECLOSED;
+    if (r->standalone)
+        return 1;
+    if (!r->leading)
+        return BK_ENOTLEADER;
+    twaiter_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return UV_ENOMEM;
+    uint64_t now = bk_now_ms();
+    w->seq = ++r->topic_seq;
+    w->deadline = now + r->cfg.replica_lag_ms + TOPICS_CONFIRM_SLACK_MS;
+    w->cb = cb;
+    w->arg = arg;
+    twaiter_t **pp = &r->twaiters;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = w;
+    /* Parked fetches answer at once with the new topic list: followers learn it now, and
+     * their next fetch (listing it) confirms it; cb runs from that fetch's arrival. */
+    bk_repl_parked_answer_all(r, BK_FETCH_OK);
     return 0;
 }
 
@@ -585,6 +631,7 @@ void bk_replicator_stop(bk_replicator_t *r, void (*done)(void *arg), void *arg)
     r->stopping = 1;
     bk_repl_parked_answer_all(r, BK_FETCH_ENOTLEADER);
     bk_repl_fail_waiters(r, BK_ENOTLEADER);
+    bk_repl_topics_fail(r, BK_ECLOSED);
     waiter_t *ready = r->ready;
     r->ready = NULL;
     run_list(ready, 0);

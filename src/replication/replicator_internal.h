@@ -64,6 +64,17 @@ struct parked {
     uv_timer_t timer;
 };
 
+/* A topic change (creation, deletion, growth) applied on the leader, waiting until every
+ * follower Redis may list as in sync has fetched with it applied (leader.c). */
+typedef struct twaiter twaiter_t;
+struct twaiter {
+    twaiter_t *next;
+    uint64_t seq;      /* the leader's topic_seq once the change was applied */
+    uint64_t deadline; /* then UV_ETIMEDOUT */
+    void (*cb)(void *arg, int status);
+    void *arg;
+};
+
 typedef enum { OP_READ_ISR, OP_PUBLISH, OP_FETCH, OP_APPEND, OP_TOPIC } op_kind_t;
 
 struct op {
@@ -92,6 +103,8 @@ typedef struct {
     uint64_t instance;     /* the process fetching under id (0: none seen this term) */
     uint64_t live_until;   /* its last fetch's wait + a grace: it is alive until then */
     uint64_t refused;      /* the other instance last refused (said once) */
+    uint64_t topics_seq;   /* topic_seq at its last fetch listing exactly the leader's topics
+                              and partitions: it holds every topic change up to that */
 } follower_t;
 
 struct bk_replicator {
@@ -138,6 +151,8 @@ struct bk_replicator {
     int nlast_pub;
     uint64_t retry_at; /* earliest retry of a failed read/publication */
     parked_t *parked;
+    uint64_t topic_seq;  /* topic changes applied here (any term) */
+    twaiter_t *twaiters; /* topic changes not yet confirmed, oldest first */
 
     /* follower loop */
     int following;
@@ -151,6 +166,10 @@ struct bk_replicator {
     int f_soon;    /* something asks for a quick retry (truncation busy) */
     int f_refused; /* the leader refuses our id (another broker uses it): may not lead */
     uint32_t f_backoff;
+    uint64_t f_rounds;     /* fetches sent: rotates the request's first topic */
+    uint64_t f_fail_since; /* first of the failed fetches in a row (0: the last one worked) */
+    uint64_t f_warn_at;    /* no warning about failed fetches before this */
+    int f_fail_loud;       /* the failure at hand deserves a warning at once */
     uv_timer_t f_timer;
     int f_timer_armed;
 };
@@ -175,6 +194,10 @@ void bk_repl_leader_on_commit(bk_replicator_t *r, part_t *part, bk_partition_t *
 int bk_repl_leader_ensure_isr(bk_replicator_t *r, part_t *part, bk_partition_t *p);
 void bk_repl_leader_serve(bk_replicator_t *r, bk_exchange_t *ex);
 void bk_repl_parked_answer_all(bk_replicator_t *r, int32_t error);
+/* Answers the topic-change waiters now confirmed (or past their deadline). */
+void bk_repl_topics_check(bk_replicator_t *r, uint64_t now);
+/* Answers every topic-change waiter with status (the term ended, or the replicator stops). */
+void bk_repl_topics_fail(bk_replicator_t *r, int status);
 
 /* follower.c */
 void bk_repl_follow(bk_replicator_t *r, const char *url, int64_t epoch);

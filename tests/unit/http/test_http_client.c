@@ -705,6 +705,27 @@ static void test_large_body(void)
     result_free(&r);
 }
 
+/* A request's response cap: under it BK_ETOOBIG, raised on the handle it is received. */
+static void test_response_cap_per_request(void)
+{
+    env_t e;
+    result_t r1 = {0}, r2 = {0};
+    env_init(&e, respond_large);
+    bk_http_client_req_t *h = NULL;
+    CHECK_EQ_INT(request(&e, "GET", "/big", NULL, 5000, &r1, &h), 0);
+    bk_http_client_set_max_response(h, 1u << 20);
+    env_wait_calls(&e, 1);
+    CHECK_EQ_INT(r1.status, BK_ETOOBIG);
+    CHECK_EQ_INT(request(&e, "GET", "/big", NULL, 5000, &r2, &h), 0);
+    bk_http_client_set_max_response(h, (uint64_t)3 << 20);
+    env_wait_calls(&e, 2);
+    CHECK_EQ_INT(r2.status, 0);
+    CHECK_EQ_INT(r2.body_len, 3u << 20);
+    env_finish(&e);
+    result_free(&r1);
+    result_free(&r2);
+}
+
 static void respond_interim_then_ok(sconn_t *sc, const char *req, size_t len)
 {
     (void)len;
@@ -1070,6 +1091,7 @@ CHECK_MAIN(CASE(test_content_length_body_and_headers),
            CASE(test_stale_connection_get_is_retried_once), CASE(test_get_retry_happens_only_once),
            CASE(test_idle_connection_closed_by_server_is_dropped),
            CASE(test_connection_close_body_until_eof), CASE(test_large_body),
+           CASE(test_response_cap_per_request),
            CASE(test_head_and_interim_responses), CASE(test_connection_refused), CASE(test_timeout),
            CASE(test_cancel), CASE(test_close_with_pending_requests),
            CASE(test_close_from_inside_a_callback), CASE(test_malformed_responses),

@@ -1,12 +1,14 @@
 /* Unit tests of the replicator's pure decisions: divergence (KIP-101/279) on made-up epoch
  * histories, the follower's truncation point converging in at most two rounds, backoff, the
  * follower's exposed high watermark, batch ends from raw bytes, cluster eligibility, and a
- * previous term's ISR member carried into a new term's ISR. */
+ * previous term's ISR member carried into a new term's ISR, and the acks=all status once the
+ * in-sync set shrank below the minimum. */
 #include <string.h>
 
 #include "brook/common.h"
 #include "brook/replication.h"
 #include "check.h"
+#include "log/format.h"
 #include "replication/replica_logic.h"
 
 /* A log as a list of batches (base offset, count, epoch); epoch_end as the log's contract. */
@@ -233,7 +235,47 @@ static void test_isr_carry(void)
     CHECK_EQ_INT(t.high_watermark, 30);
 }
 
+/* acks=all at completion: a HW computed over fewer replicas than the minimum (the set
+ * shrank after the append) never acknowledges (issue 9, D8). */
+static void test_ack_status(void)
+{
+    CHECK_EQ_INT(bk_repl_ack_status(1, 1), 0);
+    CHECK_EQ_INT(bk_repl_ack_status(2, 2), 0);
+    CHECK_EQ_INT(bk_repl_ack_status(3, 2), 0);
+    CHECK_EQ_INT(bk_repl_ack_status(1, 2), BK_ENOREPLICAS);
+    CHECK_EQ_INT(bk_repl_ack_status(2, 3), BK_ENOREPLICAS);
+    /* The ISR after the follower leaves: the HW moves with the leader alone. */
+    bk_isr_t s;
+    bk_isr_init(&s, "L", 0, 1000);
+    bk_isr_on_fetch(&s, "F", 0, 0, 0);
+    bk_isr_commit_membership(&s);
+    CHECK_EQ_INT(bk_isr_size(&s), 2);
+    bk_isr_leader_durable(&s, 3, 10); /* three records appended: F does not hold them */
+    CHECK_EQ_INT(s.high_watermark, 0);
+    CHECK(bk_isr_tick(&s, 3, 2000) & BK_ISR_CHANGED);
+    CHECK_EQ_INT(s.high_watermark, 0); /* F counts until Redis stops listing it */
+    CHECK(bk_isr_commit_membership(&s) & BK_ISR_HW_MOVED);
+    CHECK_EQ_INT(s.high_watermark, 3);
+    CHECK_EQ_INT(bk_repl_ack_status(bk_isr_size(&s), 2), BK_ENOREPLICAS);
+}
+
+/* The follower's answer cap holds the largest batch a log may hold on top of headers for
+ * what it asked (issue 9, D4: a 63 MB batch behind 8 MiB of others wedged a follower whose
+ * client took 64 MiB). */
+_Static_assert(BK_FETCH_MAX_BATCH == BK_BATCH_MAX_BYTES, "the log's batch limit changed");
+
+static void test_answer_cap(void)
+{
+    uint32_t max = 8u << 20;
+    size_t req = 4200 * (26 + 249) + 200; /* 4,200 partitions of a 249-character topic */
+    uint64_t cap = bk_repl_answer_cap(max, req);
+    CHECK(cap >= BK_FETCH_MAX_BATCH + 2 * (uint64_t)req + 4200 * (42 + 249));
+    CHECK(cap >= (uint64_t)max + 2 * (uint64_t)req);
+    CHECK(bk_repl_answer_cap(UINT32_MAX, 0) >= UINT32_MAX);
+    CHECK(bk_repl_answer_cap(max, req) < bk_repl_answer_cap(max, 2 * req));
+}
+
 CHECK_MAIN(CASE(test_diverging_end_rules), CASE(test_truncate_target),
            CASE(test_converges_to_the_leaders_prefix), CASE(test_longer_same_epoch_tail),
            CASE(test_backoff), CASE(test_follower_hw), CASE(test_batches_end), CASE(test_eligible),
-           CASE(test_isr_carry))
+           CASE(test_isr_carry), CASE(test_ack_status), CASE(test_answer_cap))

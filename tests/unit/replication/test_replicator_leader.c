@@ -49,6 +49,8 @@ static void cleanup(void)
 
 static void shared_redis_start(void)
 {
+    if (redis.pid > 0)
+        return; /* started by an earlier case */
     atexit(cleanup);
     if (redis_start(&redis) != 0) {
         fprintf(stderr, "redis-server did not start\n");
@@ -118,7 +120,8 @@ typedef struct {
     uint8_t *body;
     size_t len;
     bk_fetch_resp_t resp;
-    bk_fetch_resp_part_t part; /* the first partition */
+    bk_fetch_resp_part_t part;   /* the first partition */
+    bk_fetch_resp_part_t second; /* the second one, if any */
     int nparts;
     int ntopics;
 } answer_t;
@@ -143,8 +146,11 @@ static void take_answer(bk_exchange_t *ex, answer_t *a)
         bk_fetch_resp_t it = a->resp;
         bk_fetch_resp_part_t p;
         while (bk_fetch_response_next_part(&it, &p)) {
-            if (a->nparts++ == 0)
+            if (a->nparts == 0)
                 a->part = p;
+            else if (a->nparts == 1)
+                a->second = p;
+            a->nparts++;
         }
     } else if (a->status == 200) {
         CHECK(!"undecodable fetch answer");
@@ -173,6 +179,33 @@ static bk_exchange_t *fetch(bk_replicator_t *r, const char *id, int64_t known_ep
     bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
     bk_fetch_buf_free(b);
     CHECK_EQ_INT(bk_fetch_request_encode(b, &req, &part, 1), 0);
+    bk_exchange_t *ex = bk_exchange_new();
+    ex->body = b->data;
+    ex->body_len = b->len;
+    ex->keep_alive = 1;
+    ex->state = BK_EX_DISPATCHED;
+    bk_replicator_serve_fetch(r, ex);
+    return ex;
+}
+
+/* A fetch of partitions first and second of "t" (in that order) from the given offsets (empty
+ * logs assumed: last epoch -1 at offset 0, else epoch), asking for max_bytes of records. */
+static bk_exchange_t *fetch2(bk_replicator_t *r, int64_t known_epoch, uint32_t first, int64_t off1,
+                             uint32_t second, int64_t off2, int32_t epoch, uint32_t max_bytes,
+                             size_t *req_len)
+{
+    bk_fetch_req_t req = {.known_epoch = known_epoch,
+                          .id = "F",
+                          .id_len = 1,
+                          .instance = fetch_instance,
+                          .max_wait_ms = 0,
+                          .max_bytes = max_bytes};
+    bk_fetch_req_part_t parts[2] = {{"t", 1, first, off1, off1 ? epoch : -1, fetch_topic_id},
+                                    {"t", 1, second, off2, off2 ? epoch : -1, fetch_topic_id}};
+    bk_fetch_buf_t *b = &bufs[nbufs++ & 7];
+    bk_fetch_buf_free(b);
+    CHECK_EQ_INT(bk_fetch_request_encode(b, &req, parts, 2), 0);
+    *req_len = b->len;
     bk_exchange_t *ex = bk_exchange_new();
     ex->body = b->data;
     ex->body_len = b->len;
@@ -274,10 +307,12 @@ static void on_flag(void *arg)
     *(int *)arg = 1;
 }
 
+static const char *isr_key = "rt:isr";
+
 static int isr_lists(void *arg)
 {
     char buf[512];
-    return strstr(redis_get("rt:isr", buf, sizeof buf), (const char *)arg) != NULL;
+    return strstr(redis_get(isr_key, buf, sizeof buf), (const char *)arg) != NULL;
 }
 
 static int64_t batches_end(const answer_t *a)
@@ -492,6 +527,263 @@ static void test_leader_serves_fetches(void)
     free_bufs();
 }
 
+/* A leader with its log, election (cluster "rm" on the shared Redis) and replicator, and a
+ * follower F in the ISR as Redis sees it; torn down by cluster_down. */
+typedef struct {
+    uv_loop_t loop;
+    char dir[32];
+    bk_log_t *log;
+    bk_topic_t *t;
+    bk_partition_t *p;
+    bk_election_t *e;
+    bk_http_client_t *client;
+    bk_replicator_t *r;
+    int64_t epoch;
+} cluster_t;
+
+static void cluster_up(cluster_t *c, const char *cluster, uint32_t partitions,
+                       const bk_replication_config_t *rc)
+{
+    shared_redis_start();
+    uv_loop_init(&c->loop);
+    bk_http_set_ready_hook(on_ready);
+    snprintf(c->dir, sizeof c->dir, "/tmp/brook-repl-log-XXXXXX");
+    CHECK(mkdtemp(c->dir) != NULL);
+    bk_log_config_t lc;
+    bk_log_config_defaults(&lc);
+    lc.data_dir = c->dir;
+    CHECK_EQ_INT(bk_log_open(&c->loop, &lc, &c->log), 0);
+    bk_log_set_commit_hook(c->log, on_commit, NULL);
+    CHECK_EQ_INT(bk_log_topic_create(c->log, "t", 1, partitions, &c->t), 0);
+    fetch_topic_id = bk_topic_id(c->t);
+    c->p = bk_topic_partition(c->t, 0);
+    bk_election_config_t ec;
+    bk_election_config_defaults(&ec);
+    ec.redis_host = "127.0.0.1";
+    ec.redis_port = redis.port;
+    ec.cluster = cluster;
+    ec.broker_id = "L";
+    ec.advertised_url = "http://127.0.0.1:1";
+    ec.lease_ms = 2000;
+    ec.renew_ms = 500;
+    leader_now = 0;
+    CHECK_EQ_INT(bk_election_start(&c->loop, &ec, on_change, &c->e, &c->e), 0);
+    CHECK(run_until(&c->loop, flag_set, &leader_now, 3000));
+    bk_election_view_t v;
+    bk_election_view(c->e, &v);
+    c->epoch = v.epoch;
+    CHECK_EQ_INT(bk_http_client_new(&c->loop, &c->client), 0);
+    CHECK_EQ_INT(bk_replicator_new(&c->loop, c->log, c->e, c->client, rc, &c->r), 0);
+    commit_target = change_target = c->r;
+    char key[64];
+    snprintf(key, sizeof key, "%s:isr", cluster);
+    isr_key = strdup(key);
+    CHECK(run_until(&c->loop, isr_lists, "\"isr\":[\"L\"]", 3000));
+}
+
+static void cluster_down(cluster_t *c)
+{
+    int stopped = 0;
+    commit_target = change_target = NULL;
+    if (c->r != NULL) {
+        bk_replicator_stop(c->r, on_flag, &stopped);
+        CHECK(run_until(&c->loop, flag_set, &stopped, 2000));
+    }
+    int closed = 0;
+    bk_http_client_close(c->client, on_flag, &closed);
+    CHECK(run_until(&c->loop, flag_set, &closed, 2000));
+    int estopped = 0;
+    bk_election_stop(c->e, on_flag, &estopped);
+    CHECK(run_until(&c->loop, flag_set, &estopped, 3000));
+    int lclosed = 0;
+    bk_log_close(c->log, on_flag, &lclosed);
+    CHECK(run_until(&c->loop, flag_set, &lclosed, 3000));
+    run_for(&c->loop, 10);
+    CHECK_EQ_INT(uv_loop_close(&c->loop), 0);
+    nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free_bufs();
+    free((char *)isr_key);
+    isr_key = "rt:isr";
+}
+
+/* Issue 9, D8: --min-insync-replicas is checked again when the write is replicated. With a
+ * minimum of 2, a write appended while F was in sync, whose HW passes it only once F has left
+ * the ISR (the leader alone), is answered BK_ENOREPLICAS, never 0; so is a wait registered
+ * when that has already happened. Once F is back in sync, writes are acknowledged again. */
+static void test_min_insync_after_append(void)
+{
+    cluster_t c;
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    rc.replica_lag_ms = 600;
+    rc.min_insync = 2;
+    cluster_up(&c, "rm", 1, &rc);
+    int32_t epoch = (int32_t)c.epoch;
+    answer_t a;
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, isr_lists, "\"F\"", 3000));
+    CHECK_EQ_INT(bk_replicator_check_insync(c.r, c.p), 0);
+
+    append(&c.loop, c.p, "a", epoch);
+    waiter_t w;
+    CHECK_EQ_INT(wait_for(c.r, c.p, 1, &w), 0);
+    take_answer(fetch(c.r, "F", c.epoch, 1, epoch, 0), &a); /* F holds it: acknowledged */
+    free(a.body);
+    CHECK(run_until(&c.loop, flag_set, &w.done, 1000));
+    CHECK_EQ_INT(w.status, 0);
+
+    /* F goes silent with the write appended: the ISR shrinks to {L}, the HW passes it. */
+    append(&c.loop, c.p, "b", epoch);
+    CHECK_EQ_INT(wait_for(c.r, c.p, 2, &w), 0);
+    CHECK(run_until(&c.loop, isr_lists, "\"isr\":[\"L\"]", 4000));
+    CHECK(run_until(&c.loop, flag_set, &w.done, 1000));
+    CHECK_EQ_INT(w.status, BK_ENOREPLICAS);
+    CHECK(!w.ran_inside);
+    CHECK_EQ_INT(bk_replicator_high_watermark(c.r, c.p), 2);
+    /* Appended under the minimum already passed: refused at once, not acknowledged. */
+    CHECK_EQ_INT(bk_replicator_check_insync(c.r, c.p), UV_EAGAIN);
+    append(&c.loop, c.p, "c", epoch);
+    CHECK_EQ_INT(wait_for(c.r, c.p, 3, &w), BK_ENOREPLICAS);
+    CHECK(!w.done);
+
+    /* F back and caught up: in sync again, acknowledged again. */
+    take_answer(fetch(c.r, "F", c.epoch, 3, epoch, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, isr_lists, "\"F\"", 3000));
+    append(&c.loop, c.p, "d", epoch);
+    CHECK_EQ_INT(wait_for(c.r, c.p, 4, &w), 0);
+    take_answer(fetch(c.r, "F", c.epoch, 4, epoch, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, flag_set, &w.done, 1000));
+    CHECK_EQ_INT(w.status, 0);
+    cluster_down(&c);
+}
+
+/* Appends count records of size bytes to p as one batch. */
+static void append_big(uv_loop_t *loop, bk_partition_t *p, uint32_t count, size_t size,
+                       int32_t epoch)
+{
+    uint8_t *v = malloc(size);
+    memset(v, 'x', size);
+    bk_record_t *recs = calloc(count, sizeof *recs);
+    for (uint32_t i = 0; i < count; i++)
+        recs[i] = (bk_record_t){NULL, -1, v, (int32_t)size, NULL, 0, 0};
+    append_t a = {0};
+    CHECK_EQ_INT(bk_partition_append(p, recs, count, epoch, after_append, &a), 0);
+    CHECK(run_until(loop, flag_set, &a.done, 20000));
+    CHECK_EQ_INT(a.status, 0);
+    free(recs);
+    free(v);
+}
+
+/* Issue 9, D4: nine 0.9 MiB batches in partition 0 and one 63 MiB batch in partition 1. An
+ * answer stops adding once its record budget is spent, so it stays within what the follower's
+ * client accepts; the large batch still goes, alone, once its partition is the first with
+ * data: every fetch makes progress. */
+static void test_answers_bounded_and_progress(void)
+{
+    cluster_t c;
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    cluster_up(&c, "rb", 2, &rc);
+    int32_t epoch = (int32_t)c.epoch;
+    bk_partition_t *p1 = bk_topic_partition(c.t, 1);
+    size_t mib9 = (size_t)(0.9 * (1 << 20));
+    for (int i = 0; i < 9; i++)
+        append_big(&c.loop, c.p, 1, mib9, epoch);
+    append_big(&c.loop, p1, 70, mib9, epoch);
+    uint32_t max = 8u << 20;
+    size_t req_len = 0;
+    answer_t a;
+    take_answer(fetch2(c.r, c.epoch, 0, 0, 1, 0, epoch, max, &req_len), &a);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_INT(a.nparts, 2);
+    CHECK(a.part.records_len > 0 && a.part.records_len <= max);
+    CHECK_EQ_INT(a.second.records_len, 0); /* would pass the budget: not now */
+    CHECK(a.len <= max + (64u << 10));
+    CHECK(a.len <= bk_repl_answer_cap(max, req_len));
+    int64_t end0 = batches_end(&a);
+    CHECK(end0 >= 8 && end0 < 9);
+    free(a.body);
+    /* The rest of partition 0 first: the large batch still does not fit after it. */
+    take_answer(fetch2(c.r, c.epoch, 0, end0, 1, 0, epoch, max, &req_len), &a);
+    CHECK_EQ_INT(batches_end(&a), 9);
+    CHECK_EQ_INT(a.second.records_len, 0);
+    free(a.body);
+    /* Partition 1 first with data (the follower rotates its list, or 0 is done): the 63 MiB
+     * batch alone, within the follower's cap. */
+    take_answer(fetch2(c.r, c.epoch, 1, 0, 0, 9, epoch, max, &req_len), &a);
+    CHECK_EQ_INT(batches_end(&a), 70);
+    CHECK(a.part.records_len > 60u << 20);
+    CHECK_EQ_INT(a.second.records_len, 0);
+    CHECK(a.len <= bk_repl_answer_cap(max, req_len));
+    free(a.body);
+    take_answer(fetch2(c.r, c.epoch, 0, 0, 1, 0, epoch, max, &req_len), &a);
+    CHECK(a.part.records_len > 0); /* ... and first in the list, whatever comes after */
+    free(a.body);
+    cluster_down(&c);
+}
+
+/* Issue 9, D6: a topic change is confirmed only once the in-sync follower's fetch lists
+ * exactly the leader's topics and partitions; parked fetches are woken by the change. */
+static void test_topic_changes_confirmed_by_fetches(void)
+{
+    cluster_t c;
+    bk_replication_config_t rc;
+    bk_replication_config_defaults(&rc);
+    rc.broker_id = "L";
+    rc.replica_lag_ms = 3000;
+    cluster_up(&c, "rd", 1, &rc);
+    answer_t a;
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a);
+    free(a.body);
+    CHECK(run_until(&c.loop, isr_lists, "\"F\"", 3000));
+    bk_exchange_t *parked = fetch(c.r, "F", c.epoch, 0, -1, 5000);
+    run_for(&c.loop, 20);
+    CHECK(parked->state == BK_EX_DISPATCHED);
+
+    bk_topic_t *u = NULL;
+    CHECK_EQ_INT(bk_log_topic_create(c.log, "u", 1, 1, &u), 0);
+    waiter_t w1, w2;
+    memset(&w1, 0, sizeof w1);
+    w1.inside = 1;
+    CHECK_EQ_INT(bk_replicator_topics_changed(c.r, after_wait, &w1), 0);
+    w1.inside = 0;
+    CHECK(parked->state == BK_EX_RESPONDED); /* woken: F learns of "u" now */
+    take_answer(parked, &a);
+    CHECK_EQ_INT(a.ntopics, 2);
+    free(a.body);
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a); /* F without "u": not confirmed */
+    free(a.body);
+    run_for(&c.loop, 50);
+    CHECK(!w1.done);
+
+    /* "u" deleted again: F listing only "t" is in step with both changes. */
+    CHECK_EQ_INT(bk_log_topic_delete(c.log, u), 0);
+    memset(&w2, 0, sizeof w2);
+    CHECK_EQ_INT(bk_replicator_topics_changed(c.r, after_wait, &w2), 0);
+    CHECK(!w1.done && !w2.done);
+    take_answer(fetch(c.r, "F", c.epoch, 0, -1, 0), &a);
+    free(a.body);
+    CHECK(w1.done && w1.status == 0 && !w1.ran_inside);
+    CHECK(w2.done && w2.status == 0);
+
+    /* Unconfirmed when the term ends: the waiter hears it. */
+    waiter_t w3;
+    memset(&w3, 0, sizeof w3);
+    CHECK_EQ_INT(bk_replicator_topics_changed(c.r, after_wait, &w3), 0);
+    int stopped = 0;
+    commit_target = change_target = NULL;
+    bk_replicator_stop(c.r, on_flag, &stopped);
+    CHECK(w3.done && w3.status == BK_ENOTLEADER); /* the term ends with the stop */
+    CHECK(run_until(&c.loop, flag_set, &stopped, 2000));
+    c.r = NULL;
+    cluster_down(&c);
+}
+
 static void test_standalone(void)
 {
     uv_loop_t loop;
@@ -562,4 +854,6 @@ static void test_standalone(void)
     free_bufs();
 }
 
-CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches))
+CHECK_MAIN(CASE(test_standalone), CASE(test_leader_serves_fetches),
+           CASE(test_min_insync_after_append), CASE(test_answers_bounded_and_progress),
+           CASE(test_topic_changes_confirmed_by_fetches))
