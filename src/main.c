@@ -694,8 +694,10 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     shutting_down = 1;
     bk_trace_info("main", "signal %d: stopping (finishing in-flight requests)", signum);
-    broker.stopping = 1; /* reads dispatched from now on answer at once */
+    broker.stopping = 1; /* reads dispatched from now on answer at once, writes are refused */
     bk_broker_wake_all(&broker);
+    if (broker.replicator) /* hand over: the followers stay listed and may take the lease */
+        bk_replicator_drain(broker.replicator);
     bk_server_stop(broker.server, after_server, &broker);
 }
 

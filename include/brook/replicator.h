@@ -104,6 +104,14 @@ void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t);
 void bk_replicator_set_delete_hook(bk_replicator_t *r, void (*hook)(void *arg, bk_topic_t *t),
                                    void *arg);
 
+/* A graceful stop begins (SIGTERM): the server is about to drain every connection, the
+ * followers' fetch connections included, so nothing still waiting for a follower can finish.
+ * acks=all writes still waiting are answered now as outcome unknown (BK_ECLOSED), topic changes
+ * waiting for confirmation likewise, and no ISR change is published from now on: a shrink
+ * published on the way out would keep the in-sync followers from taking the lease this broker
+ * is about to release. Idempotent; bk_replicator_stop still follows. */
+void bk_replicator_drain(bk_replicator_t *r);
+
 void bk_replicator_stop(bk_replicator_t *r, void (*done)(void *arg), void *arg);
 
 #endif

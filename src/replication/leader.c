@@ -252,7 +252,7 @@ static void trace_set(bk_replicator_t *r, char (*ids)[ID_MAX], int n)
 
 static void publish(bk_replicator_t *r, uint64_t now)
 {
-    if (!r->leading || !r->term_ready)
+    if (!r->leading || !r->term_ready || r->draining) /* draining: see bk_replicator_drain */
         return;
     if (r->pub_inflight || now < r->retry_at) {
         r->pub_dirty = 1;

@@ -473,7 +473,7 @@ int bk_replicator_live_brokers(bk_replicator_t *r)
 int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset,
                        void (*cb)(void *arg, int status), void *arg)
 {
-    if (r->stopping)
+    if (r->stopping || r->draining) /* draining: no follower can fetch any more */
         return BK_ECLOSED;
     if (!r->standalone && !r->leading)
         return BK_ENOTLEADER;
@@ -517,7 +517,7 @@ int bk_replicator_wait(bk_replicator_t *r, bk_partition_t *p, int64_t end_offset
 
 int bk_replicator_topics_changed(bk_replicator_t *r, void (*cb)(void *arg, int status), void *arg)
 {
-    if (r->stopping)
+    if (r->stopping || r->draining)
         return BK_ECLOSED;
     if (r->standalone)
         return 1;
@@ -617,6 +617,15 @@ void bk_replicator_forget_topic(bk_replicator_t *r, bk_topic_t *t)
             bk_repl_part_drop(r, part);
         part = next;
     }
+}
+
+void bk_replicator_drain(bk_replicator_t *r)
+{
+    if (r->draining || r->stopping)
+        return;
+    r->draining = 1;
+    bk_repl_fail_waiters(r, BK_ECLOSED);
+    bk_repl_topics_fail(r, BK_ECLOSED);
 }
 
 void bk_replicator_stop(bk_replicator_t *r, void (*done)(void *arg), void *arg)

@@ -117,6 +117,7 @@ struct bk_replicator {
     uint64_t instance; /* random, this process's: sent with every fetch */
     int standalone;
     int stopping;
+    int draining; /* bk_replicator_drain: nothing is published any more */
     void (*done)(void *arg);
     void *done_arg;
     int open_handles;
