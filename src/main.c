@@ -2,6 +2,7 @@
  * wiring of log, election, server and handlers on one loop, signals, and an orderly shutdown
  * (stop accepting, finish in-flight requests, release the lease, flush the log, exit 0). */
 #include <errno.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -44,6 +45,20 @@ static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
 
 #define DAY_MS 86400000u
+
+/* A broker id goes into answer headers, Redis keys, file names and JSON: 1-100 characters of
+ * letters, digits, '.', '_' and '-' (what hostnames and the seed's ids use). */
+static int check_id(const char *id)
+{
+    size_t n = strlen(id);
+    int ok = n >= 1 && n <= 100;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)id[i]) || id[i] == '.' || id[i] == '_' || id[i] == '-';
+    if (!ok)
+        fprintf(stderr, "brook: invalid broker id \"%.100s\" (accepted: 1-100 characters of "
+                        "letters, digits, '.', '_' and '-')\n", id);
+    return ok ? 0 : -1;
+}
 
 static void usage(FILE *f)
 {
@@ -592,7 +607,7 @@ static int configure(config_t *c, int argc, char **argv)
         fprintf(stderr, "brook: unexpected argument %s\nTry 'brook --help'.\n", argv[optind]);
         return -1;
     }
-    if (check_lease(c))
+    if (check_lease(c) || check_id(c->id_buf))
         return -1;
     if (!c->url_given) /* with --port 0, rewritten once the port is bound */
         snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", c->server.port);
@@ -600,6 +615,7 @@ static int configure(config_t *c, int argc, char **argv)
         snprintf(c->data_buf, sizeof c->data_buf, "./data/%s", c->id_buf);
     c->broker.broker_id = c->election.broker_id = c->id_buf;
     c->broker.advertised_url = c->election.advertised_url = c->url_buf;
+    c->broker.max_page_text = c->server.max_conn_buffer;
     c->log.data_dir = c->data_buf;
     snprintf(c->state_buf, sizeof c->state_buf, "%s/+election", c->data_buf);
     c->election.state_path = c->state_buf;

@@ -26,6 +26,9 @@ typedef struct {
     uint64_t max_batch_body;   /* body limit on batch produce routes */
     uint32_t max_poll_ms;      /* cap on a read's timeout_ms */
     uint32_t proxy_timeout_ms; /* forwarding a write to the leader */
+    size_t max_page_text;      /* a read page (or stream page) ends after the record that
+                                  brings its rendered JSON to this (the connection budget);
+                                  0 = no limit; a page always holds at least one record */
 } bk_broker_config_t;
 
 typedef struct bk_waiter bk_waiter_t;

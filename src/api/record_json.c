@@ -99,7 +99,11 @@ int bk_record_render(void *arg, const bk_record_view_t *r)
     }
     bk_json_arr_end(j);
     bk_json_obj_end(j);
-    return 0;
+    if (!rr->max_text)
+        return 0;
+    size_t len;
+    bk_json_text(j, &len);
+    return len >= rr->max_text;
 }
 
 void bk_record_render_shutdown(void)

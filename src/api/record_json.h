@@ -21,9 +21,12 @@ typedef struct {
     bk_json_t *j;
     bk_record_format_t format;
     uint64_t records, bytes; /* counted for metrics */
+    size_t max_text;         /* stop after the record that brings j's text to this (0: never) */
 } bk_record_render_t;
 
-/* A bk_read_visit_fn: appends one record object to r->j. */
+/* A bk_read_visit_fn: appends one record object to r->j; returns 1 (stop) once j's text has
+ * reached max_text, so a page's rendering (JSON can be 6x the record bytes) stays within the
+ * connection's budget whatever max_bytes asked. */
 int bk_record_render(void *arg, const bk_record_view_t *rec);
 
 /* Frees scratch buffers (shutdown). */

@@ -30,7 +30,7 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
                         uint32_t max_records, size_t max_bytes, int format)
 {
     bk_json_t *j = bk_json_begin();
-    bk_record_render_t pg = {j, (bk_record_format_t)format, 0, 0};
+    bk_record_render_t pg = {j, (bk_record_format_t)format, 0, 0, b->cfg.max_page_text};
     bk_json_obj(j);
     bk_json_key(j, "topic");
     bk_json_str(j, bk_topic_name(bk_partition_topic(p)));
@@ -235,7 +235,7 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     int64_t offset = bk_partition_start_offset(p), max_records = streaming ? -1 : 500,
             max_bytes = 1 << 20, timeout = 0;
     int format;
-    if (!query_int(ex, "offset", 0, INT64_MAX / 2, &offset) ||
+    if (!query_int(ex, "offset", 0, INT64_MAX, &offset) ||
         !query_int(ex, "max_records", 1, BK_RB_MAX_RECORDS, &max_records) ||
         !query_int(ex, "max_bytes", 1, 64 << 20, &max_bytes) ||
         !query_int(ex, "timeout_ms", 0, streaming ? INT32_MAX : b->cfg.max_poll_ms, &timeout) ||

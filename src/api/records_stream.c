@@ -2,7 +2,8 @@
  * Accept: application/x-ndjson. The answer is chunked, one JSON record per line, starting at
  * ?offset= and following the log as new records are committed, until the client hangs up,
  * max_records records were sent, or timeout_ms passed (both optional). Flow control: one page
- * (up to 1,000 records, max_bytes or PAGE_BYTES) is queued at a time, only once the stream is
+ * (up to 1,000 records, max_bytes or PAGE_BYTES of records, and rendered text up to the
+ * connection budget) is queued at a time, only once the stream is
  * the oldest answer on its connection, and the next only once the connection has written it,
  * so a slow reader (or many pipelined streams) costs one page of memory, not the whole log.
  * Every page stops at the high watermark, also after retention moved the start past it. */
@@ -62,6 +63,7 @@ static void finish(bk_stream_t *st)
     bk_exchange_t *ex = st->ex;
     ex->on_drain = NULL;
     ex->on_gone = NULL;
+    ex->on_hangup = NULL;
     bk_exchange_stream_end(ex);
     destroy(st);
 }
@@ -70,12 +72,15 @@ static int render_line(void *arg, const bk_record_view_t *rec)
 {
     bk_record_render_t *rr = arg;
     rr->j = bk_json_begin();
+    size_t limit = rr->max_text;
+    rr->max_text = 0; /* one line's own text is not the page's */
     bk_record_render(rr, rec);
+    rr->max_text = limit;
     size_t len;
     const char *text = bk_json_text(rr->j, &len);
     if (bk_buf_append(&line_buf, text, len) || bk_buf_append(&line_buf, "\n", 1))
         return 1;
-    return 0;
+    return limit && line_buf.len >= limit; /* the page's text fits the connection budget */
 }
 
 /* Records the next page may hold: never past the high watermark (only what every in-sync
@@ -105,7 +110,7 @@ static void push(bk_stream_t *st)
     uint32_t max = page_records(st);
     if (max == 0)
         return; /* wait for the high watermark to move */
-    bk_record_render_t rr = {NULL, st->format, 0, 0};
+    bk_record_render_t rr = {NULL, st->format, 0, 0, st->broker->cfg.max_page_text};
     line_buf.len = 0;
     int64_t next = st->next;
     size_t bytes = st->max_bytes < PAGE_BYTES ? st->max_bytes : PAGE_BYTES;
@@ -130,6 +135,13 @@ static void on_drain(bk_exchange_t *ex)
     bk_stream_t *st = ex->stream_ctx;
     st->writing = 0;
     push(st);
+}
+
+/* The client sends no more (EOF): a stream queued behind other answers would otherwise wait
+ * for a commit that may never come, holding the connection. */
+static void on_hangup(bk_exchange_t *ex)
+{
+    finish(ex->stream_ctx);
 }
 
 static void on_gone(bk_exchange_t *ex)
@@ -166,6 +178,7 @@ void bk_api_records_stream(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p,
     ex->stream_ctx = st;
     ex->on_drain = on_drain;
     ex->on_gone = on_gone;
+    ex->on_hangup = on_hangup;
     bk_exchange_stream_begin(ex, 200, "application/x-ndjson");
     push(st);
 }

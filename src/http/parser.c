@@ -40,6 +40,7 @@ static int on_message_begin(llhttp_t *ll)
     p->in_value = 0;
     p->in_field = 0;
     p->in_trailer = 0;
+    p->trailers = 0;
     p->cur->body_limit = p->limits->max_body;
     return 0;
 }
@@ -138,6 +139,8 @@ static int trailer_field(bk_http_parser_t *p, size_t len)
         p->in_field = 1;
         p->in_value = 0;
         p->line_bytes = 0;
+        if (p->cur->header_count + ++p->trailers > p->limits->max_headers)
+            return fail(p, 431, "too many request headers and trailers");
     }
     return trailer_bytes(p, len);
 }
@@ -216,17 +219,37 @@ static void resolve_head(bk_exchange_t *ex)
         ex->headers[i].name = base + ex->hdr_offsets[2 * i];
         ex->headers[i].value = base + ex->hdr_offsets[2 * i + 1];
     }
-    ex->path = base ? base : "";
+    /* absolute-form (RFC 9112 §3.2.2: a server must accept it): the path starts after the
+     * authority; the authority itself is not checked against Host (we serve every name) */
+    size_t skip = 0;
+    if (url_len > 7 && (strncasecmp(base, "http://", 7) == 0 ||
+                        (url_len > 8 && strncasecmp(base, "https://", 8) == 0))) {
+        size_t from = base[4] == ':' ? 7 : 8;
+        char *slash = memchr(base + from, '/', url_len - from);
+        skip = slash ? (size_t)(slash - base) : url_len;
+    }
+    base += skip;
+    url_len -= skip;
+    ex->path = url_len ? base : "/";
     char *q = url_len ? memchr(base, '?', url_len) : NULL;
     if (q) {
         ex->path_len = (size_t)(q - base);
         ex->query = q + 1;
         ex->query_len = url_len - ex->path_len - 1;
     } else {
-        ex->path_len = url_len;
+        ex->path_len = url_len ? url_len : 1;
         ex->query = NULL;
         ex->query_len = 0;
     }
+}
+
+static int count_headers(const bk_exchange_t *ex, const char *name)
+{
+    size_t n = strlen(name);
+    int k = 0;
+    for (uint32_t i = 0; i < ex->header_count; i++)
+        k += ex->headers[i].name_len == n && strncasecmp(ex->headers[i].name, name, n) == 0;
+    return k;
 }
 
 static int on_headers_complete(llhttp_t *ll)
@@ -238,9 +261,17 @@ static int on_headers_complete(llhttp_t *ll)
     ex->method = llhttp_get_method(ll);
     ex->http_minor = llhttp_get_http_minor(ll);
     size_t vlen;
-    if (ex->http_minor >= 1 && llhttp_get_http_major(ll) == 1 &&
-        !bk_exchange_header(ex, "host", NULL)) {
+    if (llhttp_get_http_major(ll) != 1) {
+        fail(p, 505, "HTTP version not supported: this server speaks HTTP/1.0 and HTTP/1.1");
+        return -1;
+    }
+    int hosts = count_headers(ex, "host");
+    if (ex->http_minor >= 1 && hosts == 0) {
         fail(p, 400, "malformed request: HTTP/1.1 requires a Host header");
+        return -1;
+    }
+    if (hosts > 1) { /* RFC 9112 §3.2: more than one Host is a 400 */
+        fail(p, 400, "malformed request: more than one Host header");
         return -1;
     }
     const char *expect = bk_exchange_header(ex, "expect", &vlen);

@@ -43,6 +43,7 @@ typedef struct {
     int in_field;        /* a header name is being received */
     int in_value;        /* a header value is being received */
     int in_trailer;      /* the head is resolved: header callbacks now carry chunked trailers */
+    uint32_t trailers;   /* trailer fields so far (they count against max_headers too) */
 } bk_http_parser_t;
 
 extern const llhttp_settings_t bk_http_parser_settings;

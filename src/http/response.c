@@ -117,7 +117,9 @@ int bk_http_format_head(bk_buf_t *out, int status, const char *content_type, siz
     rc = rc ? rc : bk_buf_append_int(out, (int64_t)body_len);
     rc = rc ? rc : bk_buf_append_str(out, "\r\n");
     rc = rc ? rc : bk_buf_append_str(out, extra_headers ? extra_headers : "");
-    return rc ? rc : bk_buf_append_str(out, close ? "Connection: close\r\n\r\n" : "\r\n");
+    static const char *const conn_line[] = {"\r\n", "Connection: close\r\n\r\n",
+                                            "Connection: keep-alive\r\n\r\n"};
+    return rc ? rc : bk_buf_append_str(out, conn_line[close >= 0 && close <= 2 ? close : 1]);
 }
 
 void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
@@ -137,7 +139,7 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
     int rc = bk_buf_reserve(out, 256 + body_len);
     rc = rc ? rc
             : bk_http_format_head(out, status, content_type, body_len, extra_headers,
-                                  ex->close_after);
+                                  ex->close_after ? 1 : ex->http_minor == 0 ? 2 : 0);
     if (!rc && ex->method != HTTP_HEAD) /* HEAD: same headers, no body */
         rc = bk_buf_append(out, body, body_len);
     if (rc) { /* out of memory: drop the connection rather than send half a response */
@@ -155,19 +157,23 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
 void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content_type)
 {
     int64_t epoch = identity.epoch ? identity.epoch(identity.epoch_arg) : 0;
+    /* HTTP/1.0 knows no chunked coding (RFC 9112 §6.1): the body ends where the connection
+     * does, so the stream is sent raw and closes at its end. */
+    ex->stream_raw = ex->http_minor == 0;
     ex->out.len = 0;
     if (bk_buf_appendf(&ex->out,
                        "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Broker-Id: %s\r\nX-Leader-Epoch: %" PRId64
-                       "\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
+                       "\r\nContent-Type: %s\r\n%s"
                        "Cache-Control: no-store\r\n\r\n",
                        status, bk_http_reason(status), http_date(),
-                       identity.broker_id ? identity.broker_id : "", epoch, content_type)) {
+                       identity.broker_id ? identity.broker_id : "", epoch, content_type,
+                       ex->stream_raw ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n")) {
         ex->out.len = 0;
         ex->close_after = 1;
     }
     ex->status = status;
     ex->streaming = 1;
-    if (!ex->keep_alive)
+    if (!ex->keep_alive || ex->stream_raw)
         ex->close_after = 1; /* the stream's end closes the connection */
     ex->state = BK_EX_RESPONDED;
     if (identity.observe)
@@ -180,10 +186,10 @@ int bk_exchange_stream_write(bk_exchange_t *ex, const void *data, size_t len)
 {
     if (len == 0)
         return 0;
-    int rc = bk_buf_appendf(&ex->out, "%zx\r\n", len);
+    int rc = ex->stream_raw ? 0 : bk_buf_appendf(&ex->out, "%zx\r\n", len);
     if (!rc)
         rc = bk_buf_append(&ex->out, data, len);
-    if (!rc)
+    if (!rc && !ex->stream_raw)
         rc = bk_buf_append(&ex->out, "\r\n", 2);
     if (rc)
         return rc;
@@ -194,7 +200,7 @@ int bk_exchange_stream_write(bk_exchange_t *ex, const void *data, size_t len)
 
 void bk_exchange_stream_end(bk_exchange_t *ex)
 {
-    if (bk_buf_append(&ex->out, "0\r\n\r\n", 5))
+    if (!ex->stream_raw && bk_buf_append(&ex->out, "0\r\n\r\n", 5))
         ex->close_after = 1;
     ex->stream_ended = 1;
     if (ready_hook)

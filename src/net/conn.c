@@ -124,7 +124,9 @@ static int on_request(void *arg, bk_exchange_t *ex)
     ex->started_ms = uv_now(c->srv->loop);
     ex->started_ns = uv_hrtime();
     c->request_started_ms = ex->started_ms; /* the next request's clock starts now */
-    ex->held_bytes = ex->body_buf.cap;
+    /* the request's whole footprint: head, header arrays and body */
+    ex->held_bytes = ex->body_buf.cap + ex->head.cap +
+                     ex->hdr_cap * (sizeof *ex->headers + 2 * sizeof *ex->hdr_offsets);
     c->body_bytes += ex->held_bytes;
     int held = c->tail && c->tail->state == BK_EX_HELD;
     enqueue(c, ex);
@@ -203,7 +205,19 @@ static void conn_feed(bk_conn_t *c, const char *data, size_t len)
     if (!was_mid)
         c->request_started_ms = uv_now(c->srv->loop);
     if (!c->closing)
+        dispatch_held(c); /* requests released by answers given while parsing */
+    if (!c->closing)
         conn_flush(c); /* the answers this read produced at once, in one write */
+}
+
+/* 1 when data is nothing but CR and LF: the empty lines a parser skips between requests
+ * (RFC 9112 §2.2). Mostly decided by the first byte. */
+static int only_line_ends(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (data[i] != '\r' && data[i] != '\n')
+            return 0;
+    return 1;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -214,7 +228,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         s->read_buf_busy = 0;
     if (nread == 0 || c->closing)
         return;
-    c->last_active_ms = uv_now(s->loop);
+    if (nread < 0 || !only_line_ends(buf->base, (size_t)nread))
+        c->last_active_ms = uv_now(s->loop); /* empty lines alone never keep a connection */
     if (nread < 0) {
         c->read_done = 1;
         uv_read_stop(stream);
@@ -228,8 +243,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
          * (most clients close both ways, and their waits would pin memory until timeout). */
         for (bk_exchange_t *ex = c->head; ex && !c->closing;) {
             bk_exchange_t *next = ex->next;
-            if (ex->state == BK_EX_DISPATCHED && ex->on_hangup)
-                ex->on_hangup(ex);
+            if (ex->on_hangup &&
+                (ex->state == BK_EX_DISPATCHED || (ex->streaming && !ex->stream_ended)))
+                ex->on_hangup(ex); /* waits and streams end now */
             ex = next;
         }
         if (!c->closing)
@@ -466,9 +482,18 @@ void bk_conn_on_response(bk_exchange_t *ex)
         stop_after(c, ex);
     if (!ex->streaming)
         c->queued_bytes += ex->out.len;
-    if (!is_safe(ex->method) && c->unsafe_busy && --c->unsafe_busy == 0)
-        dispatch_held(c);
-    if (ex == c->head)
+    if (!is_safe(ex->method) && c->unsafe_busy)
+        c->unsafe_busy--;
+    if (!c->feeding) /* a completion: write and dispatch from the loop (bk_conn_run_deferred) */
+        bk_server_defer(c->srv, c);
+}
+
+void bk_conn_run_deferred(bk_conn_t *c)
+{
+    if (c->closing)
+        return;
+    dispatch_held(c);
+    if (!c->closing)
         conn_flush(c);
 }
 
@@ -490,6 +515,7 @@ void bk_conn_close(bk_conn_t *c)
     if (c->closing)
         return;
     c->closing = 1;
+    bk_server_undefer(c->srv, c);
     /* Detach queued exchanges: answered ones are released, busy ones are released by
      * bk_conn_on_response when their handler answers. */
     bk_exchange_t *ex = c->head;
@@ -589,11 +615,8 @@ static void effects_done(void *token)
     }
     if (c->closing)
         return;
-    if (--c->unsafe_busy == 0) {
-        dispatch_held(c);
-        if (!c->closing)
-            conn_flush(c);
-    }
+    if (--c->unsafe_busy == 0)
+        bk_server_defer(c->srv, c); /* inside a log callback: dispatch from the loop */
 }
 
 const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done};

@@ -40,6 +40,8 @@ struct bk_conn {
     unsigned feeding : 1;      /* parsing a read: answers wait to leave in one write after it */
     unsigned no_dispatch : 1;  /* an answer says close: nothing after it is dispatched */
     unsigned handle_closed : 1; /* uv_close done; freed when effect_holds reaches 0 */
+    unsigned deferred : 1;      /* on the server's deferred list (dnext) */
+    bk_conn_t *dnext;
     bk_conn_t *prev, *next;    /* server's list */
 };
 
@@ -57,6 +59,12 @@ void bk_conn_sweep(bk_conn_t *c, uint64_t now);
 
 /* The response hook installed in bk_http_identity_t.on_ready. */
 void bk_conn_on_response(bk_exchange_t *ex);
+
+/* From the server's deferred timer: dispatches held requests and writes ready answers. Work a
+ * completion makes for its connection (an answer, a released held request) runs here, never
+ * inside the completion: a handler dispatched or a connection closed from inside a log or
+ * replicator callback could free what the callbacks after it still use. */
+void bk_conn_run_deferred(bk_conn_t *c);
 
 /* The exchange hooks (bk_exchange_conn_hooks_t) installed by the server at start. */
 extern const bk_exchange_conn_hooks_t bk_conn_exchange_hooks;

@@ -32,6 +32,7 @@ static void maybe_done(bk_server_t *s)
     if (!s->stopping || s->conn_count)
         return;
     if (!uv_is_closing((uv_handle_t *)&s->sweeper)) {
+        uv_close((uv_handle_t *)&s->deferred, on_handle_closed);
         uv_close((uv_handle_t *)&s->sweeper, on_handle_closed);
         return;
     }
@@ -107,6 +108,46 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
+/* Held requests released inside another request's completion (an acknowledgement, a written
+ * effect) are dispatched here, from the loop, never from inside that completion: a DELETE run
+ * from within a log or replicator callback could free what the callbacks after it still use. */
+static void on_deferred(uv_timer_t *t)
+{
+    bk_server_t *s = t->data;
+    while (s->deferred_conns) {
+        bk_conn_t *c = s->deferred_conns;
+        s->deferred_conns = c->dnext;
+        c->dnext = NULL;
+        c->deferred = 0;
+        bk_conn_run_deferred(c);
+    }
+}
+
+void bk_server_defer(bk_server_t *s, bk_conn_t *c)
+{
+    if (c->deferred || uv_is_closing((uv_handle_t *)&s->deferred))
+        return;
+    c->deferred = 1;
+    c->dnext = s->deferred_conns;
+    s->deferred_conns = c;
+    if (!uv_is_active((uv_handle_t *)&s->deferred))
+        uv_timer_start(&s->deferred, on_deferred, 0, 0);
+}
+
+void bk_server_undefer(bk_server_t *s, bk_conn_t *c)
+{
+    if (!c->deferred)
+        return;
+    for (bk_conn_t **p = &s->deferred_conns; *p; p = &(*p)->dnext) {
+        if (*p == c) {
+            *p = c->dnext;
+            break;
+        }
+    }
+    c->dnext = NULL;
+    c->deferred = 0;
+}
+
 static int bind_listen(bk_server_t *s)
 {
     struct sockaddr_storage addr;
@@ -138,9 +179,11 @@ int bk_server_start(uv_loop_t *loop, const bk_server_config_t *cfg,
         return rc;
     }
     s->listener.data = s;
-    s->handles_open = 2;
+    s->handles_open = 3;
     uv_timer_init(loop, &s->sweeper);
     s->sweeper.data = s;
+    uv_timer_init(loop, &s->deferred);
+    s->deferred.data = s;
     rc = bind_listen(s);
     if (rc) {
         s->stopping = 1;

@@ -9,6 +9,8 @@ struct bk_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     uv_timer_t sweeper;
+    uv_timer_t deferred;          /* runs the held requests released inside a completion */
+    bk_conn_t *deferred_conns;    /* connections with held requests to dispatch (dnext) */
     bk_server_config_t cfg;
     bk_server_handlers_t handlers;
     bk_http_parser_hooks_t hooks; /* template; arg is set per connection */
@@ -22,6 +24,11 @@ struct bk_server {
     void (*stop_done)(void *arg);
     void *stop_arg;
 };
+
+/* Runs bk_conn_run_deferred(c) from the next loop iteration (idempotent per connection). */
+void bk_server_defer(struct bk_server *s, bk_conn_t *c);
+/* Drops c from the deferred list (it is closing). */
+void bk_server_undefer(struct bk_server *s, bk_conn_t *c);
 
 /* Called by conn.c when a connection has been freed. */
 void bk_server_conn_gone(struct bk_server *s, bk_conn_t *c);

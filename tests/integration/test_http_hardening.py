@@ -98,7 +98,7 @@ def test_slow_reader_still_receiving_is_not_idle():
     """A big page read slowly took longer than the idle timeout and was cut off mid-answer:
     progress of a write in flight now counts as activity."""
     with Cluster() as c:
-        b = standalone(c, "--idle-timeout-ms", "1000")
+        b = standalone(c, "--idle-timeout-ms", "1000", "--max-conn-buffer-bytes", "268435456")
         value = "v" * 60000
         with RawConn(b.port) as conn:
             batch = json.dumps({"records": [{"value": value}] * 50})
@@ -220,9 +220,157 @@ def test_acks0_then_pipelined_read_sees_the_write():
                 assert body["records"][0]["value"] == "m%d" % i, body
 
 
+def test_delete_released_by_an_ack_never_frees_a_topic_in_use():
+    """A DELETE held behind an acks=all produce ran inside the callback that answered it, and
+    freed the topic while the same flush round still held another connection's ack for it
+    (heap-use-after-free under ASan). Held requests now dispatch from the loop."""
+    with Cluster() as c:
+        b = standalone(c)
+        for i in range(60):
+            t = "u%d" % i
+            assert b.post_json("/topics", {"name": t})[0] == 201
+            c1, c2 = RawConn(b.port), RawConn(b.port)
+            body = json.dumps({"records": [{"value": "v"}]})
+            c2.send(http_bytes("POST", "/topics/%s" % t, body))
+            c1.send(http_bytes("POST", "/topics/%s" % t, body) + http_bytes("DELETE", "/topics/%s" % t))
+            got = [c1.read_json()[0], c1.read_json()[0], c2.read_json()[0]]
+            c1.close()
+            c2.close()
+            assert got[0] == 200 and got[1] == 200 and got[2] in (200, 404, 500), (i, got)
+        assert b.alive()
+        assert not brook.sanitizer_reports([b]), brook.sanitizer_reports([b])
+
+
+def test_one_read_page_stays_inside_the_budget():
+    """A single read's page was rendered whole (max_bytes up to 64 MiB, 6x JSON growth for
+    control bytes) whatever the connection budget said: ~100 MiB per unread connection."""
+    with Cluster() as c:
+        b = standalone(c, "--max-conn-buffer-bytes", "1048576")
+        for _ in range(16):  # stored as 150 KB of 0x01 bytes, rendered as 900 KB of \u0001
+            st, body, _ = b.produce("\u0001" * 150000, topic="ctl")
+            assert st == 200, body
+        base = rss_mib(b)
+        socks = []
+        for _ in range(6):
+            s = socket.create_connection(("127.0.0.1", b.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(http_bytes("GET", "/topics/ctl/partitions/0/records?offset=0&max_records=16"
+                                 "&max_bytes=67108864"))
+            socks.append(s)
+        time.sleep(1.5)
+        grown = rss_mib(b) - base
+        for s in socks:
+            s.close()
+        assert grown < 30, "RSS grew %.0f MiB for 6 unread pages" % grown
+        page = b.get("/topics/ctl/partitions/0/records?offset=0&max_records=16&max_bytes=67108864")[1]
+        assert 1 <= len(page["records"]) < 16, len(page["records"])  # capped, at least one record
+
+
+def test_hung_up_client_ends_its_queued_stream():
+    """A stream queued behind a long-poll on a half-closed connection waited for a commit that
+    never came: the connection stayed open for ever."""
+    with Cluster() as c:
+        b = standalone(c, "--idle-timeout-ms", "1000")
+        assert b.produce("x", topic="quiet")[0] == 200
+        socks = []
+        for _ in range(10):
+            s = socket.create_connection(("127.0.0.1", b.port))
+            s.sendall(http_bytes("GET", "/topics/quiet/partitions/0/records?offset=1&timeout_ms=500")
+                      + http_bytes("GET", "/topics/quiet/partitions/0/records?offset=1",
+                                   headers=[("Accept", "application/x-ndjson")]))
+            s.shutdown(socket.SHUT_WR)
+            socks.append(s)
+        for s in socks:  # both answers arrive and end (the stream's last chunk), then EOF
+            s.settimeout(5)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.count(b"HTTP/1.1 200") == 2 and data.endswith(b"0\r\n\r\n"), data[-200:]
+            s.close()
+        wait_until_conns(b, 1)
+
+
+def wait_until_conns(b, n):
+    brook.wait_until(lambda: metric(b, "brook_connections_open") <= n, timeout=5,
+                     what="connections to close")
+
+
+def test_empty_lines_do_not_keep_a_connection():
+    """Bare CRLFs (skipped by the parser, never a request) refreshed the idle timer for ever."""
+    with Cluster() as c:
+        b = standalone(c, "--idle-timeout-ms", "1000")
+        s = socket.create_connection(("127.0.0.1", b.port))
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < 6:
+            try:
+                s.sendall(b"\r\n")
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.3)
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+        s.close()
+        assert closed, "a connection sending only empty lines was kept for 6 s"
+
+
+def test_http10_and_odd_request_lines():
+    """HTTP/1.0 streams are not chunked (the close ends them); HTTP/1.0 keep-alive answers say
+    keep-alive; two Host headers are 400; HTTP/2.0 on a 1.1 port is 505; absolute-form
+    targets are served; trailers count against the header count."""
+    with Cluster() as c:
+        b = standalone(c)
+        assert b.produce("one", topic="h")[0] == 200
+        with RawConn(b.port) as conn:
+            conn.send(b"GET /topics/h/partitions/0/records?offset=0&max_records=1 HTTP/1.0\r\n"
+                      b"Accept: application/x-ndjson\r\n\r\n")
+            data = b""
+            while True:
+                chunk = conn.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert b"chunked" not in head.lower(), head
+            assert json.loads(body.splitlines()[0])["value"] == "one", body
+        with RawConn(b.port) as conn:
+            conn.send(b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            st, hdrs, _ = conn.read_response()
+            assert st == 200 and hdrs.get("connection", "").lower() == "keep-alive", hdrs
+        with RawConn(b.port) as conn:
+            conn.send(b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            assert conn.read_json()[0] == 400
+        with RawConn(b.port) as conn:
+            conn.send(b"GET /health HTTP/2.0\r\nHost: a\r\n\r\n")
+            assert conn.read_json()[0] == 505
+        with RawConn(b.port) as conn:
+            conn.send(b"GET http://example.com:1234/health HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert conn.read_json()[0] == 200
+        with RawConn(b.port) as conn:
+            trailers = b"".join(b"X-T%d: v\r\n" % i for i in range(70))
+            conn.send(chunked_produce("t", trailers))
+            assert conn.read_json()[0] == 431
+        st, body, _ = b.get("/topics/h/partitions/0/records?offset=9223372036854775807")
+        assert st == 416, (st, body)
+
+
 if __name__ == "__main__":
     brook.run([test_chunked_trailer_is_ignored, test_too_large_record_keeps_the_connection,
                test_nothing_runs_after_a_close, test_slow_reader_still_receiving_is_not_idle,
                test_waiters_of_closed_connections_are_cancelled,
                test_pipelined_streams_and_bodies_stay_in_budget,
-               test_acks0_then_pipelined_read_sees_the_write])
+               test_acks0_then_pipelined_read_sees_the_write,
+               test_delete_released_by_an_ack_never_frees_a_topic_in_use,
+               test_one_read_page_stays_inside_the_budget, test_hung_up_client_ends_its_queued_stream,
+               test_empty_lines_do_not_keep_a_connection, test_http10_and_odd_request_lines])
