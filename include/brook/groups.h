@@ -346,6 +346,9 @@ int bk_grp_heartbeat(bk_grp_t *g, int64_t now_ms, const char *member_id, int32_t
 
 /* ----- Server kind (REST Proxy instances) ----- */
 
+/* client_host of server-side members, so a group record tells their kind. */
+#define BK_GRP_SERVER_HOST "brook-server"
+
 /* Adds a server-side member subscribed to topics (may be empty) and rebalances at once.
  * member_id NULL: "<client_id>-<uuid>" is generated. user_data: the instance definition,
  * kept in its Subscription. *id_out (may be NULL) points at the member's id (valid while it

@@ -60,7 +60,7 @@ static int replace_str(char **dst, const char *s)
 }
 
 /* The union of subscribed topics with their partition counts now. */
-static int count_topics(bk_grp_t *g)
+int grp_count_topics(bk_grp_t *g)
 {
     size_t n = 0;
     for (size_t i = 0; i < g->member_count; i++)
@@ -152,7 +152,7 @@ void grp_complete_join(bk_grp_t *g, int64_t now, bk_grp_out_t *out)
     if (replace_str(&g->protocol, select_protocol(g)) ||
         (bk_grp_member_find(g, g->leader_id) < 0 &&
          replace_str(&g->leader_id, g->members[0]->member_id)) ||
-        count_topics(g))
+        grp_count_topics(g))
         out->lost = 1;
     grp_set_state(g, BK_GRP_COMPLETING_REBALANCE, now);
     g->sync_deadline_ms = now + grp_max_rebalance_ms(g);

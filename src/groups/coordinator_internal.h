@@ -43,5 +43,7 @@ void grp_pending_remove(bk_grp_t *g, size_t i);
 
 /* coordinator_complete.c: Kafka's onCompleteJoin (new generation) */
 void grp_complete_join(bk_grp_t *g, int64_t now, bk_grp_out_t *out);
+/* Records the subscribed topics' partition counts now (bk_grp_metadata_changed compares). */
+int grp_count_topics(bk_grp_t *g);
 
 #endif

@@ -227,7 +227,8 @@ int bk_grp_server_join(bk_grp_t *g, int64_t now_ms, const char *member_id, const
     if (member_id && (bk_grp_member_find(g, member_id) >= 0 || !member_id[0]))
         return member_id[0] ? UV_EEXIST : BK_EINVAL;
     char *id = member_id ? strdup(member_id) : grp_new_member_id(g, client_id);
-    bk_grp_member_t *m = id ? grp_member_new(id, client_id, "", session_timeout_ms, 0) : NULL;
+    bk_grp_member_t *m =
+        id ? grp_member_new(id, client_id, BK_GRP_SERVER_HOST, session_timeout_ms, 0) : NULL;
     free(id);
     if (!m)
         return UV_ENOMEM;
