@@ -104,7 +104,8 @@ int bk_grp_load(bk_grp_t *g, int64_t now_ms, const bk_grp_meta_t *m)
         err = dup_str(&g->leader_id, m->leader);
     }
     if (!err)
-        err = dup_str(&g->protocol_type, m->protocol_type[0] ? m->protocol_type : NULL);
+        err = dup_str(&g->protocol_type,
+                      m->protocol_type && m->protocol_type[0] ? m->protocol_type : NULL);
     if (!err && m->member_count)
         err = grp_count_topics(g);
     if (err)
