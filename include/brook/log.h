@@ -39,6 +39,9 @@ typedef struct {
                                     also runs once right after open */
     uint32_t checkpoint_ms;      /* how often the high-watermark checkpoint is written when it
                                     changed (default 1 s; 0 = the default); also at close */
+    /* Compaction (src/log/cleaner.c). */
+    uint32_t cleaner_interval_ms; /* how often the cleaner looks for partitions to compact
+                                     (default 15 s; 0 = never) */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -49,7 +52,26 @@ typedef struct {
                                    segments while the partition is larger; -1 = never */
     uint64_t segment_bytes;     /* segment.bytes */
     uint32_t max_message_bytes; /* max.message.bytes: larger records are refused (BK_ETOOBIG) */
+    /* Compaction settings (src/log/cleaner.c). A zeroed block means the defaults below. */
+    uint32_t cleanup_policy;      /* cleanup.policy: BK_CLEANUP_* bits; 0 = delete */
+    int64_t delete_retention_ms;  /* delete.retention.ms: how long a tombstone (null value)
+                                     that is the newest record of its key stays, counted from
+                                     its timestamp (default 1 day) */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms: segments holding a record newer
+                                      than this are not cleaned (default 0) */
+    double min_cleanable_ratio;   /* min.cleanable.dirty.ratio: clean when dirty bytes / bytes
+                                     of the cleanable segments reach it, 0..1 (default 0.5) */
 } bk_topic_config_t;
+
+/* cleanup.policy bits: "delete" (retention; also the value 0), "compact", "compact,delete". */
+#define BK_CLEANUP_DELETE 1u
+#define BK_CLEANUP_COMPACT 2u
+#define BK_DELETE_RETENTION_DEFAULT_MS ((int64_t)86400000)
+#define BK_MIN_CLEANABLE_RATIO_DEFAULT 0.5
+/* Fills the compaction block of cfg with the defaults (policy delete). */
+void bk_topic_config_compaction_defaults(bk_topic_config_t *cfg);
+/* 1 when cfg's cleanup.policy includes compact. */
+int bk_topic_config_compacts(const bk_topic_config_t *cfg);
 
 /* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition,
  * retention 7 days / unlimited bytes checked every 5 minutes, 1 MiB records). */

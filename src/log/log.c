@@ -38,12 +38,15 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
     cfg->max_message_bytes = 1u << 20;
     cfg->retention_check_ms = 300000;
     cfg->checkpoint_ms = 1000;
+    cfg->cleaner_interval_ms = 15000;
 }
 
 static int check_config(const bk_log_config_t *cfg)
 {
-    bk_topic_config_t t = {cfg->retention_ms, cfg->retention_bytes, cfg->segment_bytes,
-                           cfg->max_message_bytes};
+    bk_topic_config_t t = {.retention_ms = cfg->retention_ms,
+                           .retention_bytes = cfg->retention_bytes,
+                           .segment_bytes = cfg->segment_bytes,
+                           .max_message_bytes = cfg->max_message_bytes};
     if (!cfg->data_dir || !cfg->data_dir[0] || cfg->fsync_mode > BK_FSYNC_NEVER ||
         cfg->default_partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(&t) ||
         cfg->retention_check_ms == 0)

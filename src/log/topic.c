@@ -29,7 +29,7 @@
 
 #define META_SUFFIX ".topic"
 #define TMP_SUFFIX ".tmp" /* short: a 249-character name plus suffix must fit in 255 bytes */
-#define META_MAX 512
+#define META_MAX 768
 #define NAME_MAX_LEN 249
 
 int bk_log_topic_name_valid(const char *name, size_t name_len)
@@ -48,24 +48,51 @@ int bk_log_topic_name_valid(const char *name, size_t name_len)
     return 1;
 }
 
+/* ---- compaction settings in the metadata (version 4) ---- */
+
+void bk_topic_config_compaction_defaults(bk_topic_config_t *cfg)
+{
+    cfg->cleanup_policy = BK_CLEANUP_DELETE;
+    cfg->delete_retention_ms = BK_DELETE_RETENTION_DEFAULT_MS;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->min_cleanable_ratio = BK_MIN_CLEANABLE_RATIO_DEFAULT;
+}
+
+int bk_topic_config_compacts(const bk_topic_config_t *cfg)
+{
+    return (cfg->cleanup_policy & BK_CLEANUP_COMPACT) != 0;
+}
+
+static int compaction_valid(const bk_topic_config_t *cfg)
+{
+    return cfg->cleanup_policy <= (BK_CLEANUP_DELETE | BK_CLEANUP_COMPACT) &&
+           cfg->delete_retention_ms >= 0 && cfg->min_compaction_lag_ms >= 0 &&
+           cfg->min_cleanable_ratio >= 0.0 && cfg->min_cleanable_ratio <= 1.0;
+}
+
 int bk_topic_config_valid(const bk_topic_config_t *cfg)
 {
     return cfg->retention_ms >= -1 && cfg->retention_bytes >= -1 && cfg->segment_bytes > 0 &&
-           cfg->segment_bytes <= BK_LOG_MAX_SEGMENT_BYTES && cfg->max_message_bytes > 0;
+           cfg->segment_bytes <= BK_LOG_MAX_SEGMENT_BYTES && cfg->max_message_bytes > 0 &&
+           compaction_valid(cfg);
 }
+
+static int compaction_format(char *buf, size_t cap, const bk_topic_config_t *cfg);
 
 int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint64_t id, uint32_t partitions,
                          const bk_topic_config_t *cfg)
 {
     int n;
-    if (cfg && id)
+    if (cfg && id) {
         n = snprintf(buf, cap,
-                     "brook-topic 3\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
+                     "brook-topic 4\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
                      "\nretention.ms %" PRId64 "\nretention.bytes %" PRId64
                      "\nsegment.bytes %" PRIu64 "\nmax.message.bytes %" PRIu32 "\n",
                      name, id, partitions, cfg->retention_ms, cfg->retention_bytes,
                      cfg->segment_bytes, cfg->max_message_bytes);
-    else if (cfg)
+        if (n >= 0 && (size_t)n < cap) /* version 4: the compaction block */
+            n += compaction_format(buf + n, cap - (size_t)n, cfg);
+    } else if (cfg)
         n = snprintf(buf, cap,
                      "brook-topic 2\nname %s\npartitions %" PRIu32 "\nretention.ms %" PRId64
                      "\nretention.bytes %" PRId64 "\nsegment.bytes %" PRIu64
@@ -132,20 +159,86 @@ static int meta_id(const char **pos, const char *end, uint64_t *out)
     return 0;
 }
 
+static const char *const policy_names[] = {"delete", "delete", "compact", "compact,delete"};
+
+/* The four compaction lines of a version 4 file. */
+static int compaction_format(char *buf, size_t cap, const bk_topic_config_t *cfg)
+{
+    return snprintf(buf, cap,
+                    "cleanup.policy %s\ndelete.retention.ms %" PRId64
+                    "\nmin.compaction.lag.ms %" PRId64 "\nmin.cleanable.dirty.ratio %.17g\n",
+                    policy_names[cfg->cleanup_policy & 3u], cfg->delete_retention_ms,
+                    cfg->min_compaction_lag_ms, cfg->min_cleanable_ratio);
+}
+
+/* Reads "<key> <word>\n" at *pos into word (NUL-terminated). */
+static int meta_word(const char **pos, const char *end, const char *key, char *word, size_t cap)
+{
+    size_t klen = strlen(key);
+    const char *p = *pos;
+    if ((size_t)(end - p) < klen + 1 || memcmp(p, key, klen) != 0 || p[klen] != ' ')
+        return BK_ECORRUPT;
+    p += klen + 1;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl || nl == p || (size_t)(nl - p) >= cap)
+        return BK_ECORRUPT;
+    memcpy(word, p, (size_t)(nl - p));
+    word[nl - p] = '\0';
+    *pos = nl + 1;
+    return 0;
+}
+
+/* Parses the compaction lines (their exact rendering is checked by the caller). */
+static int compaction_parse(const char **p, const char *end, bk_topic_config_t *c)
+{
+    char word[64];
+    int64_t dr, lag;
+    if (meta_word(p, end, "cleanup.policy", word, sizeof word) < 0)
+        return BK_ECORRUPT;
+    c->cleanup_policy = strcmp(word, "delete") == 0           ? BK_CLEANUP_DELETE
+                        : strcmp(word, "compact") == 0        ? BK_CLEANUP_COMPACT
+                        : strcmp(word, "compact,delete") == 0 ? BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE
+                                                              : 0;
+    if (c->cleanup_policy == 0 || meta_field(p, end, "delete.retention.ms", 0, INT64_MAX, &dr) ||
+        meta_field(p, end, "min.compaction.lag.ms", 0, INT64_MAX, &lag) ||
+        meta_word(p, end, "min.cleanable.dirty.ratio", word, sizeof word) < 0)
+        return BK_ECORRUPT;
+    char *e;
+    c->min_cleanable_ratio = strtod(word, &e);
+    c->delete_retention_ms = dr;
+    c->min_compaction_lag_ms = lag;
+    return *e == '\0' ? 0 : BK_ECORRUPT;
+}
+
+/* Turns a version 4 rendering into the version 3 one of the same topic (compaction lines
+ * dropped, version and checksum redone), in place. Returns the new length or an error. */
+static int v3_rendering(char *buf, size_t len)
+{
+    char *block = strstr(buf, "\ncleanup.policy ");
+    char *crc = strstr(buf, "\ncrc32c ");
+    if (len < 14 || !block || !crc || memcmp(buf, "brook-topic 4\n", 14) != 0)
+        return BK_ECORRUPT;
+    buf[12] = '3';
+    size_t n = (size_t)(block - buf) + 1;
+    uint32_t c = bk_crc32c(buf, n);
+    int m = snprintf(buf + n, META_MAX - n, "crc32c %08" PRIx32 "\n", c);
+    return m < 0 ? BK_ECORRUPT : (int)n + m;
+}
+
 int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint64_t *id,
                         uint32_t *partitions, bk_topic_config_t *cfg, int *has_cfg)
 {
     const char *p = buf, *end = buf + len;
     int64_t version, n, v[4] = {0, 0, 0, 0};
     uint64_t tid = 0;
-    if (meta_field(&p, end, "brook-topic", 1, 3, &version) < 0)
+    if (meta_field(&p, end, "brook-topic", 1, 4, &version) < 0)
         return BK_ECORRUPT;
     size_t nlen = strlen(expect_name);
     if ((size_t)(end - p) < nlen + 6 || memcmp(p, "name ", 5) != 0 ||
         memcmp(p + 5, expect_name, nlen) != 0 || p[5 + nlen] != '\n')
         return BK_ECORRUPT;
     p += nlen + 6;
-    if (version == 3 && meta_id(&p, end, &tid) < 0)
+    if (version >= 3 && meta_id(&p, end, &tid) < 0)
         return BK_ECORRUPT;
     int rc = meta_field(&p, end, "partitions", 1, BK_LOG_MAX_PARTITIONS, &n);
     if (rc == 0 && version >= 2) {
@@ -154,15 +247,24 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
         rc = rc ? rc : meta_field(&p, end, "segment.bytes", 1, INT64_MAX, &v[2]);
         rc = rc ? rc : meta_field(&p, end, "max.message.bytes", 1, UINT32_MAX, &v[3]);
     }
+    bk_topic_config_t c = {.retention_ms = v[0],
+                           .retention_bytes = v[1],
+                           .segment_bytes = (uint64_t)v[2],
+                           .max_message_bytes = (uint32_t)v[3]};
+    bk_topic_config_compaction_defaults(&c); /* before version 4: not compacted */
+    if (rc == 0 && version >= 4)
+        rc = compaction_parse(&p, end, &c);
     if (rc < 0)
         return BK_ECORRUPT;
-    bk_topic_config_t c = {v[0], v[1], (uint64_t)v[2], (uint32_t)v[3]};
     if (version >= 2 && !bk_topic_config_valid(&c))
         return BK_ECORRUPT;
-    /* Re-render and compare byte for byte: canonical form and checksum in one check. */
+    /* Re-render and compare byte for byte: canonical form and checksum in one check. A
+     * version 3 file is compared with its own rendering (the version 4 one less its block). */
     char want[META_MAX];
     int wn = bk_topic_meta_format(want, sizeof want, expect_name, tid, (uint32_t)n,
                                   version >= 2 ? &c : NULL);
+    if (wn > 0 && version == 3)
+        wn = v3_rendering(want, (size_t)wn);
     if (wn < 0 || (size_t)wn != len || memcmp(want, buf, len) != 0)
         return BK_ECORRUPT;
     *id = tid;
@@ -440,6 +542,7 @@ void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out)
     out->retention_bytes = log->cfg.retention_bytes;
     out->segment_bytes = log->cfg.segment_bytes;
     out->max_message_bytes = log->cfg.max_message_bytes;
+    bk_topic_config_compaction_defaults(out);
 }
 
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)

@@ -97,8 +97,11 @@ static void topic_job(bk_replicator_t *r, const bk_fetch_topic_t *tp, bk_topic_t
     op_t *op = bk_repl_op_new(r, OP_TOPIC, r->f_term);
     int rc = UV_ENOMEM;
     if (op != NULL && t == NULL) {
-        bk_topic_config_t cfg = {tp->retention_ms, tp->retention_bytes, tp->segment_bytes,
-                                 tp->max_message_bytes};
+        bk_topic_config_t cfg = {.retention_ms = tp->retention_ms,
+                                 .retention_bytes = tp->retention_bytes,
+                                 .segment_bytes = tp->segment_bytes,
+                                 .max_message_bytes = tp->max_message_bytes};
+        bk_topic_config_compaction_defaults(&cfg); /* not on the wire yet */
         rc = bk_log_topic_create_async_as(r->log, tp->name, tp->name_len, tp->id, tp->partitions,
                                           &cfg, after_topic_job, op);
         if (rc == 0)
