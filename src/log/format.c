@@ -83,7 +83,7 @@
  *       16    1 magic                   2
  *       17    4 crc                     CRC-32C (Castagnoli) of bytes 21..end of batch
  *       21    2 attributes              0: no compression, CreateTime, not transactional
- *       23    4 lastOffsetDelta         record count - 1
+ *       23    4 lastOffsetDelta         record count - 1 (more after compaction, below)
  *       27    8 baseTimestamp           timestamp of the first record (ms since the epoch)
  *       35    8 maxTimestamp            largest record timestamp
  *       43    8 producerId              -1
@@ -95,7 +95,8 @@
  * and each record is, with varint = zigzag int32 (1..5 bytes), varlong = zigzag int64:
  *
  *   length varint (bytes of the record after this field), attributes int8 (0),
- *   timestampDelta varlong (from baseTimestamp), offsetDelta varint (0, 1, 2, ...),
+ *   timestampDelta varlong (from baseTimestamp), offsetDelta varint (0, 1, 2, ...; increasing
+ *   with gaps after compaction),
  *   keyLength varint (-1 = null key), key, valueLength varint (-1 = null), value,
  *   headersCount varint, then per header: keyLength varint, key, valueLength varint
  *   (-1 = null), value.
@@ -395,9 +396,9 @@ int bk_batch_header_parse(const uint8_t *buf, size_t len, bk_batch_header_t *h)
     h->base_sequence = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_BASE_SEQUENCE);
     h->count = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_COUNT);
     if (h->magic != BK_BATCH_MAGIC || h->length < BK_BATCH_HEADER_SIZE - BK_BATCH_LOG_OVERHEAD ||
-        bk_batch_total(h) > BK_BATCH_MAX_BYTES || h->count < 1 ||
-        h->last_offset_delta != h->count - 1 || h->base_offset < 0 ||
-        h->base_offset > INT64_MAX - h->count)
+        bk_batch_total(h) > BK_BATCH_MAX_BYTES || h->count < 0 || h->last_offset_delta < 0 ||
+        h->last_offset_delta == INT32_MAX || h->count > h->last_offset_delta + 1 ||
+        h->base_offset < 0 || h->base_offset > INT64_MAX - h->last_offset_delta - 1)
         return BK_ECORRUPT;
     return 0;
 }
@@ -459,6 +460,7 @@ void bk_batch_iter_init(bk_batch_iter_t *it, const uint8_t *batch, const bk_batc
     it->end = batch + bk_batch_total(h);
     it->h = *h;
     it->done = 0;
+    it->next_delta = 0;
 }
 
 static int decode_headers(const uint8_t **p, const uint8_t *end, bk_record_view_t *out)
@@ -487,7 +489,8 @@ int bk_batch_iter_next(bk_batch_iter_t *it, bk_record_view_t *out)
         return BK_ECORRUPT;
     const uint8_t *rend = p + len;
     p++; /* attributes */
-    if (get_v64(&p, rend, &ts_delta) || get_v32(&p, rend, &delta) || delta != it->done ||
+    if (get_v64(&p, rend, &ts_delta) || get_v32(&p, rend, &delta) || delta < it->next_delta ||
+        delta > it->h.last_offset_delta ||
         get_bytes(&p, rend, 1, &out->key, &out->key_len) ||
         get_bytes(&p, rend, 1, &out->value, &out->value_len) || decode_headers(&p, rend, out) ||
         p != rend)
@@ -497,6 +500,7 @@ int bk_batch_iter_next(bk_batch_iter_t *it, bk_record_view_t *out)
     out->leader_epoch = it->h.leader_epoch;
     it->pos = rend;
     it->done++;
+    it->next_delta = delta + 1;
     return 1;
 }
 

@@ -304,7 +304,7 @@ static int boundary_of(bk_partition_t *p, bk_segment_t *s, int64_t hw, uint64_t 
         rc = bk_reader_get(p->log->io, r, s->fd, at, BK_BATCH_HEADER_SIZE, s->written, &b);
         if (rc == 0 && (rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h)) == 0) {
             at += bk_batch_total(&h);
-            next = h.base_offset + h.count;
+            next = bk_batch_end(&h);
         }
     }
     bk_partition_reader_end(p, r, &own);
@@ -539,7 +539,7 @@ int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
         return rc;
     }
     int64_t max_ts = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
-    bk_segment_commit(active(p), size, n, max_ts, log->cfg.index_interval_bytes);
+    bk_segment_commit(active(p), size, base, base + n, max_ts, log->cfg.index_interval_bytes);
     (void)bk_epochs_note(&p->epochs, leader_epoch, base); /* room reserved above */
     p->next_offset += n;
     p->size_bytes += size;
@@ -657,6 +657,7 @@ typedef struct {
     int count;
     size_t bytes;
     int64_t next;
+    int full; /* stopped by a limit or the visitor, not by reaching the high watermark */
 } read_state_t;
 
 size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
@@ -687,13 +688,13 @@ static int visit_batch(void *arg, const uint8_t *batch, const bk_batch_header_t 
         size_t sz = (v.key_len > 0 ? (size_t)v.key_len : 0) +
                     (v.value_len > 0 ? (size_t)v.value_len : 0) + v.headers_len;
         if (st->count > 0 && st->max_bytes && st->bytes + sz > st->max_bytes)
-            return 1;
+            return st->full = 1;
         st->count++;
         st->bytes += sz;
         st->next = v.offset + 1;
         if (st->visit(st->arg, &v) != 0 ||
             (st->max_records && (uint32_t)st->count >= st->max_records))
-            return 1;
+            return st->full = 1;
     }
     return rc;
 }
@@ -737,7 +738,7 @@ static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         if (rc == 0)
             rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
         size_t total = rc == 0 ? bk_batch_total(&h) : 0;
-        if (rc == 0 && h.base_offset + h.count > offset) {
+        if (rc == 0 && bk_batch_end(&h) > offset) {
             if (w->check(w->arg, &h))
                 return 1;
             rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
@@ -779,10 +780,13 @@ int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, s
         return BK_ERANGE;
     if (offset == p->hw)
         return 0;
-    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset};
+    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset, 0};
     bk_batch_walk_t w = {before_hw, visit_batch, &st};
+    int64_t hw = p->hw; /* a visitor may append (never past it though: hw moves later) */
     int rc = bk_partition_walk(p, offset, &w);
-    *next_offset = st.next;
+    /* A read that reached the high watermark continues there, past any offsets compaction
+     * removed after its last record (else a reader would ask for that gap forever). */
+    *next_offset = st.full ? st.next : hw;
     return rc < 0 ? rc : st.count;
 }
 

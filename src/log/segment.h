@@ -65,8 +65,9 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
  * until bk_segment_commit(). */
 uint8_t *bk_segment_reserve(bk_segment_t *s, size_t len, int *err);
 
-/* Appends the batch encoded into the reserved room: count records, newest timestamp max_ts. */
-void bk_segment_commit(bk_segment_t *s, size_t len, uint32_t count, int64_t max_ts,
+/* Appends the batch encoded into the reserved room: offsets [base, end) (end = the batch's
+ * last offset + 1; base may lie past s->next after compaction), newest timestamp max_ts. */
+void bk_segment_commit(bk_segment_t *s, size_t len, int64_t base, int64_t end, int64_t max_ts,
                        uint32_t index_interval);
 
 /* Writes the pending bytes (and index entries) from the calling thread. On failure the file
