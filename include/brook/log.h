@@ -244,12 +244,40 @@ int bk_partition_append(bk_partition_t *p, const bk_record_t *recs, uint32_t n,
 /* Visits records with offset >= offset and < the high watermark, in order, stopping after
  * max_records records or once max_bytes of key+value+header bytes were visited (at least one
  * record is always delivered when one is available). The visitor returns 0 to go on, non-zero
- * to stop. *next_offset is set to the offset after the last record visited (or to offset when
- * none was). Returns the number of records visited, BK_ERANGE when offset < start offset or
+ * to stop. *next_offset is set to the offset after the last record visited when a limit or
+ * the visitor stopped the read, else (the read reached the high watermark) to the high
+ * watermark, which skips offsets compaction removed. Returns the number of records visited, BK_ERANGE when offset < start offset or
  * > high watermark, or another negative error. Reads are synchronous (page cache). */
 typedef int (*bk_read_visit_fn)(void *arg, const bk_record_view_t *rec);
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset);
+/* As bk_partition_read, but visits only records below limit (clamped to the high watermark),
+ * and a read reaching it reports limit as *next_offset. Readers shown a replicated high
+ * watermark pass it: after compaction a count of records no longer bounds their offsets. */
+int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint32_t max_records,
+                         size_t max_bytes, bk_read_visit_fn visit, void *arg, int64_t *next_offset);
+
+/* ---- Compaction (cleanup.policy compact) ----
+ * A cleaner rewrites the sealed segments of a compacted partition keeping the newest record of
+ * each key (and every record without a key), at its original offset: offsets then have gaps,
+ * which reads, raw reads and bk_partition_append_raw accept. A tombstone (null value) that is
+ * the newest of its key goes once its timestamp is delete.retention.ms old. The active segment
+ * is never touched; nor a segment holding a record newer than min.compaction.lag.ms. The
+ * crash-safe protocol is in format.c (COMPACTION). */
+
+/* Called on the loop when a cleaning ends: status 0 or the error that stopped it (segments
+ * replaced before it stay replaced), and the bytes it reclaimed. */
+typedef void (*bk_clean_cb)(void *arg, int status, uint64_t reclaimed);
+
+/* Cleans p now at the clock reading now_ms, whatever its dirty ratio. Returns 0 when cb
+ * (may be NULL) will run, UV_EBUSY while a cleaning of this log runs, BK_EINVAL when p's
+ * topic is not compacted, BK_ECLOSED / BK_ENOTOPIC / p's failure, or 1 when there is nothing
+ * to clean (no sealed segment the lag lets go; cb never runs). While it runs, truncation and
+ * reset of p are refused with UV_EBUSY and retention skips p. */
+int bk_partition_clean(bk_partition_t *p, int64_t now_ms, bk_clean_cb cb, void *arg);
+
+/* Dirty bytes / bytes of the sealed segments a cleaning could take now (0 when none). */
+double bk_partition_dirty_ratio(const bk_partition_t *p, int64_t now_ms);
 
 /* ---- Replication support (raw batches, truncation, leader epochs) ----
  * In the log, "high watermark" means the end of locally durable data (what the fsync policy
@@ -358,6 +386,11 @@ typedef struct {
     uint64_t appends;          /* batches appended */
     uint64_t records_appended;
     uint64_t bytes_appended;
+    uint64_t cleaner_runs;            /* cleanings completed (compaction) */
+    uint64_t cleaner_errors;          /* cleanings stopped by an error */
+    uint64_t cleaner_bytes_reclaimed; /* bytes of .log files compaction removed */
+    uint64_t cleaner_bytes_read;      /* bytes of segments cleanings went through */
+    uint64_t cleaner_usec_total;      /* wall time of cleanings */
 } bk_log_stats_t;
 extern const uint32_t BK_LOG_FLUSH_BUCKET_US[11];
 void bk_log_stats(const bk_log_t *log, bk_log_stats_t *out);

@@ -5,6 +5,7 @@
 #include "brook/log.h"
 
 #include "brook/common.h"
+#include "log/cleaner.h"
 #include "log/checkpoint.h"
 #include "log/commit.h"
 #include "log/log_internal.h"
@@ -227,7 +228,7 @@ void bk_log_reap(bk_log_t *log)
 static void maybe_free(bk_log_t *log)
 {
     if (!log->closing || !log->commit_closed || !log->timer_closed || !log->ckpt_timer_closed ||
-        log->jobs)
+        !log->cleaner_timer_closed || log->jobs)
         return;
     void (*done)(void *) = log->done;
     void *done_arg = log->done_arg;
@@ -282,6 +283,8 @@ static int start_handles(bk_log_t *log)
         rc = uv_timer_init(log->loop, &log->retention_timer);
     if (rc == 0)
         rc = uv_timer_init(log->loop, &log->ckpt_timer);
+    if (rc == 0)
+        rc = bk_cleaner_init(log);
     if (rc < 0)
         return rc;
     log->ckpt_timer.data = log;
@@ -360,6 +363,13 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(log);
 }
 
+static void on_cleaner_timer_closed(uv_handle_t *h)
+{
+    bk_log_t *log = h->data;
+    log->cleaner_timer_closed = 1;
+    maybe_free(log);
+}
+
 static void on_ckpt_timer_closed(uv_handle_t *h)
 {
     bk_log_t *log = h->data;
@@ -376,6 +386,7 @@ void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
     log->done_arg = arg;
     uv_close((uv_handle_t *)&log->retention_timer, on_timer_closed);
     uv_close((uv_handle_t *)&log->ckpt_timer, on_ckpt_timer_closed);
+    bk_cleaner_close(log, on_cleaner_timer_closed);
     bk_checkpoint_save(log, 1); /* the last committed offsets, for the next start */
     bk_commit_close(&log->commit, after_commit_closed, log);
 }

@@ -7,6 +7,7 @@
 #include "log/partition.h"
 
 #include "brook/common.h"
+#include "log/cleaner.h"
 #include "log/commit.h"
 #include "log/format.h"
 #include "log/log_internal.h"
@@ -172,9 +173,11 @@ static int open_dir(bk_partition_t *p, int create)
 
 static int open_segments(bk_partition_t *p)
 {
-    int64_t *bases;
-    size_t n;
-    int rc = list_segments(p->dir, &bases, &n);
+    int64_t *bases = NULL;
+    size_t n = 0;
+    int rc = bk_cleaner_discard_temps(p->log->io, p->dir); /* half-done cleanings */
+    if (rc == 0)
+        rc = list_segments(p->dir, &bases, &n);
     if (rc == 0 && n > 0)
         rc = load_segments(p, bases, n);
     free(bases);
@@ -368,6 +371,8 @@ static int unfence_ready(bk_partition_t *p)
         return p->failed;
     if (p->log->closing || p->deleted)
         return BK_ECLOSED;
+    if (p->cleaning)
+        return UV_EBUSY;
     if (p->in_slist && !p->busy) /* fsync=never keeps it there until a roll: it is synced here */
         bk_commit_forget(&p->log->commit, p);
     if (!bk_commit_idle(&p->log->commit, p) || p->retention_busy || p->log->reader_busy)
@@ -594,6 +599,8 @@ static size_t plan(const bk_partition_t *p, int64_t now_ms)
     size_t n = p->nseg - 1, k = 0;
     if (cfg->retention_ms < 0 && cfg->retention_bytes < 0)
         return 0;
+    if (cfg->cleanup_policy == BK_CLEANUP_COMPACT) /* compact alone: no deletion by age/size */
+        return 0;
     bk_retention_seg_t *info = malloc(n * sizeof *info);
     if (!info)
         return 0;
@@ -611,7 +618,8 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
 {
     bk_log_t *log = p->log;
     /* A flush round may run: it only touches unsettled segments, which the plan keeps. */
-    if (p->failed || p->retention_busy || p->deleted || p->nseg < 2 || log->closing)
+    if (p->failed || p->retention_busy || p->deleted || p->nseg < 2 || log->closing ||
+        p->cleaning) /* a cleaning reads and replaces the sealed segments: next time */
         return 0;
     size_t k = plan(p, now_ms);
     retention_job_t *job = k ? malloc(sizeof *job + k * sizeof job->segs[0]) : NULL;
@@ -643,7 +651,7 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
 
 int bk_partition_idle(const bk_partition_t *p)
 {
-    return !p->retention_busy && bk_commit_idle(&p->log->commit, p);
+    return !p->retention_busy && !p->cleaning && bk_commit_idle(&p->log->commit, p);
 }
 
 /* ---- read ---- */
@@ -775,18 +783,26 @@ int bk_partition_walk(bk_partition_t *p, int64_t offset, const bk_batch_walk_t *
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset)
 {
+    return bk_partition_read_to(p, offset, p->hw, max_records, max_bytes, visit, arg,
+                                next_offset);
+}
+
+int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint32_t max_records,
+                         size_t max_bytes, bk_read_visit_fn visit, void *arg, int64_t *next_offset)
+{
     *next_offset = offset;
     if (offset < bk_partition_start_offset(p) || offset > p->hw)
         return BK_ERANGE;
-    if (offset == p->hw)
+    if (limit > p->hw)
+        limit = p->hw;
+    if (offset >= limit)
         return 0;
-    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset, 0};
+    read_state_t st = {offset, limit, max_records, max_bytes, visit, arg, 0, 0, offset, 0};
     bk_batch_walk_t w = {before_hw, visit_batch, &st};
-    int64_t hw = p->hw; /* a visitor may append (never past it though: hw moves later) */
     int rc = bk_partition_walk(p, offset, &w);
-    /* A read that reached the high watermark continues there, past any offsets compaction
-     * removed after its last record (else a reader would ask for that gap forever). */
-    *next_offset = st.full ? st.next : hw;
+    /* A read that reached its limit continues there, past any offsets compaction removed
+     * after its last record (else a reader would ask for that gap forever). */
+    *next_offset = st.full ? st.next : limit;
     return rc < 0 ? rc : st.count;
 }
 

@@ -40,6 +40,7 @@ struct bk_partition {
     int notified;         /* queued for the commit hook */
 
     int retention_busy; /* a retention job is deleting segments in dir_fd */
+    int cleaning;       /* a cleaner job reads its sealed segments and replaces their files */
 
     bk_epochs_t epochs; /* leader epochs of the batches held, from their headers */
 };

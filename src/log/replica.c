@@ -299,7 +299,7 @@ static int may_rewrite(const bk_partition_t *p)
         return rc;
     /* Appends queued or in a flush round hold pending bytes and step pointers into the
      * segments; a read visitor may be walking them. */
-    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy)
+    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy || p->cleaning)
         return UV_EBUSY;
     return 0;
 }

@@ -37,6 +37,7 @@ static bk_segment_t *segment_new(int64_t base)
     s->fd = -1;
     s->index_fd = -1;
     s->max_ts = -1;
+    s->tomb_due = -1;
     return s;
 }
 
@@ -577,6 +578,7 @@ int bk_segment_truncate(const bk_log_io_t *io, const char *dir, bk_segment_t *s,
     s->since_index = pos - (s->nindex ? s->index[s->nindex - 1].pos : 0);
     s->index_end = s->nindex * BK_INDEX_ENTRY_SIZE;
     s->sealed = 0;
+    s->clean = 0;
     if (pos == 0)
         s->max_ts = -1;
     /* The index is derived data (checked at open): a failure here costs a rebuild, no more. */
