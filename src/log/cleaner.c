@@ -53,11 +53,13 @@ typedef struct {
     int32_t top_epoch; /* largest leader epoch of the batches passed so far (pass 2) */
     int status;
     size_t n;                /* segments taken */
+    size_t nall;             /* src entries: the n taken, then the newer ones only read */
+    int64_t limit;           /* records at or past it are not noted (the committed offset) */
     size_t done;             /* segments gone through in pass 2 (replaced or left as they were) */
     uint64_t before, after;  /* bytes of the segments replaced, before and after */
     uint64_t bytes_read;
     uint64_t started_us;
-    src_seg_t *src;          /* [n] */
+    src_seg_t *src;          /* [nall] */
     bk_segment_t **out;      /* [n]: the reopened cleaned segment, NULL if left as it was */
     int64_t *tomb_due;       /* [n]: when the oldest tombstone kept in it may go, -1 none */
 } clean_job_t;
@@ -121,13 +123,15 @@ static int note_segment(clean_job_t *job, const src_seg_t *s)
         bk_batch_iter_t it;
         bk_record_view_t v;
         bk_batch_iter_init(&it, b, &h);
-        while (rc == 0 && (rc = bk_batch_iter_next(&it, &v)) == 1) {
+        while (rc == 0 && (rc = bk_batch_iter_next(&it, &v)) == 1 && v.offset < job->limit) {
             bk_compact_rec_t r;
             rec_of(job, &v, &r);
             rc = bk_compact_map_note(&job->map, &r);
         }
         if (rc < 0)
             return rc;
+        if (rc == 1)
+            return 0; /* reached the limit */
         pos += bk_batch_total(&h);
         job->bytes_read += bk_batch_total(&h);
     }
@@ -288,12 +292,15 @@ static void work_clean(uv_work_t *req)
     clean_job_t *job = req->data;
     int rc = 0;
     size_t noted = 0;
-    while (rc == 0 && noted < job->n) {
+    /* The map covers the segments taken and then the newer ones (the active one included) up
+     * to the committed offset: a newer value anywhere there makes an older one obsolete. */
+    while (rc == 0 && noted < job->nall) {
         rc = note_segment(job, &job->src[noted++]);
         if (bk_compact_map_bytes(&job->map) > MAP_MAX_BYTES)
             break; /* the map covers these: clean them, the rest next time */
     }
-    job->n = noted;
+    if (noted < job->n)
+        job->n = noted;
     for (size_t i = 0; rc == 0 && i < job->n; i++) {
         job->tomb_due[i] = -1;
         if ((rc = clean_segment(job, i)) == 0)
@@ -401,7 +408,8 @@ static clean_job_t *job_new(bk_partition_t *p, size_t k, int64_t now_ms)
     clean_job_t *job = calloc(1, sizeof *job);
     if (!job)
         return NULL;
-    job->src = calloc(k, sizeof *job->src);
+    size_t nall = p->nseg;
+    job->src = calloc(nall, sizeof *job->src);
     job->out = calloc(k, sizeof *job->out);
     job->tomb_due = calloc(k, sizeof *job->tomb_due);
     job->dir = strdup(p->dir);
@@ -418,12 +426,16 @@ static clean_job_t *job_new(bk_partition_t *p, size_t k, int64_t now_ms)
     job->reader = (bk_reader_t){.chunk = READ_CHUNK, .fd = -1};
     job->top_epoch = -1;
     job->n = k;
+    job->nall = nall;
+    job->limit = bk_partition_committed(p);
     job->started_us = uv_hrtime() / 1000;
     for (int i = 0; i < 4; i++)
         job->seed[i] = bk_random_id();
     bk_compact_map_init(&job->map);
-    for (size_t i = 0; i < k; i++)
-        job->src[i] = (src_seg_t){p->segs[i]->base, p->segs[i]->fd, p->segs[i]->size};
+    /* Bytes below a segment's written end never change while the cleaning runs (truncation,
+     * reset and retention wait for it); appends only add after it. */
+    for (size_t i = 0; i < nall; i++)
+        job->src[i] = (src_seg_t){p->segs[i]->base, p->segs[i]->fd, p->segs[i]->written};
     return job;
 }
 

@@ -182,14 +182,15 @@ static void check_consistent(bk_partition_t *p, const model_t *m, int tombs_may_
     free(s);
 }
 
-/* After a full cleaning: below the active segment's base only the newest of each key. */
+/* After a full cleaning: below the active segment's base only the newest of each key in the
+ * whole log (a newer value in the active segment makes an older one obsolete too). */
 static void check_compacted(bk_partition_t *p, const model_t *m, int64_t active_base)
 {
     seen_t *s = calloc(1, sizeof *s);
     read_everything(p, s);
     int want = 0;
     for (int o = 0; o < m->n; o++)
-        want += o >= active_base || newest_below(m, m->key[o], (int)active_base) == o;
+        want += o >= active_base || newest_below(m, m->key[o], m->n) == o;
     CHECK_EQ_INT(s->n, want);
     check_consistent(p, m, 0);
     free(s);
