@@ -24,9 +24,9 @@
  * before the rename, so a topic that exists on disk always has its partitions; growing a topic
  * creates the new partition directories first and rewrites the metadata the same way (an
  * unpublished directory left by a crash is empty and is reused by the next attempt). The
- * content is exactly (version 3):
+ * content is exactly (version 4):
  *
- *   brook-topic 3\n
+ *   brook-topic 4\n
  *   name <topic>\n
  *   id <16 lowercase hex digits: the topic id, 64 random bits chosen at creation, not 0>\n
  *   partitions <decimal count>\n
@@ -34,8 +34,15 @@
  *   retention.bytes <decimal, -1 = unlimited>\n
  *   segment.bytes <decimal>\n
  *   max.message.bytes <decimal>\n
+ *   cleanup.policy <delete | compact | compact,delete>\n
+ *   delete.retention.ms <decimal >= 0>\n
+ *   min.compaction.lag.ms <decimal >= 0>\n
+ *   min.cleanable.dirty.ratio <C's %.17g of a double from 0 to 1>\n
  *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
  *
+ * Version 3 files, written before compaction, are the same without the four compaction lines
+ * and with "brook-topic 3"; such a topic gets cleanup.policy delete (and the other defaults:
+ * 86400000, 0, 0.5) and is rewritten as version 4.
  * The id tells a topic from an older one of the same name (deleted since); followers create
  * their copy under the leader's id. Version 2 files, written before topics had ids, are the
  * same without the id line and with "brook-topic 2"; such a topic's id is 0 and it keeps
@@ -69,7 +76,10 @@
  *
  * Segments of a partition are contiguous: each segment's first batch has the base offset of
  * its name, each batch's baseOffset is the previous batch's baseOffset + lastOffsetDelta + 1,
- * and the next segment's name is the offset after the last batch of the one before. The
+ * and the next segment's name is the offset after the last batch of the one before -- except
+ * after compaction (below), where a batch may start past that offset (never before it) and a
+ * batch may hold fewer records than its lastOffsetDelta + 1; the next segment's name is still
+ * exactly the offset after the last batch of the one before. The
  * segment with the largest base offset is the active (tail) segment; appends go only there.
  * A segment rolls (a new, empty active segment is created) when an append would take the
  * active one past the configured segment size; a batch is never split across segments.
@@ -127,6 +137,24 @@
  * cut) quietly, whereas other bytes there are a torn or garbage tail (cut with a warning, in
  * the newest segment only) -- and a sealed segment must still end exactly where the next one
  * begins. After open every file holds exactly its batches.
+ *
+ * COMPACTION (cleanup.policy compact; src/log/cleaner.c) rewrites sealed segments, oldest
+ * first, keeping the newest record of each key (by the whole log up to the committed offset),
+ * every record without a key, and tombstones younger than delete.retention.ms. A batch some of
+ * whose records go keeps its header fields (baseOffset, lastOffsetDelta, timestamps,
+ * partitionLeaderEpoch, producer fields) with the surviving records byte for byte, their
+ * offsetDeltas unchanged (so increasing, with gaps), recordCount, batchLength and CRC redone.
+ * A batch whose records all go is dropped, except a segment's last batch and the first batch
+ * of each larger leader epoch, which are kept with 0 records (so the segment still ends where
+ * the next begins and the epoch list rebuilt at open is unchanged). For each segment: write
+ * "<base>.log.cleaned" (created or truncated), fsync it, rename it over "<base>.log", fsync
+ * the partition directory; then the .index is rewritten from the new .log (derived data). A
+ * segment nothing would change is left alone. A crash at any point leaves every segment
+ * either its old or its cleaned self, and every mix is a valid log with each key's newest
+ * record at its offset: segments are replaced oldest first, so a tombstone is never gone while
+ * an older value of its key survives before it. Open deletes any "*.log.cleaned" (a
+ * cleaning that did not reach its rename: discarded); the next cleaning redoes the work.
+ * Which segments are clean is not stored: after a restart every segment counts as dirty.
  *
  * RETENTION deletes whole sealed segments, oldest first, never the active one: those whose
  * newest record (the largest maxTimestamp of their batches) is older than retention.ms, and
