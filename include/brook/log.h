@@ -259,8 +259,9 @@ int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint3
 
 /* ---- Compaction (cleanup.policy compact) ----
  * A cleaner rewrites the sealed segments of a compacted partition keeping the newest record of
- * each key (and every record without a key), at its original offset: offsets then have gaps,
- * which reads, raw reads and bk_partition_append_raw accept. A tombstone (null value) that is
+ * each key (and every record without a key), at its original offset: offsets then have gaps
+ * inside batches (a batch's lastOffsetDelta covers more offsets than it has records), which
+ * reads, raw reads and bk_partition_append_raw accept. A tombstone (null value) that is
  * the newest of its key goes once its timestamp is delete.retention.ms old. The active segment
  * is never touched; nor a segment holding a record newer than min.compaction.lag.ms. The
  * crash-safe protocol is in format.c (COMPACTION). */

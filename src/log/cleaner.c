@@ -145,6 +145,8 @@ typedef struct {
     uint8_t *buf;
     size_t len, cap;
     uint64_t written;
+    size_t last_at; /* where in buf the last batch written starts (it may still grow) */
+    int have_last;
 } out_t;
 
 static int out_flush(clean_job_t *job, out_t *o)
@@ -153,11 +155,13 @@ static int out_flush(clean_job_t *job, out_t *o)
     if (rc == 0) {
         o->written += o->len;
         o->len = 0;
+        o->have_last = 0;
     }
     return rc;
 }
 
-static uint8_t *out_room(clean_job_t *job, out_t *o, size_t n, int *rc)
+/* Room for a new batch of n bytes; what came before it is final, so it may be written. */
+static uint8_t *out_batch(clean_job_t *job, out_t *o, size_t n, int *rc)
 {
     *rc = 0;
     if (o->len + n > FLUSH_AT && o->len && (*rc = out_flush(job, o)) < 0)
@@ -165,88 +169,125 @@ static uint8_t *out_room(clean_job_t *job, out_t *o, size_t n, int *rc)
     if ((*rc = bk_grow(&o->buf, &o->cap, o->len, n, 1, FLUSH_AT)) < 0)
         return NULL;
     uint8_t *p = o->buf + o->len;
+    o->last_at = o->len;
+    o->have_last = 1;
     o->len += n;
     return p;
 }
 
-/* Copies the surviving records of one batch: unchanged when all survive; else the header with
- * its baseOffset, lastOffsetDelta and timestamps kept, the record count and length redone and
- * the CRC recomputed, records byte for byte (their offset deltas still count from the base).
- * A batch left without records is dropped unless keep_empty. Sets *changed when the output
- * differs from the input, and lowers *due to the expiry of any tombstone kept. */
-static int filter_batch(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
-                        int keep_empty, int *changed, int64_t *due)
+static void recrc(uint8_t *batch, size_t total)
 {
-    size_t total = bk_batch_total(h), kept = 0, bytes = 0;
-    uint8_t *keep = malloc(h->count ? (size_t)h->count : 1);
-    if (!keep)
-        return UV_ENOMEM;
+    bk_be32_put(batch + BK_BATCH_OFF_CRC,
+                bk_crc32c(batch + BK_BATCH_OFF_ATTRIBUTES, total - BK_BATCH_OFF_ATTRIBUTES));
+}
+
+/* A batch dropped whole: the batch before it (still in buf) takes over its offsets through
+ * its lastOffsetDelta, so batches stay contiguous on disk. */
+static void out_extend(out_t *o, int64_t end)
+{
+    uint8_t *b = o->buf + o->last_at;
+    int64_t base = (int64_t)bk_be64_get(b + BK_BATCH_OFF_BASE_OFFSET);
+    bk_be32_put(b + BK_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(end - 1 - base));
+    recrc(b, o->len - o->last_at);
+}
+
+/* Marks which records of a batch survive (keep[i]); returns how many, or an error. Lowers
+ * *due to the expiry of any tombstone kept. */
+static int choose(clean_job_t *job, const uint8_t *b, const bk_batch_header_t *h, uint8_t *keep,
+                  size_t *bytes, int64_t *due)
+{
     bk_batch_iter_t it;
     bk_record_view_t v;
-    int rc;
+    int rc, kept = 0;
+    *bytes = BK_BATCH_HEADER_SIZE;
     bk_batch_iter_init(&it, b, h);
-    for (int32_t i = 0; (rc = bk_batch_iter_next(&it, &v)) == 1; i++) {
+    const uint8_t *pos = it.pos;
+    for (int32_t i = 0; (rc = bk_batch_iter_next(&it, &v)) == 1; pos = it.pos, i++) {
         bk_compact_rec_t r;
         rec_of(job, &v, &r);
         keep[i] = (uint8_t)bk_compact_keep(&job->map, &r, job->now_ms, job->delete_retention_ms);
         kept += keep[i];
+        *bytes += keep[i] ? (size_t)(it.pos - pos) : 0;
         if (keep[i] && r.has_key && r.tombstone) {
             int64_t d = r.timestamp + job->delete_retention_ms;
             if (*due < 0 || d < *due)
                 *due = d;
         }
     }
-    uint8_t *dst = NULL;
-    if (rc == 0 && kept == (size_t)h->count) { /* all of it */
-        if ((dst = out_room(job, o, total, &rc)))
-            memcpy(dst, b, total);
-    } else if (rc == 0 && (kept || keep_empty)) {
-        *changed = 1;
-        bytes = BK_BATCH_HEADER_SIZE;
-        const uint8_t *pos = b + BK_BATCH_HEADER_SIZE;
-        bk_batch_iter_init(&it, b, h);
-        /* first the size, then the copy */
-        for (int32_t i = 0; (rc = bk_batch_iter_next(&it, &v)) == 1; pos = it.pos, i++)
-            bytes += keep[i] ? (size_t)(it.pos - pos) : 0;
-        if (rc == 0 && (dst = out_room(job, o, bytes, &rc))) {
-            memcpy(dst, b, BK_BATCH_HEADER_SIZE);
-            uint8_t *w = dst + BK_BATCH_HEADER_SIZE;
-            bk_batch_iter_init(&it, b, h);
-            pos = b + BK_BATCH_HEADER_SIZE;
-            for (int32_t i = 0; bk_batch_iter_next(&it, &v) == 1; pos = it.pos, i++)
-                if (keep[i]) {
-                    memcpy(w, pos, (size_t)(it.pos - pos));
-                    w += it.pos - pos;
-                }
-            bk_be32_put(dst + BK_BATCH_OFF_LENGTH, (uint32_t)(bytes - BK_BATCH_LOG_OVERHEAD));
-            bk_be32_put(dst + BK_BATCH_OFF_COUNT, (uint32_t)kept);
-            bk_be32_put(dst + BK_BATCH_OFF_CRC, bk_crc32c(dst + BK_BATCH_OFF_ATTRIBUTES,
-                                                          bytes - BK_BATCH_OFF_ATTRIBUTES));
+    return rc < 0 ? rc : kept;
+}
+
+/* Writes the records of b that keep marks: the header with its baseOffset, lastOffsetDelta,
+ * timestamps and epoch kept, recordCount and batchLength redone, the records byte for byte
+ * (their offset deltas still count from the base), the CRC recomputed. */
+static int write_part(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
+                      const uint8_t *keep, int kept, size_t bytes)
+{
+    int rc;
+    uint8_t *dst = out_batch(job, o, bytes, &rc);
+    if (!dst)
+        return rc;
+    memcpy(dst, b, BK_BATCH_HEADER_SIZE);
+    uint8_t *w = dst + BK_BATCH_HEADER_SIZE;
+    bk_batch_iter_t it;
+    bk_record_view_t v;
+    bk_batch_iter_init(&it, b, h);
+    const uint8_t *pos = it.pos;
+    for (int32_t i = 0; bk_batch_iter_next(&it, &v) == 1; pos = it.pos, i++)
+        if (keep[i]) {
+            memcpy(w, pos, (size_t)(it.pos - pos));
+            w += it.pos - pos;
         }
-    } else if (rc == 0) {
-        *changed = 1; /* dropped whole */
+    bk_be32_put(dst + BK_BATCH_OFF_LENGTH, (uint32_t)(bytes - BK_BATCH_LOG_OVERHEAD));
+    bk_be32_put(dst + BK_BATCH_OFF_COUNT, (uint32_t)kept);
+    recrc(dst, bytes);
+    return 0;
+}
+
+/* One batch into o: whole when every record survives, the survivors when some do; when none
+ * does it is kept empty if keep_empty, else its offsets go to the batch before it. Sets
+ * *changed when the output differs from the input. */
+static int filter_batch(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
+                        int keep_empty, int *changed, int64_t *due)
+{
+    size_t total = bk_batch_total(h), bytes;
+    uint8_t *keep = malloc(h->count ? (size_t)h->count : 1);
+    if (!keep)
+        return UV_ENOMEM;
+    int rc = choose(job, b, h, keep, &bytes, due);
+    if (rc >= 0 && rc == h->count) {
+        uint8_t *dst = out_batch(job, o, total, &rc);
+        if (dst)
+            memcpy(dst, b, total);
+    } else if (rc >= 0 && (rc > 0 || keep_empty || !o->have_last)) {
+        *changed = 1;
+        rc = write_part(job, o, b, h, keep, rc, bytes);
+    } else if (rc >= 0) {
+        *changed = 1;
+        out_extend(o, bk_batch_end(h));
+        rc = 0;
     }
     free(keep);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* Writes the cleaned copy of s into fd; *changed when it differs from s. */
 static int write_cleaned(clean_job_t *job, const src_seg_t *s, int fd, int *changed, int64_t *due)
 {
-    out_t o = {fd, NULL, 0, 0, 0};
+    out_t o = {fd, NULL, 0, 0, 0, 0, 0};
     int rc = 0;
     for (uint64_t pos = 0; rc == 0 && pos < s->size;) {
         const uint8_t *b;
         bk_batch_header_t h;
         if ((rc = batch_at(job, s, pos, &b, &h)) < 0)
             break;
-        pos += bk_batch_total(&h);
-        /* Kept even when empty: a segment's last batch (the segment must still end where the
-         * next one begins) and the first batch of each leader epoch (the epoch list rebuilt at
-         * open stays the same). */
-        int keep_empty = pos == s->size || h.leader_epoch > job->top_epoch;
+        /* Kept even when empty: a segment's first batch (the segment starts at its name) and
+         * the first batch of each larger leader epoch (the epoch list rebuilt at open stays
+         * the same). */
+        int keep_empty = pos == 0 || h.leader_epoch > job->top_epoch;
         if (h.leader_epoch > job->top_epoch)
             job->top_epoch = h.leader_epoch;
+        pos += bk_batch_total(&h);
         rc = filter_batch(job, &o, b, &h, keep_empty, changed, due);
     }
     if (rc == 0 && *changed && o.len)

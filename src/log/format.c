@@ -76,10 +76,9 @@
  *
  * Segments of a partition are contiguous: each segment's first batch has the base offset of
  * its name, each batch's baseOffset is the previous batch's baseOffset + lastOffsetDelta + 1,
- * and the next segment's name is the offset after the last batch of the one before -- except
- * after compaction (below), where a batch may start past that offset (never before it) and a
- * batch may hold fewer records than its lastOffsetDelta + 1; the next segment's name is still
- * exactly the offset after the last batch of the one before. The
+ * and the next segment's name is the offset after the last batch of the one before. After
+ * compaction (below) a batch may hold fewer records than its lastOffsetDelta + 1 (offset
+ * gaps inside its range), even none; the ranges still follow each other without gaps. The
  * segment with the largest base offset is the active (tail) segment; appends go only there.
  * A segment rolls (a new, empty active segment is created) when an append would take the
  * active one past the configured segment size; a batch is never split across segments.
@@ -93,7 +92,7 @@
  *       16    1 magic                   2
  *       17    4 crc                     CRC-32C (Castagnoli) of bytes 21..end of batch
  *       21    2 attributes              0: no compression, CreateTime, not transactional
- *       23    4 lastOffsetDelta         record count - 1 (more after compaction, below)
+ *       23    4 lastOffsetDelta         record count - 1 (may be more after compaction)
  *       27    8 baseTimestamp           timestamp of the first record (ms since the epoch)
  *       35    8 maxTimestamp            largest record timestamp
  *       43    8 producerId              -1
@@ -144,9 +143,11 @@
  * whose records go keeps its header fields (baseOffset, lastOffsetDelta, timestamps,
  * partitionLeaderEpoch, producer fields) with the surviving records byte for byte, their
  * offsetDeltas unchanged (so increasing, with gaps), recordCount, batchLength and CRC redone.
- * A batch whose records all go is dropped, except a segment's last batch and the first batch
- * of each larger leader epoch, which are kept with 0 records (so the segment still ends where
- * the next begins and the epoch list rebuilt at open is unchanged). For each segment: write
+ * A batch whose records all go is dropped and the batch before it in the segment takes over
+ * its offsets (its lastOffsetDelta grows, CRC redone), so batches stay contiguous and a
+ * baseOffset damaged on disk is still caught at open; a segment's first batch and the first
+ * batch of each larger leader epoch are kept instead, with 0 records if need be (the segment
+ * still starts at its name and the epoch list rebuilt at open is unchanged). For each segment: write
  * "<base>.log.cleaned" (created or truncated), fsync it, rename it over "<base>.log", fsync
  * the partition directory; then the .index is rewritten from the new .log (derived data). A
  * segment nothing would change is left alone. A crash at any point leaves every segment

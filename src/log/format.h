@@ -68,8 +68,8 @@ int bk_batch_encode(uint8_t *buf, size_t size, int64_t base_offset, int32_t lead
 int bk_batch_header_parse(const uint8_t *buf, size_t len, bk_batch_header_t *h);
 
 /* The offset after a parsed batch: baseOffset + lastOffsetDelta + 1. A compacted batch keeps
- * its lastOffsetDelta when records are removed from it, so it may hold fewer records than that
- * span (offset gaps), or none at all (kept only to mark where its segment ends). */
+ * (or grows) its lastOffsetDelta when records are removed from it, so it may hold fewer
+ * records than that span (offset gaps), or none at all. */
 static inline int64_t bk_batch_end(const bk_batch_header_t *h)
 {
     return h->base_offset + h->last_offset_delta + 1;

@@ -104,12 +104,11 @@ static int check_batch(const uint8_t *b, size_t avail, int64_t expect, int verif
     if (bk_batch_header_parse(b, avail, h) < 0 || bk_batch_total(h) > avail ||
         (verify && bk_batch_verify(b, bk_batch_total(h), h) < 0))
         return BK_ECORRUPT;
-    /* A batch may start past the end (its predecessors were compacted away on the leader),
-     * never before it. */
-    return h->base_offset >= expect ? 0 : BK_EINVAL;
+    return h->base_offset == expect ? 0 : BK_EINVAL;
 }
 
-/* Offsets a batch takes from next on, its gap included (capped: a larger one rolls). */
+/* Offsets a batch takes from next on: lastOffsetDelta + 1, which after compaction may exceed
+ * its record count (capped: a larger one rolls). */
 static uint32_t span_of(const bk_batch_header_t *h, int64_t next)
 {
     int64_t n = bk_batch_end(h) - next;
@@ -136,7 +135,7 @@ static int walk(const bk_partition_t *p, const uint8_t *buf, size_t len, raw_pla
         if (bk_partition_roll_needed(p, seg_size, seg_base, next, total, span_of(&h, next))) {
             seg++;
             seg_size = 0;
-            seg_base = next; /* segments line up: a gap falls inside the new one */
+            seg_base = next;
         }
         if (pl->seg_bytes) {
             pl->seg_bytes[seg] += total;

@@ -380,7 +380,7 @@ static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment
         return "read error";
     if (bk_batch_verify(p, *total, &h) < 0)
         return "checksum or record structure mismatch";
-    if (h.base_offset < s->next) /* a gap (compaction) is fine, going back is not */
+    if (h.base_offset != s->next)
         return "offset does not follow the previous batch";
     if (pos + *total > UINT32_MAX || bk_batch_end(&h) - s->base > UINT32_MAX)
         return "segment too large for its index";

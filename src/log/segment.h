@@ -68,7 +68,8 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
 uint8_t *bk_segment_reserve(bk_segment_t *s, size_t len, int *err);
 
 /* Appends the batch encoded into the reserved room: offsets [base, end) (end = the batch's
- * last offset + 1; base may lie past s->next after compaction), newest timestamp max_ts. */
+ * last offset + 1, which compaction may leave past its last record), newest timestamp
+ * max_ts. */
 void bk_segment_commit(bk_segment_t *s, size_t len, int64_t base, int64_t end, int64_t max_ts,
                        uint32_t index_interval);
 

@@ -492,11 +492,13 @@ static void test_append_raw_refusals(void)
     size_t s0 = batch_size_at(src, 0), s1 = batch_size_at(src, 1), s4 = batch_size_at(src, 4);
     uint8_t *b = malloc(len);
 
-    /* Going back inside the buffer: batch 1 (offsets 1-3) then batch 0; nothing of it lands.
-     * (A gap forward is a compacted range, accepted: test_log_compaction.) */
-    memcpy(b, all + s0, s1);
-    memcpy(b + s1, all, s0);
-    CHECK_EQ_INT(put_raw(&e, dst, b, s0 + s1, NULL), BK_EINVAL);
+    /* Gap: starts at offset 1 on an empty log. */
+    CHECK_EQ_INT(put_raw(&e, dst, all + s0, len - s0, NULL), BK_EINVAL);
+    check_untouched(&e, dst, 0, "dst", 0);
+    /* Batches not contiguous inside the buffer: batch 0 then batch 4; nothing of it lands. */
+    memcpy(b, all, s0);
+    memcpy(b + s0, all + s0 + s1, s4);
+    CHECK_EQ_INT(put_raw(&e, dst, b, s0 + s4, NULL), BK_EINVAL);
     check_untouched(&e, dst, 0, "dst", 0);
     /* Bad CRC in the second batch. */
     memcpy(b, all, len);
@@ -528,7 +530,7 @@ static void test_append_raw_refusals(void)
     CHECK_EQ_INT(put_raw(&e, dst, NULL, 10, NULL), BK_EINVAL);
     check_untouched(&e, dst, 0, "dst", 0);
 
-    /* A good prefix goes in; then overlaps (offsets below the end again) are refused. */
+    /* A good prefix goes in; then overlap (offset 0 again) and a gap are refused. */
     int64_t base = -1;
     CHECK_EQ_INT(put_raw(&e, dst, all, s0 + s1, &base), 0);
     CHECK_EQ_INT(base, 0);
@@ -536,6 +538,7 @@ static void test_append_raw_refusals(void)
     check_untouched(&e, dst, 4, "dst", size0);
     CHECK_EQ_INT(put_raw(&e, dst, all, s0 + s1 + s4, NULL), BK_EINVAL);
     CHECK_EQ_INT(put_raw(&e, dst, all + s0, s1 + s4, NULL), BK_EINVAL);
+    CHECK_EQ_INT(put_raw(&e, dst, all + s0 + s1 + s4, len - s0 - s1 - s4, NULL), BK_EINVAL);
     check_untouched(&e, dst, 4, "dst", size0);
     CHECK_EQ_INT(bk_partition_last_epoch(dst), 1);
     /* And the rest continues it. */
