@@ -107,7 +107,9 @@ static void usage(FILE *f)
           "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n"
           "  --compression-type T    default compression.type of new topics: producer (keep\n"
           "                          what the producer sent; default), none, gzip, snappy,\n"
-          "                          lz4 or zstd\n\n"
+          "                          lz4 or zstd\n"
+          "  --log-cleaner-interval-ms N  how often the cleaner compacts topics with\n"
+          "                          cleanup.policy compact [0-86400000] (default 15000, 0 = off)\n\n"
           ,
           f);
     fputs("Limits:\n"
@@ -299,7 +301,8 @@ enum {
     OPT_MIN_ISR,
     OPT_LAG,
     OPT_UNCLEAN,
-    OPT_COMPRESSION /* compression */
+    OPT_COMPRESSION, /* compression */
+    OPT_CLEANER_MS,  /* --log-cleaner-interval-ms */
 };
 
 static const struct option options[] = {
@@ -338,6 +341,7 @@ static const struct option options[] = {
     {"replica-lag-ms", required_argument, NULL, OPT_LAG},
     {"unclean-leader-election", no_argument, NULL, OPT_UNCLEAN},
     {"compression-type", required_argument, NULL, OPT_COMPRESSION},
+    {"log-cleaner-interval-ms", required_argument, NULL, OPT_CLEANER_MS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -384,6 +388,7 @@ static const range_t ranges[] = {
     {OPT_MAXPOLL, 0, 3600000},    {OPT_RET_CHECK, 100, DAY_MS},
     {OPT_MAXMSG, 1, 1u << 30},    {OPT_MIN_ISR, 1, 16},
     {OPT_LAG, 10, DAY_MS},        {OPT_CONNBUF, 65536, 1u << 30},
+    {OPT_CLEANER_MS, 0, DAY_MS},
 };
 
 static const range_t *range_of(int opt)
@@ -454,6 +459,9 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
         break;
     case OPT_RET_CHECK:
         c->log.retention_check_ms = n;
+        break;
+    case OPT_CLEANER_MS:
+        c->log.cleaner_interval_ms = n;
         break;
     case OPT_MAXMSG:
         c->log.max_message_bytes = n;

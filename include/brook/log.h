@@ -41,6 +41,9 @@ typedef struct {
                                     changed (default 1 s; 0 = the default); also at close */
     /* ---- compression (see bk_topic_config_t) ---- */
     int32_t compression; /* compression.type of new topics (default BK_COMPRESSION_PRODUCER) */
+    /* Compaction (src/log/cleaner.c). */
+    uint32_t cleaner_interval_ms; /* how often the cleaner looks for partitions to compact
+                                     (default 15 s; 0 = never) */
 } bk_log_config_t;
 
 /* Per-topic settings, persisted in the topic's metadata. Kafka's names in comments. */
@@ -56,6 +59,15 @@ typedef struct {
     int32_t compression;          /* compression.type: BK_COMPRESSION_* (0 = producer) */
     uint32_t min_insync_replicas; /* min.insync.replicas; 0 = the broker's flag */
     uint32_t replication_factor;  /* as asked at creation; 0 = not asked (1) */
+    /* Compaction settings (src/log/cleaner.c). A zeroed block means the defaults below. */
+    uint32_t cleanup_policy;      /* cleanup.policy: BK_CLEANUP_* bits; 0 = delete */
+    int64_t delete_retention_ms;  /* delete.retention.ms: how long a tombstone (null value)
+                                     that is the newest record of its key stays, counted from
+                                     its timestamp (default 1 day) */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms: segments holding a record newer
+                                      than this are not cleaned (default 0) */
+    double min_cleanable_ratio;   /* min.cleanable.dirty.ratio: clean when dirty bytes / bytes
+                                     of the cleanable segments reach it, 0..1 (default 0.5) */
 } bk_topic_config_t;
 
 /* compression.type values: keep the producer's codec, or store every batch with one codec
@@ -69,6 +81,16 @@ enum {
 const char *bk_compression_name(int32_t compression);
 /* Parses one of those names (exact); returns 0 or BK_EINVAL. */
 int bk_compression_parse(const char *s, size_t len, int32_t *out);
+
+/* cleanup.policy bits: "delete" (retention; also the value 0), "compact", "compact,delete". */
+#define BK_CLEANUP_DELETE 1u
+#define BK_CLEANUP_COMPACT 2u
+#define BK_DELETE_RETENTION_DEFAULT_MS ((int64_t)86400000)
+#define BK_MIN_CLEANABLE_RATIO_DEFAULT 0.5
+/* Fills the compaction block of cfg with the defaults (policy delete). */
+void bk_topic_config_compaction_defaults(bk_topic_config_t *cfg);
+/* 1 when cfg's cleanup.policy includes compact. */
+int bk_topic_config_compacts(const bk_topic_config_t *cfg);
 
 /* Fills cfg with defaults (fsync always, 128 MiB segments, 4 KiB index interval, 1 partition,
  * retention 7 days / unlimited bytes checked every 5 minutes, 1 MiB records). */
@@ -264,17 +286,47 @@ void bk_partition_compression_stats(const bk_partition_t *p, uint64_t *raw, uint
 /* Visits records with offset >= offset and < the high watermark, in order, stopping after
  * max_records records or once max_bytes of key+value+header bytes were visited (at least one
  * record is always delivered when one is available). The visitor returns 0 to go on, non-zero
- * to stop. *next_offset is set to the offset after the last record visited (or to offset when
- * none was). Returns the number of records visited, BK_ERANGE when offset < start offset or
- * > high watermark, or another negative error. Reads are synchronous (page cache).
- * Compressed batches are decompressed one at a time, on the calling thread; the records of a
- * batch before offset are skipped and max_bytes counts decompressed bytes. A batch that
- * decompresses past 64 MiB (the largest batch; a compression bomb) fails the read with
- * BK_ETOOBIG, one whose records do not decode with BK_ECORRUPT -- unless records before it
- * were visited: then the read returns those and the next read, starting at it, fails. */
+ * to stop. *next_offset is set to the offset after the last record visited when a limit or
+ * the visitor stopped the read, else (the read reached the high watermark) to the high
+ * watermark, which skips offsets compaction removed. Returns the number of records visited,
+ * BK_ERANGE when offset < start offset or > high watermark, or another negative error. Reads
+ * are synchronous (page cache). Compressed batches are decompressed one at a time, on the
+ * calling thread; the records of a batch before offset are skipped and max_bytes counts
+ * decompressed bytes. A batch that decompresses past 64 MiB (the largest batch; a compression
+ * bomb) fails the read with BK_ETOOBIG, one whose records do not decode with BK_ECORRUPT --
+ * unless records before it were visited: then the read returns those and the next read,
+ * starting at it, fails. */
 typedef int (*bk_read_visit_fn)(void *arg, const bk_record_view_t *rec);
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset);
+/* As bk_partition_read, but visits only records below limit (clamped to the high watermark),
+ * and a read reaching it reports limit as *next_offset. Readers shown a replicated high
+ * watermark pass it: after compaction a count of records no longer bounds their offsets. */
+int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint32_t max_records,
+                         size_t max_bytes, bk_read_visit_fn visit, void *arg, int64_t *next_offset);
+
+/* ---- Compaction (cleanup.policy compact) ----
+ * A cleaner rewrites the sealed segments of a compacted partition keeping the newest record of
+ * each key (and every record without a key), at its original offset: offsets then have gaps
+ * inside batches (a batch's lastOffsetDelta covers more offsets than it has records), which
+ * reads, raw reads and bk_partition_append_raw accept. A tombstone (null value) that is
+ * the newest of its key goes once its timestamp is delete.retention.ms old. The active segment
+ * is never touched; nor a segment holding a record newer than min.compaction.lag.ms. The
+ * crash-safe protocol is in format.c (COMPACTION). */
+
+/* Called on the loop when a cleaning ends: status 0 or the error that stopped it (segments
+ * replaced before it stay replaced), and the bytes it reclaimed. */
+typedef void (*bk_clean_cb)(void *arg, int status, uint64_t reclaimed);
+
+/* Cleans p now at the clock reading now_ms, whatever its dirty ratio. Returns 0 when cb
+ * (may be NULL) will run, UV_EBUSY while a cleaning of this log runs, BK_EINVAL when p's
+ * topic is not compacted, BK_ECLOSED / BK_ENOTOPIC / p's failure, or 1 when there is nothing
+ * to clean (no sealed segment the lag lets go; cb never runs). While it runs, truncation and
+ * reset of p are refused with UV_EBUSY and retention skips p. */
+int bk_partition_clean(bk_partition_t *p, int64_t now_ms, bk_clean_cb cb, void *arg);
+
+/* Dirty bytes / bytes of the sealed segments a cleaning could take now (0 when none). */
+double bk_partition_dirty_ratio(const bk_partition_t *p, int64_t now_ms);
 
 /* ---- Replication support (raw batches, truncation, leader epochs) ----
  * In the log, "high watermark" means the end of locally durable data (what the fsync policy
@@ -384,6 +436,11 @@ typedef struct {
     uint64_t appends;          /* batches appended */
     uint64_t records_appended;
     uint64_t bytes_appended;
+    uint64_t cleaner_runs;            /* cleanings completed (compaction) */
+    uint64_t cleaner_errors;          /* cleanings stopped by an error */
+    uint64_t cleaner_bytes_reclaimed; /* bytes of .log files compaction removed */
+    uint64_t cleaner_bytes_read;      /* bytes of segments cleanings went through */
+    uint64_t cleaner_usec_total;      /* wall time of cleanings */
 } bk_log_stats_t;
 extern const uint32_t BK_LOG_FLUSH_BUCKET_US[11];
 void bk_log_stats(const bk_log_t *log, bk_log_stats_t *out);

@@ -238,3 +238,88 @@ int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len)
     }
     return b->error_status;
 }
+
+/* ---- compaction configs ---- */
+
+/* "delete", "compact", "compact,delete" or "delete,compact" (spaces around names allowed). */
+static int parse_policy(const char *v, uint32_t *out)
+{
+    uint32_t bits = 0;
+    for (const char *p = v;;) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - w);
+        uint32_t bit = n == 6 && memcmp(w, "delete", 6) == 0    ? BK_CLEANUP_DELETE
+                       : n == 7 && memcmp(w, "compact", 7) == 0 ? BK_CLEANUP_COMPACT
+                                                                : 0;
+        if (!bit || (bits & bit))
+            return -1;
+        bits |= bit;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (*p++ != ',')
+            return -1;
+    }
+    *out = bits;
+    return 0;
+}
+
+/* A decimal from 0 to 1: digits, optionally a point and more digits. */
+static int parse_ratio(const char *v, double *out)
+{
+    size_t i = 0, digits = 0;
+    while (v[i] >= '0' && v[i] <= '9')
+        i++, digits++;
+    if (v[i] == '.')
+        for (i++; v[i] >= '0' && v[i] <= '9'; i++)
+            digits++;
+    if (!digits || v[i] || i > 32)
+        return -1;
+    double d = strtod(v, NULL);
+    if (!(d >= 0.0 && d <= 1.0))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+int bk_admin_compaction_config(const char *name, const char *value, bk_topic_config_t *cfg,
+                               char *msg, size_t cap)
+{
+    int64_t v;
+    if (strcmp(name, "cleanup.policy") == 0) {
+        if (parse_policy(value, &cfg->cleanup_policy) == 0)
+            return 1;
+        snprintf(msg, cap,
+                 "invalid value %s for topic config cleanup.policy: use delete, compact or "
+                 "compact,delete",
+                 value);
+        return -1;
+    }
+    int dr = strcmp(name, "delete.retention.ms") == 0;
+    if (dr || strcmp(name, "min.compaction.lag.ms") == 0) {
+        if (bk_parse_int(value, strlen(value), 0, INT64_MAX, &v) == 0) {
+            *(dr ? &cfg->delete_retention_ms : &cfg->min_compaction_lag_ms) = v;
+            return 1;
+        }
+        snprintf(msg, cap,
+                 "invalid value %s for topic config %s: use an integer from 0 to "
+                 "9223372036854775807",
+                 value, name);
+        return -1;
+    }
+    if (strcmp(name, "min.cleanable.dirty.ratio") == 0) {
+        if (parse_ratio(value, &cfg->min_cleanable_ratio) == 0)
+            return 1;
+        snprintf(msg, cap,
+                 "invalid value %s for topic config min.cleanable.dirty.ratio: use a decimal "
+                 "from 0 to 1",
+                 value);
+        return -1;
+    }
+    return 0;
+}

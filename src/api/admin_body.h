@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "brook/log.h"
+
 #define BK_ADMIN_MAX_CONFIGS 16
 
 typedef struct {
@@ -34,5 +36,13 @@ typedef struct {
  * or invalid UTF-8 anywhere, a NUL in the name (error_code 42208) or in a config name or value
  * (42205)) with error set. Names and values are NUL-terminated and hold no other NUL. */
 int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len);
+
+/* The compaction topic configs: cleanup.policy ("delete", "compact", or both comma-separated),
+ * delete.retention.ms and min.compaction.lag.ms (integers >= 0), min.cleanable.dirty.ratio (a
+ * decimal from 0 to 1). Returns 1 when name is one of them and value was applied to cfg, 0
+ * when name is none of them (cfg untouched), -1 when value is invalid (msg says why, for a
+ * 422 42205 answer). Pure. */
+int bk_admin_compaction_config(const char *name, const char *value, bk_topic_config_t *cfg,
+                               char *msg, size_t cap);
 
 #endif

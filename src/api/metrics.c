@@ -142,6 +142,38 @@ static void render_topics(bk_buf_t *b, bk_broker_t *br)
     }
 }
 
+/* Compaction: the cleaner's counters and the dirty ratio of each compacted partition. */
+static void render_cleaner(bk_buf_t *b, bk_broker_t *br)
+{
+    bk_log_stats_t ls;
+    bk_log_stats(br->log, &ls);
+    header(b, "brook_log_cleaner_runs_total", "counter", "Compaction cleanings completed.");
+    bk_buf_appendf(b, "brook_log_cleaner_runs_total %" PRIu64 "\n", ls.cleaner_runs);
+    header(b, "brook_log_cleaner_errors_total", "counter", "Cleanings stopped by an error.");
+    bk_buf_appendf(b, "brook_log_cleaner_errors_total %" PRIu64 "\n", ls.cleaner_errors);
+    header(b, "brook_log_cleaner_bytes_reclaimed_total", "counter",
+           "Bytes of segment files compaction removed.");
+    bk_buf_appendf(b, "brook_log_cleaner_bytes_reclaimed_total %" PRIu64 "\n",
+                   ls.cleaner_bytes_reclaimed);
+    header(b, "brook_log_cleaner_bytes_read_total", "counter", "Bytes of segments cleaned.");
+    bk_buf_appendf(b, "brook_log_cleaner_bytes_read_total %" PRIu64 "\n", ls.cleaner_bytes_read);
+    header(b, "brook_log_cleaner_seconds_total", "counter", "Wall time of cleanings.");
+    bk_buf_appendf(b, "brook_log_cleaner_seconds_total %.6f\n",
+                   (double)ls.cleaner_usec_total / 1e6);
+    header(b, "brook_partition_dirty_ratio", "gauge",
+           "Compacted partitions: uncleaned bytes / bytes of the segments a cleaning could take.");
+    int64_t now = bk_wall_ms();
+    for (size_t i = 0; i < bk_log_topic_count(br->log); i++) {
+        bk_topic_t *t = bk_log_topic_at(br->log, i);
+        if (!bk_topic_config_compacts(bk_topic_config(t)))
+            continue;
+        for (uint32_t p = 0; p < bk_topic_partition_count(t); p++)
+            bk_buf_appendf(b, "brook_partition_dirty_ratio{topic=\"%s\",partition=\"%u\"} %g\n",
+                           bk_topic_name(t), p,
+                           bk_partition_dirty_ratio(bk_topic_partition(t, p), now));
+    }
+}
+
 static void render_broker(bk_buf_t *b, bk_broker_t *br)
 {
     bk_log_stats_t ls;
@@ -226,6 +258,7 @@ void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex)
     render_topics(&out, b);
     render_compression(&out, b);
     render_broker(&out, b);
+    render_cleaner(&out, b);
     bk_exchange_respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.data,
                         out.len);
 }

@@ -148,6 +148,13 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
         bk_broker_topic(b, ex, name, name_len, b->cfg.auto_create_topics, body.partition);
     if (!t)
         return;
+    if (!body.has_key && bk_topic_config_compacts(bk_topic_config(t))) { /* compaction */
+        bk_exchange_errorf(ex, 42201,
+                           "the record has no key; topic %s has cleanup.policy compact, which "
+                           "needs a key on every record; nothing was written",
+                           bk_topic_name(t));
+        return;
+    }
     bk_partition_t *p = pick_partition(b, ex, t);
     int codec;
     if (!p || !bk_api_produce_codec(ex, t, &codec) || !bk_ack_precheck(b, ex, p, acks))

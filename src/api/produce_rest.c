@@ -297,6 +297,23 @@ static int sizes_ok(bk_exchange_t *ex, const bk_topic_t *t)
     return 1;
 }
 
+/* A compacted topic keeps the newest record per key: every record needs one (Kafka refuses
+ * keyless records there too). Checked before anything is written. */
+static int keys_ok(bk_exchange_t *ex, const bk_topic_t *t)
+{
+    if (!bk_topic_config_compacts(bk_topic_config(t)))
+        return 1;
+    for (size_t i = 0; i < body.count; i++)
+        if (body.records[i].key_len < 0) {
+            bk_exchange_errorf(ex, 42201,
+                               "record %zu has no key; topic %s has cleanup.policy compact, "
+                               "which needs a key on every record; nothing was written",
+                               i, bk_topic_name(t));
+            return 0;
+        }
+    return 1;
+}
+
 /* acks=all: every partition written must have enough in-sync replicas (checked first, so a
  * refused request writes nothing). */
 static int insync_ok(bk_broker_t *b, bk_exchange_t *ex, rest_op_t *op, uint32_t nparts,
@@ -362,7 +379,7 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     int64_t fixed = r->id == BK_ROUTE_PARTITION ? r->partition : -1;
     if (bk_api_produce_codec(ex, t, &op->codec) &&
         assign_partitions(b, ex, op, fixed, nparts, per_part) == 0 && sizes_ok(ex, t) &&
-        insync_ok(b, ex, op, nparts, per_part))
+        keys_ok(ex, t) && insync_ok(b, ex, op, nparts, per_part))
         append_batches(op, nparts, per_part);
     else
         op_free(op);

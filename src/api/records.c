@@ -43,7 +43,8 @@ static void answer_page(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, in
     if (end - offset < (int64_t)max_records) /* only what every in-sync replica holds */
         max_records = end > offset ? (uint32_t)(end - offset) : 0;
     if (max_records)
-        n = bk_partition_read(p, offset, max_records, max_bytes, bk_record_render, &pg, &next);
+        n = bk_partition_read_to(p, offset, end, max_records, max_bytes, bk_record_render, &pg,
+                                 &next);
     if (n == BK_ETOOBIG) { /* a compression bomb (or a batch no client could have sent) */
         bk_exchange_errorf(ex, 500,
                            "read failed at offset %lld: the compressed batch there inflates past "

@@ -114,7 +114,8 @@ static void push(bk_stream_t *st)
     line_buf.len = 0;
     int64_t next = st->next;
     size_t bytes = st->max_bytes < PAGE_BYTES ? st->max_bytes : PAGE_BYTES;
-    int n = bk_partition_read(st->part, st->next, max, bytes, render_line, &rr, &next);
+    int n = bk_partition_read_to(st->part, st->next, bk_broker_visible_end(st->broker, st->part),
+                                 max, bytes, render_line, &rr, &next);
     if (n <= 0)
         return; /* nothing new (or a read error): wait for the next commit */
     st->next = next;

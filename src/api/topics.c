@@ -55,6 +55,24 @@ static void list_topics(bk_broker_t *b, bk_exchange_t *ex)
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
 
+/* The compaction settings, as Kafka names and renders them. */
+static void compaction_configs_json(bk_json_t *j, const bk_topic_config_t *cfg)
+{
+    static const char *const policies[] = {"delete", "delete", "compact", "compact,delete"};
+    char num[40];
+    bk_json_key(j, "cleanup.policy");
+    bk_json_str(j, policies[cfg->cleanup_policy & 3u]);
+    bk_json_key(j, "delete.retention.ms");
+    snprintf(num, sizeof num, "%lld", (long long)cfg->delete_retention_ms);
+    bk_json_str(j, num);
+    bk_json_key(j, "min.compaction.lag.ms");
+    snprintf(num, sizeof num, "%lld", (long long)cfg->min_compaction_lag_ms);
+    bk_json_str(j, num);
+    bk_json_key(j, "min.cleanable.dirty.ratio");
+    snprintf(num, sizeof num, "%g", cfg->min_cleanable_ratio);
+    bk_json_str(j, num);
+}
+
 void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int status)
 {
     const bk_topic_config_t *cfg = bk_topic_config(t);
@@ -94,6 +112,7 @@ void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int
                  ? bk_replicator_min_insync(b->replicator, bk_topic_partition(t, 0))
                  : (cfg->min_insync_replicas ? cfg->min_insync_replicas : 1));
     bk_json_str(j, num);
+    compaction_configs_json(j, cfg);
     bk_json_obj_end(j);
     bk_json_key(j, "replication_factor");
     bk_json_uint(j, cfg->replication_factor ? cfg->replication_factor : 1);

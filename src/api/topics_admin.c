@@ -81,6 +81,15 @@ static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topi
 {
     for (int i = 0; i < body->config_count; i++) {
         const char *name = body->configs[i].name, *value = body->configs[i].value;
+        char why[200]; /* compaction configs: validated in admin_body.c */
+        int cc = bk_admin_compaction_config(name, value, cfg, why, sizeof why);
+        if (cc < 0)
+            bk_exchange_error(ex, 42205, why);
+        if (cc != 0) {
+            if (cc < 0)
+                return 0;
+            continue;
+        }
         int ok;
         if (apply_named_config(ex, name, value, cfg, &ok)) {
             if (!ok)
@@ -94,7 +103,9 @@ static int apply_configs(bk_exchange_t *ex, const bk_admin_body_t *body, bk_topi
             bk_exchange_errorf(ex, 42205,
                                "unknown topic config %s (supported: retention.ms, "
                                "retention.bytes, segment.bytes, max.message.bytes, "
-                               "compression.type, min.insync.replicas)",
+                               "compression.type, min.insync.replicas, cleanup.policy, "
+                               "delete.retention.ms, min.compaction.lag.ms, "
+                               "min.cleanable.dirty.ratio)",
                                name);
             return 0;
         }

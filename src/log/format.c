@@ -24,9 +24,9 @@
  * before the rename, so a topic that exists on disk always has its partitions; growing a topic
  * creates the new partition directories first and rewrites the metadata the same way (an
  * unpublished directory left by a crash is empty and is reused by the next attempt). The
- * content is exactly (version 3):
+ * content is exactly (version 4):
  *
- *   brook-topic 3\n
+ *   brook-topic 4\n
  *   name <topic>\n
  *   id <16 lowercase hex digits: the topic id, 64 random bits chosen at creation, not 0>\n
  *   partitions <decimal count>\n
@@ -34,18 +34,20 @@
  *   retention.bytes <decimal, -1 = unlimited>\n
  *   segment.bytes <decimal>\n
  *   max.message.bytes <decimal>\n
- *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
- *
- * Version 4 is version 3 followed, before the crc32c line, by three lines:
- *
+ *   cleanup.policy <delete | compact | compact,delete>\n
+ *   delete.retention.ms <decimal >= 0>\n
+ *   min.compaction.lag.ms <decimal >= 0>\n
+ *   min.cleanable.dirty.ratio <C's %.17g of a double from 0 to 1>\n
  *   compression.type <producer | none | gzip | snappy | lz4 | zstd>\n
  *   min.insync.replicas <decimal, 0 = the broker's --min-insync-replicas>\n
  *   replication.factor <decimal, 0 = not asked (1)>\n
+ *   crc32c <8 lowercase hex digits: CRC-32C of the bytes of the lines above>\n
  *
- * and its id may be 0 (a topic made before ids that was given one of these settings). It is
- * written only when one of the three differs from its default, so a topic without them keeps
- * its version 3 (or 2) file byte for byte; versions 1-3 read them as their defaults.
- *
+ * Version 3 files, written before compaction and compression, are the same without the seven
+ * lines from cleanup.policy on and with "brook-topic 3"; such a topic gets the defaults
+ * (cleanup.policy delete, 86400000, 0, 0.5; compression.type producer, 0, 0) and is rewritten
+ * as version 4. A version 4 file's id may be 0: a topic made before ids that was given one of
+ * the version 4 settings (compaction or compression); one without keeps version 2.
  * The id tells a topic from an older one of the same name (deleted since); followers create
  * their copy under the leader's id. Version 2 files, written before topics had ids, are the
  * same without the id line and with "brook-topic 2"; such a topic's id is 0 and it keeps
@@ -79,7 +81,9 @@
  *
  * Segments of a partition are contiguous: each segment's first batch has the base offset of
  * its name, each batch's baseOffset is the previous batch's baseOffset + lastOffsetDelta + 1,
- * and the next segment's name is the offset after the last batch of the one before. The
+ * and the next segment's name is the offset after the last batch of the one before. After
+ * compaction (below) a batch may hold fewer records than its lastOffsetDelta + 1 (offset
+ * gaps inside its range), even none; the ranges still follow each other without gaps. The
  * segment with the largest base offset is the active (tail) segment; appends go only there.
  * A segment rolls (a new, empty active segment is created) when an append would take the
  * active one past the configured segment size; a batch is never split across segments.
@@ -94,7 +98,7 @@
  *       17    4 crc                     CRC-32C (Castagnoli) of bytes 21..end of batch
  *       21    2 attributes              bits 0-2 the codec (0 none, 1 gzip, 2 snappy,
  *                                       3 lz4, 4 zstd); CreateTime, not transactional
- *       23    4 lastOffsetDelta         record count - 1
+ *       23    4 lastOffsetDelta         record count - 1 (may be more after compaction)
  *       27    8 baseTimestamp           timestamp of the first record (ms since the epoch)
  *       35    8 maxTimestamp            largest record timestamp
  *       43    8 producerId              -1
@@ -106,7 +110,8 @@
  * and each record is, with varint = zigzag int32 (1..5 bytes), varlong = zigzag int64:
  *
  *   length varint (bytes of the record after this field), attributes int8 (0),
- *   timestampDelta varlong (from baseTimestamp), offsetDelta varint (0, 1, 2, ...),
+ *   timestampDelta varlong (from baseTimestamp), offsetDelta varint (0, 1, 2, ...; increasing
+ *   with gaps after compaction),
  *   keyLength varint (-1 = null key), key, valueLength varint (-1 = null), value,
  *   headersCount varint, then per header: keyLength varint, key, valueLength varint
  *   (-1 = null), value.
@@ -145,6 +150,26 @@
  * cut) quietly, whereas other bytes there are a torn or garbage tail (cut with a warning, in
  * the newest segment only) -- and a sealed segment must still end exactly where the next one
  * begins. After open every file holds exactly its batches.
+ *
+ * COMPACTION (cleanup.policy compact; src/log/cleaner.c) rewrites sealed segments, oldest
+ * first, keeping the newest record of each key (by the whole log up to the committed offset),
+ * every record without a key, and tombstones younger than delete.retention.ms. A batch some of
+ * whose records go keeps its header fields (baseOffset, lastOffsetDelta, timestamps,
+ * partitionLeaderEpoch, producer fields) with the surviving records byte for byte, their
+ * offsetDeltas unchanged (so increasing, with gaps), recordCount, batchLength and CRC redone.
+ * A batch whose records all go is dropped and the batch before it in the segment takes over
+ * its offsets (its lastOffsetDelta grows, CRC redone), so batches stay contiguous and a
+ * baseOffset damaged on disk is still caught at open; a segment's first batch and the first
+ * batch of each larger leader epoch are kept instead, with 0 records if need be (the segment
+ * still starts at its name and the epoch list rebuilt at open is unchanged). For each segment: write
+ * "<base>.log.cleaned" (created or truncated), fsync it, rename it over "<base>.log", fsync
+ * the partition directory; then the .index is rewritten from the new .log (derived data). A
+ * segment nothing would change is left alone. A crash at any point leaves every segment
+ * either its old or its cleaned self, and every mix is a valid log with each key's newest
+ * record at its offset: segments are replaced oldest first, so a tombstone is never gone while
+ * an older value of its key survives before it. Open deletes any "*.log.cleaned" (a
+ * cleaning that did not reach its rename: discarded); the next cleaning redoes the work.
+ * Which segments are clean is not stored: after a restart every segment counts as dirty.
  *
  * RETENTION deletes whole sealed segments, oldest first, never the active one: those whose
  * newest record (the largest maxTimestamp of their batches) is older than retention.ms, and
@@ -416,9 +441,9 @@ int bk_batch_header_parse(const uint8_t *buf, size_t len, bk_batch_header_t *h)
     h->base_sequence = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_BASE_SEQUENCE);
     h->count = (int32_t)bk_be32_get(buf + BK_BATCH_OFF_COUNT);
     if (h->magic != BK_BATCH_MAGIC || h->length < BK_BATCH_HEADER_SIZE - BK_BATCH_LOG_OVERHEAD ||
-        bk_batch_total(h) > BK_BATCH_MAX_BYTES || h->count < 1 ||
-        h->last_offset_delta != h->count - 1 || h->base_offset < 0 ||
-        h->base_offset > INT64_MAX - h->count)
+        bk_batch_total(h) > BK_BATCH_MAX_BYTES || h->count < 0 || h->last_offset_delta < 0 ||
+        h->last_offset_delta == INT32_MAX || h->count > h->last_offset_delta + 1 ||
+        h->base_offset < 0 || h->base_offset > INT64_MAX - h->last_offset_delta - 1)
         return BK_ECORRUPT;
     return 0;
 }
@@ -487,6 +512,7 @@ void bk_batch_iter_init_records(bk_batch_iter_t *it, const uint8_t *records, siz
     it->end = records + len;
     it->h = *h;
     it->done = 0;
+    it->next_delta = 0;
 }
 
 static int decode_headers(const uint8_t **p, const uint8_t *end, bk_record_view_t *out)
@@ -515,7 +541,8 @@ int bk_batch_iter_next(bk_batch_iter_t *it, bk_record_view_t *out)
         return BK_ECORRUPT;
     const uint8_t *rend = p + len;
     p++; /* attributes */
-    if (get_v64(&p, rend, &ts_delta) || get_v32(&p, rend, &delta) || delta != it->done ||
+    if (get_v64(&p, rend, &ts_delta) || get_v32(&p, rend, &delta) || delta < it->next_delta ||
+        delta > it->h.last_offset_delta ||
         get_bytes(&p, rend, 1, &out->key, &out->key_len) ||
         get_bytes(&p, rend, 1, &out->value, &out->value_len) || decode_headers(&p, rend, out) ||
         p != rend)
@@ -525,6 +552,7 @@ int bk_batch_iter_next(bk_batch_iter_t *it, bk_record_view_t *out)
     out->leader_epoch = it->h.leader_epoch;
     it->pos = rend;
     it->done++;
+    it->next_delta = delta + 1;
     return 1;
 }
 

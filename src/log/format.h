@@ -64,8 +64,17 @@ int bk_batch_encode(uint8_t *buf, size_t size, int64_t base_offset, int32_t lead
 
 /* Parses the fixed 61-byte header at buf (len bytes available). Checks what the header alone
  * can show: magic 2, a length that covers the header and fits BK_BATCH_MAX_BYTES, a record
- * count >= 1 matching lastOffsetDelta. Returns 0 or BK_ECORRUPT (also when len < 61). */
+ * count from 0 to lastOffsetDelta + 1 (fewer than the span: a compacted batch). Returns 0 or
+ * BK_ECORRUPT (also when len < 61). */
 int bk_batch_header_parse(const uint8_t *buf, size_t len, bk_batch_header_t *h);
+
+/* The offset after a parsed batch: baseOffset + lastOffsetDelta + 1. A compacted batch keeps
+ * (or grows) its lastOffsetDelta when records are removed from it, so it may hold fewer
+ * records than that span (offset gaps), or none at all. */
+static inline int64_t bk_batch_end(const bk_batch_header_t *h)
+{
+    return h->base_offset + h->last_offset_delta + 1;
+}
 
 /* Total bytes on disk of a parsed batch. */
 static inline size_t bk_batch_total(const bk_batch_header_t *h)
@@ -74,10 +83,10 @@ static inline size_t bk_batch_total(const bk_batch_header_t *h)
 }
 
 /* Full check of one batch of exactly len bytes: header, CRC-32C and, for an uncompressed
- * batch, the structure of every record (lengths, offset deltas 0..count-1, headers). A
- * compressed batch (attributes bits 0-2 naming one of Kafka's codecs) is checked up to its
- * CRC: its records are checked when a read decompresses them. Returns 0 or BK_ECORRUPT (also
- * for codec numbers 5-7, which name no codec). */
+ * batch, the structure of every record (lengths, offset deltas increasing within
+ * 0..lastOffsetDelta, headers). A compressed batch (attributes bits 0-2 naming one of Kafka's
+ * codecs) is checked up to its CRC: its records are checked when a read decompresses them.
+ * Returns 0 or BK_ECORRUPT (also for codec numbers 5-7, which name no codec). */
 int bk_batch_verify(const uint8_t *buf, size_t len, bk_batch_header_t *h);
 
 /* The codec of a parsed batch (attributes bits 0-2). */
@@ -113,6 +122,7 @@ typedef struct {
     const uint8_t *end;
     bk_batch_header_t h;
     int32_t done;
+    int32_t next_delta; /* smallest offsetDelta the next record may have (deltas increase) */
 } bk_batch_iter_t;
 
 void bk_batch_iter_init(bk_batch_iter_t *it, const uint8_t *batch, const bk_batch_header_t *h);

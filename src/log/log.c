@@ -5,6 +5,7 @@
 #include "brook/log.h"
 
 #include "brook/common.h"
+#include "log/cleaner.h"
 #include "log/checkpoint.h"
 #include "log/commit.h"
 #include "log/log_internal.h"
@@ -38,12 +39,16 @@ void bk_log_config_defaults(bk_log_config_t *cfg)
     cfg->max_message_bytes = 1u << 20;
     cfg->retention_check_ms = 300000;
     cfg->checkpoint_ms = 1000;
+    cfg->cleaner_interval_ms = 15000;
 }
 
 static int check_config(const bk_log_config_t *cfg)
 {
-    bk_topic_config_t t = {cfg->retention_ms, cfg->retention_bytes, cfg->segment_bytes,
-                           cfg->max_message_bytes, cfg->compression, 0, 0};
+    bk_topic_config_t t = {.retention_ms = cfg->retention_ms,
+                           .retention_bytes = cfg->retention_bytes,
+                           .segment_bytes = cfg->segment_bytes,
+                           .max_message_bytes = cfg->max_message_bytes,
+                           .compression = cfg->compression};
     if (!cfg->data_dir || !cfg->data_dir[0] || cfg->fsync_mode > BK_FSYNC_NEVER ||
         cfg->default_partitions > BK_LOG_MAX_PARTITIONS || !bk_topic_config_valid(&t) ||
         cfg->retention_check_ms == 0)
@@ -224,7 +229,7 @@ void bk_log_reap(bk_log_t *log)
 static void maybe_free(bk_log_t *log)
 {
     if (!log->closing || !log->commit_closed || !log->timer_closed || !log->ckpt_timer_closed ||
-        log->jobs)
+        !log->cleaner_timer_closed || log->jobs)
         return;
     void (*done)(void *) = log->done;
     void *done_arg = log->done_arg;
@@ -279,6 +284,8 @@ static int start_handles(bk_log_t *log)
         rc = uv_timer_init(log->loop, &log->retention_timer);
     if (rc == 0)
         rc = uv_timer_init(log->loop, &log->ckpt_timer);
+    if (rc == 0)
+        rc = bk_cleaner_init(log);
     if (rc < 0)
         return rc;
     log->ckpt_timer.data = log;
@@ -357,6 +364,13 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(log);
 }
 
+static void on_cleaner_timer_closed(uv_handle_t *h)
+{
+    bk_log_t *log = h->data;
+    log->cleaner_timer_closed = 1;
+    maybe_free(log);
+}
+
 static void on_ckpt_timer_closed(uv_handle_t *h)
 {
     bk_log_t *log = h->data;
@@ -373,6 +387,7 @@ void bk_log_close(bk_log_t *log, void (*done)(void *arg), void *arg)
     log->done_arg = arg;
     uv_close((uv_handle_t *)&log->retention_timer, on_timer_closed);
     uv_close((uv_handle_t *)&log->ckpt_timer, on_ckpt_timer_closed);
+    bk_cleaner_close(log, on_cleaner_timer_closed);
     bk_checkpoint_save(log, 1); /* the last committed offsets, for the next start */
     bk_commit_close(&log->commit, after_commit_closed, log);
 }

@@ -33,6 +33,9 @@ struct bk_log {
     size_t ckpt_len;
     int ckpt_busy, ckpt_again;
     int ckpt_timer_closed;
+    uv_timer_t cleaner_timer; /* compaction (cleaner.c) */
+    int cleaner_timer_closed;
+    int cleaning; /* a cleaning job runs (one at a time per log) */
     int closing;
     int commit_closed, timer_closed;
     void (*done)(void *arg);

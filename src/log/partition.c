@@ -7,6 +7,7 @@
 #include "log/partition.h"
 
 #include "brook/common.h"
+#include "log/cleaner.h"
 #include "log/commit.h"
 #include "log/format.h"
 #include "log/log_internal.h"
@@ -172,9 +173,11 @@ static int open_dir(bk_partition_t *p, int create)
 
 static int open_segments(bk_partition_t *p)
 {
-    int64_t *bases;
-    size_t n;
-    int rc = list_segments(p->dir, &bases, &n);
+    int64_t *bases = NULL;
+    size_t n = 0;
+    int rc = bk_cleaner_discard_temps(p->log->io, p->dir); /* half-done cleanings */
+    if (rc == 0)
+        rc = list_segments(p->dir, &bases, &n);
     if (rc == 0 && n > 0)
         rc = load_segments(p, bases, n);
     free(bases);
@@ -304,7 +307,7 @@ static int boundary_of(bk_partition_t *p, bk_segment_t *s, int64_t hw, uint64_t 
         rc = bk_reader_get(p->log->io, r, s->fd, at, BK_BATCH_HEADER_SIZE, s->written, &b);
         if (rc == 0 && (rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h)) == 0) {
             at += bk_batch_total(&h);
-            next = h.base_offset + h.count;
+            next = bk_batch_end(&h);
         }
     }
     bk_partition_reader_end(p, r, &own);
@@ -368,6 +371,8 @@ static int unfence_ready(bk_partition_t *p)
         return p->failed;
     if (p->log->closing || p->deleted)
         return BK_ECLOSED;
+    if (p->cleaning)
+        return UV_EBUSY;
     if (p->in_slist && !p->busy) /* fsync=never keeps it there until a roll: it is synced here */
         bk_commit_forget(&p->log->commit, p);
     if (!bk_commit_idle(&p->log->commit, p) || p->retention_busy || p->log->reader_busy)
@@ -524,7 +529,7 @@ static void append_encoded(bk_partition_t *p, bk_pending_t *e, uint8_t *buf, siz
     bk_log_t *log = p->log;
     int64_t base = p->next_offset;
     int64_t max_ts = (int64_t)bk_be64_get(buf + BK_BATCH_OFF_MAX_TIMESTAMP);
-    bk_segment_commit(active(p), size, n, max_ts, log->cfg.index_interval_bytes);
+    bk_segment_commit(active(p), size, base, base + n, max_ts, log->cfg.index_interval_bytes);
     (void)bk_epochs_note(&p->epochs, leader_epoch, base); /* room reserved by the caller */
     p->next_offset += n;
     p->size_bytes += size;
@@ -758,6 +763,8 @@ static size_t plan(const bk_partition_t *p, int64_t now_ms)
     size_t n = p->nseg - 1, k = 0;
     if (cfg->retention_ms < 0 && cfg->retention_bytes < 0)
         return 0;
+    if (cfg->cleanup_policy == BK_CLEANUP_COMPACT) /* compact alone: no deletion by age/size */
+        return 0;
     bk_retention_seg_t *info = malloc(n * sizeof *info);
     if (!info)
         return 0;
@@ -775,7 +782,8 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
 {
     bk_log_t *log = p->log;
     /* A flush round may run: it only touches unsettled segments, which the plan keeps. */
-    if (p->failed || p->retention_busy || p->deleted || p->nseg < 2 || log->closing)
+    if (p->failed || p->retention_busy || p->deleted || p->nseg < 2 || log->closing ||
+        p->cleaning) /* a cleaning reads and replaces the sealed segments: next time */
         return 0;
     size_t k = plan(p, now_ms);
     retention_job_t *job = k ? malloc(sizeof *job + k * sizeof job->segs[0]) : NULL;
@@ -807,7 +815,7 @@ size_t bk_partition_retention(bk_partition_t *p, int64_t now_ms)
 
 int bk_partition_idle(const bk_partition_t *p)
 {
-    return !p->retention_busy && !p->staged && bk_commit_idle(&p->log->commit, p);
+    return !p->retention_busy && !p->staged && !p->cleaning && bk_commit_idle(&p->log->commit, p);
 }
 
 /* ---- read ---- */
@@ -823,6 +831,7 @@ typedef struct {
     int64_t next;
     bk_codec_buf_t *scratch; /* decompressed records of the current batch */
     int64_t bad_batch;       /* base offset of a batch whose records do not decode */
+    int full; /* stopped by a limit or the visitor, not by reaching the high watermark */
 } read_state_t;
 
 size_t bk_partition_find_segment(const bk_partition_t *p, int64_t offset)
@@ -866,13 +875,13 @@ static int visit_batch(void *arg, const uint8_t *batch, const bk_batch_header_t 
         size_t sz = (v.key_len > 0 ? (size_t)v.key_len : 0) +
                     (v.value_len > 0 ? (size_t)v.value_len : 0) + v.headers_len;
         if (st->count > 0 && st->max_bytes && st->bytes + sz > st->max_bytes)
-            return 1;
+            return st->full = 1;
         st->count++;
         st->bytes += sz;
         st->next = v.offset + 1;
         if (st->visit(st->arg, &v) != 0 ||
             (st->max_records && (uint32_t)st->count >= st->max_records))
-            return 1;
+            return st->full = 1;
     }
     if (rc < 0)
         st->bad_batch = h->base_offset;
@@ -918,7 +927,7 @@ static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         if (rc == 0)
             rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
         size_t total = rc == 0 ? bk_batch_total(&h) : 0;
-        if (rc == 0 && h.base_offset + h.count > offset) {
+        if (rc == 0 && bk_batch_end(&h) > offset) {
             if (w->check(w->arg, &h))
                 return 1;
             rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
@@ -955,16 +964,25 @@ int bk_partition_walk(bk_partition_t *p, int64_t offset, const bk_batch_walk_t *
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset)
 {
+    return bk_partition_read_to(p, offset, p->hw, max_records, max_bytes, visit, arg,
+                                next_offset);
+}
+
+int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint32_t max_records,
+                         size_t max_bytes, bk_read_visit_fn visit, void *arg, int64_t *next_offset)
+{
     *next_offset = offset;
     if (offset < bk_partition_start_offset(p) || offset > p->hw)
         return BK_ERANGE;
-    if (offset == p->hw)
+    if (limit > p->hw)
+        limit = p->hw;
+    if (offset >= limit)
         return 0;
     bk_codec_buf_t own = {0};
     int nested = inflate_busy;
     inflate_busy = 1;
-    read_state_t st = {offset, p->hw, max_records, max_bytes, visit, arg, 0, 0, offset,
-                       nested ? &own : &inflate_buf, -1};
+    read_state_t st = {offset, limit, max_records, max_bytes, visit, arg, 0, 0, offset,
+                       nested ? &own : &inflate_buf, -1, 0};
     bk_batch_walk_t w = {before_hw, visit_batch, &st};
     int rc = bk_partition_walk(p, offset, &w);
     if (!nested) {
@@ -973,13 +991,19 @@ int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, s
             bk_codec_buf_free(&inflate_buf);
     }
     bk_codec_buf_free(&own);
-    *next_offset = st.next;
-    if (rc < 0 && st.count > 0)
-        return st.count; /* the records before a bad batch; the next read meets it */
-    if (rc < 0 && st.bad_batch >= 0)
-        bk_trace_error("log", "%s: batch at offset %" PRId64 " %s", p->dir, st.bad_batch,
-                       rc == BK_ETOOBIG ? "decompresses past 64 MiB, the largest batch"
-                                        : "holds records that do not decode");
+    if (rc < 0) {
+        *next_offset = st.count > 0 ? st.next : offset;
+        if (st.count > 0)
+            return st.count; /* the records before a bad batch; the next read meets it */
+        if (st.bad_batch >= 0)
+            bk_trace_error("log", "%s: batch at offset %" PRId64 " %s", p->dir, st.bad_batch,
+                           rc == BK_ETOOBIG ? "decompresses past 64 MiB, the largest batch"
+                                            : "holds records that do not decode");
+        return rc;
+    }
+    /* A read that reached its limit continues there, past any offsets compaction removed
+     * after its last record (else a reader would ask for that gap forever). */
+    *next_offset = st.full ? st.next : limit;
     return rc < 0 ? rc : st.count;
 }
 

@@ -40,6 +40,7 @@ struct bk_partition {
     int notified;         /* queued for the commit hook */
 
     int retention_busy; /* a retention job is deleting segments in dir_fd */
+    int cleaning;       /* a cleaner job reads its sealed segments and replaces their files */
 
     /* Appends waiting for their turn (compression on the threadpool, or an earlier one still
      * compressing), oldest first; see bk_partition_append_codec. */

@@ -45,7 +45,7 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 static int raw_full(void *arg, const bk_batch_header_t *h)
 {
     const raw_read_t *st = arg;
-    if (h->base_offset + h->count > st->limit || st->count == INT_MAX)
+    if (bk_batch_end(h) > st->limit || st->count == INT_MAX)
         return 1;
     return st->count > 0 && st->max_bytes && *st->len + bk_batch_total(h) > st->max_bytes;
 }
@@ -107,6 +107,14 @@ static int check_batch(const uint8_t *b, size_t avail, int64_t expect, int verif
     return h->base_offset == expect ? 0 : BK_EINVAL;
 }
 
+/* Offsets a batch takes from next on: lastOffsetDelta + 1, which after compaction may exceed
+ * its record count (capped: a larger one rolls). */
+static uint32_t span_of(const bk_batch_header_t *h, int64_t next)
+{
+    int64_t n = bk_batch_end(h) - next;
+    return n > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 /* Walks the batches of buf, rolling segments as appends would. The first walk (seg_bytes
  * NULL) verifies them and counts batches, records, new segments and epoch entries; the second
  * (over the same, verified bytes) fills seg_bytes and seg_base. */
@@ -124,7 +132,7 @@ static int walk(const bk_partition_t *p, const uint8_t *buf, size_t len, raw_pla
         if (rc < 0)
             return rc;
         size_t total = bk_batch_total(&h);
-        if (bk_partition_roll_needed(p, seg_size, seg_base, next, total, (uint32_t)h.count)) {
+        if (bk_partition_roll_needed(p, seg_size, seg_base, next, total, span_of(&h, next))) {
             seg++;
             seg_size = 0;
             seg_base = next;
@@ -142,7 +150,7 @@ static int walk(const bk_partition_t *p, const uint8_t *buf, size_t len, raw_pla
             }
         }
         seg_size += total;
-        next += h.count;
+        next = bk_batch_end(&h);
         pos += total;
     }
     pl->nnew = seg;
@@ -199,15 +207,16 @@ static void commit_batches(bk_partition_t *p, const uint8_t *buf, size_t len, ra
         (void)bk_batch_header_parse(buf + pos, len - pos, &h); /* verified by walk() */
         size_t total = bk_batch_total(&h);
         bk_segment_t *s = bk_partition_active(p);
-        if (bk_partition_roll_needed(p, s->size, s->base, p->next_offset, total, (uint32_t)h.count))
+        if (bk_partition_roll_needed(p, s->size, s->base, p->next_offset, total,
+                                     span_of(&h, p->next_offset)))
             bk_partition_push_rolled(p, pl->news[k++]);
         int err;
         s = bk_partition_active(p);
         uint8_t *dst = bk_segment_reserve(s, total, &err); /* room reserved by prepare() */
         memcpy(dst, buf + pos, total);
-        bk_segment_commit(s, total, (uint32_t)h.count, h.max_timestamp, interval);
+        bk_segment_commit(s, total, h.base_offset, bk_batch_end(&h), h.max_timestamp, interval);
         (void)bk_epochs_note(&p->epochs, h.leader_epoch, h.base_offset); /* room reserved */
-        p->next_offset += h.count;
+        p->next_offset = bk_batch_end(&h);
         p->size_bytes += total;
         pos += total;
     }
@@ -291,7 +300,7 @@ static int may_rewrite(const bk_partition_t *p)
         return rc;
     /* Appends queued or in a flush round hold pending bytes and step pointers into the
      * segments; a read visitor may be walking them. */
-    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy || p->staged)
+    if (p->queued || p->busy || p->in_wlist || p->log->reader_busy || p->staged || p->cleaning)
         return UV_EBUSY;
     return 0;
 }

@@ -37,6 +37,7 @@ static bk_segment_t *segment_new(int64_t base)
     s->fd = -1;
     s->index_fd = -1;
     s->max_ts = -1;
+    s->tomb_due = -1;
     return s;
 }
 
@@ -232,11 +233,11 @@ uint8_t *bk_segment_reserve(bk_segment_t *s, size_t len, int *err)
     return s->pend.buf + s->pend.len;
 }
 
-void bk_segment_commit(bk_segment_t *s, size_t len, uint32_t count, int64_t max_ts,
+void bk_segment_commit(bk_segment_t *s, size_t len, int64_t base, int64_t end, int64_t max_ts,
                        uint32_t index_interval)
 {
     int rc;
-    if (index_maybe(s, s->next, s->size, index_interval, &rc) &&
+    if (index_maybe(s, base, s->size, index_interval, &rc) &&
         wbuf_reserve(&s->ipend, BK_INDEX_ENTRY_SIZE) == 0) {
         index_entry_bytes(&s->index[s->nindex - 1], s->ipend.buf + s->ipend.len);
         s->ipend.len += BK_INDEX_ENTRY_SIZE;
@@ -246,7 +247,7 @@ void bk_segment_commit(bk_segment_t *s, size_t len, uint32_t count, int64_t max_
     s->pend.len += len;
     s->since_index += len;
     s->size += len;
-    s->next += count;
+    s->next = end;
     if (max_ts > s->max_ts)
         s->max_ts = max_ts;
 }
@@ -360,7 +361,8 @@ int bk_reader_get(const bk_log_io_t *io, bk_reader_t *r, int fd, uint64_t pos, s
 
 /* Why the batch at a position is not acceptable, or NULL when it is. */
 static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment_t *s, uint64_t pos,
-                               uint64_t file_size, size_t *total, int32_t *epoch, int *err)
+                               uint64_t file_size, size_t *total, int32_t *epoch, int64_t *base,
+                               int *err)
 {
     const uint8_t *p;
     bk_batch_header_t h;
@@ -380,12 +382,13 @@ static const char *check_batch(const bk_log_io_t *io, bk_reader_t *r, bk_segment
         return "checksum or record structure mismatch";
     if (h.base_offset != s->next)
         return "offset does not follow the previous batch";
-    if (pos + *total > UINT32_MAX || s->next + h.count - s->base > UINT32_MAX)
+    if (pos + *total > UINT32_MAX || bk_batch_end(&h) - s->base > UINT32_MAX)
         return "segment too large for its index";
-    s->next += h.count;
+    s->next = bk_batch_end(&h);
     if (h.max_timestamp > s->max_ts)
         s->max_ts = h.max_timestamp;
     *epoch = h.leader_epoch;
+    *base = h.base_offset;
     return NULL;
 }
 
@@ -417,9 +420,9 @@ static int scan(const bk_log_io_t *io, bk_segment_t *s, uint64_t file_size, uint
     *why = NULL;
     while (pos < file_size) {
         size_t total = 0;
-        int64_t batch_base = s->next;
+        int64_t batch_base = -1;
         int32_t epoch = -1;
-        *why = check_batch(io, &r, s, pos, file_size, &total, &epoch, &rc);
+        *why = check_batch(io, &r, s, pos, file_size, &total, &epoch, &batch_base, &rc);
         if (*why)
             break;
         index_maybe(s, batch_base, pos, interval, &rc);
@@ -547,7 +550,7 @@ int bk_segment_cut_point(const bk_log_io_t *io, bk_reader_t *r, const bk_segment
             rc = BK_ECORRUPT;
         if (rc < 0)
             return rc;
-        if (h.base_offset + h.count > offset) {
+        if (bk_batch_end(&h) > offset) {
             *pos = at;
             *cut = h.base_offset;
             return 0;
@@ -575,6 +578,7 @@ int bk_segment_truncate(const bk_log_io_t *io, const char *dir, bk_segment_t *s,
     s->since_index = pos - (s->nindex ? s->index[s->nindex - 1].pos : 0);
     s->index_end = s->nindex * BK_INDEX_ENTRY_SIZE;
     s->sealed = 0;
+    s->clean = 0;
     if (pos == 0)
         s->max_ts = -1;
     /* The index is derived data (checked at open): a failure here costs a rebuild, no more. */

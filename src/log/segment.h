@@ -43,6 +43,8 @@ typedef struct {
      * the same for encoded index entries. */
     bk_wbuf_t pend, inflight, ipend, iinflight;
     int sealed;   /* no more appends: a newer segment exists */
+    int clean;    /* went through a cleaning (compaction) and was not appended to since */
+    int64_t tomb_due; /* clean: when its oldest tombstone may go (-1: none) */
     int unsynced; /* bytes were written since the last fdatasync was started */
     int syncing;  /* an fdatasync of it runs in the flush round in flight */
 } bk_segment_t;
@@ -65,8 +67,10 @@ int bk_segment_open(const bk_log_io_t *io, const char *dir, int64_t base, int ta
  * until bk_segment_commit(). */
 uint8_t *bk_segment_reserve(bk_segment_t *s, size_t len, int *err);
 
-/* Appends the batch encoded into the reserved room: count records, newest timestamp max_ts. */
-void bk_segment_commit(bk_segment_t *s, size_t len, uint32_t count, int64_t max_ts,
+/* Appends the batch encoded into the reserved room: offsets [base, end) (end = the batch's
+ * last offset + 1, which compaction may leave past its last record), newest timestamp
+ * max_ts. */
+void bk_segment_commit(bk_segment_t *s, size_t len, int64_t base, int64_t end, int64_t max_ts,
                        uint32_t index_interval);
 
 /* Writes the pending bytes (and index entries) from the calling thread. On failure the file

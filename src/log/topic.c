@@ -29,7 +29,7 @@
 
 #define META_SUFFIX ".topic"
 #define TMP_SUFFIX ".tmp" /* short: a 249-character name plus suffix must fit in 255 bytes */
-#define META_MAX 512
+#define META_MAX 768
 #define NAME_MAX_LEN 249
 
 int bk_log_topic_name_valid(const char *name, size_t name_len)
@@ -48,6 +48,28 @@ int bk_log_topic_name_valid(const char *name, size_t name_len)
     return 1;
 }
 
+/* ---- compaction settings in the metadata (version 4) ---- */
+
+void bk_topic_config_compaction_defaults(bk_topic_config_t *cfg)
+{
+    cfg->cleanup_policy = BK_CLEANUP_DELETE;
+    cfg->delete_retention_ms = BK_DELETE_RETENTION_DEFAULT_MS;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->min_cleanable_ratio = BK_MIN_CLEANABLE_RATIO_DEFAULT;
+}
+
+int bk_topic_config_compacts(const bk_topic_config_t *cfg)
+{
+    return (cfg->cleanup_policy & BK_CLEANUP_COMPACT) != 0;
+}
+
+static int compaction_valid(const bk_topic_config_t *cfg)
+{
+    return cfg->cleanup_policy <= (BK_CLEANUP_DELETE | BK_CLEANUP_COMPACT) &&
+           cfg->delete_retention_ms >= 0 && cfg->min_compaction_lag_ms >= 0 &&
+           cfg->min_cleanable_ratio >= 0.0 && cfg->min_cleanable_ratio <= 1.0;
+}
+
 int bk_topic_config_valid(const bk_topic_config_t *cfg)
 {
     return cfg->retention_ms >= -1 && cfg->retention_bytes >= -1 && cfg->segment_bytes > 0 &&
@@ -55,7 +77,7 @@ int bk_topic_config_valid(const bk_topic_config_t *cfg)
            /* compression and replication settings */
            cfg->compression >= 0 && cfg->compression < BK_COMPRESSION_COUNT &&
            cfg->min_insync_replicas <= BK_LOG_MAX_REPLICAS &&
-           cfg->replication_factor <= BK_LOG_MAX_REPLICAS;
+           cfg->replication_factor <= BK_LOG_MAX_REPLICAS && compaction_valid(cfg);
 }
 
 /* ---- compression.type names ---- */
@@ -80,35 +102,36 @@ int bk_compression_parse(const char *s, size_t len, int32_t *out)
     return BK_EINVAL;
 }
 
-/* Whether cfg's version-4 settings are all at their defaults (then versions 2-3 hold it). */
+/* Whether cfg's version-4 settings are all at their defaults: a topic without an id (made
+ * before ids) then keeps its version 2 file. */
 static int v4_defaults(const bk_topic_config_t *cfg)
 {
-    return cfg->compression == 0 && cfg->min_insync_replicas == 0 && cfg->replication_factor == 0;
+    return cfg->compression == 0 && cfg->min_insync_replicas == 0 &&
+           cfg->replication_factor == 0 && !bk_topic_config_compacts(cfg);
 }
+
+static int compaction_format(char *buf, size_t cap, const bk_topic_config_t *cfg);
 
 int bk_topic_meta_format(char *buf, size_t cap, const char *name, uint64_t id, uint32_t partitions,
                          const bk_topic_config_t *cfg)
 {
     int n;
-    if (cfg && !v4_defaults(cfg))
+    if (cfg && (id || !v4_defaults(cfg))) {
         n = snprintf(buf, cap,
                      "brook-topic 4\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
-                     "\nretention.ms %" PRId64 "\nretention.bytes %" PRId64
-                     "\nsegment.bytes %" PRIu64 "\nmax.message.bytes %" PRIu32
-                     "\ncompression.type %s\nmin.insync.replicas %" PRIu32
-                     "\nreplication.factor %" PRIu32 "\n",
-                     name, id, partitions, cfg->retention_ms, cfg->retention_bytes,
-                     cfg->segment_bytes, cfg->max_message_bytes,
-                     bk_compression_name(cfg->compression), cfg->min_insync_replicas,
-                     cfg->replication_factor);
-    else if (cfg && id)
-        n = snprintf(buf, cap,
-                     "brook-topic 3\nname %s\nid %016" PRIx64 "\npartitions %" PRIu32
                      "\nretention.ms %" PRId64 "\nretention.bytes %" PRId64
                      "\nsegment.bytes %" PRIu64 "\nmax.message.bytes %" PRIu32 "\n",
                      name, id, partitions, cfg->retention_ms, cfg->retention_bytes,
                      cfg->segment_bytes, cfg->max_message_bytes);
-    else if (cfg)
+        if (n >= 0 && (size_t)n < cap) /* version 4: the compaction block */
+            n += compaction_format(buf + n, cap - (size_t)n, cfg);
+        if (n >= 0 && (size_t)n < cap) /* then compression and replication */
+            n += snprintf(buf + n, cap - (size_t)n,
+                          "compression.type %s\nmin.insync.replicas %" PRIu32
+                          "\nreplication.factor %" PRIu32 "\n",
+                          bk_compression_name(cfg->compression), cfg->min_insync_replicas,
+                          cfg->replication_factor);
+    } else if (cfg)
         n = snprintf(buf, cap,
                      "brook-topic 2\nname %s\npartitions %" PRIu32 "\nretention.ms %" PRId64
                      "\nretention.bytes %" PRId64 "\nsegment.bytes %" PRIu64
@@ -188,6 +211,72 @@ static int meta_id(const char **pos, const char *end, uint64_t *out)
     return 0;
 }
 
+static const char *const policy_names[] = {"delete", "delete", "compact", "compact,delete"};
+
+/* The four compaction lines of a version 4 file. */
+static int compaction_format(char *buf, size_t cap, const bk_topic_config_t *cfg)
+{
+    return snprintf(buf, cap,
+                    "cleanup.policy %s\ndelete.retention.ms %" PRId64
+                    "\nmin.compaction.lag.ms %" PRId64 "\nmin.cleanable.dirty.ratio %.17g\n",
+                    policy_names[cfg->cleanup_policy & 3u], cfg->delete_retention_ms,
+                    cfg->min_compaction_lag_ms, cfg->min_cleanable_ratio);
+}
+
+/* Reads "<key> <word>\n" at *pos into word (NUL-terminated). */
+static int meta_word(const char **pos, const char *end, const char *key, char *word, size_t cap)
+{
+    size_t klen = strlen(key);
+    const char *p = *pos;
+    if ((size_t)(end - p) < klen + 1 || memcmp(p, key, klen) != 0 || p[klen] != ' ')
+        return BK_ECORRUPT;
+    p += klen + 1;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl || nl == p || (size_t)(nl - p) >= cap)
+        return BK_ECORRUPT;
+    memcpy(word, p, (size_t)(nl - p));
+    word[nl - p] = '\0';
+    *pos = nl + 1;
+    return 0;
+}
+
+/* Parses the compaction lines (their exact rendering is checked by the caller). */
+static int compaction_parse(const char **p, const char *end, bk_topic_config_t *c)
+{
+    char word[64];
+    int64_t dr, lag;
+    if (meta_word(p, end, "cleanup.policy", word, sizeof word) < 0)
+        return BK_ECORRUPT;
+    c->cleanup_policy = strcmp(word, "delete") == 0           ? BK_CLEANUP_DELETE
+                        : strcmp(word, "compact") == 0        ? BK_CLEANUP_COMPACT
+                        : strcmp(word, "compact,delete") == 0 ? BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE
+                                                              : 0;
+    if (c->cleanup_policy == 0 || meta_field(p, end, "delete.retention.ms", 0, INT64_MAX, &dr) ||
+        meta_field(p, end, "min.compaction.lag.ms", 0, INT64_MAX, &lag) ||
+        meta_word(p, end, "min.cleanable.dirty.ratio", word, sizeof word) < 0)
+        return BK_ECORRUPT;
+    char *e;
+    c->min_cleanable_ratio = strtod(word, &e);
+    c->delete_retention_ms = dr;
+    c->min_compaction_lag_ms = lag;
+    return *e == '\0' ? 0 : BK_ECORRUPT;
+}
+
+/* Turns a version 4 rendering into the version 3 one of the same topic (compaction lines
+ * dropped, version and checksum redone), in place. Returns the new length or an error. */
+static int v3_rendering(char *buf, size_t len)
+{
+    char *block = strstr(buf, "\ncleanup.policy ");
+    char *crc = strstr(buf, "\ncrc32c ");
+    if (len < 14 || !block || !crc || memcmp(buf, "brook-topic 4\n", 14) != 0)
+        return BK_ECORRUPT;
+    buf[12] = '3';
+    size_t n = (size_t)(block - buf) + 1;
+    uint32_t c = bk_crc32c(buf, n);
+    int m = snprintf(buf + n, META_MAX - n, "crc32c %08" PRIx32 "\n", c);
+    return m < 0 ? BK_ECORRUPT : (int)n + m;
+}
+
 int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, uint64_t *id,
                         uint32_t *partitions, bk_topic_config_t *cfg, int *has_cfg)
 {
@@ -211,6 +300,13 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
         rc = rc ? rc : meta_field(&p, end, "segment.bytes", 1, INT64_MAX, &v[2]);
         rc = rc ? rc : meta_field(&p, end, "max.message.bytes", 1, UINT32_MAX, &v[3]);
     }
+    bk_topic_config_t c = {.retention_ms = v[0],
+                           .retention_bytes = v[1],
+                           .segment_bytes = (uint64_t)v[2],
+                           .max_message_bytes = (uint32_t)v[3]};
+    bk_topic_config_compaction_defaults(&c); /* before version 4: not compacted */
+    if (rc == 0 && version >= 4)
+        rc = compaction_parse(&p, end, &c);
     if (rc == 0 && version >= 4) { /* compression and replication settings */
         rc = meta_compression(&p, end, &compression);
         rc = rc ? rc : meta_field(&p, end, "min.insync.replicas", 0, BK_LOG_MAX_REPLICAS, &isr);
@@ -218,14 +314,18 @@ int bk_topic_meta_parse(const char *buf, size_t len, const char *expect_name, ui
     }
     if (rc < 0)
         return BK_ECORRUPT;
-    bk_topic_config_t c = {v[0], v[1], (uint64_t)v[2], (uint32_t)v[3],
-                           compression, (uint32_t)isr, (uint32_t)rf};
+    c.compression = compression;
+    c.min_insync_replicas = (uint32_t)isr;
+    c.replication_factor = (uint32_t)rf;
     if (version >= 2 && !bk_topic_config_valid(&c))
         return BK_ECORRUPT;
-    /* Re-render and compare byte for byte: canonical form and checksum in one check. */
+    /* Re-render and compare byte for byte: canonical form and checksum in one check. A
+     * version 3 file is compared with its own rendering (the version 4 one less its block). */
     char want[META_MAX];
     int wn = bk_topic_meta_format(want, sizeof want, expect_name, tid, (uint32_t)n,
                                   version >= 2 ? &c : NULL);
+    if (wn > 0 && version == 3)
+        wn = v3_rendering(want, (size_t)wn);
     if (wn < 0 || (size_t)wn != len || memcmp(want, buf, len) != 0)
         return BK_ECORRUPT;
     *id = tid;
@@ -506,6 +606,7 @@ void bk_log_topic_config_defaults(const bk_log_t *log, bk_topic_config_t *out)
     out->compression = log->cfg.compression;
     out->min_insync_replicas = 0;
     out->replication_factor = 0;
+    bk_topic_config_compaction_defaults(out);
 }
 
 const bk_topic_config_t *bk_topic_config(const bk_topic_t *t)

@@ -93,10 +93,15 @@ static void after_topic_job(void *arg, int status, bk_topic_t *t)
 
 static bk_topic_config_t leader_config(const bk_fetch_topic_t *tp)
 {
-    return (bk_topic_config_t){tp->retention_ms,        tp->retention_bytes,
-                               tp->segment_bytes,       tp->max_message_bytes,
-                               tp->compression,         tp->min_insync_replicas,
-                               tp->replication_factor};
+    bk_topic_config_t c = {.retention_ms = tp->retention_ms,
+                           .retention_bytes = tp->retention_bytes,
+                           .segment_bytes = tp->segment_bytes,
+                           .max_message_bytes = tp->max_message_bytes,
+                           .compression = tp->compression,
+                           .min_insync_replicas = tp->min_insync_replicas,
+                           .replication_factor = tp->replication_factor};
+    bk_topic_config_compaction_defaults(&c); /* compaction settings: not on the wire yet */
+    return c;
 }
 
 /* Whether t's settings differ from the leader's tp (changed there since t was made). */

@@ -143,14 +143,14 @@ static int skip_compressed(bk_partition_t *p, int64_t *next, int64_t *expect)
 static int count_record(void *arg, const bk_record_view_t *v)
 {
     int64_t *expect = arg;
-    REQUIRE(v->offset == *expect);
+    REQUIRE(v->offset >= *expect); /* increasing; gaps inside a compacted batch's range */
     REQUIRE(v->key_len >= -1 && v->value_len >= -1);
     const uint8_t *pos = v->headers, *end = v->headers + v->headers_len;
     bk_header_t h;
     for (uint32_t i = 0; i < v->header_count; i++)
         REQUIRE(bk_record_header_next(&pos, end, &h) == 1);
     REQUIRE(bk_record_header_next(&pos, end, &h) == 0);
-    (*expect)++;
+    *expect = v->offset + 1;
     return 0;
 }
 
@@ -169,7 +169,7 @@ static size_t batch_ends(const uint8_t *b, size_t len, int64_t *ends, size_t cap
             starts[(*neps)++] = h.base_offset;
         }
         pos += bk_batch_total(&h);
-        ends[n++] = h.base_offset + h.count;
+        ends[n++] = bk_batch_end(&h); /* lastOffsetDelta + 1 may exceed the count */
     }
     return n;
 }
@@ -286,7 +286,7 @@ static int64_t open_and_check(void)
         if (n == 0)
             break;
     }
-    REQUIRE(expect == end && next == end);
+    REQUIRE(expect <= end && next == end);
     close_log(&loop, log);
     REQUIRE(uv_loop_close(&loop) == 0);
     return end;

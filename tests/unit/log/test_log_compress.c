@@ -346,11 +346,19 @@ static void test_staged_then_deleted(void)
 }
 
 /* Topic metadata version 4 holds compression.type, min.insync.replicas and the replication
- * factor; a topic with none of them set keeps version 3. */
+ * factor (after the compaction settings); every topic with an id is written as version 4. */
 static void test_metadata_v4(void)
 {
     char buf[1024];
-    bk_topic_config_t c = {-1, -1, 4096, 100, BK_COMPRESSION_NONE + BK_CODEC_ZSTD, 2, 3}, out;
+    bk_topic_config_t c = {.retention_ms = -1,
+                           .retention_bytes = -1,
+                           .segment_bytes = 4096,
+                           .max_message_bytes = 100,
+                           .compression = BK_COMPRESSION_NONE + BK_CODEC_ZSTD,
+                           .min_insync_replicas = 2,
+                           .replication_factor = 3},
+                      out;
+    bk_topic_config_compaction_defaults(&c);
     int n = bk_topic_meta_format(buf, sizeof buf, "m", 0x1234, 2, &c);
     CHECK(n > 0 && strncmp(buf, "brook-topic 4\n", 14) == 0);
     CHECK(strstr(buf, "\ncompression.type zstd\nmin.insync.replicas 2\nreplication.factor 3\n"));
@@ -363,9 +371,12 @@ static void test_metadata_v4(void)
     buf[n - 12] ^= 1; /* the crc */
     CHECK_EQ_INT(bk_topic_meta_parse(buf, (size_t)n, "m", &id, &parts, &out, &has_cfg),
                  BK_ECORRUPT);
+    /* a topic made before ids keeps version 2 unless it is given a version 4 setting */
+    n = bk_topic_meta_format(buf, sizeof buf, "m", 0, 2, &c);
+    CHECK(n > 0 && strncmp(buf, "brook-topic 4\n", 14) == 0);
     c.compression = c.min_insync_replicas = c.replication_factor = 0;
-    n = bk_topic_meta_format(buf, sizeof buf, "m", 0x1234, 2, &c);
-    CHECK(n > 0 && strncmp(buf, "brook-topic 3\n", 14) == 0);
+    n = bk_topic_meta_format(buf, sizeof buf, "m", 0, 2, &c);
+    CHECK(n > 0 && strncmp(buf, "brook-topic 2\n", 14) == 0);
     int32_t v;
     CHECK_EQ_INT(bk_compression_parse("lz4", 3, &v), 0);
     CHECK_EQ_INT(v, BK_COMPRESSION_NONE + BK_CODEC_LZ4);

@@ -65,19 +65,24 @@ static void test_create_find_and_persist(void)
     /* On disk: metadata and one directory per partition with an empty first segment. */
     size_t len;
     char *meta = (char *)fx_read_file(fx_path(dir, "zeta.topic"), &len);
-    char want[512];
+    char want[768];
     uint32_t n = 0;
     uint64_t id = 0;
     int has = 0;
-    bk_topic_config_t tc, defaults = {cfg.retention_ms, cfg.retention_bytes, cfg.segment_bytes,
-                                      cfg.max_message_bytes, 0, 0, 0};
+    bk_topic_config_t tc, defaults = {.retention_ms = cfg.retention_ms,
+                                      .retention_bytes = cfg.retention_bytes,
+                                      .segment_bytes = cfg.segment_bytes,
+                                      .max_message_bytes = cfg.max_message_bytes};
+    bk_topic_config_compaction_defaults(&defaults);
     int wl = bk_topic_meta_format(want, sizeof want, "zeta", zeta_id, 2, &defaults);
     CHECK(meta && (size_t)wl == len && memcmp(meta, want, len) == 0);
-    char head[256];
+    char head[512];
     snprintf(head, sizeof head,
-             "brook-topic 3\nname zeta\nid %016" PRIx64 "\npartitions 2\n"
+             "brook-topic 4\nname zeta\nid %016" PRIx64 "\npartitions 2\n"
              "retention.ms 604800000\nretention.bytes -1\nsegment.bytes 134217728\n"
-             "max.message.bytes 1048576\ncrc32c ",
+             "max.message.bytes 1048576\ncleanup.policy delete\ndelete.retention.ms 86400000\n"
+             "min.compaction.lag.ms 0\nmin.cleanable.dirty.ratio 0.5\n"
+             "compression.type producer\nmin.insync.replicas 0\nreplication.factor 0\ncrc32c ",
              zeta_id);
     CHECK(meta && strncmp(meta, head, strlen(head)) == 0);
     CHECK_EQ_INT(bk_topic_meta_parse(want, (size_t)wl, "zeta", &id, &n, &tc, &has), 0);
@@ -203,7 +208,10 @@ static void test_configs_persist(void)
     CHECK_EQ_INT(d.retention_bytes, -1);
     CHECK_EQ_INT(d.segment_bytes, (uint64_t)128 << 20);
     CHECK_EQ_INT(d.max_message_bytes, 1 << 20);
-    bk_topic_config_t c = {3600000, 1 << 30, 1 << 20, 4096, 0, 0, 0};
+    bk_topic_config_t c = {.retention_ms = 3600000,
+                           .retention_bytes = 1 << 30,
+                           .segment_bytes = 1 << 20,
+                           .max_message_bytes = 4096};
     bk_topic_t *t = NULL, *plain = NULL;
     CHECK_EQ_INT(bk_log_topic_create_with(log, "conf", 4, 2, &c, &t), 0);
     CHECK_EQ_INT(bk_log_topic_create_with(log, "plain", 5, 1, NULL, &plain), 0);
@@ -318,8 +326,10 @@ static void test_create_as_keeps_the_given_id(void)
 
 static void test_metadata_parser_is_strict(void)
 {
-    bk_topic_config_t c = {1, 2, 4096, 4, 0, 0, 0}, out;
-    char text[512];
+    bk_topic_config_t c = {.retention_ms = 1, .retention_bytes = 2, .segment_bytes = 4096,
+                           .max_message_bytes = 4},
+                      out;
+    char text[768];
     uint32_t n;
     uint64_t id;
     int has;
@@ -350,12 +360,60 @@ static void test_metadata_parser_is_strict(void)
     c.segment_bytes = (uint64_t)3 << 30;
     int len = bk_topic_meta_format(text, sizeof text, "s", 7, 1, &c);
     CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &id, &n, &out, &has), BK_ECORRUPT);
-    const char *v4 = "brook-topic 4\nname s\npartitions 1\ncrc32c 00000000\n";
-    CHECK_EQ_INT(bk_topic_meta_parse(v4, strlen(v4), "s", &id, &n, &out, &has), BK_ECORRUPT);
+    const char *v5 = "brook-topic 5\nname s\npartitions 1\ncrc32c 00000000\n";
+    CHECK_EQ_INT(bk_topic_meta_parse(v5, strlen(v5), "s", &id, &n, &out, &has), BK_ECORRUPT);
+}
+
+/* Version 4 adds the compaction block; version 3 files (written before it) load with the
+ * defaults: cleanup.policy delete. */
+static void test_metadata_compaction_block(void)
+{
+    bk_topic_config_t c = {.retention_ms = 1, .retention_bytes = 2, .segment_bytes = 4096,
+                           .max_message_bytes = 4},
+                      out;
+    c.cleanup_policy = BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE;
+    c.delete_retention_ms = 1234;
+    c.min_compaction_lag_ms = 56;
+    c.min_cleanable_ratio = 0.125;
+    char text[768];
+    uint32_t n;
+    uint64_t id;
+    int has;
+    int len = bk_topic_meta_format(text, sizeof text, "s", 9, 1, &c);
+    CHECK(len > 0 && strstr(text, "\ncleanup.policy compact,delete\ndelete.retention.ms 1234\n"
+                                  "min.compaction.lag.ms 56\nmin.cleanable.dirty.ratio 0.125\n"));
+    CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)len, "s", &id, &n, &out, &has), 0);
+    CHECK_EQ_INT(out.cleanup_policy, BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE);
+    CHECK(out.delete_retention_ms == 1234 && out.min_compaction_lag_ms == 56);
+    CHECK(out.min_cleanable_ratio == 0.125);
+    for (int cut = 0; cut < len; cut++)
+        CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)cut, "s", &id, &n, &out, &has),
+                     BK_ECORRUPT);
+    /* A ratio above 1 under a good checksum is refused. */
+    char body[512];
+    int bl = snprintf(body, sizeof body,
+                      "brook-topic 4\nname s\nid 0000000000000009\npartitions 1\nretention.ms 1\n"
+                      "retention.bytes 2\nsegment.bytes 4096\nmax.message.bytes 4\n"
+                      "cleanup.policy compact\ndelete.retention.ms 1\nmin.compaction.lag.ms 0\n"
+                      "min.cleanable.dirty.ratio 1.5\n");
+    snprintf(body + bl, sizeof body - (size_t)bl, "crc32c %08" PRIx32 "\n",
+             bk_crc32c(body, (size_t)bl));
+    CHECK_EQ_INT(bk_topic_meta_parse(body, strlen(body), "s", &id, &n, &out, &has), BK_ECORRUPT);
+    /* A version 3 file: the defaults. */
+    bl = snprintf(body, sizeof body,
+                  "brook-topic 3\nname s\nid 0000000000000009\npartitions 1\nretention.ms 1\n"
+                  "retention.bytes 2\nsegment.bytes 4096\nmax.message.bytes 4\n");
+    snprintf(body + bl, sizeof body - (size_t)bl, "crc32c %08" PRIx32 "\n",
+             bk_crc32c(body, (size_t)bl));
+    CHECK_EQ_INT(bk_topic_meta_parse(body, strlen(body), "s", &id, &n, &out, &has), 0);
+    CHECK_EQ_INT(out.cleanup_policy, BK_CLEANUP_DELETE);
+    CHECK(out.delete_retention_ms == 86400000 && out.min_cleanable_ratio == 0.5);
+    CHECK(id == 9 && out.segment_bytes == 4096);
 }
 
 CHECK_MAIN(CASE(test_name_rules), CASE(test_create_find_and_persist), CASE(test_configs_persist),
            CASE(test_version1_metadata_gets_defaults), CASE(test_create_as_keeps_the_given_id),
-           CASE(test_metadata_parser_is_strict), CASE(test_corrupt_metadata_refused),
+           CASE(test_metadata_parser_is_strict), CASE(test_metadata_compaction_block),
+           CASE(test_corrupt_metadata_refused),
            CASE(test_unfinished_create_leftovers), CASE(test_failed_rename_leaves_no_topic),
            CASE(test_lock_and_nested_dir))
