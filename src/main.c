@@ -1001,7 +1001,6 @@ int main(int argc, char **argv)
     signal(SIGHUP, SIG_IGN);
     bk_json_shutdown();
     bk_record_render_shutdown();
-    bk_broker_authz_shutdown();
     bk_auth_free(broker.auth);
     bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();

@@ -12,12 +12,10 @@
 
 #include "api/admin_body.h"
 #include "api/broker.h"
-#include "api/produce_body.h"
 #include "brook/common.h"
 #include "http/response.h"
 
 #define CHALLENGE "WWW-Authenticate: Basic realm=\"brook\"\r\n"
-#define DEFAULT_TOPIC "default" /* produce.c's, for a body without "topic" */
 
 typedef struct {
     char user[BK_AUTH_NAME_MAX + 1];
@@ -25,7 +23,6 @@ typedef struct {
     size_t ulen, plen;
 } creds_t;
 
-static bk_produce_body_t produce_body; /* reused: parsing allocates nothing once warm */
 
 static void unauthorized(bk_exchange_t *ex, const char *msg)
 {
@@ -52,19 +49,6 @@ static int resource_name(bk_exchange_t *ex, const bk_route_t *r, const bk_route_
         *name = r->topic;
         *len = r->topic_len;
         return 1;
-    case BK_AUTHZ_NAME_PRODUCE_BODY: {
-        if (!bk_api_require_json(ex))
-            return 0;
-        int st = bk_produce_body_parse(&produce_body, ex->body, ex->body_len);
-        if (st) {
-            bk_exchange_error(ex, produce_body.error_code ? produce_body.error_code : st,
-                              produce_body.error);
-            return 0;
-        }
-        *name = produce_body.has_topic ? produce_body.topic.data : DEFAULT_TOPIC;
-        *len = produce_body.has_topic ? produce_body.topic.len : strlen(DEFAULT_TOPIC);
-        return 1;
-    }
     case BK_AUTHZ_NAME_CREATE_BODY: {
         if (!bk_api_require_json(ex))
             return 0;
@@ -107,19 +91,9 @@ static void forbidden(bk_exchange_t *ex, const char *user, bk_acl_op_t op, bk_ac
                        bk_acl_resource_name(res), (int)(len > 255 ? 255 : len), name);
 }
 
-/* The decision for an authenticated user; 1 when the handler may run. */
-static int permitted(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r,
-                     const bk_route_authz_t *z, const char *user)
+static int decide(bk_broker_t *b, bk_exchange_t *ex, const char *user, bk_acl_resource_t res,
+                  const char *name, size_t len, bk_acl_op_t op)
 {
-    if (z->kind == BK_AUTHZ_ANY_USER || z->kind == BK_AUTHZ_LIST)
-        return 1;
-    bk_admin_body_t admin;
-    const char *name;
-    size_t len;
-    if (!resource_name(ex, r, z, &admin, &name, &len))
-        return 0;
-    bk_acl_resource_t res = (bk_acl_resource_t)z->resource;
-    bk_acl_op_t op = (bk_acl_op_t)z->op;
     if (!may(b, user, res, name, len, op)) {
         forbidden(ex, user, op, res, name, len);
         return 0;
@@ -131,6 +105,40 @@ static int permitted(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r,
         return 0;
     }
     return 1;
+}
+
+/* The decision for an authenticated user; 1 when the handler may run. A topic named in the
+ * produce body is checked when the handler looks it up (bk_broker_authz_topic), so the body
+ * is parsed once; until then the check is pending and a lookup of any topic makes it. */
+static int permitted(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r,
+                     const bk_route_authz_t *z, const char *user)
+{
+    if (z->kind == BK_AUTHZ_ANY_USER || z->kind == BK_AUTHZ_LIST)
+        return 1;
+    if (z->name == BK_AUTHZ_NAME_PRODUCE_BODY) {
+        b->authz_pending = z;
+        return 1;
+    }
+    bk_admin_body_t admin;
+    const char *name;
+    size_t len;
+    if (!resource_name(ex, r, z, &admin, &name, &len))
+        return 0;
+    return decide(b, ex, user, (bk_acl_resource_t)z->resource, name, len, (bk_acl_op_t)z->op);
+}
+
+int bk_broker_authz_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len)
+{
+    const bk_route_authz_t *z = b->authz_pending;
+    if (!z)
+        return 1; /* checked at dispatch, or auth is off */
+    b->authz_pending = NULL;
+    if (!b->authz_user) { /* cannot happen: fail closed */
+        bk_exchange_error(ex, 40301, "no authenticated user for this check: refused");
+        return 0;
+    }
+    return decide(b, ex, b->authz_user, (bk_acl_resource_t)z->resource, name, len,
+                  (bk_acl_op_t)z->op);
 }
 
 static void run_as(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r, const char *user)
@@ -145,6 +153,7 @@ static void run_as(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r, const
     b->authz_user = user;
     bk_broker_route(b, ex, r);
     b->authz_user = NULL;
+    b->authz_pending = NULL; /* the handler answered before naming a topic (400, 307...) */
 }
 
 /* 0 with c filled, or answers ex (401 or 400) and returns -1. */
@@ -219,7 +228,3 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         bk_exchange_errorf(ex, 503, "credentials could not be checked: %s", bk_strerror(rc));
 }
 
-void bk_broker_authz_shutdown(void)
-{
-    bk_produce_body_free(&produce_body);
-}
