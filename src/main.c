@@ -909,7 +909,7 @@ static int listen_first(config_t *c)
 static int start_auth(config_t *c)
 {
     if (!c->auth.users_path) {
-        bk_trace_warn("main", "no --users-file: authentication is OFF; %s",
+        bk_trace_info("main", "no --users-file: authentication is OFF; %s",
                       c->host_given ? "listening where --host says, anyone who can reach it may "
                                       "do anything"
                                     : "listening on 127.0.0.1 only (protected mode; give --host "

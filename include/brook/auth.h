@@ -134,12 +134,12 @@ typedef enum {
 #define BK_ACL_CLUSTER_NAME "kafka-cluster" /* the one cluster resource's name */
 
 typedef struct {
-    int allow;           /* 1 allow, 0 deny */
-    int any_user;        /* principal User:* */
+    int allow;    /* 1 allow, 0 deny */
+    int any_user; /* principal User:* */
     char user[BK_AUTH_NAME_MAX + 1];
     bk_acl_resource_t resource;
-    int prefixed;        /* pattern: 0 literal, 1 prefixed */
-    char name[256];      /* literal "*" matches every name */
+    int prefixed;   /* pattern: 0 literal, 1 prefixed */
+    char name[256]; /* literal "*" matches every name */
     bk_acl_op_t op;
 } bk_acl_rule_t;
 
@@ -208,8 +208,8 @@ int bk_auth_cached(bk_auth_t *a, const char *user, size_t ulen, const char *pass
  * the loop, ok = 1 when the password is right (then cached). Returns 0, or UV_EBUSY when
  * max_pending checks are already waiting (cb never runs), or UV_ENOMEM. */
 typedef void (*bk_auth_verify_cb)(void *ctx, void *arg, int ok);
-int bk_auth_verify_async(bk_auth_t *a, const char *user, size_t ulen, const char *pass,
-                         size_t plen, bk_auth_verify_cb cb, void *ctx, void *arg);
+int bk_auth_verify_async(bk_auth_t *a, const char *user, size_t ulen, const char *pass, size_t plen,
+                         bk_auth_verify_cb cb, void *ctx, void *arg);
 /* Checks queued or running now (metrics, tests). */
 uint32_t bk_auth_pending(const bk_auth_t *a);
 

@@ -23,7 +23,6 @@ typedef struct {
     size_t ulen, plen;
 } creds_t;
 
-
 static void unauthorized(bk_exchange_t *ex, const char *msg)
 {
     bk_exchange_error_hdr(ex, 40101, msg, CHALLENGE);
@@ -171,8 +170,9 @@ static int read_creds(bk_exchange_t *ex, creds_t *c)
         return -1;
     }
     if (rc) {
-        bk_exchange_error(ex, 400, "malformed Authorization header: expected Basic followed by "
-                                   "base64 of user:password");
+        bk_exchange_error(ex, 400,
+                          "malformed Authorization header: expected Basic followed by "
+                          "base64 of user:password");
         return -1;
     }
     return 0;
@@ -221,10 +221,8 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     int rc = bk_auth_verify_async(b->auth, c.user, c.ulen, c.pass, c.plen, after_verify, b, ex);
     OPENSSL_cleanse(&c, sizeof c);
     if (rc == UV_EBUSY)
-        bk_exchange_error_hdr(ex, 50301,
-                              "too many credential checks are waiting; retry shortly",
+        bk_exchange_error_hdr(ex, 50301, "too many credential checks are waiting; retry shortly",
                               "Retry-After: 1\r\n");
     else if (rc)
         bk_exchange_errorf(ex, 503, "credentials could not be checked: %s", bk_strerror(rc));
 }
-

@@ -11,8 +11,8 @@
 #include "brook/auth.h"
 #include "brook/common.h"
 
-static const char *const op_names[BK_OP_COUNT] = {
-    "read", "write", "create", "delete", "alter", "describe", "cluster_action", "all"};
+static const char *const op_names[BK_OP_COUNT] = {"read",  "write",    "create",         "delete",
+                                                  "alter", "describe", "cluster_action", "all"};
 static const char *const res_names[BK_RES_COUNT] = {"topic", "group", "cluster"};
 
 const char *bk_acl_op_name(bk_acl_op_t op)
@@ -103,8 +103,11 @@ static int parse_head(const bk_field_t *f, bk_acl_rule_t *r, char *why, size_t c
 static int parse_line(bk_acl_t *a, const bk_field_t *f, int nf, char *why, size_t cap)
 {
     if (nf != 6)
-        return snprintf(why, cap, "expected 6 fields (allow|deny PRINCIPAL RESOURCE-TYPE "
-                                  "PATTERN-TYPE NAME OPERATIONS), found %d", nf), -1;
+        return snprintf(why, cap,
+                        "expected 6 fields (allow|deny PRINCIPAL RESOURCE-TYPE "
+                        "PATTERN-TYPE NAME OPERATIONS), found %d",
+                        nf),
+               -1;
     bk_acl_rule_t r;
     if (parse_head(f, &r, why, cap))
         return -1;
@@ -113,9 +116,11 @@ static int parse_line(bk_acl_t *a, const bk_field_t *f, int nf, char *why, size_
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *e = comma ? comma : end;
         if (parse_op(p, (size_t)(e - p), &r.op))
-            return snprintf(why, cap, "unknown operation %.*s (read, write, create, delete, "
-                                      "alter, describe, cluster_action or all)",
-                            (int)((e - p) > 40 ? 40 : (e - p)), p), -1;
+            return snprintf(why, cap,
+                            "unknown operation %.*s (read, write, create, delete, "
+                            "alter, describe, cluster_action or all)",
+                            (int)((e - p) > 40 ? 40 : (e - p)), p),
+                   -1;
         if (bk_grow(&a->v, &a->cap, a->n, 1, sizeof *a->v, 16))
             return snprintf(why, cap, "out of memory"), -1;
         a->v[a->n++] = r;

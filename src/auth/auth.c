@@ -8,7 +8,8 @@
  * holds no password and nothing that can be checked offline without the key, which lives only
  * in this process's memory. A lookup is two SHA-256 runs over state prepared at start and a
  * probe of a fixed table: no allocation. Reload forgets every entry (generation counter). */
-#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*: a stack-only HMAC for the allocation-free cache */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*: a stack-only HMAC for the allocation-free cache   \
+                                     */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -164,8 +165,8 @@ int bk_auth_new(uv_loop_t *loop, const bk_auth_config_t *cfg, bk_auth_t **out, c
         snprintf(err, err_cap, "no random bytes for the cache key");
     uint8_t salt[BK_SCRAM_SALT_LEN] = {0};
     if (!rc && (RAND_bytes(salt, sizeof salt) != 1 ||
-                bk_scram_derive(BK_SCRAM_SHA256, "-", 1, salt, sizeof salt,
-                                BK_SCRAM_MIN_ITERATIONS, &a->dummy) != 0))
+                bk_scram_derive(BK_SCRAM_SHA256, "-", 1, salt, sizeof salt, BK_SCRAM_MIN_ITERATIONS,
+                                &a->dummy) != 0))
         rc = UV_EIO, snprintf(err, err_cap, "cannot derive a SCRAM credential");
     if (rc) {
         bk_auth_free(a);
@@ -328,8 +329,8 @@ static void fill_job(bk_auth_t *a, job_t *j, const char *user, size_t ulen)
     j->gen = a->gen;
 }
 
-int bk_auth_verify_async(bk_auth_t *a, const char *user, size_t ulen, const char *pass,
-                         size_t plen, bk_auth_verify_cb cb, void *ctx, void *arg)
+int bk_auth_verify_async(bk_auth_t *a, const char *user, size_t ulen, const char *pass, size_t plen,
+                         bk_auth_verify_cb cb, void *ctx, void *arg)
 {
     if (ulen > BK_AUTH_NAME_MAX || plen > BK_AUTH_PASSWORD_MAX)
         return BK_EINVAL;

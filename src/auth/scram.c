@@ -74,8 +74,7 @@ static int keys_from_salted(bk_scram_mech_t m, const uint8_t *salted, uint8_t *s
 }
 
 static int salted_password(bk_scram_mech_t m, const char *password, size_t plen,
-                           const uint8_t *salt, size_t salt_len, uint32_t iterations,
-                           uint8_t *out)
+                           const uint8_t *salt, size_t salt_len, uint32_t iterations, uint8_t *out)
 {
     if (iterations < 1 || iterations > BK_SCRAM_MAX_ITERATIONS || plen > BK_AUTH_PASSWORD_MAX)
         return BK_EINVAL;
@@ -206,8 +205,8 @@ static void fake_credential(bk_scram_server_t *s)
     s->known = 0;
 }
 
-static int client_first(bk_scram_server_t *s, const char *in, size_t len, char *out,
-                        size_t out_cap, size_t *out_len)
+static int client_first(bk_scram_server_t *s, const char *in, size_t len, char *out, size_t out_cap,
+                        size_t *out_len)
 {
     const char *p = in, *end = in + len, *v;
     size_t vlen;
@@ -240,8 +239,8 @@ static int client_first(bk_scram_server_t *s, const char *in, size_t len, char *
         fake_credential(s);
     char salt64[96];
     size_t sl = bk_base64_encode(s->cred.salt, s->cred.salt_len, salt64);
-    int n = snprintf(out, out_cap, "r=%s,s=%.*s,i=%u", s->nonce, (int)sl, salt64,
-                     s->cred.iterations);
+    int n =
+        snprintf(out, out_cap, "r=%s,s=%.*s,i=%u", s->nonce, (int)sl, salt64, s->cred.iterations);
     if (n < 0 || (size_t)n >= out_cap)
         return BK_ETOOBIG;
     *out_len = (size_t)n;
@@ -303,8 +302,8 @@ static int verify_proof(bk_scram_server_t *s, const char *proof64, size_t plen)
     return ok ? 0 : UV_EACCES;
 }
 
-static int client_final(bk_scram_server_t *s, const char *in, size_t len, char *out,
-                        size_t out_cap, size_t *out_len)
+static int client_final(bk_scram_server_t *s, const char *in, size_t len, char *out, size_t out_cap,
+                        size_t *out_len)
 {
     const char *p = in, *end = in + len, *v, *nonce;
     size_t vlen, nlen;

@@ -62,8 +62,11 @@ static int get_password(char *pw, size_t cap)
 {
     if (!isatty(STDIN_FILENO)) {
         if (read_line(stdin, pw, cap))
-            return fprintf(stderr, "brook user: no password on stdin (one line, at most %d "
-                                   "bytes)\n", BK_AUTH_PASSWORD_MAX), -1;
+            return fprintf(stderr,
+                           "brook user: no password on stdin (one line, at most %d "
+                           "bytes)\n",
+                           BK_AUTH_PASSWORD_MAX),
+                   -1;
         return 0;
     }
     char again[BK_AUTH_PASSWORD_MAX + 2];
@@ -91,8 +94,11 @@ static int open_users(const char *path, int may_be_new, bk_users_t *u)
 static int add(const char *path, const char *name, uint32_t iterations)
 {
     if (!bk_user_name_valid(name, strlen(name)))
-        return fprintf(stderr, "brook user: invalid name %s (1-%d characters of "
-                               "[A-Za-z0-9._@-])\n", name, BK_AUTH_NAME_MAX), 1;
+        return fprintf(stderr,
+                       "brook user: invalid name %s (1-%d characters of "
+                       "[A-Za-z0-9._@-])\n",
+                       name, BK_AUTH_NAME_MAX),
+               1;
     bk_users_t u;
     if (open_users(path, 1, &u))
         return 1;

@@ -102,32 +102,41 @@ static int decode_field(const bk_field_t *f, uint8_t *out, size_t cap, size_t wa
 static int parse_line(bk_users_t *u, const bk_field_t *f, int nf, char *why, size_t cap)
 {
     if (nf != 6)
-        return snprintf(why, cap, "expected 6 fields (NAME MECHANISM ITERATIONS SALT STOREDKEY "
-                                  "SERVERKEY), found %d", nf), -1;
+        return snprintf(why, cap,
+                        "expected 6 fields (NAME MECHANISM ITERATIONS SALT STOREDKEY "
+                        "SERVERKEY), found %d",
+                        nf),
+               -1;
     if (!bk_user_name_valid(f[0].p, f[0].len))
         return snprintf(why, cap, "invalid user name (1-%d characters of [A-Za-z0-9._@-])",
-                        BK_AUTH_NAME_MAX), -1;
+                        BK_AUTH_NAME_MAX),
+               -1;
     bk_scram_mech_t m;
     if (bk_scram_mech_parse(f[1].p, f[1].len, &m))
         return snprintf(why, cap, "unknown mechanism %.*s (SCRAM-SHA-256 or SCRAM-SHA-512)",
-                        (int)(f[1].len > 40 ? 40 : f[1].len), f[1].p), -1;
+                        (int)(f[1].len > 40 ? 40 : f[1].len), f[1].p),
+               -1;
     uint64_t it;
     if (bk_text_u64(&f[2], &it) || it < BK_SCRAM_MIN_ITERATIONS || it > BK_SCRAM_MAX_ITERATIONS)
         return snprintf(why, cap, "iterations must be a number from %d to %d",
-                        BK_SCRAM_MIN_ITERATIONS, BK_SCRAM_MAX_ITERATIONS), -1;
+                        BK_SCRAM_MIN_ITERATIONS, BK_SCRAM_MAX_ITERATIONS),
+               -1;
     bk_scram_cred_t c = {.present = 1, .iterations = (uint32_t)it};
     size_t hl = bk_scram_hash_len(m), got;
     if (decode_field(&f[3], c.salt, sizeof c.salt, 0, MIN_SALT, &c.salt_len))
         return snprintf(why, cap, "salt must be base64 of %d to %zu bytes", MIN_SALT,
-                        sizeof c.salt), -1;
+                        sizeof c.salt),
+               -1;
     if (decode_field(&f[4], c.stored_key, sizeof c.stored_key, hl, 0, &got) ||
         decode_field(&f[5], c.server_key, sizeof c.server_key, hl, 0, &got))
         return snprintf(why, cap, "stored and server keys must be base64 of %zu bytes for %s", hl,
-                        bk_scram_mech_name(m)), -1;
+                        bk_scram_mech_name(m)),
+               -1;
     bk_user_t *user = find_mut(u, f[0].p, f[0].len);
     if (user && user->cred[m].present)
         return snprintf(why, cap, "second %s credential for user %.*s", bk_scram_mech_name(m),
-                        (int)f[0].len, f[0].p), -1;
+                        (int)f[0].len, f[0].p),
+               -1;
     if (!user) {
         bk_user_t fresh;
         memset(&fresh, 0, sizeof fresh);
@@ -233,8 +242,8 @@ int bk_user_make(const char *name, const char *password, size_t plen, uint32_t i
         uint8_t salt[BK_SCRAM_SALT_LEN];
         if (RAND_bytes(salt, sizeof salt) != 1)
             return UV_EIO;
-        int rc = bk_scram_derive((bk_scram_mech_t)m, password, plen, salt, sizeof salt,
-                                 iterations, &out->cred[m]);
+        int rc = bk_scram_derive((bk_scram_mech_t)m, password, plen, salt, sizeof salt, iterations,
+                                 &out->cred[m]);
         if (rc)
             return rc;
     }

@@ -7,17 +7,16 @@
 #include "brook/common.h"
 #include "check.h"
 
-static const char rules[] =
-    "# test rules\n"
-    "allow User:alice topic literal orders read,write\n"
-    "allow User:alice topic prefixed logs- all\n"
-    "deny  User:alice topic literal logs-secret read\n"
-    "allow User:*     topic literal public read\n"
-    "deny  User:mallory topic literal public all\n"
-    "allow User:bob   topic literal * describe\n"
-    "allow User:bob   group prefixed app- read\n"
-    "allow User:repl  cluster literal kafka-cluster cluster_action\n"
-    "allow User:ops   cluster literal * create\n";
+static const char rules[] = "# test rules\n"
+                            "allow User:alice topic literal orders read,write\n"
+                            "allow User:alice topic prefixed logs- all\n"
+                            "deny  User:alice topic literal logs-secret read\n"
+                            "allow User:*     topic literal public read\n"
+                            "deny  User:mallory topic literal public all\n"
+                            "allow User:bob   topic literal * describe\n"
+                            "allow User:bob   group prefixed app- read\n"
+                            "allow User:repl  cluster literal kafka-cluster cluster_action\n"
+                            "allow User:ops   cluster literal * create\n";
 
 typedef struct {
     const char *user;
@@ -63,11 +62,11 @@ static void decisions_table(void)
     CHECK_EQ_INT(a.n, 10);
     for (size_t i = 0; i < BK_ARRAY_LEN(decisions); i++) {
         const decision_t *d = &decisions[i];
-        int got = bk_acl_allows(&a, d->user, strlen(d->user), d->res, d->name, strlen(d->name),
-                                d->op);
+        int got =
+            bk_acl_allows(&a, d->user, strlen(d->user), d->res, d->name, strlen(d->name), d->op);
         if (got != d->want) {
-            fprintf(stderr, "  case %zu: %s %s %s %s: got %d\n", i, d->user,
-                    bk_acl_op_name(d->op), bk_acl_resource_name(d->res), d->name, got);
+            fprintf(stderr, "  case %zu: %s %s %s %s: got %d\n", i, d->user, bk_acl_op_name(d->op),
+                    bk_acl_resource_name(d->res), d->name, got);
             CHECK(0);
         }
     }

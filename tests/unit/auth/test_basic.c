@@ -27,11 +27,17 @@ static void good(void)
 static void malformed(void)
 {
     static const char *const bad[] = {
-        "", "Basic", "Basic ", "Bearer YWxpY2U6c2VjcmV0", "BasicYWxpY2U6c2VjcmV0",
-        "Basic YWxpY2U6c2VjcmV0=", "Basic YWxp!2U6c2VjcmV0", "Basic YWxpY2U=", /* no colon */
-        "Basic OnNlY3JldA==",                                              /* empty user */
-        "Basic YSBiOmM=",                                                  /* "a b:c" */
-        "Basic YTpiAGM=",                                                  /* NUL in password */
+        "",
+        "Basic",
+        "Basic ",
+        "Bearer YWxpY2U6c2VjcmV0",
+        "BasicYWxpY2U6c2VjcmV0",
+        "Basic YWxpY2U6c2VjcmV0=",
+        "Basic YWxp!2U6c2VjcmV0",
+        "Basic YWxpY2U=",     /* no colon */
+        "Basic OnNlY3JldA==", /* empty user */
+        "Basic YSBiOmM=",     /* "a b:c" */
+        "Basic YTpiAGM=",     /* NUL in password */
     };
     char u[BK_AUTH_NAME_MAX + 1], p[BK_AUTH_PASSWORD_MAX + 1];
     for (size_t i = 0; i < BK_ARRAY_LEN(bad); i++) {

@@ -57,8 +57,10 @@ static void wrong_proof_and_unknown_user(void)
     char out[512];
     start(&s);
     CHECK_EQ_INT(step(&s, C1, out), BK_SCRAM_CONTINUE);
-    CHECK_EQ_INT(step(&s, "c=biws,r=rOprNGfwEbeRWgbNEkqO" SNONCE
-                          ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", out),
+    CHECK_EQ_INT(step(&s,
+                      "c=biws,r=rOprNGfwEbeRWgbNEkqO" SNONCE
+                      ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+                      out),
                  UV_EACCES);
     CHECK_EQ_STR(out, "e=invalid-proof");
     /* an unknown user gets a plausible server-first and the same refusal */
@@ -71,16 +73,23 @@ static void wrong_proof_and_unknown_user(void)
     /* a nonce that is not ours */
     start(&s);
     CHECK_EQ_INT(step(&s, C1, out), BK_SCRAM_CONTINUE);
-    CHECK_EQ_INT(step(&s, "c=biws,r=rOprNGfwEbeRWgbNEkqOX,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-                      out),
-                 UV_EACCES);
+    CHECK_EQ_INT(
+        step(&s,
+             "c=biws,r=rOprNGfwEbeRWgbNEkqOX,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", out),
+        UV_EACCES);
 }
 
 static void malformed(void)
 {
-    static const char *const firsts[] = {
-        "", "n", "p=tls-unique,,n=user,r=abc", "n,,r=abc", "n,,n=,r=abc", "n,,n=us=er,r=abc",
-        "n,,n=user", "x,,n=user,r=abc", "n,,n=user,r=a,bc"};
+    static const char *const firsts[] = {"",
+                                         "n",
+                                         "p=tls-unique,,n=user,r=abc",
+                                         "n,,r=abc",
+                                         "n,,n=,r=abc",
+                                         "n,,n=us=er,r=abc",
+                                         "n,,n=user",
+                                         "x,,n=user,r=abc",
+                                         "n,,n=user,r=a,bc"};
     for (size_t i = 0; i < BK_ARRAY_LEN(firsts); i++) {
         bk_scram_server_t s;
         char out[512];
@@ -98,8 +107,10 @@ static void malformed(void)
     start(&s);
     CHECK_EQ_INT(step(&s, C1, out), BK_SCRAM_CONTINUE);
     /* channel binding data that is not base64("n,,") */
-    CHECK_EQ_INT(step(&s, "c=eSws,r=rOprNGfwEbeRWgbNEkqO" SNONCE
-                          ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", out),
+    CHECK_EQ_INT(step(&s,
+                      "c=eSws,r=rOprNGfwEbeRWgbNEkqO" SNONCE
+                      ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+                      out),
                  BK_EINVAL);
     start(&s);
     CHECK_EQ_INT(step(&s, C1, out), BK_SCRAM_CONTINUE);
@@ -107,8 +118,7 @@ static void malformed(void)
     start(&s);
     CHECK_EQ_INT(step(&s, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", out), BK_SCRAM_CONTINUE);
     size_t n;
-    CHECK_EQ_INT(bk_scram_server_step(&s, (const uint8_t *)"c=bi\0ws", 7, out, 512, &n),
-                 BK_EINVAL);
+    CHECK_EQ_INT(bk_scram_server_step(&s, (const uint8_t *)"c=bi\0ws", 7, out, 512, &n), BK_EINVAL);
 }
 
 static void escaped_names(void)

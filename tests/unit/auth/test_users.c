@@ -13,12 +13,13 @@
 #define S256 "SCRAM-SHA-256 4096 c2FsdHNhbHRzYWx0 " K32 " " K32
 #define S512 "SCRAM-SHA-512 4096 c2FsdHNhbHRzYWx0 " K64 " " K64
 #define K32 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-#define K64 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+#define K64                                                                                        \
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
 
 typedef struct {
     const char *text;
-    int users;        /* good: how many users; bad: -1 */
-    const char *why;  /* bad: the start of the error */
+    int users;       /* good: how many users; bad: -1 */
+    const char *why; /* bad: the start of the error */
 } file_case_t;
 
 static const file_case_t files[] = {
