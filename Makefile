@@ -6,7 +6,7 @@ DATA_DIR   ?= ./data
 JOBS       ?= $(shell nproc)
 
 RUN_PKGS  = build-essential cmake pkg-config libuv1-dev libhiredis-dev libyajl-dev node-llhttp \
-            zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+            zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
 TEST_PKGS = $(RUN_PKGS) clang libclang-rt-14-dev python3 redis-server curl
 BENCH_PKGS = $(RUN_PKGS) wrk nginx-light util-linux
 

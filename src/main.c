@@ -3,6 +3,7 @@
  * (stop accepting, finish in-flight requests, release the lease, flush the log, exit 0). */
 #include <errno.h>
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -15,13 +16,18 @@
 
 #include "api/broker.h"
 #include "api/record_json.h"
+#include "auth/text.h"
+#include "auth/user_cli.h"
+#include "brook/auth.h"
 #include "brook/common.h"
 #include "brook/election.h"
 #include "brook/http_client.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
 #include "brook/server.h"
+#include "common/base64.h"
 #include "election/lease.h"
+#include "election/redis_client.h"
 #include "http/json.h"
 #include "http/response.h"
 
@@ -37,10 +43,18 @@ typedef struct {
     char state_buf[600]; /* <data dir>/+election: the remembered ISR membership */
     char redis_host[256];
     int url_given; /* --advertised-url: else derived from the bound port */
+    int host_given; /* --host: else 127.0.0.1 without a users file (protected mode) */
+    bk_auth_config_t auth; /* users_path NULL: authentication off */
+    int auth_all_paths;
+    const char *broker_user;       /* --broker-user: credentials for fetches from the leader */
+    const char *broker_pw_file;    /* --broker-password-file (else BROOK_BROKER_PASSWORD) */
+    const char *redis_user;        /* --redis-user (password: REDIS_PASSWORD) */
+    char broker_auth[1024];        /* "Authorization: Basic ...\r\n" for fetches, or "" */
 } config_t;
 
 static uv_loop_t *loop;
 static bk_broker_t broker;
+static bk_http_client_t *repl_client; /* the replicator's: carries the broker's credentials */
 static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
 
@@ -70,7 +84,8 @@ static void usage(FILE *f)
           "                          broker-<hostname>)\n"
           "  --port N                listen port [0-65535], 0 = any free port, advertised as\n"
           "                          bound (env FLASK_RUN_PORT or PORT; default 5001)\n"
-          "  --host ADDR             listen address (default 0.0.0.0)\n"
+          "  --host ADDR             listen address (default 0.0.0.0 with --users-file, else\n"
+          "                          127.0.0.1: without authentication, local clients only)\n"
           "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
           "                          (default http://127.0.0.1:<bound port>)\n"
           "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
@@ -129,11 +144,23 @@ static void usage(FILE *f)
           "  --max-poll-ms N         longest accepted timeout_ms [0-3600000], 0 = reads never\n"
           "                          wait (only timeout_ms=0 is accepted)\n"
           "                          (default 30000)\n\n"
+          "Security (README \"Security\"):\n"
+          "  --users-file PATH       SCRAM credentials (write them with `brook user add`);\n"
+          "                          turns authentication on: HTTP Basic on every route\n"
+          "  --acl-file PATH         Kafka-shaped ACLs; without it only super users may act\n"
+          "  --super-users LIST      User:NAME entries separated by ';' or ','\n"
+          "  --auth-all-paths        /health and /metrics need credentials too\n"
+          "  --broker-user NAME      user this broker fetches from its leader as (password:\n"
+          "                          env BROOK_BROKER_PASSWORD or --broker-password-file)\n"
+          "  --broker-password-file PATH  first line: the --broker-user password\n"
+          "  --redis-user NAME       Redis ACL user (password: env REDIS_PASSWORD; without\n"
+          "                          --redis-user, REDIS_PASSWORD alone is requirepass)\n"
+          "  brook user add|remove|list ...  edit a users file (brook user --help)\n\n"
           "Other:\n"
           "  --log-level LEVEL       debug | info (default) | warn | error\n"
           "  -h, --help              this text\n\n"
-          "Signals: SIGTERM/SIGINT stop in order (a second one exits at once); SIGHUP is\n"
-          "traced and changes nothing (no setting is reloadable yet).\n",
+          "Signals: SIGTERM/SIGINT stop in order (a second one exits at once); SIGHUP reloads\n"
+          "the users and ACL files, both or neither (an error keeps the old ones).\n",
           f);
 }
 
@@ -303,6 +330,13 @@ enum {
     OPT_UNCLEAN,
     OPT_COMPRESSION, /* compression */
     OPT_CLEANER_MS,  /* --log-cleaner-interval-ms */
+    OPT_USERS,
+    OPT_ACL,
+    OPT_SUPERS,
+    OPT_AUTH_ALL,
+    OPT_BROKER_USER,
+    OPT_BROKER_PWFILE,
+    OPT_REDIS_USER
 };
 
 static const struct option options[] = {
@@ -342,6 +376,13 @@ static const struct option options[] = {
     {"unclean-leader-election", no_argument, NULL, OPT_UNCLEAN},
     {"compression-type", required_argument, NULL, OPT_COMPRESSION},
     {"log-cleaner-interval-ms", required_argument, NULL, OPT_CLEANER_MS},
+    {"users-file", required_argument, NULL, OPT_USERS},
+    {"acl-file", required_argument, NULL, OPT_ACL},
+    {"super-users", required_argument, NULL, OPT_SUPERS},
+    {"auth-all-paths", no_argument, NULL, OPT_AUTH_ALL},
+    {"broker-user", required_argument, NULL, OPT_BROKER_USER},
+    {"broker-password-file", required_argument, NULL, OPT_BROKER_PWFILE},
+    {"redis-user", required_argument, NULL, OPT_REDIS_USER},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -487,6 +528,28 @@ static int apply_option(config_t *c, int opt, const char *arg)
     switch (opt) {
     case OPT_HOST:
         c->server.host = arg;
+        c->host_given = 1;
+        return 0;
+    case OPT_USERS:
+        c->auth.users_path = arg;
+        return 0;
+    case OPT_ACL:
+        c->auth.acl_path = arg;
+        return 0;
+    case OPT_SUPERS:
+        c->auth.super_users = arg;
+        return 0;
+    case OPT_AUTH_ALL:
+        c->auth_all_paths = 1;
+        return 0;
+    case OPT_BROKER_USER:
+        c->broker_user = arg;
+        return bk_user_name_valid(arg, strlen(arg)) ? 0 : -1;
+    case OPT_BROKER_PWFILE:
+        c->broker_pw_file = arg;
+        return 0;
+    case OPT_REDIS_USER:
+        c->redis_user = arg;
         return 0;
     case OPT_ID:
         snprintf(c->id_buf, sizeof c->id_buf, "%s", arg);
@@ -579,6 +642,69 @@ static int check_lease(const config_t *c)
     return 0;
 }
 
+/* The broker's own credentials for fetching from its leader, as a ready header line. */
+static int broker_credentials(config_t *c)
+{
+    char pw[BK_AUTH_PASSWORD_MAX + 2] = "";
+    const char *env = getenv("BROOK_BROKER_PASSWORD");
+    if (c->broker_pw_file) {
+        char *text;
+        size_t len;
+        int rc = bk_text_read_file(c->broker_pw_file, &text, &len);
+        if (rc)
+            return fprintf(stderr, "brook: --broker-password-file %s: %s\n", c->broker_pw_file,
+                           uv_strerror(rc)), -1;
+        size_t n = strcspn(text, "\r\n");
+        n = n < len ? n : len;
+        if (n < sizeof pw)
+            memcpy(pw, text, n), pw[n] = 0;
+        OPENSSL_cleanse(text, len);
+        free(text);
+        if (n >= sizeof pw - 1)
+            return fprintf(stderr, "brook: --broker-password-file: password too long\n"), -1;
+    } else if (env) {
+        snprintf(pw, sizeof pw, "%s", env);
+    } else {
+        return fprintf(stderr, "brook: --broker-user needs BROOK_BROKER_PASSWORD or "
+                               "--broker-password-file\n"), -1;
+    }
+    char plain[BK_AUTH_NAME_MAX + BK_AUTH_PASSWORD_MAX + 4];
+    int n = snprintf(plain, sizeof plain, "%s:%s", c->broker_user, pw);
+    char b64[1000];
+    size_t bl = n > 0 && (size_t)n < sizeof plain && bk_base64_encoded_len((size_t)n) < sizeof b64
+                    ? bk_base64_encode((const uint8_t *)plain, (size_t)n, b64)
+                    : 0;
+    OPENSSL_cleanse(plain, sizeof plain);
+    OPENSSL_cleanse(pw, sizeof pw);
+    if (bl == 0)
+        return fprintf(stderr, "brook: --broker-user password too long\n"), -1;
+    snprintf(c->broker_auth, sizeof c->broker_auth, "Authorization: Basic %.*s\r\n", (int)bl, b64);
+    OPENSSL_cleanse(b64, sizeof b64);
+    return 0;
+}
+
+/* Authentication settings after flags: protected mode without a users file, the broker's
+ * and Redis' credentials. */
+static int check_security(config_t *c)
+{
+    if (!c->auth.users_path && (c->auth.acl_path || c->auth.super_users || c->auth_all_paths))
+        return fprintf(stderr, "brook: --acl-file, --super-users and --auth-all-paths need "
+                               "--users-file\n"), -1;
+    if (!c->auth.users_path && !c->host_given)
+        c->server.host = "127.0.0.1";
+    if (c->broker_pw_file && !c->broker_user)
+        return fprintf(stderr, "brook: --broker-password-file needs --broker-user\n"), -1;
+    if (c->broker_user && broker_credentials(c))
+        return -1;
+    const char *rpw = getenv("REDIS_PASSWORD");
+    if (c->redis_user && !(rpw && *rpw))
+        return fprintf(stderr, "brook: --redis-user needs REDIS_PASSWORD in the "
+                               "environment\n"), -1;
+    if (rpw && *rpw)
+        bk_redis_client_set_auth(c->redis_user, rpw);
+    return 0;
+}
+
 static int configure(config_t *c, int argc, char **argv)
 {
     memset(c, 0, sizeof *c);
@@ -615,7 +741,7 @@ static int configure(config_t *c, int argc, char **argv)
         fprintf(stderr, "brook: unexpected argument %s\nTry 'brook --help'.\n", argv[optind]);
         return -1;
     }
-    if (check_lease(c) || check_id(c->id_buf))
+    if (check_lease(c) || check_id(c->id_buf) || check_security(c))
         return -1;
     if (!c->url_given) /* with --port 0, rewritten once the port is bound */
         snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", c->server.port);
@@ -686,6 +812,8 @@ static void after_log(void *arg)
     bk_broker_t *b = arg;
     b->log = NULL;
     bk_http_client_close(b->client, after_client, b);
+    if (repl_client != b->client)
+        bk_http_client_close(repl_client, NULL, NULL);
 }
 
 static void after_election(void *arg)
@@ -725,15 +853,23 @@ static void on_signal(uv_signal_t *s, int signum)
     bk_server_stop(broker.server, after_server, &broker);
 }
 
-/* SIGHUP: the conventional "reload your configuration". Nothing is reloadable yet (settings
- * are fixed at start and traces go to stderr, which is never reopened), so the broker says so
- * and keeps serving instead of dying of the default action. Whatever becomes reloadable
- * (TLS certificates, ACLs) gets a step here: load the new version beside the old, swap on
- * success, trace and keep the old one on failure. */
+/* SIGHUP: the conventional "reload your configuration". The users and ACL files are loaded
+ * beside the ones in force and swapped in together, or, when either has an error, not at all
+ * (the line and reason are traced). Other settings are fixed at start and traces go to
+ * stderr, which is never reopened. Whatever else becomes reloadable (TLS certificates) gets a
+ * step here the same way. */
 static void reload(void)
 {
-    bk_trace_info("main", "SIGHUP received: nothing is reloadable yet, nothing reloaded; still "
-                          "serving");
+    if (!broker.auth) {
+        bk_trace_info("main", "SIGHUP received: no users file, nothing reloaded; still serving");
+        return;
+    }
+    char err[600];
+    if (bk_auth_reload(broker.auth, err, sizeof err))
+        bk_trace_error("main", "SIGHUP: users and ACLs NOT reloaded, the previous ones stay in "
+                               "force: %s", err);
+    else
+        bk_trace_info("main", "SIGHUP: users and ACLs reloaded");
 }
 
 static void on_hup(uv_signal_t *s, int signum)
@@ -806,10 +942,34 @@ static int listen_first(config_t *c)
     return 0;
 }
 
+static int start_auth(config_t *c)
+{
+    if (!c->auth.users_path) {
+        bk_trace_info("main", "no --users-file: authentication is OFF; %s",
+                      c->host_given ? "listening where --host says, anyone who can reach it may "
+                                      "do anything"
+                                    : "listening on 127.0.0.1 only (protected mode; give --host "
+                                      "to listen elsewhere)");
+        return 0;
+    }
+    char err[600];
+    int rc = bk_auth_new(loop, &c->auth, &broker.auth, err, sizeof err);
+    if (rc)
+        return fprintf(stderr, "brook: %s\n", err), rc;
+    broker.auth_all_paths = c->auth_all_paths;
+    bk_trace_info("main", "authentication on (users %s, ACLs %s)%s", c->auth.users_path,
+                  c->auth.acl_path ? c->auth.acl_path : "none: only super users may act",
+                  c->auth_all_paths ? ", on every path" : "; /health and /metrics open");
+    return 0;
+}
+
 static int start(config_t *c)
 {
     broker.loop = loop;
     broker.cfg = c->broker;
+    int rc0 = start_auth(c);
+    if (rc0)
+        return rc0;
     int rc = bk_log_open(loop, &c->log, &broker.log);
     if (rc)
         return fprintf(stderr, "brook: cannot open log in %s: %s\n", c->log.data_dir,
@@ -826,7 +986,14 @@ static int start(config_t *c)
     rc = bk_election_start(loop, &c->election, on_election_change, &broker, &broker.election);
     if (rc)
         return fprintf(stderr, "brook: election: %s\n", bk_strerror(rc)), rc;
-    rc = bk_replicator_new(loop, broker.log, broker.election, broker.client, &c->repl,
+    repl_client = broker.client;
+    if (c->broker_auth[0]) { /* a client of its own, so proxied writes never carry these */
+        if ((rc = bk_http_client_new(loop, &repl_client)))
+            return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
+        bk_http_client_set_auth(repl_client, c->broker_auth);
+        OPENSSL_cleanse(c->broker_auth, sizeof c->broker_auth);
+    }
+    rc = bk_replicator_new(loop, broker.log, broker.election, repl_client, &c->repl,
                            &broker.replicator);
     if (rc)
         return fprintf(stderr, "brook: replication: %s\n", bk_strerror(rc)), rc;
@@ -841,6 +1008,8 @@ static int start(config_t *c)
 int main(int argc, char **argv)
 {
     static config_t cfg;
+    if (argc > 1 && strcmp(argv[1], "user") == 0)
+        return bk_user_command(argc - 1, argv + 1);
     signal(SIGHUP, SIG_IGN); /* until on_hup takes over: a SIGHUP at start must not kill us */
     if (configure(&cfg, argc, argv))
         return 2;
@@ -868,6 +1037,7 @@ int main(int argc, char **argv)
     signal(SIGHUP, SIG_IGN);
     bk_json_shutdown();
     bk_record_render_shutdown();
+    bk_auth_free(broker.auth);
     bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();
     int rc = uv_loop_close(loop);

@@ -49,6 +49,10 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
  * of its request right after bk_http_client_request returned it in *out, before the loop runs
  * again. max_body 0 refuses every non-empty body. */
 void bk_http_client_set_max_response(bk_http_client_req_t *req, uint64_t max_body);
+/* Header lines (complete "Name: value\r\n" lines; NULL or "" for none) sent first with every
+ * later request of c: a follower's credentials for its leader (a client of its own, so
+ * forwarded writes never carry them). Copied. Returns 0, BK_EINVAL or UV_ENOMEM. */
+int bk_http_client_set_auth(bk_http_client_t *c, const char *header_lines);
 
 /* The request's callback runs (later, from the loop) with UV_ECANCELED. */
 void bk_http_client_cancel(bk_http_client_req_t *req);

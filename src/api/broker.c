@@ -110,6 +110,8 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
                             int create, int64_t max_partition)
 {
     int shown = (int)(len > 255 ? 255 : len);
+    if (!bk_broker_authz_topic(b, ex, name, len)) /* a check waiting for this name (authz.c) */
+        return NULL;
     if (!bk_log_topic_name_valid(name, len)) {
         bk_exchange_errorf(ex, 42208,
                            "invalid topic name \"%.*s\": use 1-249 characters of [a-zA-Z0-9._-]",

@@ -9,6 +9,7 @@
 
 #include "api/metrics.h"
 #include "api/router.h"
+#include "brook/auth.h"
 #include "brook/election.h"
 #include "brook/http_client.h"
 #include "brook/log.h"
@@ -48,7 +49,25 @@ typedef struct {
     bk_metrics_t metrics;
     uint32_t rr_partition; /* round-robin cursor for keyless records */
     int stopping;          /* SIGTERM received: no new long-polls or streams */
+    bk_auth_t *auth;       /* NULL: authentication off (--users-file not given) */
+    int auth_all_paths;    /* --auth-all-paths: /health and /metrics need credentials too */
+    const char *authz_user; /* the authenticated user, only while a handler runs from dispatch */
+    const bk_route_authz_t *authz_pending; /* check to make on the topic the handler names */
 } bk_broker_t;
+
+/* 1 when the request being dispatched may describe topic name (always with auth off): lists
+ * leave out what it may not. Fails closed outside a dispatch. */
+int bk_broker_may_describe(const bk_broker_t *b, const char *name, size_t len);
+
+/* With auth on (authz.c): authenticates ex, makes the route's one permission check, then
+ * calls bk_broker_route (now, or from a credential check's completion); otherwise answers
+ * ex (400, 401, 403 or 503). */
+void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);
+/* The handler of an admitted request (dispatch.c). */
+void bk_broker_route(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);
+/* Called by bk_broker_topic for every topic a handler names: makes the route's check when
+ * it waits for the topic's name (the produce body's "topic"). 1 go on, 0 answered 403. */
+int bk_broker_authz_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name, size_t len);
 
 /* Server hooks (bk_server_handlers_t) with arg = the broker. */
 int bk_broker_on_headers(void *arg, bk_exchange_t *ex, const char **msg);

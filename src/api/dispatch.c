@@ -1,5 +1,6 @@
-/* From a parsed request to its handler: route match, method check, leader check for write
- * routes (redirect, proxy or 503 on a follower), then the resource's handler. */
+/* From a parsed request to its handler: route match, method check, authentication and the
+ * route's one permission check when auth is on (authz.c), leader check for write routes
+ * (redirect, proxy or 503 on a follower), then the resource's handler. */
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,14 +62,19 @@ static void proxy(bk_broker_t *b, bk_exchange_t *ex, const bk_election_view_t *v
     char target[8192 + 16];
     snprintf(target, sizeof target, "%.*s%s%.*s", (int)ex->path_len, ex->path, ex->query ? "?" : "",
              (int)ex->query_len, ex->query ? ex->query : "");
-    char headers[512];
-    size_t ct_len = 0;
+    char headers[2048];
+    size_t ct_len = 0, au_len = 0;
     const char *ct = bk_exchange_header(ex, "content-type", &ct_len);
+    /* the client's own credentials: the leader checks them again, never the follower's */
+    const char *au = bk_exchange_header(ex, "authorization", &au_len);
+    char auth[1200] = "";
+    if (au && au_len < 1100)
+        snprintf(auth, sizeof auth, "Authorization: %.*s\r\n", (int)au_len, au);
     if (ct && ct_len < 256)
-        snprintf(headers, sizeof headers, "Content-Type: %.*s\r\nX-Forwarded-By: %s\r\n",
-                 (int)ct_len, ct, b->cfg.broker_id);
+        snprintf(headers, sizeof headers, "Content-Type: %.*s\r\n%sX-Forwarded-By: %s\r\n",
+                 (int)ct_len, ct, auth, b->cfg.broker_id);
     else /* always mark it, so a forwarded write can never bounce between brokers */
-        snprintf(headers, sizeof headers, "X-Forwarded-By: %s\r\n", b->cfg.broker_id);
+        snprintf(headers, sizeof headers, "%sX-Forwarded-By: %s\r\n", auth, b->cfg.broker_id);
     int rc = bk_http_client_request(
         b->client, v->leader_url, llhttp_method_name((llhttp_method_t)ex->method), target, headers,
         ex->body, ex->body_len, b->cfg.proxy_timeout_ms, after_proxy, ex, NULL);
@@ -166,6 +172,15 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
     ex->route = (int)r.id;
     if (r.id != BK_ROUTE_METRICS && r.id != BK_ROUTE_REPL_FETCH && !negotiate(ex))
         return;
+    if (b->auth)
+        bk_broker_authorize(b, ex, &r);
+    else
+        bk_broker_route(b, ex, &r);
+}
+
+void bk_broker_route(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *rp)
+{
+    bk_route_t r = *rp;
     switch (r.id) {
     case BK_ROUTE_REPL_FETCH:
         bk_replicator_serve_fetch(b->replicator, ex);

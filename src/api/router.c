@@ -5,6 +5,8 @@
 #include <llhttp.h>
 #include <string.h>
 
+#include "brook/auth.h"
+
 #define M(x) (1u << (x))
 
 typedef struct {
@@ -135,4 +137,52 @@ int bk_route_is_write(const bk_route_t *r, int method)
     default:
         return 0;
     }
+}
+
+/* The one route → permission table. Create is "create on the cluster, or on the topic" (the
+ * dispatcher accepts either); the replication fetch needs cluster_action on the cluster. */
+#define GET_HEAD (M(HTTP_GET) | M(HTTP_HEAD))
+static const bk_route_authz_t authz[] = {
+    {BK_ROUTE_ROOT, GET_HEAD, BK_AUTHZ_ANY_USER, 0, 0, BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_PRODUCE, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_WRITE,
+     BK_AUTHZ_NAME_PRODUCE_BODY},
+    {BK_ROUTE_LEADER, GET_HEAD, BK_AUTHZ_ANY_USER, 0, 0, BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_HEALTH, GET_HEAD, BK_AUTHZ_OPEN, BK_RES_CLUSTER, BK_OP_DESCRIBE, BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_METRICS, M(HTTP_GET), BK_AUTHZ_OPEN, BK_RES_CLUSTER, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_BROKERS, M(HTTP_GET), BK_AUTHZ_ANY_USER, 0, 0, BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_TOPICS, M(HTTP_GET), BK_AUTHZ_LIST, BK_RES_TOPIC, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_TOPICS, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_CREATE,
+     BK_AUTHZ_NAME_CREATE_BODY},
+    {BK_ROUTE_TOPIC, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_TOPIC, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_WRITE, BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_TOPIC, M(HTTP_DELETE), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DELETE,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_PARTITIONS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_PARTITIONS, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_ALTER,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_PARTITION, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_PARTITION, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_WRITE,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_OFFSETS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_RECORDS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_READ, BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_REPL_FETCH, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_CLUSTER, BK_OP_CLUSTER_ACTION,
+     BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_CONFIGS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE, BK_AUTHZ_NAME_PATH},
+    {BK_ROUTE_CONFIGS, M(HTTP_PUT), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_ALTER, BK_AUTHZ_NAME_PATH},
+};
+
+const bk_route_authz_t *bk_route_authz(bk_route_id_t id, int method)
+{
+    if (method < 0 || method >= 32)
+        return NULL;
+    for (size_t i = 0; i < sizeof authz / sizeof authz[0]; i++)
+        if (authz[i].id == id && (authz[i].methods & M((unsigned)method)))
+            return &authz[i];
+    return NULL;
 }

@@ -41,4 +41,32 @@ int bk_route_match(int method, const char *path, size_t path_len, bk_route_t *ou
 /* 1 for routes that write and therefore need the leader. */
 int bk_route_is_write(const bk_route_t *r, int method);
 
+/* Authorization: what each route and method needs once authentication is on (README
+ * "Security" lists the same table). The dispatcher makes exactly this check before any
+ * handler runs; a route or method without an entry gets NULL and is refused (fail closed). */
+typedef enum {
+    BK_AUTHZ_OPEN = 1,  /* no credentials (unless --auth-all-paths: then describe cluster) */
+    BK_AUTHZ_ANY_USER,  /* any authenticated user */
+    BK_AUTHZ_LIST,      /* any authenticated user; topics it may not describe are left out */
+    BK_AUTHZ_CHECK,     /* one ACL check: op on resource */
+} bk_authz_kind_t;
+
+typedef enum {
+    BK_AUTHZ_NAME_NONE = 0,     /* the cluster */
+    BK_AUTHZ_NAME_PATH,         /* the topic in the path */
+    BK_AUTHZ_NAME_PRODUCE_BODY, /* "topic" of the seed produce body ("default" if absent) */
+    BK_AUTHZ_NAME_CREATE_BODY,  /* "name" of a topic creation body */
+} bk_authz_name_t;
+
+typedef struct {
+    bk_route_id_t id;
+    unsigned methods; /* bit per llhttp method */
+    bk_authz_kind_t kind;
+    int resource;     /* bk_acl_resource_t */
+    int op;           /* bk_acl_op_t */
+    bk_authz_name_t name;
+} bk_route_authz_t;
+
+const bk_route_authz_t *bk_route_authz(bk_route_id_t id, int method);
+
 #endif

@@ -49,8 +49,11 @@ static void list_topics(bk_broker_t *b, bk_exchange_t *ex)
     bk_json_t *j = bk_json_begin();
     bk_json_arr(j);
     size_t n = bk_log_topic_count(b->log);
-    for (size_t i = 0; i < n; i++)
-        bk_json_str(j, bk_topic_name(bk_log_topic_at(b->log, i)));
+    for (size_t i = 0; i < n; i++) {
+        const char *name = bk_topic_name(bk_log_topic_at(b->log, i));
+        if (bk_broker_may_describe(b, name, strlen(name))) /* left out, not an error */
+            bk_json_str(j, name);
+    }
     bk_json_arr_end(j);
     bk_exchange_respond_json(ex, 200, j, NULL);
 }

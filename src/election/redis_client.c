@@ -54,6 +54,7 @@ static const char err_connect_timeout[] = "connect timed out";
 static const char err_command_timeout[] = "command timed out";
 static const char err_lost[] = "connection lost";
 static const char err_closed[] = "client closed";
+static const char err_auth[] = "AUTH refused";
 
 static void start_connect(bk_redis_client_t *c);
 
@@ -176,6 +177,49 @@ static void on_notify(uv_timer_t *t)
         c->on_state(c->arg, BK_REDIS_CONNECTED);
 }
 
+/* ---- AUTH on every connect (REDIS_PASSWORD, --redis-user) ----------------------------
+ * The connection counts as up only once Redis accepted AUTH; until then it stays CONNECTING
+ * under the connect timeout. A refusal is traced and the connection dropped, so the normal
+ * reconnect backoff retries it. */
+static char *auth_user, *auth_password;
+
+void bk_redis_client_set_auth(const char *user, const char *password)
+{
+    free(auth_user);
+    free(auth_password);
+    auth_user = user && *user ? strdup(user) : NULL;
+    auth_password = password && *password ? strdup(password) : NULL;
+}
+
+static void connected(bk_redis_client_t *c);
+
+static void on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)privdata;
+    bk_redis_client_t *c = ac->data;
+    const redisReply *reply = r;
+    if (c == NULL || reply == NULL || c->state != BK_REDIS_CONNECTING || c->ac != ac)
+        return; /* dropped meanwhile, or hiredis is tearing it down (on_disconnect follows) */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        bk_trace_error("redis", "%s:%d refused AUTH%s%s: %s; retrying", c->host, c->port,
+                       auth_user ? " as " : "", auth_user ? auth_user : "", reply->str);
+        c->failures++;
+        lose_connection(c, BK_EREDIS, err_auth, 1);
+        return;
+    }
+    connected(c);
+}
+
+/* 0 when AUTH went out (the connection is up once it is accepted), else -1. */
+static int send_auth(bk_redis_client_t *c)
+{
+    const char *argv[3] = {"AUTH", auth_user, auth_password};
+    if (auth_user)
+        return redisAsyncCommandArgv(c->ac, on_auth, NULL, 3, argv, NULL) == REDIS_OK ? 0 : -1;
+    argv[1] = auth_password;
+    return redisAsyncCommandArgv(c->ac, on_auth, NULL, 2, argv, NULL) == REDIS_OK ? 0 : -1;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     bk_redis_client_t *c = ac->data;
@@ -191,6 +235,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
         schedule_retry(c);
         return;
     }
+    if (auth_password != NULL && send_auth(c) == 0)
+        return; /* still CONNECTING, under the connect timer, until AUTH is answered */
+    connected(c);
+}
+
+static void connected(bk_redis_client_t *c)
+{
     timer_stop(c, TIMER_CONNECT);
     c->state = BK_REDIS_CONNECTED;
     c->failures = 0;

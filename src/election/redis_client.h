@@ -40,6 +40,11 @@ typedef void (*bk_redis_reply_cb)(void *arg, int status, const redisReply *reply
  * has had its callback. Failed connect attempts are not reported (the client keeps retrying). */
 typedef void (*bk_redis_state_cb)(void *arg, bk_redis_state_t state);
 
+/* Credentials sent with AUTH on every connect and reconnect of every client started later
+ * (password only: requirepass; with user: a Redis 6 ACL user). NULL/"" password: no AUTH.
+ * Process-wide, set once at start-up before any client starts. */
+void bk_redis_client_set_auth(const char *user, const char *password);
+
 /* Starts connecting at once. Returns 0 or a negative error. */
 int bk_redis_client_start(uv_loop_t *loop, const bk_redis_config_t *cfg, bk_redis_state_cb on_state,
                           void *arg, bk_redis_client_t **out);

@@ -177,6 +177,7 @@ struct bk_http_client {
     int closing;
     void (*on_closed)(void *arg);
     void *closed_arg;
+    char *auth; /* header lines sent with every request (bk_http_client_set_auth), or NULL */
 };
 
 static void conn_close(conn_t *conn);
@@ -252,6 +253,7 @@ static void client_unref(bk_http_client_t *c)
     }
     void (*done)(void *) = c->on_closed;
     void *arg = c->closed_arg;
+    free(c->auth);
     free(c);
     if (done)
         done(arg);
@@ -919,7 +921,19 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
     bk_http_client_req_t *req = calloc(1, sizeof(*req));
     if (!req)
         return UV_ENOMEM;
-    err = build_wire(t, method, path_and_query, extra_headers, body, body_len, &req->wire);
+    char *joined = NULL;
+    if (c->auth) { /* the client's credentials, then the request's own lines */
+        size_t al = strlen(c->auth), xl = extra_headers ? strlen(extra_headers) : 0;
+        joined = malloc(al + xl + 1);
+        if (joined) {
+            memcpy(joined, c->auth, al);
+            memcpy(joined + al, extra_headers ? extra_headers : "", xl + 1);
+        }
+    }
+    err = c->auth && !joined ? UV_ENOMEM
+                             : build_wire(t, method, path_and_query, joined ? joined : extra_headers,
+                                          body, body_len, &req->wire);
+    free(joined);
     if (err) {
         free(req);
         return err;
@@ -943,6 +957,18 @@ void bk_http_client_set_max_response(bk_http_client_req_t *req, uint64_t max_bod
 {
     if (req)
         req->max_body = max_body;
+}
+
+int bk_http_client_set_auth(bk_http_client_t *c, const char *header_lines)
+{
+    if (!valid_extra_headers(header_lines))
+        return BK_EINVAL;
+    char *copy = header_lines && *header_lines ? strdup(header_lines) : NULL;
+    if (header_lines && *header_lines && !copy)
+        return UV_ENOMEM;
+    free(c->auth);
+    c->auth = copy;
+    return 0;
 }
 
 void bk_http_client_cancel(bk_http_client_req_t *req)
