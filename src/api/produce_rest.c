@@ -228,7 +228,8 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
             for (size_t i = start[p]; i < start[p] + per_part[p]; i++)
                 bytes += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
             *pc =
-                (part_ctx_t){{op->broker, part, per_part[p], op->acks, op->epoch, after_ack, pc, 0},
+                (part_ctx_t){{&op->broker->election, &op->broker->replicator, part, per_part[p],
+                           op->acks, op->epoch, after_ack, pc, 0},
                              op,
                              p,
                              bytes};
