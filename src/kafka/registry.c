@@ -1,6 +1,7 @@
 /* Where every live broker's Kafka listener is, so Metadata can list them all. Each broker
  * keeps a key "<cluster>:kafka:<node id>" = "<host>:<port> <broker id>" alive in Redis
- * (expiring after three registration intervals) and, in the same script, reads back every
+ * (refreshed every second or renew interval, whichever is shorter; expiring after three
+ * renew intervals) and, in the same script, reads back every
  * such key. A node id held by another live broker is not taken over: this broker says so once
  * and is missing from Metadata until the other's key expires. Standalone, the list is this
  * broker alone. Redis trouble keeps the last list known. */
@@ -141,7 +142,9 @@ int bk_kregistry_start(bk_kafka_t *k)
     uv_timer_init(k->loop, &g->timer);
     g->timer.data = g;
     g->timer_open = 1;
-    uv_timer_start(&g->timer, on_tick, 0, c->register_ms ? c->register_ms : 1000);
+    /* At least every second: a new broker (or a new leader) shows in Metadata soon. */
+    uint32_t every = c->register_ms && c->register_ms < 1000 ? c->register_ms : 1000;
+    uv_timer_start(&g->timer, on_tick, 0, every);
     k->registry = g;
     return 0;
 }
