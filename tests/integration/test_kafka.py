@@ -379,6 +379,45 @@ def test_follower_refuses_and_clients_move_to_leader():
         assert [m.value() for m in got] == [b"moved-%d" % i for i in range(20)]
 
 
+def fetch_v4_body(topic, partition, offset, max_wait_ms):
+    return (struct.pack(">iiiib", -1, max_wait_ms, 1, 1 << 20, 0) + struct.pack(">i", 1) +
+            kstr(topic) + struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, 1 << 20))
+
+
+def test_long_poll_and_clean_stop_with_clients():
+    with Cluster() as c:
+        b = kafka_broker(c, standalone=True)
+        b.produce("first", topic="lp")
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=15) as s:
+            # A fetch at the end waits, and is answered as soon as a record arrives.
+            t0 = time.monotonic()
+            s.sendall(frame(1, 4, 21, fetch_v4_body("lp", 0, 1, 10000)))
+            time.sleep(0.5)
+            b.produce("second", topic="lp")
+            data = read_frame(s)
+            took = time.monotonic() - t0
+            assert struct.unpack(">i", data[:4])[0] == 21 and b"second" in data, data[:80]
+            assert took < 8, "the long poll was not woken (%.1fs)" % took
+            # Nothing arriving: answered empty after max_wait_ms.
+            t0 = time.monotonic()
+            s.sendall(frame(1, 4, 22, fetch_v4_body("lp", 0, 2, 300)))
+            data = read_frame(s)
+            assert struct.unpack(">i", data[:4])[0] == 22 and time.monotonic() - t0 >= 0.25
+            # Beyond the end: OFFSET_OUT_OF_RANGE.
+            s.sendall(frame(1, 4, 23, fetch_v4_body("lp", 0, 99, 0)))
+            data = read_frame(s)
+            r = 4 + 4 + 4 + 2 + 2 + 4  # corr, throttle, topics, name "lp", partitions
+            assert struct.unpack_from(">ih", data, r) == (0, 1), data[r:r + 6]
+            # SIGTERM with a fetch waiting and connections open: a clean, prompt exit.
+            s.sendall(frame(1, 4, 24, fetch_v4_body("lp", 0, 2, 30000)))
+            time.sleep(0.3)
+            idle = socket.create_connection(("127.0.0.1", b.kport), timeout=10)
+            assert b.terminate(timeout=20) == 0
+            idle.close()
+        assert brook.sanitizer_reports([b]) == []
+        assert "stopped cleanly" in b.stderr_text()
+
+
 if __name__ == "__main__":
     brook.run([
         test_kcat_metadata_and_round_trip,
@@ -389,4 +428,5 @@ if __name__ == "__main__":
         test_corrupt_batches_write_nothing,
         test_malformed_frames_close_only_their_connection,
         test_follower_refuses_and_clients_move_to_leader,
+        test_long_poll_and_clean_stop_with_clients,
     ])
