@@ -2,12 +2,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PORT       ?= 5001
+KAFKA_PORT ?= 9092
 DATA_DIR   ?= ./data
 JOBS       ?= $(shell nproc)
 
 RUN_PKGS  = build-essential cmake pkg-config libuv1-dev libhiredis-dev libyajl-dev node-llhttp \
             zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
-TEST_PKGS = $(RUN_PKGS) clang libclang-rt-14-dev python3 redis-server curl
+TEST_PKGS = $(RUN_PKGS) clang libclang-rt-14-dev python3 redis-server curl kcat python3-confluent-kafka
 BENCH_PKGS = $(RUN_PKGS) wrk nginx-light util-linux
 
 .PHONY: all build run cluster test test-quick bench deps-run deps-test deps-bench clean format
@@ -25,11 +26,12 @@ deps-test:
 deps-bench:
 	@.ci/deps $(BENCH_PKGS)
 
-# One broker, standalone (no Redis), data in ./data.
+# One broker, standalone (no Redis), data in ./data; HTTP on 5001, the Kafka protocol on 9092.
 run: deps-run build
-	./$(BUILD)/brook --standalone --port $(PORT) --data-dir $(DATA_DIR)
+	./$(BUILD)/brook --standalone --port $(PORT) --kafka-port $(KAFKA_PORT) --data-dir $(DATA_DIR)
 
-# A private redis-server and three brokers on 5001-5003, like the seed's three terminals.
+# A private redis-server and three brokers on 5001-5003 (Kafka 9092-9094), like the seed's
+# three terminals.
 cluster: deps-test build
 	tests/lib/cluster.sh $(BUILD)/brook
 

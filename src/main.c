@@ -22,6 +22,7 @@
 #include "brook/common.h"
 #include "brook/election.h"
 #include "brook/http_client.h"
+#include "brook/kafka.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
 #include "brook/server.h"
@@ -37,6 +38,9 @@ typedef struct {
     bk_election_config_t election;
     bk_broker_config_t broker;
     bk_replication_config_t repl;
+    bk_kafka_config_t kafka;
+    int node_id_given;
+    char kafka_adv_host[256]; /* --kafka-advertised HOST:PORT */
     char id_buf[128];
     char url_buf[256];
     char data_buf[512];
@@ -44,6 +48,7 @@ typedef struct {
     char redis_host[256];
     int url_given; /* --advertised-url: else derived from the bound port */
     int host_given; /* --host: else 127.0.0.1 without a users file (protected mode) */
+    int kafka_host_given; /* --kafka-host: protected mode likewise */
     bk_auth_config_t auth; /* users_path NULL: authentication off */
     int auth_all_paths;
     const char *broker_user;       /* --broker-user: credentials for fetches from the leader */
@@ -55,6 +60,7 @@ typedef struct {
 static uv_loop_t *loop;
 static bk_broker_t broker;
 static bk_http_client_t *repl_client; /* the replicator's: carries the broker's credentials */
+static bk_kafka_t *kafka; /* NULL when --kafka-port is 0 */
 static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
 
@@ -125,6 +131,16 @@ static void usage(FILE *f)
           "                          lz4 or zstd\n"
           "  --log-cleaner-interval-ms N  how often the cleaner compacts topics with\n"
           "                          cleanup.policy compact [0-86400000] (default 15000, 0 = off)\n\n"
+          "Kafka protocol:\n"
+          "  --kafka-port N          Kafka listener port [0-65535], 0 = off (env KAFKA_PORT;\n"
+          "                          default 0)\n"
+          "  --kafka-host ADDR       Kafka listen address (default 127.0.0.1 without\n"
+          "                          --users-file, else 0.0.0.0)\n"
+          "  --kafka-advertised HOST:PORT  address Metadata gives clients (default\n"
+          "                          127.0.0.1:<bound Kafka port>)\n"
+          "  --node-id N             Kafka node id [0-2147483647] (default: a hash of --id)\n"
+          "  --kafka-max-frame-bytes N  largest request frame [1024-1073741824]\n"
+          "                          (default 104857600)\n\n"
           ,
           f);
     fputs("Limits:\n"
@@ -254,6 +270,21 @@ static int parse_redis(config_t *c, const char *s)
     return 0;
 }
 
+/* --kafka-advertised HOST:PORT (PORT 1-65535). */
+static int parse_kafka_advertised(config_t *c, const char *s)
+{
+    snprintf(c->kafka_adv_host, sizeof c->kafka_adv_host, "%s", s);
+    char *colon = strrchr(c->kafka_adv_host, ':');
+    uint32_t port;
+    if (!colon || colon == c->kafka_adv_host || parse_u32(colon + 1, &port) || port == 0 ||
+        port > 65535)
+        return -1;
+    *colon = 0;
+    c->kafka.advertised_host = c->kafka_adv_host;
+    c->kafka.advertised_port = (int)port;
+    return 0;
+}
+
 /* The seed's environment variables; flags parsed afterwards override them. Values are parsed
  * as strictly as flags: "10abc" or "0x10" is refused, not read as 10 or 16. */
 static int apply_env(config_t *c)
@@ -275,6 +306,11 @@ static int apply_env(config_t *c)
         if (parse_u32(v, &n) || n > 65535)
             return fprintf(stderr, "brook: invalid port %s (accepted: 0-65535)\n", v), -1;
         c->server.port = (int)n;
+    }
+    if ((v = getenv("KAFKA_PORT")) && *v) {
+        if (parse_u32(v, &n) || n > 65535)
+            return fprintf(stderr, "brook: invalid KAFKA_PORT %s (accepted: 0-65535)\n", v), -1;
+        c->kafka.port = (int)n;
     }
     if ((v = getenv("LEASE_TIME_SECONDS")) && *v &&
         parse_seconds_ms(v, 10, DAY_MS, &c->election.lease_ms))
@@ -336,7 +372,12 @@ enum {
     OPT_AUTH_ALL,
     OPT_BROKER_USER,
     OPT_BROKER_PWFILE,
-    OPT_REDIS_USER
+    OPT_REDIS_USER,
+    OPT_KPORT,
+    OPT_KHOST,
+    OPT_KADV,
+    OPT_NODE_ID,
+    OPT_KFRAME
 };
 
 static const struct option options[] = {
@@ -383,6 +424,11 @@ static const struct option options[] = {
     {"broker-user", required_argument, NULL, OPT_BROKER_USER},
     {"broker-password-file", required_argument, NULL, OPT_BROKER_PWFILE},
     {"redis-user", required_argument, NULL, OPT_REDIS_USER},
+    {"kafka-port", required_argument, NULL, OPT_KPORT},
+    {"kafka-host", required_argument, NULL, OPT_KHOST},
+    {"kafka-advertised", required_argument, NULL, OPT_KADV},
+    {"node-id", required_argument, NULL, OPT_NODE_ID},
+    {"kafka-max-frame-bytes", required_argument, NULL, OPT_KFRAME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -430,6 +476,8 @@ static const range_t ranges[] = {
     {OPT_MAXMSG, 1, 1u << 30},    {OPT_MIN_ISR, 1, 16},
     {OPT_LAG, 10, DAY_MS},        {OPT_CONNBUF, 65536, 1u << 30},
     {OPT_CLEANER_MS, 0, DAY_MS},
+    {OPT_KPORT, 0, 65535},        {OPT_NODE_ID, 0, INT32_MAX},
+    {OPT_KFRAME, 1024, 1u << 30},
 };
 
 static const range_t *range_of(int opt)
@@ -513,6 +561,16 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
     case OPT_LAG:
         c->repl.replica_lag_ms = n;
         break;
+    case OPT_KPORT:
+        c->kafka.port = (int)n;
+        break;
+    case OPT_NODE_ID:
+        c->kafka.node_id = (int32_t)n;
+        c->node_id_given = 1;
+        break;
+    case OPT_KFRAME:
+        c->kafka.max_frame_bytes = v;
+        break;
     default:
         return -1;
     }
@@ -593,6 +651,12 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return 0;
     case OPT_COMPRESSION:
         return bk_compression_parse(arg, strlen(arg), &c->log.compression) == 0 ? 0 : -1;
+    case OPT_KHOST:
+        c->kafka.host = arg;
+        c->kafka_host_given = 1;
+        return 0;
+    case OPT_KADV:
+        return parse_kafka_advertised(c, arg);
     default:
         return -1;
     }
@@ -611,6 +675,8 @@ static void explain_refusal(int opt)
     else if (opt == OPT_FSYNC)
         fprintf(stderr, "brook: --fsync takes always, never or interval:MS (MS from 1 to %u)\n",
                 DAY_MS);
+    else if (opt == OPT_KADV)
+        fprintf(stderr, "brook: --kafka-advertised takes HOST:PORT (PORT from 1 to 65535)\n");
     else if (opt == OPT_REDIS)
         fprintf(stderr, "brook: --redis takes HOST or HOST:PORT (PORT from 1 to 65535)\n");
     else if (opt == OPT_COMPRESSION)
@@ -692,6 +758,12 @@ static int check_security(config_t *c)
                                "--users-file\n"), -1;
     if (!c->auth.users_path && !c->host_given)
         c->server.host = "127.0.0.1";
+    if (!c->auth.users_path && !c->kafka_host_given) /* protected mode covers Kafka too */
+        c->kafka.host = "127.0.0.1";
+    if (c->auth.users_path && c->kafka.port)
+        return fprintf(stderr, "brook: the Kafka listener has no SASL yet, so it cannot run "
+                               "with --users-file (it would bypass authentication); leave "
+                               "--kafka-port at 0\n"), -1;
     if (c->broker_pw_file && !c->broker_user)
         return fprintf(stderr, "brook: --broker-password-file needs --broker-user\n"), -1;
     if (c->broker_user && broker_credentials(c))
@@ -712,6 +784,7 @@ static int configure(config_t *c, int argc, char **argv)
     bk_log_config_defaults(&c->log);
     bk_election_config_defaults(&c->election);
     bk_replication_config_defaults(&c->repl);
+    bk_kafka_config_defaults(&c->kafka);
     c->broker.auto_create_topics = 1;
     c->broker.max_batch_body = 64u << 20;
     c->broker.max_poll_ms = 30000;
@@ -754,6 +827,15 @@ static int configure(config_t *c, int argc, char **argv)
     snprintf(c->state_buf, sizeof c->state_buf, "%s/+election", c->data_buf);
     c->election.state_path = c->state_buf;
     c->repl.broker_id = c->id_buf;
+    if (!c->node_id_given)
+        c->kafka.node_id = bk_kafka_node_id_of(c->id_buf);
+    c->kafka.broker_id = c->id_buf;
+    c->kafka.cluster = c->election.cluster;
+    c->kafka.auto_create_topics = c->broker.auto_create_topics;
+    c->kafka.max_poll_ms = c->broker.max_poll_ms;
+    c->kafka.max_connections = c->server.max_connections;
+    c->kafka.idle_timeout_ms = c->server.idle_timeout_ms;
+    c->kafka.register_ms = c->election.renew_ms;
     return 0;
 }
 
@@ -830,11 +912,21 @@ static void after_replicator(void *arg)
     bk_election_stop(b->election, after_election, b);
 }
 
+static void after_kafka(void *arg)
+{
+    bk_broker_t *b = arg;
+    kafka = NULL;
+    bk_replicator_stop(b->replicator, after_replicator, b);
+}
+
 static void after_server(void *arg)
 {
     bk_broker_t *b = arg;
     b->server = NULL;
-    bk_replicator_stop(b->replicator, after_replicator, b);
+    if (kafka)
+        bk_kafka_stop(kafka, after_kafka, b);
+    else
+        after_kafka(b);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -963,6 +1055,32 @@ static int start_auth(config_t *c)
     return 0;
 }
 
+/* The replicated high watermark moved: wake the reads of both front ends. */
+static void on_visible(void *arg, bk_partition_t *p)
+{
+    bk_broker_on_visible(arg, p);
+    if (kafka)
+        bk_kafka_on_visible(kafka, p);
+}
+
+/* The Kafka listener (--kafka-port), started once the log, election and replicator exist. */
+static int start_kafka(config_t *c)
+{
+    if (c->kafka.port == 0)
+        return 0;
+    bk_kafka_deps_t deps = {broker.log, &broker.election, &broker.replicator,
+                            bk_broker_on_topic_deleted, &broker};
+    int rc = bk_kafka_start(loop, &c->kafka, &deps, &kafka);
+    if (rc)
+        return fprintf(stderr, "brook: cannot listen for Kafka on %s:%d: %s\n", c->kafka.host,
+                       c->kafka.port, bk_strerror(rc)),
+               rc;
+    bk_trace_info("main", "Kafka protocol on %s:%d as node %d (advertised %s:%d)", c->kafka.host,
+                  bk_kafka_port(kafka), c->kafka.node_id, c->kafka.advertised_host,
+                  c->kafka.advertised_port ? c->kafka.advertised_port : bk_kafka_port(kafka));
+    return 0;
+}
+
 static int start(config_t *c)
 {
     broker.loop = loop;
@@ -997,8 +1115,10 @@ static int start(config_t *c)
                            &broker.replicator);
     if (rc)
         return fprintf(stderr, "brook: replication: %s\n", bk_strerror(rc)), rc;
-    bk_replicator_set_hw_hook(broker.replicator, bk_broker_on_visible, &broker);
+    bk_replicator_set_hw_hook(broker.replicator, on_visible, &broker);
     bk_replicator_set_delete_hook(broker.replicator, bk_broker_on_topic_deleted, &broker);
+    if ((rc = start_kafka(c)))
+        return rc;
     bk_trace_info("main", "broker %s listening on %s:%d (advertised %s), data in %s, %s", c->id_buf,
                   c->server.host, c->server.port, c->url_buf, c->log.data_dir,
                   c->election.standalone ? "standalone" : "electing through Redis");
@@ -1026,6 +1146,8 @@ int main(int argc, char **argv)
     if (start(&cfg)) {
         if (broker.server) /* bound before a later step failed: frees itself once closed */
             bk_server_stop(broker.server, NULL, NULL);
+        if (kafka)
+            bk_kafka_stop(kafka, NULL, NULL);
         uv_walk(loop, close_walk, NULL);
         uv_run(loop, UV_RUN_DEFAULT);
         return 1;

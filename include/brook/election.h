@@ -121,6 +121,16 @@ int bk_election_read_isr(bk_election_t *e,
                          void (*cb)(void *arg, int status, const bk_election_isr_t *isr),
                          void *arg);
 
+/* Sends one command (argv binary-safe) on the election's Redis connection for another
+ * module's own keys (the Kafka listener registers its address). Returns 0 and cb runs exactly
+ * once later (status 0 with Redis' reply, valid during the call; or a negative error with
+ * reply NULL), or BK_EINVAL (standalone), BK_EREDIS (not connected), BK_ECLOSED (stopping)
+ * and cb never runs. */
+struct redisReply;
+int bk_election_command(bk_election_t *e, int argc, const char **argv, const size_t *lens,
+                        void (*cb)(void *arg, int status, const struct redisReply *reply),
+                        void *arg);
+
 /* Releases the lease if held (compare-and-DEL), disconnects, frees; done(arg) runs from the
  * loop when every handle is closed. */
 void bk_election_stop(bk_election_t *e, void (*done)(void *arg), void *arg);

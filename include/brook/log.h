@@ -360,6 +360,16 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
 int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len, bk_append_cb cb,
                             void *arg);
 
+/* A client's batches (a Kafka producer's RecordBatch v2, len may hold several) appended with
+ * offsets assigned here: baseOffset and partitionLeaderEpoch (both outside the CRC) are
+ * overwritten IN batches, everything else is stored as sent. Then as bk_partition_append_raw
+ * (verified, all or nothing, same durability and callback). Errors: BK_ECORRUPT (bad length,
+ * magic, CRC, record count or offset deltas), UV_ENOTSUP (a sound batch with a codec this log
+ * cannot store), BK_ETOOBIG (a batch over the topic's max_message_bytes), and those of
+ * bk_partition_append_raw. In src/log/append_batch.c. */
+int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len,
+                              int32_t leader_epoch, bk_append_cb cb, void *arg);
+
 /* Drops every record at or after offset (a follower's diverged tail), from disk and index,
  * crash-safely (truncate then fsync before returning). Refused with UV_EBUSY while appends are
  * pending on p. offset >= end offset: nothing to do. offset below the start offset: BK_ERANGE.

@@ -20,6 +20,7 @@
 typedef struct {
     bk_ack_t ack; /* first: the append callback's argument */
     bk_exchange_t *ex;
+    bk_broker_t *broker;
     int64_t offset; /* assigned at append time */
     size_t bytes;
     void *effects; /* acks=0: holds later reads on the connection until the append is done */
@@ -87,7 +88,7 @@ static void after_append(void *arg, int status, int64_t base_offset)
 static void after_ack(void *arg, int status)
 {
     produce_op_t *op = arg;
-    bk_broker_t *b = op->ack.broker;
+    bk_broker_t *b = op->broker;
     if (status == 0 && !bk_topic_deleted(bk_partition_topic(op->ack.part))) {
         bk_topic_counters_t *tc = bk_metrics_topic(&b->metrics, bk_partition_topic(op->ack.part));
         if (tc) {
@@ -165,7 +166,12 @@ static void produce(bk_broker_t *b, bk_exchange_t *ex)
         return;
     }
     int64_t end = bk_partition_end_offset(p);
-    *op = (produce_op_t){{b, p, 1, acks, epoch, after_ack, op, 0}, ex, -1, body.message.len, NULL};
+    *op = (produce_op_t){{&b->election, &b->replicator, p, 1, acks, epoch, after_ack, op, 0},
+                         ex,
+                         b,
+                         -1,
+                         body.message.len,
+                         NULL};
     bk_record_t rec = {
         .key = body.has_key ? (const uint8_t *)body.key.data : NULL,
         .key_len = body.has_key ? (int32_t)body.key.len : -1,

@@ -626,3 +626,16 @@ void bk_election_stop(bk_election_t *e, void (*done)(void *arg), void *arg)
     if (!release_sent)
         finish(e);
 }
+
+/* One command for another module's key on the election's connection (the Kafka listener's
+ * address registration), so the broker keeps one Redis connection. */
+int bk_election_command(bk_election_t *e, int argc, const char **argv, const size_t *lens,
+                        void (*cb)(void *arg, int status, const struct redisReply *reply),
+                        void *arg)
+{
+    if (e->standalone)
+        return BK_EINVAL;
+    if (e->stopping || !e->client)
+        return BK_ECLOSED;
+    return bk_redis_client_command(e->client, argc, argv, lens, cb, arg);
+}

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # `make cluster`: the seed's three terminals in one. Uses the redis-server listening on
 # 127.0.0.1:6379, or starts a private one there if none listens; then brokers broker1..3 on
-# ports 5001-5003 (data in ./cluster-data/<id>), prints their URLs and curl examples, and on
+# ports 5001-5003 with the Kafka protocol on 9092-9094 (data in ./cluster-data/<id>), prints their URLs and curl examples, and on
 # Ctrl-C stops every process it started, by PID (never a Redis it did not start).
 # Usage: tests/lib/cluster.sh [path/to/brook]   (env: REDIS_PORT, BASE_PORT, DATA_ROOT,
-#        LEASE_MS, RENEW_MS pass through; extra broker flags in BROOK_ARGS)
+#        KAFKA_BASE_PORT (0: no Kafka listener), LEASE_MS, RENEW_MS pass through; extra broker flags in BROOK_ARGS)
 set -u
 
 BROOK=${1:-build/brook}
 REDIS_PORT=${REDIS_PORT:-6379}
 BASE_PORT=${BASE_PORT:-5001}
+KAFKA_BASE_PORT=${KAFKA_BASE_PORT:-9092}
 DATA_ROOT=${DATA_ROOT:-./cluster-data}
 LEASE_MS=${LEASE_MS:-10000}
 RENEW_MS=${RENEW_MS:-5000}
@@ -83,11 +84,17 @@ for i in 1 2 3; do
     id=broker$i
     port=$((BASE_PORT + i - 1))
     listening "$port" && die "port $port is already in use"
+    kafka_args=()
+    if [ "$KAFKA_BASE_PORT" != 0 ]; then
+        kport=$((KAFKA_BASE_PORT + i - 1))
+        listening "$kport" && die "Kafka port $kport is already in use"
+        kafka_args=(--kafka-port "$kport" --kafka-host 127.0.0.1)
+    fi
     mkdir -p "$DATA_ROOT/$id"
     # shellcheck disable=SC2086 # BROOK_ARGS is a list of flags
     "$BROOK" --id "$id" --port "$port" --host 127.0.0.1 --data-dir "$DATA_ROOT/$id" \
         --redis "127.0.0.1:$REDIS_PORT" --lease-ms "$LEASE_MS" --renew-ms "$RENEW_MS" \
-        $BROOK_ARGS 2>"$DATA_ROOT/$id.stderr" &
+        "${kafka_args[@]}" $BROOK_ARGS 2>"$DATA_ROOT/$id.stderr" &
     pids+=($!)
 done
 
@@ -119,6 +126,9 @@ Try:
        -d '{"message":"hello","topic":"demo"}'        # -L follows it to the leader
   curl -s 'http://127.0.0.1:$p1/topics/demo/partitions/0/records?offset=0'  # on the leader
   kill -9 <leader pid>   # a follower takes over within lease + renew
+  kcat -b 127.0.0.1:$KAFKA_BASE_PORT -L                      # Kafka clients: any broker bootstraps
+  echo hi | kcat -b 127.0.0.1:$KAFKA_BASE_PORT -P -t demo
+  kcat -b 127.0.0.1:$KAFKA_BASE_PORT -C -t demo -o beginning -e
 
 Ctrl-C stops everything started here.
 EOF

@@ -1,0 +1,115 @@
+/* The Kafka listener's private state, shared by the files of src/kafka: the listener and its
+ * connections (server.c), requests in flight with their answers kept in request order, the
+ * handlers (one file per API family), the address registry (registry.c). */
+#ifndef BROOK_KAFKA_IMPL_H
+#define BROOK_KAFKA_IMPL_H
+
+#include <uv.h>
+
+#include "brook/kafka.h"
+#include "kafka/proto.h"
+#include "kafka/wire.h"
+
+typedef struct bk_kconn bk_kconn_t;
+typedef struct bk_kreq bk_kreq_t;
+typedef struct bk_kregistry bk_kregistry_t;
+
+/* One request, from its frame to its answer's write. It owns its frame (decoded fields point
+ * into it), its arena and its answer; freed after the answer is written, or at once when its
+ * connection is gone. */
+struct bk_kreq {
+    bk_kconn_t *conn; /* NULL once the connection closed: the answer is dropped */
+    bk_kreq_t *next;  /* the connection's queue, in request order */
+    uint8_t *frame;
+    size_t frame_len;
+    bk_karena_t arena;
+    bk_krequest_t req;
+    bk_kw_t out;   /* the answer, size prefix included */
+    int done;      /* out is complete (or there is none: acks=0) */
+    int no_answer; /* acks=0 produce */
+    void *state;   /* the handler's, freed by free_state when the request goes */
+    void (*free_state)(void *state);
+    uv_write_t wreq;
+};
+
+struct bk_kconn {
+    uv_tcp_t tcp;
+    struct bk_kafka *k;
+    bk_kconn_t *prev, *next;
+    uint8_t *buf; /* bytes read, not yet framed */
+    size_t len, cap;
+    bk_kreq_t *head, *tail;
+    uint32_t queued;       /* requests not yet freed (answers pending or being written) */
+    uint64_t last_active;  /* loop time of the last read or write */
+    char peer[64];
+    unsigned closing : 1;
+    unsigned paused : 1;
+};
+
+/* A live broker as the registry knows it. */
+typedef struct {
+    int32_t node_id;
+    char broker_id[128];
+    char host[256];
+    int port;
+} bk_knode_t;
+
+#define BK_KAFKA_MAX_NODES 64
+
+struct bk_kafka {
+    uv_loop_t *loop;
+    bk_kafka_config_t cfg;
+    bk_kafka_deps_t deps;
+    char host_buf[256];
+    char broker_buf[128];
+    char cluster_buf[128];
+    uv_tcp_t listener;
+    uv_timer_t sweeper;
+    bk_kconn_t *conns;
+    uint32_t conn_count;
+    struct bk_kwaiter *waiters; /* long-polling Fetches */
+    bk_kregistry_t *registry;
+    int stopping;
+    int handles_open;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+};
+
+/* A request's answer is complete (or, no_answer, needs none): write what is ready, in order. */
+void bk_kreq_finish(bk_kreq_t *r);
+/* Closes a connection (idempotent); its requests in flight finish into the void. */
+void bk_kconn_close(bk_kconn_t *c, const char *why);
+
+/* Dispatch of one decoded request to its handler (handlers.c), which answers through
+ * bk_kreq_finish, now or later. */
+void bk_kafka_dispatch(struct bk_kafka *k, bk_kreq_t *r);
+
+/* Handlers, one file per API family. Each writes r->out after bk_kresp_begin. */
+void bk_khandle_metadata(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_produce(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_fetch(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_list_offsets(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_create_topics(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_delete_topics(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_create_partitions(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_describe_configs(struct bk_kafka *k, bk_kreq_t *r);
+
+/* Fetch waiters (fetch.c): woken by bk_kafka_on_visible; all answered at stop. */
+void bk_kfetch_wake_all(struct bk_kafka *k);
+
+/* Leadership as Kafka sees it: 1 when this broker takes writes now (*epoch set). */
+int bk_kafka_is_leader(struct bk_kafka *k, int64_t *epoch);
+/* End of what consumers may read from p here (the replicated high watermark). */
+int64_t bk_kafka_visible_end(struct bk_kafka *k, bk_partition_t *p);
+/* A topic by its Kafka name (NULL for a null or unknown name). */
+bk_topic_t *bk_kafka_topic(struct bk_kafka *k, bk_kslice_t name);
+
+/* The registry of live brokers' Kafka addresses (registry.c). */
+int bk_kregistry_start(struct bk_kafka *k);
+void bk_kregistry_stop(struct bk_kafka *k);
+/* Live brokers, this one always included; fills up to max, returns the count. */
+size_t bk_kregistry_nodes(struct bk_kafka *k, bk_knode_t *out, size_t max);
+/* Node id of a broker id (-1 when unknown). */
+int32_t bk_kregistry_node_of(struct bk_kafka *k, const char *broker_id);
+
+#endif

@@ -1,0 +1,189 @@
+/* Produce (0), versions 0-7. Each partition's records (RecordBatch v2, as the client built
+ * them, compressed or not) are checked and stored unchanged but for baseOffset and
+ * partitionLeaderEpoch; acks 0/1/-1 mean what they mean over HTTP (brook/ack.h: durable here,
+ * replicated to the in-sync set, lease still held under the write's epoch). Followers answer
+ * NOT_LEADER_OR_FOLLOWER so clients refresh metadata and move. acks=0 gets no answer, but a
+ * request behind it on the connection is answered only after its appends ended.
+ * Response: responses [name, partitions [index, error_code, base_offset, log_append_time_ms
+ * (v2+), log_start_offset (v5+)]], throttle_time_ms (v1+). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook/ack.h"
+#include "brook/common.h"
+#include "kafka/kafka_impl.h"
+
+struct produce_op;
+
+typedef struct {
+    bk_ack_t ack; /* first: the append callback's argument */
+    struct produce_op *op;
+    int16_t error;
+    int64_t base_offset;
+    int64_t log_start;
+} part_res_t;
+
+typedef struct produce_op {
+    bk_kreq_t *r;
+    uint32_t pending;
+    part_res_t *res; /* per partition, in request order */
+} produce_op_t;
+
+static int16_t append_error(int rc)
+{
+    switch (rc) {
+    case BK_ECORRUPT:
+    case BK_EINVAL:
+        return BK_KERR_CORRUPT_MESSAGE;
+    case UV_ENOTSUP:
+        return BK_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    case BK_ETOOBIG:
+        return BK_KERR_MESSAGE_TOO_LARGE;
+    case BK_ENOTLEADER:
+    case BK_EFENCED:
+        return BK_KERR_NOT_LEADER_OR_FOLLOWER;
+    case BK_ENOTOPIC:
+    case UV_ECANCELED:
+        return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    case UV_EAGAIN:
+        return BK_KERR_NOT_ENOUGH_REPLICAS;
+    case UV_EBUSY:
+        return BK_KERR_REQUEST_TIMED_OUT; /* retriable: the partition is busy a moment */
+    default:
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+}
+
+static void answer(produce_op_t *op)
+{
+    bk_kreq_t *r = op->r;
+    const bk_kreq_produce_t *pr = &r->req.u.produce;
+    int16_t ver = r->req.h.version;
+    bk_kw_t *w = &r->out;
+    if (r->no_answer) {
+        bk_kreq_finish(r);
+        return;
+    }
+    bk_kresp_begin(w, &r->req.h, 0);
+    bk_kw_array(w, 0, pr->ntopics);
+    size_t k = 0;
+    for (int32_t i = 0; i < pr->ntopics; i++) {
+        const bk_kprod_topic_t *t = &pr->topics[i];
+        bk_kw_str(w, 0, (const char *)t->name.ptr, t->name.len);
+        bk_kw_array(w, 0, t->nparts);
+        for (int32_t j = 0; j < t->nparts; j++, k++) {
+            const part_res_t *pr_ = &op->res[k];
+            bk_kw_i32(w, t->parts[j].index);
+            bk_kw_i16(w, pr_->error);
+            bk_kw_i64(w, pr_->error ? -1 : pr_->base_offset);
+            if (ver >= 2)
+                bk_kw_i64(w, -1); /* log_append_time_ms: CreateTime topics */
+            if (ver >= 5)
+                bk_kw_i64(w, pr_->log_start);
+        }
+    }
+    if (ver >= 1)
+        bk_kw_i32(w, 0); /* throttle_time_ms */
+    bk_kreq_finish(r);
+}
+
+static void release(produce_op_t *op)
+{
+    if (--op->pending == 0)
+        answer(op);
+}
+
+static void after_ack(void *arg, int status)
+{
+    part_res_t *res = arg;
+    if (status < 0)
+        res->error = res->ack.acks == BK_ACKS_ALL && status != BK_ENOTLEADER
+                         ? BK_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                         : append_error(status);
+    release(res->op);
+}
+
+static void after_append(void *arg, int status, int64_t base_offset)
+{
+    part_res_t *res = arg;
+    res->base_offset = base_offset;
+    bk_ack_after_append(&res->ack, status, base_offset);
+}
+
+/* Checks one partition's records and appends them. Returns 0 when the append is under way
+ * (res->op->pending counts it), else the Kafka error for the partition. */
+static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, const bk_kprod_topic_t *t,
+                           const bk_kprod_part_t *pp, int64_t epoch, part_res_t *res)
+{
+    bk_acks_t acks = (bk_acks_t)r->req.u.produce.acks;
+    bk_topic_t *topic = bk_kafka_topic(k, t->name);
+    if (!topic || pp->index < 0 || (uint32_t)pp->index >= bk_topic_partition_count(topic))
+        return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    bk_partition_t *p = bk_topic_partition(topic, (uint32_t)pp->index);
+    res->log_start = bk_partition_start_offset(p);
+    if (pp->records.len < 17) /* not even a magic byte */
+        return BK_KERR_CORRUPT_MESSAGE;
+    uint8_t magic = pp->records.ptr[16]; /* same place in MessageSet v0/v1 and RecordBatch v2 */
+    if (magic == 0 || magic == 1)
+        return BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    if (magic != 2)
+        return BK_KERR_CORRUPT_MESSAGE;
+    int rc = bk_ack_check_insync(*k->deps.replicator, p, acks);
+    if (rc)
+        return rc == BK_ECLOSED ? BK_KERR_NOT_LEADER_OR_FOLLOWER : append_error(rc);
+    res->ack = (bk_ack_t){k->deps.election, k->deps.replicator, p, 0, acks, epoch, after_ack,
+                          res, 0};
+    uint8_t *batches = r->frame + (pp->records.ptr - r->frame); /* the frame is ours */
+    int64_t before = bk_partition_end_offset(p);
+    rc = bk_partition_append_batch(p, batches, (size_t)pp->records.len, (int32_t)epoch,
+                                   after_append, res);
+    if (rc)
+        return append_error(rc);
+    res->ack.count = (uint32_t)(bk_partition_end_offset(p) - before);
+    res->op->pending++;
+    return BK_KERR_NONE;
+}
+
+static void free_op(void *state)
+{
+    produce_op_t *op = state;
+    free(op->res);
+    free(op);
+}
+
+void bk_khandle_produce(bk_kafka_t *k, bk_kreq_t *r)
+{
+    const bk_kreq_produce_t *pr = &r->req.u.produce;
+    size_t n = 0;
+    for (int32_t i = 0; i < pr->ntopics; i++)
+        n += (size_t)pr->topics[i].nparts;
+    produce_op_t *op = calloc(1, sizeof *op);
+    part_res_t *res = calloc(n ? n : 1, sizeof *res);
+    if (!op || !res) {
+        free(op);
+        free(res);
+        r->out.bad = 1;
+        bk_kreq_finish(r);
+        return;
+    }
+    *op = (produce_op_t){r, 1, res};
+    r->state = op;
+    r->free_state = free_op;
+    r->no_answer = pr->acks == 0;
+    int64_t epoch = 0;
+    int16_t all_error = BK_KERR_NONE;
+    if (pr->acks != 0 && pr->acks != 1 && pr->acks != -1)
+        all_error = BK_KERR_INVALID_REQUIRED_ACKS;
+    else if (!bk_kafka_is_leader(k, &epoch))
+        all_error = BK_KERR_NOT_LEADER_OR_FOLLOWER;
+    size_t idx = 0;
+    for (int32_t i = 0; i < pr->ntopics; i++)
+        for (int32_t j = 0; j < pr->topics[i].nparts; j++, idx++) {
+            res[idx].op = op;
+            res[idx].log_start = -1;
+            res[idx].error = all_error ? all_error
+                                       : produce_one(k, r, &pr->topics[i], &pr->topics[i].parts[j],
+                                                     epoch, &res[idx]);
+        }
+    release(op);
+}

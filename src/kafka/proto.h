@@ -1,0 +1,253 @@
+/* Kafka requests as Brook decodes them: the request header and, per API, the fields of every
+ * version Brook accepts, decoded by hand from the public protocol guide into plain structs
+ * (codec_*.c, one file per API family). Strings and byte arrays point into the frame; arrays
+ * live in the request's arena. Decoding is pure: no I/O, nothing kept between calls. */
+#ifndef BROOK_KAFKA_PROTO_H
+#define BROOK_KAFKA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafka/wire.h"
+
+/* API keys (the protocol guide's numbering). */
+enum {
+    BK_KAPI_PRODUCE = 0,
+    BK_KAPI_FETCH = 1,
+    BK_KAPI_LIST_OFFSETS = 2,
+    BK_KAPI_METADATA = 3,
+    BK_KAPI_OFFSET_COMMIT = 8,
+    BK_KAPI_OFFSET_FETCH = 9,
+    BK_KAPI_FIND_COORDINATOR = 10,
+    BK_KAPI_JOIN_GROUP = 11,
+    BK_KAPI_HEARTBEAT = 12,
+    BK_KAPI_LEAVE_GROUP = 13,
+    BK_KAPI_SYNC_GROUP = 14,
+    BK_KAPI_DESCRIBE_GROUPS = 15,
+    BK_KAPI_LIST_GROUPS = 16,
+    BK_KAPI_API_VERSIONS = 18,
+    BK_KAPI_CREATE_TOPICS = 19,
+    BK_KAPI_DELETE_TOPICS = 20,
+    BK_KAPI_INIT_PRODUCER_ID = 22,
+    BK_KAPI_DESCRIBE_CONFIGS = 32,
+    BK_KAPI_CREATE_PARTITIONS = 37,
+    BK_KAPI_KEY_LIMIT = 38, /* keys below this have a slot in the API table */
+};
+
+/* Error codes Brook answers with. */
+enum {
+    BK_KERR_UNKNOWN = -1,
+    BK_KERR_NONE = 0,
+    BK_KERR_OFFSET_OUT_OF_RANGE = 1,
+    BK_KERR_CORRUPT_MESSAGE = 2,
+    BK_KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    BK_KERR_LEADER_NOT_AVAILABLE = 5,
+    BK_KERR_NOT_LEADER_OR_FOLLOWER = 6,
+    BK_KERR_REQUEST_TIMED_OUT = 7,
+    BK_KERR_MESSAGE_TOO_LARGE = 10,
+    BK_KERR_INVALID_TOPIC = 17,
+    BK_KERR_NOT_ENOUGH_REPLICAS = 19,
+    BK_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
+    BK_KERR_INVALID_REQUIRED_ACKS = 21,
+    BK_KERR_UNSUPPORTED_VERSION = 35,
+    BK_KERR_TOPIC_ALREADY_EXISTS = 36,
+    BK_KERR_INVALID_PARTITIONS = 37,
+    BK_KERR_INVALID_REPLICATION_FACTOR = 38,
+    BK_KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+    BK_KERR_INVALID_CONFIG = 40,
+    BK_KERR_NOT_CONTROLLER = 41,
+    BK_KERR_INVALID_REQUEST = 42,
+    BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+    BK_KERR_KAFKA_STORAGE_ERROR = 56,
+    BK_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+};
+
+/* A bump allocator for one request's decoded arrays, freed whole. */
+typedef struct bk_karena_block bk_karena_block_t;
+typedef struct {
+    bk_karena_block_t *head;
+} bk_karena_t;
+void *bk_karena_alloc(bk_karena_t *a, size_t size); /* zeroed; NULL when out of memory */
+void bk_karena_free(bk_karena_t *a);
+
+typedef struct {
+    int16_t key, version;
+    int32_t corr;
+    bk_kslice_t client_id;
+    int flexible; /* request header v2 (and flexible body) */
+} bk_khdr_t;
+
+typedef struct {
+    bk_kslice_t sw_name, sw_version; /* v3+ */
+} bk_kreq_api_versions_t;
+
+typedef struct {
+    int32_t ntopics; /* -1: every topic (v0: an empty array means every topic too) */
+    bk_kslice_t *topics;
+    int allow_auto_create; /* v4+; 1 before */
+} bk_kreq_metadata_t;
+
+typedef struct {
+    int32_t index;
+    bk_kslice_t records;
+} bk_kprod_part_t;
+typedef struct {
+    bk_kslice_t name;
+    int32_t nparts;
+    bk_kprod_part_t *parts;
+} bk_kprod_topic_t;
+typedef struct {
+    bk_kslice_t txn_id; /* v3+ */
+    int16_t acks;
+    int32_t timeout_ms;
+    int32_t ntopics;
+    bk_kprod_topic_t *topics;
+} bk_kreq_produce_t;
+
+typedef struct {
+    int32_t partition;
+    int32_t leader_epoch; /* v9+, else -1 */
+    int64_t offset;
+    int64_t log_start; /* v5+, else -1 */
+    int32_t max_bytes;
+} bk_kfetch_part_t;
+typedef struct {
+    bk_kslice_t name;
+    int32_t nparts;
+    bk_kfetch_part_t *parts;
+} bk_kfetch_topic_t;
+typedef struct {
+    int32_t replica_id, max_wait_ms, min_bytes, max_bytes;
+    int8_t isolation;
+    int32_t session_id, session_epoch; /* v7+ */
+    int32_t ntopics;
+    bk_kfetch_topic_t *topics;
+    bk_kslice_t rack; /* v11+ */
+} bk_kreq_fetch_t;
+
+typedef struct {
+    int32_t partition;
+    int64_t timestamp;   /* -1 latest, -2 earliest, else a time in ms */
+    int32_t max_offsets; /* v0 only */
+} bk_klo_part_t;
+typedef struct {
+    bk_kslice_t name;
+    int32_t nparts;
+    bk_klo_part_t *parts;
+} bk_klo_topic_t;
+typedef struct {
+    int32_t replica_id;
+    int8_t isolation; /* v2+ */
+    int32_t ntopics;
+    bk_klo_topic_t *topics;
+} bk_kreq_list_offsets_t;
+
+typedef struct {
+    bk_kslice_t name, value;
+} bk_kconfig_t;
+typedef struct {
+    bk_kslice_t name;
+    int32_t num_partitions; /* -1: the broker's default */
+    int16_t replication_factor;
+    int32_t nassign; /* manual assignments (refused) */
+    int32_t nconfigs;
+    bk_kconfig_t *configs;
+} bk_kcreate_topic_t;
+typedef struct {
+    int32_t ntopics;
+    bk_kcreate_topic_t *topics;
+    int32_t timeout_ms;
+    int validate_only; /* v1+ */
+} bk_kreq_create_topics_t;
+
+typedef struct {
+    int32_t ntopics;
+    bk_kslice_t *names;
+    int32_t timeout_ms;
+} bk_kreq_delete_topics_t;
+
+typedef struct {
+    bk_kslice_t name;
+    int32_t count;
+    int32_t nassign; /* -1 null */
+} bk_kcreate_parts_topic_t;
+typedef struct {
+    int32_t ntopics;
+    bk_kcreate_parts_topic_t *topics;
+    int32_t timeout_ms;
+    int validate_only;
+} bk_kreq_create_partitions_t;
+
+typedef struct {
+    int8_t type; /* 2 topic, 4 broker */
+    bk_kslice_t name;
+    int32_t nkeys; /* -1: every key */
+    bk_kslice_t *keys;
+} bk_kdc_resource_t;
+typedef struct {
+    int32_t nres;
+    bk_kdc_resource_t *res;
+    int include_synonyms; /* v1+ */
+} bk_kreq_describe_configs_t;
+
+typedef struct {
+    bk_khdr_t h;
+    union {
+        bk_kreq_api_versions_t api_versions;
+        bk_kreq_metadata_t metadata;
+        bk_kreq_produce_t produce;
+        bk_kreq_fetch_t fetch;
+        bk_kreq_list_offsets_t list_offsets;
+        bk_kreq_create_topics_t create_topics;
+        bk_kreq_delete_topics_t delete_topics;
+        bk_kreq_create_partitions_t create_partitions;
+        bk_kreq_describe_configs_t describe_configs;
+    } u;
+} bk_krequest_t;
+
+/* One API's entry: its versions, the first version using flexible encoding (request header
+ * v2, compact strings, tagged fields; INT16_MAX for none), and its body decoder. An entry
+ * without a decoder is not implemented: it is not advertised and its requests are refused. */
+typedef int (*bk_kdecode_fn)(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+typedef struct {
+    int16_t key;
+    const char *name;
+    int16_t min, max;
+    int16_t flex_from;
+    bk_kdecode_fn decode;
+} bk_kapi_t;
+
+/* The table entry of key (NULL outside the table). */
+const bk_kapi_t *bk_kapi_find(int16_t key);
+/* Implemented entries in key order: fills up to max, returns the count. */
+size_t bk_kapi_supported(const bk_kapi_t **out, size_t max);
+
+/* Decodes one frame (its size prefix already removed): the header, then the body when the API
+ * and version are implemented. Returns 0; UV_ENOTSUP (header decoded into out->h: the API
+ * or its version is not implemented); BK_EINVAL (malformed: short, impossible lengths, or
+ * bytes left over after the body). Nothing is allocated outside a. */
+int bk_kafka_decode(const uint8_t *frame, size_t len, bk_karena_t *a, bk_krequest_t *out);
+
+/* The per-API body decoders (codec_*.c). */
+int bk_kdecode_api_versions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_metadata(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_produce(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_fetch(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_list_offsets(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_create_topics(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_delete_topics(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_create_partitions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
+                                 bk_krequest_t *out);
+int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
+                                bk_krequest_t *out);
+
+/* Response framing: starts a response to h in w (size placeholder, correlation id, and the
+ * header's tagged fields when flex_header), and patches the size when done. */
+void bk_kresp_begin(bk_kw_t *w, const bk_khdr_t *h, int flex_header);
+void bk_kresp_end(bk_kw_t *w);
+
+/* The ApiVersions response body (pure: the table decides). error 35 answers with the v0 body
+ * whatever version was asked, as the protocol prescribes. */
+void bk_kencode_api_versions(bk_kw_t *w, int16_t version, int16_t error);
+
+#endif

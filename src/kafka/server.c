@@ -1,0 +1,417 @@
+/* The Kafka listener: accepting connections, cutting the byte stream into size-prefixed
+ * frames, and writing answers strictly in request order (a request answered early waits for
+ * the ones before it). A frame that cannot be decoded, or one larger than the limit, closes
+ * its connection with one trace line; nothing else is affected. Connections and requests are
+ * freed only once libuv is done with them: a request answered after its connection closed is
+ * dropped quietly. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook/common.h"
+#include "kafka/kafka_impl.h"
+
+#define SWEEP_MS 1000
+#define MAX_QUEUED 128 /* requests in flight per connection before reading pauses */
+
+void bk_kafka_config_defaults(bk_kafka_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "0.0.0.0";
+    cfg->advertised_host = "127.0.0.1";
+    cfg->max_frame_bytes = 100u << 20;
+    cfg->max_connections = 16384;
+    cfg->idle_timeout_ms = 600000; /* Kafka's connections.max.idle.ms */
+    cfg->max_poll_ms = 30000;
+    cfg->auto_create_topics = 1;
+    cfg->cluster = "brook";
+    cfg->register_ms = 5000;
+}
+
+int32_t bk_kafka_node_id_of(const char *broker_id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = broker_id; p && *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return (int32_t)(h & 0x7fffffff);
+}
+
+static void maybe_done(bk_kafka_t *k)
+{
+    if (!k->stopping || k->conn_count || k->handles_open)
+        return;
+    void (*done)(void *) = k->stop_done;
+    void *arg = k->stop_arg;
+    free(k);
+    if (done)
+        done(arg);
+}
+
+static void req_free(bk_kreq_t *r)
+{
+    if (r->free_state)
+        r->free_state(r->state);
+    bk_karena_free(&r->arena);
+    bk_kw_free(&r->out);
+    free(r->frame);
+    free(r);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    bk_kconn_t *c = h->data;
+    bk_kafka_t *k = c->k;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        k->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    k->conn_count--;
+    free(c->buf);
+    free(c);
+    maybe_done(k);
+}
+
+void bk_kconn_close(bk_kconn_t *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (why)
+        bk_trace_info("kafka", "closing connection from %s: %s", c->peer, why);
+    /* Requests not yet written are detached: they free themselves when answered. */
+    for (bk_kreq_t *r = c->head, *next; r; r = next) {
+        next = r->next;
+        r->conn = NULL;
+        r->next = NULL;
+        c->queued--;
+        if (r->done)
+            req_free(r);
+    }
+    c->head = c->tail = NULL;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void resume(bk_kconn_t *c)
+{
+    if (!c->paused || c->closing || c->queued >= MAX_QUEUED / 2)
+        return;
+    c->paused = 0;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        bk_kconn_close(c, "cannot resume reading");
+}
+
+static void after_write(uv_write_t *w, int status)
+{
+    bk_kreq_t *r = w->data;
+    bk_kconn_t *c = r->conn;
+    req_free(r);
+    if (!c)
+        return;
+    c->queued--;
+    c->last_active = uv_now(c->k->loop);
+    if (status < 0 && !c->closing)
+        bk_kconn_close(c, uv_strerror(status));
+    else
+        resume(c);
+}
+
+/* Writes every answer ready at the head of the queue (libuv keeps writes in order). */
+static void flush(bk_kconn_t *c)
+{
+    while (!c->closing && c->head && c->head->done) {
+        bk_kreq_t *r = c->head;
+        c->head = r->next;
+        if (!c->head)
+            c->tail = NULL;
+        if (r->no_answer || r->out.len == 0) {
+            req_free(r);
+            c->queued--;
+            continue;
+        }
+        uv_buf_t b = uv_buf_init((char *)r->out.data, (unsigned)r->out.len);
+        r->wreq.data = r;
+        int rc = uv_write(&r->wreq, (uv_stream_t *)&c->tcp, &b, 1, after_write);
+        if (rc < 0) {
+            req_free(r);
+            c->queued--;
+            bk_kconn_close(c, uv_strerror(rc));
+            return;
+        }
+    }
+    resume(c);
+}
+
+void bk_kreq_finish(bk_kreq_t *r)
+{
+    if (!r->conn) {
+        req_free(r);
+        return;
+    }
+    if (r->out.bad) { /* out of memory building the answer: the client would wait forever */
+        bk_kconn_t *c = r->conn;
+        r->done = 1;
+        bk_kconn_close(c, "out of memory building an answer");
+        return;
+    }
+    if (!r->no_answer)
+        bk_kresp_end(&r->out);
+    r->done = 1;
+    flush(r->conn);
+}
+
+/* Takes one whole frame (copied) off the connection and hands it on. Returns 0, or -1 when
+ * the connection was closed. */
+static int take_frame(bk_kconn_t *c, const uint8_t *frame, size_t len)
+{
+    bk_kreq_t *r = calloc(1, sizeof *r);
+    if (r)
+        r->frame = malloc(len ? len : 1);
+    if (!r || !r->frame) {
+        free(r);
+        bk_kconn_close(c, "out of memory");
+        return -1;
+    }
+    memcpy(r->frame, frame, len);
+    r->frame_len = len;
+    r->conn = c;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->queued++;
+    bk_kafka_dispatch(c->k, r);
+    return c->closing ? -1 : 0;
+}
+
+static void parse_frames(bk_kconn_t *c)
+{
+    size_t pos = 0;
+    while (!c->closing && c->len - pos >= 4) {
+        const uint8_t *p = c->buf + pos;
+        int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                                 (uint32_t)p[2] << 8 | p[3]);
+        if (size < 0 || (uint64_t)size > c->k->cfg.max_frame_bytes) {
+            char why[128];
+            snprintf(why, sizeof why, "frame size %d outside 0..%llu (--kafka-max-frame-bytes)",
+                     size, (unsigned long long)c->k->cfg.max_frame_bytes);
+            bk_kconn_close(c, why);
+            return;
+        }
+        if (c->len - pos - 4 < (size_t)size)
+            break;
+        if (take_frame(c, p + 4, (size_t)size) < 0)
+            return;
+        pos += 4 + (size_t)size;
+    }
+    memmove(c->buf, c->buf + pos, c->len - pos);
+    c->len -= pos;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    bk_kconn_t *c = h->data;
+    size_t want = 64 * 1024;
+    if (c->cap - c->len < want) {
+        size_t cap = c->cap ? c->cap : want;
+        while (cap - c->len < want)
+            cap *= 2;
+        uint8_t *nb = realloc(c->buf, cap);
+        if (!nb) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->buf = nb;
+        c->cap = cap;
+    }
+    *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void shrink(bk_kconn_t *c)
+{
+    if (c->cap > (1u << 20) && c->len < (64u << 10)) { /* after one outsized frame */
+        uint8_t *nb = malloc(128 * 1024);
+        if (!nb)
+            return;
+        memcpy(nb, c->buf, c->len);
+        free(c->buf);
+        c->buf = nb;
+        c->cap = 128 * 1024;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    bk_kconn_t *c = s->data;
+    if (nread == UV_ENOBUFS) {
+        bk_kconn_close(c, "out of memory");
+        return;
+    }
+    if (nread < 0) {
+        bk_kconn_close(c, c->len ? "closed by the client in the middle of a frame" : NULL);
+        return;
+    }
+    c->len += (size_t)nread;
+    c->last_active = uv_now(c->k->loop);
+    parse_frames(c);
+    if (c->closing)
+        return;
+    shrink(c);
+    if (c->queued >= MAX_QUEUED && !c->paused) {
+        c->paused = 1;
+        (void)uv_read_stop(s);
+    }
+}
+
+static void set_peer(bk_kconn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(c->peer, sizeof c->peer, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    char ip[48] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    bk_kafka_t *k = l->data;
+    if (status < 0 || k->stopping)
+        return;
+    bk_kconn_t *c = calloc(1, sizeof *c);
+    if (!c || uv_tcp_init(k->loop, &c->tcp) != 0) {
+        free(c);
+        return;
+    }
+    c->k = k;
+    c->tcp.data = c;
+    c->next = k->conns;
+    if (k->conns)
+        k->conns->prev = c;
+    k->conns = c;
+    k->conn_count++;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+        bk_kconn_close(c, NULL);
+        return;
+    }
+    set_peer(c);
+    if (k->conn_count > k->cfg.max_connections) {
+        bk_kconn_close(c, "too many connections (--max-connections)");
+        return;
+    }
+    (void)uv_tcp_nodelay(&c->tcp, 1);
+    c->last_active = uv_now(k->loop);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        bk_kconn_close(c, "cannot start reading");
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    bk_kafka_t *k = t->data;
+    uint64_t now = uv_now(k->loop);
+    for (bk_kconn_t *c = k->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->closing && c->queued == 0 && now - c->last_active > k->cfg.idle_timeout_ms)
+            bk_kconn_close(c, "idle (--idle-timeout-ms)");
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    bk_kafka_t *k = h->data;
+    k->handles_open--;
+    maybe_done(k);
+}
+
+static int bind_listen(bk_kafka_t *k)
+{
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(k->cfg.host, k->cfg.port, (struct sockaddr_in *)&addr);
+    if (rc)
+        rc = uv_ip6_addr(k->cfg.host, k->cfg.port, (struct sockaddr_in6 *)&addr);
+    if (rc == 0)
+        rc = uv_tcp_bind(&k->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&k->listener, 1024, on_connection);
+    return rc;
+}
+
+static void copy_strings(bk_kafka_t *k)
+{
+    snprintf(k->host_buf, sizeof k->host_buf, "%s", k->cfg.advertised_host);
+    snprintf(k->broker_buf, sizeof k->broker_buf, "%s", k->cfg.broker_id ? k->cfg.broker_id : "");
+    snprintf(k->cluster_buf, sizeof k->cluster_buf, "%s", k->cfg.cluster);
+    k->cfg.advertised_host = k->host_buf;
+    k->cfg.broker_id = k->broker_buf;
+    k->cfg.cluster = k->cluster_buf;
+    k->cfg.host = NULL; /* used only while binding */
+}
+
+int bk_kafka_start(uv_loop_t *loop, const bk_kafka_config_t *cfg, const bk_kafka_deps_t *deps,
+                   bk_kafka_t **out)
+{
+    bk_kafka_t *k = calloc(1, sizeof *k);
+    if (!k)
+        return UV_ENOMEM;
+    k->loop = loop;
+    k->cfg = *cfg;
+    k->deps = *deps;
+    uv_tcp_init(loop, &k->listener);
+    uv_timer_init(loop, &k->sweeper);
+    k->listener.data = k->sweeper.data = k;
+    k->handles_open = 2;
+    int rc = bind_listen(k);
+    copy_strings(k);
+    if (rc == 0 && k->cfg.advertised_port == 0)
+        k->cfg.advertised_port = bk_kafka_port(k);
+    if (rc == 0)
+        rc = bk_kregistry_start(k);
+    if (rc) {
+        bk_kafka_stop(k, NULL, NULL);
+        return rc;
+    }
+    uv_timer_start(&k->sweeper, on_sweep, SWEEP_MS, SWEEP_MS);
+    *out = k;
+    return 0;
+}
+
+int bk_kafka_port(const bk_kafka_t *k)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof addr;
+    if (uv_tcp_getsockname(&k->listener, (struct sockaddr *)&addr, &len))
+        return -1;
+    if (addr.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+}
+
+void bk_kafka_stop(bk_kafka_t *k, void (*done)(void *arg), void *arg)
+{
+    k->stopping = 1;
+    k->stop_done = done;
+    k->stop_arg = arg;
+    bk_kfetch_wake_all(k);
+    bk_kregistry_stop(k);
+    for (bk_kconn_t *c = k->conns, *next; c; c = next) {
+        next = c->next;
+        bk_kconn_close(c, NULL);
+    }
+    uv_close((uv_handle_t *)&k->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&k->sweeper, on_handle_closed);
+}
