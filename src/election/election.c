@@ -231,8 +231,8 @@ static void explain(const bk_election_t *e, const char *reason, const char *who)
                                   "broker's id (see replication)");
     else if (strcmp(reason, "not-listed") == 0)
         bk_trace_warn("election",
-                      "not taking the vacant lease: the ISR in Redis (published by %s) does not "
-                      "list this broker (it lags); a broker in the ISR must lead, or one started "
+                      "not taking the vacant lease: the ISR in Redis does not list this broker "
+                      "(it lags; published by %s); a broker in the ISR must lead, or one started "
                       "with --unclean-leader-election",
                       who[0] ? who : "?");
     else if (strcmp(reason, "lost") == 0)

@@ -549,6 +549,13 @@ static void test_script_after_loss_needs_every_member(void)
     bu.unclean = "1";
     CHECK_EQ_STR(verdict_of(&bu, "60000", buf, sizeof buf, &epoch), "won");
     CHECK_EQ_INT(epoch, 10);
+    /* Or the operator writes the set (README): the ordinary rule applies again. */
+    redis_do("DEL %s %s", "t9:leader", "t9:epoch");
+    redis_do("SET %s %s", "t9:isr",
+             "{\"epoch\":10,\"version\":0,\"leader\":\"B\",\"isr\":[\"B\"]}");
+    CHECK_EQ_STR(verdict_of(&alost, "60000", buf, sizeof buf, NULL), "not-listed B");
+    CHECK_EQ_STR(verdict_of(&b, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 11);
 
     /* A new cluster: nobody remembers anything. */
     reset_t9();
