@@ -46,8 +46,18 @@ static void redirect(bk_exchange_t *ex, const bk_election_view_t *v)
 static void after_proxy(void *arg, int status, const bk_http_response_t *resp)
 {
     bk_exchange_t *ex = arg;
-    if (status < 0) {
-        bk_exchange_errorf(ex, 502, "forwarding to the leader failed: %s", bk_strerror(status));
+    if (status == UV_ECONNREFUSED || status == UV_EHOSTUNREACH || status == UV_ENETUNREACH ||
+        status == UV_EADDRNOTAVAIL) { /* no connection: the leader never saw the request */
+        bk_exchange_errorf(ex, 503,
+                           "forwarding to the leader failed (%s); nothing was written, retry",
+                           bk_strerror(status));
+        return;
+    }
+    if (status < 0) { /* sent, or maybe sent: the leader may have applied it (like a 500) */
+        bk_exchange_errorf(ex, 500,
+                           "write outcome unknown: forwarding to the leader failed after the "
+                           "request may have reached it (%s)",
+                           bk_strerror(status));
         return;
     }
     char extra[320] = "";
