@@ -429,6 +429,41 @@ static int still_leading(bk_consumers_t *c)
            bk_election_can_ack(c->b->election, &epoch) && epoch == c->loaded_epoch;
 }
 
+static int busy(void *ctx, const char *group)
+{
+    bk_cons_group_t *cg = bk_cons_group_find(ctx, group, strlen(group));
+    return cg && cg->g.member_count > 0;
+}
+
+static void after_expiry(void *arg, int status)
+{
+    (void)arg;
+    if (status)
+        bk_trace_warn("groups", "expiring offsets failed (%s); retried", bk_strerror(status));
+}
+
+/* --offsets-retention-ms: tombstones for what expired, written group by group. */
+static void expire(bk_consumers_t *c, int64_t now)
+{
+    int64_t every = c->retention_ms / 2 < 60000 ? c->retention_ms / 2 : 60000;
+    if (now < c->next_expiry_ms)
+        return;
+    c->next_expiry_ms = now + (every < 500 ? 500 : every);
+    bk_grp_kvs_t all = {0};
+    if (bk_grp_store_expire(&c->store, now, c->retention_ms, busy, c, &all) == 0) {
+        for (size_t i = 0; i < all.count; i++) {
+            bk_grp_record_t rec;
+            bk_grp_kvs_t one = {&all.items[i], 1, 1};
+            if (bk_grp_record_decode(all.items[i].key, all.items[i].key_len, NULL, 0, &rec))
+                continue;
+            if (bk_gstore_write(c, rec.group, &one, after_expiry, NULL) == 0)
+                c->expired++;
+            bk_grp_record_free(&rec);
+        }
+    }
+    bk_grp_kvs_free(&all);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     bk_consumers_t *c = t->data;
@@ -449,6 +484,7 @@ static void on_tick(uv_timer_t *t)
         cg = next;
     }
     bk_grp_out_free(&out);
+    expire(c, now);
 }
 
 /* ---- entry points ---- */

@@ -82,7 +82,8 @@ struct bk_consumers {
     uint32_t partitions; /* of __consumer_offsets when created here */
     int stopped;
     /* counters for /metrics */
-    uint64_t commits, rebalances, records_out;
+    int64_t next_expiry_ms; /* when offsets expiry runs next */
+    uint64_t commits, rebalances, records_out, expired;
 };
 
 /* ---- groups_store.c: the __consumer_offsets I/O shell ---- */

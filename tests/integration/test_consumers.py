@@ -233,6 +233,67 @@ def test_consume_commit_and_seek():
         assert st == 200 and recs[-1]["value"] == {"x": 1}, recs
 
 
+def test_clean_stop_with_instances_and_a_waiting_poll():
+    """SIGTERM with instances, a pattern subscription and a records request waiting: the
+    waiting request is answered, the broker exits 0 with no sanitizer report; restarted, it
+    still knows the group's committed offsets."""
+    import threading
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        create_topic(b, "pat-a", 2)
+        produce(b, "pat-a", ["x"], partition=0)
+        i = new_instance(b, "g", name="i", **{"auto.offset.reset": "earliest"})
+        st, _, _ = post(b, inst("g", i, "/subscription"), {"topic_pattern": "pat-.*"})
+        assert st == 204
+        st, sub, _ = b.get(inst("g", i, "/subscription"))
+        assert sub == {"topics": ["pat-a"], "topic_pattern": "pat-.*"}, sub
+        got = wait_until(lambda: records(b, "g", i, timeout=200)[1], timeout=10,
+                         what="the record of the pattern's topic")
+        assert [value(r) for r in got] == ["x"]
+        assert post(b, inst("g", i, "/offsets"))[0] == 200
+        out = {}
+        t = threading.Thread(target=lambda: out.setdefault("r", records(b, "g", i,
+                                                                        timeout=20000)))
+        t.start()
+        time.sleep(0.5)
+        assert b.terminate() == 0
+        t.join(10)
+        assert out.get("r") and out["r"][0] == 200 and out["r"][1] == [], out
+        assert brook.sanitizer_reports([b]) == []
+        b.start()
+        st, body, _ = b.get("/consumers/g/offsets")
+        assert st == 200 and body["offsets"][0]["committed"] == 1, body
+        st, view, _ = b.get("/consumers/g")
+        assert st == 200 and [m["member_id"] for m in view["members"]] == ["i"], view
+
+
+def test_offsets_of_an_empty_group_expire():
+    """--offsets-retention-ms: once the group has been empty that long its offsets go
+    (tombstones in __consumer_offsets), also after a restart; a group with members keeps them."""
+    with Cluster() as c:
+        b = c.broker(standalone=True, args=["--offsets-retention-ms", "1500"])
+        create_topic(b, "t", 1)
+        for g in ("gone", "kept"):
+            new_instance(b, g, name="i")
+            post(b, inst(g, "i", "/assignments"), {"partitions": [{"topic": "t", "partition": 0}]})
+            assert post(b, inst(g, "i", "/offsets"),
+                        {"offsets": [{"topic": "t", "partition": 0, "offset": 4}]})[0] == 200
+        assert b.request("DELETE", inst("gone", "i"))[0] == 204
+        time.sleep(0.5)
+
+        def expired():
+            assert b.get(inst("kept", "i", "/assignments"))[0] == 200  # stays busy
+            st, body, _ = b.get("/consumers/gone/offsets")
+            return st == 404 or (st == 200 and body["offsets"] == [])
+        wait_until(expired, timeout=20, what="the empty group's offsets to expire")
+        st, body, _ = b.get("/consumers/kept/offsets")
+        assert st == 200 and body["offsets"][0]["committed"] == 5, body
+        b.kill()
+        b.start()
+        st, body, _ = b.get("/consumers/gone/offsets")
+        assert st == 404 or body["offsets"] == [], (st, body)
+
+
 def consume_all(b, group, names, expect, rounds=400):
     """Reads with explicit empty-body commits until every value in expect was seen."""
     seen = set()
@@ -341,5 +402,6 @@ def test_commits_survive_leader_loss_in_cluster():
 
 if __name__ == "__main__":
     brook.run([test_three_instances_split_and_rebalance, test_errors,
-               test_consume_commit_and_seek, test_at_least_once_while_instances_come_and_go,
-               test_commits_survive_kill9_standalone, test_commits_survive_leader_loss_in_cluster])
+               test_consume_commit_and_seek, test_clean_stop_with_instances_and_a_waiting_poll,
+               test_at_least_once_while_instances_come_and_go,
+               test_offsets_of_an_empty_group_expire, test_commits_survive_kill9_standalone, test_commits_survive_leader_loss_in_cluster])
