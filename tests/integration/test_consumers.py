@@ -170,6 +170,9 @@ def test_errors():
         assert st == 403, (st, body)
         st, body, _ = b.request("DELETE", "/topics/__consumer_offsets")
         assert st == 403, (st, body)
+        st, body, _ = b.get("/topics/__consumer_offsets")
+        assert st == 200 and body["internal"] is True, body
+        assert b.get("/topics/t")[1]["internal"] is False
 
 
 def test_consume_commit_and_seek():
