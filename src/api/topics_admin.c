@@ -11,6 +11,7 @@
 
 #include "api/admin_body.h"
 #include "api/broker.h"
+#include "brook/groups_store.h"
 #include "brook/common.h"
 #include "http/response.h"
 
@@ -278,6 +279,11 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
                            "invalid topic name \"%s\": use 1-249 characters of "
                            "[a-zA-Z0-9._-]",
                            body.name);
+        return;
+    }
+    if (strcmp(body.name, BK_GRP_OFFSETS_TOPIC) == 0) { /* the coordinator makes it, compacted */
+        bk_exchange_errorf(ex, 42208, "topic name %s is reserved for consumer groups' offsets",
+                           BK_GRP_OFFSETS_TOPIC);
         return;
     }
     bk_topic_config_t cfg;

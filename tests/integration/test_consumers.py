@@ -173,6 +173,8 @@ def test_errors():
         st, body, _ = b.get("/topics/__consumer_offsets")
         assert st == 200 and body["internal"] is True, body
         assert b.get("/topics/t")[1]["internal"] is False
+        st, body, _ = b.post_json("/topics", {"name": "__consumer_offsets"})
+        assert st == 422 and body["error_code"] == 42208, (st, body)  # reserved, even if absent
 
 
 def test_consume_commit_and_seek():
