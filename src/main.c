@@ -1245,8 +1245,10 @@ static int start(config_t *c)
     bk_replicator_set_delete_hook(broker.replicator, bk_broker_on_topic_deleted, &broker);
     if ((rc = start_kafka(c)))
         return rc;
-    bk_trace_info("main", "broker %s listening on %s:%d (advertised %s), data in %s, %s", c->id_buf,
-                  c->server.host, c->server.port, c->url_buf, c->log.data_dir,
+    int port = c->server.port >= 0 ? c->server.port : c->server.tls_port;
+    bk_trace_info("main", "broker %s listening on %s:%d%s (advertised %s), data in %s, %s",
+                  c->id_buf, c->server.host, port, c->server.port >= 0 ? "" : " (HTTPS only)",
+                  c->url_buf, c->log.data_dir,
                   c->election.standalone ? "standalone" : "electing through Redis");
     return 0;
 }
