@@ -33,10 +33,8 @@ typedef struct bk_tls_ctx bk_tls_ctx_t;
 typedef struct bk_tls bk_tls_t;
 
 /* A server or client context. Returns 0, or a negative error with a sentence in err. */
-int bk_tls_ctx_new_server(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err,
-                          size_t errlen);
-int bk_tls_ctx_new_client(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err,
-                          size_t errlen);
+int bk_tls_ctx_new_server(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err, size_t errlen);
+int bk_tls_ctx_new_client(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err, size_t errlen);
 /* Reads the certificate, key and CA files again into a new OpenSSL context for the
  * connections made after it (session ticket keys carry over). On any error the context in
  * force stays and err says why. */
@@ -47,8 +45,7 @@ void bk_tls_ctx_free(bk_tls_ctx_t *ctx);
  * server's certificate must carry; resume (client only, may be NULL): a session to offer (see
  * bk_tls_session_get; not taken over). A client's first flight is ready in the output at once. */
 typedef struct bk_tls_session bk_tls_session_t;
-int bk_tls_new(bk_tls_ctx_t *ctx, const char *peer_host, bk_tls_session_t *resume,
-               bk_tls_t **out);
+int bk_tls_new(bk_tls_ctx_t *ctx, const char *peer_host, bk_tls_session_t *resume, bk_tls_t **out);
 void bk_tls_free(bk_tls_t *t);
 
 /* Ciphertext from the network (copied). 0 or UV_ENOMEM. */

@@ -49,8 +49,7 @@ static int load_identity(SSL_CTX *s, const bk_tls_ctx_t *c, char *err, size_t er
     if (SSL_CTX_use_PrivateKey_file(s, c->key_path, SSL_FILETYPE_PEM) != 1)
         return explain(err, errlen, "cannot load the private key", c->key_path);
     if (SSL_CTX_check_private_key(s) != 1)
-        return explain(err, errlen, "the private key does not match the certificate",
-                       c->key_path);
+        return explain(err, errlen, "the private key does not match the certificate", c->key_path);
     return 0;
 }
 
@@ -157,14 +156,12 @@ static int ctx_new(const bk_tls_config_t *cfg, int server, bk_tls_ctx_t **out, c
     return 0;
 }
 
-int bk_tls_ctx_new_server(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err,
-                          size_t errlen)
+int bk_tls_ctx_new_server(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err, size_t errlen)
 {
     return ctx_new(cfg, 1, out, err, errlen);
 }
 
-int bk_tls_ctx_new_client(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err,
-                          size_t errlen)
+int bk_tls_ctx_new_client(const bk_tls_config_t *cfg, bk_tls_ctx_t **out, char *err, size_t errlen)
 {
     return ctx_new(cfg, 0, out, err, errlen);
 }

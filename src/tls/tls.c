@@ -110,8 +110,7 @@ static int handshake(bk_tls_t *t)
     return err;
 }
 
-int bk_tls_new(bk_tls_ctx_t *ctx, const char *peer_host, bk_tls_session_t *resume,
-               bk_tls_t **out)
+int bk_tls_new(bk_tls_ctx_t *ctx, const char *peer_host, bk_tls_session_t *resume, bk_tls_t **out)
 {
     bk_tls_t *t = calloc(1, sizeof *t);
     if (!t)
@@ -128,7 +127,7 @@ int bk_tls_new(bk_tls_ctx_t *ctx, const char *peer_host, bk_tls_session_t *resum
         ERR_clear_error();
         return UV_ENOMEM;
     }
-    BIO_set_mem_eof_return(t->in, -1); /* empty means "more later", not end of stream */
+    BIO_set_mem_eof_return(t->in, -1);  /* empty means "more later", not end of stream */
     SSL_set_bio(t->ssl, t->in, t->out); /* the SSL owns both BIOs now */
     int err = 0;
     if (ctx->server) {

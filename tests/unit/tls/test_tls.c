@@ -33,8 +33,8 @@ static bk_tls_ctx_t *server_ctx(bk_tls_client_auth_t auth)
 
 static bk_tls_ctx_t *client_ctx(const char *ca, int with_cert)
 {
-    bk_tls_config_t cfg = {with_cert ? fx.client_cert : NULL, with_cert ? fx.client_key : NULL,
-                           ca, BK_TLS_CLIENT_AUTH_NONE, "http/1.1"};
+    bk_tls_config_t cfg = {with_cert ? fx.client_cert : NULL, with_cert ? fx.client_key : NULL, ca,
+                           BK_TLS_CLIENT_AUTH_NONE, "http/1.1"};
     bk_tls_ctx_t *ctx = NULL;
     char err[300];
     if (bk_tls_ctx_new_client(&cfg, &ctx, err, sizeof err))

@@ -105,8 +105,8 @@ static void fx_setup(tls_fixture_t *fx)
 
 static void fx_teardown(tls_fixture_t *fx)
 {
-    const char *files[] = {fx->ca, fx->other_ca, fx->server_cert, fx->server_key, fx->client_cert,
-                           fx->client_key};
+    const char *files[] = {fx->ca,         fx->other_ca,    fx->server_cert,
+                           fx->server_key, fx->client_cert, fx->client_key};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         unlink(files[i]);
     rmdir(fx->dir);
