@@ -247,7 +247,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing)
         return;
     if (c->tls && nread > 0) {
-        c->last_active_ms = uv_now(s->loop);
+        if (!bk_tls_handshake_done(c->tls)) /* after it, plaintext decides (tls_pump) */
+            c->last_active_ms = uv_now(s->loop);
         if (bk_tls_feed(c->tls, buf->base, (size_t)nread)) {
             bk_conn_close(c);
             return;
@@ -769,6 +770,8 @@ static void tls_pump(bk_conn_t *c)
         size_t got = 0;
         int rc = bk_tls_read(c->tls, s->plain_buf, sizeof s->plain_buf, &got);
         if (got) {
+            if (!only_line_ends(s->plain_buf, got)) /* as on plaintext: empty lines never */
+                c->last_active_ms = uv_now(s->loop); /* keep a connection */
             conn_feed(c, s->plain_buf, got);
             continue;
         }
