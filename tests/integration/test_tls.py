@@ -438,6 +438,32 @@ def test_hostile_clients():
         assert not brook.sanitizer_reports([b])
 
 
+def test_encrypted_empty_lines_do_not_keep_a_connection():
+    """As on plaintext (issue 8): empty lines between requests are no activity, also when
+    they arrive encrypted; the idle timeout closes the connection."""
+    with Cluster() as c:
+        certs = make_certs(c.dir)
+        b = tls_broker(c, certs, args=["--standalone", "--idle-timeout-ms", "1000"])
+        raw = socket.create_connection(("127.0.0.1", b.port), timeout=10)
+        s = b.ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < 8 and not closed:
+            try:
+                s.sendall(b"\r\n")
+                s.settimeout(0.3)
+                closed = s.recv(100) == b""
+            except socket.timeout:
+                pass
+            except (OSError, ssl.SSLError):
+                closed = True
+        took = time.monotonic() - t0
+        assert closed, "encrypted empty lines kept the connection for 8 s (idle timeout 1 s)"
+        assert took < 5, took
+        s.close()
+        assert serves(b)
+
+
 # ---- a cluster replicating over TLS only ----------------------------------------------------
 
 def produce(b, value, topic, timeout=5.0):
@@ -532,4 +558,5 @@ if __name__ == "__main__":
                test_session_resumption, test_client_certificate_principal,
                test_client_certificate_required, test_sighup_reloads_certificate,
                test_traffic_through_the_layer, test_hostile_clients,
+               test_encrypted_empty_lines_do_not_keep_a_connection,
                test_cluster_replicates_over_tls_through_leader_kills])
