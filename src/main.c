@@ -1044,8 +1044,8 @@ static void reload(void)
     reload_tls(tls_server, "listener");
     reload_tls(tls_client, "client");
     if (!broker.auth) {
-        bk_trace_info("main", "SIGHUP received: no users file, no users or ACLs reloaded; still "
-                              "serving");
+        bk_trace_info("main", "SIGHUP received: no users file, %s; still serving",
+                      tls_server || tls_client ? "no users or ACLs reloaded" : "nothing reloaded");
         return;
     }
     char err[600];
