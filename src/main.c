@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "api/broker.h"
+#include "api/consumers.h"
 #include "api/record_json.h"
 #include "auth/text.h"
 #include "auth/user_cli.h"
@@ -57,6 +58,8 @@ typedef struct {
     const char *redis_user;        /* --redis-user (password: REDIS_PASSWORD) */
     char broker_auth[1024];        /* "Authorization: Basic ...\r\n" for fetches, or "" */
     bk_tls_config_t tls;           /* --tls-cert, --tls-key, --tls-ca, --tls-client-auth */
+    uint32_t consumer_timeout_ms;  /* --consumer-instance-timeout-ms */
+    int64_t offsets_retention_ms;  /* --offsets-retention-ms */
 } config_t;
 
 static uv_loop_t *loop;
@@ -165,7 +168,11 @@ static void usage(FILE *f)
           "                          its reading pauses [65536-1073741824] (default 16777216)\n"
           "  --max-poll-ms N         longest accepted timeout_ms [0-3600000], 0 = reads never\n"
           "                          wait (only timeout_ms=0 is accepted)\n"
-          "                          (default 30000)\n\n"
+          "                          (default 30000)\n"
+          "  --consumer-instance-timeout-ms N  a REST consumer instance idle this long is\n"
+          "                          deleted and leaves its group [100-86400000] (default 300000)\n"
+          "  --offsets-retention-ms N  committed offsets of a group empty this long expire\n"
+          "                          (default 604800000, 7 days)\n\n"
           "Security (README \"Security\"):\n"
           "  --users-file PATH       SCRAM credentials (write them with `brook user add`);\n"
           "                          turns authentication on: HTTP Basic on every route\n"
@@ -398,7 +405,9 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_CA,
-    OPT_TLS_CLIENT_AUTH
+    OPT_TLS_CLIENT_AUTH,
+    OPT_CONS_TIMEOUT,
+    OPT_OFFSETS_RET,
 };
 
 static const struct option options[] = {
@@ -455,6 +464,8 @@ static const struct option options[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH},
+    {"consumer-instance-timeout-ms", required_argument, NULL, OPT_CONS_TIMEOUT},
+    {"offsets-retention-ms", required_argument, NULL, OPT_OFFSETS_RET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -503,7 +514,9 @@ static const range_t ranges[] = {
     {OPT_LAG, 10, DAY_MS},        {OPT_CONNBUF, 65536, 1u << 30},
     {OPT_CLEANER_MS, 0, DAY_MS},
     {OPT_KPORT, 0, 65535},        {OPT_NODE_ID, 0, INT32_MAX},
-    {OPT_KFRAME, 1024, 1u << 30}, {OPT_TLS_PORT, 0, 65535},
+    {OPT_KFRAME, 1024, 1u << 30},
+    {OPT_CONS_TIMEOUT, 100, DAY_MS}, {OPT_OFFSETS_RET, 1000, (uint64_t)365 * DAY_MS},
+    {OPT_TLS_PORT, 0, 65535},
 };
 
 static const range_t *range_of(int opt)
@@ -571,6 +584,12 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
         break;
     case OPT_MAXPOLL:
         c->broker.max_poll_ms = n;
+        break;
+    case OPT_CONS_TIMEOUT:
+        c->consumer_timeout_ms = n;
+        break;
+    case OPT_OFFSETS_RET:
+        c->offsets_retention_ms = (int64_t)v;
         break;
     case OPT_RET_CHECK:
         c->log.retention_check_ms = n;
@@ -863,6 +882,8 @@ static int configure(config_t *c, int argc, char **argv)
     c->broker.max_batch_body = 64u << 20;
     c->broker.max_poll_ms = 30000;
     c->broker.proxy_timeout_ms = 10000;
+    c->consumer_timeout_ms = 300000;
+    c->offsets_retention_ms = (int64_t)7 * DAY_MS;
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(c->id_buf, sizeof c->id_buf, "broker-%s", host);
@@ -1016,6 +1037,7 @@ static void on_signal(uv_signal_t *s, int signum)
     bk_trace_info("main", "signal %d: stopping (finishing in-flight requests)", signum);
     broker.stopping = 1; /* reads dispatched from now on answer at once, writes are refused */
     bk_broker_wake_all(&broker);
+    bk_consumers_stop(&broker);
     if (broker.replicator) /* hand over: the followers stay listed and may take the lease */
         bk_replicator_drain(broker.replicator);
     bk_server_stop(broker.server, after_server, &broker);
@@ -1181,6 +1203,7 @@ static int start_auth(config_t *c)
 static void on_visible(void *arg, bk_partition_t *p)
 {
     bk_broker_on_visible(arg, p);
+    bk_consumers_on_visible(arg, p);
     if (kafka)
         bk_kafka_on_visible(kafka, p);
 }
@@ -1243,6 +1266,9 @@ static int start(config_t *c)
         return fprintf(stderr, "brook: replication: %s\n", bk_strerror(rc)), rc;
     bk_replicator_set_hw_hook(broker.replicator, on_visible, &broker);
     bk_replicator_set_delete_hook(broker.replicator, bk_broker_on_topic_deleted, &broker);
+    if ((rc = bk_consumers_new(&broker, c->consumer_timeout_ms, c->offsets_retention_ms,
+                               &broker.consumers)))
+        return fprintf(stderr, "brook: consumer groups: %s\n", bk_strerror(rc)), rc;
     if ((rc = start_kafka(c)))
         return rc;
     int port = c->server.port >= 0 ? c->server.port : c->server.tls_port;
@@ -1290,6 +1316,7 @@ int main(int argc, char **argv)
     bk_auth_free(broker.auth);
     bk_tls_ctx_free(tls_server);
     bk_tls_ctx_free(tls_client);
+    bk_consumers_free(broker.consumers);
     bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();
     int rc = uv_loop_close(loop);

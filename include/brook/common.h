@@ -21,6 +21,7 @@ enum {
     BK_EREDIS = -10009,     /* Redis unreachable or returned an error */
     BK_EFENCED = -10010,    /* a newer leader epoch exists */
     BK_ENOREPLICAS = -10011, /* in-sync replicas fell below the minimum after an append */
+    BK_ENOKEY = -10020,      /* a record without a key where keys are required (compaction) */
 };
 
 /* Text for any Brook or libuv error code (static storage). */

@@ -37,12 +37,17 @@ typedef struct {
     /* 1: may take the lease even when "<cluster>:isr" does not list this broker (unclean
      * election: acknowledged writes may be lost). Default 0. */
     int unclean;
-    /* File where the broker remembers whether the last ISR value it saw listed it (NULL: in
-     * memory only). With the ISR value gone from Redis, a broker that remembers being left
-     * out may not take the lease (unless unclean), so Redis losing its data does not let a
-     * broker known to lag lead. */
+    /* Where the broker remembers the newest ISR value and the highest epoch it has seen
+     * ("<state_path>-isr", and the "isr-listed" flag in state_path itself; NULL: in memory
+     * only; src/election/isr_memory.h). After Redis lost its data, the brokers' memories,
+     * registered in "<cluster>:brokers", decide who may lead (scripts.h). */
     const char *state_path;
+    /* How long a broker's registration in "<cluster>:brokers" outlives its last command to
+     * Redis (0: BK_ELECTION_REGISTRATION_TTL_MS). */
+    uint32_t registration_ttl_ms;
 } bk_election_config_t;
+
+#define BK_ELECTION_REGISTRATION_TTL_MS 86400000u /* a day */
 
 void bk_election_config_defaults(bk_election_config_t *cfg);
 
@@ -95,6 +100,7 @@ void bk_election_refresh(bk_election_t *e);
 typedef struct {
     int present;      /* 0: Redis holds no ISR */
     int64_t epoch;    /* epoch of the leader that published it */
+    int64_t version;  /* that leader's publication number (0: the value a term started with) */
     char leader[128]; /* id of that leader */
     int count;        /* members in ids */
     char ids[BK_ELECTION_ISR_MAX][128];

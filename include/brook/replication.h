@@ -219,6 +219,12 @@ typedef struct {
     int32_t compression;
     uint32_t min_insync_replicas;
     uint32_t replication_factor;
+    /* compaction settings (on the wire after replication_factor), so every replica compacts
+     * its own copy like the leader's */
+    uint32_t cleanup_policy;
+    int64_t delete_retention_ms;
+    int64_t min_compaction_lag_ms;
+    double min_cleanable_ratio;
 } bk_fetch_topic_t;
 
 typedef struct {

@@ -49,6 +49,10 @@ static int resource_name(bk_exchange_t *ex, const bk_route_t *r, const bk_route_
         *name = r->topic;
         *len = r->topic_len;
         return 1;
+    case BK_AUTHZ_NAME_GROUP_PATH:
+        *name = r->group;
+        *len = r->group_len;
+        return 1;
     case BK_AUTHZ_NAME_CREATE_BODY: {
         if (!bk_api_require_json(ex))
             return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/broker.h"
+#include "api/consumers.h"
 #include "brook/common.h"
 #include "http/response.h"
 
@@ -112,6 +113,12 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
     int shown = (int)(len > 255 ? 255 : len);
     if (!bk_broker_authz_topic(b, ex, name, len)) /* a check waiting for this name (authz.c) */
         return NULL;
+    if (ex->route == BK_ROUTE_PRODUCE && bk_gstore_is_internal(name, len)) {
+        bk_exchange_errorf(ex, 40301, "topic %s is internal: only the group coordinator writes "
+                                      "it (commit offsets through /consumers)",
+                           BK_GRP_OFFSETS_TOPIC);
+        return NULL;
+    }
     if (!bk_log_topic_name_valid(name, len)) {
         bk_exchange_errorf(ex, 42208,
                            "invalid topic name \"%.*s\": use 1-249 characters of [a-zA-Z0-9._-]",

@@ -33,6 +33,7 @@ typedef struct {
 } bk_broker_config_t;
 
 typedef struct bk_waiter bk_waiter_t;
+typedef struct bk_consumers bk_consumers_t;
 typedef struct bk_stream bk_stream_t;
 
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
     int auth_all_paths;    /* --auth-all-paths: /health and /metrics need credentials too */
     const char *authz_user; /* the authenticated user, only while a handler runs from dispatch */
     const bk_route_authz_t *authz_pending; /* check to make on the topic the handler names */
+    bk_consumers_t *consumers; /* consumer groups (api/consumers.h); NULL until started */
 } bk_broker_t;
 
 /* 1 when the request being dispatched may describe topic name (always with auth off): lists

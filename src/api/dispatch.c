@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api/broker.h"
+#include "api/consumers.h"
 #include "brook/common.h"
 #include "brook/replication.h"
 #include "http/response.h"
@@ -46,8 +47,18 @@ static void redirect(bk_exchange_t *ex, const bk_election_view_t *v)
 static void after_proxy(void *arg, int status, const bk_http_response_t *resp)
 {
     bk_exchange_t *ex = arg;
-    if (status < 0) {
-        bk_exchange_errorf(ex, 502, "forwarding to the leader failed: %s", bk_strerror(status));
+    if (status == UV_ECONNREFUSED || status == UV_EHOSTUNREACH || status == UV_ENETUNREACH ||
+        status == UV_EADDRNOTAVAIL) { /* no connection: the leader never saw the request */
+        bk_exchange_errorf(ex, 503,
+                           "forwarding to the leader failed (%s); nothing was written, retry",
+                           bk_strerror(status));
+        return;
+    }
+    if (status < 0) { /* sent, or maybe sent: the leader may have applied it (like a 500) */
+        bk_exchange_errorf(ex, 500,
+                           "write outcome unknown: forwarding to the leader failed after the "
+                           "request may have reached it (%s)",
+                           bk_strerror(status));
         return;
     }
     char extra[320] = "";
@@ -170,7 +181,9 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         return;
     }
     ex->route = (int)r.id;
-    if (r.id != BK_ROUTE_METRICS && r.id != BK_ROUTE_REPL_FETCH && !negotiate(ex))
+    /* a consumer's records answer in the instance's format: its handler checks Accept */
+    if (r.id != BK_ROUTE_METRICS && r.id != BK_ROUTE_REPL_FETCH &&
+        r.id != BK_ROUTE_CONSUMER_RECORDS && !negotiate(ex))
         return;
     if (b->auth)
         bk_broker_authorize(b, ex, &r);
@@ -178,9 +191,29 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         bk_broker_route(b, ex, &r);
 }
 
+/* __consumer_offsets is written only by the group coordinator: a write route naming it is
+ * refused (403) before anything else happens. */
+static int internal_refused(bk_exchange_t *ex, const bk_route_t *r)
+{
+    if (!r->topic || !bk_route_is_write(r, ex->method) ||
+        !bk_gstore_is_internal(r->topic, r->topic_len))
+        return 0;
+    bk_exchange_errorf(ex, 40301,
+                       "topic %s is internal: only the group coordinator writes, deletes or "
+                       "alters it (commit offsets through /consumers)",
+                       BK_GRP_OFFSETS_TOPIC);
+    return 1;
+}
+
 void bk_broker_route(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *rp)
 {
     bk_route_t r = *rp;
+    if (internal_refused(ex, &r))
+        return;
+    if (bk_route_is_group(&r)) {
+        bk_consumers_route(b, ex, &r);
+        return;
+    }
     switch (r.id) {
     case BK_ROUTE_REPL_FETCH:
         bk_replicator_serve_fetch(b->replicator, ex);

@@ -69,13 +69,19 @@ static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p
     bk_json_strn(j, p, (size_t)len);
 }
 
-int bk_record_render(void *arg, const bk_record_view_t *r)
+static int render(bk_record_render_t *rr, const bk_record_view_t *r, const char *topic,
+                  int64_t partition)
 {
-    bk_record_render_t *rr = arg;
     bk_json_t *j = rr->j;
     rr->records++;
     rr->bytes += r->value_len > 0 ? (uint64_t)r->value_len : 0;
     bk_json_obj(j);
+    if (topic) {
+        bk_json_key(j, "topic");
+        bk_json_str(j, topic);
+        bk_json_key(j, "partition");
+        bk_json_int(j, partition);
+    }
     bk_json_key(j, "offset");
     bk_json_int(j, r->offset);
     bk_json_key(j, "timestamp");
@@ -104,6 +110,17 @@ int bk_record_render(void *arg, const bk_record_view_t *r)
     size_t len;
     bk_json_text(j, &len);
     return len >= rr->max_text;
+}
+
+int bk_record_render(void *arg, const bk_record_view_t *r)
+{
+    return render(arg, r, NULL, 0);
+}
+
+int bk_record_render_in(void *arg, const bk_record_view_t *r)
+{
+    bk_record_render_in_t *ri = arg;
+    return render(&ri->r, r, ri->topic, ri->partition);
 }
 
 void bk_record_render_shutdown(void)

@@ -29,6 +29,15 @@ typedef struct {
  * connection's budget whatever max_bytes asked. */
 int bk_record_render(void *arg, const bk_record_view_t *rec);
 
+/* The consumer API's records also show "topic" and "partition": bk_record_render_in is a
+ * bk_read_visit_fn over this. */
+typedef struct {
+    bk_record_render_t r;
+    const char *topic;
+    int64_t partition;
+} bk_record_render_in_t;
+int bk_record_render_in(void *arg, const bk_record_view_t *rec);
+
 /* Frees scratch buffers (shutdown). */
 void bk_record_render_shutdown(void);
 

@@ -10,7 +10,7 @@
 #define M(x) (1u << (x))
 
 typedef struct {
-    const char *segs[6]; /* literal segment, or "{t}" / "{p}", NULL-terminated */
+    const char *segs[7]; /* literal segment, or "{t}" / "{p}", NULL-terminated */
     bk_route_id_t id;
     unsigned methods;
     const char *allow;
@@ -52,6 +52,44 @@ static const route_def_t routes[] = {
      BK_ROUTE_CONFIGS,
      M(HTTP_GET) | M(HTTP_PUT),
      "Allow: GET, PUT\r\n"},
+    {{"consumers", NULL}, BK_ROUTE_GROUPS, M(HTTP_GET), "Allow: GET\r\n"},
+    {{"consumers", "{g}", NULL},
+     BK_ROUTE_GROUP,
+     M(HTTP_GET) | M(HTTP_POST),
+     "Allow: GET, POST\r\n"},
+    {{"consumers", "{g}", "offsets", NULL}, BK_ROUTE_GROUP_OFFSETS, M(HTTP_GET), "Allow: GET\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", NULL},
+     BK_ROUTE_INSTANCE,
+     M(HTTP_DELETE),
+     "Allow: DELETE\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "subscription", NULL},
+     BK_ROUTE_SUBSCRIPTION,
+     M(HTTP_GET) | M(HTTP_POST) | M(HTTP_DELETE),
+     "Allow: GET, POST, DELETE\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "assignments", NULL},
+     BK_ROUTE_ASSIGNMENTS,
+     M(HTTP_GET) | M(HTTP_POST),
+     "Allow: GET, POST\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "offsets", NULL},
+     BK_ROUTE_INST_OFFSETS,
+     M(HTTP_GET) | M(HTTP_POST),
+     "Allow: GET, POST\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "positions", NULL},
+     BK_ROUTE_POSITIONS,
+     M(HTTP_POST),
+     "Allow: POST\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "positions", "beginning"},
+     BK_ROUTE_POSITIONS_BEGIN,
+     M(HTTP_POST),
+     "Allow: POST\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "positions", "end"},
+     BK_ROUTE_POSITIONS_END,
+     M(HTTP_POST),
+     "Allow: POST\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "records", NULL},
+     BK_ROUTE_CONSUMER_RECORDS,
+     M(HTTP_GET),
+     "Allow: GET\r\n"},
 };
 
 static int64_t parse_partition(const char *s, size_t len)
@@ -74,7 +112,9 @@ static int match_def(const route_def_t *d, const char *path, size_t len, bk_rout
     out->topic = NULL;
     out->topic_len = 0;
     out->partition = -1;
-    for (int i = 0; d->segs[i]; i++) {
+    out->group = out->instance = NULL;
+    out->group_len = out->instance_len = 0;
+    for (int i = 0; i < 7 && d->segs[i]; i++) {
         if (pos > len)
             return 0;
         const char *seg = path + pos;
@@ -85,6 +125,12 @@ static int match_def(const route_def_t *d, const char *path, size_t len, bk_rout
         if (strcmp(d->segs[i], "{t}") == 0) {
             out->topic = seg;
             out->topic_len = seg_len;
+        } else if (strcmp(d->segs[i], "{g}") == 0) {
+            out->group = seg;
+            out->group_len = seg_len;
+        } else if (strcmp(d->segs[i], "{i}") == 0) {
+            out->instance = seg;
+            out->instance_len = seg_len;
         } else if (strcmp(d->segs[i], "{p}") == 0) {
             out->partition = parse_partition(seg, seg_len);
         } else if (strlen(d->segs[i]) != seg_len || memcmp(d->segs[i], seg, seg_len) != 0) {
@@ -139,6 +185,11 @@ int bk_route_is_write(const bk_route_t *r, int method)
     }
 }
 
+int bk_route_is_group(const bk_route_t *r)
+{
+    return r->id >= BK_ROUTE_GROUPS && r->id <= BK_ROUTE_CONSUMER_RECORDS;
+}
+
 /* The one route → permission table. Create is "create on the cluster, or on the topic" (the
  * dispatcher accepts either); the replication fetch needs cluster_action on the cluster. */
 #define GET_HEAD (M(HTTP_GET) | M(HTTP_HEAD))
@@ -175,6 +226,33 @@ static const bk_route_authz_t authz[] = {
      BK_AUTHZ_NAME_NONE},
     {BK_ROUTE_CONFIGS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE, BK_AUTHZ_NAME_PATH},
     {BK_ROUTE_CONFIGS, M(HTTP_PUT), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_ALTER, BK_AUTHZ_NAME_PATH},
+    /* Consumer groups: read on the group here; read on each topic when the handler names it
+     * (subscription, assignment, commit, seek). Groups the user may not describe are left
+     * out of the list. */
+    {BK_ROUTE_GROUPS, M(HTTP_GET), BK_AUTHZ_LIST, BK_RES_GROUP, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_GROUP, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_GROUP, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_GROUP_OFFSETS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_INSTANCE, M(HTTP_DELETE), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_SUBSCRIPTION, M(HTTP_GET) | M(HTTP_POST) | M(HTTP_DELETE), BK_AUTHZ_CHECK,
+     BK_RES_GROUP, BK_OP_READ, BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_ASSIGNMENTS, M(HTTP_GET) | M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_INST_OFFSETS, M(HTTP_GET) | M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_POSITIONS, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_POSITIONS_BEGIN, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_POSITIONS_END, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_CONSUMER_RECORDS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
 };
 
 const bk_route_authz_t *bk_route_authz(bk_route_id_t id, int method)

@@ -23,6 +23,18 @@ typedef enum {
     BK_ROUTE_RECORDS,    /* GET /topics/{t}/partitions/{p}/records */
     BK_ROUTE_REPL_FETCH, /* POST /replication/fetch (followers) */
     BK_ROUTE_CONFIGS,    /* GET, PUT /topics/{t}/configs */
+    /* Consumer groups (REST Proxy v2 consumer API and Brook's group views) */
+    BK_ROUTE_GROUPS,            /* GET /consumers */
+    BK_ROUTE_GROUP,             /* GET (view), POST (new instance) /consumers/{g} */
+    BK_ROUTE_GROUP_OFFSETS,     /* GET /consumers/{g}/offsets */
+    BK_ROUTE_INSTANCE,          /* DELETE /consumers/{g}/instances/{i} */
+    BK_ROUTE_SUBSCRIPTION,      /* POST, GET, DELETE .../instances/{i}/subscription */
+    BK_ROUTE_ASSIGNMENTS,       /* POST, GET .../instances/{i}/assignments */
+    BK_ROUTE_INST_OFFSETS,      /* POST, GET .../instances/{i}/offsets */
+    BK_ROUTE_POSITIONS,         /* POST .../instances/{i}/positions */
+    BK_ROUTE_POSITIONS_BEGIN,   /* POST .../instances/{i}/positions/beginning */
+    BK_ROUTE_POSITIONS_END,     /* POST .../instances/{i}/positions/end */
+    BK_ROUTE_CONSUMER_RECORDS,  /* GET .../instances/{i}/records */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 
@@ -31,6 +43,10 @@ typedef struct {
     const char *topic; /* points into the path; not NUL-terminated */
     size_t topic_len;
     int64_t partition; /* -1 when the route has none; -2 when the segment is not a number */
+    const char *group; /* consumer routes: {g} and {i}, pointing into the path */
+    size_t group_len;
+    const char *instance;
+    size_t instance_len;
     const char *allow; /* for 405: "Allow: ...\r\n" header line */
 } bk_route_t;
 
@@ -40,6 +56,9 @@ int bk_route_match(int method, const char *path, size_t path_len, bk_route_t *ou
 
 /* 1 for routes that write and therefore need the leader. */
 int bk_route_is_write(const bk_route_t *r, int method);
+/* 1 for the consumer-group routes (/consumers...): served by the leader, which holds the
+ * groups; a follower forwards them whatever the method. */
+int bk_route_is_group(const bk_route_t *r);
 
 /* Authorization: what each route and method needs once authentication is on (README
  * "Security" lists the same table). The dispatcher makes exactly this check before any
@@ -56,6 +75,7 @@ typedef enum {
     BK_AUTHZ_NAME_PATH,         /* the topic in the path */
     BK_AUTHZ_NAME_PRODUCE_BODY, /* "topic" of the seed produce body ("default" if absent) */
     BK_AUTHZ_NAME_CREATE_BODY,  /* "name" of a topic creation body */
+    BK_AUTHZ_NAME_GROUP_PATH,   /* the consumer group in the path */
 } bk_authz_name_t;
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/broker.h"
+#include "api/consumers.h"
 #include "http/response.h"
 
 static void partition_json(bk_broker_t *b, bk_json_t *j, bk_partition_t *p)
@@ -91,6 +92,8 @@ void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int
     } else {
         bk_json_null(j);
     }
+    bk_json_key(j, "internal"); /* written only by the group coordinator */
+    bk_json_bool(j, bk_gstore_is_internal(bk_topic_name(t), strlen(bk_topic_name(t))));
     bk_json_key(j, "configs");
     bk_json_obj(j);
     char num[32];

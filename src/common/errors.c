@@ -33,6 +33,8 @@ const char *bk_strerror(int err)
         return "not enough in-sync replicas after the append (the in-sync set fell below "
                "--min-insync-replicas before the write was replicated); it may or may not be "
                "kept";
+    case BK_ENOKEY:
+        return "a record without a key in a compacted topic";
     default:
         return uv_strerror(err);
     }

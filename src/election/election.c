@@ -20,13 +20,15 @@
 struct bk_election {
     uv_loop_t *loop;
     int standalone;
-    char *key_leader;           /* "<cluster>:leader" */
-    char *key_epoch;            /* "<cluster>:epoch" */
-    char *key_isr;              /* "<cluster>:isr" */
-    int unclean;                /* acquire even when the ISR does not list us */
-    bk_isr_memory_t isr_memory; /* whether the last ISR value we saw listed us */
-    int declined;               /* said why we do not take a vacant lease (said once) */
-    int eligible;               /* 0: never take the lease (bk_election_set_eligible) */
+    char *key_leader;  /* "<cluster>:leader" */
+    char *key_epoch;   /* "<cluster>:epoch" */
+    char *key_isr;     /* "<cluster>:isr" */
+    char *key_brokers; /* "<cluster>:brokers": registrations (scripts.h) */
+    int unclean;       /* acquire even when the ISR does not list us */
+    uint32_t registration_ttl_ms;
+    bk_isr_memory_t isr_memory;          /* the newest ISR and highest epoch we know of */
+    char declined[16 + BK_LEASE_ID_MAX]; /* the refusal last explained (said once each) */
+    int eligible;                        /* 0: never take the lease (bk_election_set_eligible) */
     uint32_t lease_ms;
     void (*on_change)(void *arg);
     void *arg;
@@ -39,9 +41,10 @@ struct bk_election {
     int redis_up;
     int pumping, pump_again;
     int stopping;
-    bk_election_view_t view; /* as last reported through on_change */
-    int64_t isr_version;     /* the last ISR publication's number (PUBLISH_ISR's version) */
-    char instance[17];       /* this process, in the leader key: ACQUIRE never retakes it */
+    bk_election_view_t view;      /* as last reported through on_change */
+    int64_t isr_version;          /* the last ISR publication's number (PUBLISH_ISR's version) */
+    bk_scripts_verdict_t verdict; /* scratch for a reply or a publication (large: off the stack) */
+    char instance[17];            /* this process, in the leader key: ACQUIRE never retakes it */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -59,7 +62,8 @@ void bk_election_config_defaults(bk_election_config_t *cfg)
     cfg->renew_ms = 5000;  /* the seed's RENEW_INTERVAL_SECONDS=5 */
     cfg->margin_ms = 0;    /* 0: bk_lease_default_margin(lease_ms) */
     cfg->connect_timeout_ms = 1000;
-    cfg->command_timeout_ms = 0; /* 0: half the lease window (lease.h) */
+    cfg->command_timeout_ms = 0;  /* 0: half the lease window (lease.h) */
+    cfg->registration_ttl_ms = 0; /* 0: BK_ELECTION_REGISTRATION_TTL_MS */
 }
 
 static void compute_view(const bk_election_t *e, bk_election_view_t *v)
@@ -134,44 +138,58 @@ static void arm_timer(bk_election_t *e, uint64_t wake_at, uint64_t now)
 
 static void after_command(void *arg, int status, const redisReply *r);
 
+/* ARGV[7..] of READ, ACQUIRE and RENEW: what this broker remembers (scripts.h, RTAIL). */
+static int registration_tail(const bk_election_t *e, char (*num)[24], const char **out)
+{
+    const bk_isr_memory_t *m = &e->isr_memory;
+    int64_t seen = m->seen_epoch > bk_lease_seen_epoch(&e->lease) ? m->seen_epoch
+                                                                  : bk_lease_seen_epoch(&e->lease);
+    snprintf(num[0], sizeof num[0], "%" PRIu32, e->registration_ttl_ms);
+    snprintf(num[1], sizeof num[1], "%" PRId64, seen);
+    snprintf(num[2], sizeof num[2], "%" PRId64, m->isr.present ? m->isr.epoch : -1);
+    snprintf(num[3], sizeof num[3], "%" PRId64, m->isr.version);
+    int n = 0;
+    out[n++] = num[0];
+    out[n++] = num[1];
+    out[n++] = m->lost ? "1" : "0";
+    out[n++] = num[2];
+    out[n++] = num[3];
+    out[n++] = m->isr.leader;
+    for (int i = 0; m->isr.present && i < m->isr.count; i++)
+        out[n++] = m->isr.ids[i];
+    return n;
+}
+
 static int send_command(bk_election_t *e, bk_lease_cmd_t cmd, uint64_t now)
 {
-    char lease[16], epoch[24], seen[24];
+    char lease[16], epoch[24], num[4][24];
     const bk_lease_t *l = &e->lease;
     snprintf(lease, sizeof lease, "%" PRIu32, e->lease_ms);
     snprintf(epoch, sizeof epoch, "%" PRId64, l->leader.epoch);
-    snprintf(seen, sizeof seen, "%" PRId64, bk_lease_seen_epoch(l));
-    const char *acquire[] = {e->key_leader,
-                             e->key_epoch,
-                             e->key_isr,
-                             l->self_id,
-                             l->self_url,
-                             lease,
-                             seen,
-                             e->unclean ? "1" : "0",
-                             e->isr_memory.listed == 1   ? "1"
-                             : e->isr_memory.listed == 0 ? "0"
-                                                         : "-1",
-                             e->eligible ? "1" : "0",
-                             e->instance};
-    const char *renew[] = {e->key_leader, l->self_id, epoch, lease};
-    const char *read[] = {e->key_leader, e->key_epoch, e->key_isr, l->self_id};
-    int rc;
-    switch (cmd) {
-    case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_ACQUIRE, 3, 8, acquire,
-                             after_command, e);
-        break;
-    case BK_LEASE_CMD_RENEW:
-        rc =
-            bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_RENEW, 1, 3, renew, after_command, e);
-        break;
-    case BK_LEASE_CMD_READ:
-        rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_READ, 3, 1, read, after_command, e);
-        break;
-    default:
-        return BK_EINVAL;
+    const char *strs[4 + 6 + 6 + BK_ELECTION_ISR_MAX];
+    int nk = 4, n = 0;
+    strs[n++] = e->key_leader;
+    if (cmd == BK_LEASE_CMD_RENEW) {
+        nk = 2;
+    } else {
+        strs[n++] = e->key_epoch;
+        strs[n++] = e->key_isr;
     }
+    strs[n++] = e->key_brokers;
+    strs[n++] = l->self_id;
+    strs[n++] = cmd == BK_LEASE_CMD_RENEW ? epoch : l->self_url;
+    strs[n++] = lease;
+    strs[n++] = e->unclean ? "1" : "0";
+    strs[n++] = e->eligible ? "1" : "0";
+    strs[n++] = e->instance;
+    n += registration_tail(e, num, strs + n);
+    bk_script_t id = cmd == BK_LEASE_CMD_ACQUIRE ? BK_SCRIPT_ACQUIRE
+                     : cmd == BK_LEASE_CMD_RENEW ? BK_SCRIPT_RENEW
+                     : cmd == BK_LEASE_CMD_READ  ? BK_SCRIPT_READ
+                                                 : BK_SCRIPT_COUNT;
+    if (id == BK_SCRIPT_COUNT)
+        return BK_EINVAL;
+    int rc = bk_scripts_call(&e->scripts, e->client, id, nk, n - nk, strs, after_command, e);
     if (rc == 0) {
         e->sending = cmd;
         e->sent_at = now;
@@ -206,43 +224,74 @@ static void pump(bk_election_t *e)
     e->pumping = 0;
 }
 
-/* A vacant lease we may not take leaves the cluster without a leader until a broker the ISR
- * lists comes back: say so once, for whoever wonders why nobody leads. */
-static void say_why_declined(bk_election_t *e, int declined, int listed)
+static void explain(const bk_election_t *e, const char *reason, const char *who)
 {
-    if (!declined || e->declined) {
-        e->declined = declined;
-        return;
-    }
-    e->declined = 1;
-    if (!e->eligible)
+    if (strcmp(reason, "ineligible") == 0)
         bk_trace_warn("election", "not taking the vacant lease: another broker uses this "
                                   "broker's id (see replication)");
-    else if (listed == 0)
+    else if (strcmp(reason, "not-listed") == 0)
         bk_trace_warn("election",
                       "not taking the vacant lease: the ISR in Redis does not list this broker "
-                      "(it lags); a broker in the ISR must lead, or one started with "
-                      "--unclean-leader-election");
-    else
+                      "(it lags; published by %s); a broker in the ISR must lead, or one started "
+                      "with --unclean-leader-election",
+                      who[0] ? who : "?");
+    else if (strcmp(reason, "lost") == 0)
         bk_trace_warn("election",
-                      "not taking the vacant lease: Redis holds no ISR and the last one this "
-                      "broker saw (remembered in %s) did not list it; a broker that was in it "
-                      "must lead, or one started with --unclean-leader-election",
+                      "not taking the vacant lease: Redis holds no ISR and this broker's memory "
+                      "of one (%s) is lost; a broker that remembers must lead, or one started "
+                      "with --unclean-leader-election (README, Leadership)",
                       e->isr_memory.path ? e->isr_memory.path : "memory");
+    else if (strcmp(reason, "left-out") == 0)
+        bk_trace_warn("election",
+                      "not taking the vacant lease: Redis holds no ISR and %s remembers a newer "
+                      "one that leaves this broker out (it lags); a broker in that ISR must lead",
+                      who);
+    else if (strcmp(reason, "waiting") == 0)
+        bk_trace_warn("election",
+                      "not taking the vacant lease yet: Redis holds no ISR (it lost its data) and "
+                      "broker %s, in the newest ISR known, has not registered what it remembers; "
+                      "waiting for it (if it never returns: README, Leadership)",
+                      who);
+    else
+        bk_trace_warn("election", "not taking the vacant lease: %s %s", reason, who);
+}
+
+/* A vacant lease we may not take leaves the cluster without a leader until the broker we need
+ * comes back: say why, once per reason, for whoever wonders why nobody leads. */
+static void say_why_declined(bk_election_t *e, const bk_scripts_verdict_t *v)
+{
+    char key[sizeof e->declined];
+    snprintf(key, sizeof key, "%s %s", v->reason, v->detail);
+    if (v->reason[0] == '\0' || strcmp(key, e->declined) == 0) {
+        if (v->reason[0] == '\0')
+            e->declined[0] = '\0';
+        return;
+    }
+    memcpy(e->declined, key, sizeof key);
+    explain(e, v->reason, v->detail);
+}
+
+/* Folds what a reply showed into the remembered ISR and epoch (persisted on change). A won
+ * term is recorded before it is acted on: its epoch, and the ISR it started with. */
+static void remember(bk_election_t *e, const bk_scripts_verdict_t *v, const bk_lease_holder_t *h,
+                     int64_t counter)
+{
+    int64_t epoch = counter > h->epoch ? counter : h->epoch;
+    (void)bk_isr_memory_note(&e->isr_memory, &v->isr, epoch); /* failures are traced */
 }
 
 static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
 {
     bk_lease_holder_t holder;
+    bk_scripts_verdict_t *v = &e->verdict;
     int64_t counter;
-    int flag, listed, rc = BK_EREDIS;
+    int flag, rc = BK_EREDIS;
     switch (e->sending) {
     case BK_LEASE_CMD_ACQUIRE:
-        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter, &listed);
+        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter, v);
         if (rc == 0) {
-            /* A won term is the ISR's new base: its leader holds everything acknowledged. */
-            bk_isr_memory_note(&e->isr_memory, flag ? 1 : listed);
-            say_why_declined(e, !flag && !holder.present, listed);
+            remember(e, v, &holder, counter);
+            say_why_declined(e, v);
             bk_lease_acquired(&e->lease, now, e->sent_at, flag, &holder, counter);
         }
         break;
@@ -252,9 +301,9 @@ static void apply_reply(bk_election_t *e, uint64_t now, const redisReply *r)
             bk_lease_renewed(&e->lease, now, e->sent_at, flag);
         break;
     case BK_LEASE_CMD_READ:
-        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter, &listed);
+        rc = bk_scripts_parse_holder(r, &flag, &holder, &counter, v);
         if (rc == 0) {
-            bk_isr_memory_note(&e->isr_memory, listed);
+            remember(e, v, &holder, counter);
             bk_lease_read(&e->lease, now, &holder, counter);
         }
         break;
@@ -307,6 +356,7 @@ static void free_election(bk_election_t *e)
     free(e->key_leader);
     free(e->key_epoch);
     free(e->key_isr);
+    free(e->key_brokers);
     bk_isr_memory_free(&e->isr_memory);
     free(e);
 }
@@ -343,7 +393,9 @@ static int start_redis(bk_election_t *e, const bk_election_config_t *cfg)
     e->key_leader = join_key(cluster, "leader");
     e->key_epoch = join_key(cluster, "epoch");
     e->key_isr = join_key(cluster, "isr");
-    if (e->key_leader == NULL || e->key_epoch == NULL || e->key_isr == NULL)
+    e->key_brokers = join_key(cluster, "brokers");
+    if (e->key_leader == NULL || e->key_epoch == NULL || e->key_isr == NULL ||
+        e->key_brokers == NULL)
         return UV_ENOMEM;
     /* A reply later than half the window cannot keep a renew loop ahead of the deadline
      * (two such round trips exceed it): the link counts as failed and is dropped, and the
@@ -380,8 +432,11 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     e->standalone = cfg->standalone;
     e->lease_ms = cfg->lease_ms;
     e->unclean = cfg->unclean;
+    e->registration_ttl_ms =
+        cfg->registration_ttl_ms ? cfg->registration_ttl_ms : BK_ELECTION_REGISTRATION_TTL_MS;
     e->eligible = 1;
-    if (bk_isr_memory_open(&e->isr_memory, cfg->standalone ? NULL : cfg->state_path) != 0) {
+    if (bk_isr_memory_open(&e->isr_memory, cfg->standalone ? NULL : cfg->state_path, id,
+                           cfg->min_epoch) != 0) {
         free(e);
         return UV_ENOMEM;
     }
@@ -391,8 +446,8 @@ int bk_election_start(uv_loop_t *loop, const bk_election_config_t *cfg,
     bk_lease_config_t lc = {cfg->lease_ms, cfg->renew_ms, cfg->margin_ms};
     bk_lease_init(&e->lease, &lc, id, url);
     pick_instance(e->instance, sizeof e->instance);
-    if (cfg->min_epoch > e->lease.max_seen_epoch)
-        e->lease.max_seen_epoch = cfg->min_epoch; /* acquire stays above anything we wrote */
+    if (e->isr_memory.seen_epoch > e->lease.max_seen_epoch) /* >= cfg->min_epoch */
+        e->lease.max_seen_epoch = e->isr_memory.seen_epoch; /* new terms stay above them */
     rc = uv_timer_init(loop, &e->timer);
     if (rc != 0) {
         bk_isr_memory_free(&e->isr_memory);
@@ -436,7 +491,7 @@ int bk_election_can_ack(const bk_election_t *e, int64_t *epoch)
 void bk_election_set_eligible(bk_election_t *e, int eligible)
 {
     e->eligible = eligible != 0;
-    e->declined = 0; /* a new reason to say */
+    e->declined[0] = '\0'; /* a new reason to say */
 }
 
 void bk_election_refresh(bk_election_t *e)
@@ -507,19 +562,33 @@ int bk_election_publish_isr(bk_election_t *e, const char *const *ids, int n,
     int64_t epoch;
     if (!bk_lease_can_ack(&e->lease, bk_now_ms(), &epoch))
         return BK_ENOTLEADER;
-    char epoch_s[24], version_s[24];
+    char epoch_s[24], version_s[24], ttl_s[16];
     snprintf(epoch_s, sizeof epoch_s, "%" PRId64, epoch);
     snprintf(version_s, sizeof version_s, "%" PRId64, ++e->isr_version);
-    const char *strs[5 + BK_ELECTION_ISR_MAX] = {e->key_leader, e->key_isr, e->lease.self_id,
-                                                 epoch_s, version_s};
-    for (int i = 0; i < n; i++)
-        strs[5 + i] = ids[i];
+    snprintf(ttl_s, sizeof ttl_s, "%" PRIu32, e->registration_ttl_ms);
+    const char *strs[7 + BK_ELECTION_ISR_MAX] = {
+        e->key_leader, e->key_isr, e->key_brokers, e->lease.self_id, epoch_s, version_s, ttl_s};
+    /* Remembered before it is sent: once sent it may land (even late) and be relied on, and
+     * after a Redis data loss only our memory can say it existed (scripts.h). A failed write
+     * is traced and leaves a memory that reads back as lost. */
+    bk_election_isr_t *mine = &e->verdict.isr;
+    memset(mine, 0, sizeof *mine);
+    mine->present = 1;
+    mine->epoch = epoch;
+    mine->version = e->isr_version;
+    snprintf(mine->leader, sizeof mine->leader, "%s", e->lease.self_id);
+    for (int i = 0; i < n; i++) {
+        strs[7 + i] = ids[i];
+        snprintf(mine->ids[i], sizeof mine->ids[i], "%s", ids[i]);
+    }
+    mine->count = n;
+    (void)bk_isr_memory_note(&e->isr_memory, mine, epoch);
     isr_call_t *k = calloc(1, sizeof *k);
     if (k == NULL)
         return UV_ENOMEM;
     k->done = cb;
     k->arg = arg;
-    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 2, 3 + n, strs,
+    rc = bk_scripts_call(&e->scripts, e->client, BK_SCRIPT_PUBLISH_ISR, 3, 4 + n, strs,
                          after_publish_isr, k);
     if (rc != 0)
         free(k);

@@ -20,18 +20,18 @@ void bk_grp_buf_free(bk_grp_buf_t *b)
 int bk_grp_subscription_encode(bk_grp_buf_t *b, const char *const *topics, size_t n,
                                const uint8_t *user_data, size_t user_data_len)
 {
-    bk_kw_t w = {b, 0};
+    bk_gkw_t w = {b, 0};
     size_t start = b->len;
     if (n > INT32_MAX)
         return BK_EINVAL;
-    bk_kw_i16(&w, 0);
-    bk_kw_i32(&w, (int32_t)n);
+    bk_gkw_i16(&w, 0);
+    bk_gkw_i32(&w, (int32_t)n);
     for (size_t i = 0; i < n; i++) {
         if (!topics[i][0] && !w.err)
             w.err = BK_EINVAL;
-        bk_kw_str(&w, topics[i]);
+        bk_gkw_str(&w, topics[i]);
     }
-    bk_kw_bytes(&w, user_data, user_data_len);
+    bk_gkw_bytes(&w, user_data, user_data_len);
     if (w.err)
         b->len = start;
     return w.err;
@@ -63,16 +63,16 @@ static void insert_topic(char **list, size_t *n, char *t)
 
 int bk_grp_subscription_decode(const uint8_t *p, size_t len, bk_grp_subscription_t *out)
 {
-    bk_kr_t r = {p, p + len, 0};
+    bk_gkr_t r = {p, p + len, 0};
     memset(out, 0, sizeof *out);
-    out->version = bk_kr_i16(&r);
+    out->version = bk_gkr_i16(&r);
     if (!r.err && out->version < 0)
         r.err = BK_ECORRUPT;
-    int32_t n = bk_kr_count(&r, 2);
+    int32_t n = bk_gkr_count(&r, 2);
     if (!r.err && n > 0 && !(out->topics = calloc((size_t)n, sizeof *out->topics)))
         r.err = UV_ENOMEM;
     for (int32_t i = 0; !r.err && i < n; i++) {
-        char *t = bk_kr_str(&r, 0);
+        char *t = bk_gkr_str(&r, 0);
         if (t && !t[0]) {
             free(t);
             r.err = BK_ECORRUPT;
@@ -81,7 +81,7 @@ int bk_grp_subscription_decode(const uint8_t *p, size_t len, bk_grp_subscription
         }
     }
     int is_null = 1;
-    bk_kr_bytes(&r, &out->user_data, &out->user_data_len, &is_null);
+    bk_gkr_bytes(&r, &out->user_data, &out->user_data_len, &is_null);
     out->has_user_data = !is_null;
     if (r.err)
         bk_grp_subscription_free(out);
@@ -90,30 +90,30 @@ int bk_grp_subscription_decode(const uint8_t *p, size_t len, bk_grp_subscription
 
 int bk_grp_assignment_encode(bk_grp_buf_t *b, const bk_grp_assignment_t *a)
 {
-    bk_kw_t w = {b, 0};
+    bk_gkw_t w = {b, 0};
     size_t start = b->len;
-    bk_kw_i16(&w, 0);
-    bk_kw_i32(&w, (int32_t)a->count);
+    bk_gkw_i16(&w, 0);
+    bk_gkw_i32(&w, (int32_t)a->count);
     for (size_t i = 0; i < a->count; i++) {
-        bk_kw_str(&w, a->topics[i].topic);
-        bk_kw_i32(&w, (int32_t)a->topics[i].count);
+        bk_gkw_str(&w, a->topics[i].topic);
+        bk_gkw_i32(&w, (int32_t)a->topics[i].count);
         for (size_t k = 0; k < a->topics[i].count; k++)
-            bk_kw_i32(&w, a->topics[i].partitions[k]);
+            bk_gkw_i32(&w, a->topics[i].partitions[k]);
     }
-    bk_kw_i32(&w, -1);
+    bk_gkw_i32(&w, -1);
     if (w.err)
         b->len = start;
     return w.err;
 }
 
-static void read_topic_parts(bk_kr_t *r, bk_grp_assignment_t *out)
+static void read_topic_parts(bk_gkr_t *r, bk_grp_assignment_t *out)
 {
-    char *t = bk_kr_str(r, 0);
+    char *t = bk_gkr_str(r, 0);
     if (t && !t[0])
         r->err = BK_ECORRUPT;
-    int32_t n = bk_kr_count(r, 4);
+    int32_t n = bk_gkr_count(r, 4);
     for (int32_t k = 0; !r->err && k < n; k++) {
-        int32_t part = bk_kr_i32(r);
+        int32_t part = bk_gkr_i32(r);
         if (!r->err && part < 0)
             r->err = BK_ECORRUPT;
         if (!r->err && bk_grp_assignment_add(out, t, part))
@@ -124,19 +124,19 @@ static void read_topic_parts(bk_kr_t *r, bk_grp_assignment_t *out)
 
 int bk_grp_assignment_decode(const uint8_t *p, size_t len, bk_grp_assignment_t *out)
 {
-    bk_kr_t r = {p, p + len, 0};
+    bk_gkr_t r = {p, p + len, 0};
     memset(out, 0, sizeof *out);
     if (len == 0)
         return 0;
-    if (bk_kr_i16(&r) < 0 && !r.err)
+    if (bk_gkr_i16(&r) < 0 && !r.err)
         r.err = BK_ECORRUPT;
-    int32_t n = bk_kr_count(&r, 6);
+    int32_t n = bk_gkr_count(&r, 6);
     for (int32_t i = 0; !r.err && i < n; i++)
         read_topic_parts(&r, out);
     uint8_t *user = NULL;
     size_t ulen;
     int is_null;
-    bk_kr_bytes(&r, &user, &ulen, &is_null);
+    bk_gkr_bytes(&r, &user, &ulen, &is_null);
     free(user);
     if (r.err)
         bk_grp_assignment_free(out);

@@ -1,5 +1,5 @@
 /* Big-endian Kafka primitives for the group layer's byte formats. Decoders of untrusted
- * bytes stand on bk_kr_*: every read is bounds-checked and a failure sticks, so a decoder
+ * bytes stand on bk_gkr_*: every read is bounds-checked and a failure sticks, so a decoder
  * checks r.err once at the end; nothing is ever read past r.end. */
 #include "groups/kbytes.h"
 
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <uv.h>
 
-static uint8_t *kw_room(bk_kw_t *w, size_t n)
+static uint8_t *kw_room(bk_gkw_t *w, size_t n)
 {
     if (w->err)
         return NULL;
@@ -22,7 +22,7 @@ static uint8_t *kw_room(bk_kw_t *w, size_t n)
     return p;
 }
 
-static void put_be(bk_kw_t *w, uint64_t v, size_t n)
+static void put_be(bk_gkw_t *w, uint64_t v, size_t n)
 {
     uint8_t *p = kw_room(w, n);
     if (!p)
@@ -31,25 +31,25 @@ static void put_be(bk_kw_t *w, uint64_t v, size_t n)
         p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-void bk_kw_i16(bk_kw_t *w, int16_t v)
+void bk_gkw_i16(bk_gkw_t *w, int16_t v)
 {
     put_be(w, (uint16_t)v, 2);
 }
 
-void bk_kw_i32(bk_kw_t *w, int32_t v)
+void bk_gkw_i32(bk_gkw_t *w, int32_t v)
 {
     put_be(w, (uint32_t)v, 4);
 }
 
-void bk_kw_i64(bk_kw_t *w, int64_t v)
+void bk_gkw_i64(bk_gkw_t *w, int64_t v)
 {
     put_be(w, (uint64_t)v, 8);
 }
 
-void bk_kw_str(bk_kw_t *w, const char *s)
+void bk_gkw_str(bk_gkw_t *w, const char *s)
 {
     if (!s) {
-        bk_kw_i16(w, -1);
+        bk_gkw_i16(w, -1);
         return;
     }
     size_t n = strlen(s);
@@ -58,16 +58,16 @@ void bk_kw_str(bk_kw_t *w, const char *s)
             w->err = BK_EINVAL;
         return;
     }
-    bk_kw_i16(w, (int16_t)n);
+    bk_gkw_i16(w, (int16_t)n);
     uint8_t *p = kw_room(w, n);
     if (p && n)
         memcpy(p, s, n);
 }
 
-void bk_kw_bytes(bk_kw_t *w, const uint8_t *p, size_t len)
+void bk_gkw_bytes(bk_gkw_t *w, const uint8_t *p, size_t len)
 {
     if (!p) {
-        bk_kw_i32(w, -1);
+        bk_gkw_i32(w, -1);
         return;
     }
     if (len > INT32_MAX) {
@@ -75,13 +75,13 @@ void bk_kw_bytes(bk_kw_t *w, const uint8_t *p, size_t len)
             w->err = BK_EINVAL;
         return;
     }
-    bk_kw_i32(w, (int32_t)len);
+    bk_gkw_i32(w, (int32_t)len);
     uint8_t *d = kw_room(w, len);
     if (d && len)
         memcpy(d, p, len);
 }
 
-static const uint8_t *kr_take(bk_kr_t *r, size_t n)
+static const uint8_t *kr_take(bk_gkr_t *r, size_t n)
 {
     if (r->err)
         return NULL;
@@ -94,7 +94,7 @@ static const uint8_t *kr_take(bk_kr_t *r, size_t n)
     return p;
 }
 
-static uint64_t get_be(bk_kr_t *r, size_t n)
+static uint64_t get_be(bk_gkr_t *r, size_t n)
 {
     const uint8_t *p = kr_take(r, n);
     uint64_t v = 0;
@@ -105,24 +105,24 @@ static uint64_t get_be(bk_kr_t *r, size_t n)
     return v;
 }
 
-int16_t bk_kr_i16(bk_kr_t *r)
+int16_t bk_gkr_i16(bk_gkr_t *r)
 {
     return (int16_t)(uint16_t)get_be(r, 2);
 }
 
-int32_t bk_kr_i32(bk_kr_t *r)
+int32_t bk_gkr_i32(bk_gkr_t *r)
 {
     return (int32_t)(uint32_t)get_be(r, 4);
 }
 
-int64_t bk_kr_i64(bk_kr_t *r)
+int64_t bk_gkr_i64(bk_gkr_t *r)
 {
     return (int64_t)get_be(r, 8);
 }
 
-char *bk_kr_str(bk_kr_t *r, int nullable)
+char *bk_gkr_str(bk_gkr_t *r, int nullable)
 {
-    int16_t n = bk_kr_i16(r);
+    int16_t n = bk_gkr_i16(r);
     if (r->err)
         return NULL;
     if (n < 0) {
@@ -147,12 +147,12 @@ char *bk_kr_str(bk_kr_t *r, int nullable)
     return s;
 }
 
-void bk_kr_bytes(bk_kr_t *r, uint8_t **out, size_t *len, int *is_null)
+void bk_gkr_bytes(bk_gkr_t *r, uint8_t **out, size_t *len, int *is_null)
 {
     *out = NULL;
     *len = 0;
     *is_null = 0;
-    int32_t n = bk_kr_i32(r);
+    int32_t n = bk_gkr_i32(r);
     if (r->err)
         return;
     if (n < 0) {
@@ -173,9 +173,9 @@ void bk_kr_bytes(bk_kr_t *r, uint8_t **out, size_t *len, int *is_null)
     *len = (size_t)n;
 }
 
-int32_t bk_kr_count(bk_kr_t *r, size_t min_item)
+int32_t bk_gkr_count(bk_gkr_t *r, size_t min_item)
 {
-    int32_t n = bk_kr_i32(r);
+    int32_t n = bk_gkr_i32(r);
     if (r->err)
         return 0;
     if (n < 0 || (min_item && (size_t)n > (size_t)(r->end - r->p) / min_item)) {

@@ -37,6 +37,8 @@ static int16_t append_error(int rc)
         return BK_KERR_CORRUPT_MESSAGE;
     case UV_ENOTSUP:
         return BK_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    case BK_ENOKEY:
+        return BK_KERR_INVALID_RECORD;
     case BK_ETOOBIG:
         return BK_KERR_MESSAGE_TOO_LARGE;
     case BK_ENOTLEADER:

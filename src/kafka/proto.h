@@ -60,6 +60,7 @@ enum {
     BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     BK_KERR_KAFKA_STORAGE_ERROR = 56,
     BK_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+    BK_KERR_INVALID_RECORD = 87,
 };
 
 /* A bump allocator for one request's decoded arrays, freed whole. */

@@ -1,8 +1,9 @@
 /* Appending a client's RecordBatch v2 batches (what a Kafka producer sends) with offsets
  * assigned here: each batch gets the next baseOffset and the caller's partitionLeaderEpoch,
  * both outside the CRC, and everything else stays byte for byte as the client wrote it. It
- * never writes a batch that failed a check: the stamped buffer goes through the same verified,
- * all-or-nothing path as a replica's (bk_partition_append_raw). */
+ * never writes a batch that failed a check: every record is walked first (a compressed batch
+ * decompressed, bounded), then the stamped buffer goes through the same verified, all-or-
+ * nothing path as a replica's (bk_partition_append_raw). */
 #include "brook/common.h"
 #include "brook/log.h"
 #include "common/crc32c.h"
@@ -30,6 +31,54 @@ static int diagnose(const uint8_t *b, size_t len)
         pos += total;
     }
     return BK_ECORRUPT;
+}
+
+/* The records of one client batch, checked before anything is written: a compressed batch's
+ * CRC covers only its compressed bytes, so its records are decompressed (bounded, as a read
+ * does) and walked like an uncompressed one's. Offset deltas must be exactly 0..count-1 (a
+ * producer's batch has no gaps), and in a compacted topic every record needs a key. Returns
+ * 0, BK_ECORRUPT, BK_ETOOBIG (a decompression bomb) or BK_ENOKEY. */
+static int check_records(const uint8_t *b, const bk_batch_header_t *h, int need_keys,
+                         bk_codec_buf_t *scratch)
+{
+    if (h->count <= 0 || bk_batch_end(h) - h->base_offset != h->count)
+        return BK_ECORRUPT;
+    if (bk_batch_codec(h) == BK_CODEC_NONE && !need_keys)
+        return 0; /* bk_batch_verify walks an uncompressed batch's records itself */
+    const uint8_t *recs;
+    size_t rlen;
+    int rc = bk_batch_records(b, h, scratch, &recs, &rlen);
+    if (rc < 0)
+        return rc == UV_ENOMEM ? rc : rc == BK_ETOOBIG ? BK_ETOOBIG : BK_ECORRUPT;
+    bk_batch_iter_t it;
+    bk_record_view_t v;
+    bk_batch_iter_init_records(&it, recs, rlen, h);
+    int32_t n = 0;
+    while ((rc = bk_batch_iter_next(&it, &v)) == 1) {
+        if (v.offset != h->base_offset + n++)
+            return BK_ECORRUPT;
+        if (need_keys && v.key_len < 0)
+            return BK_ENOKEY;
+    }
+    return rc < 0 || n != h->count ? BK_ECORRUPT : 0;
+}
+
+/* check_records over every batch of a verified (CRC-checked) buffer. */
+static int check_all(const uint8_t *b, size_t len, int need_keys)
+{
+    bk_codec_buf_t scratch = {0};
+    int rc = 0;
+    for (size_t pos = 0; rc == 0 && pos < len;) {
+        bk_batch_header_t h;
+        if (bk_batch_header_parse(b + pos, len - pos, &h) < 0 || bk_batch_total(&h) > len - pos ||
+            bk_batch_verify(b + pos, bk_batch_total(&h), &h) < 0)
+            rc = BK_ECORRUPT;
+        else
+            rc = check_records(b + pos, &h, need_keys, &scratch);
+        pos += rc == 0 ? bk_batch_total(&h) : 0;
+    }
+    bk_codec_buf_free(&scratch);
+    return rc;
 }
 
 /* Stamps baseOffset (contiguous from next) and the epoch into every batch; checks sizes.
@@ -66,6 +115,11 @@ int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len,
                       p->topic->cfg.max_message_bytes);
     if (n < 0)
         return (int)n;
+    rc = check_all(batches, len, bk_topic_config_compacts(&p->topic->cfg));
+    if (rc == BK_ECORRUPT)
+        rc = diagnose(batches, len);
+    if (rc < 0)
+        return rc;
     rc = bk_partition_append_raw(p, batches, len, cb, arg);
     if (rc == BK_ECORRUPT)
         rc = diagnose(batches, len);

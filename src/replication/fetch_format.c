@@ -51,6 +51,10 @@
  *      4     compression       compression.type (bk_topic_config_t: 0 producer, 1 + codec)
  *      4     min_insync_replicas   0 = the broker's flag
  *      4     replication_factor    0 = not asked
+ *      4     cleanup_policy    bk_topic_config_t's BK_CLEANUP_* bits (0 = delete)
+ *      8     delete_retention_ms   signed
+ *      8     min_compaction_lag_ms signed
+ *      8     min_cleanable_ratio   IEEE 754 binary64 bits of the ratio, 0 to 1
  *      4   partition_count
  *          then partition_count times:
  *   2+n      topic             string
@@ -81,7 +85,7 @@
 #define REQ_HEAD_MIN (4 + 8 + 2 + 8 + 4 + 4 + 4) /* without the id bytes */
 #define REQ_PART_MIN (2 + 1 + 8 + 4 + 8 + 4)
 #define RESP_HEAD (4 + 8 + 4 + 4)
-#define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4)
+#define TOPIC_MIN (2 + 1 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8)
 #define RESP_PART_MIN (2 + 1 + 4 + 4 + 8 + 8 + 8 + 4)
 
 /* ---------- names ---------- */
@@ -216,6 +220,13 @@ static int read_topic(rd_t *r, void *out)
         return BK_EINVAL;
     t->compression = (int32_t)compression;
     t->segment_bytes = seg;
+    uint64_t ratio_bits;
+    if (get_u32(r, &t->cleanup_policy) || get_i64(r, &t->delete_retention_ms) ||
+        get_i64(r, &t->min_compaction_lag_ms) || get_be(r, 8, &ratio_bits))
+        return BK_EINVAL;
+    memcpy(&t->min_cleanable_ratio, &ratio_bits, sizeof ratio_bits);
+    if (!(t->min_cleanable_ratio >= 0.0 && t->min_cleanable_ratio <= 1.0)) /* NaN too */
+        return BK_EINVAL;
     return 0;
 }
 
@@ -412,6 +423,12 @@ int bk_fetch_response_begin(bk_fetch_buf_t *b, const bk_fetch_resp_t *s,
         put_be(b, (uint32_t)t->compression, 4);
         put_be(b, t->min_insync_replicas, 4);
         put_be(b, t->replication_factor, 4);
+        uint64_t ratio_bits;
+        memcpy(&ratio_bits, &t->min_cleanable_ratio, sizeof ratio_bits);
+        put_be(b, t->cleanup_policy, 4);
+        put_be(b, (uint64_t)t->delete_retention_ms, 8);
+        put_be(b, (uint64_t)t->min_compaction_lag_ms, 8);
+        put_be(b, ratio_bits, 8);
     }
     put_be(b, np, 4);
     return 0;

@@ -99,8 +99,11 @@ static bk_topic_config_t leader_config(const bk_fetch_topic_t *tp)
                            .max_message_bytes = tp->max_message_bytes,
                            .compression = tp->compression,
                            .min_insync_replicas = tp->min_insync_replicas,
-                           .replication_factor = tp->replication_factor};
-    bk_topic_config_compaction_defaults(&c); /* compaction settings: not on the wire yet */
+                           .replication_factor = tp->replication_factor,
+                           .cleanup_policy = tp->cleanup_policy,
+                           .delete_retention_ms = tp->delete_retention_ms,
+                           .min_compaction_lag_ms = tp->min_compaction_lag_ms,
+                           .min_cleanable_ratio = tp->min_cleanable_ratio};
     return c;
 }
 
@@ -113,7 +116,11 @@ static int config_differs(const bk_topic_t *t, const bk_fetch_topic_t *tp)
            c->segment_bytes != want.segment_bytes ||
            c->max_message_bytes != want.max_message_bytes || c->compression != want.compression ||
            c->min_insync_replicas != want.min_insync_replicas ||
-           c->replication_factor != want.replication_factor;
+           c->replication_factor != want.replication_factor ||
+           c->cleanup_policy != want.cleanup_policy ||
+           c->delete_retention_ms != want.delete_retention_ms ||
+           c->min_compaction_lag_ms != want.min_compaction_lag_ms ||
+           c->min_cleanable_ratio != want.min_cleanable_ratio;
 }
 
 /* Starts creating or growing topic name like the leader's tp, off the loop; the next fetch

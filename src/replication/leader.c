@@ -548,7 +548,11 @@ static int encode_answer(bk_replicator_t *r, const bk_fetch_req_t *req, int32_t 
                                        bk_topic_id(t),
                                        c->compression,
                                        c->min_insync_replicas,
-                                       c->replication_factor};
+                                       c->replication_factor,
+                                       c->cleanup_policy,
+                                       c->delete_retention_ms,
+                                       c->min_compaction_lag_ms,
+                                       c->min_cleanable_ratio};
     }
     int rc = bk_fetch_response_begin(b, &resp, topics, nt, np);
     free(topics);

@@ -328,7 +328,8 @@ class AuthRedis(Redis):
 
 
 REDIS_ACL = ("user brook on >brook-pw resetkeys ~brook:* resetchannels -@all +auth +ping "
-             "+hello +eval +evalsha +script|load +get +set +incr +pttl +pexpire +del")
+             "+hello +eval +evalsha +script|load +get +set +incr +pttl +pexpire +del +hget +hset "
+             "+hgetall +hdel +time +keys")
 
 
 def test_redis_requirepass_and_acl_user():

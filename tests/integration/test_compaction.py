@@ -253,6 +253,13 @@ def test_follower_fetching_compacted_range_sees_the_same():
             (len(lag_recs), len(lead_recs))
         got = {x["key"]: x["offset"] for x in lag_recs}
         assert all(got[k] == last[k] for k in last)
+        # Every replica compacts its own copy: the settings travel on the replication wire, so
+        # an in-sync follower cleans what it fetched uncompacted.
+        insync = [b for b in bs if b is not leader and b is not lagger][0]
+        st, body, _ = insync.get("/topics/rep")
+        assert body["configs"]["cleanup.policy"] == "compact", body["configs"]
+        wait_until(lambda: (metric(insync, "brook_log_cleaner_bytes_reclaimed_total") or 0) > 0,
+                   timeout=60, what="the in-sync follower to compact its own copy")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,20 @@ def record_batch(values):
     return struct.pack(">qi", 0, len(partial)) + partial
 
 
+def compressed_batch(payload, count, codec=1):
+    """A batch whose header says `count` records compressed with `codec`, carrying `payload`
+    as its records section (garbage, or a gzip stream of records), with a correct CRC."""
+    now = int(time.time() * 1000)
+    after_crc = struct.pack(">hiqqqhii", codec, count - 1, now, now, -1, -1, -1, count) + payload
+    partial = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(partial)) + partial
+
+
+def records_section(batch):
+    """The uncompressed records section of a record_batch() result."""
+    return batch[61:]
+
+
 def crc32c(data):
     crc = 0xFFFFFFFF
     for b in data:
@@ -339,6 +353,28 @@ def test_corrupt_batches_write_nothing():
                 data = read_frame(s)
                 assert produce_errors(data) == [(0, want, -1)], (i, produce_errors(data))
         assert [r["value"] for r in b.read_all("bad")] == ["x"]
+        # Compressed batches: the CRC covers only the compressed bytes, so records are checked
+        # after decompression. Garbage in place of gzip, and 2 records where the header says 3,
+        # were stored once and every later HTTP read of the partition failed (500).
+        import gzip
+        two = records_section(record_batch([b"a", b"b"]))
+        bad = [compressed_batch(b"not gzip at all", 1), compressed_batch(gzip.compress(two), 3)]
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=10) as s:
+            for i, batch in enumerate(bad):
+                s.sendall(frame(0, 3, 20 + i, produce_v3_body("bad", 0, -1, batch)))
+                assert produce_errors(read_frame(s)) == [(0, 2, -1)], i
+            s.sendall(frame(0, 3, 30, produce_v3_body("bad", 0, -1,
+                                                      compressed_batch(gzip.compress(two), 2))))
+            assert produce_errors(read_frame(s))[0][1] == 0
+        assert [r["value"] for r in b.read_all("bad")] == ["x", "a", "b"]
+        # A compacted topic takes no keyless record over Kafka either (INVALID_RECORD, 87).
+        st, body, _ = b.post_json("/topics", {"name": "cmp", "configs": {"cleanup.policy": "compact"}})
+        assert st == 201, body
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=10) as s:
+            s.sendall(frame(0, 3, 40, produce_v3_body("cmp", 0, -1, record_batch([b"keyless"]))))
+            assert produce_errors(read_frame(s)) == [(0, 87, -1)]
+        st, body, _ = b.get("/topics/cmp/partitions/0/offsets")
+        assert body["end_offset"] == 0, body
 
 
 def test_malformed_frames_close_only_their_connection():

@@ -149,10 +149,26 @@ def test_topic_job_ending_in_a_shutdown():
             assert "stopped cleanly" in b.stderr_text()
             assert not brook.sanitizer_reports([b]), brook.sanitizer_reports([b])
 
+def test_proxy_to_a_dead_leader_is_503_not_502():
+    """--follower-writes proxy: a leader that cannot be reached was answered 502, which says
+    nothing about whether the write happened. Nothing was sent, so it is 503 (nothing written,
+    retry); a failure after sending is 500 (outcome unknown)."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = brook.start_brokers(c, r, 2, 5000, 500, extra=["--follower-writes", "proxy"])
+        leader, _ = brook.wait_leader(bs)
+        follower = [b for b in bs if b is not leader][0]
+        st, body, _ = follower.produce("via-proxy", topic="px")
+        assert st == 200, (st, body)
+        leader.kill()  # the follower still names it as leader until the lease runs out
+        st, body, _ = follower.produce("lost-leader", topic="px")
+        assert st == 503 and "nothing was written" in body["message"], (st, body)
+
+
 if __name__ == "__main__":
     brook.run([test_head_has_no_body, test_pause_on_last_byte_of_a_read,
                test_half_close_gets_the_whole_answer,
                test_rest_produce_refused_whole_when_one_record_is_too_big,
                test_delete_topic_under_inflight_writes,
                test_busy_pipelining_connection_is_not_timed_out, test_partition_count_limit_is_422,
-               test_topic_job_ending_in_a_shutdown])
+               test_topic_job_ending_in_a_shutdown, test_proxy_to_a_dead_leader_is_503_not_502])

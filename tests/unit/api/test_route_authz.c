@@ -23,6 +23,17 @@ static const char *const sample[BK_ROUTE_COUNT] = {
     [BK_ROUTE_RECORDS] = "/topics/t/partitions/0/records",
     [BK_ROUTE_REPL_FETCH] = "/replication/fetch",
     [BK_ROUTE_CONFIGS] = "/topics/t/configs",
+    [BK_ROUTE_GROUPS] = "/consumers",
+    [BK_ROUTE_GROUP] = "/consumers/g",
+    [BK_ROUTE_GROUP_OFFSETS] = "/consumers/g/offsets",
+    [BK_ROUTE_INSTANCE] = "/consumers/g/instances/i",
+    [BK_ROUTE_SUBSCRIPTION] = "/consumers/g/instances/i/subscription",
+    [BK_ROUTE_ASSIGNMENTS] = "/consumers/g/instances/i/assignments",
+    [BK_ROUTE_INST_OFFSETS] = "/consumers/g/instances/i/offsets",
+    [BK_ROUTE_POSITIONS] = "/consumers/g/instances/i/positions",
+    [BK_ROUTE_POSITIONS_BEGIN] = "/consumers/g/instances/i/positions/beginning",
+    [BK_ROUTE_POSITIONS_END] = "/consumers/g/instances/i/positions/end",
+    [BK_ROUTE_CONSUMER_RECORDS] = "/consumers/g/instances/i/records",
 };
 
 static void every_route_has_an_entry(void)
@@ -73,6 +84,11 @@ static void entries(void)
     CHECK(z && z->kind == BK_AUTHZ_OPEN);
     z = bk_route_authz(BK_ROUTE_METRICS, HTTP_GET);
     CHECK(z && z->kind == BK_AUTHZ_OPEN);
+    z = bk_route_authz(BK_ROUTE_CONSUMER_RECORDS, HTTP_GET);
+    CHECK(z && z->resource == BK_RES_GROUP && z->op == BK_OP_READ &&
+          z->name == BK_AUTHZ_NAME_GROUP_PATH);
+    z = bk_route_authz(BK_ROUTE_GROUP, HTTP_GET);
+    CHECK(z && z->resource == BK_RES_GROUP && z->op == BK_OP_DESCRIBE);
 }
 
 int main(void)

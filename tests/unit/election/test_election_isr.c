@@ -1,9 +1,10 @@
 /* The election's in-sync replica set against a real redis-server (started here on a free
  * loopback port, in a temp dir, stopped by PID): the leader publishes and reads it back, a
  * publication is fenced once the leader key is not ours, a broker the ISR does not list can
- * never take the lease (unless unclean election is on), and non-leaders cannot publish; a
- * broker left out of the ISR remembers it (on disk) and still never leads after Redis lost
- * its data; and a publication that reaches Redis after a later one never replaces it. */
+ * never take the lease (unless unclean election is on), and non-leaders cannot publish; after
+ * Redis lost its data, the ACQUIRE script elects only a broker that every registered memory
+ * shows in the newest ISR, once every member of it has registered, at an epoch above every
+ * one seen; and a publication that reaches Redis after a later one never replaces it. */
 #include "brook/common.h"
 #include "brook/election.h"
 #include "election/isr_memory.h"
@@ -313,22 +314,44 @@ static const char *file_text(const char *path, char *buf, size_t cap)
     return buf;
 }
 
-/* Redis loses its data (the ISR value with it): a broker that saw itself left out of the ISR
- * remembers it on disk and still never takes the lease, also after a restart; one that saw
- * itself listed does; one that never saw an ISR value is let through as before. */
-static void test_left_out_broker_remembers_after_redis_data_loss(void)
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void flushall(void)
+{
+    redisReply *r = redis_cmd(redis.port, "FLUSHALL");
+    CHECK(r != NULL);
+    if (r)
+        freeReplyObject(r);
+}
+
+/* Redis loses its data (the ISR value with it), through the election on a loop, with
+ * memories on disk. A broker that saw itself left out never leads, also after a restart; one
+ * that saw itself listed waits until every member of that ISR has registered what it
+ * remembers (here A, the leader that published it), then someone listed leads, above every
+ * epoch seen; a broker that never saw anything (a new cluster) is not held back. */
+static void test_election_after_redis_data_loss(void)
 {
     shared_redis_start();
     uv_loop_t loop;
     uv_loop_init(&loop);
     char dir[] = "/tmp/brook-isr-memory-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    char path_b[128], path_c[128], text[64], raw[256];
+    char path_a[128], path_b[128], path_c[128], text[256], raw[256];
+    snprintf(path_a, sizeof path_a, "%s/a", dir);
     snprintf(path_b, sizeof path_b, "%s/b", dir);
     snprintf(path_c, sizeof path_c, "%s/c", dir);
     /* A leader "A" holds the lease and has published {A, C}: B and C only read. */
     redis_do("SET %s %s", "t5:leader", "{\"id\":\"A\",\"epoch\":7,\"url\":\"\"}");
-    redis_do("SET %s %s", "t5:isr", "{\"epoch\":7,\"leader\":\"A\",\"isr\":[\"A\",\"C\"]}");
+    redis_do("SET %s %s", "t5:isr",
+             "{\"epoch\":7,\"version\":3,\"leader\":\"A\",\"isr\":[\"A\",\"C\"]}");
     broker_t b = {.id = "B", .state_path = path_b}, c = {.id = "C", .state_path = path_c};
     start_broker(&loop, &b, "t5", 0);
     start_broker(&loop, &c, "t5", 0);
@@ -336,12 +359,12 @@ static void test_left_out_broker_remembers_after_redis_data_loss(void)
     run_until(&loop, &never, 3 * RENEW_MS);
     CHECK_EQ_STR(file_text(path_b, text, sizeof text), "isr-listed 0\n");
     CHECK_EQ_STR(file_text(path_c, text, sizeof text), "isr-listed 1\n");
+    snprintf(raw, sizeof raw, "%s-isr", path_c);
+    CHECK_EQ_STR(file_text(raw, text, sizeof text),
+                 "brook-isr-memory 1\nseen-epoch 7\nisr 7 3 A 2 A C\nend\n");
     stop_broker(&loop, &c);
     /* FLUSHALL: no leader, no ISR value. B, left out, waits; its restart changes nothing. */
-    redisReply *r = redis_cmd(redis.port, "FLUSHALL");
-    CHECK(r != NULL);
-    if (r)
-        freeReplyObject(r);
+    flushall();
     CHECK(!run_until(&loop, &b.leader_seen, 3 * LEASE_MS));
     stop_broker(&loop, &b);
     b.e = NULL;
@@ -349,12 +372,29 @@ static void test_left_out_broker_remembers_after_redis_data_loss(void)
     start_broker(&loop, &b, "t5", 0);
     CHECK(!run_until(&loop, &b.leader_seen, 2 * LEASE_MS));
     CHECK_EQ_STR(redis_get("t5:leader", raw, sizeof raw), "");
-    /* C comes back remembering it was listed: it leads, and B follows it. */
+    /* C comes back remembering it was listed: A, in that ISR, has not registered, and might
+     * have published a newer one without C: C waits. */
     c.e = NULL;
     c.stopped = 0;
     start_broker(&loop, &c, "t5", 0);
-    CHECK(run_until(&loop, &c.leader_seen, 3000));
+    CHECK(!run_until(&loop, &c.leader_seen, 2 * LEASE_MS));
+    CHECK_EQ_STR(redis_get("t5:leader", raw, sizeof raw), "");
+    /* A comes back (remembering the same ISR, and epoch 7): A or C leads, above 7. */
+    snprintf(raw, sizeof raw, "%s-isr", path_a);
+    write_text(raw, "brook-isr-memory 1\nseen-epoch 7\nisr 7 3 A 2 A C\nend\n");
+    broker_t a = {.id = "A", .state_path = path_a};
+    start_broker(&loop, &a, "t5", 0);
+    int either = 0;
+    for (int i = 0; i < 100 && !either; i++) {
+        run_until(&loop, &never, 50);
+        either = a.leader_seen || c.leader_seen;
+    }
+    CHECK(either);
+    bk_election_view_t v;
+    bk_election_view((a.leader_seen ? a : c).e, &v);
+    CHECK(v.epoch > 7);
     CHECK(!b.leader_seen);
+    stop_broker(&loop, &a);
     stop_broker(&loop, &c);
     stop_broker(&loop, &b);
     /* A broker that never saw an ISR value (a new cluster) is not held back. */
@@ -363,10 +403,218 @@ static void test_left_out_broker_remembers_after_redis_data_loss(void)
     start_broker(&loop, &d, "t6", 0);
     CHECK(run_until(&loop, &d.leader_seen, 3000));
     stop_broker(&loop, &d);
-    unlink(path_b);
-    unlink(path_c);
+    for (const char *p = "abc"; *p; p++) {
+        snprintf(raw, sizeof raw, "%s/%c", dir, *p);
+        unlink(raw);
+        snprintf(raw, sizeof raw, "%s/%c-isr", dir, *p);
+        unlink(raw);
+    }
     rmdir(dir);
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+/* ---- the ACQUIRE script after a data loss, called as the broker calls it ----------------- */
+
+/* A broker's memory as ACQUIRE's RTAIL: isr "-" for none, else "epoch version leader m1 m2"
+ * (up to 4 members). */
+typedef struct {
+    const char *id;
+    const char *lost;
+    const char *seen;
+    const char *isr;
+    const char *unclean;
+} cand_t;
+
+/* EVALs ACQUIRE for c in cluster t9 (registration TTL ttl); returns the reply (caller frees). */
+static redisReply *acquire(const cand_t *c, const char *ttl)
+{
+    char isr[128] = "-1 0 -";
+    char *tok[8] = {0};
+    int ntok = 0;
+    if (strcmp(c->isr, "-") != 0)
+        snprintf(isr, sizeof isr, "%s", c->isr);
+    for (char *save = NULL, *t = strtok_r(isr, " ", &save); t && ntok < 8;
+         t = strtok_r(NULL, " ", &save))
+        tok[ntok++] = t;
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = "EVAL";
+    argv[n++] = bk_scripts_source(BK_SCRIPT_ACQUIRE);
+    argv[n++] = "4";
+    argv[n++] = "t9:leader";
+    argv[n++] = "t9:epoch";
+    argv[n++] = "t9:isr";
+    argv[n++] = "t9:brokers";
+    argv[n++] = c->id;
+    argv[n++] = "http://x";
+    argv[n++] = "1000";
+    argv[n++] = c->unclean ? c->unclean : "0";
+    argv[n++] = "1";
+    argv[n++] = "inst";
+    argv[n++] = ttl;
+    argv[n++] = c->seen ? c->seen : "0";
+    argv[n++] = c->lost ? c->lost : "0";
+    argv[n++] = tok[0];
+    argv[n++] = tok[1];
+    argv[n++] = strcmp(tok[2], "-") == 0 ? "" : tok[2];
+    for (int i = 3; i < ntok; i++)
+        argv[n++] = tok[i];
+    struct timeval tv = {2, 0};
+    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", redis.port, tv);
+    if (ctx == NULL || ctx->err) {
+        if (ctx)
+            redisFree(ctx);
+        return NULL;
+    }
+    redisReply *r = redisCommandArgv(ctx, n, argv, NULL);
+    redisFree(ctx);
+    return r;
+}
+
+/* "won", or the refusal's "reason detail" (caller's buffer); *epoch the term's epoch. */
+static const char *verdict_of(const cand_t *c, const char *ttl, char *buf, size_t cap,
+                              int64_t *epoch)
+{
+    redisReply *r = acquire(c, ttl);
+    bk_lease_holder_t h;
+    bk_scripts_verdict_t v;
+    int won = 0;
+    int64_t counter = 0;
+    snprintf(buf, cap, "malformed");
+    if (r && bk_scripts_parse_holder(r, &won, &h, &counter, &v) == 0) {
+        if (won)
+            snprintf(buf, cap, "won");
+        else
+            snprintf(buf, cap, "%s %s", v.reason, v.detail);
+        if (epoch)
+            *epoch = h.epoch;
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "  script error: %s\n", r->str);
+    }
+    if (r)
+        freeReplyObject(r);
+    return buf;
+}
+
+static void reset_t9(void)
+{
+    redisReply *r = redis_cmd(redis.port, "DEL t9:leader t9:epoch t9:isr t9:brokers");
+    if (r)
+        freeReplyObject(r);
+}
+
+/* Scenario (a) of the issue, at the script: F remembers {L,F}; L remembers the newer {L}. */
+static void test_script_after_loss_needs_every_member(void)
+{
+    shared_redis_start();
+    char buf[256];
+    int64_t epoch = 0;
+    reset_t9();
+    cand_t f = {.id = "F", .seen = "1", .isr = "1 1 L L F"};
+    cand_t l = {.id = "L", .seen = "1", .isr = "1 2 L L"};
+    CHECK_EQ_STR(verdict_of(&f, "60000", buf, sizeof buf, NULL), "waiting L");
+    CHECK_EQ_STR(verdict_of(&l, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 2); /* above every epoch registered, with no counter in Redis */
+    redisReply *reg = redis_cmd(redis.port, "HGET t9:brokers L");
+    CHECK(reg != NULL && reg->type == REDIS_REPLY_STRING &&
+          strncmp(reg->str, "{\"seen\":2,", 10) == 0); /* the new term is remembered */
+    if (reg)
+        freeReplyObject(reg);
+    /* Had L not won yet, F would be told L remembers a newer ISR without it. */
+    redis_do("DEL %s %s", "t9:leader", "t9:isr");
+    CHECK_EQ_STR(verdict_of(&f, "60000", buf, sizeof buf, NULL), "left-out L");
+
+    /* Scenario (c): F remembers {L,F,G}@1; G led at 2 and remembers {G}@2; L never returns. */
+    reset_t9();
+    cand_t f3 = {.id = "F", .seen = "1", .isr = "1 4 L L F G"};
+    cand_t g = {.id = "G", .seen = "2", .isr = "2 1 G G"};
+    CHECK_EQ_STR(verdict_of(&f3, "60000", buf, sizeof buf, NULL), "waiting L");
+    CHECK_EQ_STR(verdict_of(&g, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 3); /* never the 2 G's term had */
+
+    /* Every member registered, none newer: a listed member leads, above the highest seen. */
+    reset_t9();
+    cand_t a = {.id = "A", .seen = "4", .isr = "4 2 A A B"};
+    cand_t b = {.id = "B", .seen = "9", .isr = "4 2 A A B"};
+    CHECK_EQ_STR(verdict_of(&a, "60000", buf, sizeof buf, NULL), "waiting B");
+    CHECK_EQ_STR(verdict_of(&b, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 10);
+
+    /* A memory that is lost neither leads nor vouches; unclean overrides. */
+    reset_t9();
+    cand_t alost = {.id = "A", .lost = "1", .seen = "4", .isr = "-"};
+    CHECK_EQ_STR(verdict_of(&alost, "60000", buf, sizeof buf, NULL), "lost A");
+    CHECK_EQ_STR(verdict_of(&b, "60000", buf, sizeof buf, NULL), "waiting A");
+    cand_t bu = b;
+    bu.unclean = "1";
+    CHECK_EQ_STR(verdict_of(&bu, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 10);
+    /* Or the operator writes the set (README): the ordinary rule applies again. */
+    redis_do("DEL %s %s", "t9:leader", "t9:epoch");
+    redis_do("SET %s %s", "t9:isr",
+             "{\"epoch\":10,\"version\":0,\"leader\":\"B\",\"isr\":[\"B\"]}");
+    CHECK_EQ_STR(verdict_of(&alost, "60000", buf, sizeof buf, NULL), "not-listed B");
+    CHECK_EQ_STR(verdict_of(&b, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 11);
+
+    /* A new cluster: nobody remembers anything. */
+    reset_t9();
+    cand_t n1 = {.id = "N1", .isr = "-"}, n2 = {.id = "N2", .isr = "-"};
+    CHECK_EQ_STR(verdict_of(&n2, "60000", buf, sizeof buf, NULL), "won");
+    reset_t9();
+    CHECK_EQ_STR(verdict_of(&n1, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 1);
+
+    /* Registrations older than the TTL are ignored and removed. */
+    reset_t9();
+    redis_do("HSET t9:brokers %s %s", "Z",
+             "{\"seen\":50,\"lost\":false,\"at\":1,\"isr\":{\"epoch\":50,\"version\":1,"
+             "\"leader\":\"Z\",\"isr\":[\"Z\"]}}");
+    CHECK_EQ_STR(verdict_of(&n1, "60000", buf, sizeof buf, &epoch), "won");
+    CHECK_EQ_INT(epoch, 1);
+    redisReply *r = redis_cmd(redis.port, "HEXISTS t9:brokers Z");
+    CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+    if (r)
+        freeReplyObject(r);
+    reset_t9();
+}
+
+/* A registration never says less than its broker knew: what Redis showed it (the ISR value in
+ * a reply) and what it published are merged in, and an older memory never replaces a newer. */
+static void test_script_registration_merges(void)
+{
+    shared_redis_start();
+    char buf[256], raw[1024];
+    reset_t9();
+    redis_do("SET %s %s", "t9:leader", "{\"id\":\"L\",\"epoch\":3,\"url\":\"\"}");
+    redis_do("SET %s %s", "t9:isr",
+             "{\"epoch\":3,\"version\":5,\"leader\":\"L\",\"isr\":[\"L\",\"F\"]}");
+    cand_t f = {.id = "F", .seen = "1", .isr = "1 1 L L F"};
+    CHECK_EQ_STR(verdict_of(&f, "60000", buf, sizeof buf, NULL), " "); /* L holds the lease */
+    redisReply *r = redis_cmd(redis.port, "HGET t9:brokers F");
+    CHECK(r != NULL && r->type == REDIS_REPLY_STRING);
+    if (r && r->type == REDIS_REPLY_STRING) {
+        CHECK(strstr(r->str, "\"seen\":3,\"lost\":false") != NULL);
+        CHECK(strstr(r->str, "\"isr\":{\"epoch\":3,\"version\":5,") != NULL);
+    }
+    if (r)
+        freeReplyObject(r);
+    /* L publishes {L} (version 6): its registration reports it at once. */
+    r = redis_cmd(redis.port, "EVAL %s 3 t9:leader t9:isr t9:brokers L 3 6 60000 L",
+                  bk_scripts_source(BK_SCRIPT_PUBLISH_ISR));
+    CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    if (r)
+        freeReplyObject(r);
+    r = redis_cmd(redis.port, "HGET t9:brokers L");
+    CHECK(r != NULL && r->type == REDIS_REPLY_STRING &&
+          strstr(r->str, "\"version\":6,\"leader\":\"L\",\"isr\":[\"L\"]") != NULL);
+    if (r)
+        freeReplyObject(r);
+    /* The ISR value is lost; F, sending its older memory, is still known to lag. */
+    redis_do("DEL %s %s", "t9:isr", "t9:leader");
+    CHECK_EQ_STR(verdict_of(&f, "60000", buf, sizeof buf, NULL), "left-out L");
+    (void)raw;
+    reset_t9();
 }
 
 /* Runs PUBLISH_ISR as the broker sends it (leader A) with two members; returns its integer
@@ -374,9 +622,9 @@ static void test_left_out_broker_remembers_after_redis_data_loss(void)
 static long long eval_publish(const char *epoch, const char *version, const char *m1,
                               const char *m2)
 {
-    redisReply *r = redis_cmd(redis.port, "EVAL %s 2 %s %s %s %s %s %s %s",
-                              bk_scripts_source(BK_SCRIPT_PUBLISH_ISR), "t7:leader", "t7:isr", "A",
-                              epoch, version, m1, m2);
+    redisReply *r = redis_cmd(redis.port, "EVAL %s 3 %s %s %s %s %s %s %s %s %s",
+                              bk_scripts_source(BK_SCRIPT_PUBLISH_ISR), "t7:leader", "t7:isr",
+                              "t7:brokers", "A", epoch, version, "60000", m1, m2);
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (r)
         freeReplyObject(r);
@@ -422,34 +670,8 @@ static void test_late_publication_never_replaces_a_newer_one(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
-/* Remembering "left out" fails (here: the temp file cannot be created; ENOSPC in the field).
- * The old "listed" must not survive on disk: the file is emptied, which a restart reads as
- * "left out" (fail closed). */
-static void test_isr_memory_write_failure_fails_closed(void)
-{
-    char dir[] = "/tmp/brook-isr-fail-XXXXXX", path[128], tmp[140], text[64];
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/+election", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    bk_isr_memory_t m;
-    CHECK_EQ_INT(bk_isr_memory_open(&m, path), 0);
-    CHECK_EQ_INT(m.listed, -1);
-    bk_isr_memory_note(&m, 1);
-    CHECK_EQ_STR(file_text(path, text, sizeof text), "isr-listed 1\n");
-    CHECK_EQ_INT(mkdir(tmp, 0755), 0); /* open(tmp, O_WRONLY) now fails with EISDIR */
-    bk_isr_memory_note(&m, 0);
-    CHECK_EQ_INT(m.listed, 0);
-    CHECK_EQ_STR(file_text(path, text, sizeof text), ""); /* not the stale "listed" */
-    bk_isr_memory_free(&m);
-    CHECK_EQ_INT(bk_isr_memory_open(&m, path), 0); /* a restart */
-    CHECK_EQ_INT(m.listed, 0);
-    bk_isr_memory_free(&m);
-    rmdir(tmp);
-    unlink(path);
-    rmdir(dir);
-}
-
-CHECK_MAIN(CASE(test_publish_and_read), CASE(test_isr_memory_write_failure_fails_closed),
+CHECK_MAIN(CASE(test_publish_and_read), CASE(test_script_after_loss_needs_every_member),
+           CASE(test_script_registration_merges),
            CASE(test_late_publication_never_replaces_a_newer_one), CASE(test_publication_fenced),
            CASE(test_lagging_broker_never_elected), CASE(test_standalone_has_no_isr),
-           CASE(test_left_out_broker_remembers_after_redis_data_loss))
+           CASE(test_election_after_redis_data_loss))

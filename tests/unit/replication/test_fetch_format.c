@@ -111,8 +111,8 @@ static void encode_response(bk_fetch_buf_t *b, uint8_t *big, size_t big_len)
     r.leader_epoch = 12;
     r.error = BK_FETCH_OK;
     bk_fetch_topic_t topics[2] = {
-        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3},
-        {"z", 1, 1, -1, INT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX, 0, 0, 0}};
+        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3, 2, 86400000, 5, 0.25},
+        {"z", 1, 1, -1, INT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX, 0, 0, 0, 0, 0, 0, 0.0}};
     static const uint8_t small[] = {1, 2, 3, 4, 5};
     bk_fetch_resp_part_t parts[3] = {
         {"orders", 6, 0, BK_FETCH_PART_OK, 100, 0, -1, small, sizeof small},
@@ -147,6 +147,10 @@ static void test_response_round_trip(void)
     CHECK_EQ_INT(t.compression, 5);
     CHECK_EQ_INT(t.min_insync_replicas, 2);
     CHECK_EQ_INT(t.replication_factor, 3);
+    CHECK_EQ_INT(t.cleanup_policy, 2); /* compaction settings travel too */
+    CHECK_EQ_INT(t.delete_retention_ms, 86400000);
+    CHECK_EQ_INT(t.min_compaction_lag_ms, 5);
+    CHECK(t.min_cleanable_ratio == 0.25);
     CHECK(t.id == 0x0123456789abcdefu);
     CHECK_EQ_INT(bk_fetch_response_next_topic(&d, &t), 1);
     CHECK(t.name_len == 1 && t.name[0] == 'z');
@@ -210,8 +214,8 @@ static void test_piecewise_equals_whole(void)
     memset(&r, 0, sizeof r);
     r.leader_epoch = 12;
     bk_fetch_topic_t topics[2] = {
-        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3},
-        {"z", 1, 1, -1, INT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX, 0, 0, 0}};
+        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3, 2, 86400000, 5, 0.25},
+        {"z", 1, 1, -1, INT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX, 0, 0, 0, 0, 0, 0, 0.0}};
     static const uint8_t small[] = {1, 2, 3, 4, 5};
     bk_fetch_resp_part_t p0 = {"orders", 6, 0, 0, 100, 0, -1, small, sizeof small};
     bk_fetch_resp_part_t p1 = {"orders", 6, 2, 0, 5000, 10, -1, NULL, sizeof rec};
@@ -320,10 +324,10 @@ static void test_corrupt_counts(void)
     CHECK_EQ_INT(bk_fetch_request_decode(b.data, b.len, &d), BK_EINVAL);
     bk_fetch_buf_free(&b);
 
-    /* Response: topic_count at 16, one topic "z" (55 bytes), then partition_count. */
+    /* Response: topic_count at 16, one topic "z" (83 bytes), then partition_count. */
     bk_fetch_resp_t r;
     memset(&r, 0, sizeof r);
-    bk_fetch_topic_t t = {"z", 1, 1, -1, -1, 1, 1, 9, 0, 0, 0};
+    bk_fetch_topic_t t = {"z", 1, 1, -1, -1, 1, 1, 9, 0, 0, 0, 0, 0, 0, 0.5};
     uint8_t rec[10] = {0};
     bk_fetch_resp_part_t p = {"z", 1, 0, 0, 0, 0, -1, rec, sizeof rec};
     CHECK_EQ_INT(bk_fetch_response_encode(&b, &r, &t, 1, &p, 1), 0);
@@ -336,7 +340,7 @@ static void test_corrupt_counts(void)
         CHECK_EQ_INT(bk_fetch_response_decode(b.data, b.len, &dr), BK_EINVAL);
     }
     put_be(b.data + 16, 1, 4);
-    size_t pc = 20 + 55; /* partition_count */
+    size_t pc = 20 + 83; /* partition_count */
     for (size_t i = 0; i < BK_ARRAY_LEN(counts); i++) {
         if (counts[i] == 1)
             continue;
@@ -425,7 +429,7 @@ static void test_failed_encode_leaves_buffer(void)
     size_t len = b.len;
     bk_fetch_resp_t r;
     memset(&r, 0, sizeof r);
-    bk_fetch_topic_t t = {"ok", 2, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+    bk_fetch_topic_t t = {"ok", 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.5};
     bk_fetch_resp_part_t parts[2] = {{"ok", 2, 0, 0, 0, 0, -1, NULL, 0},
                                      {"b@d", 3, 0, 0, 0, 0, -1, NULL, 0}};
     CHECK_EQ_INT(bk_fetch_response_encode(&b, &r, &t, 1, parts, 2), BK_EINVAL);
