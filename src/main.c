@@ -27,6 +27,7 @@
 #include "brook/log.h"
 #include "brook/replicator.h"
 #include "brook/server.h"
+#include "brook/tls.h"
 #include "common/base64.h"
 #include "election/lease.h"
 #include "election/redis_client.h"
@@ -56,6 +57,7 @@ typedef struct {
     const char *broker_pw_file;    /* --broker-password-file (else BROOK_BROKER_PASSWORD) */
     const char *redis_user;        /* --redis-user (password: REDIS_PASSWORD) */
     char broker_auth[1024];        /* "Authorization: Basic ...\r\n" for fetches, or "" */
+    bk_tls_config_t tls;           /* --tls-cert, --tls-key, --tls-ca, --tls-client-auth */
     uint32_t consumer_timeout_ms;  /* --consumer-instance-timeout-ms */
     int64_t offsets_retention_ms;  /* --offsets-retention-ms */
 } config_t;
@@ -64,6 +66,8 @@ static uv_loop_t *loop;
 static bk_broker_t broker;
 static bk_http_client_t *repl_client; /* the replicator's: carries the broker's credentials */
 static bk_kafka_t *kafka; /* NULL when --kafka-port is 0 */
+static bk_tls_ctx_t *tls_server; /* HTTPS listener (--tls-port), or NULL */
+static bk_tls_ctx_t *tls_client; /* https:// leaders, verified against --tls-ca, or NULL */
 static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
 
@@ -92,11 +96,13 @@ static void usage(FILE *f)
           "  --id ID                 broker id, unique in the cluster (env BROKER_ID; default\n"
           "                          broker-<hostname>)\n"
           "  --port N                listen port [0-65535], 0 = any free port, advertised as\n"
-          "                          bound (env FLASK_RUN_PORT or PORT; default 5001)\n"
+          "                          bound (env FLASK_RUN_PORT or PORT; default 5001); off =\n"
+          "                          no plaintext listener (HTTPS only: needs --tls-port)\n"
           "  --host ADDR             listen address (default 0.0.0.0 with --users-file, else\n"
           "                          127.0.0.1: without authentication, local clients only)\n"
           "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
-          "                          (default http://127.0.0.1:<bound port>)\n"
+          "                          (default http://127.0.0.1:<bound port>, or\n"
+          "                          https://127.0.0.1:<bound TLS port> with --port off)\n"
           "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
           "  --redis HOST[:PORT]     Redis for the leader lease, port [1-65535] (env REDIS_HOST,\n"
           "                          REDIS_PORT; default localhost:6379)\n"
@@ -178,12 +184,22 @@ static void usage(FILE *f)
           "  --broker-password-file PATH  first line: the --broker-user password\n"
           "  --redis-user NAME       Redis ACL user (password: env REDIS_PASSWORD; without\n"
           "                          --redis-user, REDIS_PASSWORD alone is requirepass)\n"
-          "  brook user add|remove|list ...  edit a users file (brook user --help)\n\n"
+          "  brook user add|remove|list ...  edit a users file (brook user --help)\n"
+          "  --tls-port N            HTTPS listener beside the plain one [0-65535], 0 = any\n"
+          "                          free port (default: none); needs --tls-cert, --tls-key\n"
+          "  --tls-cert PATH         PEM certificate chain of this broker (also presented to\n"
+          "                          leaders that ask followers for a certificate)\n"
+          "  --tls-key PATH          PEM private key of --tls-cert\n"
+          "  --tls-ca PATH           PEM CA bundle: verifies https:// leaders, and client\n"
+          "                          certificates with --tls-client-auth\n"
+          "  --tls-client-auth MODE  none (default) | optional | required: ask HTTPS clients\n"
+          "                          for a certificate; a verified one is principal User:<CN>\n\n"
           "Other:\n"
           "  --log-level LEVEL       debug | info (default) | warn | error\n"
           "  -h, --help              this text\n\n"
           "Signals: SIGTERM/SIGINT stop in order (a second one exits at once); SIGHUP reloads\n"
-          "the users and ACL files, both or neither (an error keeps the old ones).\n",
+          "the users and ACL files, both or neither (an error keeps the old ones), and the TLS\n"
+          "certificate, key and CA for new connections (an error keeps the old ones).\n",
           f);
 }
 
@@ -385,6 +401,11 @@ enum {
     OPT_KADV,
     OPT_NODE_ID,
     OPT_KFRAME,
+    OPT_TLS_PORT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_TLS_CLIENT_AUTH,
     OPT_CONS_TIMEOUT,
     OPT_OFFSETS_RET,
 };
@@ -438,6 +459,11 @@ static const struct option options[] = {
     {"kafka-advertised", required_argument, NULL, OPT_KADV},
     {"node-id", required_argument, NULL, OPT_NODE_ID},
     {"kafka-max-frame-bytes", required_argument, NULL, OPT_KFRAME},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH},
     {"consumer-instance-timeout-ms", required_argument, NULL, OPT_CONS_TIMEOUT},
     {"offsets-retention-ms", required_argument, NULL, OPT_OFFSETS_RET},
     {"help", no_argument, NULL, 'h'},
@@ -490,6 +516,7 @@ static const range_t ranges[] = {
     {OPT_KPORT, 0, 65535},        {OPT_NODE_ID, 0, INT32_MAX},
     {OPT_KFRAME, 1024, 1u << 30},
     {OPT_CONS_TIMEOUT, 100, DAY_MS}, {OPT_OFFSETS_RET, 1000, (uint64_t)365 * DAY_MS},
+    {OPT_TLS_PORT, 0, 65535},
 };
 
 static const range_t *range_of(int opt)
@@ -589,6 +616,9 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
     case OPT_KFRAME:
         c->kafka.max_frame_bytes = v;
         break;
+    case OPT_TLS_PORT:
+        c->server.tls_port = (int)n;
+        break;
     default:
         return -1;
     }
@@ -598,10 +628,33 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
 /* One option; 0 ok, -1 bad value. */
 static int apply_option(config_t *c, int opt, const char *arg)
 {
+    if (opt == OPT_PORT && strcmp(arg, "off") == 0) {
+        c->server.port = BK_SERVER_PORT_OFF;
+        return 0;
+    }
     const range_t *r = range_of(opt);
     if (r)
         return apply_number(c, r, arg);
     switch (opt) {
+    case OPT_TLS_CERT:
+        c->tls.cert_path = arg;
+        return 0;
+    case OPT_TLS_KEY:
+        c->tls.key_path = arg;
+        return 0;
+    case OPT_TLS_CA:
+        c->tls.ca_path = arg;
+        return 0;
+    case OPT_TLS_CLIENT_AUTH:
+        if (strcmp(arg, "none") == 0)
+            c->tls.client_auth = BK_TLS_CLIENT_AUTH_NONE;
+        else if (strcmp(arg, "optional") == 0)
+            c->tls.client_auth = BK_TLS_CLIENT_AUTH_OPTIONAL;
+        else if (strcmp(arg, "required") == 0)
+            c->tls.client_auth = BK_TLS_CLIENT_AUTH_REQUIRED;
+        else
+            return -1;
+        return 0;
     case OPT_HOST:
         c->server.host = arg;
         c->host_given = 1;
@@ -683,7 +736,7 @@ static int apply_option(config_t *c, int opt, const char *arg)
 /* What the user is told after "invalid value for --flag: arg". */
 static void explain_refusal(int opt)
 {
-    const range_t *r = range_of(opt);
+    const range_t *r = opt == OPT_PORT ? NULL : range_of(opt);
     if (r)
         fprintf(stderr, "brook: --%s takes a decimal integer from %llu to %llu\n",
                 options[opt - 256].name, (unsigned long long)r->min, (unsigned long long)r->max);
@@ -697,6 +750,10 @@ static void explain_refusal(int opt)
         fprintf(stderr, "brook: --kafka-advertised takes HOST:PORT (PORT from 1 to 65535)\n");
     else if (opt == OPT_REDIS)
         fprintf(stderr, "brook: --redis takes HOST or HOST:PORT (PORT from 1 to 65535)\n");
+    else if (opt == OPT_TLS_CLIENT_AUTH)
+        fprintf(stderr, "brook: --tls-client-auth takes none, optional or required\n");
+    else if (opt == OPT_PORT)
+        fprintf(stderr, "brook: --port takes a decimal integer from 0 to 65535, or off\n");
     else if (opt == OPT_COMPRESSION)
         fprintf(stderr, "brook: --compression-type takes producer, none, gzip, snappy, lz4 or "
                         "zstd\n");
@@ -795,6 +852,24 @@ static int check_security(config_t *c)
     return 0;
 }
 
+/* TLS settings after flags: what each needs (the files themselves are read at start). */
+static int check_tls(config_t *c)
+{
+    const bk_tls_config_t *t = &c->tls;
+    int https = c->server.tls_port != BK_SERVER_PORT_OFF;
+    if (!t->cert_path != !t->key_path)
+        return fprintf(stderr, "brook: --tls-cert and --tls-key go together\n"), -1;
+    if (https && !t->cert_path)
+        return fprintf(stderr, "brook: --tls-port needs --tls-cert and --tls-key\n"), -1;
+    if (c->server.port == BK_SERVER_PORT_OFF && !https)
+        return fprintf(stderr, "brook: --port off leaves no listener: give --tls-port\n"), -1;
+    if (t->client_auth != BK_TLS_CLIENT_AUTH_NONE && (!https || !t->ca_path))
+        return fprintf(stderr, "brook: --tls-client-auth needs --tls-port and --tls-ca (the CA "
+                               "that signs client certificates)\n"), -1;
+    c->tls.alpn = "http/1.1";
+    return 0;
+}
+
 static int configure(config_t *c, int argc, char **argv)
 {
     memset(c, 0, sizeof *c);
@@ -834,10 +909,12 @@ static int configure(config_t *c, int argc, char **argv)
         fprintf(stderr, "brook: unexpected argument %s\nTry 'brook --help'.\n", argv[optind]);
         return -1;
     }
-    if (check_lease(c) || check_id(c->id_buf) || check_security(c))
+    if (check_lease(c) || check_id(c->id_buf) || check_security(c) || check_tls(c))
         return -1;
     if (!c->url_given) /* with --port 0, rewritten once the port is bound */
-        snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", c->server.port);
+        snprintf(c->url_buf, sizeof c->url_buf, "%s://127.0.0.1:%d",
+                 c->server.port == BK_SERVER_PORT_OFF ? "https" : "http",
+                 c->server.port == BK_SERVER_PORT_OFF ? c->server.tls_port : c->server.port);
     if (!c->data_buf[0])
         snprintf(c->data_buf, sizeof c->data_buf, "./data/%s", c->id_buf);
     c->broker.broker_id = c->election.broker_id = c->id_buf;
@@ -966,15 +1043,31 @@ static void on_signal(uv_signal_t *s, int signum)
     bk_server_stop(broker.server, after_server, &broker);
 }
 
-/* SIGHUP: the conventional "reload your configuration". The users and ACL files are loaded
- * beside the ones in force and swapped in together, or, when either has an error, not at all
- * (the line and reason are traced). Other settings are fixed at start and traces go to
- * stderr, which is never reopened. Whatever else becomes reloadable (TLS certificates) gets a
- * step here the same way. */
+/* One TLS context's files again, for the connections made from now on. */
+static void reload_tls(bk_tls_ctx_t *ctx, const char *what)
+{
+    char err[600];
+    if (!ctx)
+        return;
+    if (bk_tls_ctx_reload(ctx, err, sizeof err))
+        bk_trace_error("main", "SIGHUP: TLS %s NOT reloaded, the previous certificate, key and "
+                               "CA stay in force: %s", what, err);
+    else
+        bk_trace_info("main", "SIGHUP: TLS %s reloaded for new connections", what);
+}
+
+/* SIGHUP: the conventional "reload your configuration". The TLS certificate, key and CA are
+ * read into a new context beside the one in force (connections already open keep theirs);
+ * the users and ACL files are loaded beside the ones in force and swapped in together. Any
+ * error keeps what was in force and is traced with its reason. Other settings are fixed at
+ * start and traces go to stderr, which is never reopened. */
 static void reload(void)
 {
+    reload_tls(tls_server, "listener");
+    reload_tls(tls_client, "client");
     if (!broker.auth) {
-        bk_trace_info("main", "SIGHUP received: no users file, nothing reloaded; still serving");
+        bk_trace_info("main", "SIGHUP received: no users file, %s; still serving",
+                      tls_server || tls_client ? "no users or ACLs reloaded" : "nothing reloaded");
         return;
     }
     char err[600];
@@ -1046,12 +1139,42 @@ static int listen_first(config_t *c)
         return fprintf(stderr, "brook: cannot listen on %s:%d: %s\n", c->server.host,
                        c->server.port, bk_strerror(rc)),
                rc;
-    int port = bk_server_port(broker.server);
-    if (port < 0)
+    int port = bk_server_port(broker.server), tls_port = bk_server_tls_port(broker.server);
+    if ((port < 0 && c->server.port != BK_SERVER_PORT_OFF) ||
+        (tls_port < 0 && c->server.tls_port != BK_SERVER_PORT_OFF))
         return fprintf(stderr, "brook: cannot read back the bound port\n"), UV_EIO;
     if (!c->url_given)
-        snprintf(c->url_buf, sizeof c->url_buf, "http://127.0.0.1:%d", port);
+        snprintf(c->url_buf, sizeof c->url_buf, "%s://127.0.0.1:%d", port < 0 ? "https" : "http",
+                 port < 0 ? tls_port : port);
     c->server.port = port;
+    c->server.tls_port = tls_port;
+    if (tls_port >= 0)
+        bk_trace_info("main", "HTTPS on %s:%d (client certificates: %s)%s", c->server.host,
+                      tls_port,
+                      c->tls.client_auth == BK_TLS_CLIENT_AUTH_REQUIRED   ? "required"
+                      : c->tls.client_auth == BK_TLS_CLIENT_AUTH_OPTIONAL ? "optional"
+                                                                          : "not asked for",
+                      port < 0 ? "; no plaintext listener" : "");
+    return 0;
+}
+
+/* The TLS contexts: the HTTPS listener's, and the client's for https:// leaders (it presents
+ * this broker's certificate when the leader asks for one). */
+static int start_tls(config_t *c)
+{
+    char err[600];
+    int rc;
+    if (c->server.tls_port != BK_SERVER_PORT_OFF) {
+        if ((rc = bk_tls_ctx_new_server(&c->tls, &tls_server, err, sizeof err)))
+            return fprintf(stderr, "brook: TLS: %s\n", err), rc;
+        c->server.tls = tls_server;
+    }
+    if (c->tls.ca_path) {
+        bk_tls_config_t cc = c->tls;
+        cc.client_auth = BK_TLS_CLIENT_AUTH_NONE;
+        if ((rc = bk_tls_ctx_new_client(&cc, &tls_client, err, sizeof err)))
+            return fprintf(stderr, "brook: TLS client: %s\n", err), rc;
+    }
     return 0;
 }
 
@@ -1108,6 +1231,8 @@ static int start(config_t *c)
     broker.loop = loop;
     broker.cfg = c->broker;
     int rc0 = start_auth(c);
+    if (!rc0)
+        rc0 = start_tls(c);
     if (rc0)
         return rc0;
     int rc = bk_log_open(loop, &c->log, &broker.log);
@@ -1118,6 +1243,7 @@ static int start(config_t *c)
     bk_log_set_commit_hook(broker.log, on_commit, &broker);
     if ((rc = bk_http_client_new(loop, &broker.client)))
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
+    bk_http_client_set_tls(broker.client, tls_client);
     bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
     bk_http_set_identity(&id);
     if ((rc = listen_first(c)))
@@ -1131,6 +1257,7 @@ static int start(config_t *c)
         if ((rc = bk_http_client_new(loop, &repl_client)))
             return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
         bk_http_client_set_auth(repl_client, c->broker_auth);
+        bk_http_client_set_tls(repl_client, tls_client);
         OPENSSL_cleanse(c->broker_auth, sizeof c->broker_auth);
     }
     rc = bk_replicator_new(loop, broker.log, broker.election, repl_client, &c->repl,
@@ -1144,8 +1271,10 @@ static int start(config_t *c)
         return fprintf(stderr, "brook: consumer groups: %s\n", bk_strerror(rc)), rc;
     if ((rc = start_kafka(c)))
         return rc;
-    bk_trace_info("main", "broker %s listening on %s:%d (advertised %s), data in %s, %s", c->id_buf,
-                  c->server.host, c->server.port, c->url_buf, c->log.data_dir,
+    int port = c->server.port >= 0 ? c->server.port : c->server.tls_port;
+    bk_trace_info("main", "broker %s listening on %s:%d%s (advertised %s), data in %s, %s",
+                  c->id_buf, c->server.host, port, c->server.port >= 0 ? "" : " (HTTPS only)",
+                  c->url_buf, c->log.data_dir,
                   c->election.standalone ? "standalone" : "electing through Redis");
     return 0;
 }
@@ -1185,6 +1314,8 @@ int main(int argc, char **argv)
     bk_json_shutdown();
     bk_record_render_shutdown();
     bk_auth_free(broker.auth);
+    bk_tls_ctx_free(tls_server);
+    bk_tls_ctx_free(tls_client);
     bk_consumers_free(broker.consumers);
     bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();

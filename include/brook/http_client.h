@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "brook/tls.h"
+
 typedef struct bk_http_client bk_http_client_t;
 typedef struct bk_http_client_req bk_http_client_req_t;
 
@@ -30,7 +32,8 @@ typedef void (*bk_http_client_cb)(void *arg, int status, const bk_http_response_
 
 int bk_http_client_new(uv_loop_t *loop, bk_http_client_t **out);
 
-/* Sends one request to base_url ("http://host:port", IPv4 literal or "localhost"), with
+/* Sends one request to base_url ("http://host:port" or "https://host:port", IPv4 literal or
+ * "localhost"; https needs bk_http_client_set_tls, else BK_EINVAL), with
  * path_and_query ("/produce?x=1"), extra_headers (complete "Name: value\r\n" lines or NULL)
  * and body (may be NULL with body_len 0). timeout_ms bounds the whole exchange. *out (may be
  * NULL) receives a handle usable with bk_http_client_cancel() until the callback runs.
@@ -53,6 +56,11 @@ void bk_http_client_set_max_response(bk_http_client_req_t *req, uint64_t max_bod
  * later request of c: a follower's credentials for its leader (a client of its own, so
  * forwarded writes never carry them). Copied. Returns 0, BK_EINVAL or UV_ENOMEM. */
 int bk_http_client_set_auth(bk_http_client_t *c, const char *header_lines);
+
+/* The TLS client context for https targets: the server must present a certificate for the
+ * URL's host that the context's CA verifies (else the request fails with UV_EPROTO and the
+ * reason is traced). Not copied: ctx must outlive c. Connections made before keep theirs. */
+void bk_http_client_set_tls(bk_http_client_t *c, bk_tls_ctx_t *ctx);
 
 /* The request's callback runs (later, from the loop) with UV_ECANCELED. */
 void bk_http_client_cancel(bk_http_client_req_t *req);

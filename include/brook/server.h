@@ -12,12 +12,19 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "brook/tls.h"
 #include "http/exchange.h"
 #include "http/parser.h"
 
+#define BK_SERVER_PORT_OFF (-1) /* no listener on this port */
+
 typedef struct {
     const char *host;            /* listen address, default 0.0.0.0 */
-    int port;                    /* 0 = ephemeral */
+    int port;                    /* plaintext HTTP: 0 = ephemeral, BK_SERVER_PORT_OFF = none */
+    int tls_port;                /* HTTPS beside it (needs tls): 0 = ephemeral, default
+                                    BK_SERVER_PORT_OFF */
+    bk_tls_ctx_t *tls;           /* server context for tls_port; the caller keeps it alive
+                                    until the server has stopped */
     uint32_t max_connections;    /* beyond it new connections get 503 and are closed */
     uint32_t request_timeout_ms; /* a started request must be complete within this → 408 */
     uint32_t idle_timeout_ms;    /* keep-alive connection idle this long → closed */
@@ -40,12 +47,14 @@ typedef struct {
 
 typedef struct bk_server bk_server_t;
 
-/* Binds and listens. Returns 0 or a negative libuv error (e.g. UV_EADDRINUSE). */
+/* Binds and listens (plain, HTTPS or both). Returns 0 or a negative libuv error (e.g.
+ * UV_EADDRINUSE; BK_EINVAL with neither listener, or tls_port without tls). */
 int bk_server_start(uv_loop_t *loop, const bk_server_config_t *cfg,
                     const bk_server_handlers_t *handlers, bk_server_t **out);
 
-/* Port actually bound (useful with port 0). */
+/* Port actually bound (useful with port 0), -1 when that listener is off. */
 int bk_server_port(const bk_server_t *s);
+int bk_server_tls_port(const bk_server_t *s);
 uint32_t bk_server_connection_count(const bk_server_t *s);
 uint64_t bk_server_accepted_total(const bk_server_t *s);
 

@@ -4,7 +4,8 @@
  * from the completion. Statuses: no or wrong credentials 401 (40101) with WWW-Authenticate,
  * a malformed header 400, allowed-to-nobody 403 (40301), too many checks waiting 503 (50301).
  * The permission comes from the router's table (bk_route_authz); a route without an entry is
- * refused, never served. */
+ * refused, never served. A request over TLS with a verified client certificate and no
+ * Authorization header runs as User:<certificate CN>, checked by the same ACLs. */
 #include <llhttp.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -212,6 +213,11 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
     const bk_route_authz_t *z = bk_route_authz(r->id, ex->method);
     if (z && z->kind == BK_AUTHZ_OPEN && !b->auth_all_paths) {
         bk_broker_route(b, ex, r);
+        return;
+    }
+    size_t hlen;
+    if (ex->tls_user && !bk_exchange_header(ex, "authorization", &hlen)) {
+        run_as(b, ex, r, ex->tls_user); /* verified by the TLS handshake */
         return;
     }
     creds_t c;

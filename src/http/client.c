@@ -7,7 +7,13 @@
  * Life of a request: it is attached to a connection (an idle one of its target, or a new one
  * that resolves and connects first), its bytes are written, the response is parsed into it,
  * then it is queued and its callback runs from the `defer` idle handle. Every error path ends
- * the same way, so callbacks run from one place, one loop turn after the outcome is known. */
+ * the same way, so callbacks run from one place, one loop turn after the outcome is known.
+ *
+ * "https://" targets go through the TLS layer (src/tls) between the socket and llhttp: the
+ * request is written into the TLS session (held there until the handshake is done), the
+ * ciphertext leaves in order, and what is read is decrypted before it is parsed. The server
+ * is verified against the client's CA (bk_http_client_set_tls) by name or address; sessions
+ * are kept per target so reconnections resume instead of doing a full handshake. */
 #include "brook/http_client.h"
 
 #include <llhttp.h>
@@ -17,6 +23,7 @@
 #include <strings.h>
 
 #include "brook/common.h"
+#include "brook/tls.h"
 
 enum {
     MAX_IDLE_PER_TARGET = 8,   /* idle keep-alive connections kept per base_url */
@@ -112,6 +119,9 @@ static void wire_release(wire_t *w)
 typedef struct {
     link_t link;      /* in client->targets */
     char *authority;  /* "host:port" as written; also the Host header */
+    int tls;          /* https:// */
+    char *host;       /* the name or address its certificate must carry (https) */
+    bk_tls_session_t *session; /* the last one to resume, or NULL */
     char *resolve;    /* name for uv_getaddrinfo, NULL when addr is known */
     char port_str[8]; /* service for uv_getaddrinfo */
     struct sockaddr_storage addr;
@@ -160,6 +170,8 @@ struct conn {
     int got_bytes;   /* a response byte arrived for the current request */
     int msg_done;
     int parse_err; /* why a parser callback failed, 0 if llhttp's own error */
+    bk_tls_t *tls; /* https: the session, from connect until the connection is freed */
+    int tls_saved; /* its session was kept for resumption */
     char field[MAX_FIELD_NAME];
     size_t field_len; /* > MAX_FIELD_NAME when the name is too long to matter */
     str_t *field_dst; /* where the current header's value goes, NULL to drop it */
@@ -178,6 +190,8 @@ struct bk_http_client {
     void (*on_closed)(void *arg);
     void *closed_arg;
     char *auth; /* header lines sent with every request (bk_http_client_set_auth), or NULL */
+    bk_tls_ctx_t *tls; /* for https targets (bk_http_client_set_tls), or NULL */
+    char plain[READ_BUF_SIZE]; /* decrypted bytes, parsed at once */
 };
 
 static void conn_close(conn_t *conn);
@@ -237,6 +251,8 @@ static void deliver(bk_http_client_req_t *req)
 
 static void target_free(target_t *t)
 {
+    bk_tls_session_free(t->session);
+    free(t->host);
     free(t->authority);
     free(t->resolve);
     free(t);
@@ -411,6 +427,7 @@ static void conn_unref(conn_t *conn)
         return;
     bk_http_client_t *c = conn->client;
     wire_release(conn->writing);
+    bk_tls_free(conn->tls);
     free(conn);
     client_unref(c);
 }
@@ -440,6 +457,13 @@ static void conn_close(conn_t *conn)
     }
     if (conn->state == CONN_RESOLVING && uv_cancel((uv_req_t *)&conn->gai) != 0)
         bk_trace_debug("http-client", "getaddrinfo already running; its result is dropped");
+    if (conn->tls && conn->state != CONN_RESOLVING && conn->state != CONN_CONNECTING) {
+        bk_tls_close(conn->tls); /* close_notify if the socket takes it now */
+        char buf[256];
+        uv_buf_t b = uv_buf_init(buf, (unsigned)bk_tls_out_take(conn->tls, buf, sizeof buf));
+        if (b.len)
+            (void)uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
+    }
     conn->state = CONN_CLOSING;
     link_remove(&conn->link);
     uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
@@ -501,6 +525,14 @@ static void conn_complete(conn_t *conn, int reusable)
                !conn->client->closing;
     bk_http_client_req_t *req = detach(conn);
     conn->served++;
+    if (conn->tls && !conn->tls_saved && (!bk_tls_resumed(conn->tls) || !conn->target->session)) {
+        bk_tls_session_t *sess = bk_tls_session_get(conn->tls);
+        if (sess) {
+            bk_tls_session_free(conn->target->session);
+            conn->target->session = sess;
+            conn->tls_saved = 1;
+        }
+    }
     queue_req(req, 0);
     if (keep)
         conn_make_idle(conn);
@@ -543,6 +575,67 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(conn->rbuf, (unsigned)sizeof(conn->rbuf));
 }
 
+/* ---- TLS between the socket and llhttp ------------------------------------------------- */
+
+typedef struct {
+    uv_write_t req; /* first: the callback gets it back */
+    conn_t *conn;
+    char data[];
+} tls_chunk_t;
+
+static void after_tls_write(uv_write_t *w, int status)
+{
+    tls_chunk_t *ch = (tls_chunk_t *)(void *)w;
+    conn_t *conn = ch->conn;
+    free(ch);
+    if (status < 0 && conn->state != CONN_CLOSING && conn->req)
+        conn_fail(conn, status);
+}
+
+/* Sends the ciphertext the TLS session has ready, after any write queued before it. */
+static int tls_flush(conn_t *conn)
+{
+    size_t n = bk_tls_out_pending(conn->tls);
+    if (!n)
+        return 0;
+    tls_chunk_t *ch = malloc(sizeof(*ch) + n);
+    if (!ch)
+        return UV_ENOMEM;
+    ch->conn = conn;
+    uv_buf_t buf = uv_buf_init(ch->data, (unsigned)bk_tls_out_take(conn->tls, ch->data, n));
+    int err = uv_write(&ch->req, (uv_stream_t *)&conn->tcp, &buf, 1, after_tls_write);
+    if (err)
+        free(ch);
+    return err;
+}
+
+/* Ciphertext read: decrypt and parse while this connection's request wants bytes. */
+static void tls_feed(conn_t *conn, const char *data, size_t len)
+{
+    int err = bk_tls_feed(conn->tls, data, len);
+    while (!err && conn->req && conn->state == CONN_BUSY) {
+        size_t got = 0;
+        err = bk_tls_read(conn->tls, conn->client->plain, sizeof(conn->client->plain), &got);
+        if (!got)
+            break;
+        feed(conn, conn->client->plain, got);
+    }
+    if (conn->state == CONN_CLOSING)
+        return;
+    if (err == UV_EOF && conn->req) {
+        read_ended(conn, UV_EOF);
+        return;
+    }
+    if (err && conn->req) {
+        bk_trace_warn("http-client", "TLS with %s: %s", conn->target->authority,
+                      bk_tls_error(conn->tls));
+        conn_fail(conn, err);
+        return;
+    }
+    if (err || tls_flush(conn))
+        conn_close(conn);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn_t *conn = s->data;
@@ -554,6 +647,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread < 0)
         read_ended(conn, (int)nread);
+    else if (conn->tls)
+        tls_feed(conn, buf->base, (size_t)nread);
     else
         feed(conn, buf->base, (size_t)nread);
 }
@@ -571,6 +666,14 @@ static void after_write(uv_write_t *w, int status)
 static void send_request(conn_t *conn)
 {
     wire_t *w = conn->req->wire;
+    if (conn->tls) { /* encrypted now (or once the handshake is done); sent in order */
+        int err = bk_tls_write(conn->tls, w->data, w->len);
+        if (!err)
+            err = tls_flush(conn);
+        if (err)
+            conn_fail(conn, err);
+        return;
+    }
     uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
     int err = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, &buf, 1, after_write);
     if (err) {
@@ -593,7 +696,10 @@ static void on_connected(uv_connect_t *cr, int status)
     conn->state = CONN_BUSY;
     if (uv_tcp_nodelay(&conn->tcp, 1) != 0)
         bk_trace_debug("http-client", "cannot set TCP_NODELAY");
-    int err = uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
+    target_t *t = conn->target;
+    int err = t->tls ? bk_tls_new(conn->client->tls, t->host, t->session, &conn->tls) : 0;
+    if (!err)
+        err = uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
     if (err) {
         conn_fail(conn, err);
         return;
@@ -764,14 +870,17 @@ static int set_address(target_t *t, const char *host, int bracketed)
     return t->resolve ? 0 : UV_ENOMEM;
 }
 
-/* "http://host[:port][/]" → t (authority, port and address). */
+/* "http://host[:port][/]" or "https://..." → t (authority, port and address). */
 static int parse_base_url(const char *url, target_t *t)
 {
-    static const char scheme[] = "http://";
     char buf[256];
-    if (strncasecmp(url, scheme, sizeof(scheme) - 1) != 0)
+    size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+    if (!skip)
         return BK_EINVAL;
-    const char *auth = url + sizeof(scheme) - 1;
+    t->tls = skip == 8;
+    const char *auth = url + skip;
     size_t len = strcspn(auth, "/?#");
     if (len == 0 || len >= sizeof(buf) || (auth[len] && strcmp(auth + len, "/") != 0))
         return BK_EINVAL;
@@ -789,7 +898,9 @@ static int parse_base_url(const char *url, target_t *t)
         *end = '\0';
         port = end + 1;
     }
-    int err = parse_port(port ? port : "80", t);
+    int err = parse_port(port ? port : t->tls ? "443" : "80", t);
+    if (!err && t->tls && !(t->host = strdup(host)))
+        err = UV_ENOMEM;
     if (!err)
         err = set_address(t, host, bracketed);
     if (!err && !(t->authority = strndup(auth, len)))
@@ -809,7 +920,7 @@ static int find_target(bk_http_client_t *c, const char *base_url, target_t **out
     }
     for (link_t *l = c->targets.next; l != &c->targets; l = l->next) {
         target_t *known = CONTAINER_OF(l, target_t, link);
-        if (strcasecmp(known->authority, t->authority) == 0) {
+        if (known->tls == t->tls && strcasecmp(known->authority, t->authority) == 0) {
             target_free(t);
             *out = known;
             return 0;
@@ -918,6 +1029,8 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
     int err = find_target(c, base_url, &t);
     if (err)
         return err;
+    if (t->tls && !c->tls)
+        return BK_EINVAL; /* https needs a CA to verify the server against */
     bk_http_client_req_t *req = calloc(1, sizeof(*req));
     if (!req)
         return UV_ENOMEM;
@@ -969,6 +1082,11 @@ int bk_http_client_set_auth(bk_http_client_t *c, const char *header_lines)
     free(c->auth);
     c->auth = copy;
     return 0;
+}
+
+void bk_http_client_set_tls(bk_http_client_t *c, bk_tls_ctx_t *ctx)
+{
+    c->tls = ctx;
 }
 
 void bk_http_client_cancel(bk_http_client_req_t *req)

@@ -75,6 +75,9 @@ struct bk_exchange {
     void *stream_ctx;
     size_t body_limit;
     size_t held_bytes; /* request body bytes the connection counts against its budget */
+    /* the common name of the client's verified TLS certificate (principal User:<it>), or
+     * NULL; owned by the connection, so valid only while ex->conn is set */
+    const char *tls_user;
 };
 
 /* Takes an exchange from the free list (or allocates). Returns NULL on out-of-memory. */

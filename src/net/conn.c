@@ -4,7 +4,12 @@
  * bodies and answers a connection holds: past it reading pauses and pipelined reads are held
  * until writes drain, so a client that sends much and reads little costs a bounded amount.
  * Memory is freed only in the close callback; an exchange still with its handler is
- * detached (or told through on_gone), never freed here. */
+ * detached (or told through on_gone), never freed here.
+ *
+ * TLS (src/tls) sits between the socket and conn_feed: on a TLS connection ciphertext read
+ * is decrypted into the server's plaintext buffer and parsed from there, and answer bytes are
+ * encrypted into chunks written in order; nothing above conn_feed knows the difference, and a
+ * plaintext connection takes no step of it (one branch per read and per write). */
 #include "net/conn.h"
 
 #include <linux/sockios.h>
@@ -19,6 +24,10 @@
 
 static void conn_flush(bk_conn_t *c);
 static void conn_feed(bk_conn_t *c, const char *data, size_t len);
+static void write_done(bk_conn_t *c, int status);
+static void tls_pump(bk_conn_t *c);
+static int tls_send(bk_conn_t *c, int answers, int try_first);
+static void tls_send_now(bk_conn_t *c);
 
 static void enqueue(bk_conn_t *c, bk_exchange_t *ex)
 {
@@ -101,6 +110,7 @@ static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
 {
     bk_conn_t *c = arg;
     bk_server_t *s = c->srv;
+    ex->tls_user = c->tls ? bk_tls_peer_name(c->tls) : NULL;
     int status = s->handlers.on_headers ? s->handlers.on_headers(s->handlers.arg, ex, msg) : 0;
     const llhttp_t *ll = &c->parser.ll;
     int too_big = (ll->flags & F_CONTENT_LENGTH) && ll->content_length > ex->body_limit;
@@ -108,8 +118,13 @@ static int on_headers(void *arg, bk_exchange_t *ex, const char **msg)
     if (status == 0 && !too_big && ex->expect_continue && ex->http_minor >= 1 && !c->head) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
-        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: the client may
-                                                               send the body anyway */
+        if (c->tls) { /* a failure surfaces at the next write */
+            if (bk_tls_write(c->tls, cont, sizeof cont - 1) == 0)
+                (void)tls_send(c, 0, 1);
+        } else {
+            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: the client may
+                                                                   send the body anyway */
+        }
     }
     return status;
 }
@@ -123,6 +138,7 @@ static int on_request(void *arg, bk_exchange_t *ex)
     }
     ex->started_ms = uv_now(c->srv->loop);
     ex->started_ns = uv_hrtime();
+    c->tls_first = 0;
     c->request_started_ms = ex->started_ms; /* the next request's clock starts now */
     /* the request's whole footprint: head, header arrays and body */
     ex->held_bytes = ex->body_buf.cap + ex->head.cap +
@@ -202,7 +218,7 @@ static void conn_feed(bk_conn_t *c, const char *data, size_t len)
         if (consumed < len && !c->no_dispatch)
             save_pending(c, data + consumed, len - consumed);
     }
-    if (!was_mid)
+    if (!was_mid && !c->tls_first) /* a TLS handshake counts against the first request */
         c->request_started_ms = uv_now(c->srv->loop);
     if (!c->closing)
         dispatch_held(c); /* requests released by answers given while parsing */
@@ -220,6 +236,8 @@ static int only_line_ends(const char *data, size_t len)
     return 1;
 }
 
+static void read_ended(bk_conn_t *c, int nread);
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     bk_conn_t *c = stream->data;
@@ -228,31 +246,46 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         s->read_buf_busy = 0;
     if (nread == 0 || c->closing)
         return;
-    if (nread < 0 || !only_line_ends(buf->base, (size_t)nread))
-        c->last_active_ms = uv_now(s->loop); /* empty lines alone never keep a connection */
-    if (nread < 0) {
-        c->read_done = 1;
-        uv_read_stop(stream);
-        if (nread != UV_EOF || (!c->head && !c->write_in_flight) ||
-            (c->head && c->head->streaming)) {
+    if (c->tls && nread > 0) {
+        if (!bk_tls_handshake_done(c->tls)) /* after it, plaintext decides (tls_pump) */
+            c->last_active_ms = uv_now(s->loop);
+        if (bk_tls_feed(c->tls, buf->base, (size_t)nread)) {
             bk_conn_close(c);
             return;
         }
-        /* Half-close: answer what was asked, then close (conn_flush sees read_done). A client
-         * that hung up does not wait out its long-polls: they answer now with what is there
-         * (most clients close both ways, and their waits would pin memory until timeout). */
-        for (bk_exchange_t *ex = c->head; ex && !c->closing;) {
-            bk_exchange_t *next = ex->next;
-            if (ex->on_hangup &&
-                (ex->state == BK_EX_DISPATCHED || (ex->streaming && !ex->stream_ended)))
-                ex->on_hangup(ex); /* waits and streams end now */
-            ex = next;
-        }
-        if (!c->closing)
-            conn_flush(c);
+        tls_pump(c);
+        return;
+    }
+    if (nread < 0 || !only_line_ends(buf->base, (size_t)nread))
+        c->last_active_ms = uv_now(s->loop); /* empty lines alone never keep a connection */
+    if (nread < 0) {
+        read_ended(c, (int)nread);
         return;
     }
     conn_feed(c, buf->base, (size_t)nread);
+}
+
+/* EOF (a FIN, or a TLS close_notify) or a read error. */
+static void read_ended(bk_conn_t *c, int nread)
+{
+    c->read_done = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (nread != UV_EOF || (!c->head && !c->write_in_flight) || (c->head && c->head->streaming)) {
+        bk_conn_close(c);
+        return;
+    }
+    /* Half-close: answer what was asked, then close (conn_flush sees read_done). A client
+     * that hung up does not wait out its long-polls: they answer now with what is there
+     * (most clients close both ways, and their waits would pin memory until timeout). */
+    for (bk_exchange_t *ex = c->head; ex && !c->closing;) {
+        bk_exchange_t *next = ex->next;
+        if (ex->on_hangup &&
+            (ex->state == BK_EX_DISPATCHED || (ex->streaming && !ex->stream_ended)))
+            ex->on_hangup(ex); /* waits and streams end now */
+        ex = next;
+    }
+    if (!c->closing)
+        conn_flush(c);
 }
 
 static void resume_reading(bk_conn_t *c)
@@ -269,6 +302,8 @@ static void resume_reading(bk_conn_t *c)
         conn_feed(c, p, n);
         free(p);
     }
+    if (c->tls) /* plaintext still inside the TLS layer comes before new reads */
+        tls_pump(c);
     if (!c->paused && !c->read_done && !c->closing)
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
@@ -307,7 +342,12 @@ static int answers_written(bk_conn_t *c, int status)
 
 static void after_write(uv_write_t *req, int status)
 {
-    bk_conn_t *c = req->data;
+    write_done(req->data, status);
+}
+
+/* The write of answers (or of a streamed answer's chunks) in flight ended. */
+static void write_done(bk_conn_t *c, int status)
+{
     if (c->stream_write) {
         c->stream_write = 0;
         c->write_in_flight = 0;
@@ -364,7 +404,9 @@ static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
     c->write_in_flight = 1;
     c->stream_write = 1;
     c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, 1, after_write) < 0) {
+    if (c->tls ? bk_tls_write(c->tls, c->stream_out.data, c->stream_out.len) < 0 ||
+                     tls_send(c, 1, 0) < 0
+               : uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, 1, after_write) < 0) {
         c->write_in_flight = 0;
         c->stream_write = 0;
         bk_conn_close(c);
@@ -376,9 +418,27 @@ static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
  * no write request, callback or poll change is needed. Whatever does not fit goes to
  * uv_write. Returns 1 when all was written now, 0 when the rest is in flight, -1 on error
  * (the connection is then closed). */
+static int write_answers_tls(bk_conn_t *c, unsigned n)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < n && !rc; i++)
+        rc = bk_tls_write(c->tls, c->wbufs[i].base, c->wbufs[i].len);
+    if (!rc)
+        rc = tls_send(c, 1, !c->paused); /* paused: resume from the write's callback */
+    if (rc < 0) {
+        answers_written(c, rc);
+        return -1;
+    }
+    if (rc == 0)
+        c->write_in_flight = 1;
+    return rc;
+}
+
 static int write_answers(bk_conn_t *c, unsigned n, size_t total)
 {
     uv_stream_t *stream = (uv_stream_t *)&c->tcp;
+    if (c->tls)
+        return write_answers_tls(c, n);
     /* A paused connection resumes reading from after_write, never from here: this runs
      * inside whoever answered, and reading may dispatch new requests. */
     int rc = c->paused ? UV_EAGAIN : uv_try_write(stream, c->wbufs, n);
@@ -500,6 +560,8 @@ void bk_conn_run_deferred(bk_conn_t *c)
 static void on_close(uv_handle_t *h)
 {
     bk_conn_t *c = h->data;
+    bk_tls_free(c->tls);
+    c->tls = NULL;
     bk_http_parser_free(&c->parser);
     bk_buf_free(&c->stream_out);
     free(c->pending);
@@ -523,6 +585,7 @@ void bk_conn_close(bk_conn_t *c)
         bk_exchange_t *next = ex->next;
         ex->conn = NULL;
         ex->next = NULL;
+        ex->tls_user = NULL; /* owned by the connection's TLS state */
         if (ex->on_gone && ((ex->streaming && !ex->stream_ended) || ex->state == BK_EX_DISPATCHED))
             ex->on_gone(ex); /* the streamer or waiter stops and releases it */
         else if (ex->state != BK_EX_DISPATCHED) /* a handler holds only dispatched ones */
@@ -533,6 +596,10 @@ void bk_conn_close(bk_conn_t *c)
     c->queued = 0;
     c->queued_bytes = 0;
     c->body_bytes = 0;
+    if (c->tls) { /* close_notify, if the socket takes it now; nothing waits for it */
+        bk_tls_close(c->tls);
+        tls_send_now(c);
+    }
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -566,6 +633,12 @@ void bk_conn_sweep(bk_conn_t *c, uint64_t now)
     const bk_server_config_t *cfg = &c->srv->cfg;
     if (c->closing)
         return;
+    if (c->tls && !bk_tls_handshake_done(c->tls) &&
+        now - c->request_started_ms > cfg->request_timeout_ms) {
+        bk_trace_debug("net", "TLS handshake not done in time: closed");
+        bk_conn_close(c); /* no 408: there is no session to say it in */
+        return;
+    }
     if (bk_http_parser_mid_request(&c->parser) && !c->read_done && !c->paused &&
         now - c->request_started_ms > cfg->request_timeout_ms) {
         bk_http_parser_free(&c->parser);
@@ -621,7 +694,101 @@ static void effects_done(void *token)
 
 const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done};
 
-int bk_conn_accept(bk_server_t *s, uv_stream_t *listener)
+/* ---- TLS between the socket and conn_feed -------------------------------------------- */
+
+/* Ciphertext on its way to the socket; answers: its completion is the answers' write. */
+typedef struct {
+    uv_write_t req; /* first: the callback gets it back */
+    bk_conn_t *c;
+    int answers;
+    char data[];
+} tls_chunk_t;
+
+static void after_tls_write(uv_write_t *req, int status)
+{
+    tls_chunk_t *ch = (tls_chunk_t *)(void *)req;
+    bk_conn_t *c = ch->c;
+    int answers = ch->answers;
+    free(ch);
+    if (answers)
+        write_done(c, status);
+    else if (status < 0 && !c->closing)
+        bk_conn_close(c);
+}
+
+/* Hands all ciphertext the TLS layer has ready to the socket, after whatever is queued (libuv
+ * keeps writes in order, and a try-write fails while any is queued). Returns 1 when all of it
+ * was written now, 0 when the rest is in flight (answers: its callback ends the answers'
+ * write), or a negative error. */
+static int tls_send(bk_conn_t *c, int answers, int try_first)
+{
+    uv_stream_t *stream = (uv_stream_t *)&c->tcp;
+    size_t n = bk_tls_out_pending(c->tls);
+    if (!n)
+        return 1;
+    tls_chunk_t *ch = malloc(sizeof *ch + n);
+    if (!ch)
+        return UV_ENOMEM;
+    n = bk_tls_out_take(c->tls, ch->data, n);
+    uv_buf_t b = uv_buf_init(ch->data, (unsigned)n);
+    int rc = try_first ? uv_try_write(stream, &b, 1) : UV_EAGAIN;
+    if ((rc >= 0 && (size_t)rc == n) || (rc < 0 && rc != UV_EAGAIN)) {
+        free(ch);
+        return rc < 0 ? rc : 1;
+    }
+    if (rc > 0) {
+        b.base += rc;
+        b.len -= (size_t)rc;
+    }
+    ch->c = c;
+    ch->answers = answers;
+    rc = uv_write(&ch->req, stream, &b, 1, after_tls_write);
+    if (rc < 0) {
+        free(ch);
+        return rc;
+    }
+    return 0;
+}
+
+/* Closing: what the TLS layer has (an alert, close_notify) goes if the socket takes it now. */
+static void tls_send_now(bk_conn_t *c)
+{
+    char buf[1024];
+    size_t n = bk_tls_out_take(c->tls, buf, sizeof buf);
+    uv_buf_t b = uv_buf_init(buf, (unsigned)n);
+    if (n)
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+}
+
+/* Decrypts what the TLS layer holds and parses it, until it needs more ciphertext or the
+ * connection pauses (the rest stays inside until resume_reading); then sends what the layer
+ * produced (handshake flights, session tickets, alerts). */
+static void tls_pump(bk_conn_t *c)
+{
+    bk_server_t *s = c->srv;
+    while (!c->closing && !c->paused && !c->read_done) {
+        size_t got = 0;
+        int rc = bk_tls_read(c->tls, s->plain_buf, sizeof s->plain_buf, &got);
+        if (got) {
+            if (!only_line_ends(s->plain_buf, got)) /* as on plaintext: empty lines never */
+                c->last_active_ms = uv_now(s->loop); /* keep a connection */
+            conn_feed(c, s->plain_buf, got);
+            continue;
+        }
+        if (rc == UV_EOF) {
+            read_ended(c, UV_EOF);
+        } else if (rc < 0) {
+            bk_trace_debug("net", "TLS: %s", bk_tls_error(c->tls));
+            tls_send_now(c); /* the alert that says why */
+            bk_conn_close(c);
+        }
+        break;
+    }
+    if (!c->closing && tls_send(c, 0, 1) < 0)
+        bk_conn_close(c);
+}
+
+int bk_conn_accept(bk_server_t *s, uv_stream_t *listener, bk_tls_ctx_t *tls)
 {
     bk_conn_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -645,6 +812,11 @@ int bk_conn_accept(bk_server_t *s, uv_stream_t *listener)
     c->hooks.arg = c;
     bk_http_parser_init(&c->parser, &s->cfg.limits, &c->hooks);
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (!rc && tls) {
+        c->tls_first = 1;
+        c->request_started_ms = c->last_active_ms; /* the handshake's clock */
+        rc = bk_tls_new(tls, NULL, NULL, &c->tls);
+    }
     if (!rc) {
         (void)uv_tcp_nodelay(&c->tcp, 1);
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "brook/server.h"
+#include "brook/tls.h"
 #include "http/parser.h"
 
 #define BK_CONN_MAX_WRITE_BUFS 64
@@ -41,12 +42,15 @@ struct bk_conn {
     unsigned no_dispatch : 1;  /* an answer says close: nothing after it is dispatched */
     unsigned handle_closed : 1; /* uv_close done; freed when effect_holds reaches 0 */
     unsigned deferred : 1;      /* on the server's deferred list (dnext) */
+    unsigned tls_first : 1;     /* TLS, no request yet: its clock started at accept */
+    bk_tls_t *tls;              /* NULL on a plaintext connection */
     bk_conn_t *dnext;
     bk_conn_t *prev, *next;    /* server's list */
 };
 
-/* Creates and starts reading an accepted connection; 0 or a negative error. */
-int bk_conn_accept(struct bk_server *srv, uv_stream_t *listener);
+/* Creates and starts reading an accepted connection, over TLS when tls is given (the server's
+ * context); 0 or a negative error. */
+int bk_conn_accept(struct bk_server *srv, uv_stream_t *listener, bk_tls_ctx_t *tls);
 
 /* Closes now (in-flight exchanges are detached and answered into the void). */
 void bk_conn_close(bk_conn_t *c);

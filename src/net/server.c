@@ -17,6 +17,7 @@ void bk_server_config_defaults(bk_server_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->host = "0.0.0.0";
     cfg->port = 5001;
+    cfg->tls_port = BK_SERVER_PORT_OFF;
     cfg->max_connections = 16384;
     cfg->request_timeout_ms = 10000;
     cfg->idle_timeout_ms = 30000;
@@ -58,8 +59,9 @@ void bk_server_conn_gone(bk_server_t *s, bk_conn_t *c)
 }
 
 /* Over the cap: tell the client why (with the headers every answer carries), then hang up.
- * One non-blocking write: a client that can't take it at once just sees the close. */
-static void refuse(bk_server_t *s)
+ * One non-blocking write: a client that can't take it at once just sees the close. A TLS
+ * client is only hung up on: there is no session to say it in. */
+static void refuse(bk_server_t *s, uv_stream_t *listener)
 {
     static const char body[] = "{\"error_code\":503,\"message\":\"too many connections\"}";
     uv_tcp_t *t = malloc(sizeof *t);
@@ -68,7 +70,7 @@ static void refuse(bk_server_t *s)
         return;
     }
     bk_buf_t out = {0};
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t) == 0 &&
+    if (uv_accept(listener, (uv_stream_t *)t) == 0 && listener == (uv_stream_t *)&s->listener &&
         bk_http_format_head(&out, 503, NULL, sizeof body - 1, NULL, 1) == 0 &&
         bk_buf_append(&out, body, sizeof body - 1) == 0) {
         uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
@@ -88,10 +90,11 @@ static void on_connection(uv_stream_t *listener, int status)
     if (s->stopping)
         return;
     if (s->conn_count >= s->cfg.max_connections) {
-        refuse(s);
+        refuse(s, listener);
         return;
     }
-    int rc = bk_conn_accept(s, listener);
+    int tls = listener == (uv_stream_t *)&s->tls_listener;
+    int rc = bk_conn_accept(s, listener, tls ? s->cfg.tls : NULL);
     if (rc && rc != UV_EAGAIN)
         bk_trace_warn("net", "accept: %s", uv_strerror(rc));
 }
@@ -148,23 +151,33 @@ void bk_server_undefer(bk_server_t *s, bk_conn_t *c)
     c->deferred = 0;
 }
 
-static int bind_listen(bk_server_t *s)
+static int bind_listen(bk_server_t *s, uv_tcp_t *listener, int port)
 {
     struct sockaddr_storage addr;
-    int rc = uv_ip4_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in *)&addr);
+    if (port == BK_SERVER_PORT_OFF)
+        return 0;
+    int rc = uv_ip4_addr(s->cfg.host, port, (struct sockaddr_in *)&addr);
     if (rc)
-        rc = uv_ip6_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in6 *)&addr);
+        rc = uv_ip6_addr(s->cfg.host, port, (struct sockaddr_in6 *)&addr);
     if (rc)
         return rc;
-    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    rc = uv_tcp_bind(listener, (const struct sockaddr *)&addr, 0);
     if (!rc)
-        rc = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
+        rc = uv_listen((uv_stream_t *)listener, 4096, on_connection);
     return rc;
+}
+
+static void free_owner(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 int bk_server_start(uv_loop_t *loop, const bk_server_config_t *cfg,
                     const bk_server_handlers_t *handlers, bk_server_t **out)
 {
+    if ((cfg->port == BK_SERVER_PORT_OFF && cfg->tls_port == BK_SERVER_PORT_OFF) ||
+        (cfg->tls_port != BK_SERVER_PORT_OFF && !cfg->tls))
+        return BK_EINVAL;
     bk_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return UV_ENOMEM;
@@ -178,13 +191,22 @@ int bk_server_start(uv_loop_t *loop, const bk_server_config_t *cfg,
         free(s);
         return rc;
     }
+    rc = uv_tcp_init(loop, &s->tls_listener);
+    if (rc) {
+        s->listener.data = s;
+        uv_close((uv_handle_t *)&s->listener, free_owner);
+        return rc;
+    }
     s->listener.data = s;
-    s->handles_open = 3;
+    s->tls_listener.data = s;
+    s->handles_open = 4;
     uv_timer_init(loop, &s->sweeper);
     s->sweeper.data = s;
     uv_timer_init(loop, &s->deferred);
     s->deferred.data = s;
-    rc = bind_listen(s);
+    rc = bind_listen(s, &s->listener, cfg->port);
+    if (!rc)
+        rc = bind_listen(s, &s->tls_listener, cfg->tls_port);
     if (rc) {
         s->stopping = 1;
         bk_server_stop(s, NULL, NULL);
@@ -195,15 +217,25 @@ int bk_server_start(uv_loop_t *loop, const bk_server_config_t *cfg,
     return 0;
 }
 
-int bk_server_port(const bk_server_t *s)
+static int bound_port(const uv_tcp_t *listener)
 {
     struct sockaddr_storage addr;
     int len = sizeof addr;
-    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&addr, &len))
+    if (uv_tcp_getsockname(listener, (struct sockaddr *)&addr, &len))
         return -1;
     if (addr.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
     return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+}
+
+int bk_server_port(const bk_server_t *s)
+{
+    return s->cfg.port == BK_SERVER_PORT_OFF ? -1 : bound_port(&s->listener);
+}
+
+int bk_server_tls_port(const bk_server_t *s)
+{
+    return s->cfg.tls_port == BK_SERVER_PORT_OFF ? -1 : bound_port(&s->tls_listener);
 }
 
 uint32_t bk_server_connection_count(const bk_server_t *s)
@@ -237,5 +269,7 @@ void bk_server_stop(bk_server_t *s, void (*done)(void *arg), void *arg)
     /* Keep sweeping while draining so a stuck client cannot hold shutdown forever. */
     if (!uv_is_closing((uv_handle_t *)&s->listener))
         uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&s->tls_listener))
+        uv_close((uv_handle_t *)&s->tls_listener, on_handle_closed);
     maybe_done(s);
 }

@@ -7,7 +7,8 @@
 
 struct bk_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    uv_tcp_t listener;     /* plaintext HTTP; never bound when cfg.port is BK_SERVER_PORT_OFF */
+    uv_tcp_t tls_listener; /* HTTPS; never bound when cfg.tls_port is BK_SERVER_PORT_OFF */
     uv_timer_t sweeper;
     uv_timer_t deferred;          /* runs the held requests released inside a completion */
     bk_conn_t *deferred_conns;    /* connections with held requests to dispatch (dnext) */
@@ -19,6 +20,7 @@ struct bk_server {
     uint64_t accepted;
     char read_buf[64 * 1024]; /* shared: a read is parsed before the next is allocated */
     int read_buf_busy;
+    char plain_buf[64 * 1024]; /* TLS: plaintext decrypted from read_buf, parsed at once */
     int stopping;
     int handles_open;
     void (*stop_done)(void *arg);
