@@ -175,7 +175,8 @@ static void usage(FILE *f)
           "                          (default 604800000, 7 days)\n\n"
           "Security (README \"Security\"):\n"
           "  --users-file PATH       SCRAM credentials (write them with `brook user add`);\n"
-          "                          turns authentication on: HTTP Basic on every route\n"
+          "                          turns authentication on: HTTP Basic on every route,\n"
+          "                          SASL (PLAIN, SCRAM-SHA-256/512) on the Kafka listener\n"
           "  --acl-file PATH         Kafka-shaped ACLs; without it only super users may act\n"
           "  --super-users LIST      User:NAME entries separated by ';' or ','\n"
           "  --auth-all-paths        /health and /metrics need credentials too\n"
@@ -835,10 +836,6 @@ static int check_security(config_t *c)
         c->server.host = "127.0.0.1";
     if (!c->auth.users_path && !c->kafka_host_given) /* protected mode covers Kafka too */
         c->kafka.host = "127.0.0.1";
-    if (c->auth.users_path && c->kafka.port)
-        return fprintf(stderr, "brook: the Kafka listener has no SASL yet, so it cannot run "
-                               "with --users-file (it would bypass authentication); leave "
-                               "--kafka-port at 0\n"), -1;
     if (c->broker_pw_file && !c->broker_user)
         return fprintf(stderr, "brook: --broker-password-file needs --broker-user\n"), -1;
     if (c->broker_user && broker_credentials(c))
@@ -1214,15 +1211,17 @@ static int start_kafka(config_t *c)
     if (c->kafka.port == 0)
         return 0;
     bk_kafka_deps_t deps = {broker.log, &broker.election, &broker.replicator,
-                            bk_broker_on_topic_deleted, &broker};
+                            bk_broker_on_topic_deleted, &broker, broker.auth};
     int rc = bk_kafka_start(loop, &c->kafka, &deps, &kafka);
     if (rc)
         return fprintf(stderr, "brook: cannot listen for Kafka on %s:%d: %s\n", c->kafka.host,
                        c->kafka.port, bk_strerror(rc)),
                rc;
-    bk_trace_info("main", "Kafka protocol on %s:%d as node %d (advertised %s:%d)", c->kafka.host,
-                  bk_kafka_port(kafka), c->kafka.node_id, c->kafka.advertised_host,
-                  c->kafka.advertised_port ? c->kafka.advertised_port : bk_kafka_port(kafka));
+    bk_trace_info("main", "Kafka protocol on %s:%d as node %d (advertised %s:%d)%s",
+                  c->kafka.host, bk_kafka_port(kafka), c->kafka.node_id,
+                  c->kafka.advertised_host,
+                  c->kafka.advertised_port ? c->kafka.advertised_port : bk_kafka_port(kafka),
+                  broker.auth ? "; SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) required" : "");
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "brook/auth.h"
 #include "brook/election.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
@@ -45,6 +46,11 @@ typedef struct {
      * bk_broker_forget_topic); must call bk_replicator_forget_topic. */
     void (*forget_topic)(void *arg, bk_topic_t *t);
     void *forget_arg;
+    /* Authentication and ACLs (--users-file), NULL when off. With it, every connection
+     * authenticates with SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) before any request but
+     * ApiVersions and the SASL exchange, and each request is checked against the ACLs. Must
+     * outlive the listener (and every password check it started). */
+    bk_auth_t *auth;
 } bk_kafka_deps_t;
 
 typedef struct bk_kafka bk_kafka_t;

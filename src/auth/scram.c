@@ -302,6 +302,18 @@ static int verify_proof(bk_scram_server_t *s, const char *proof64, size_t plen)
     return ok ? 0 : UV_EACCES;
 }
 
+/* The client-final nonce must be the combined nonce of server-first. librdkafka (2.0 at
+ * least) sends its own nonce again in front of it; Kafka's broker accepts that (it checks the
+ * end), so that exact form is accepted too, and nothing else. */
+static int nonce_matches(const bk_scram_server_t *s, const char *nonce, size_t nlen)
+{
+    size_t full = strlen(s->nonce), cn = full - strlen(s->server_nonce);
+    if (nlen == full)
+        return memcmp(nonce, s->nonce, full) == 0;
+    return nlen == cn + full && memcmp(nonce, s->nonce, cn) == 0 &&
+           memcmp(nonce + cn, s->nonce, full) == 0;
+}
+
 static int client_final(bk_scram_server_t *s, const char *in, size_t len, char *out, size_t out_cap,
                         size_t *out_len)
 {
@@ -311,7 +323,7 @@ static int client_final(bk_scram_server_t *s, const char *in, size_t len, char *
         return BK_EINVAL;
     if (take_attr(&p, end, 'r', &nonce, &nlen))
         return BK_EINVAL;
-    if (nlen != strlen(s->nonce) || memcmp(nonce, s->nonce, nlen) != 0)
+    if (!nonce_matches(s, nonce, nlen))
         return refuse(out, out_cap, out_len);
     const char *proof_at = NULL;
     while (p < end) { /* extensions, then p= last */

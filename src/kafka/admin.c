@@ -214,6 +214,12 @@ void bk_khandle_create_topics(bk_kafka_t *k, bk_kreq_t *r)
     for (int32_t i = 0; i < c->ntopics; i++) {
         bk_topic_config_t cfg;
         uint32_t parts;
+        if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK)) {
+            SET(&op->res[i], BK_KERR_TOPIC_AUTHORIZATION_FAILED,
+                "not authorized to create this topic (needs create on the topic or the "
+                "cluster)");
+            continue;
+        }
         if (!leader) {
             SET(&op->res[i], BK_KERR_NOT_CONTROLLER, "this broker is not the leader");
             continue;
@@ -256,9 +262,11 @@ void bk_khandle_delete_topics(bk_kafka_t *k, bk_kreq_t *r)
         bk_kw_i32(w, 0);
     bk_kw_array(w, 0, d->ntopics);
     for (int32_t i = 0; i < d->ntopics; i++) {
-        bk_topic_t *t = bk_kafka_topic(k, d->names[i]);
+        bk_topic_t *t = bk_kafka_topic(k, r, i, d->names[i]);
         int16_t err = BK_KERR_NONE;
-        if (!leader)
+        if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK))
+            err = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+        else if (!leader)
             err = BK_KERR_NOT_CONTROLLER;
         else if (!t)
             err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -304,9 +312,11 @@ void bk_khandle_create_partitions(bk_kafka_t *k, bk_kreq_t *r)
     int leader = bk_kafka_is_leader(k, &epoch);
     for (int32_t i = 0; i < c->ntopics; i++) {
         const bk_kcreate_parts_topic_t *ct = &c->topics[i];
-        bk_topic_t *t = bk_kafka_topic(k, ct->name);
+        bk_topic_t *t = bk_kafka_topic(k, r, i, ct->name);
         result_t *res = &op->res[i];
-        if (!leader)
+        if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK))
+            SET(res, BK_KERR_TOPIC_AUTHORIZATION_FAILED, "not authorized to alter this topic");
+        else if (!leader)
             SET(res, BK_KERR_NOT_CONTROLLER, "this broker is not the leader");
         else if (!t)
             SET(res, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, "unknown topic");

@@ -71,16 +71,25 @@ static void write_entries(bk_kw_t *w, int16_t ver, const bk_kdc_resource_t *res,
     }
 }
 
-static void write_resource(bk_kafka_t *k, bk_kw_t *w, int16_t ver, const bk_kdc_resource_t *res)
+static void write_resource(bk_kafka_t *k, bk_kreq_t *r, int32_t i)
 {
+    bk_kw_t *w = &r->out;
+    int16_t ver = r->req.h.version;
+    const bk_kdc_resource_t *res = &r->req.u.describe_configs.res[i];
+    int allowed = bk_kafka_allowed(r, i, BK_KAUTHZ_OK);
     bk_topic_config_t d;
     bk_log_topic_config_defaults(k->deps.log, &d);
     entry_t e[8];
     size_t n = 0;
     int16_t err = BK_KERR_NONE;
     const char *msg = NULL;
-    if (res->type == RES_TOPIC) {
-        bk_topic_t *t = bk_kafka_topic(k, res->name);
+    if (res->type == RES_TOPIC && !allowed) {
+        err = BK_KERR_TOPIC_AUTHORIZATION_FAILED, msg = "not authorized to describe this topic";
+    } else if (res->type == RES_BROKER && !allowed) {
+        err = BK_KERR_CLUSTER_AUTHORIZATION_FAILED,
+        msg = "not authorized to describe the cluster (kafka-cluster)";
+    } else if (res->type == RES_TOPIC) {
+        bk_topic_t *t = bk_kafka_topic(k, r, i, res->name);
         if (t)
             n = entries_of(bk_topic_config(t), &d, e);
         else
@@ -105,6 +114,6 @@ void bk_khandle_describe_configs(bk_kafka_t *k, bk_kreq_t *r)
     bk_kw_i32(w, 0);
     bk_kw_array(w, 0, d->nres);
     for (int32_t i = 0; i < d->nres; i++)
-        write_resource(k, w, r->req.h.version, &d->res[i]);
+        write_resource(k, r, i);
     bk_kreq_finish(r);
 }

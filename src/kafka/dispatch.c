@@ -1,8 +1,11 @@
 /* From a decoded frame to its handler: ApiVersions is answered here (also for versions Brook
  * does not speak: the v0 body with UNSUPPORTED_VERSION and the key list, so the client can
- * pick); any other request outside the API table closes the connection, as Kafka does. Also
- * the small questions every handler asks: is this broker the leader, how far may consumers
- * read, which topic is named. */
+ * pick); any other request outside the API table closes the connection, as Kafka does. With
+ * authentication on, a request other than ApiVersions and the SASL exchange on a connection
+ * that has not authenticated closes it too, and every other request is decided against the
+ * access table (authz.c) before its handler runs. Also the small questions every handler
+ * asks: is this broker the leader, how far may consumers read, which topic is named. */
+#include <stdio.h>
 #include <string.h>
 
 #include "brook/common.h"
@@ -20,11 +23,38 @@ int64_t bk_kafka_visible_end(bk_kafka_t *k, bk_partition_t *p)
     return r ? bk_replicator_high_watermark(r, p) : bk_partition_high_watermark(p);
 }
 
-bk_topic_t *bk_kafka_topic(bk_kafka_t *k, bk_kslice_t name)
+int bk_kafka_allowed(const bk_kreq_t *r, int32_t i, int what)
 {
-    if (name.len <= 0)
+    return bk_kauthz_allowed(&r->authz, i, what);
+}
+
+bk_topic_t *bk_kafka_topic(bk_kafka_t *k, const bk_kreq_t *r, int32_t i, bk_kslice_t name)
+{
+    if (name.len <= 0 || !bk_kafka_allowed(r, i, BK_KAUTHZ_OK))
         return NULL;
     return bk_log_topic_find(k->deps.log, (const char *)name.ptr, (size_t)name.len);
+}
+
+typedef struct {
+    const bk_auth_t *auth;
+    const char *user;
+} principal_t;
+
+static int check(void *arg, bk_acl_resource_t res, const char *name, size_t len, bk_acl_op_t op)
+{
+    const principal_t *p = arg;
+    return bk_auth_check(p->auth, p->user, strlen(p->user), res, name, len, op);
+}
+
+int bk_kafka_may_list(bk_kafka_t *k, const bk_kreq_t *r, const char *name, size_t len)
+{
+    if (r->authz.off)
+        return 1;
+    const bk_kauthz_rule_t *rule = bk_kauthz_rule(r->req.h.key);
+    if (!rule || !r->conn || r->conn->sasl_state != BK_KCONN_DONE)
+        return 0;
+    principal_t p = {k->deps.auth, r->conn->user};
+    return bk_kauthz_may(check, &p, BK_RES_TOPIC, name, len, rule->op);
 }
 
 /* Closes r's connection with one trace line; r, never to be answered, goes with it. */
@@ -71,13 +101,59 @@ static void route(bk_kafka_t *k, bk_kreq_t *r)
     case BK_KAPI_DESCRIBE_CONFIGS:
         bk_khandle_describe_configs(k, r);
         break;
+    case BK_KAPI_SASL_HANDSHAKE:
+        bk_khandle_sasl_handshake(k, r);
+        break;
+    case BK_KAPI_SASL_AUTHENTICATE:
+        bk_khandle_sasl_authenticate(k, r);
+        break;
     default: /* in the table with a decoder but no handler: a bug, said loudly */
         refuse(r, "API without a handler");
     }
 }
 
+/* With authentication on: refuses (closing the connection, one trace line) a request its
+ * connection may not make yet, or one of an API without an access rule; else decides what
+ * the principal may do with each resource the request names. 1 when the handler may run. */
+static int authorize(bk_kafka_t *k, bk_kreq_t *r)
+{
+    const bk_kapi_t *api = bk_kapi_find(r->req.h.key);
+    const char *name = api ? api->name : "?";
+    char why[200];
+    if (!k->deps.auth) {
+        r->authz.off = 1;
+        return 1;
+    }
+    const bk_kauthz_rule_t *rule = bk_kauthz_rule(r->req.h.key);
+    if (!rule) {
+        snprintf(why, sizeof why, "%s has no access rule: refused", name);
+        refuse(r, why);
+        return 0;
+    }
+    if (rule->kind == BK_KAUTHZ_PREAUTH)
+        return 1;
+    if (bk_kconn_needs_auth(r->conn)) {
+        snprintf(why, sizeof why,
+                 "%s before SASL authentication (--users-file is set: use "
+                 "security.protocol=SASL_PLAINTEXT)",
+                 name);
+        refuse(r, why);
+        return 0;
+    }
+    principal_t p = {k->deps.auth, r->conn->user};
+    if (bk_kauthz_decide(rule, &r->req, check, &p, &r->arena, &r->authz) != 0) {
+        refuse(r, "out of memory");
+        return 0;
+    }
+    return 1;
+}
+
 void bk_kafka_dispatch(bk_kafka_t *k, bk_kreq_t *r)
 {
+    if (r->conn->sasl_raw) { /* after a v0 handshake: a bare SASL token, no header */
+        bk_ksasl_raw_token(k, r);
+        return;
+    }
     int rc = bk_kafka_decode(r->frame, r->frame_len, &r->arena, &r->req);
     const bk_khdr_t *h = &r->req.h;
     char why[160];
@@ -98,5 +174,6 @@ void bk_kafka_dispatch(bk_kafka_t *k, bk_kreq_t *r)
         refuse(r, why);
         return;
     }
-    route(k, r);
+    if (authorize(k, r))
+        route(k, r);
 }

@@ -26,12 +26,14 @@ static uint8_t *scratch;
 static size_t scratch_cap;
 
 /* One partition's part of the answer. Returns the record bytes written. */
-static size_t write_partition(bk_kafka_t *k, bk_kw_t *w, int16_t ver, bk_topic_t *t,
+static size_t write_partition(bk_kafka_t *k, bk_kw_t *w, int16_t ver, bk_topic_t *t, int denied,
                               const bk_kfetch_part_t *fp, int leader, size_t *budget, int *first)
 {
     bk_partition_t *p = NULL;
     int16_t err = BK_KERR_NONE;
-    if (!t || fp->partition < 0 || (uint32_t)fp->partition >= bk_topic_partition_count(t))
+    if (denied)
+        err = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+    else if (!t || fp->partition < 0 || (uint32_t)fp->partition >= bk_topic_partition_count(t))
         err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     else if (!leader)
         err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
@@ -89,12 +91,13 @@ static size_t build(bk_kafka_t *k, bk_kreq_t *r)
     bk_kw_array(w, 0, f->ntopics);
     for (int32_t i = 0; i < f->ntopics; i++) {
         const bk_kfetch_topic_t *ft = &f->topics[i];
-        bk_topic_t *t = bk_kafka_topic(k, ft->name);
+        bk_topic_t *t = bk_kafka_topic(k, r, i, ft->name);
+        int denied = !bk_kafka_allowed(r, i, BK_KAUTHZ_OK);
         bk_kw_str(w, 0, (const char *)ft->name.ptr, ft->name.len);
         bk_kw_array(w, 0, ft->nparts);
         for (int32_t j = 0; j < ft->nparts; j++) {
             size_t at = w->len;
-            total += write_partition(k, w, ver, t, &ft->parts[j], leader, &budget, &first);
+            total += write_partition(k, w, ver, t, denied, &ft->parts[j], leader, &budget, &first);
             errors |= !w->bad && w->data[at + 4] | w->data[at + 5];
         }
     }

@@ -6,7 +6,9 @@
 
 #include <uv.h>
 
+#include "brook/auth.h"
 #include "brook/kafka.h"
+#include "kafka/authz.h"
 #include "kafka/proto.h"
 #include "kafka/wire.h"
 
@@ -27,6 +29,8 @@ struct bk_kreq {
     bk_kw_t out;   /* the answer, size prefix included */
     int done;      /* out is complete (or there is none: acks=0) */
     int no_answer; /* acks=0 produce */
+    int close_after; /* the connection closes once this answer is written (failed SASL) */
+    bk_kauthz_t authz; /* what the principal may do with each resource named (dispatch.c) */
     void *state;   /* the handler's, freed by free_state when the request goes */
     void (*free_state)(void *state);
     uv_write_t wreq;
@@ -44,6 +48,22 @@ struct bk_kconn {
     char peer[64];
     unsigned closing : 1;
     unsigned paused : 1;
+    unsigned draining : 1; /* reads stopped for good: the last answer goes, then the close */
+    unsigned held : 1;     /* no reading or framing while a password is checked */
+    /* SASL (sasl.c): the exchange's progress and, once authenticated, the principal. */
+    uint8_t sasl_state;      /* BK_KCONN_* */
+    uint8_t sasl_mech;       /* bk_ksasl_mech_t, once a handshake chose it */
+    uint8_t sasl_raw;        /* handshake v0: tokens come as bare frames until done */
+    bk_scram_server_t *scram; /* during a SCRAM exchange; freed with the connection */
+    char user[BK_AUTH_NAME_MAX + 1]; /* authenticated as User:<user> (state DONE) */
+};
+
+enum {
+    BK_KCONN_START = 0, /* nothing yet: only ApiVersions and SaslHandshake */
+    BK_KCONN_MECH,      /* handshake done, SaslAuthenticate (or a v0 token) expected */
+    BK_KCONN_VERIFYING, /* a PLAIN password is being checked off the loop */
+    BK_KCONN_DONE,      /* authenticated */
+    BK_KCONN_FAILED,    /* the failure is being answered; the connection then closes */
 };
 
 /* A live broker as the registry knows it. */
@@ -79,10 +99,21 @@ struct bk_kafka {
 void bk_kreq_finish(bk_kreq_t *r);
 /* Closes a connection (idempotent); its requests in flight finish into the void. */
 void bk_kconn_close(bk_kconn_t *c, const char *why);
+/* Stops reading and framing c's requests until bk_kconn_release, which frames what was
+ * already read and reads on (as Kafka mutes a connection while it authenticates). */
+void bk_kconn_hold(bk_kconn_t *c);
+void bk_kconn_release(bk_kconn_t *c);
 
 /* Dispatch of one decoded request to its handler (handlers.c), which answers through
  * bk_kreq_finish, now or later. */
 void bk_kafka_dispatch(struct bk_kafka *k, bk_kreq_t *r);
+
+/* SASL (sasl.c): the handshake, the exchange, and the tokens of a v0 handshake (bare frames). */
+void bk_khandle_sasl_handshake(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_sasl_authenticate(struct bk_kafka *k, bk_kreq_t *r);
+void bk_ksasl_raw_token(struct bk_kafka *k, bk_kreq_t *r);
+/* Authentication is on and this connection has not completed it. */
+int bk_kconn_needs_auth(const bk_kconn_t *c);
 
 /* Handlers, one file per API family. Each writes r->out after bk_kresp_begin. */
 void bk_khandle_metadata(struct bk_kafka *k, bk_kreq_t *r);
@@ -101,8 +132,15 @@ void bk_kfetch_wake_all(struct bk_kafka *k);
 int bk_kafka_is_leader(struct bk_kafka *k, int64_t *epoch);
 /* End of what consumers may read from p here (the replicated high watermark). */
 int64_t bk_kafka_visible_end(struct bk_kafka *k, bk_partition_t *p);
-/* A topic by its Kafka name (NULL for a null or unknown name). */
-bk_topic_t *bk_kafka_topic(struct bk_kafka *k, bk_kslice_t name);
+/* The topic r names at index i (name: that resource's name, as the request has it), if r may
+ * act on it: NULL for a null or unknown name and for one the principal was denied (tell the
+ * two apart with bk_kafka_allowed). The only way handlers find a topic a request names, so
+ * none can skip the authorization decided at dispatch. */
+bk_topic_t *bk_kafka_topic(struct bk_kafka *k, const bk_kreq_t *r, int32_t i, bk_kslice_t name);
+/* r may act on its i-th resource (what: BK_KAUTHZ_OK, or BK_KAUTHZ_MAY_CREATE). */
+int bk_kafka_allowed(const bk_kreq_t *r, int32_t i, int what);
+/* For lists (Metadata of every topic): may r's principal see this topic? */
+int bk_kafka_may_list(struct bk_kafka *k, const bk_kreq_t *r, const char *name, size_t len);
 
 /* The registry of live brokers' Kafka addresses (registry.c). */
 int bk_kregistry_start(struct bk_kafka *k);

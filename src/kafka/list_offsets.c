@@ -24,11 +24,13 @@ static int find_ts(void *arg, const bk_record_view_t *rec)
 }
 
 /* Sets *offset and *ts for one partition; returns the Kafka error. */
-static int16_t lookup(bk_kafka_t *k, bk_topic_t *t, const bk_klo_part_t *lp, int leader,
-                      int64_t *offset, int64_t *ts)
+static int16_t lookup(bk_kafka_t *k, bk_topic_t *t, int denied, const bk_klo_part_t *lp,
+                      int leader, int64_t *offset, int64_t *ts)
 {
     *offset = -1;
     *ts = -1;
+    if (denied)
+        return BK_KERR_TOPIC_AUTHORIZATION_FAILED;
     if (!t || lp->partition < 0 || (uint32_t)lp->partition >= bk_topic_partition_count(t))
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (!leader)
@@ -68,12 +70,13 @@ void bk_khandle_list_offsets(bk_kafka_t *k, bk_kreq_t *r)
     bk_kw_array(w, 0, l->ntopics);
     for (int32_t i = 0; i < l->ntopics; i++) {
         const bk_klo_topic_t *lt = &l->topics[i];
-        bk_topic_t *t = bk_kafka_topic(k, lt->name);
+        bk_topic_t *t = bk_kafka_topic(k, r, i, lt->name);
+        int denied = !bk_kafka_allowed(r, i, BK_KAUTHZ_OK);
         bk_kw_str(w, 0, (const char *)lt->name.ptr, lt->name.len);
         bk_kw_array(w, 0, lt->nparts);
         for (int32_t j = 0; j < lt->nparts; j++) {
             int64_t off, ts;
-            int16_t err = lookup(k, t, &lt->parts[j], leader, &off, &ts);
+            int16_t err = lookup(k, t, denied, &lt->parts[j], leader, &off, &ts);
             bk_kw_i32(w, lt->parts[j].partition);
             bk_kw_i16(w, err);
             if (ver == 0) {

@@ -2,7 +2,10 @@
  * partition, and controller: one leader leads the whole cluster today), and the topics asked
  * for. Unknown topics named in the request are created first when the client allows it, the
  * broker's --no-auto-create-topics does not forbid it, and this broker leads; the answer then
- * waits for the creations (a failed one is reported on its topic).
+ * waits for the creations (a failed one is reported on its topic). With authentication on,
+ * a listing of every topic leaves out those the principal may not describe; a topic named
+ * without describe answers TOPIC_AUTHORIZATION_FAILED whether it exists or not (as Kafka
+ * does: the client asked, and learns nothing about existence); creating one needs create.
  * Response fields by version: throttle_time_ms (v3+); brokers [node_id, host, port, rack
  * (v1+)]; cluster_id (v2+); controller_id (v1+); topics [error_code, name, is_internal (v1+),
  * partitions [error_code, partition_index, leader_id, leader_epoch (v7+), replica_nodes,
@@ -117,6 +120,23 @@ static void write_missing(bk_kw_t *w, int16_t ver, bk_kslice_t name, int16_t err
         bk_kw_i32(w, INT32_MIN);
 }
 
+/* Every topic the principal may describe (the others are left out, as if absent). */
+static void write_all(bk_kafka_t *k, bk_kreq_t *r, const view_t *v)
+{
+    size_t n = bk_log_topic_count(k->deps.log), shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = bk_topic_name(bk_log_topic_at(k->deps.log, i));
+        shown += (size_t)bk_kafka_may_list(k, r, name, strlen(name));
+    }
+    bk_kw_array(&r->out, 0, (int32_t)shown);
+    for (size_t i = 0; i < n; i++) {
+        bk_topic_t *t = bk_log_topic_at(k->deps.log, i);
+        const char *name = bk_topic_name(t);
+        if (bk_kafka_may_list(k, r, name, strlen(name)))
+            write_topic(k, &r->out, r->req.h.version, t, v);
+    }
+}
+
 static void answer(bk_kafka_t *k, bk_kreq_t *r, const int16_t *errors)
 {
     const bk_kreq_metadata_t *m = &r->req.u.metadata;
@@ -138,16 +158,15 @@ static void answer(bk_kafka_t *k, bk_kreq_t *r, const int16_t *errors)
     if (ver >= 1)
         bk_kw_i32(w, v->leader); /* controller */
     if (m->ntopics < 0) {
-        size_t n = bk_log_topic_count(k->deps.log);
-        bk_kw_array(w, 0, (int32_t)n);
-        for (size_t i = 0; i < n; i++)
-            write_topic(k, w, ver, bk_log_topic_at(k->deps.log, i), v);
+        write_all(k, r, v);
     } else {
         bk_kw_array(w, 0, m->ntopics);
         for (int32_t i = 0; i < m->ntopics; i++) {
-            bk_topic_t *t = bk_kafka_topic(k, m->topics[i]);
+            bk_topic_t *t = bk_kafka_topic(k, r, i, m->topics[i]);
             if (t)
                 write_topic(k, w, ver, t, v);
+            else if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK)) /* whether it exists or not */
+                write_missing(w, ver, m->topics[i], BK_KERR_TOPIC_AUTHORIZATION_FAILED);
             else
                 write_missing(w, ver, m->topics[i],
                               errors && errors[i] ? errors[i] : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
@@ -202,8 +221,13 @@ static uint32_t create_missing(bk_kafka_t *k, bk_kreq_t *r, meta_op_t *op)
     uint32_t parts = bk_log_config(k->deps.log)->default_partitions;
     for (int32_t i = 0; i < m->ntopics; i++) {
         bk_kslice_t name = m->topics[i];
-        if (name.len <= 0 || bk_kafka_topic(k, name))
+        if (name.len <= 0 || !bk_kafka_allowed(r, i, BK_KAUTHZ_OK) ||
+            bk_log_topic_find(k->deps.log, (const char *)name.ptr, (size_t)name.len))
+            continue; /* not described (answered as such), or there already */
+        if (!bk_kafka_allowed(r, i, BK_KAUTHZ_MAY_CREATE)) {
+            op->errors[i] = BK_KERR_TOPIC_AUTHORIZATION_FAILED; /* auto-creation needs create */
             continue;
+        }
         if (!bk_log_topic_name_valid((const char *)name.ptr, (size_t)name.len)) {
             op->errors[i] = BK_KERR_INVALID_TOPIC;
             continue;

@@ -114,11 +114,11 @@ static void after_append(void *arg, int status, int64_t base_offset)
 
 /* Checks one partition's records and appends them. Returns 0 when the append is under way
  * (res->op->pending counts it), else the Kafka error for the partition. */
-static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, const bk_kprod_topic_t *t,
-                           const bk_kprod_part_t *pp, int64_t epoch, part_res_t *res)
+static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, int32_t ti, const bk_kprod_part_t *pp,
+                           int64_t epoch, part_res_t *res)
 {
     bk_acks_t acks = (bk_acks_t)r->req.u.produce.acks;
-    bk_topic_t *topic = bk_kafka_topic(k, t->name);
+    bk_topic_t *topic = bk_kafka_topic(k, r, ti, r->req.u.produce.topics[ti].name);
     if (!topic || pp->index < 0 || (uint32_t)pp->index >= bk_topic_partition_count(topic))
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bk_partition_t *p = bk_topic_partition(topic, (uint32_t)pp->index);
@@ -183,9 +183,11 @@ void bk_khandle_produce(bk_kafka_t *k, bk_kreq_t *r)
         for (int32_t j = 0; j < pr->topics[i].nparts; j++, idx++) {
             res[idx].op = op;
             res[idx].log_start = -1;
-            res[idx].error = all_error ? all_error
-                                       : produce_one(k, r, &pr->topics[i], &pr->topics[i].parts[j],
-                                                     epoch, &res[idx]);
+            res[idx].error = !bk_kafka_allowed(r, i, BK_KAUTHZ_OK)
+                                 ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                             : all_error ? all_error
+                                         : produce_one(k, r, i, &pr->topics[i].parts[j], epoch,
+                                                       &res[idx]);
         }
     release(op);
 }

@@ -25,11 +25,13 @@ enum {
     BK_KAPI_SYNC_GROUP = 14,
     BK_KAPI_DESCRIBE_GROUPS = 15,
     BK_KAPI_LIST_GROUPS = 16,
+    BK_KAPI_SASL_HANDSHAKE = 17,
     BK_KAPI_API_VERSIONS = 18,
     BK_KAPI_CREATE_TOPICS = 19,
     BK_KAPI_DELETE_TOPICS = 20,
     BK_KAPI_INIT_PRODUCER_ID = 22,
     BK_KAPI_DESCRIBE_CONFIGS = 32,
+    BK_KAPI_SASL_AUTHENTICATE = 36,
     BK_KAPI_CREATE_PARTITIONS = 37,
     BK_KAPI_KEY_LIMIT = 38, /* keys below this have a slot in the API table */
 };
@@ -49,6 +51,10 @@ enum {
     BK_KERR_NOT_ENOUGH_REPLICAS = 19,
     BK_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
     BK_KERR_INVALID_REQUIRED_ACKS = 21,
+    BK_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    BK_KERR_CLUSTER_AUTHORIZATION_FAILED = 31,
+    BK_KERR_UNSUPPORTED_SASL_MECHANISM = 33,
+    BK_KERR_ILLEGAL_SASL_STATE = 34,
     BK_KERR_UNSUPPORTED_VERSION = 35,
     BK_KERR_TOPIC_ALREADY_EXISTS = 36,
     BK_KERR_INVALID_PARTITIONS = 37,
@@ -59,6 +65,7 @@ enum {
     BK_KERR_INVALID_REQUEST = 42,
     BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     BK_KERR_KAFKA_STORAGE_ERROR = 56,
+    BK_KERR_SASL_AUTHENTICATION_FAILED = 58,
     BK_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
     BK_KERR_INVALID_RECORD = 87,
 };
@@ -192,6 +199,14 @@ typedef struct {
 } bk_kreq_describe_configs_t;
 
 typedef struct {
+    bk_kslice_t mechanism;
+} bk_kreq_sasl_handshake_t;
+
+typedef struct {
+    bk_kslice_t auth_bytes; /* one SASL token, inside the frame */
+} bk_kreq_sasl_authenticate_t;
+
+typedef struct {
     bk_khdr_t h;
     union {
         bk_kreq_api_versions_t api_versions;
@@ -203,6 +218,8 @@ typedef struct {
         bk_kreq_delete_topics_t delete_topics;
         bk_kreq_create_partitions_t create_partitions;
         bk_kreq_describe_configs_t describe_configs;
+        bk_kreq_sasl_handshake_t sasl_handshake;
+        bk_kreq_sasl_authenticate_t sasl_authenticate;
     } u;
 } bk_krequest_t;
 
@@ -241,6 +258,9 @@ int bk_kdecode_create_partitions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
                                  bk_krequest_t *out);
 int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
                                 bk_krequest_t *out);
+int bk_kdecode_sasl_handshake(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_sasl_authenticate(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
+                                 bk_krequest_t *out);
 
 /* Response framing: starts a response to h in w (size placeholder, correlation id, and the
  * header's tagged fields when flex_header), and patches the size when done. */
@@ -250,5 +270,31 @@ void bk_kresp_end(bk_kw_t *w);
 /* The ApiVersions response body (pure: the table decides). error 35 answers with the v0 body
  * whatever version was asked, as the protocol prescribes. */
 void bk_kencode_api_versions(bk_kw_t *w, int16_t version, int16_t error);
+
+/* SASL (codec_sasl.c). The mechanisms Brook offers, in the order SaslHandshake lists them. */
+typedef enum {
+    BK_KSASL_PLAIN = 0,
+    BK_KSASL_SCRAM_SHA256,
+    BK_KSASL_SCRAM_SHA512,
+    BK_KSASL_MECHS
+} bk_ksasl_mech_t;
+const char *bk_ksasl_mech_name(bk_ksasl_mech_t m);
+/* 0 with *out set, or BK_EINVAL for a name Brook does not offer (names are case-sensitive). */
+int bk_ksasl_mech_parse(bk_kslice_t name, bk_ksasl_mech_t *out);
+/* The SaslHandshake body (v0 and v1 alike): error, then the mechanisms offered (none when
+ * offered is 0: authentication is off on this broker). */
+void bk_kencode_sasl_handshake(bk_kw_t *w, int16_t error, int offered);
+/* The SaslAuthenticate body: error, message (NULL: null), the server's token (never null:
+ * Kafka clients reject a null one), session_lifetime_ms 0 (v1+: no re-authentication), and
+ * the compact forms and tagged fields of v2. */
+void bk_kencode_sasl_authenticate(bk_kw_t *w, int16_t version, int16_t error, const char *message,
+                                  const uint8_t *token, size_t len);
+/* A PLAIN message (RFC 4616): authzid NUL authcid NUL passwd. Copies the user (authcid) and
+ * password, NUL-terminated, into user (BK_AUTH_NAME_MAX + 1 bytes) and pass
+ * (BK_AUTH_PASSWORD_MAX + 1). Returns 0, or BK_EINVAL when malformed: not exactly two NULs, an
+ * empty or invalid user name, an empty or over-long password, or an authzid other than empty
+ * or the user itself (Brook acts for no one else). Pure, no allocation. */
+int bk_ksasl_plain_parse(const uint8_t *msg, size_t len, char *user, size_t *ulen, char *pass,
+                         size_t *plen);
 
 #endif

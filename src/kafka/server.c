@@ -4,6 +4,7 @@
  * its connection with one trace line; nothing else is affected. Connections and requests are
  * freed only once libuv is done with them: a request answered after its connection closed is
  * dropped quietly. */
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,10 @@ static void on_conn_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     k->conn_count--;
+    if (c->scram) {
+        OPENSSL_cleanse(c->scram, sizeof *c->scram);
+        free(c->scram);
+    }
     free(c->buf);
     free(c);
     maybe_done(k);
@@ -97,7 +102,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void resume(bk_kconn_t *c)
 {
-    if (!c->paused || c->closing || c->queued >= MAX_QUEUED / 2)
+    if (!c->paused || c->closing || c->draining || c->held || c->queued >= MAX_QUEUED / 2)
         return;
     c->paused = 0;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
@@ -108,6 +113,7 @@ static void after_write(uv_write_t *w, int status)
 {
     bk_kreq_t *r = w->data;
     bk_kconn_t *c = r->conn;
+    int close_after = r->close_after;
     req_free(r);
     if (!c)
         return;
@@ -115,6 +121,8 @@ static void after_write(uv_write_t *w, int status)
     c->last_active = uv_now(c->k->loop);
     if (status < 0 && !c->closing)
         bk_kconn_close(c, uv_strerror(status));
+    else if (close_after)
+        bk_kconn_close(c, NULL); /* the reason was traced when the answer was made */
     else
         resume(c);
 }
@@ -191,7 +199,7 @@ static int take_frame(bk_kconn_t *c, const uint8_t *frame, size_t len)
 static void parse_frames(bk_kconn_t *c)
 {
     size_t pos = 0;
-    while (!c->closing && c->len - pos >= 4) {
+    while (!c->closing && !c->draining && !c->held && c->len - pos >= 4) {
         const uint8_t *p = c->buf + pos;
         int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
                                  (uint32_t)p[2] << 8 | p[3]);
@@ -267,6 +275,25 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->paused = 1;
         (void)uv_read_stop(s);
     }
+}
+
+void bk_kconn_hold(bk_kconn_t *c)
+{
+    c->held = 1;
+    (void)uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void bk_kconn_release(bk_kconn_t *c)
+{
+    c->held = 0;
+    if (c->closing || c->draining)
+        return;
+    parse_frames(c);
+    if (c->closing || c->draining || c->held)
+        return;
+    c->paused = c->queued >= MAX_QUEUED;
+    if (!c->paused && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        bk_kconn_close(c, "cannot resume reading");
 }
 
 static void set_peer(bk_kconn_t *c)

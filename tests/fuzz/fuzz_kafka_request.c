@@ -1,10 +1,13 @@
 /* Fuzz target for Kafka request decoding: any bytes as one frame (the size prefix removed),
  * and the same bytes with the header rewritten to every implemented API key and version, so
- * each body decoder meets hostile input. Whatever decodes must point inside the input. */
+ * each body decoder meets hostile input (SaslHandshake and SaslAuthenticate among them).
+ * Whatever decodes must point inside the input. A SASL token that decodes is also fed to
+ * what the listener feeds it to: the PLAIN parser, and a SCRAM server's two steps. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "brook/auth.h"
 #include "kafka/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -13,6 +16,38 @@ static void inside(bk_kslice_t s, const uint8_t *data, size_t len)
 {
     if (s.len > 0 && (s.ptr < data || s.ptr + s.len > data + len))
         abort();
+}
+
+static int lookup(void *arg, const char *user, size_t len, bk_scram_cred_t *out)
+{
+    (void)arg;
+    if (len == 0 || user[0] != 'a')
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->present = 1;
+    out->iterations = 4096;
+    out->salt_len = 16;
+    return 0;
+}
+
+/* A token as sasl.c would see it: PLAIN, then both SCRAM steps (the token cut in two). */
+static void sasl_token(bk_kslice_t t)
+{
+    if (t.len < 0)
+        return;
+    char user[BK_AUTH_NAME_MAX + 1], pass[BK_AUTH_PASSWORD_MAX + 1], out[512];
+    size_t ul, pl, ol;
+    if (bk_ksasl_plain_parse(t.ptr, (size_t)t.len, user, &ul, pass, &pl) == 0 &&
+        (ul != strlen(user) || pl != strlen(pass) || !bk_user_name_valid(user, ul)))
+        abort();
+    bk_scram_server_t s;
+    bk_scram_server_init(&s, t.len & 1 ? BK_SCRAM_SHA512 : BK_SCRAM_SHA256, lookup, NULL);
+    size_t half = (size_t)t.len / 2;
+    if (bk_scram_server_step(&s, t.ptr, half, out, sizeof out, &ol) == BK_SCRAM_CONTINUE) {
+        if (ol >= sizeof out)
+            abort();
+        (void)bk_scram_server_step(&s, t.ptr + half, (size_t)t.len - half, out, sizeof out, &ol);
+    }
 }
 
 static void decode(const uint8_t *data, size_t len)
@@ -26,6 +61,16 @@ static void decode(const uint8_t *data, size_t len)
             for (int32_t i = 0; i < q.u.produce.ntopics; i++)
                 for (int32_t j = 0; j < q.u.produce.topics[i].nparts; j++)
                     inside(q.u.produce.topics[i].parts[j].records, data, len);
+        if (q.h.key == BK_KAPI_SASL_HANDSHAKE) {
+            bk_ksasl_mech_t m;
+            inside(q.u.sasl_handshake.mechanism, data, len);
+            if (bk_ksasl_mech_parse(q.u.sasl_handshake.mechanism, &m) == 0 && m >= BK_KSASL_MECHS)
+                abort();
+        }
+        if (q.h.key == BK_KAPI_SASL_AUTHENTICATE) {
+            inside(q.u.sasl_authenticate.auth_bytes, data, len);
+            sasl_token(q.u.sasl_authenticate.auth_bytes);
+        }
     }
     bk_karena_free(&a);
 }
