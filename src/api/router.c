@@ -122,19 +122,21 @@ static int match_def(const route_def_t *d, const char *path, size_t len, bk_rout
         size_t seg_len = slash ? (size_t)(slash - seg) : len - pos;
         if (seg_len == 0)
             return 0;
-        if (strcmp(d->segs[i], "{t}") == 0) {
+        const char *def = d->segs[i];
+        if (def[0] != '{') { /* a literal: most definitions end at their first one */
+            if (strncmp(def, seg, seg_len) != 0 || def[seg_len] != '\0')
+                return 0;
+        } else if (def[1] == 't') {
             out->topic = seg;
             out->topic_len = seg_len;
-        } else if (strcmp(d->segs[i], "{g}") == 0) {
+        } else if (def[1] == 'g') {
             out->group = seg;
             out->group_len = seg_len;
-        } else if (strcmp(d->segs[i], "{i}") == 0) {
+        } else if (def[1] == 'i') {
             out->instance = seg;
             out->instance_len = seg_len;
-        } else if (strcmp(d->segs[i], "{p}") == 0) {
+        } else { /* {p} */
             out->partition = parse_partition(seg, seg_len);
-        } else if (strlen(d->segs[i]) != seg_len || memcmp(d->segs[i], seg, seg_len) != 0) {
-            return 0;
         }
         pos += seg_len + 1;
     }
