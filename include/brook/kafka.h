@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "brook/election.h"
+#include "brook/groups_service.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
 
@@ -45,6 +46,9 @@ typedef struct {
      * bk_broker_forget_topic); must call bk_replicator_forget_topic. */
     void (*forget_topic)(void *arg, bk_topic_t *t);
     void *forget_arg;
+    /* The broker's group coordinator and store (shared with the HTTP consumer API); NULL:
+     * the group APIs answer COORDINATOR_NOT_AVAILABLE. Must outlive the listener. */
+    const bk_groups_service_t *groups;
 } bk_kafka_deps_t;
 
 typedef struct bk_kafka bk_kafka_t;

@@ -213,6 +213,8 @@ void bk_cons_act(bk_consumers_t *c, bk_cons_group_t *cg, bk_grp_out_t *out)
             want_persist = 1;
         else if (a->kind == BK_GRP_ACT_STABLE)
             stable = 1;
+        else if (c->answer) /* JOIN, SYNC: a Kafka member's pending request */
+            c->answer(c->answer_arg, a);
     }
     if (out->lost)
         bk_trace_warn("groups", "group %s: out of memory while rebalancing", cg->g.group_id);
@@ -296,6 +298,8 @@ int bk_cons_rebuild(bk_consumers_t *c)
 
 void bk_cons_drop_all(bk_consumers_t *c)
 {
+    if (c->answer && c->groups)
+        c->answer(c->answer_arg, NULL); /* Kafka requests pending on these groups */
     while (c->groups) {
         bk_cons_group_t *cg = c->groups;
         c->groups = cg->next;

@@ -71,6 +71,33 @@ static void route(bk_kafka_t *k, bk_kreq_t *r)
     case BK_KAPI_DESCRIBE_CONFIGS:
         bk_khandle_describe_configs(k, r);
         break;
+    case BK_KAPI_FIND_COORDINATOR:
+        bk_khandle_find_coordinator(k, r);
+        break;
+    case BK_KAPI_JOIN_GROUP:
+        bk_khandle_join_group(k, r);
+        break;
+    case BK_KAPI_SYNC_GROUP:
+        bk_khandle_sync_group(k, r);
+        break;
+    case BK_KAPI_HEARTBEAT:
+        bk_khandle_heartbeat(k, r);
+        break;
+    case BK_KAPI_LEAVE_GROUP:
+        bk_khandle_leave_group(k, r);
+        break;
+    case BK_KAPI_OFFSET_COMMIT:
+        bk_khandle_offset_commit(k, r);
+        break;
+    case BK_KAPI_OFFSET_FETCH:
+        bk_khandle_offset_fetch(k, r);
+        break;
+    case BK_KAPI_LIST_GROUPS:
+        bk_khandle_list_groups(k, r);
+        break;
+    case BK_KAPI_DESCRIBE_GROUPS:
+        bk_khandle_describe_groups(k, r);
+        break;
     default: /* in the table with a decoder but no handler: a bug, said loudly */
         refuse(r, "API without a handler");
     }

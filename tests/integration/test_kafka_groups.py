@@ -1,0 +1,129 @@
+"""Kafka consumer groups (issue 13, group APIs) with real, unmodified clients: two
+confluent-kafka (librdkafka) consumers in one group split a 4-partition topic and commit
+explicitly; when one closes the other takes over its partitions; after a broker restart a new
+consumer resumes from the committed offsets (durable in __consumer_offsets); kcat's balanced
+consumer (-G) reads a topic; the group shows up in the HTTP consumer API's store too."""
+import os
+import subprocess
+import sys
+import time
+
+try:
+    import confluent_kafka  # noqa: F401
+except ImportError:  # the Debian package lives in the system interpreter
+    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3" \
+            and not os.environ.get("BROOK_KAFKA_REEXEC"):
+        os.environ["BROOK_KAFKA_REEXEC"] = "1"
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import brook
+from brook import Cluster, free_port, wait_until
+
+
+def kafka_broker(c, *args, **kw):
+    port = free_port()
+    b = c.broker(args=["--kafka-port", str(port)] + list(args), **kw)
+    b.kport = port
+    brook.wait_port(port, proc=b.proc)
+    return b
+
+
+def boot(b):
+    return "127.0.0.1:%d" % b.kport
+
+
+def make_topic(b, name, parts, per_part):
+    a = AdminClient({"bootstrap.servers": boot(b)})
+    a.create_topics([NewTopic(name, parts, 1)])[name].result(30)
+    p = Producer({"bootstrap.servers": boot(b), "acks": "all", "linger.ms": 5})
+    for part in range(parts):
+        for i in range(per_part):
+            p.produce(name, value=b"p%d-%d" % (part, i), partition=part)
+    assert p.flush(30) == 0
+
+
+def group_consumer(b, group):
+    return Consumer({"bootstrap.servers": boot(b), "group.id": group,
+                     "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                     "session.timeout.ms": 10000, "heartbeat.interval.ms": 500,
+                     "enable.partition.eof": False})
+
+
+def drain(consumers, want, timeout=60.0):
+    """Polls every consumer until want messages in all arrived; returns {consumer index: [msg]}."""
+    got = {i: [] for i in range(len(consumers))}
+    deadline = time.monotonic() + timeout
+    while sum(len(v) for v in got.values()) < want and time.monotonic() < deadline:
+        for i, c in enumerate(consumers):
+            m = c.poll(0.2)
+            if m is not None:
+                assert m.error() is None, m.error()
+                got[i].append(m)
+    assert sum(len(v) for v in got.values()) == want, {i: len(v) for i, v in got.items()}
+    return got
+
+
+def parts_of(c):
+    return sorted(tp.partition for tp in c.assignment())
+
+
+def test_two_consumers_split_commit_take_over_and_resume_after_restart():
+    with Cluster() as cl:
+        b = kafka_broker(cl, standalone=True)
+        make_topic(b, "gt", 4, 5)
+        c1, c2 = group_consumer(b, "g1"), group_consumer(b, "g1")
+        c1.subscribe(["gt"])
+        c2.subscribe(["gt"])
+        # Both members joined one generation: the 4 partitions are split 2 and 2.
+        got = drain([c1, c2], 20)
+        wait_until(lambda: (c1.poll(0.1), c2.poll(0.1), len(parts_of(c1)) == 2 and
+                            len(parts_of(c2)) == 2)[2], timeout=60, what="2+2 assignment")
+        assert sorted(parts_of(c1) + parts_of(c2)) == [0, 1, 2, 3]
+        assert {m.value() for v in got.values() for m in v} == \
+            {b"p%d-%d" % (p, i) for p in range(4) for i in range(5)}
+        # Explicit commits, synchronous (acks=all underneath): next offset 3 everywhere.
+        for c in (c1, c2):
+            c.commit(offsets=[TopicPartition("gt", p, 3) for p in parts_of(c)], asynchronous=False)
+        committed = c1.committed([TopicPartition("gt", p) for p in range(4)], timeout=20)
+        assert [tp.offset for tp in committed] == [3, 3, 3, 3], committed
+        # c2 leaves: c1 takes over its partitions.
+        c2.close()
+        wait_until(lambda: (c1.poll(0.2), parts_of(c1) == [0, 1, 2, 3])[1], timeout=60,
+                   what="c1 owns all four partitions")
+        c1.close()
+        # The offsets survive a restart: a new member resumes at offset 3 of each partition.
+        b.terminate()
+        b.start()
+        brook.wait_port(b.kport, proc=b.proc)
+        c3 = group_consumer(b, "g1")
+        c3.subscribe(["gt"])
+        got = drain([c3], 8)
+        c3.close()
+        assert sorted((m.partition(), m.offset()) for m in got[0]) == \
+            [(p, o) for p in range(4) for o in (3, 4)]
+
+
+def test_kcat_balanced_consumer_and_group_listing():
+    with Cluster() as cl:
+        b = kafka_broker(cl, standalone=True)
+        make_topic(b, "kg", 2, 3)
+        p = subprocess.run(["kcat", "-b", boot(b), "-G", "kgroup", "kg", "-o", "beginning",
+                            "-c", "6", "-f", "%s\n", "-X", "session.timeout.ms=10000"],
+                           capture_output=True, timeout=90)
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+        assert sorted(p.stdout.decode().split()) == \
+            sorted("p%d-%d" % (q, i) for q in range(2) for i in range(3))
+        a = AdminClient({"bootstrap.servers": boot(b)})
+        groups = a.list_groups(timeout=20)
+        assert "kgroup" in [g.id for g in groups], groups
+
+
+if __name__ == "__main__":
+    brook.run([
+        test_two_consumers_split_commit_take_over_and_resume_after_restart,
+        test_kcat_balanced_consumer_and_group_listing,
+    ])
