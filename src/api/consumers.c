@@ -272,16 +272,17 @@ static int rebuild_inst(bk_cons_group_t *cg, const bk_grp_member_t *m)
     return 0;
 }
 
+/* A group with members comes back as Kafka loads one: Stable at its generation. Server
+ * members get their instance back; Kafka members (client kind) just go on heartbeating. */
 static int rebuild_group(bk_consumers_t *c, const bk_grp_image_t *img)
 {
-    if (!img->has_meta || img->meta.member_count == 0 ||
-        strcmp(img->meta.members[0].client_host, BK_GRP_SERVER_HOST) != 0)
+    if (!img->has_meta || img->meta.member_count == 0)
         return 0;
     bk_cons_group_t *cg = bk_cons_group_get(c, img->group, strlen(img->group));
     if (!cg)
         return UV_ENOMEM;
     int rc = bk_grp_load(&cg->g, bk_wall_ms(), &img->meta);
-    for (size_t i = 0; !rc && i < cg->g.member_count; i++)
+    for (size_t i = 0; !rc && cg->g.kind == BK_GRP_KIND_SERVER && i < cg->g.member_count; i++)
         rc = rebuild_inst(cg, cg->g.members[i]);
     return rc;
 }

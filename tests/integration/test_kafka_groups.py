@@ -67,6 +67,15 @@ def drain(consumers, want, timeout=60.0):
     return got
 
 
+def members_of(b, group):
+    """Member ids of group as DescribeGroups reports them (state Stable required)."""
+    a = AdminClient({"bootstrap.servers": boot(b)})
+    g = a.list_groups(group, timeout=20)
+    assert len(g) == 1 and g[0].state == "Stable", [(x.id, x.state) for x in g]
+    assert g[0].protocol_type == "consumer" and g[0].protocol == "range", g[0].protocol
+    return sorted(m.id for m in g[0].members)
+
+
 def parts_of(c):
     return sorted(tp.partition for tp in c.assignment())
 
@@ -122,8 +131,38 @@ def test_kcat_balanced_consumer_and_group_listing():
         assert "kgroup" in [g.id for g in groups], groups
 
 
+def test_live_member_keeps_its_membership_across_a_restart():
+    """The group record is replayed as Kafka loads a group: a member still running when the
+    broker restarts keeps its member id and generation (its heartbeats and commits are
+    accepted), rather than being told UNKNOWN_MEMBER_ID and rejoining as someone new."""
+    with Cluster() as cl:
+        b = kafka_broker(cl, standalone=True)
+        make_topic(b, "lt", 2, 2)
+        c = group_consumer(b, "g2")
+        c.subscribe(["lt"])
+        drain([c], 4)
+        member = members_of(b, "g2")
+        assert len(member) == 1, member
+        c.commit(asynchronous=False)
+        b.terminate()
+        b.start()
+        brook.wait_port(b.kport, proc=b.proc)
+        p = Producer({"bootstrap.servers": boot(b), "acks": "all"})
+        for part in range(2):
+            p.produce("lt", value=b"after-%d" % part, partition=part)
+        assert p.flush(30) == 0
+        got = drain([c], 2)
+        assert sorted(m.value() for m in got[0]) == [b"after-0", b"after-1"]
+        c.commit(asynchronous=False)  # generation and member id still valid
+        assert members_of(b, "g2") == member
+        committed = c.committed([TopicPartition("lt", q) for q in range(2)], timeout=20)
+        assert [tp.offset for tp in committed] == [3, 3], committed
+        c.close()
+
+
 if __name__ == "__main__":
     brook.run([
         test_two_consumers_split_commit_take_over_and_resume_after_restart,
         test_kcat_balanced_consumer_and_group_listing,
+        test_live_member_keeps_its_membership_across_a_restart,
     ])
