@@ -4,6 +4,8 @@ explicitly; when one closes the other takes over its partitions; after a broker 
 consumer resumes from the committed offsets (durable in __consumer_offsets); kcat's balanced
 consumer (-G) reads a topic; the group shows up in the HTTP consumer API's store too."""
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import brook
-from brook import Cluster, free_port, wait_until
+from brook import Cluster, free_port, wait_leader, wait_until
 
 
 def kafka_broker(c, *args, **kw):
@@ -99,6 +101,11 @@ def test_two_consumers_split_commit_take_over_and_resume_after_restart():
             c.commit(offsets=[TopicPartition("gt", p, 3) for p in parts_of(c)], asynchronous=False)
         committed = c1.committed([TopicPartition("gt", p) for p in range(4)], timeout=20)
         assert [tp.offset for tp in committed] == [3, 3, 3, 3], committed
+        # One store: the HTTP consumer API sees the same group and offsets.
+        st, doc, _ = b.get("/consumers/g1/offsets")
+        assert st == 200, doc
+        assert sorted((o["partition"], o["committed"]) for o in doc["offsets"]
+                      if o["topic"] == "gt") == [(p, 3) for p in range(4)], doc
         # c2 leaves: c1 takes over its partitions.
         c2.close()
         wait_until(lambda: (c1.poll(0.2), parts_of(c1) == [0, 1, 2, 3])[1], timeout=60,
@@ -160,9 +167,77 @@ def test_live_member_keeps_its_membership_across_a_restart():
         c.close()
 
 
+def kstr(v):
+    v = v.encode()
+    return struct.pack(">h", len(v)) + v
+
+
+def raw_call(port, key, version, body):
+    """One request frame (header v1) and its answer's body, correlation id checked."""
+    hdr = struct.pack(">hhi", key, version, 77) + kstr("raw")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            data += chunk
+    assert struct.unpack(">i", data[4:8])[0] == 77
+    return data[8:]
+
+
+def test_follower_names_the_leader_as_coordinator():
+    with Cluster() as c:
+        r = c.redis()
+        bs = []
+        for i in range(3):
+            port = free_port()
+            b = c.broker(name="g%d" % (i + 1), redis=r, start=False,
+                         args=brook.cluster_args(2000, 500, ["--kafka-port", str(port)]))
+            b.kport = port
+            bs.append(b)
+        for b in bs:
+            b.start(wait=False)
+        for b in bs:
+            brook.wait_port(b.port, proc=b.proc)
+            brook.wait_port(b.kport, proc=b.proc)
+        lb, _ = wait_leader(bs)
+        follower = next(b for b in bs if b is not lb)
+
+        def coordinator():
+            body = raw_call(follower.kport, 10, 1, kstr("fg") + b"\x00")
+            throttle, err = struct.unpack(">ih", body[:6])
+            return body if err == 0 else None
+        body = wait_until(coordinator, timeout=30, what="FindCoordinator from the follower")
+        n = struct.unpack(">h", body[6:8])[0]  # error_message: null
+        assert n == -1, body
+        node, hlen = struct.unpack(">ih", body[8:14])
+        host = body[14:14 + hlen].decode()
+        port = struct.unpack(">i", body[14 + hlen:18 + hlen])[0]
+        assert (host, port) == ("127.0.0.1", lb.kport), (host, port, lb.kport)
+        # A JoinGroup sent to the follower: NOT_COORDINATOR (16), so clients look again.
+        join = (kstr("fg") + struct.pack(">ii", 10000, 10000) + kstr("") + kstr("consumer") +
+                struct.pack(">i", 1) + kstr("range") + struct.pack(">i", 0))
+        body = raw_call(follower.kport, 11, 1, join)
+        assert struct.unpack(">h", body[:2])[0] == 16, body
+        # A group consumer bootstrapped on the follower alone joins at the leader and reads.
+        lb.produce("one", topic="ft")
+        cons = Consumer({"bootstrap.servers": boot(follower), "group.id": "fg",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        cons.subscribe(["ft"])
+        got = drain([cons], 1)
+        assert got[0][0].value() == b"one"
+        cons.commit(got[0][0], asynchronous=False)
+        cons.close()
+        st, doc, _ = lb.get("/consumers/fg/offsets")
+        assert st == 200 and [(o["partition"], o["committed"]) for o in doc["offsets"]] == \
+            [(0, 1)], doc
+
+
 if __name__ == "__main__":
     brook.run([
         test_two_consumers_split_commit_take_over_and_resume_after_restart,
         test_kcat_balanced_consumer_and_group_listing,
         test_live_member_keeps_its_membership_across_a_restart,
+        test_follower_names_the_leader_as_coordinator,
     ])
