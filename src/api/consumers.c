@@ -472,8 +472,11 @@ static void expire(bk_consumers_t *c, int64_t now)
 static void on_tick(uv_timer_t *t)
 {
     bk_consumers_t *c = t->data;
-    if (!still_leading(c))
+    if (!still_leading(c)) {
+        if (c->answer) /* Kafka requests held by a coordinator that no longer runs */
+            c->answer(c->answer_arg, NULL);
         return;
+    }
     int64_t now = bk_wall_ms();
     bk_grp_out_t out = {0};
     bk_cons_group_t *cg = c->groups;

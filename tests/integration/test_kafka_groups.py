@@ -234,10 +234,81 @@ def test_follower_names_the_leader_as_coordinator():
             [(0, 1)], doc
 
 
+def raw_join_v0(sock, group, member, session_ms):
+    body = (kstr(group) + struct.pack(">i", session_ms) + kstr(member) + kstr("consumer") +
+            struct.pack(">i", 1) + kstr("range") + struct.pack(">i", 0))
+    hdr = struct.pack(">hhi", 11, 0, 5) + kstr("raw")
+    sock.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
+
+
+def read_answer(sock):
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    return data[8:]
+
+
+def join_answer(body):
+    err, gen = struct.unpack(">hi", body[:6])
+    pos, out = 6, []
+    for _ in range(3):  # protocol, leader, member_id
+        n = struct.unpack(">h", body[pos:pos + 2])[0]
+        out.append(body[pos + 2:pos + 2 + n].decode())
+        pos += 2 + n
+    return err, gen, out[2]
+
+
+def test_held_join_answered_when_leadership_is_lost():
+    """A JoinGroup held by the coordinator (waiting for a member to rejoin) is answered
+    NOT_COORDINATOR as soon as this broker stops leading, so the client looks for the new
+    coordinator instead of waiting out its request timeout."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = []
+        for i in range(3):
+            port = free_port()
+            b = c.broker(name="h%d" % (i + 1), redis=r, start=False,
+                         args=brook.cluster_args(2000, 500, ["--kafka-port", str(port)]))
+            b.kport = port
+            bs.append(b)
+        for b in bs:
+            b.start(wait=False)
+        for b in bs:
+            brook.wait_port(b.port, proc=b.proc)
+            brook.wait_port(b.kport, proc=b.proc)
+        lb, _ = wait_leader(bs)
+        wait_until(lambda: raw_call(lb.kport, 10, 1, kstr("hg") + b"\x00")[4:6] == b"\x00\x00",
+                   timeout=30, what="coordinator ready")
+        s1 = socket.create_connection(("127.0.0.1", lb.kport), timeout=30)
+        s2 = socket.create_connection(("127.0.0.1", lb.kport), timeout=30)
+        try:
+            # Member 1 joins (after the initial delay), syncs: Stable, generation 1.
+            raw_join_v0(s1, "hg", "", 60000)
+            err, gen, m1 = join_answer(read_answer(s1))
+            assert err == 0 and gen == 1, (err, gen)
+            sync = kstr("hg") + struct.pack(">i", gen) + kstr(m1) + struct.pack(">i", 0)
+            hdr = struct.pack(">hhi", 14, 0, 6) + kstr("raw")
+            s1.sendall(struct.pack(">i", len(hdr) + len(sync)) + hdr + sync)
+            assert struct.unpack(">h", read_answer(s1)[:2])[0] == 0
+            # Member 2's join is held: member 1 has 60 s to rejoin.
+            raw_join_v0(s2, "hg", "", 60000)
+            time.sleep(0.5)
+            r.kill()  # no Redis: the leader's lease runs out within a few seconds
+            s2.settimeout(20)
+            err, _, _ = join_answer(read_answer(s2))
+            assert err == 16, err  # NOT_COORDINATOR
+        finally:
+            s1.close()
+            s2.close()
+
+
 if __name__ == "__main__":
     brook.run([
         test_two_consumers_split_commit_take_over_and_resume_after_restart,
         test_kcat_balanced_consumer_and_group_listing,
         test_live_member_keeps_its_membership_across_a_restart,
         test_follower_names_the_leader_as_coordinator,
+        test_held_join_answered_when_leadership_is_lost,
     ])
