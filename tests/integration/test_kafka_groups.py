@@ -1,8 +1,11 @@
 """Kafka consumer groups (issue 13, group APIs) with real, unmodified clients: two
 confluent-kafka (librdkafka) consumers in one group split a 4-partition topic and commit
 explicitly; when one closes the other takes over its partitions; after a broker restart a new
-consumer resumes from the committed offsets (durable in __consumer_offsets); kcat's balanced
-consumer (-G) reads a topic; the group shows up in the HTTP consumer API's store too."""
+consumer resumes from the committed offsets (durable in __consumer_offsets) and a running
+member keeps its membership; kcat's balanced consumer (-G) reads a topic; a follower names the
+leader as coordinator; a held JoinGroup is answered when leadership is lost; the HTTP consumer
+API and the Kafka listener share one coordinator and one store. On a binary without the group
+APIs every test fails (the APIs are not advertised, or raw requests close the connection)."""
 import os
 import socket
 import struct
@@ -304,6 +307,36 @@ def test_held_join_answered_when_leadership_is_lost():
             s2.close()
 
 
+def test_rest_and_kafka_share_groups_and_offsets():
+    """One coordinator per broker: while a REST Proxy instance is a member of group rg, a
+    Kafka JoinGroup for rg gets INCONSISTENT_GROUP_PROTOCOL; offsets the instance committed
+    are what a Kafka consumer of rg resumes from once the instance is gone."""
+    import json
+    with Cluster() as cl:
+        b = kafka_broker(cl, standalone=True)
+        make_topic(b, "rt", 1, 8)
+        v2 = {"Content-Type": "application/vnd.kafka.v2+json"}
+        st, body, _ = b.request("POST", "/consumers/rg", body=json.dumps({"name": "i1"}),
+                                headers=v2)
+        assert st == 200, body
+        st, body, _ = b.request("POST", "/consumers/rg/instances/i1/offsets", headers=v2,
+                                body=json.dumps({"offsets": [{"topic": "rt", "partition": 0,
+                                                              "offset": 4}]}))
+        assert st == 200, body
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=30) as s:
+            raw_join_v0(s, "rg", "", 10000)
+            err, _, _ = join_answer(read_answer(s))
+            assert err == 23, err  # INCONSISTENT_GROUP_PROTOCOL
+        st, body, _ = b.request("DELETE", "/consumers/rg/instances/i1", headers=v2)
+        assert st == 204, body
+        c = group_consumer(b, "rg")
+        assert [tp.offset for tp in c.committed([TopicPartition("rt", 0)], timeout=20)] == [5]
+        c.subscribe(["rt"])
+        got = drain([c], 3)
+        c.close()
+        assert [m.offset() for m in got[0]] == [5, 6, 7]
+
+
 if __name__ == "__main__":
     brook.run([
         test_two_consumers_split_commit_take_over_and_resume_after_restart,
@@ -311,4 +344,5 @@ if __name__ == "__main__":
         test_live_member_keeps_its_membership_across_a_restart,
         test_follower_names_the_leader_as_coordinator,
         test_held_join_answered_when_leadership_is_lost,
+        test_rest_and_kafka_share_groups_and_offsets,
     ])
