@@ -40,8 +40,8 @@ static void svc_act(void *ctx, bk_grp_t *g, bk_grp_out_t *out)
         bk_grp_out_clear(out);
 }
 
-static int svc_write(void *ctx, const char *group, const bk_grp_kvs_t *recs,
-                     bk_gsvc_done_fn done, void *arg)
+static int svc_write(void *ctx, const char *group, const bk_grp_kvs_t *recs, bk_gsvc_done_fn done,
+                     void *arg)
 {
     bk_consumers_t *c = ctx;
     int rc = bk_gstore_write(c, group, recs, done, arg);
@@ -65,6 +65,6 @@ static void svc_set_answer(void *ctx, bk_gsvc_answer_fn fn, void *arg)
 
 void bk_consumers_service(bk_consumers_t *c, bk_groups_service_t *out)
 {
-    *out = (bk_groups_service_t){c,        svc_ready, svc_group, svc_group_at, svc_act,
-                                 svc_write, svc_store, svc_set_answer};
+    *out = (bk_groups_service_t){c,       svc_ready, svc_group, svc_group_at,
+                                 svc_act, svc_write, svc_store, svc_set_answer};
 }

@@ -25,8 +25,7 @@
 
 #define ALLOC(a, ptr, n) ((n) <= 0 || ((ptr) = bk_karena_alloc((a), (size_t)(n) * sizeof *(ptr))))
 
-int bk_kdecode_find_coordinator(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                                bk_krequest_t *out)
+int bk_kdecode_find_coordinator(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out)
 {
     (void)a;
     bk_kreq_find_coordinator_t *f = &out->u.find_coordinator;
@@ -191,8 +190,7 @@ int bk_kdecode_list_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_kr
     return r->bad ? BK_EINVAL : 0;
 }
 
-int bk_kdecode_describe_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                               bk_krequest_t *out)
+int bk_kdecode_describe_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out)
 {
     bk_kreq_describe_groups_t *d = &out->u.describe_groups;
     int32_t n = bk_kr_array(r, 0, 2);

@@ -175,7 +175,8 @@ static void encode_join(bk_kreq_t *r, const bk_grp_action_t *a, int error)
     if (a && a->member_id)
         bk_kw_cstr(w, 0, a->member_id);
     else
-        bk_kw_str(w, 0, (const char *)j->member_id.ptr, j->member_id.len < 0 ? 0 : j->member_id.len);
+        bk_kw_str(w, 0, (const char *)j->member_id.ptr,
+                  j->member_id.len < 0 ? 0 : j->member_id.len);
     size_t n = a && !error ? a->member_count : 0;
     bk_kw_array(w, 0, (int32_t)n);
     for (size_t i = 0; i < n; i++) {
@@ -198,21 +199,18 @@ void bk_khandle_join_group(bk_kafka_t *k, bk_kreq_t *r)
     const bk_kreq_join_group_t *j = &r->req.u.join_group;
     const bk_groups_service_t *s = k->deps.groups;
     int code = bk_kgroup_gate(k);
-    if (code)
-        {
+    if (code) {
         join_now(r, code);
         return;
     }
-    if (j->group_id.len <= 0)
-        {
+    if (j->group_id.len <= 0) {
         join_now(r, BK_KERR_INVALID_GROUP_ID);
         return;
     }
     bk_grp_t *g = s->group(s->ctx, bk_kgroup_cstr(r, j->group_id), 1);
     bk_grp_protocol_in_t *protos =
         bk_karena_alloc(&r->arena, (size_t)(j->nprotocols + 1) * sizeof *protos);
-    if (!g || !protos)
-        {
+    if (!g || !protos) {
         join_now(r, BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
@@ -221,8 +219,7 @@ void bk_khandle_join_group(bk_kafka_t *k, bk_kreq_t *r)
             bk_kgroup_cstr(r, j->protocols[i].name), j->protocols[i].metadata.ptr,
             j->protocols[i].metadata.len > 0 ? (size_t)j->protocols[i].metadata.len : 0};
     wait_t *wt = hold(k, r);
-    if (!wt)
-        {
+    if (!wt) {
         join_now(r, BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
@@ -273,33 +270,28 @@ void bk_khandle_sync_group(bk_kafka_t *k, bk_kreq_t *r)
     const bk_kreq_sync_group_t *q = &r->req.u.sync_group;
     const bk_groups_service_t *s = k->deps.groups;
     int code = bk_kgroup_gate(k);
-    if (code)
-        {
+    if (code) {
         sync_now(r, code);
         return;
     }
     bk_grp_t *g = q->group_id.len > 0 ? s->group(s->ctx, bk_kgroup_cstr(r, q->group_id), 0) : NULL;
-    if (!g)
-        {
-        sync_now(r, q->group_id.len > 0 ? BK_GRP_ERR_UNKNOWN_MEMBER_ID
-                                               : BK_KERR_INVALID_GROUP_ID);
+    if (!g) {
+        sync_now(r, q->group_id.len > 0 ? BK_GRP_ERR_UNKNOWN_MEMBER_ID : BK_KERR_INVALID_GROUP_ID);
         return;
     }
     bk_grp_assign_in_t *as = bk_karena_alloc(&r->arena, (size_t)(q->nassign + 1) * sizeof *as);
     wait_t *wt = as ? hold(k, r) : NULL;
-    if (!wt)
-        {
+    if (!wt) {
         sync_now(r, BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
     for (int32_t i = 0; i < q->nassign; i++)
-        as[i] = (bk_grp_assign_in_t){bk_kgroup_cstr(r, q->assign[i].member_id),
-                                     q->assign[i].assignment.ptr,
-                                     q->assign[i].assignment.len > 0
-                                         ? (size_t)q->assign[i].assignment.len
-                                         : 0};
-    bk_grp_sync_req_t req = {wt->token, bk_kgroup_cstr(r, q->member_id), q->generation, NULL,
-                             NULL, as, (size_t)q->nassign};
+        as[i] = (bk_grp_assign_in_t){
+            bk_kgroup_cstr(r, q->assign[i].member_id), q->assign[i].assignment.ptr,
+            q->assign[i].assignment.len > 0 ? (size_t)q->assign[i].assignment.len : 0};
+    bk_grp_sync_req_t req = {
+        wt->token,         bk_kgroup_cstr(r, q->member_id), q->generation, NULL, NULL, as,
+        (size_t)q->nassign};
     bk_grp_out_t out = {0};
     int rc = bk_grp_sync(g, bk_wall_ms(), &req, &out);
     s->act(s->ctx, g, &out);
@@ -317,8 +309,7 @@ void bk_khandle_heartbeat(bk_kafka_t *k, bk_kreq_t *r)
     int code = bk_kgroup_gate(k);
     if (!code) {
         bk_grp_t *g = s->group(s->ctx, bk_kgroup_cstr(r, q->group_id), 0);
-        code = g ? bk_grp_heartbeat(g, bk_wall_ms(), bk_kgroup_cstr(r, q->member_id),
-                                    q->generation)
+        code = g ? bk_grp_heartbeat(g, bk_wall_ms(), bk_kgroup_cstr(r, q->member_id), q->generation)
                  : BK_GRP_ERR_UNKNOWN_MEMBER_ID;
     }
     bk_kw_t *w = &r->out;

@@ -93,9 +93,9 @@ static int commit_record(bk_kreq_t *r, bk_grp_kvs_t *kvs, const char *group, bk_
     bk_grp_buf_t kb = {0}, vb = {0};
     bk_grp_offset_value_t v = {p->offset, p->leader_epoch, bk_kgroup_cstr(r, p->metadata),
                                bk_wall_ms(), -1};
-    int rc = v.metadata ? bk_grp_offset_key_encode(&kb, group, bk_kgroup_cstr(r, topic),
-                                                   p->partition)
-                        : UV_ENOMEM;
+    int rc = v.metadata
+                 ? bk_grp_offset_key_encode(&kb, group, bk_kgroup_cstr(r, topic), p->partition)
+                 : UV_ENOMEM;
     if (!rc)
         rc = bk_grp_offset_value_encode(&vb, &v);
     if (rc) {
@@ -130,8 +130,10 @@ void bk_khandle_offset_commit(bk_kafka_t *k, bk_kreq_t *r)
     size_t e = 0;
     for (int32_t i = 0; i < q->ntopics; i++)
         for (int32_t p = 0; p < q->topics[i].nparts; p++, e++) {
-            errs[e] = code ? (int16_t)code : commit_check(k, q->topics[i].name, &q->topics[i].parts[p]);
-            if (!errs[e] && commit_record(r, &kvs, group, q->topics[i].name, &q->topics[i].parts[p]))
+            errs[e] =
+                code ? (int16_t)code : commit_check(k, q->topics[i].name, &q->topics[i].parts[p]);
+            if (!errs[e] &&
+                commit_record(r, &kvs, group, q->topics[i].name, &q->topics[i].parts[p]))
                 errs[e] = BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
         }
     size_t to_write = kvs.count;
@@ -187,8 +189,7 @@ void bk_khandle_offset_fetch(bk_kafka_t *k, bk_kreq_t *r)
     int16_t v = r->req.h.version;
     char *group = bk_kgroup_cstr(r, q->group_id);
     int code = bk_kgroup_gate(k);
-    const bk_grp_image_t *img =
-        !code && group ? bk_grp_store_find(s->store(s->ctx), group) : NULL;
+    const bk_grp_image_t *img = !code && group ? bk_grp_store_find(s->store(s->ctx), group) : NULL;
     bk_kw_t *w = &r->out;
     bk_kresp_begin(w, &r->req.h, 0);
     if (v >= 3)
