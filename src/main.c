@@ -1210,8 +1210,10 @@ static int start_kafka(config_t *c)
 {
     if (c->kafka.port == 0)
         return 0;
+    static bk_groups_service_t groups; /* the HTTP side's coordinator and store, shared */
+    bk_consumers_service(broker.consumers, &groups);
     bk_kafka_deps_t deps = {broker.log, &broker.election, &broker.replicator,
-                            bk_broker_on_topic_deleted, &broker, broker.auth};
+                            bk_broker_on_topic_deleted, &broker, broker.auth, &groups};
     int rc = bk_kafka_start(loop, &c->kafka, &deps, &kafka);
     if (rc)
         return fprintf(stderr, "brook: cannot listen for Kafka on %s:%d: %s\n", c->kafka.host,

@@ -14,6 +14,7 @@
 
 #include "brook/auth.h"
 #include "brook/election.h"
+#include "brook/groups_service.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
 
@@ -51,6 +52,9 @@ typedef struct {
      * ApiVersions and the SASL exchange, and each request is checked against the ACLs. Must
      * outlive the listener (and every password check it started). */
     bk_auth_t *auth;
+    /* The broker's group coordinator and store (shared with the HTTP consumer API); NULL:
+     * the group APIs answer COORDINATOR_NOT_AVAILABLE. Must outlive the listener. */
+    const bk_groups_service_t *groups;
 } bk_kafka_deps_t;
 
 typedef struct bk_kafka bk_kafka_t;

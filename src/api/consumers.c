@@ -213,6 +213,8 @@ void bk_cons_act(bk_consumers_t *c, bk_cons_group_t *cg, bk_grp_out_t *out)
             want_persist = 1;
         else if (a->kind == BK_GRP_ACT_STABLE)
             stable = 1;
+        else if (c->answer) /* JOIN, SYNC: a Kafka member's pending request */
+            c->answer(c->answer_arg, a);
     }
     if (out->lost)
         bk_trace_warn("groups", "group %s: out of memory while rebalancing", cg->g.group_id);
@@ -270,16 +272,17 @@ static int rebuild_inst(bk_cons_group_t *cg, const bk_grp_member_t *m)
     return 0;
 }
 
+/* A group with members comes back as Kafka loads one: Stable at its generation. Server
+ * members get their instance back; Kafka members (client kind) just go on heartbeating. */
 static int rebuild_group(bk_consumers_t *c, const bk_grp_image_t *img)
 {
-    if (!img->has_meta || img->meta.member_count == 0 ||
-        strcmp(img->meta.members[0].client_host, BK_GRP_SERVER_HOST) != 0)
+    if (!img->has_meta || img->meta.member_count == 0)
         return 0;
     bk_cons_group_t *cg = bk_cons_group_get(c, img->group, strlen(img->group));
     if (!cg)
         return UV_ENOMEM;
     int rc = bk_grp_load(&cg->g, bk_wall_ms(), &img->meta);
-    for (size_t i = 0; !rc && i < cg->g.member_count; i++)
+    for (size_t i = 0; !rc && cg->g.kind == BK_GRP_KIND_SERVER && i < cg->g.member_count; i++)
         rc = rebuild_inst(cg, cg->g.members[i]);
     return rc;
 }
@@ -296,6 +299,8 @@ int bk_cons_rebuild(bk_consumers_t *c)
 
 void bk_cons_drop_all(bk_consumers_t *c)
 {
+    if (c->answer && c->groups)
+        c->answer(c->answer_arg, NULL); /* Kafka requests pending on these groups */
     while (c->groups) {
         bk_cons_group_t *cg = c->groups;
         c->groups = cg->next;
@@ -467,8 +472,11 @@ static void expire(bk_consumers_t *c, int64_t now)
 static void on_tick(uv_timer_t *t)
 {
     bk_consumers_t *c = t->data;
-    if (!still_leading(c))
+    if (!still_leading(c)) {
+        if (c->answer) /* Kafka requests held by a coordinator that no longer runs */
+            c->answer(c->answer_arg, NULL);
         return;
+    }
     int64_t now = bk_wall_ms();
     bk_grp_out_t out = {0};
     bk_cons_group_t *cg = c->groups;

@@ -17,6 +17,7 @@
 
 #include "api/broker.h"
 #include "brook/groups.h"
+#include "brook/groups_service.h"
 #include "brook/groups_store.h"
 
 #define BK_CONS_NAME_MAX 200 /* group and instance names: [A-Za-z0-9._-]{1,200} */
@@ -84,6 +85,8 @@ struct bk_consumers {
     /* counters for /metrics */
     int64_t next_expiry_ms; /* when offsets expiry runs next */
     uint64_t commits, rebalances, records_out, expired;
+    bk_gsvc_answer_fn answer; /* the Kafka listener's JoinGroup/SyncGroup answers */
+    void *answer_arg;
 };
 
 /* ---- groups_store.c: the __consumer_offsets I/O shell ---- */
@@ -102,6 +105,10 @@ int bk_gstore_ready(bk_consumers_t *c, bk_exchange_t *ex);
 typedef void (*bk_gstore_done_fn)(void *arg, int status);
 int bk_gstore_write(bk_consumers_t *c, const char *group, const bk_grp_kvs_t *recs,
                     bk_gstore_done_fn done, void *arg);
+
+/* bk_gstore_ready without an exchange (the Kafka listener's gate): 0, or the Kafka error
+ * code to answer (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE). */
+int bk_gstore_ready_code(bk_consumers_t *c);
 
 /* 1 when name is the internal topic. */
 int bk_gstore_is_internal(const char *name, size_t len);
@@ -172,6 +179,8 @@ int bk_consumers_new(bk_broker_t *b, uint32_t instance_timeout_ms, int64_t reten
                      bk_consumers_t **out);
 void bk_consumers_route(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);
 void bk_consumers_on_visible(bk_broker_t *b, bk_partition_t *p);
+/* The coordinator and store as another front end reaches them (consumers_service.c). */
+void bk_consumers_service(bk_consumers_t *c, bk_groups_service_t *out);
 /* SIGTERM: answers parked requests, stops the timer (closing it). */
 void bk_consumers_stop(bk_broker_t *b);
 /* After the loop ended: frees everything. */

@@ -109,6 +109,23 @@ int bk_gstore_ready(bk_consumers_t *c, bk_exchange_t *ex)
     return 0;
 }
 
+int bk_gstore_ready_code(bk_consumers_t *c)
+{
+    int64_t epoch = 0;
+    bk_election_t *e = c->b->election;
+    if (c->stopped)
+        return BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (!e || !bk_election_can_ack(e, &epoch))
+        return BK_GRP_ERR_NOT_COORDINATOR;
+    if (c->loaded && c->loaded_epoch == epoch)
+        return 0;
+    int rc = reload(c, epoch);
+    if (rc == 0)
+        return 0;
+    bk_trace_warn("groups", "cannot load %s: %s", BK_GRP_OFFSETS_TOPIC, bk_strerror(rc));
+    return BK_GRP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+}
+
 static void topics_confirmed(void *arg, int status)
 {
     (void)arg;

@@ -98,6 +98,93 @@ static bk_kslice_t describe_configs_at(const bk_krequest_t *q, int32_t i, bk_acl
     return r->name;
 }
 
+/* Group APIs: resource 0 is the group; OffsetCommit and OffsetFetch name topics after it
+ * (resource i + 1 is topic i). A request denied its group is refused whole at dispatch. */
+static bk_kslice_t group_res(bk_kslice_t id, bk_acl_resource_t *res)
+{
+    *res = BK_RES_GROUP;
+    return id;
+}
+static int32_t one_n(const bk_krequest_t *q)
+{
+    (void)q;
+    return 1;
+}
+static bk_kslice_t find_coordinator_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    (void)i;
+    if (q->u.find_coordinator.key_type != 0) { /* a transactional id: nothing granted here */
+        *res = BK_RES_COUNT;
+        return q->u.find_coordinator.key;
+    }
+    return group_res(q->u.find_coordinator.key, res);
+}
+#define find_coordinator_n one_n
+static bk_kslice_t join_group_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    (void)i;
+    return group_res(q->u.join_group.group_id, res);
+}
+#define join_group_n one_n
+static bk_kslice_t sync_group_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    (void)i;
+    return group_res(q->u.sync_group.group_id, res);
+}
+#define sync_group_n one_n
+static bk_kslice_t heartbeat_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    (void)i;
+    return group_res(q->u.heartbeat.group_id, res);
+}
+#define heartbeat_n one_n
+static bk_kslice_t leave_group_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    (void)i;
+    return group_res(q->u.leave_group.group_id, res);
+}
+#define leave_group_n one_n
+static int32_t offset_commit_n(const bk_krequest_t *q)
+{
+    return 1 + (q->u.offset_commit.ntopics > 0 ? q->u.offset_commit.ntopics : 0);
+}
+static bk_kslice_t offset_commit_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    if (i == 0)
+        return group_res(q->u.offset_commit.group_id, res);
+    *res = BK_RES_TOPIC;
+    return q->u.offset_commit.topics[i - 1].name;
+}
+static int32_t offset_fetch_n(const bk_krequest_t *q)
+{
+    return 1 + (q->u.offset_fetch.ntopics > 0 ? q->u.offset_fetch.ntopics : 0);
+}
+static bk_kslice_t offset_fetch_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    if (i == 0)
+        return group_res(q->u.offset_fetch.group_id, res);
+    *res = BK_RES_TOPIC;
+    return q->u.offset_fetch.topics[i - 1].name;
+}
+static int32_t describe_groups_n(const bk_krequest_t *q)
+{
+    return q->u.describe_groups.ngroups;
+}
+static bk_kslice_t describe_groups_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    return group_res(q->u.describe_groups.groups[i], res);
+}
+/* ListGroups: describe on the cluster (Kafka also lists the groups one may describe). */
+static bk_kslice_t list_groups_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    (void)q;
+    (void)i;
+    *res = BK_RES_CLUSTER;
+    return (bk_kslice_t){(const uint8_t *)BK_ACL_CLUSTER_NAME,
+                         (int32_t)sizeof BK_ACL_CLUSTER_NAME - 1};
+}
+#define list_groups_n one_n
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -117,6 +204,15 @@ static const bk_kauthz_rule_t rules[] = {
     RES(BK_KAPI_DELETE_TOPICS, BK_OP_DELETE, delete_topics, 0),
     RES(BK_KAPI_CREATE_PARTITIONS, BK_OP_ALTER, create_partitions, 0),
     RES(BK_KAPI_DESCRIBE_CONFIGS, BK_OP_DESCRIBE, describe_configs, 0),
+    RES(BK_KAPI_FIND_COORDINATOR, BK_OP_DESCRIBE, find_coordinator, 0),
+    RES(BK_KAPI_JOIN_GROUP, BK_OP_READ, join_group, 0),
+    RES(BK_KAPI_SYNC_GROUP, BK_OP_READ, sync_group, 0),
+    RES(BK_KAPI_HEARTBEAT, BK_OP_READ, heartbeat, 0),
+    RES(BK_KAPI_LEAVE_GROUP, BK_OP_READ, leave_group, 0),
+    RES(BK_KAPI_OFFSET_COMMIT, BK_OP_READ, offset_commit, 0),
+    RES(BK_KAPI_OFFSET_FETCH, BK_OP_DESCRIBE, offset_fetch, 0),
+    RES(BK_KAPI_LIST_GROUPS, BK_OP_DESCRIBE, list_groups, 0),
+    RES(BK_KAPI_DESCRIBE_GROUPS, BK_OP_DESCRIBE, describe_groups, 0),
 };
 
 const bk_kauthz_rule_t *bk_kauthz_rule(int16_t key)

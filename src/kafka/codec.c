@@ -1,8 +1,7 @@
 /* The API table, the request header and response framing, and the dispatch of a frame to its
  * body decoder. The table is the one truth about what Brook speaks: ApiVersions advertises
- * exactly its implemented entries, and a request outside them is refused. Group APIs have
- * their slots (and their first flexible versions) ready; they get a decoder when the
- * consumer-group coordinator lands. */
+ * exactly its implemented entries, and a request outside them is refused. The group APIs'
+ * decoders are in codec_group.c. */
 #include "kafka/proto.h"
 
 #include <stdlib.h>
@@ -17,15 +16,15 @@ static const bk_kapi_t apis[] = {
     {BK_KAPI_FETCH, "Fetch", 4, 11, 12, bk_kdecode_fetch},
     {BK_KAPI_LIST_OFFSETS, "ListOffsets", 0, 3, 6, bk_kdecode_list_offsets},
     {BK_KAPI_METADATA, "Metadata", 0, 8, 9, bk_kdecode_metadata},
-    {BK_KAPI_OFFSET_COMMIT, "OffsetCommit", 0, 7, 8, NULL},
-    {BK_KAPI_OFFSET_FETCH, "OffsetFetch", 0, 5, 6, NULL},
-    {BK_KAPI_FIND_COORDINATOR, "FindCoordinator", 0, 2, 3, NULL},
-    {BK_KAPI_JOIN_GROUP, "JoinGroup", 0, 5, 6, NULL},
-    {BK_KAPI_HEARTBEAT, "Heartbeat", 0, 3, 4, NULL},
-    {BK_KAPI_LEAVE_GROUP, "LeaveGroup", 0, 3, 4, NULL},
-    {BK_KAPI_SYNC_GROUP, "SyncGroup", 0, 3, 4, NULL},
-    {BK_KAPI_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5, NULL},
-    {BK_KAPI_LIST_GROUPS, "ListGroups", 0, 2, 3, NULL},
+    {BK_KAPI_OFFSET_COMMIT, "OffsetCommit", 0, 7, 8, bk_kdecode_offset_commit},
+    {BK_KAPI_OFFSET_FETCH, "OffsetFetch", 0, 5, 6, bk_kdecode_offset_fetch},
+    {BK_KAPI_FIND_COORDINATOR, "FindCoordinator", 0, 2, 3, bk_kdecode_find_coordinator},
+    {BK_KAPI_JOIN_GROUP, "JoinGroup", 0, 5, 6, bk_kdecode_join_group},
+    {BK_KAPI_HEARTBEAT, "Heartbeat", 0, 3, 4, bk_kdecode_heartbeat},
+    {BK_KAPI_LEAVE_GROUP, "LeaveGroup", 0, 3, 4, bk_kdecode_leave_group},
+    {BK_KAPI_SYNC_GROUP, "SyncGroup", 0, 3, 4, bk_kdecode_sync_group},
+    {BK_KAPI_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5, bk_kdecode_describe_groups},
+    {BK_KAPI_LIST_GROUPS, "ListGroups", 0, 2, 3, bk_kdecode_list_groups},
     {BK_KAPI_SASL_HANDSHAKE, "SaslHandshake", 0, 1, INT16_MAX, bk_kdecode_sasl_handshake},
     {BK_KAPI_API_VERSIONS, "ApiVersions", 0, 3, 3, bk_kdecode_api_versions},
     {BK_KAPI_CREATE_TOPICS, "CreateTopics", 0, 4, 5, bk_kdecode_create_topics},

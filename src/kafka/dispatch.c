@@ -71,8 +71,37 @@ static void api_versions(bk_kreq_t *r, int16_t error)
     bk_kreq_finish(r);
 }
 
+/* The group APIs act on one group (DescribeGroups on several): one denied is the whole request
+ * refused, fail closed (the connection closes with a trace line, as for an unauthenticated
+ * request). Topics of OffsetCommit/OffsetFetch are decided per topic by their handlers. */
+static int group_denied(const bk_kreq_t *r)
+{
+    switch (r->req.h.key) {
+    case BK_KAPI_FIND_COORDINATOR:
+    case BK_KAPI_JOIN_GROUP:
+    case BK_KAPI_SYNC_GROUP:
+    case BK_KAPI_HEARTBEAT:
+    case BK_KAPI_LEAVE_GROUP:
+    case BK_KAPI_OFFSET_COMMIT:
+    case BK_KAPI_OFFSET_FETCH:
+    case BK_KAPI_LIST_GROUPS:
+        return !bk_kafka_allowed(r, 0, BK_KAUTHZ_OK);
+    case BK_KAPI_DESCRIBE_GROUPS:
+        for (int32_t i = 0; i < r->req.u.describe_groups.ngroups; i++)
+            if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK))
+                return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 static void route(bk_kafka_t *k, bk_kreq_t *r)
 {
+    if (group_denied(r)) {
+        refuse(r, "not authorized for the group this request names");
+        return;
+    }
     switch (r->req.h.key) {
     case BK_KAPI_API_VERSIONS:
         api_versions(r, BK_KERR_NONE);
@@ -106,6 +135,33 @@ static void route(bk_kafka_t *k, bk_kreq_t *r)
         break;
     case BK_KAPI_SASL_AUTHENTICATE:
         bk_khandle_sasl_authenticate(k, r);
+        break;
+    case BK_KAPI_FIND_COORDINATOR:
+        bk_khandle_find_coordinator(k, r);
+        break;
+    case BK_KAPI_JOIN_GROUP:
+        bk_khandle_join_group(k, r);
+        break;
+    case BK_KAPI_SYNC_GROUP:
+        bk_khandle_sync_group(k, r);
+        break;
+    case BK_KAPI_HEARTBEAT:
+        bk_khandle_heartbeat(k, r);
+        break;
+    case BK_KAPI_LEAVE_GROUP:
+        bk_khandle_leave_group(k, r);
+        break;
+    case BK_KAPI_OFFSET_COMMIT:
+        bk_khandle_offset_commit(k, r);
+        break;
+    case BK_KAPI_OFFSET_FETCH:
+        bk_khandle_offset_fetch(k, r);
+        break;
+    case BK_KAPI_LIST_GROUPS:
+        bk_khandle_list_groups(k, r);
+        break;
+    case BK_KAPI_DESCRIBE_GROUPS:
+        bk_khandle_describe_groups(k, r);
         break;
     default: /* in the table with a decoder but no handler: a bug, said loudly */
         refuse(r, "API without a handler");

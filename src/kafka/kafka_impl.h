@@ -88,6 +88,8 @@ struct bk_kafka {
     bk_kconn_t *conns;
     uint32_t conn_count;
     struct bk_kwaiter *waiters; /* long-polling Fetches */
+    struct bk_kgwait *group_waits; /* JoinGroup/SyncGroup held by the coordinator (group.c) */
+    int group_hooked;              /* group.c installed its answer hook */
     bk_kregistry_t *registry;
     int stopping;
     int handles_open;
@@ -124,6 +126,21 @@ void bk_khandle_create_topics(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_delete_topics(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_create_partitions(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_describe_configs(struct bk_kafka *k, bk_kreq_t *r);
+
+/* Group APIs (group.c, group_offsets.c); bk_kgroup_stop answers every held request and
+ * removes the answer hook. */
+void bk_khandle_find_coordinator(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_join_group(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_sync_group(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_heartbeat(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_leave_group(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_offset_commit(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_offset_fetch(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_list_groups(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_describe_groups(struct bk_kafka *k, bk_kreq_t *r);
+void bk_kgroup_stop(struct bk_kafka *k);
+/* The election's leader as a Kafka node id (-1 unknown), and its address when known. */
+int32_t bk_kafka_leader_node(struct bk_kafka *k, bk_knode_t *node);
 
 /* Fetch waiters (fetch.c): woken by bk_kafka_on_visible; all answered at stop. */
 void bk_kfetch_wake_all(struct bk_kafka *k);

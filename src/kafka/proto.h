@@ -47,8 +47,10 @@ enum {
     BK_KERR_NOT_LEADER_OR_FOLLOWER = 6,
     BK_KERR_REQUEST_TIMED_OUT = 7,
     BK_KERR_MESSAGE_TOO_LARGE = 10,
+    BK_KERR_OFFSET_METADATA_TOO_LARGE = 12,
     BK_KERR_INVALID_TOPIC = 17,
     BK_KERR_NOT_ENOUGH_REPLICAS = 19,
+    BK_KERR_INVALID_GROUP_ID = 24,
     BK_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
     BK_KERR_INVALID_REQUIRED_ACKS = 21,
     BK_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
@@ -198,6 +200,82 @@ typedef struct {
     int include_synonyms; /* v1+ */
 } bk_kreq_describe_configs_t;
 
+/* Group APIs (codec_group.c). Strings point into the frame; instance ids are decoded and
+ * ignored (static membership is not implemented). */
+typedef struct {
+    bk_kslice_t key;
+    int8_t key_type; /* v1+: 0 group, 1 transaction */
+} bk_kreq_find_coordinator_t;
+
+typedef struct {
+    bk_kslice_t name, metadata;
+} bk_kjoin_proto_t;
+typedef struct {
+    bk_kslice_t group_id;
+    int32_t session_timeout_ms, rebalance_timeout_ms; /* rebalance: v1+, else the session's */
+    bk_kslice_t member_id, instance_id, protocol_type;
+    int32_t nprotocols;
+    bk_kjoin_proto_t *protocols;
+} bk_kreq_join_group_t;
+
+typedef struct {
+    bk_kslice_t member_id, assignment;
+} bk_ksync_assign_t;
+typedef struct {
+    bk_kslice_t group_id;
+    int32_t generation;
+    bk_kslice_t member_id, instance_id;
+    int32_t nassign;
+    bk_ksync_assign_t *assign;
+} bk_kreq_sync_group_t;
+
+typedef struct {
+    bk_kslice_t group_id;
+    int32_t generation;
+    bk_kslice_t member_id, instance_id;
+} bk_kreq_heartbeat_t;
+
+typedef struct {
+    bk_kslice_t group_id;
+    int32_t nmembers; /* v0-2: exactly one */
+    bk_kslice_t *members;
+} bk_kreq_leave_group_t;
+
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch; /* v6+, else -1 */
+    bk_kslice_t metadata;
+} bk_kcommit_part_t;
+typedef struct {
+    bk_kslice_t name;
+    int32_t nparts;
+    bk_kcommit_part_t *parts;
+} bk_kcommit_topic_t;
+typedef struct {
+    bk_kslice_t group_id;
+    int32_t generation; /* v1+, else -1 */
+    bk_kslice_t member_id, instance_id;
+    int32_t ntopics;
+    bk_kcommit_topic_t *topics;
+} bk_kreq_offset_commit_t;
+
+typedef struct {
+    bk_kslice_t name;
+    int32_t nparts;
+    int32_t *parts;
+} bk_kofetch_topic_t;
+typedef struct {
+    bk_kslice_t group_id;
+    int32_t ntopics; /* -1 (v2+): every committed offset of the group */
+    bk_kofetch_topic_t *topics;
+} bk_kreq_offset_fetch_t;
+
+typedef struct {
+    int32_t ngroups;
+    bk_kslice_t *groups;
+} bk_kreq_describe_groups_t;
+
 typedef struct {
     bk_kslice_t mechanism;
 } bk_kreq_sasl_handshake_t;
@@ -220,6 +298,14 @@ typedef struct {
         bk_kreq_describe_configs_t describe_configs;
         bk_kreq_sasl_handshake_t sasl_handshake;
         bk_kreq_sasl_authenticate_t sasl_authenticate;
+        bk_kreq_find_coordinator_t find_coordinator;
+        bk_kreq_join_group_t join_group;
+        bk_kreq_sync_group_t sync_group;
+        bk_kreq_heartbeat_t heartbeat;
+        bk_kreq_leave_group_t leave_group;
+        bk_kreq_offset_commit_t offset_commit;
+        bk_kreq_offset_fetch_t offset_fetch;
+        bk_kreq_describe_groups_t describe_groups;
     } u;
 } bk_krequest_t;
 
@@ -261,6 +347,18 @@ int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
 int bk_kdecode_sasl_handshake(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_sasl_authenticate(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
                                  bk_krequest_t *out);
+/* codec_group.c */
+int bk_kdecode_find_coordinator(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
+                                bk_krequest_t *out);
+int bk_kdecode_join_group(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_sync_group(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_heartbeat(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_leave_group(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_offset_commit(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_offset_fetch(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_list_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_describe_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
+                               bk_krequest_t *out);
 
 /* Response framing: starts a response to h in w (size placeholder, correlation id, and the
  * header's tagged fields when flex_header), and patches the size when done. */

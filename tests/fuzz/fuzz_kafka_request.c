@@ -1,8 +1,8 @@
 /* Fuzz target for Kafka request decoding: any bytes as one frame (the size prefix removed),
  * and the same bytes with the header rewritten to every implemented API key and version, so
- * each body decoder meets hostile input (SaslHandshake and SaslAuthenticate among them).
- * Whatever decodes must point inside the input. A SASL token that decodes is also fed to
- * what the listener feeds it to: the PLAIN parser, and a SCRAM server's two steps. */
+ * each body decoder meets hostile input (SaslHandshake, SaslAuthenticate and the group APIs
+ * among them). Whatever decodes must point inside the input. A SASL token that decodes is also
+ * fed to what the listener feeds it to: the PLAIN parser, and a SCRAM server's two steps. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +50,35 @@ static void sasl_token(bk_kslice_t t)
     }
 }
 
+/* The byte arrays of the group APIs the handlers hand on (metadata, assignments, offsets'
+ * metadata, member ids). */
+static void inside_group(const bk_krequest_t *q, const uint8_t *data, size_t len)
+{
+    if (q->h.key == BK_KAPI_JOIN_GROUP)
+        for (int32_t i = 0; i < q->u.join_group.nprotocols; i++) {
+            inside(q->u.join_group.protocols[i].name, data, len);
+            inside(q->u.join_group.protocols[i].metadata, data, len);
+        }
+    if (q->h.key == BK_KAPI_SYNC_GROUP)
+        for (int32_t i = 0; i < q->u.sync_group.nassign; i++) {
+            inside(q->u.sync_group.assign[i].member_id, data, len);
+            inside(q->u.sync_group.assign[i].assignment, data, len);
+        }
+    if (q->h.key == BK_KAPI_LEAVE_GROUP)
+        for (int32_t i = 0; i < q->u.leave_group.nmembers; i++)
+            inside(q->u.leave_group.members[i], data, len);
+    if (q->h.key == BK_KAPI_OFFSET_COMMIT)
+        for (int32_t i = 0; i < q->u.offset_commit.ntopics; i++)
+            for (int32_t j = 0; j < q->u.offset_commit.topics[i].nparts; j++)
+                inside(q->u.offset_commit.topics[i].parts[j].metadata, data, len);
+    if (q->h.key == BK_KAPI_OFFSET_FETCH)
+        for (int32_t i = 0; i < q->u.offset_fetch.ntopics; i++)
+            inside(q->u.offset_fetch.topics[i].name, data, len);
+    if (q->h.key == BK_KAPI_DESCRIBE_GROUPS)
+        for (int32_t i = 0; i < q->u.describe_groups.ngroups; i++)
+            inside(q->u.describe_groups.groups[i], data, len);
+}
+
 static void decode(const uint8_t *data, size_t len)
 {
     bk_karena_t a = {0};
@@ -71,6 +100,7 @@ static void decode(const uint8_t *data, size_t len)
             inside(q.u.sasl_authenticate.auth_bytes, data, len);
             sasl_token(q.u.sasl_authenticate.auth_bytes);
         }
+        inside_group(&q, data, len);
     }
     bk_karena_free(&a);
 }

@@ -273,8 +273,11 @@ static void test_every_api_has_a_rule(void)
         CHECK_EQ_INT(r->kind, pre ? BK_KAUTHZ_PREAUTH : BK_KAUTHZ_RESOURCES);
         CHECK(pre || (r->count && r->name_at));
     }
-    CHECK(bk_kauthz_rule(BK_KAPI_JOIN_GROUP) == NULL); /* not spoken: no rule either */
+    CHECK(bk_kauthz_rule(BK_KAPI_INIT_PRODUCER_ID) == NULL); /* not spoken: no rule either */
     CHECK(bk_kauthz_rule(999) == NULL);
+    CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_JOIN_GROUP)->op, BK_OP_READ); /* groups: read the group */
+    CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_OFFSET_COMMIT)->op, BK_OP_READ);
+    CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_OFFSET_FETCH)->op, BK_OP_DESCRIBE);
     CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_PRODUCE)->op, BK_OP_WRITE);
     CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_FETCH)->op, BK_OP_READ);
     CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_LIST_OFFSETS)->op, BK_OP_DESCRIBE);
