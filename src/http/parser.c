@@ -121,14 +121,15 @@ static int check_header_limits(bk_http_parser_t *p)
 
 /* Trailer fields (after a chunked body) are counted against the header limits and dropped:
  * the head was resolved into pointers at on_headers_complete, so nothing may be appended to
- * it, and no route reads trailers. A trailer line is judged like a header line. */
+ * it, and no route reads trailers. A trailer line is judged like a header line: when it is
+ * complete (the verdict must not depend on how the bytes were split), with only a hard stop
+ * at twice the limits while it arrives. */
 static int trailer_bytes(bk_http_parser_t *p, size_t len)
 {
     p->header_bytes += len;
     p->line_bytes += len;
-    if (p->line_bytes > p->limits->max_header_line)
-        return fail(p, 431, "request trailer line too large");
-    if (p->header_bytes > p->limits->max_header_bytes)
+    if (p->line_bytes > 2 * (size_t)p->limits->max_header_line ||
+        p->header_bytes > 2 * (size_t)p->limits->max_header_bytes)
         return fail(p, 431, "request headers and trailers too large");
     return 0;
 }
@@ -139,10 +140,20 @@ static int trailer_field(bk_http_parser_t *p, size_t len)
         p->in_field = 1;
         p->in_value = 0;
         p->line_bytes = 0;
-        if (p->cur->header_count + ++p->trailers > p->limits->max_headers)
-            return fail(p, 431, "too many request headers and trailers");
+        p->trailers++;
     }
     return trailer_bytes(p, len);
+}
+
+static int check_trailer_limits(bk_http_parser_t *p)
+{
+    if (p->cur->header_count + p->trailers > p->limits->max_headers)
+        return fail(p, 431, "too many request headers and trailers");
+    if (p->line_bytes > p->limits->max_header_line)
+        return fail(p, 431, "request trailer line too large");
+    if (p->header_bytes > p->limits->max_header_bytes)
+        return fail(p, 431, "request headers and trailers too large");
+    return 0;
 }
 
 /* Header boundaries come from the *_complete callbacks, never from how the data callbacks
@@ -171,7 +182,7 @@ static int on_header_field_complete(llhttp_t *ll)
         if (!p->in_field)
             return fail(p, 400, "malformed request: empty trailer name");
         p->in_field = 0;
-        return 0;
+        return check_trailer_limits(p);
     }
     if (!p->in_field || p->cur->headers[p->cur->header_count - 1].name_len == 0)
         return fail(p, 400, "malformed request: empty header name");
@@ -200,7 +211,7 @@ static int on_header_value_complete(llhttp_t *ll)
     bk_http_parser_t *p = PARSER(ll);
     if (p->in_trailer) {
         p->in_field = 0; /* an empty trailer name is caught by on_header_field_complete */
-        return 0;
+        return check_trailer_limits(p);
     }
     bk_exchange_t *ex = p->cur;
     uint32_t i = ex->header_count - 1;
