@@ -11,6 +11,7 @@ broker without a users file. Before this, brook refused --users-file with --kafk
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_kafka_auth.py
 """
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -286,6 +287,38 @@ def test_authorization():
         stop_clean(b)
 
 
+def group_consume(conf, topic, group, count, timeout):
+    c = Consumer(dict(conf, **{"group.id": group, "enable.auto.commit": False,
+                               "auto.offset.reset": "earliest"}))
+    try:
+        c.subscribe([topic])
+        got, deadline = [], time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(m.value())
+        return got
+    finally:
+        c.close()
+
+
+def test_group_apis_need_the_group():
+    """The group APIs check the group (read; describe for FindCoordinator): a consumer whose
+    user may read the topic but not the group never joins and gets nothing; once an ACL
+    (reloaded by SIGHUP) allows the group, the same consumer reads every record."""
+    with Cluster() as c:
+        b = secure_broker(c)
+        assert [e for e, _ in produce(sasl(b, "admin"), "a-g", [b"1", b"2", b"3"])] == [None] * 3
+        assert group_consume(sasl(b, "alice"), "a-g", "ga", 3, timeout=6) == []
+        with open(os.path.join(c.dir, "acl"), "a") as f:
+            f.write("allow User:alice group literal ga read\n")
+        b.signal(signal.SIGHUP)
+        brook.wait_until(lambda: "reloaded" in b.stderr_text(), timeout=10, what="the reload")
+        assert sorted(group_consume(sasl(b, "alice"), "a-g", "ga", 3, timeout=30)) == \
+            [b"1", b"2", b"3"]
+        stop_clean(b)
+
+
 def test_unauthenticated_is_disconnected():
     with Cluster() as c:
         b = secure_broker(c)
@@ -379,5 +412,5 @@ def test_sasl_without_users_file():
 
 if __name__ == "__main__":
     brook.run([test_kcat_every_mechanism, test_confluent_every_mechanism, test_authorization,
-               test_unauthenticated_is_disconnected, test_raw_sasl_exchanges,
-               test_sasl_without_users_file])
+               test_group_apis_need_the_group, test_unauthenticated_is_disconnected,
+               test_raw_sasl_exchanges, test_sasl_without_users_file])
