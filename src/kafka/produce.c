@@ -11,6 +11,7 @@
 
 #include "brook/ack.h"
 #include "brook/common.h"
+#include "brook/groups_store.h"
 #include "kafka/kafka_impl.h"
 
 struct produce_op;
@@ -121,6 +122,8 @@ static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, int32_t ti, const bk_kpr
     bk_topic_t *topic = bk_kafka_topic(k, r, ti, r->req.u.produce.topics[ti].name);
     if (!topic || pp->index < 0 || (uint32_t)pp->index >= bk_topic_partition_count(topic))
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (strcmp(bk_topic_name(topic), BK_GRP_OFFSETS_TOPIC) == 0)
+        return BK_KERR_INVALID_TOPIC; /* internal: only the group coordinator writes it (as Kafka) */
     bk_partition_t *p = bk_topic_partition(topic, (uint32_t)pp->index);
     res->log_start = bk_partition_start_offset(p);
     if (pp->records.len < 17) /* not even a magic byte */

@@ -374,6 +374,14 @@ def test_corrupt_batches_write_nothing():
             assert produce_errors(read_frame(s)) == [(0, 87, -1)]
         st, body, _ = b.get("/topics/cmp/partitions/0/offsets")
         assert body["end_offset"] == 0, body
+        # __consumer_offsets is written by the group coordinator only (INVALID_TOPIC, 17)
+        st, body, _ = b.post_json("/consumers/g0", {"name": "i0"},
+                                  ctype="application/vnd.kafka.v2+json")
+        assert st == 200, (st, body)  # the coordinator creates the internal topic
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=10) as s:
+            s.sendall(frame(0, 3, 41, produce_v3_body("__consumer_offsets", 0, -1,
+                                                      record_batch([b"forged"]))))
+            assert produce_errors(read_frame(s)) == [(0, 17, -1)]
 
 
 def test_malformed_frames_close_only_their_connection():
