@@ -48,26 +48,26 @@ typedef struct {
     char data_buf[512];
     char state_buf[600]; /* <data dir>/+election: the remembered ISR membership */
     char redis_host[256];
-    int url_given; /* --advertised-url: else derived from the bound port */
-    int host_given; /* --host: else 127.0.0.1 without a users file (protected mode) */
-    int kafka_host_given; /* --kafka-host: protected mode likewise */
+    int url_given;         /* --advertised-url: else derived from the bound port */
+    int host_given;        /* --host: else 127.0.0.1 without a users file (protected mode) */
+    int kafka_host_given;  /* --kafka-host: protected mode likewise */
     bk_auth_config_t auth; /* users_path NULL: authentication off */
     int auth_all_paths;
-    const char *broker_user;       /* --broker-user: credentials for fetches from the leader */
-    const char *broker_pw_file;    /* --broker-password-file (else BROOK_BROKER_PASSWORD) */
-    const char *redis_user;        /* --redis-user (password: REDIS_PASSWORD) */
-    char broker_auth[1024];        /* "Authorization: Basic ...\r\n" for fetches, or "" */
-    bk_tls_config_t tls;           /* --tls-cert, --tls-key, --tls-ca, --tls-client-auth */
-    uint32_t consumer_timeout_ms;  /* --consumer-instance-timeout-ms */
-    int64_t offsets_retention_ms;  /* --offsets-retention-ms */
+    const char *broker_user;      /* --broker-user: credentials for fetches from the leader */
+    const char *broker_pw_file;   /* --broker-password-file (else BROOK_BROKER_PASSWORD) */
+    const char *redis_user;       /* --redis-user (password: REDIS_PASSWORD) */
+    char broker_auth[1024];       /* "Authorization: Basic ...\r\n" for fetches, or "" */
+    bk_tls_config_t tls;          /* --tls-cert, --tls-key, --tls-ca, --tls-client-auth */
+    uint32_t consumer_timeout_ms; /* --consumer-instance-timeout-ms */
+    int64_t offsets_retention_ms; /* --offsets-retention-ms */
 } config_t;
 
 static uv_loop_t *loop;
 static bk_broker_t broker;
 static bk_http_client_t *repl_client; /* the replicator's: carries the broker's credentials */
-static bk_kafka_t *kafka; /* NULL when --kafka-port is 0 */
-static bk_tls_ctx_t *tls_server; /* HTTPS listener (--tls-port), or NULL */
-static bk_tls_ctx_t *tls_client; /* https:// leaders, verified against --tls-ca, or NULL */
+static bk_kafka_t *kafka;             /* NULL when --kafka-port is 0 */
+static bk_tls_ctx_t *tls_server;      /* HTTPS listener (--tls-port), or NULL */
+static bk_tls_ctx_t *tls_client;      /* https:// leaders, verified against --tls-ca, or NULL */
 static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
 
@@ -82,76 +82,78 @@ static int check_id(const char *id)
     for (size_t i = 0; ok && i < n; i++)
         ok = isalnum((unsigned char)id[i]) || id[i] == '.' || id[i] == '_' || id[i] == '-';
     if (!ok)
-        fprintf(stderr, "brook: invalid broker id \"%.100s\" (accepted: 1-100 characters of "
-                        "letters, digits, '.', '_' and '-')\n", id);
+        fprintf(stderr,
+                "brook: invalid broker id \"%.100s\" (accepted: 1-100 characters of "
+                "letters, digits, '.', '_' and '-')\n",
+                id);
     return ok ? 0 : -1;
 }
 
 static void usage(FILE *f)
 {
-    fputs("Usage: brook [options]\n"
-          "A Kafka-like message broker speaking HTTP/1.1 + JSON.\n"
-          "Numbers are plain decimal integers; [A-B] is the accepted range.\n\n"
-          "Identity and cluster:\n"
-          "  --id ID                 broker id, unique in the cluster (env BROKER_ID; default\n"
-          "                          broker-<hostname>)\n"
-          "  --port N                listen port [0-65535], 0 = any free port, advertised as\n"
-          "                          bound (env FLASK_RUN_PORT or PORT; default 5001); off =\n"
-          "                          no plaintext listener (HTTPS only: needs --tls-port)\n"
-          "  --host ADDR             listen address (default 0.0.0.0 with --users-file, else\n"
-          "                          127.0.0.1: without authentication, local clients only)\n"
-          "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
-          "                          (default http://127.0.0.1:<bound port>, or\n"
-          "                          https://127.0.0.1:<bound TLS port> with --port off)\n"
-          "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
-          "  --redis HOST[:PORT]     Redis for the leader lease, port [1-65535] (env REDIS_HOST,\n"
-          "                          REDIS_PORT; default localhost:6379)\n"
-          "  --cluster NAME          Redis key prefix (default brook)\n"
-          "  --lease-ms N            lease length [10-86400000] (env LEASE_TIME_SECONDS in\n"
-          "                          seconds, up to 3 decimals; default 10000)\n"
-          "  --renew-ms N            renew/poll interval [10-86400000], shorter than the lease\n"
-          "                          (env RENEW_INTERVAL_SECONDS; default 5000)\n"
-          "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n"
-          "  --min-insync-replicas N acks=all writes need this many in-sync replicas [1-16]\n"
-          "                          (default 1)\n"
-          "  --replica-lag-ms N      a follower behind this long leaves the ISR [10-86400000]\n"
-          "                          (default 10000)\n"
-          "  --unclean-leader-election  let a broker outside the in-sync set become leader:\n"
-          "                          it may LOSE acknowledged writes (default off)\n\n"
-          "Storage:\n"
-          "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
-          "  --fsync POLICY          always (default) | interval:MS [1-86400000] | never\n"
-          "  --preallocate-bytes N   fsync=always: write zeros up to this far ahead of the data\n"
-          "                          so most flushes commit no file-size change [0-1073741824]\n"
-          "                          (default 1048576, 0 = off)\n"
-          "  --partitions N          partitions of implicitly created topics [1-10000]\n"
-          "                          (default 1)\n"
-          "  --segment-bytes N       roll segments at this size [4096-2147483648]\n"
-          "                          (default 134217728)\n"
-          "  --no-auto-create-topics refuse produce to unknown topics (404)\n"
-          "  --retention-ms N        default topic retention by age, -1 = forever, 0 = keep only\n"
-          "                          the active segment [-1-9223372036854775807] (default 7 days)\n"
-          "  --retention-bytes N     default per-partition retention by size, -1 = none\n"
-          "                          [-1-9223372036854775807] (default -1)\n"
-          "  --retention-check-ms N  how often retention runs [100-86400000] (default 300000)\n"
-          "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n"
-          "  --compression-type T    default compression.type of new topics: producer (keep\n"
-          "                          what the producer sent; default), none, gzip, snappy,\n"
-          "                          lz4 or zstd\n"
-          "  --log-cleaner-interval-ms N  how often the cleaner compacts topics with\n"
-          "                          cleanup.policy compact [0-86400000] (default 15000, 0 = off)\n\n"
-          "Kafka protocol:\n"
-          "  --kafka-port N          Kafka listener port [0-65535], 0 = off (env KAFKA_PORT;\n"
-          "                          default 0)\n"
-          "  --kafka-host ADDR       Kafka listen address (default 127.0.0.1 without\n"
-          "                          --users-file, else 0.0.0.0)\n"
-          "  --kafka-advertised HOST:PORT  address Metadata gives clients (default\n"
-          "                          127.0.0.1:<bound Kafka port>)\n"
-          "  --node-id N             Kafka node id [0-2147483647] (default: a hash of --id)\n"
-          "  --kafka-max-frame-bytes N  largest request frame [1024-1073741824]\n"
-          "                          (default 104857600)\n\n"
-          ,
-          f);
+    fputs(
+        "Usage: brook [options]\n"
+        "A Kafka-like message broker speaking HTTP/1.1 + JSON.\n"
+        "Numbers are plain decimal integers; [A-B] is the accepted range.\n\n"
+        "Identity and cluster:\n"
+        "  --id ID                 broker id, unique in the cluster (env BROKER_ID; default\n"
+        "                          broker-<hostname>)\n"
+        "  --port N                listen port [0-65535], 0 = any free port, advertised as\n"
+        "                          bound (env FLASK_RUN_PORT or PORT; default 5001); off =\n"
+        "                          no plaintext listener (HTTPS only: needs --tls-port)\n"
+        "  --host ADDR             listen address (default 0.0.0.0 with --users-file, else\n"
+        "                          127.0.0.1: without authentication, local clients only)\n"
+        "  --advertised-url URL    URL other brokers and clients use to reach this one\n"
+        "                          (default http://127.0.0.1:<bound port>, or\n"
+        "                          https://127.0.0.1:<bound TLS port> with --port off)\n"
+        "  --standalone            no Redis: leader of a cluster of one at epoch 1\n"
+        "  --redis HOST[:PORT]     Redis for the leader lease, port [1-65535] (env REDIS_HOST,\n"
+        "                          REDIS_PORT; default localhost:6379)\n"
+        "  --cluster NAME          Redis key prefix (default brook)\n"
+        "  --lease-ms N            lease length [10-86400000] (env LEASE_TIME_SECONDS in\n"
+        "                          seconds, up to 3 decimals; default 10000)\n"
+        "  --renew-ms N            renew/poll interval [10-86400000], shorter than the lease\n"
+        "                          (env RENEW_INTERVAL_SECONDS; default 5000)\n"
+        "  --follower-writes MODE  redirect (307 to the leader, default) or proxy (forward)\n"
+        "  --min-insync-replicas N acks=all writes need this many in-sync replicas [1-16]\n"
+        "                          (default 1)\n"
+        "  --replica-lag-ms N      a follower behind this long leaves the ISR [10-86400000]\n"
+        "                          (default 10000)\n"
+        "  --unclean-leader-election  let a broker outside the in-sync set become leader:\n"
+        "                          it may LOSE acknowledged writes (default off)\n\n"
+        "Storage:\n"
+        "  --data-dir DIR          log directory (default ./data/<broker id>)\n"
+        "  --fsync POLICY          always (default) | interval:MS [1-86400000] | never\n"
+        "  --preallocate-bytes N   fsync=always: write zeros up to this far ahead of the data\n"
+        "                          so most flushes commit no file-size change [0-1073741824]\n"
+        "                          (default 1048576, 0 = off)\n"
+        "  --partitions N          partitions of implicitly created topics [1-10000]\n"
+        "                          (default 1)\n"
+        "  --segment-bytes N       roll segments at this size [4096-2147483648]\n"
+        "                          (default 134217728)\n"
+        "  --no-auto-create-topics refuse produce to unknown topics (404)\n"
+        "  --retention-ms N        default topic retention by age, -1 = forever, 0 = keep only\n"
+        "                          the active segment [-1-9223372036854775807] (default 7 days)\n"
+        "  --retention-bytes N     default per-partition retention by size, -1 = none\n"
+        "                          [-1-9223372036854775807] (default -1)\n"
+        "  --retention-check-ms N  how often retention runs [100-86400000] (default 300000)\n"
+        "  --max-message-bytes N   default largest record [1-1073741824] (default 1048576)\n"
+        "  --compression-type T    default compression.type of new topics: producer (keep\n"
+        "                          what the producer sent; default), none, gzip, snappy,\n"
+        "                          lz4 or zstd\n"
+        "  --log-cleaner-interval-ms N  how often the cleaner compacts topics with\n"
+        "                          cleanup.policy compact [0-86400000] (default 15000, 0 = off)\n\n"
+        "Kafka protocol:\n"
+        "  --kafka-port N          Kafka listener port [0-65535], 0 = off (env KAFKA_PORT;\n"
+        "                          default 0)\n"
+        "  --kafka-host ADDR       Kafka listen address (default 127.0.0.1 without\n"
+        "                          --users-file, else 0.0.0.0)\n"
+        "  --kafka-advertised HOST:PORT  address Metadata gives clients (default\n"
+        "                          127.0.0.1:<bound Kafka port>)\n"
+        "  --node-id N             Kafka node id [0-2147483647] (default: a hash of --id)\n"
+        "  --kafka-max-frame-bytes N  largest request frame [1024-1073741824]\n"
+        "                          (default 104857600)\n\n",
+        f);
     fputs("Limits:\n"
           "  --max-connections N     concurrent connections [1-1000000] (default 16384)\n"
           "  --max-body-bytes N      request body [64-1073741824] (default 1048576)\n"
@@ -503,20 +505,32 @@ typedef struct {
 } range_t;
 
 static const range_t ranges[] = {
-    {OPT_PORT, 0, 65535},         {OPT_LEASE, 10, DAY_MS},
-    {OPT_RENEW, 10, DAY_MS},      {OPT_PREALLOC, 0, 1u << 30},
-    {OPT_PARTS, 1, 10000},        {OPT_SEGMENT, 4096, (uint64_t)2 << 30},
-    {OPT_MAXCONN, 1, 1000000},    {OPT_MAXBODY, 64, 1u << 30},
-    {OPT_MAXBATCH, 64, 1u << 30}, {OPT_MAXURL, 64, 1u << 20},
-    {OPT_MAXHDR, 256, 1u << 20},  {OPT_MAXHDRS, 8, 255},
-    {OPT_REQTO, 250, DAY_MS},     {OPT_IDLETO, 250, DAY_MS},
-    {OPT_MAXPOLL, 0, 3600000},    {OPT_RET_CHECK, 100, DAY_MS},
-    {OPT_MAXMSG, 1, 1u << 30},    {OPT_MIN_ISR, 1, 16},
-    {OPT_LAG, 10, DAY_MS},        {OPT_CONNBUF, 65536, 1u << 30},
+    {OPT_PORT, 0, 65535},
+    {OPT_LEASE, 10, DAY_MS},
+    {OPT_RENEW, 10, DAY_MS},
+    {OPT_PREALLOC, 0, 1u << 30},
+    {OPT_PARTS, 1, 10000},
+    {OPT_SEGMENT, 4096, (uint64_t)2 << 30},
+    {OPT_MAXCONN, 1, 1000000},
+    {OPT_MAXBODY, 64, 1u << 30},
+    {OPT_MAXBATCH, 64, 1u << 30},
+    {OPT_MAXURL, 64, 1u << 20},
+    {OPT_MAXHDR, 256, 1u << 20},
+    {OPT_MAXHDRS, 8, 255},
+    {OPT_REQTO, 250, DAY_MS},
+    {OPT_IDLETO, 250, DAY_MS},
+    {OPT_MAXPOLL, 0, 3600000},
+    {OPT_RET_CHECK, 100, DAY_MS},
+    {OPT_MAXMSG, 1, 1u << 30},
+    {OPT_MIN_ISR, 1, 16},
+    {OPT_LAG, 10, DAY_MS},
+    {OPT_CONNBUF, 65536, 1u << 30},
     {OPT_CLEANER_MS, 0, DAY_MS},
-    {OPT_KPORT, 0, 65535},        {OPT_NODE_ID, 0, INT32_MAX},
+    {OPT_KPORT, 0, 65535},
+    {OPT_NODE_ID, 0, INT32_MAX},
     {OPT_KFRAME, 1024, 1u << 30},
-    {OPT_CONS_TIMEOUT, 100, DAY_MS}, {OPT_OFFSETS_RET, 1000, (uint64_t)365 * DAY_MS},
+    {OPT_CONS_TIMEOUT, 100, DAY_MS},
+    {OPT_OFFSETS_RET, 1000, (uint64_t)365 * DAY_MS},
     {OPT_TLS_PORT, 0, 65535},
 };
 
@@ -795,7 +809,8 @@ static int broker_credentials(config_t *c)
         int rc = bk_text_read_file(c->broker_pw_file, &text, &len);
         if (rc)
             return fprintf(stderr, "brook: --broker-password-file %s: %s\n", c->broker_pw_file,
-                           uv_strerror(rc)), -1;
+                           uv_strerror(rc)),
+                   -1;
         size_t n = strcspn(text, "\r\n");
         n = n < len ? n : len;
         if (n < sizeof pw)
@@ -808,7 +823,8 @@ static int broker_credentials(config_t *c)
         snprintf(pw, sizeof pw, "%s", env);
     } else {
         return fprintf(stderr, "brook: --broker-user needs BROOK_BROKER_PASSWORD or "
-                               "--broker-password-file\n"), -1;
+                               "--broker-password-file\n"),
+               -1;
     }
     char plain[BK_AUTH_NAME_MAX + BK_AUTH_PASSWORD_MAX + 4];
     int n = snprintf(plain, sizeof plain, "%s:%s", c->broker_user, pw);
@@ -831,7 +847,8 @@ static int check_security(config_t *c)
 {
     if (!c->auth.users_path && (c->auth.acl_path || c->auth.super_users || c->auth_all_paths))
         return fprintf(stderr, "brook: --acl-file, --super-users and --auth-all-paths need "
-                               "--users-file\n"), -1;
+                               "--users-file\n"),
+               -1;
     if (!c->auth.users_path && !c->host_given)
         c->server.host = "127.0.0.1";
     if (!c->auth.users_path && !c->kafka_host_given) /* protected mode covers Kafka too */
@@ -843,7 +860,8 @@ static int check_security(config_t *c)
     const char *rpw = getenv("REDIS_PASSWORD");
     if (c->redis_user && !(rpw && *rpw))
         return fprintf(stderr, "brook: --redis-user needs REDIS_PASSWORD in the "
-                               "environment\n"), -1;
+                               "environment\n"),
+               -1;
     if (rpw && *rpw)
         bk_redis_client_set_auth(c->redis_user, rpw);
     return 0;
@@ -862,7 +880,8 @@ static int check_tls(config_t *c)
         return fprintf(stderr, "brook: --port off leaves no listener: give --tls-port\n"), -1;
     if (t->client_auth != BK_TLS_CLIENT_AUTH_NONE && (!https || !t->ca_path))
         return fprintf(stderr, "brook: --tls-client-auth needs --tls-port and --tls-ca (the CA "
-                               "that signs client certificates)\n"), -1;
+                               "that signs client certificates)\n"),
+               -1;
     c->tls.alpn = "http/1.1";
     return 0;
 }
@@ -1047,8 +1066,10 @@ static void reload_tls(bk_tls_ctx_t *ctx, const char *what)
     if (!ctx)
         return;
     if (bk_tls_ctx_reload(ctx, err, sizeof err))
-        bk_trace_error("main", "SIGHUP: TLS %s NOT reloaded, the previous certificate, key and "
-                               "CA stay in force: %s", what, err);
+        bk_trace_error("main",
+                       "SIGHUP: TLS %s NOT reloaded, the previous certificate, key and "
+                       "CA stay in force: %s",
+                       what, err);
     else
         bk_trace_info("main", "SIGHUP: TLS %s reloaded for new connections", what);
 }
@@ -1069,8 +1090,10 @@ static void reload(void)
     }
     char err[600];
     if (bk_auth_reload(broker.auth, err, sizeof err))
-        bk_trace_error("main", "SIGHUP: users and ACLs NOT reloaded, the previous ones stay in "
-                               "force: %s", err);
+        bk_trace_error("main",
+                       "SIGHUP: users and ACLs NOT reloaded, the previous ones stay in "
+                       "force: %s",
+                       err);
     else
         bk_trace_info("main", "SIGHUP: users and ACLs reloaded");
 }
@@ -1212,16 +1235,16 @@ static int start_kafka(config_t *c)
         return 0;
     static bk_groups_service_t groups; /* the HTTP side's coordinator and store, shared */
     bk_consumers_service(broker.consumers, &groups);
-    bk_kafka_deps_t deps = {broker.log, &broker.election, &broker.replicator,
-                            bk_broker_on_topic_deleted, &broker, broker.auth, &groups};
+    bk_kafka_deps_t deps = {
+        broker.log,  &broker.election, &broker.replicator, bk_broker_on_topic_deleted, &broker,
+        broker.auth, &groups};
     int rc = bk_kafka_start(loop, &c->kafka, &deps, &kafka);
     if (rc)
         return fprintf(stderr, "brook: cannot listen for Kafka on %s:%d: %s\n", c->kafka.host,
                        c->kafka.port, bk_strerror(rc)),
                rc;
-    bk_trace_info("main", "Kafka protocol on %s:%d as node %d (advertised %s:%d)%s",
-                  c->kafka.host, bk_kafka_port(kafka), c->kafka.node_id,
-                  c->kafka.advertised_host,
+    bk_trace_info("main", "Kafka protocol on %s:%d as node %d (advertised %s:%d)%s", c->kafka.host,
+                  bk_kafka_port(kafka), c->kafka.node_id, c->kafka.advertised_host,
                   c->kafka.advertised_port ? c->kafka.advertised_port : bk_kafka_port(kafka),
                   broker.auth ? "; SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) required" : "");
     return 0;

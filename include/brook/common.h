@@ -10,16 +10,16 @@
 /* Errors are negative ints. libuv's UV_E* codes pass through unchanged; Brook's own live
  * below -10000 so they never collide with negated errno values. */
 enum {
-    BK_ENOTLEADER = -10001, /* this broker may not accept writes now */
-    BK_ECORRUPT = -10002,   /* on-disk data failed a checksum or length check */
-    BK_ENOTOPIC = -10003,   /* unknown topic */
-    BK_ENOPART = -10004,    /* unknown partition */
-    BK_ERANGE = -10005,     /* offset out of the log's range */
-    BK_ETOOBIG = -10006,    /* record or batch over a configured limit */
-    BK_EINVAL = -10007,     /* malformed input */
-    BK_ECLOSED = -10008,    /* the object is shutting down */
-    BK_EREDIS = -10009,     /* Redis unreachable or returned an error */
-    BK_EFENCED = -10010,    /* a newer leader epoch exists */
+    BK_ENOTLEADER = -10001,  /* this broker may not accept writes now */
+    BK_ECORRUPT = -10002,    /* on-disk data failed a checksum or length check */
+    BK_ENOTOPIC = -10003,    /* unknown topic */
+    BK_ENOPART = -10004,     /* unknown partition */
+    BK_ERANGE = -10005,      /* offset out of the log's range */
+    BK_ETOOBIG = -10006,     /* record or batch over a configured limit */
+    BK_EINVAL = -10007,      /* malformed input */
+    BK_ECLOSED = -10008,     /* the object is shutting down */
+    BK_EREDIS = -10009,      /* Redis unreachable or returned an error */
+    BK_EFENCED = -10010,     /* a newer leader epoch exists */
     BK_ENOREPLICAS = -10011, /* in-sync replicas fell below the minimum after an append */
     BK_ENOKEY = -10020,      /* a record without a key where keys are required (compaction) */
 };

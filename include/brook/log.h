@@ -60,14 +60,14 @@ typedef struct {
     uint32_t min_insync_replicas; /* min.insync.replicas; 0 = the broker's flag */
     uint32_t replication_factor;  /* as asked at creation; 0 = not asked (1) */
     /* Compaction settings (src/log/cleaner.c). A zeroed block means the defaults below. */
-    uint32_t cleanup_policy;      /* cleanup.policy: BK_CLEANUP_* bits; 0 = delete */
-    int64_t delete_retention_ms;  /* delete.retention.ms: how long a tombstone (null value)
-                                     that is the newest record of its key stays, counted from
-                                     its timestamp (default 1 day) */
+    uint32_t cleanup_policy;       /* cleanup.policy: BK_CLEANUP_* bits; 0 = delete */
+    int64_t delete_retention_ms;   /* delete.retention.ms: how long a tombstone (null value)
+                                      that is the newest record of its key stays, counted from
+                                      its timestamp (default 1 day) */
     int64_t min_compaction_lag_ms; /* min.compaction.lag.ms: segments holding a record newer
                                       than this are not cleaned (default 0) */
-    double min_cleanable_ratio;   /* min.cleanable.dirty.ratio: clean when dirty bytes / bytes
-                                     of the cleanable segments reach it, 0..1 (default 0.5) */
+    double min_cleanable_ratio;    /* min.cleanable.dirty.ratio: clean when dirty bytes / bytes
+                                      of the cleanable segments reach it, 0..1 (default 0.5) */
 } bk_topic_config_t;
 
 /* compression.type values: keep the producer's codec, or store every batch with one codec
@@ -351,10 +351,10 @@ int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size
  * (base_offset = first offset appended). len may hold several batches.
  * Details: BK_ECORRUPT for bytes that are not whole, valid RecordBatch v2 batches (a truncated
  * last batch included; a compressed batch is checked up to its CRC, its records when read);
- * UV_EBUSY while local appends are staged (see bk_partition_append_codec); BK_EINVAL for len 0 or offsets that do not
- * continue the log (gap, overlap, not contiguous); BK_ECLOSED, BK_ENOTOPIC, the partition's
- * failure, UV_ENOMEM or a segment-creation error as for bk_partition_append. On any error
- * nothing is appended (new segment files are made before the first byte is queued and removed
+ * UV_EBUSY while local appends are staged (see bk_partition_append_codec); BK_EINVAL for len 0 or
+ * offsets that do not continue the log (gap, overlap, not contiguous); BK_ECLOSED, BK_ENOTOPIC, the
+ * partition's failure, UV_ENOMEM or a segment-creation error as for bk_partition_append. On any
+ * error nothing is appended (new segment files are made before the first byte is queued and removed
  * again on failure). max_message_bytes is not applied. The end offset moves at once; the
  * high watermark when the callback reports success. */
 int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t len, bk_append_cb cb,
@@ -367,8 +367,8 @@ int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t le
  * magic, CRC, record count or offset deltas), UV_ENOTSUP (a sound batch with a codec this log
  * cannot store), BK_ETOOBIG (a batch over the topic's max_message_bytes), and those of
  * bk_partition_append_raw. In src/log/append_batch.c. */
-int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len,
-                              int32_t leader_epoch, bk_append_cb cb, void *arg);
+int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len, int32_t leader_epoch,
+                              bk_append_cb cb, void *arg);
 
 /* Drops every record at or after offset (a follower's diverged tail), from disk and index,
  * crash-safely (truncate then fsync before returning). Refused with UV_EBUSY while appends are

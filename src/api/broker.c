@@ -114,8 +114,9 @@ bk_topic_t *bk_broker_topic(bk_broker_t *b, bk_exchange_t *ex, const char *name,
     if (!bk_broker_authz_topic(b, ex, name, len)) /* a check waiting for this name (authz.c) */
         return NULL;
     if (ex->route == BK_ROUTE_PRODUCE && bk_gstore_is_internal(name, len)) {
-        bk_exchange_errorf(ex, 40301, "topic %s is internal: only the group coordinator writes "
-                                      "it (commit offsets through /consumers)",
+        bk_exchange_errorf(ex, 40301,
+                           "topic %s is internal: only the group coordinator writes "
+                           "it (commit offsets through /consumers)",
                            BK_GRP_OFFSETS_TOPIC);
         return NULL;
     }

@@ -48,10 +48,10 @@ typedef struct {
     uint32_t waiter_count;
     bk_stream_t *streams; /* streamed reads following the log */
     bk_metrics_t metrics;
-    uint32_t rr_partition; /* round-robin cursor for keyless records */
-    int stopping;          /* SIGTERM received: no new long-polls or streams */
-    bk_auth_t *auth;       /* NULL: authentication off (--users-file not given) */
-    int auth_all_paths;    /* --auth-all-paths: /health and /metrics need credentials too */
+    uint32_t rr_partition;  /* round-robin cursor for keyless records */
+    int stopping;           /* SIGTERM received: no new long-polls or streams */
+    bk_auth_t *auth;        /* NULL: authentication off (--users-file not given) */
+    int auth_all_paths;     /* --auth-all-paths: /health and /metrics need credentials too */
     const char *authz_user; /* the authenticated user, only while a handler runs from dispatch */
     const bk_route_authz_t *authz_pending; /* check to make on the topic the handler names */
     bk_consumers_t *consumers; /* consumer groups (api/consumers.h); NULL until started */

@@ -96,8 +96,9 @@ static void proxy(bk_broker_t *b, bk_exchange_t *ex, const bk_election_view_t *v
 int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch)
 {
     if (b->stopping) { /* a write begun now could not be replicated before the stop */
-        bk_exchange_error(ex, 503, "this broker is shutting down; nothing was written, retry "
-                                   "on the new leader");
+        bk_exchange_error(ex, 503,
+                          "this broker is shutting down; nothing was written, retry "
+                          "on the new leader");
         return 0;
     }
     if (bk_election_can_ack(b->election, epoch))

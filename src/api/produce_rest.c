@@ -243,15 +243,14 @@ static void append_batches(rest_op_t *op, uint32_t nparts, const uint32_t *per_p
             size_t bytes = 0;
             for (size_t i = start[p]; i < start[p] + per_part[p]; i++)
                 bytes += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
-            *pc =
-                (part_ctx_t){{&op->broker->election, &op->broker->replicator, part, per_part[p],
-                              op->acks, op->epoch, after_ack, pc, 0},
-                             op,
-                             p,
-                             bytes};
+            *pc = (part_ctx_t){{&op->broker->election, &op->broker->replicator, part, per_part[p],
+                                op->acks, op->epoch, after_ack, pc, 0},
+                               op,
+                               p,
+                               bytes};
             int64_t end = bk_partition_end_offset(part);
-            rc = bk_partition_append_codec(part, recs + start[p], per_part[p],
-                                           (int32_t)op->epoch, op->codec, after_append, pc);
+            rc = bk_partition_append_codec(part, recs + start[p], per_part[p], (int32_t)op->epoch,
+                                           op->codec, after_append, pc);
             op->base[p] = rc == 0 && bk_partition_end_offset(part) > end ? end : -1;
         }
         if (rc) {

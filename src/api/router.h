@@ -24,17 +24,17 @@ typedef enum {
     BK_ROUTE_REPL_FETCH, /* POST /replication/fetch (followers) */
     BK_ROUTE_CONFIGS,    /* GET, PUT /topics/{t}/configs */
     /* Consumer groups (REST Proxy v2 consumer API and Brook's group views) */
-    BK_ROUTE_GROUPS,            /* GET /consumers */
-    BK_ROUTE_GROUP,             /* GET (view), POST (new instance) /consumers/{g} */
-    BK_ROUTE_GROUP_OFFSETS,     /* GET /consumers/{g}/offsets */
-    BK_ROUTE_INSTANCE,          /* DELETE /consumers/{g}/instances/{i} */
-    BK_ROUTE_SUBSCRIPTION,      /* POST, GET, DELETE .../instances/{i}/subscription */
-    BK_ROUTE_ASSIGNMENTS,       /* POST, GET .../instances/{i}/assignments */
-    BK_ROUTE_INST_OFFSETS,      /* POST, GET .../instances/{i}/offsets */
-    BK_ROUTE_POSITIONS,         /* POST .../instances/{i}/positions */
-    BK_ROUTE_POSITIONS_BEGIN,   /* POST .../instances/{i}/positions/beginning */
-    BK_ROUTE_POSITIONS_END,     /* POST .../instances/{i}/positions/end */
-    BK_ROUTE_CONSUMER_RECORDS,  /* GET .../instances/{i}/records */
+    BK_ROUTE_GROUPS,           /* GET /consumers */
+    BK_ROUTE_GROUP,            /* GET (view), POST (new instance) /consumers/{g} */
+    BK_ROUTE_GROUP_OFFSETS,    /* GET /consumers/{g}/offsets */
+    BK_ROUTE_INSTANCE,         /* DELETE /consumers/{g}/instances/{i} */
+    BK_ROUTE_SUBSCRIPTION,     /* POST, GET, DELETE .../instances/{i}/subscription */
+    BK_ROUTE_ASSIGNMENTS,      /* POST, GET .../instances/{i}/assignments */
+    BK_ROUTE_INST_OFFSETS,     /* POST, GET .../instances/{i}/offsets */
+    BK_ROUTE_POSITIONS,        /* POST .../instances/{i}/positions */
+    BK_ROUTE_POSITIONS_BEGIN,  /* POST .../instances/{i}/positions/beginning */
+    BK_ROUTE_POSITIONS_END,    /* POST .../instances/{i}/positions/end */
+    BK_ROUTE_CONSUMER_RECORDS, /* GET .../instances/{i}/records */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 
@@ -64,10 +64,10 @@ int bk_route_is_group(const bk_route_t *r);
  * "Security" lists the same table). The dispatcher makes exactly this check before any
  * handler runs; a route or method without an entry gets NULL and is refused (fail closed). */
 typedef enum {
-    BK_AUTHZ_OPEN = 1,  /* no credentials (unless --auth-all-paths: then describe cluster) */
-    BK_AUTHZ_ANY_USER,  /* any authenticated user */
-    BK_AUTHZ_LIST,      /* any authenticated user; topics it may not describe are left out */
-    BK_AUTHZ_CHECK,     /* one ACL check: op on resource */
+    BK_AUTHZ_OPEN = 1, /* no credentials (unless --auth-all-paths: then describe cluster) */
+    BK_AUTHZ_ANY_USER, /* any authenticated user */
+    BK_AUTHZ_LIST,     /* any authenticated user; topics it may not describe are left out */
+    BK_AUTHZ_CHECK,    /* one ACL check: op on resource */
 } bk_authz_kind_t;
 
 typedef enum {
@@ -82,8 +82,8 @@ typedef struct {
     bk_route_id_t id;
     unsigned methods; /* bit per llhttp method */
     bk_authz_kind_t kind;
-    int resource;     /* bk_acl_resource_t */
-    int op;           /* bk_acl_op_t */
+    int resource; /* bk_acl_resource_t */
+    int op;       /* bk_acl_op_t */
     bk_authz_name_t name;
 } bk_route_authz_t;
 

@@ -423,7 +423,10 @@ static void put_configs(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t)
     }
     if (rc) {
         free(g);
-        bk_exchange_errorf(ex, rc == BK_EINVAL ? 42205 : rc == BK_ECLOSED ? 503 : 500,
+        bk_exchange_errorf(ex,
+                           rc == BK_EINVAL    ? 42205
+                           : rc == BK_ECLOSED ? 503
+                                              : 500,
                            "could not change the configs: %s", bk_strerror(rc));
     }
 }

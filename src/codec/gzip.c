@@ -63,7 +63,7 @@ int bk_gzip_decompress(const uint8_t *src, size_t len, size_t max_out, bk_codec_
         int z = inflate_step(&zs, out);
         if (z == Z_STREAM_END) {
             if (zs.avail_in == 0)
-                break; /* rc == 0 */
+                break;                       /* rc == 0 */
             if (inflateReset(&zs) != Z_OK) { /* another member follows */
                 rc = BK_ECORRUPT;
                 break;

@@ -38,8 +38,7 @@ int bk_lz4_decompress(const uint8_t *src, size_t len, size_t max_out, bk_codec_b
         if (rc)
             break;
         size_t room = out->cap - out->len, used = len - pos;
-        size_t hint =
-            LZ4F_decompress(dctx, out->data + out->len, &room, src + pos, &used, NULL);
+        size_t hint = LZ4F_decompress(dctx, out->data + out->len, &room, src + pos, &used, NULL);
         if (LZ4F_isError(hint)) {
             rc = BK_ECORRUPT;
             break;

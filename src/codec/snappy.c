@@ -62,9 +62,8 @@ static int raw_block(const uint8_t *src, size_t len, size_t max_out, bk_codec_bu
     if (n > max_out - out->len)
         return BK_ETOOBIG;
     if (n == 0) /* nothing to write (and maybe no buffer yet): only check the block */
-        return snappy_validate_compressed_buffer((const char *)src, len) == SNAPPY_OK
-                   ? 0
-                   : BK_ECORRUPT;
+        return snappy_validate_compressed_buffer((const char *)src, len) == SNAPPY_OK ? 0
+                                                                                      : BK_ECORRUPT;
     int rc = bk_codec_reserve(out, out->len + n, max_out);
     if (rc)
         return rc;

@@ -43,8 +43,7 @@ int bk_zstd_decompress(const uint8_t *src, size_t len, size_t max_out, bk_codec_
         hint = ZSTD_decompressStream(d, &ob, &in);
         out->len = ob.pos;
         if (ZSTD_isError(hint)) {
-            rc = ZSTD_getErrorCode(hint) == ZSTD_error_memory_allocation ? UV_ENOMEM
-                                                                         : BK_ECORRUPT;
+            rc = ZSTD_getErrorCode(hint) == ZSTD_error_memory_allocation ? UV_ENOMEM : BK_ECORRUPT;
             break;
         }
         if (hint == 0 && in.pos == in.size)

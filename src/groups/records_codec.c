@@ -101,7 +101,7 @@ int bk_grp_group_value_encode(bk_grp_buf_t *b, const bk_grp_meta_t *m)
         bk_gkw_i32(&w, x->rebalance_timeout_ms);
         bk_gkw_i32(&w, x->session_timeout_ms);
         bk_gkw_bytes(&w, x->subscription ? x->subscription : (const uint8_t *)"",
-                    x->subscription_len);
+                     x->subscription_len);
         bk_gkw_bytes(&w, x->assignment ? x->assignment : (const uint8_t *)"", x->assignment_len);
     }
     return finish(&w, start);

@@ -117,13 +117,13 @@ static void wire_release(wire_t *w)
 
 /* One base_url. Never freed before the client: Brook talks to a handful of leaders. */
 typedef struct {
-    link_t link;      /* in client->targets */
-    char *authority;  /* "host:port" as written; also the Host header */
-    int tls;          /* https:// */
-    char *host;       /* the name or address its certificate must carry (https) */
+    link_t link;               /* in client->targets */
+    char *authority;           /* "host:port" as written; also the Host header */
+    int tls;                   /* https:// */
+    char *host;                /* the name or address its certificate must carry (https) */
     bk_tls_session_t *session; /* the last one to resume, or NULL */
-    char *resolve;    /* name for uv_getaddrinfo, NULL when addr is known */
-    char port_str[8]; /* service for uv_getaddrinfo */
+    char *resolve;             /* name for uv_getaddrinfo, NULL when addr is known */
+    char port_str[8];          /* service for uv_getaddrinfo */
     struct sockaddr_storage addr;
     link_t idle; /* idle connections, most recently used last */
     unsigned n_idle;
@@ -189,7 +189,7 @@ struct bk_http_client {
     int closing;
     void (*on_closed)(void *arg);
     void *closed_arg;
-    char *auth; /* header lines sent with every request (bk_http_client_set_auth), or NULL */
+    char *auth;        /* header lines sent with every request (bk_http_client_set_auth), or NULL */
     bk_tls_ctx_t *tls; /* for https targets (bk_http_client_set_tls), or NULL */
     char plain[READ_BUF_SIZE]; /* decrypted bytes, parsed at once */
 };
@@ -1043,9 +1043,10 @@ int bk_http_client_request(bk_http_client_t *c, const char *base_url, const char
             memcpy(joined + al, extra_headers ? extra_headers : "", xl + 1);
         }
     }
-    err = c->auth && !joined ? UV_ENOMEM
-                             : build_wire(t, method, path_and_query, joined ? joined : extra_headers,
-                                          body, body_len, &req->wire);
+    err = c->auth && !joined
+              ? UV_ENOMEM
+              : build_wire(t, method, path_and_query, joined ? joined : extra_headers, body,
+                           body_len, &req->wire);
     free(joined);
     if (err) {
         free(req);

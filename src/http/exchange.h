@@ -68,7 +68,7 @@ struct bk_exchange {
     /* streamed (chunked) answers: see bk_exchange_stream_* in response.h */
     unsigned streaming : 1;
     unsigned stream_ended : 1;
-    unsigned stream_raw : 1; /* HTTP/1.0: no chunked framing, the close ends the body */
+    unsigned stream_raw : 1;             /* HTTP/1.0: no chunked framing, the close ends the body */
     void (*on_drain)(bk_exchange_t *ex); /* everything queued so far was written */
     void (*on_gone)(bk_exchange_t *ex);  /* the connection closed: stop and release ex */
     void (*on_hangup)(bk_exchange_t *ex); /* the client sends no more (EOF): answer it now */

@@ -143,7 +143,9 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
     int rc = bk_buf_reserve(out, 256 + body_len);
     rc = rc ? rc
             : bk_http_format_head(out, status, content_type, body_len, extra_headers,
-                                  ex->close_after ? 1 : ex->http_minor == 0 ? 2 : 0);
+                                  ex->close_after       ? 1
+                                  : ex->http_minor == 0 ? 2
+                                                        : 0);
     if (!rc && ex->method != HTTP_HEAD) /* HEAD: same headers, no body */
         rc = bk_buf_append(out, body, body_len);
     if (rc) { /* out of memory: drop the connection rather than send half a response */
@@ -171,7 +173,8 @@ void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content
                        "Cache-Control: no-store\r\n\r\n",
                        status, bk_http_reason(status), http_date(),
                        identity.broker_id ? identity.broker_id : "", epoch, content_type,
-                       ex->stream_raw ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n")) {
+                       ex->stream_raw ? "Connection: close\r\n"
+                                      : "Transfer-Encoding: chunked\r\n")) {
         ex->out.len = 0;
         ex->close_after = 1;
     }

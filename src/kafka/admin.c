@@ -61,12 +61,12 @@ static void release(admin_op_t *op)
         op->answer(op);
 }
 
-#define SET(res, err, ...)                                                                        \
+#define SET(res, err, ...)                                                                         \
     ((res)->error = (err), (void)snprintf((res)->message, sizeof(res)->message, __VA_ARGS__))
 
 static int16_t job_error(int status)
 {
-    return status == UV_EEXIST  ? BK_KERR_TOPIC_ALREADY_EXISTS
+    return status == UV_EEXIST   ? BK_KERR_TOPIC_ALREADY_EXISTS
            : status == BK_EINVAL ? BK_KERR_INVALID_CONFIG
                                  : BK_KERR_KAFKA_STORAGE_ERROR;
 }
@@ -112,7 +112,8 @@ static int parse_i64(bk_kslice_t v, int64_t *out)
 static int apply_config(bk_topic_config_t *cfg, const bk_kconfig_t *c)
 {
     int64_t v;
-#define IS(lit) ((size_t)c->name.len == sizeof lit - 1 && memcmp(c->name.ptr, lit, sizeof lit - 1) == 0)
+#define IS(lit)                                                                                    \
+    ((size_t)c->name.len == sizeof lit - 1 && memcmp(c->name.ptr, lit, sizeof lit - 1) == 0)
     if (parse_i64(c->value, &v) < 0)
         return IS("cleanup.policy") && c->value.len == 6 && memcmp(c->value.ptr, "delete", 6) == 0
                    ? 0
@@ -154,7 +155,8 @@ static int duplicate(const bk_kreq_create_topics_t *c, int32_t i)
 {
     for (int32_t j = 0; j < c->ntopics; j++)
         if (j != i && c->topics[j].name.len == c->topics[i].name.len &&
-            memcmp(c->topics[j].name.ptr, c->topics[i].name.ptr, (size_t)c->topics[i].name.len) == 0)
+            memcmp(c->topics[j].name.ptr, c->topics[i].name.ptr, (size_t)c->topics[i].name.len) ==
+                0)
             return 1;
     return 0;
 }
@@ -169,7 +171,8 @@ static int16_t check_create(bk_kafka_t *k, const bk_kreq_create_topics_t *c, int
     bk_knode_t nodes[BK_KAFKA_MAX_NODES];
     size_t live = bk_kregistry_nodes(k, nodes, BK_KAFKA_MAX_NODES);
     if (!name || !bk_log_topic_name_valid(name, len))
-        SET(res, BK_KERR_INVALID_TOPIC, "invalid topic name: use 1-249 characters of [a-zA-Z0-9._-]");
+        SET(res, BK_KERR_INVALID_TOPIC,
+            "invalid topic name: use 1-249 characters of [a-zA-Z0-9._-]");
     else if (duplicate(c, i))
         SET(res, BK_KERR_INVALID_REQUEST, "topic named twice in one request");
     else if (bk_log_topic_find(k->deps.log, name, len))
@@ -184,7 +187,8 @@ static int16_t check_create(bk_kafka_t *k, const bk_kreq_create_topics_t *c, int
             "up to the %zu live broker(s)",
             (int)t->replication_factor, live);
     else if (t->nassign > 0)
-        SET(res, BK_KERR_INVALID_REPLICA_ASSIGNMENT, "manual replica assignments are not supported");
+        SET(res, BK_KERR_INVALID_REPLICA_ASSIGNMENT,
+            "manual replica assignments are not supported");
     if (res->error)
         return res->error;
     bk_log_topic_config_defaults(k->deps.log, cfg);
@@ -227,10 +231,10 @@ void bk_khandle_create_topics(bk_kafka_t *k, bk_kreq_t *r)
         if (check_create(k, c, i, &op->res[i], &cfg, &parts) || c->validate_only)
             continue;
         job_t *j = job_new(op, i);
-        int rc = j ? bk_log_topic_create_async(k->deps.log, (const char *)c->topics[i].name.ptr,
-                                               (size_t)c->topics[i].name.len, parts, &cfg,
-                                               after_job, j)
-                   : UV_ENOMEM;
+        int rc =
+            j ? bk_log_topic_create_async(k->deps.log, (const char *)c->topics[i].name.ptr,
+                                          (size_t)c->topics[i].name.len, parts, &cfg, after_job, j)
+              : UV_ENOMEM;
         if (rc) {
             free(j);
             SET(&op->res[i], job_error(rc), "could not create: %s", bk_strerror(rc));
@@ -325,7 +329,8 @@ void bk_khandle_create_partitions(bk_kafka_t *k, bk_kreq_t *r)
                 "the count must exceed the current %u partitions (at most 10000)",
                 bk_topic_partition_count(t));
         else if (ct->nassign >= 0)
-            SET(res, BK_KERR_INVALID_REPLICA_ASSIGNMENT, "manual replica assignments are not supported");
+            SET(res, BK_KERR_INVALID_REPLICA_ASSIGNMENT,
+                "manual replica assignments are not supported");
         if (res->error || c->validate_only)
             continue;
         job_t *j = job_new(op, i);

@@ -81,8 +81,7 @@ int bk_kdecode_delete_topics(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_
     return r->bad ? BK_EINVAL : 0;
 }
 
-int bk_kdecode_create_partitions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                                 bk_krequest_t *out)
+int bk_kdecode_create_partitions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out)
 {
     (void)h;
     bk_kreq_create_partitions_t *c = &out->u.create_partitions;
@@ -105,8 +104,7 @@ int bk_kdecode_create_partitions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
     return r->bad ? BK_EINVAL : 0;
 }
 
-int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                                bk_krequest_t *out)
+int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out)
 {
     bk_kreq_describe_configs_t *d = &out->u.describe_configs;
     int32_t n = bk_kr_array(r, 0, 7);

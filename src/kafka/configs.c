@@ -47,8 +47,8 @@ static int wanted(const bk_kdc_resource_t *res, const char *name)
     return 0;
 }
 
-static void write_entries(bk_kw_t *w, int16_t ver, const bk_kdc_resource_t *res,
-                          const entry_t *e, size_t n, int topic)
+static void write_entries(bk_kw_t *w, int16_t ver, const bk_kdc_resource_t *res, const entry_t *e,
+                          size_t n, int topic)
 {
     int32_t count = 0;
     for (size_t i = 0; i < n; i++)

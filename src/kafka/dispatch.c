@@ -226,7 +226,8 @@ void bk_kafka_dispatch(bk_kafka_t *k, bk_kreq_t *r)
     }
     if (rc < 0) {
         snprintf(why, sizeof why, "malformed request (API key %d version %d, %zu bytes): %s",
-                 h->key, h->version, r->frame_len, rc == UV_ENOMEM ? "out of memory" : "bad encoding");
+                 h->key, h->version, r->frame_len,
+                 rc == UV_ENOMEM ? "out of memory" : "bad encoding");
         refuse(r, why);
         return;
     }

@@ -135,9 +135,8 @@ void bk_khandle_offset_commit(bk_kafka_t *k, bk_kreq_t *r)
     size_t e = 0;
     for (int32_t i = 0; i < q->ntopics; i++)
         for (int32_t p = 0; p < q->topics[i].nparts; p++, e++) {
-            errs[e] =
-                code ? (int16_t)code
-                     : commit_check(k, r, i, q->topics[i].name, &q->topics[i].parts[p]);
+            errs[e] = code ? (int16_t)code
+                           : commit_check(k, r, i, q->topics[i].name, &q->topics[i].parts[p]);
             if (!errs[e] &&
                 commit_record(r, &kvs, group, q->topics[i].name, &q->topics[i].parts[p]))
                 errs[e] = BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;

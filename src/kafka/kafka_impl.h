@@ -26,12 +26,12 @@ struct bk_kreq {
     size_t frame_len;
     bk_karena_t arena;
     bk_krequest_t req;
-    bk_kw_t out;   /* the answer, size prefix included */
-    int done;      /* out is complete (or there is none: acks=0) */
-    int no_answer; /* acks=0 produce */
-    int close_after; /* the connection closes once this answer is written (failed SASL) */
+    bk_kw_t out;       /* the answer, size prefix included */
+    int done;          /* out is complete (or there is none: acks=0) */
+    int no_answer;     /* acks=0 produce */
+    int close_after;   /* the connection closes once this answer is written (failed SASL) */
     bk_kauthz_t authz; /* what the principal may do with each resource named (dispatch.c) */
-    void *state;   /* the handler's, freed by free_state when the request goes */
+    void *state;       /* the handler's, freed by free_state when the request goes */
     void (*free_state)(void *state);
     uv_write_t wreq;
 };
@@ -43,18 +43,18 @@ struct bk_kconn {
     uint8_t *buf; /* bytes read, not yet framed */
     size_t len, cap;
     bk_kreq_t *head, *tail;
-    uint32_t queued;       /* requests not yet freed (answers pending or being written) */
-    uint64_t last_active;  /* loop time of the last read or write */
+    uint32_t queued;      /* requests not yet freed (answers pending or being written) */
+    uint64_t last_active; /* loop time of the last read or write */
     char peer[64];
     unsigned closing : 1;
     unsigned paused : 1;
     unsigned draining : 1; /* reads stopped for good: the last answer goes, then the close */
     unsigned held : 1;     /* no reading or framing while a password is checked */
     /* SASL (sasl.c): the exchange's progress and, once authenticated, the principal. */
-    uint8_t sasl_state;      /* BK_KCONN_* */
-    uint8_t sasl_mech;       /* bk_ksasl_mech_t, once a handshake chose it */
-    uint8_t sasl_raw;        /* handshake v0: tokens come as bare frames until done */
-    bk_scram_server_t *scram; /* during a SCRAM exchange; freed with the connection */
+    uint8_t sasl_state;              /* BK_KCONN_* */
+    uint8_t sasl_mech;               /* bk_ksasl_mech_t, once a handshake chose it */
+    uint8_t sasl_raw;                /* handshake v0: tokens come as bare frames until done */
+    bk_scram_server_t *scram;        /* during a SCRAM exchange; freed with the connection */
     char user[BK_AUTH_NAME_MAX + 1]; /* authenticated as User:<user> (state DONE) */
 };
 
@@ -87,7 +87,7 @@ struct bk_kafka {
     uv_timer_t sweeper;
     bk_kconn_t *conns;
     uint32_t conn_count;
-    struct bk_kwaiter *waiters; /* long-polling Fetches */
+    struct bk_kwaiter *waiters;    /* long-polling Fetches */
     struct bk_kgwait *group_waits; /* JoinGroup/SyncGroup held by the coordinator (group.c) */
     int group_hooked;              /* group.c installed its answer hook */
     bk_kregistry_t *registry;

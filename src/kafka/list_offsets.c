@@ -24,8 +24,8 @@ static int find_ts(void *arg, const bk_record_view_t *rec)
 }
 
 /* Sets *offset and *ts for one partition; returns the Kafka error. */
-static int16_t lookup(bk_kafka_t *k, bk_topic_t *t, int denied, const bk_klo_part_t *lp,
-                      int leader, int64_t *offset, int64_t *ts)
+static int16_t lookup(bk_kafka_t *k, bk_topic_t *t, int denied, const bk_klo_part_t *lp, int leader,
+                      int64_t *offset, int64_t *ts)
 {
     *offset = -1;
     *ts = -1;

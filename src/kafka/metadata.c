@@ -188,8 +188,8 @@ static void free_op(void *state)
 static int16_t creation_error(int rc)
 {
     return rc == UV_EEXIST || rc == 0 ? BK_KERR_NONE
-           : rc == BK_EINVAL         ? BK_KERR_INVALID_TOPIC
-                                     : BK_KERR_LEADER_NOT_AVAILABLE;
+           : rc == BK_EINVAL          ? BK_KERR_INVALID_TOPIC
+                                      : BK_KERR_LEADER_NOT_AVAILABLE;
 }
 
 typedef struct {
@@ -239,8 +239,8 @@ static uint32_t create_missing(bk_kafka_t *k, bk_kreq_t *r, meta_op_t *op)
         int rc = bk_log_topic_create_async(k->deps.log, (const char *)name.ptr, (size_t)name.len,
                                            parts, NULL, after_creation, cc);
         if (rc == UV_EBUSY || rc == UV_EEXIST) /* being created already: wait for that one */
-            rc = bk_log_topic_await_creation(k->deps.log, (const char *)name.ptr,
-                                             (size_t)name.len, after_creation, cc);
+            rc = bk_log_topic_await_creation(k->deps.log, (const char *)name.ptr, (size_t)name.len,
+                                             after_creation, cc);
         if (rc) {
             free(cc);
             op->errors[i] = creation_error(rc);

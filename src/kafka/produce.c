@@ -123,7 +123,8 @@ static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, int32_t ti, const bk_kpr
     if (!topic || pp->index < 0 || (uint32_t)pp->index >= bk_topic_partition_count(topic))
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (strcmp(bk_topic_name(topic), BK_GRP_OFFSETS_TOPIC) == 0)
-        return BK_KERR_INVALID_TOPIC; /* internal: only the group coordinator writes it (as Kafka) */
+        return BK_KERR_INVALID_TOPIC; /* internal: only the group coordinator writes it (as Kafka)
+                                       */
     bk_partition_t *p = bk_topic_partition(topic, (uint32_t)pp->index);
     res->log_start = bk_partition_start_offset(p);
     if (pp->records.len < 17) /* not even a magic byte */
@@ -136,8 +137,8 @@ static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, int32_t ti, const bk_kpr
     int rc = bk_ack_check_insync(*k->deps.replicator, p, acks);
     if (rc)
         return rc == BK_ECLOSED ? BK_KERR_NOT_LEADER_OR_FOLLOWER : append_error(rc);
-    res->ack = (bk_ack_t){k->deps.election, k->deps.replicator, p, 0, acks, epoch, after_ack,
-                          res, 0};
+    res->ack =
+        (bk_ack_t){k->deps.election, k->deps.replicator, p, 0, acks, epoch, after_ack, res, 0};
     uint8_t *batches = r->frame + (pp->records.ptr - r->frame); /* the frame is ours */
     int64_t before = bk_partition_end_offset(p);
     rc = bk_partition_append_batch(p, batches, (size_t)pp->records.len, (int32_t)epoch,
@@ -186,11 +187,10 @@ void bk_khandle_produce(bk_kafka_t *k, bk_kreq_t *r)
         for (int32_t j = 0; j < pr->topics[i].nparts; j++, idx++) {
             res[idx].op = op;
             res[idx].log_start = -1;
-            res[idx].error = !bk_kafka_allowed(r, i, BK_KAUTHZ_OK)
-                                 ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
-                             : all_error ? all_error
-                                         : produce_one(k, r, i, &pr->topics[i].parts[j], epoch,
-                                                       &res[idx]);
+            res[idx].error =
+                !bk_kafka_allowed(r, i, BK_KAUTHZ_OK) ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                : all_error                           ? all_error
+                            : produce_one(k, r, i, &pr->topics[i].parts[j], epoch, &res[idx]);
         }
     release(op);
 }

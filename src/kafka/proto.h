@@ -342,14 +342,12 @@ int bk_kdecode_create_topics(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_
 int bk_kdecode_delete_topics(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_create_partitions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
                                  bk_krequest_t *out);
-int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                                bk_krequest_t *out);
+int bk_kdecode_describe_configs(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_sasl_handshake(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_sasl_authenticate(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
                                  bk_krequest_t *out);
 /* codec_group.c */
-int bk_kdecode_find_coordinator(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                                bk_krequest_t *out);
+int bk_kdecode_find_coordinator(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_join_group(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_sync_group(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_heartbeat(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
@@ -357,8 +355,7 @@ int bk_kdecode_leave_group(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_kr
 int bk_kdecode_offset_commit(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_offset_fetch(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_list_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
-int bk_kdecode_describe_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a,
-                               bk_krequest_t *out);
+int bk_kdecode_describe_groups(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 
 /* Response framing: starts a response to h in w (size placeholder, correlation id, and the
  * header's tagged fields when flex_header), and patches the size when done. */

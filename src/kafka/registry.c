@@ -23,19 +23,18 @@ struct bk_kregistry {
     char key[300], value[600], pattern[300], ttl[24];
 };
 
-static const char script[] =
-    "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur and cur ~= ARGV[1] then\n"
-    "  local owner = string.match(cur, '^[^ ]* (.*)$')\n"
-    "  if owner ~= ARGV[3] then return {0, cur} end\n"
-    "end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "local out = {}\n"
-    "for _, k in ipairs(redis.call('KEYS', ARGV[4])) do\n"
-    "  local v = redis.call('GET', k)\n"
-    "  if v then out[#out + 1] = string.sub(k, #ARGV[4]) .. ' ' .. v end\n"
-    "end\n"
-    "return {1, out}\n";
+static const char script[] = "local cur = redis.call('GET', KEYS[1])\n"
+                             "if cur and cur ~= ARGV[1] then\n"
+                             "  local owner = string.match(cur, '^[^ ]* (.*)$')\n"
+                             "  if owner ~= ARGV[3] then return {0, cur} end\n"
+                             "end\n"
+                             "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                             "local out = {}\n"
+                             "for _, k in ipairs(redis.call('KEYS', ARGV[4])) do\n"
+                             "  local v = redis.call('GET', k)\n"
+                             "  if v then out[#out + 1] = string.sub(k, #ARGV[4]) .. ' ' .. v end\n"
+                             "end\n"
+                             "return {1, out}\n";
 
 static void maybe_free(bk_kregistry_t *g)
 {
@@ -85,8 +84,7 @@ static void after_register(void *arg, int status, const struct redisReply *reply
 {
     bk_kregistry_t *g = arg;
     g->in_flight = 0;
-    if (!g->k || status < 0 || !reply || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements != 2) {
+    if (!g->k || status < 0 || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         maybe_free(g);
         return;
     }
@@ -110,7 +108,7 @@ static void on_tick(uv_timer_t *t)
     bk_election_t *e = *g->election;
     if (!g->k || g->in_flight || !e)
         return;
-    const char *argv[] = {"EVAL", script, "1", g->key, g->value, g->ttl, g->k->cfg.broker_id,
+    const char *argv[] = {"EVAL",    script, "1", g->key, g->value, g->ttl, g->k->cfg.broker_id,
                           g->pattern};
     size_t lens[BK_ARRAY_LEN(argv)];
     for (size_t i = 0; i < BK_ARRAY_LEN(argv); i++)

@@ -201,8 +201,8 @@ static void parse_frames(bk_kconn_t *c)
     size_t pos = 0;
     while (!c->closing && !c->draining && !c->held && c->len - pos >= 4) {
         const uint8_t *p = c->buf + pos;
-        int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                                 (uint32_t)p[2] << 8 | p[3]);
+        int32_t size =
+            (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
         if (size < 0 || (uint64_t)size > c->k->cfg.max_frame_bytes) {
             char why[128];
             snprintf(why, sizeof why, "frame size %d outside 0..%llu (--kafka-max-frame-bytes)",

@@ -103,16 +103,15 @@ static int64_t stamp(uint8_t *b, size_t len, int64_t next, int32_t epoch, uint32
     return records;
 }
 
-int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len,
-                              int32_t leader_epoch, bk_append_cb cb, void *arg)
+int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len, int32_t leader_epoch,
+                              bk_append_cb cb, void *arg)
 {
     int rc = bk_partition_writable(p);
     if (rc != 0)
         return rc;
     if (!batches || len == 0)
         return BK_EINVAL;
-    int64_t n = stamp(batches, len, p->next_offset, leader_epoch,
-                      p->topic->cfg.max_message_bytes);
+    int64_t n = stamp(batches, len, p->next_offset, leader_epoch, p->topic->cfg.max_message_bytes);
     if (n < 0)
         return (int)n;
     rc = check_all(batches, len, bk_topic_config_compacts(&p->topic->cfg));

@@ -53,16 +53,16 @@ typedef struct {
     bk_reader_t reader;
     int32_t top_epoch; /* largest leader epoch of the batches passed so far (pass 2) */
     int status;
-    size_t n;                /* segments taken */
-    size_t nall;             /* src entries: the n taken, then the newer ones only read */
-    int64_t limit;           /* records at or past it are not noted (the committed offset) */
-    size_t done;             /* segments gone through in pass 2 (replaced or left as they were) */
-    uint64_t before, after;  /* bytes of the segments replaced, before and after */
+    size_t n;               /* segments taken */
+    size_t nall;            /* src entries: the n taken, then the newer ones only read */
+    int64_t limit;          /* records at or past it are not noted (the committed offset) */
+    size_t done;            /* segments gone through in pass 2 (replaced or left as they were) */
+    uint64_t before, after; /* bytes of the segments replaced, before and after */
     uint64_t bytes_read;
     uint64_t started_us;
-    src_seg_t *src;          /* [nall] */
-    bk_segment_t **out;      /* [n]: the reopened cleaned segment, NULL if left as it was */
-    int64_t *tomb_due;       /* [n]: when the oldest tombstone kept in it may go, -1 none */
+    src_seg_t *src;     /* [nall] */
+    bk_segment_t **out; /* [n]: the reopened cleaned segment, NULL if left as it was */
+    int64_t *tomb_due;  /* [n]: when the oldest tombstone kept in it may go, -1 none */
 } clean_job_t;
 
 /* ---- leftovers ---- */
@@ -442,8 +442,8 @@ static size_t plan(const bk_partition_t *p, int64_t now_ms, double *ratio)
     for (size_t i = 0; i < n; i++) {
         const bk_segment_t *s = p->segs[i];
         int tomb_due = s->tomb_due >= 0 && now_ms >= s->tomb_due; /* a tombstone may go */
-        info[i] = (bk_compact_seg_t){s->max_ts, s->size, s->clean && !tomb_due,
-                                     bk_segment_settled(s)};
+        info[i] =
+            (bk_compact_seg_t){s->max_ts, s->size, s->clean && !tomb_due, bk_segment_settled(s)};
     }
     size_t k = bk_compact_cleanable(info, n, now_ms, p->topic->cfg.min_compaction_lag_ms);
     /* Only what every in-sync replica holds (as retention): readers are shown no further. */

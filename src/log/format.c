@@ -161,7 +161,8 @@
  * its offsets (its lastOffsetDelta grows, CRC redone), so batches stay contiguous and a
  * baseOffset damaged on disk is still caught at open; a segment's first batch and the first
  * batch of each larger leader epoch are kept instead, with 0 records if need be (the segment
- * still starts at its name and the epoch list rebuilt at open is unchanged). For each segment: write
+ * still starts at its name and the epoch list rebuilt at open is unchanged). For each segment:
+ * write
  * "<base>.log.cleaned" (created or truncated), fsync it, rename it over "<base>.log", fsync
  * the partition directory; then the .index is rewritten from the new .log (derived data). A
  * segment nothing would change is left alone. A crash at any point leaves every segment
@@ -218,12 +219,13 @@
  * segment before it becomes the active one again (step 2 then cuts nothing but preallocated
  * zeros), unless it is the first segment, which stays, empty: a log truncated and refilled
  * from its leader rolls where the leader rolled, so every replica has the same segment files
- * and retention deletes the same ranges on each. A crash at any point therefore leaves segments that are a prefix of the old ones, contiguous,
- * with at most the last one longer than the cut wants: recovery below sees an ordinary log
- * (an empty trailing segment that lines up is kept as the active one, a stale index is
- * rewritten), never a gap. Truncation finishes before it returns, so no append made after it
- * can reach the disk ahead of it. The partition's next offset becomes the cut, so offsets
- * from the cut on are assigned again (to the leader's batches that replace the dropped ones).
+ * and retention deletes the same ranges on each. A crash at any point therefore leaves segments
+ * that are a prefix of the old ones, contiguous, with at most the last one longer than the cut
+ * wants: recovery below sees an ordinary log (an empty trailing segment that lines up is kept as
+ * the active one, a stale index is rewritten), never a gap. Truncation finishes before it returns,
+ * so no append made after it can reach the disk ahead of it. The partition's next offset becomes
+ * the cut, so offsets from the cut on are assigned again (to the leader's batches that replace the
+ * dropped ones).
  *
  * RECOVERY. At open every segment is scanned batch by batch (header, length, CRC, record
  * structure, offset continuity). In the newest segment holding data the first batch that
@@ -542,8 +544,7 @@ int bk_batch_iter_next(bk_batch_iter_t *it, bk_record_view_t *out)
     const uint8_t *rend = p + len;
     p++; /* attributes */
     if (get_v64(&p, rend, &ts_delta) || get_v32(&p, rend, &delta) || delta < it->next_delta ||
-        delta > it->h.last_offset_delta ||
-        get_bytes(&p, rend, 1, &out->key, &out->key_len) ||
+        delta > it->h.last_offset_delta || get_bytes(&p, rend, 1, &out->key, &out->key_len) ||
         get_bytes(&p, rend, 1, &out->value, &out->value_len) || decode_headers(&p, rend, out) ||
         p != rend)
         return BK_ECORRUPT;

@@ -26,8 +26,8 @@ struct bk_log {
     size_t jobs; /* threadpool jobs in flight (retention deletes, trash removal, creations) */
     bk_reader_t reader; /* read window shared by reads that do not nest */
     int reader_busy;
-    int replicated_hw; /* bk_log_use_replicated_hw was called, or the log is opening: the
-                          committed offsets are what the replicator (or checkpoint) said */
+    int replicated_hw;     /* bk_log_use_replicated_hw was called, or the log is opening: the
+                              committed offsets are what the replicator (or checkpoint) said */
     uv_timer_t ckpt_timer; /* writes the high-watermark checkpoint (checkpoint.c) */
     char *ckpt_text;       /* the checkpoint last written or being written */
     size_t ckpt_len;

@@ -677,12 +677,19 @@ static int stage(bk_partition_t *p, const bk_record_t *recs, uint32_t n, int32_t
         free(sa);
         return rc;
     }
-    *sa = (bk_staged_t){.p = p, .codec = codec, .batch = batch, .len = size, .raw_len = size,
-                        .n = n, .leader_epoch = leader_epoch, .cb = cb, .arg = arg};
+    *sa = (bk_staged_t){.p = p,
+                        .codec = codec,
+                        .batch = batch,
+                        .len = size,
+                        .raw_len = size,
+                        .n = n,
+                        .leader_epoch = leader_epoch,
+                        .cb = cb,
+                        .arg = arg};
     sa->work.data = sa;
     sa->ready = codec == BK_CODEC_NONE;
-    if (!sa->ready && (rc = uv_queue_work(p->log->loop, &sa->work, work_compress,
-                                          after_compress)) < 0) {
+    if (!sa->ready &&
+        (rc = uv_queue_work(p->log->loop, &sa->work, work_compress, after_compress)) < 0) {
         free(batch);
         free(sa);
         return rc;
@@ -964,8 +971,7 @@ int bk_partition_walk(bk_partition_t *p, int64_t offset, const bk_batch_walk_t *
 int bk_partition_read(bk_partition_t *p, int64_t offset, uint32_t max_records, size_t max_bytes,
                       bk_read_visit_fn visit, void *arg, int64_t *next_offset)
 {
-    return bk_partition_read_to(p, offset, p->hw, max_records, max_bytes, visit, arg,
-                                next_offset);
+    return bk_partition_read_to(p, offset, p->hw, max_records, max_bytes, visit, arg, next_offset);
 }
 
 int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint32_t max_records,
@@ -981,8 +987,9 @@ int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint3
     bk_codec_buf_t own = {0};
     int nested = inflate_busy;
     inflate_busy = 1;
-    read_state_t st = {offset, limit, max_records, max_bytes, visit, arg, 0, 0, offset,
-                       nested ? &own : &inflate_buf, -1, 0};
+    read_state_t st = {offset, limit, max_records, max_bytes, visit,
+                       arg,    0,     0,           offset,    nested ? &own : &inflate_buf,
+                       -1,     0};
     bk_batch_walk_t w = {before_hw, visit_batch, &st};
     int rc = bk_partition_walk(p, offset, &w);
     if (!nested) {

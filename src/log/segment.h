@@ -42,11 +42,11 @@ typedef struct {
      * (which only its thread reads) and writes them at position written. ipend/iinflight do
      * the same for encoded index entries. */
     bk_wbuf_t pend, inflight, ipend, iinflight;
-    int sealed;   /* no more appends: a newer segment exists */
-    int clean;    /* went through a cleaning (compaction) and was not appended to since */
+    int sealed;       /* no more appends: a newer segment exists */
+    int clean;        /* went through a cleaning (compaction) and was not appended to since */
     int64_t tomb_due; /* clean: when its oldest tombstone may go (-1: none) */
-    int unsynced; /* bytes were written since the last fdatasync was started */
-    int syncing;  /* an fdatasync of it runs in the flush round in flight */
+    int unsynced;     /* bytes were written since the last fdatasync was started */
+    int syncing;      /* an fdatasync of it runs in the flush round in flight */
 } bk_segment_t;
 
 /* "<dir>/<20-digit base><ext>" into buf (cap >= strlen(dir) + 32). */

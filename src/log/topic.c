@@ -82,13 +82,13 @@ int bk_topic_config_valid(const bk_topic_config_t *cfg)
 
 /* ---- compression.type names ---- */
 
-static const char *const compression_names[BK_COMPRESSION_COUNT] = {
-    "producer", "none", "gzip", "snappy", "lz4", "zstd"};
+static const char *const compression_names[BK_COMPRESSION_COUNT] = {"producer", "none", "gzip",
+                                                                    "snappy",   "lz4",  "zstd"};
 
 const char *bk_compression_name(int32_t compression)
 {
     return compression >= 0 && compression < BK_COMPRESSION_COUNT ? compression_names[compression]
-                                                                   : NULL;
+                                                                  : NULL;
 }
 
 int bk_compression_parse(const char *s, size_t len, int32_t *out)
@@ -106,8 +106,8 @@ int bk_compression_parse(const char *s, size_t len, int32_t *out)
  * before ids) then keeps its version 2 file. */
 static int v4_defaults(const bk_topic_config_t *cfg)
 {
-    return cfg->compression == 0 && cfg->min_insync_replicas == 0 &&
-           cfg->replication_factor == 0 && !bk_topic_config_compacts(cfg);
+    return cfg->compression == 0 && cfg->min_insync_replicas == 0 && cfg->replication_factor == 0 &&
+           !bk_topic_config_compacts(cfg);
 }
 
 static int compaction_format(char *buf, size_t cap, const bk_topic_config_t *cfg);
@@ -247,10 +247,11 @@ static int compaction_parse(const char **p, const char *end, bk_topic_config_t *
     int64_t dr, lag;
     if (meta_word(p, end, "cleanup.policy", word, sizeof word) < 0)
         return BK_ECORRUPT;
-    c->cleanup_policy = strcmp(word, "delete") == 0           ? BK_CLEANUP_DELETE
-                        : strcmp(word, "compact") == 0        ? BK_CLEANUP_COMPACT
-                        : strcmp(word, "compact,delete") == 0 ? BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE
-                                                              : 0;
+    c->cleanup_policy = strcmp(word, "delete") == 0    ? BK_CLEANUP_DELETE
+                        : strcmp(word, "compact") == 0 ? BK_CLEANUP_COMPACT
+                        : strcmp(word, "compact,delete") == 0
+                            ? BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE
+                            : 0;
     if (c->cleanup_policy == 0 || meta_field(p, end, "delete.retention.ms", 0, INT64_MAX, &dr) ||
         meta_field(p, end, "min.compaction.lag.ms", 0, INT64_MAX, &lag) ||
         meta_word(p, end, "min.cleanable.dirty.ratio", word, sizeof word) < 0)

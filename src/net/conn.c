@@ -50,8 +50,7 @@ static size_t answer_bytes(const bk_conn_t *c)
 static int should_pause(const bk_conn_t *c)
 {
     const bk_server_config_t *cfg = &c->srv->cfg;
-    return c->queued >= cfg->max_pipeline ||
-           answer_bytes(c) + c->body_bytes > cfg->max_conn_buffer;
+    return c->queued >= cfg->max_pipeline || answer_bytes(c) + c->body_bytes > cfg->max_conn_buffer;
 }
 
 /* A read is held while the answers already waiting fill the budget: its page would only add
@@ -587,7 +586,7 @@ void bk_conn_close(bk_conn_t *c)
         ex->next = NULL;
         ex->tls_user = NULL; /* owned by the connection's TLS state */
         if (ex->on_gone && ((ex->streaming && !ex->stream_ended) || ex->state == BK_EX_DISPATCHED))
-            ex->on_gone(ex); /* the streamer or waiter stops and releases it */
+            ex->on_gone(ex);                    /* the streamer or waiter stops and releases it */
         else if (ex->state != BK_EX_DISPATCHED) /* a handler holds only dispatched ones */
             bk_exchange_release(ex);
         ex = next;
@@ -770,7 +769,7 @@ static void tls_pump(bk_conn_t *c)
         size_t got = 0;
         int rc = bk_tls_read(c->tls, s->plain_buf, sizeof s->plain_buf, &got);
         if (got) {
-            if (!only_line_ends(s->plain_buf, got)) /* as on plaintext: empty lines never */
+            if (!only_line_ends(s->plain_buf, got))  /* as on plaintext: empty lines never */
                 c->last_active_ms = uv_now(s->loop); /* keep a connection */
             conn_feed(c, s->plain_buf, got);
             continue;

@@ -24,7 +24,7 @@ struct bk_conn {
     size_t queued_bytes;    /* answer bytes waiting in the queue (not yet handed to a write) */
     size_t body_bytes;      /* request body bytes of queued exchanges (the budget counts them) */
     size_t last_unsent;     /* unsent answer bytes when the idle timeout last came due */
-    uint32_t effect_holds;   /* answered writes whose effects are pending; each holds c alive */
+    uint32_t effect_holds;  /* answered writes whose effects are pending; each holds c alive */
     bk_exchange_t *writing; /* exchanges whose bytes are in the write in flight */
     uv_write_t wreq;
     uv_buf_t wbufs[BK_CONN_MAX_WRITE_BUFS];
@@ -37,15 +37,15 @@ struct bk_conn {
     unsigned paused : 1;    /* parser paused, reading stopped */
     unsigned read_done : 1; /* EOF, a parse error, or shutdown: read no more */
     unsigned closing : 1;
-    unsigned stream_write : 1; /* the write in flight is from stream_out */
-    unsigned feeding : 1;      /* parsing a read: answers wait to leave in one write after it */
-    unsigned no_dispatch : 1;  /* an answer says close: nothing after it is dispatched */
+    unsigned stream_write : 1;  /* the write in flight is from stream_out */
+    unsigned feeding : 1;       /* parsing a read: answers wait to leave in one write after it */
+    unsigned no_dispatch : 1;   /* an answer says close: nothing after it is dispatched */
     unsigned handle_closed : 1; /* uv_close done; freed when effect_holds reaches 0 */
     unsigned deferred : 1;      /* on the server's deferred list (dnext) */
     unsigned tls_first : 1;     /* TLS, no request yet: its clock started at accept */
     bk_tls_t *tls;              /* NULL on a plaintext connection */
     bk_conn_t *dnext;
-    bk_conn_t *prev, *next;    /* server's list */
+    bk_conn_t *prev, *next; /* server's list */
 };
 
 /* Creates and starts reading an accepted connection, over TLS when tls is given (the server's

@@ -10,8 +10,8 @@ struct bk_server {
     uv_tcp_t listener;     /* plaintext HTTP; never bound when cfg.port is BK_SERVER_PORT_OFF */
     uv_tcp_t tls_listener; /* HTTPS; never bound when cfg.tls_port is BK_SERVER_PORT_OFF */
     uv_timer_t sweeper;
-    uv_timer_t deferred;          /* runs the held requests released inside a completion */
-    bk_conn_t *deferred_conns;    /* connections with held requests to dispatch (dnext) */
+    uv_timer_t deferred;       /* runs the held requests released inside a completion */
+    bk_conn_t *deferred_conns; /* connections with held requests to dispatch (dnext) */
     bk_server_config_t cfg;
     bk_server_handlers_t handlers;
     bk_http_parser_hooks_t hooks; /* template; arg is set per connection */

@@ -17,7 +17,7 @@ static void finish(bk_ack_t *a, int status)
 {
     int64_t epoch = 0;
     bk_election_t *e = *a->election; /* NULL: stopped, late in a shutdown */
-    a->decided_ms = bk_now_ms(); /* the moment the acknowledgement is promised for */
+    a->decided_ms = bk_now_ms();     /* the moment the acknowledgement is promised for */
     if (status == 0 &&
         (!e || !bk_election_can_ack_at(e, a->decided_ms, &epoch) || epoch != a->epoch))
         status = BK_ENOTLEADER;

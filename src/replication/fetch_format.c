@@ -80,7 +80,7 @@
 #include "brook/common.h"
 #include "brook/replication.h"
 
-#define REQ_MAGIC "BKF2"                         /* BKF1: before topic ids */
+#define REQ_MAGIC "BKF2"  /* BKF1: before topic ids */
 #define RESP_MAGIC "BKR3" /* BKR2: before topic compression/replication settings */
 #define REQ_HEAD_MIN (4 + 8 + 2 + 8 + 4 + 4 + 4) /* without the id bytes */
 #define REQ_PART_MIN (2 + 1 + 8 + 4 + 8 + 4)

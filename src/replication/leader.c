@@ -538,21 +538,12 @@ static int encode_answer(bk_replicator_t *r, const bk_fetch_req_t *req, int32_t 
     for (size_t i = 0; i < nt; i++) {
         bk_topic_t *t = bk_log_topic_at(r->log, i);
         const bk_topic_config_t *c = bk_topic_config(t);
-        topics[i] = (bk_fetch_topic_t){bk_topic_name(t),
-                                       strlen(bk_topic_name(t)),
-                                       bk_topic_partition_count(t),
-                                       c->retention_ms,
-                                       c->retention_bytes,
-                                       c->segment_bytes,
-                                       c->max_message_bytes,
-                                       bk_topic_id(t),
-                                       c->compression,
-                                       c->min_insync_replicas,
-                                       c->replication_factor,
-                                       c->cleanup_policy,
-                                       c->delete_retention_ms,
-                                       c->min_compaction_lag_ms,
-                                       c->min_cleanable_ratio};
+        topics[i] = (bk_fetch_topic_t){
+            bk_topic_name(t),       strlen(bk_topic_name(t)), bk_topic_partition_count(t),
+            c->retention_ms,        c->retention_bytes,       c->segment_bytes,
+            c->max_message_bytes,   bk_topic_id(t),           c->compression,
+            c->min_insync_replicas, c->replication_factor,    c->cleanup_policy,
+            c->delete_retention_ms, c->min_compaction_lag_ms, c->min_cleanable_ratio};
     }
     int rc = bk_fetch_response_begin(b, &resp, topics, nt, np);
     free(topics);

@@ -32,8 +32,11 @@ static int valid_utf8(const unsigned char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         unsigned c = s[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
-                 : (c & 0xf8) == 0xf0 ? 3 : 9;
+        size_t k = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 9;
         if (k == 9 || (k == 1 && c < 0xc2) || i + k >= n + (k ? 0 : 1))
             return 0;
         unsigned cp = k ? c & (0x3f >> k) : c;
@@ -66,8 +69,8 @@ static void check_answer(const bk_exchange_t *ex)
     memcpy(text, sep + 4, n);
     text[n] = '\0';
     char err[128];
-    yajl_val v = valid_utf8((const unsigned char *)text, n) ? yajl_tree_parse(text, err, sizeof err)
-                                                             : NULL;
+    yajl_val v =
+        valid_utf8((const unsigned char *)text, n) ? yajl_tree_parse(text, err, sizeof err) : NULL;
     if (!v)
         abort();
     yajl_tree_free(v);

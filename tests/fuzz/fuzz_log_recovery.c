@@ -2,7 +2,8 @@
  * opened, and what survives must be a prefix of the input (recovery only ever cuts a tail),
  * must read back as exactly end_offset records (a compressed batch is checked by recovery only
  * up to its CRC: a read may refuse one whose records do not decompress, and only such a batch,
- * which is then skipped), and must not change on a second open. Any violation aborts. Never writes outside its own temp directory.
+ * which is then skipped), and must not change on a second open. Any violation aborts. Never writes
+ * outside its own temp directory.
  *
  * Then the replication paths over what survived: bk_partition_read_raw returns exactly the
  * surviving bytes, the leader-epoch list matches the batch headers, bk_partition_append_raw of

@@ -260,5 +260,4 @@ static void teardown(void)
 }
 
 CHECK_MAIN(CASE(any_split), CASE(pause_and_resume), CASE(limits), CASE(smuggling_shapes),
-           CASE(expect_and_versions), CASE(host_and_upgrade), CASE(trailers),
-           CASE(teardown))
+           CASE(expect_and_versions), CASE(host_and_upgrade), CASE(trailers), CASE(teardown))

@@ -106,10 +106,10 @@ static void test_api_versions_v3_flexible(void)
     bk_karena_t a = {0};
     bk_krequest_t q;
     size_t n = header(f, 18, 3, 2);
-    f[n++] = 0;                      /* header tagged fields */
-    f[n++] = 4;                      /* compact string "abc" (length + 1) */
+    f[n++] = 0; /* header tagged fields */
+    f[n++] = 4; /* compact string "abc" (length + 1) */
     memcpy(f + n, "abc", 3), n += 3;
-    f[n++] = 2, f[n++] = '1';        /* "1" */
+    f[n++] = 2, f[n++] = '1';                          /* "1" */
     f[n++] = 1, f[n++] = 7, f[n++] = 1, f[n++] = 0xaa; /* one tagged field: tag 7, 1 byte */
     CHECK_EQ_INT(bk_kafka_decode(f, n, &a, &q), 0);
     CHECK(q.h.flexible);

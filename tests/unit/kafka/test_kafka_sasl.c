@@ -78,10 +78,10 @@ static void test_handshake_codec(void)
     /* the answer: error, then the three names */
     bk_kw_t w = {0};
     bk_kencode_sasl_handshake(&w, 0, 1);
-    static const uint8_t want[] = {0, 0, 0, 0, 0, 3, 0, 5, 'P', 'L', 'A', 'I', 'N', 0, 13,
-                                   'S', 'C', 'R', 'A', 'M', '-', 'S', 'H', 'A', '-', '2', '5',
-                                   '6', 0, 13, 'S', 'C', 'R', 'A', 'M', '-', 'S', 'H', 'A', '-',
-                                   '5', '1', '2'};
+    static const uint8_t want[] = {0,   0,   0,   0,   0,   3,   0,   5,   'P', 'L', 'A',
+                                   'I', 'N', 0,   13,  'S', 'C', 'R', 'A', 'M', '-', 'S',
+                                   'H', 'A', '-', '2', '5', '6', 0,   13,  'S', 'C', 'R',
+                                   'A', 'M', '-', 'S', 'H', 'A', '-', '5', '1', '2'};
     CHECK_EQ_INT(w.len, sizeof want);
     CHECK_MEM(w.data, want, sizeof want);
     bk_kw_free(&w);
@@ -167,12 +167,12 @@ static void test_plain_parse(void)
     CHECK_EQ_STR(user, "alice");
     CHECK_EQ_INT(plain("admin\0alice\0x", 13, user, pass), BK_EINVAL); /* acting for another */
     CHECK_EQ_INT(plain("alic\0alice\0x", 12, user, pass), BK_EINVAL);
-    CHECK_EQ_INT(plain("\0alice\0", 7, user, pass), BK_EINVAL);         /* empty password */
-    CHECK_EQ_INT(plain("\0\0pw", 4, user, pass), BK_EINVAL);            /* empty user */
-    CHECK_EQ_INT(plain("\0alice", 6, user, pass), BK_EINVAL);           /* one NUL */
-    CHECK_EQ_INT(plain("alice", 5, user, pass), BK_EINVAL);             /* none */
-    CHECK_EQ_INT(plain("\0alice\0p\0w", 10, user, pass), BK_EINVAL);    /* three */
-    CHECK_EQ_INT(plain("\0al ice\0pw", 10, user, pass), BK_EINVAL);     /* name charset */
+    CHECK_EQ_INT(plain("\0alice\0", 7, user, pass), BK_EINVAL);      /* empty password */
+    CHECK_EQ_INT(plain("\0\0pw", 4, user, pass), BK_EINVAL);         /* empty user */
+    CHECK_EQ_INT(plain("\0alice", 6, user, pass), BK_EINVAL);        /* one NUL */
+    CHECK_EQ_INT(plain("alice", 5, user, pass), BK_EINVAL);          /* none */
+    CHECK_EQ_INT(plain("\0alice\0p\0w", 10, user, pass), BK_EINVAL); /* three */
+    CHECK_EQ_INT(plain("\0al ice\0pw", 10, user, pass), BK_EINVAL);  /* name charset */
     CHECK_EQ_INT(plain("\0al\nice\0pw", 10, user, pass), BK_EINVAL);
     CHECK_EQ_INT(plain("", 0, user, pass), BK_EINVAL);
     char big[BK_AUTH_PASSWORD_MAX + 16];
@@ -232,9 +232,9 @@ static int exchange(const char *prefix_nonce)
     const char first[] = "n,,n=alice,r=CLIENTNONCE";
     char sf[256], cf[1024], out[256];
     size_t sl = 0, ol = 0;
-    CHECK_EQ_INT(bk_scram_server_step(&s, (const uint8_t *)first, strlen(first), sf, sizeof sf,
-                                      &sl),
-                 BK_SCRAM_CONTINUE);
+    CHECK_EQ_INT(
+        bk_scram_server_step(&s, (const uint8_t *)first, strlen(first), sf, sizeof sf, &sl),
+        BK_SCRAM_CONTINUE);
     sf[sl] = 0;
     char nonce[600];
     snprintf(nonce, sizeof nonce, "%s%s", prefix_nonce, sf + 2 /* "r=" */);
@@ -334,15 +334,16 @@ static void test_decisions(void)
     memset(&q, 0, sizeof q);
     q.u.metadata.ntopics = 4;
     q.u.metadata.topics = mt;
-    CHECK_EQ_INT(bk_kauthz_decide(bk_kauthz_rule(BK_KAPI_METADATA), &q, check, "alice", &a, &z),
-                 0);
-    CHECK(bk_kauthz_allowed(&z, 0, BK_KAUTHZ_OK) && !bk_kauthz_allowed(&z, 0, BK_KAUTHZ_MAY_CREATE));
-    CHECK(bk_kauthz_allowed(&z, 1, BK_KAUTHZ_OK) && !bk_kauthz_allowed(&z, 1, BK_KAUTHZ_MAY_CREATE));
-    CHECK(!bk_kauthz_allowed(&z, 2, BK_KAUTHZ_OK) && bk_kauthz_allowed(&z, 2, BK_KAUTHZ_MAY_CREATE));
+    CHECK_EQ_INT(bk_kauthz_decide(bk_kauthz_rule(BK_KAPI_METADATA), &q, check, "alice", &a, &z), 0);
+    CHECK(bk_kauthz_allowed(&z, 0, BK_KAUTHZ_OK) &&
+          !bk_kauthz_allowed(&z, 0, BK_KAUTHZ_MAY_CREATE));
+    CHECK(bk_kauthz_allowed(&z, 1, BK_KAUTHZ_OK) &&
+          !bk_kauthz_allowed(&z, 1, BK_KAUTHZ_MAY_CREATE));
+    CHECK(!bk_kauthz_allowed(&z, 2, BK_KAUTHZ_OK) &&
+          bk_kauthz_allowed(&z, 2, BK_KAUTHZ_MAY_CREATE));
     CHECK(!bk_kauthz_allowed(&z, 3, BK_KAUTHZ_OK)); /* a null name: nothing */
     q.u.metadata.ntopics = -1; /* every topic: nothing named, listing filters */
-    CHECK_EQ_INT(bk_kauthz_decide(bk_kauthz_rule(BK_KAPI_METADATA), &q, check, "alice", &a, &z),
-                 0);
+    CHECK_EQ_INT(bk_kauthz_decide(bk_kauthz_rule(BK_KAPI_METADATA), &q, check, "alice", &a, &z), 0);
     CHECK_EQ_INT(z.n, 0);
     /* CreateTopics: create on the topic, or on the cluster for any topic */
     bk_kcreate_topic_t ct[2] = {{.name = sl("made")}, {.name = sl("other")}};
@@ -355,8 +356,8 @@ static void test_decisions(void)
     CHECK_EQ_INT(bk_kauthz_decide(cr, &q, check, "carol", &a, &z), 0);
     CHECK(bk_kauthz_allowed(&z, 0, BK_KAUTHZ_OK) && bk_kauthz_allowed(&z, 1, BK_KAUTHZ_OK));
     /* DescribeConfigs: a topic is the topic, a broker the cluster, other types nothing */
-    bk_kdc_resource_t dr[3] = {{2, sl("meta"), -1, NULL}, {4, sl("7"), -1, NULL},
-                               {3, sl("meta"), -1, NULL}};
+    bk_kdc_resource_t dr[3] = {
+        {2, sl("meta"), -1, NULL}, {4, sl("7"), -1, NULL}, {3, sl("meta"), -1, NULL}};
     memset(&q, 0, sizeof q);
     q.u.describe_configs.nres = 3;
     q.u.describe_configs.res = dr;
@@ -377,5 +378,4 @@ static void test_decisions(void)
 }
 
 CHECK_MAIN(CASE(test_handshake_codec), CASE(test_authenticate_codec), CASE(test_plain_parse),
-           CASE(test_scram_librdkafka_nonce), CASE(test_every_api_has_a_rule),
-           CASE(test_decisions))
+           CASE(test_scram_librdkafka_nonce), CASE(test_every_api_has_a_rule), CASE(test_decisions))

@@ -47,10 +47,10 @@ static void check_table(const row_t *rows, size_t n, int64_t now, int64_t retent
 static void test_newest_per_key_survives(void)
 {
     const row_t rows[] = {
-        {"a", 0, 0, 100, 0}, {"b", 0, 1, 100, 0}, {"a", 0, 2, 100, 0},
-        {"c", 0, 3, 100, 1}, /* only version of c */
-        {"b", 0, 5, 100, 1}, /* gap before: offsets need not be contiguous */
-        {"a", 0, 9, 100, 1}, {NULL, 0, 10, 100, 1}, /* no key: kept */
+        {"a", 0, 0, 100, 0},   {"b", 0, 1, 100, 0},
+        {"a", 0, 2, 100, 0},   {"c", 0, 3, 100, 1}, /* only version of c */
+        {"b", 0, 5, 100, 1},                        /* gap before: offsets need not be contiguous */
+        {"a", 0, 9, 100, 1},   {NULL, 0, 10, 100, 1}, /* no key: kept */
         {NULL, 0, 11, 100, 1}, {"ab", 0, 12, 100, 1}, /* a prefix is another key */
     };
     check_table(rows, sizeof rows / sizeof *rows, 1000, 500);
@@ -89,10 +89,8 @@ static void test_map_grows_and_replaces(void)
         }
     CHECK_EQ_INT(m.n, 5000);
     snprintf(key, sizeof key, "k%d", 42);
-    CHECK_EQ_INT(bk_compact_map_get(&m, bk_compact_key_hash((const uint8_t *)key, 3, SEED)),
-                 10042);
-    CHECK_EQ_INT(bk_compact_map_get(&m, bk_compact_key_hash((const uint8_t *)"nope", 4, SEED)),
-                 -1);
+    CHECK_EQ_INT(bk_compact_map_get(&m, bk_compact_key_hash((const uint8_t *)key, 3, SEED)), 10042);
+    CHECK_EQ_INT(bk_compact_map_get(&m, bk_compact_key_hash((const uint8_t *)"nope", 4, SEED)), -1);
     CHECK(bk_compact_map_bytes(&m) >= 5000 * 24);
     bk_compact_map_free(&m);
     /* Another seed gives other hashes; the same seed the same. */

@@ -42,9 +42,13 @@ static void put(uv_loop_t *loop, bk_partition_t *p, model_t *m, int key0, int co
         int o = m->n + i;
         snprintf(keys[i], sizeof keys[i], "key-%d", k);
         snprintf(vals[i], sizeof vals[i], "v%d-k%d", o, k);
-        recs[i] = (bk_record_t){(const uint8_t *)keys[i], (int32_t)strlen(keys[i]),
+        recs[i] = (bk_record_t){(const uint8_t *)keys[i],
+                                (int32_t)strlen(keys[i]),
                                 tomb ? NULL : (const uint8_t *)vals[i],
-                                tomb ? -1 : (int32_t)strlen(vals[i]), NULL, 0, ts};
+                                tomb ? -1 : (int32_t)strlen(vals[i]),
+                                NULL,
+                                0,
+                                ts};
         m->key[o] = k;
         m->tomb[o] = tomb;
         memcpy(m->value[o], tomb ? "" : vals[i], tomb ? 1 : strlen(vals[i]) + 1);
@@ -71,7 +75,9 @@ static void fill(uv_loop_t *loop, bk_partition_t *p, model_t *m)
 
 static bk_topic_config_t compact_cfg(void)
 {
-    bk_topic_config_t c = {.retention_ms = -1, .retention_bytes = -1, .segment_bytes = 1024,
+    bk_topic_config_t c = {.retention_ms = -1,
+                           .retention_bytes = -1,
+                           .segment_bytes = 1024,
                            .max_message_bytes = 1 << 20};
     bk_topic_config_compaction_defaults(&c);
     c.cleanup_policy = BK_CLEANUP_COMPACT;
@@ -244,8 +250,7 @@ static void test_clean_keeps_newest_at_offsets(void)
     while (off < bk_partition_end_offset(p)) {
         uint8_t *raw = NULL;
         size_t cap = 0, len = 0;
-        CHECK(bk_partition_read_raw(p, off, bk_partition_end_offset(p), 300, &raw, &cap, &len) >
-              0);
+        CHECK(bk_partition_read_raw(p, off, bk_partition_end_offset(p), 300, &raw, &cap, &len) > 0);
         int before = acked;
         CHECK_EQ_INT(bk_partition_append_raw(q, raw, len, on_ack, NULL), 0);
         while (acked == before)

@@ -22,7 +22,8 @@ static bk_record_t *make_records(uint32_t n, char (*vals)[128], char (*keys)[16]
             len += snprintf(vals[i] + len, (size_t)(128 - len), "value-%u-", i);
         snprintf(keys[i], 16, "k%u", i);
         r[i] = (bk_record_t){(const uint8_t *)keys[i], (int32_t)strlen(keys[i]),
-                             (const uint8_t *)vals[i], len, i % 2 ? NULL : &hdr, i % 2 ? 0 : 1,
+                             (const uint8_t *)vals[i], len,
+                             i % 2 ? NULL : &hdr,      i % 2 ? 0 : 1,
                              1700000000000LL + i};
     }
     return r;
@@ -159,9 +160,8 @@ static void test_appends_keep_order(void)
     int codecs[12] = {4, 0, 1, 0, 2, 3, 0, 4, 0, 0, 1, 1};
     for (int i = 0; i < 12; i++) {
         fx_args[i] = (fx_ack_arg_t){&acks, i};
-        CHECK_EQ_INT(bk_partition_append_codec(p, recs, 10, 5, codecs[i], fx_on_append,
-                                               &fx_args[i]),
-                     0);
+        CHECK_EQ_INT(
+            bk_partition_append_codec(p, recs, 10, 5, codecs[i], fx_on_append, &fx_args[i]), 0);
     }
     CHECK_EQ_INT(bk_partition_append_codec(p, recs, 10, 5, 5, fx_on_append, &fx_args[20]),
                  BK_EINVAL);
@@ -276,9 +276,8 @@ static void test_bomb_fails_the_read(void)
     size_t cap = bk_codec_compress_bound(BK_CODEC_ZSTD, zeros);
     uint8_t *bomb = malloc(BK_BATCH_HEADER_SIZE + cap);
     size_t clen = 0;
-    CHECK_EQ_INT(bk_codec_compress(BK_CODEC_ZSTD, src, zeros, bomb + BK_BATCH_HEADER_SIZE, cap,
-                                   &clen),
-                 0);
+    CHECK_EQ_INT(
+        bk_codec_compress(BK_CODEC_ZSTD, src, zeros, bomb + BK_BATCH_HEADER_SIZE, cap, &clen), 0);
     free(src);
     bk_record_t one = {NULL, -1, (const uint8_t *)"x", 1, NULL, 0, 0};
     uint8_t hdr_buf[BK_BATCH_HEADER_SIZE + 16];
@@ -325,15 +324,12 @@ static void test_staged_then_deleted(void)
     fx_acks_t acks = {0};
     fx_args[0] = (fx_ack_arg_t){&acks, 0};
     fx_args[1] = (fx_ack_arg_t){&acks, 1};
-    CHECK_EQ_INT(bk_partition_append_codec(p, recs, 4, 1, BK_CODEC_GZIP, fx_on_append,
-                                           &fx_args[0]),
+    CHECK_EQ_INT(bk_partition_append_codec(p, recs, 4, 1, BK_CODEC_GZIP, fx_on_append, &fx_args[0]),
                  0);
-    CHECK_EQ_INT(bk_partition_append_codec(p, recs, 4, 1, BK_CODEC_NONE, fx_on_append,
-                                           &fx_args[1]),
+    CHECK_EQ_INT(bk_partition_append_codec(p, recs, 4, 1, BK_CODEC_NONE, fx_on_append, &fx_args[1]),
                  0);
     CHECK_EQ_INT(bk_partition_truncate(p, 0), 0); /* nothing appended yet: nothing to cut */
-    CHECK_EQ_INT(bk_partition_append_raw(p, kafka_gzip, sizeof kafka_gzip, NULL, NULL),
-                 UV_EBUSY);
+    CHECK_EQ_INT(bk_partition_append_raw(p, kafka_gzip, sizeof kafka_gzip, NULL, NULL), UV_EBUSY);
     CHECK_EQ_INT(bk_log_topic_delete(log, bk_partition_topic(p)), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_EQ_INT(acks.calls, 2);
@@ -391,6 +387,7 @@ static void test_metadata_v4(void)
     CHECK_EQ_STR(bk_compression_name(0), "producer");
 }
 
-CHECK_MAIN(CASE(test_metadata_v4), CASE(test_each_codec_round_trips), CASE(test_kafka_client_batches),
-           CASE(test_appends_keep_order), CASE(test_append_raw_compressed),
-           CASE(test_bomb_fails_the_read), CASE(test_staged_then_deleted))
+CHECK_MAIN(CASE(test_metadata_v4), CASE(test_each_codec_round_trips),
+           CASE(test_kafka_client_batches), CASE(test_appends_keep_order),
+           CASE(test_append_raw_compressed), CASE(test_bomb_fails_the_read),
+           CASE(test_staged_then_deleted))

@@ -326,7 +326,9 @@ static void test_create_as_keeps_the_given_id(void)
 
 static void test_metadata_parser_is_strict(void)
 {
-    bk_topic_config_t c = {.retention_ms = 1, .retention_bytes = 2, .segment_bytes = 4096,
+    bk_topic_config_t c = {.retention_ms = 1,
+                           .retention_bytes = 2,
+                           .segment_bytes = 4096,
                            .max_message_bytes = 4},
                       out;
     char text[768];
@@ -368,7 +370,9 @@ static void test_metadata_parser_is_strict(void)
  * defaults: cleanup.policy delete. */
 static void test_metadata_compaction_block(void)
 {
-    bk_topic_config_t c = {.retention_ms = 1, .retention_bytes = 2, .segment_bytes = 4096,
+    bk_topic_config_t c = {.retention_ms = 1,
+                           .retention_bytes = 2,
+                           .segment_bytes = 4096,
                            .max_message_bytes = 4},
                       out;
     c.cleanup_policy = BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE;
@@ -387,8 +391,7 @@ static void test_metadata_compaction_block(void)
     CHECK(out.delete_retention_ms == 1234 && out.min_compaction_lag_ms == 56);
     CHECK(out.min_cleanable_ratio == 0.125);
     for (int cut = 0; cut < len; cut++)
-        CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)cut, "s", &id, &n, &out, &has),
-                     BK_ECORRUPT);
+        CHECK_EQ_INT(bk_topic_meta_parse(text, (size_t)cut, "s", &id, &n, &out, &has), BK_ECORRUPT);
     /* A ratio above 1 under a good checksum is refused. */
     char body[512];
     int bl = snprintf(body, sizeof body,
@@ -414,6 +417,5 @@ static void test_metadata_compaction_block(void)
 CHECK_MAIN(CASE(test_name_rules), CASE(test_create_find_and_persist), CASE(test_configs_persist),
            CASE(test_version1_metadata_gets_defaults), CASE(test_create_as_keeps_the_given_id),
            CASE(test_metadata_parser_is_strict), CASE(test_metadata_compaction_block),
-           CASE(test_corrupt_metadata_refused),
-           CASE(test_unfinished_create_leftovers), CASE(test_failed_rename_leaves_no_topic),
-           CASE(test_lock_and_nested_dir))
+           CASE(test_corrupt_metadata_refused), CASE(test_unfinished_create_leftovers),
+           CASE(test_failed_rename_leaves_no_topic), CASE(test_lock_and_nested_dir))

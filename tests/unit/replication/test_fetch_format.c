@@ -111,7 +111,8 @@ static void encode_response(bk_fetch_buf_t *b, uint8_t *big, size_t big_len)
     r.leader_epoch = 12;
     r.error = BK_FETCH_OK;
     bk_fetch_topic_t topics[2] = {
-        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3, 2, 86400000, 5, 0.25},
+        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3, 2, 86400000,
+         5, 0.25},
         {"z", 1, 1, -1, INT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX, 0, 0, 0, 0, 0, 0, 0.0}};
     static const uint8_t small[] = {1, 2, 3, 4, 5};
     bk_fetch_resp_part_t parts[3] = {
@@ -214,7 +215,8 @@ static void test_piecewise_equals_whole(void)
     memset(&r, 0, sizeof r);
     r.leader_epoch = 12;
     bk_fetch_topic_t topics[2] = {
-        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3, 2, 86400000, 5, 0.25},
+        {"orders", 6, 3, 604800000, -1, 1 << 30, 1 << 20, 0x0123456789abcdefu, 5, 2, 3, 2, 86400000,
+         5, 0.25},
         {"z", 1, 1, -1, INT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX, 0, 0, 0, 0, 0, 0, 0.0}};
     static const uint8_t small[] = {1, 2, 3, 4, 5};
     bk_fetch_resp_part_t p0 = {"orders", 6, 0, 0, 100, 0, -1, small, sizeof small};
