@@ -80,16 +80,18 @@ def count_items(data, keys):
 
 
 def cmd_probe(args):
-    """probe PORT SCENARIO: one request like the scenario's; prints 'status=N items=N bytes=N'."""
+    """probe PORT SCENARIO [QUERY]: one request like the scenario's (QUERY, e.g.
+    '?compression=zstd', is appended to batch's path); prints 'status=N items=N bytes=N'."""
     port, scenario = int(args[0]), args[1]
+    query = args[2] if len(args) > 2 else ""
     try:
         if scenario == "produce":
             body = json.dumps({"message": value_100(0), "topic": "bench"})
             st, data = request(port, "POST", "/produce", body, "application/json")
             items = 1 if st == 200 else 0
         elif scenario == "batch":
-            st, data = request(port, "POST", "/topics/bench/partitions/0", batch_body(1000),
-                               "application/vnd.kafka.json.v2+json")
+            st, data = request(port, "POST", "/topics/bench/partitions/0" + query,
+                               batch_body(1000), "application/vnd.kafka.json.v2+json")
             items = count_items(data, ("offsets",))
         elif scenario == "read":
             st, data = request(port, "GET",
@@ -107,12 +109,14 @@ def cmd_probe(args):
 
 
 def cmd_prefill(args):
-    """prefill PORT PAGES: PAGES batch produces of 1,000 records over one keep-alive connection."""
+    """prefill PORT PAGES [QUERY]: PAGES batch produces of 1,000 records over one keep-alive
+    connection (QUERY, e.g. '?compression=zstd', appended to the path)."""
     port, pages = int(args[0]), int(args[1])
+    query = args[2] if len(args) > 2 else ""
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     t0 = time.monotonic()
     for k in range(pages):
-        conn.request("POST", "/topics/bench/partitions/0", body=batch_body(1000, k * 1000),
+        conn.request("POST", "/topics/bench/partitions/0" + query, body=batch_body(1000, k * 1000),
                      headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
         resp = conn.getresponse()
         data = resp.read()
@@ -181,6 +185,26 @@ def cmd_cpu(args):
         except (OSError, IndexError, ValueError):
             pass
     print("%.2f" % (ticks / os.sysconf("SC_CLK_TCK")))
+    return 0
+
+
+def cmd_sched(args):
+    """sched PID...: CPU seconds and run-queue wait seconds (ready to run, no core free), summed
+    over every thread of the PIDs, from /proc/PID/task/TID/schedstat: 'run=S wait=S'."""
+    run = wait = 0
+    for p in args:
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    a, b = f.read().split()[:2]
+                run, wait = run + int(a), wait + int(b)
+            except (OSError, ValueError):
+                pass
+    print("run=%.2f wait=%.2f" % (run / 1e9, wait / 1e9))
     return 0
 
 
@@ -289,10 +313,63 @@ def cmd_rss(args):
     return 0
 
 
+def cmd_consumers(args):
+    """consumers PORT N: N consumer instances for consume.lua and commits.lua: instance 'c' alone
+    in group bench<i> (format json, auto.commit.enable false, auto.offset.reset earliest), partition
+    0 of topic bench assigned to it. Prints 'ok instances=N'."""
+    port, n = int(args[0]), int(args[1])
+    ctype = "application/vnd.kafka.v2+json"
+    for i in range(n):
+        base = "/consumers/bench%d" % i
+        steps = [(base, {"name": "c", "format": "json", "auto.offset.reset": "earliest",
+                         "auto.commit.enable": "false"}),
+                 (base + "/instances/c/assignments",
+                  {"partitions": [{"topic": "bench", "partition": 0}]})]
+        for path, body in steps:
+            st, data = request(port, "POST", path, json.dumps(body), ctype)
+            if st not in (200, 204):
+                print("failed path=%s status=%d" % (path, st))
+                sys.stderr.write(data[:300].decode("utf-8", "replace") + "\n")
+                return 1
+    print("ok instances=%d" % n)
+    return 0
+
+
+def cmd_metric(args):
+    """metric PORT PREFIX...: the /metrics lines starting with one of the PREFIXes, as
+    'name{labels}=value' words on one line (the sum of all label sets when PREFIX ends in '+')."""
+    status, data = request(int(args[0]), "GET", "/metrics")
+    if status != 200:
+        print("status=%d" % status)
+        return 1
+    out = []
+    for prefix in args[1:]:
+        total, summed = 0.0, prefix.endswith("+")
+        for line in data.decode().splitlines():
+            if line.startswith(prefix.rstrip("+")) and len(line.split()) == 2:
+                if summed:
+                    total += float(line.split()[1])
+                else:
+                    out.append("%s=%s" % tuple(line.split()))
+        if summed:
+            out.append("%s=%.0f" % (prefix.rstrip("+"), total))
+    print(" ".join(out))
+    return 0
+
+
+def cmd_post(args):
+    """post PORT PATH JSON [CTYPE]: one POST; prints 'status=N' and the body's first 200 bytes."""
+    st, data = request(int(args[0]), "POST", args[1], args[2],
+                       args[3] if len(args) > 3 else "application/json")
+    print("status=%d %s" % (st, data[:200].decode("utf-8", "replace").replace("\n", " ")))
+    return 0 if 200 <= st < 300 else 1
+
+
 COMMANDS = {"freeport": cmd_freeport, "wait": cmd_wait, "probe": cmd_probe,
             "prefill": cmd_prefill, "send": cmd_send, "page": cmd_page, "cpu": cmd_cpu,
             "corestat": cmd_corestat, "busy": cmd_busy, "rss": cmd_rss, "disk": cmd_disk,
-            "flushes": cmd_flushes, "freezes": cmd_freezes}
+            "flushes": cmd_flushes, "freezes": cmd_freezes, "consumers": cmd_consumers,
+            "metric": cmd_metric, "post": cmd_post, "sched": cmd_sched}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

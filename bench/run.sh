@@ -5,6 +5,7 @@
 # exit, listens only on 127.0.0.1 free ports and never touches files outside its temp dir.
 #
 # usage: bench/run.sh [path-to-brook] [produce|batch|read|idle ...]     (default: build/brook produce)
+#        sixth-session scenarios (bench/README.md): compress zread consume commits https kafka cleaner
 # env:   DURATION=10 WARMUP=2 CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1 TARGETS="nginx broker"
 #        BROOK_ARGS="" (extra broker flags)  IDLE_ARGS="--max-connections 20000"  IDLE_CONNS=10000
 #        READ_PAGES=200  NGINX=/usr/sbin/nginx  BENCH_DATA_PARENT=<dir for data/temp>
@@ -14,7 +15,7 @@ set -u -o pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UTIL=(python3 "$BENCH_DIR/bench_util.py")
-ALL_SCENARIOS="produce batch read idle"
+ALL_SCENARIOS="produce batch read idle compress zread consume commits https kafka cleaner"
 
 BROOK=build/brook
 if [[ $# -gt 0 && " $ALL_SCENARIOS " != *" $1 "* ]]; then
@@ -45,6 +46,17 @@ READ_PAGES=${READ_PAGES:-200}
 NGINX=${NGINX:-/usr/sbin/nginx}
 BENCH_LOG_DIR=${BENCH_LOG_DIR:-}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
+WRK_THREADS=${WRK_THREADS:-1}
+WRK_URL=${WRK_URL:-} # empty: http://127.0.0.1:<server port>/
+COMPRESS_CODECS=${COMPRESS_CODECS:-none gzip snappy lz4 zstd}
+CONSUME_CONNS=${CONSUME_CONNS:-8}
+CONSUME_MAX_BYTES=${CONSUME_MAX_BYTES:-102000}
+COMMIT_GROUPS=${COMMIT_GROUPS:-64}
+HANDSHAKE_S=${HANDSHAKE_S:-5}
+KAFKA_RECORDS=${KAFKA_RECORDS:-5000000}
+KAFKA_PERF=${KAFKA_PERF:-1}
+CLEANER_MB=${CLEANER_MB:-1024}
+CLEANER_SEGMENT=${CLEANER_SEGMENT:-16777216}
 
 for tool in wrk taskset python3 "$NGINX"; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -136,8 +148,12 @@ start_nginx() { # scenario
   port=$("${UTIL[@]}" freeport)
   local user=""
   [[ $(id -u) -eq 0 ]] && user="user root;"
-  sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" -e "s#@USER@#$user#" \
-    "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
+  local tlsport uncomment="s/^#TLS#.*//"
+  tlsport=$("${UTIL[@]}" freeport)
+  [[ $1 == https ]] && uncomment="s/^#TLS#//"
+  sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" -e "s#@TLSPORT@#$tlsport#g" -e "s#@USER@#$user#" \
+    -e "$uncomment" "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
+  SERVER_TLS_PORT=$tlsport
   echo "  \$ taskset -c $SERVER_CPU $NGINX -p $dir -c $dir/nginx.conf -e $dir/error.log"
   taskset -c "$SERVER_CPU" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
     >"$WORK/nginx-$1.out" 2>"$WORK/nginx-$1.err" &
@@ -186,9 +202,9 @@ disk_probe() { # -> p50 microseconds of a 5,000-byte pwrite + fdatasync in the d
     sed -n 's/.*p50_us=\([0-9]*\).*/\1/p'
 }
 
-probe() { # port scenario -> sets PROBE_ITEMS; fails with SERVER_WHY
+probe() { # port scenario [query] -> sets PROBE_ITEMS; fails with SERVER_WHY
   local out
-  out=$("${UTIL[@]}" probe "$1" "$2" 2>"$WORK/probe.err")
+  out=$("${UTIL[@]}" probe "$1" "$2" ${3:+"$3"} 2>"$WORK/probe.err")
   local rc=$?
   PROBE_ITEMS=$(sed -n 's/.*items=\(-\?[0-9]*\).*/\1/p' <<<"$out")
   if [[ $rc -ne 0 ]]; then
@@ -207,8 +223,8 @@ run_wrk() { # scenario target script
   local scenario=$1 target=$2 script=$3 out=$WORK/wrk-$1-$2.out
   export BENCH_DIR READ_PAGES
   wrk_cmd() { # duration_s
-    WRK=(taskset -c "$CLIENT_CPU" wrk -t1 "-c$CONNECTIONS" "-d$1s" --timeout "$WRK_TIMEOUT"
-      --latency -s "$BENCH_DIR/$script" "http://127.0.0.1:$SERVER_PORT/")
+    WRK=(taskset -c "$CLIENT_CPU" wrk "-t$WRK_THREADS" "-c$CONNECTIONS" "-d$1s" --timeout "$WRK_TIMEOUT"
+      --latency -s "$BENCH_DIR/$script" "${WRK_URL:-http://127.0.0.1:$SERVER_PORT/}")
   }
   if [[ $WARMUP -gt 0 ]]; then
     wrk_cmd "$WARMUP"
@@ -219,7 +235,8 @@ run_wrk() { # scenario target script
   wrk_cmd "$DURATION"
   echo "  \$ ${WRK[*]}"
   local cores0 cores1 cpu0 cpu1 t0 t1 flushes0="" flushes1=""
-  [[ $target == broker && $scenario == produce ]] && flushes0=$("${UTIL[@]}" flushes "$SERVER_PORT")
+  [[ ($target == broker && $scenario == produce) || $scenario == commits ]] &&
+    flushes0=$("${UTIL[@]}" flushes "$SERVER_PORT")
   cores0=$("${UTIL[@]}" corestat) cpu0=$("${UTIL[@]}" cpu "$SERVER_PID") t0=$(date +%s.%N)
   local freeze_pid=""
   if [[ $scenario == produce ]]; then # see bench/README.md, "Freezes"
@@ -364,7 +381,394 @@ bench_idle() { # target
   stop_target
 }
 
+# ---------------------------------------------------------------------------------------------
+# Sixth session: compression, consumer groups, HTTPS, the Kafka listener and the cleaner. Each
+# scenario measures its reference in the same invocation (R[row/ref]); results that are not a
+# wrk row (handshakes, Kafka clients, the cleaner) are printed as EXTRA lines after the table.
+
+EXTRA=()
+SERVER_TLS_PORT=""
+
+ms() { awk -v us="$1" 'BEGIN{printf "%.2f", us / 1000}'; }
+
+row_fail() { # row why
+  R[$1/why]=$2
+  stop_target
+}
+
+metric() { # port prefix... -> words name=value from /metrics
+  "${UTIL[@]}" metric "$@" 2>/dev/null
+}
+
+metric_value() { # "words" name -> value of the first word starting with name
+  tr ' ' '\n' <<<"$1" | grep -F -- "$2" | head -1 | sed 's/.*=//'
+}
+
+row_rate() { # row per-request -> R[row/rate] = req/s x per
+  R[$1/rate]=$(awk -v r="${R[$1/rps]:-0}" -v p="$2" 'BEGIN{printf "%.0f", r * p}')
+}
+
+bench_compress() { # batch produce per codec (?compression=), vs uncompressed; bytes on disk
+  local codec row data bytes ends stored unc
+  for codec in $COMPRESS_CODECS; do
+    row=compress/$codec
+    ROWS+=("$row")
+    R[$row/ref]=compress/none
+    echo "-- compress / $codec"
+    SERVER_WHY=""
+    start_broker "compress-$codec" || { row_fail "$row" "$SERVER_WHY"; continue; }
+    probe "$SERVER_PORT" batch "?compression=$codec" || { row_fail "$row" "$SERVER_WHY"; continue; }
+    export BATCH_PATH="/topics/bench/partitions/0?compression=$codec"
+    run_wrk compress "$codec" batch.lua
+    unset BATCH_PATH
+    row_rate "$row" 1000
+    data=$WORK/data-compress-$codec
+    bytes=$(du -sb "$data/bench-0" | cut -f1)
+    ends=$(metric "$SERVER_PORT" brook_partition_log_end_offset brook_topic_batch_bytes)
+    stored=$(metric_value "$ends" 'brook_topic_batch_bytes_stored_total{topic="bench"}')
+    unc=$(metric_value "$ends" 'brook_topic_batch_bytes_uncompressed_total{topic="bench"}')
+    R[$row/records]=$(metric_value "$ends" 'brook_partition_log_end_offset{topic="bench"')
+    R[$row/disk]=$bytes
+    R[$row/note]+=$(awk -v r="${R[$row/rate]}" -v b="$bytes" -v n="${R[$row/records]}" \
+      -v s="$stored" -v u="$unc" 'BEGIN{printf "%.2fM rec/s; du %.1f MB for %d records = %.1f B/record; " \
+      "batches %.1f%% of uncompressed; ", r / 1e6, b / 1e6, n, n ? b / n : 0, u ? 100 * s / u : 0}')
+    R[$row/note]+="vs compress/none; "
+    stop_target
+  done
+  local ref=compress/none
+  for codec in $COMPRESS_CODECS; do
+    row=compress/$codec
+    [[ -n ${R[$row/disk]:-} && -n ${R[$ref/disk]:-} ]] || continue
+    EXTRA+=("$(awk -v c="$codec" -v r="${R[$row/rate]}" -v r0="${R[$ref/rate]}" \
+      -v b="${R[$row/disk]}" -v n="${R[$row/records]}" -v b0="${R[$ref/disk]}" -v n0="${R[$ref/records]}" 'BEGIN{
+      d = (b / n) / (b0 / n0); rr = r / r0
+      printf "compress %-6s %5.2fM rec/s  %.2f x none   %6.1f B/record on disk  %.3f x none", c, r / 1e6, rr, b / n, d
+      if (c == "zstd") printf "   target >= 0.70 and <= 0.333: %s", (rr >= 0.7 && d <= 1 / 3) ? "PASS" : "FAIL"
+    }')")
+  done
+}
+
+bench_zread() { # reads of a zstd topic vs an uncompressed one (1,000-record pages, warm log)
+  local codec row
+  for codec in none zstd; do
+    row=zread/$codec
+    ROWS+=("$row")
+    R[$row/ref]=zread/none
+    echo "-- zread / $codec"
+    SERVER_WHY=""
+    start_broker "zread-$codec" || { row_fail "$row" "$SERVER_WHY"; continue; }
+    echo "  pre-fill: $READ_PAGES x POST /topics/bench/partitions/0?compression=$codec"
+    "${UTIL[@]}" prefill "$SERVER_PORT" "$READ_PAGES" "?compression=$codec" >/dev/null 2>&1 ||
+      { row_fail "$row" "pre-fill failed"; continue; }
+    probe "$SERVER_PORT" read || { row_fail "$row" "$SERVER_WHY"; continue; }
+    run_wrk zread "$codec" read.lua
+    row_rate "$row" "$PROBE_ITEMS"
+    R[$row/note]+="$(awk -v r="${R[$row/rate]}" 'BEGIN{printf "%.2fM rec/s", r / 1e6}') ($PROBE_ITEMS/page); vs zread/none; "
+    stop_target
+  done
+  if [[ -n ${R[zread/zstd/rate]:-} && -n ${R[zread/none/rate]:-} ]]; then
+    EXTRA+=("$(awk -v z="${R[zread/zstd/rate]}" -v n="${R[zread/none/rate]}" 'BEGIN{
+      printf "zread    zstd/none reads %.2f (target >= 0.70): %s", z / n, (z >= 0.7 * n) ? "PASS" : "FAIL" }')")
+  fi
+}
+
+consume_records() { # scenario target -> R[row/rate] from consume.lua's CONSUME line
+  local row=$1/$2 line kv
+  line=$(grep '^CONSUME ' "$WORK/wrk-$1-$2.out" | tail -1)
+  for kv in ${line#CONSUME }; do R[$row/${kv%%=*}]=${kv#*=}; done
+  R[$row/rate]=$(awk -v n="${R[$row/records]:-0}" -v us="${R[$row/duration_us]:-1}" \
+    'BEGIN{printf "%.0f", n * 1e6 / us}')
+  R[$row/note]+=$(awk -v r="${R[$row/rate]}" -v q="${R[$row/rps]:-0}" -v e="${R[$row/empties]:-0}" \
+    -v s="${R[$row/seeks]:-0}" 'BEGIN{printf "%.2fM rec/s, %.0f rec/answer; %d empty answers, %d seeks; ",
+    r / 1e6, q ? r / q : 0, e, s}')
+}
+
+bench_consume() { # a consumer instance's records vs the stateless partition read, same data
+  local row mode
+  echo "-- consume (one broker, $READ_PAGES x 1,000 records, $CONSUME_CONNS connections)"
+  SERVER_WHY=""
+  if start_broker consume && "${UTIL[@]}" prefill "$SERVER_PORT" "$READ_PAGES" >/dev/null 2>&1 &&
+    "${UTIL[@]}" consumers "$SERVER_PORT" "$CONSUME_CONNS" >"$WORK/consumers.out" 2>&1; then
+    echo "  pre-fill: $READ_PAGES pages; $CONSUME_CONNS instances (group bench<i>, instance c)"
+    for mode in partition instance; do
+      row=consume/$mode
+      ROWS+=("$row")
+      R[$row/ref]=consume/partition
+      export CONSUME_MODE=$mode CONSUME_MAX_BYTES
+      WRK_THREADS=$CONSUME_CONNS CONNECTIONS=$CONSUME_CONNS run_wrk consume "$mode" consume.lua
+      consume_records consume "$mode"
+      R[$row/note]+="vs consume/partition; "
+    done
+    unset CONSUME_MODE
+    if [[ -n ${R[consume/instance/rate]:-} && ${R[consume/partition/rate]:-0} -gt 0 ]]; then
+      EXTRA+=("$(awk -v i="${R[consume/instance/rate]}" -v p="${R[consume/partition/rate]}" 'BEGIN{
+        printf "consume  instance/partition records/s %.2f (target >= 0.80): %s", i / p, (i >= 0.8 * p) ? "PASS" : "FAIL" }')")
+    fi
+  else
+    for mode in partition instance; do
+      ROWS+=("consume/$mode")
+      R[consume/$mode/why]="setup failed: $SERVER_WHY $(tail -2 "$WORK/consumers.out" 2>/dev/null | tr '\n' ' ')"
+    done
+  fi
+  stop_target
+}
+
+bench_commits() { # explicit commits from CONNECTIONS connections vs produce, one broker
+  local row
+  echo "-- commits (one broker, $COMMIT_GROUPS instances, $CONNECTIONS connections)"
+  SERVER_WHY=""
+  if start_broker commits && probe "$SERVER_PORT" produce &&
+    "${UTIL[@]}" consumers "$SERVER_PORT" "$COMMIT_GROUPS" >"$WORK/consumers.out" 2>&1; then
+    for row in commits/produce commits/commit; do
+      ROWS+=("$row")
+      R[$row/ref]=commits/produce
+      export COMMIT_GROUPS
+      run_wrk commits "${row#*/}" "$([[ $row == commits/produce ]] && echo produce.lua || echo commits.lua)"
+      [[ $row == commits/commit ]] && R[$row/note]+="vs commits/produce; "
+    done
+    local ends
+    ends=$(metric "$SERVER_PORT" 'brook_partition_log_end_offset{topic="__consumer_offsets"')
+    R[commits/commit/note]+="__consumer_offsets end offset $(metric_value "$ends" brook_partition_log_end_offset); "
+    [[ -n ${R[commits/commit/rps]:-} ]] && EXTRA+=("commits  ${R[commits/commit/rps]} commits/s, p99 $(ms "${R[commits/commit/p99]}") ms, $CONNECTIONS connections, --fsync=always (produce on the same broker: ${R[commits/produce/rps]:-?} req/s, p99 $(ms "${R[commits/produce/p99]:-0}") ms)")
+  else
+    for row in commits/produce commits/commit; do
+      ROWS+=("$row")
+      R[$row/why]="setup failed: $SERVER_WHY $(tail -2 "$WORK/consumers.out" 2>/dev/null | tr '\n' ' ')"
+    done
+  fi
+  stop_target
+}
+
+handshakes() { # port mode(-new|-reuse) -> "N/s" from openssl s_time, pinned to the client core
+  taskset -c "$CLIENT_CPU" timeout $((HANDSHAKE_S + 20)) openssl s_time -connect "127.0.0.1:$1" \
+    "$2" -time "$HANDSHAKE_S" 2>/dev/null | awk '/connections in .* real seconds/{
+    printf "%.0f", $1 / $4; exit }'
+}
+
+bench_https() { # produce over HTTPS keep-alive, broker vs nginx, both one core; handshakes/s
+  local t row port
+  if [[ ! -s $WORK/tls-cert.pem ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls-key.pem" -out "$WORK/tls-cert.pem" \
+      -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+  fi
+  for t in $TARGETS; do
+    row=https/$t
+    ROWS+=("$row")
+    R[$row/ref]=https/nginx
+    echo "-- https / $t"
+    SERVER_WHY=""
+    if [[ $t == nginx ]]; then
+      start_nginx https || { row_fail "$row" "$SERVER_WHY"; continue; }
+      port=$SERVER_TLS_PORT
+    else
+      port=$("${UTIL[@]}" freeport)
+      start_broker https --tls-port "$port" --tls-cert "$WORK/tls-cert.pem" \
+        --tls-key "$WORK/tls-key.pem" || { row_fail "$row" "$SERVER_WHY"; continue; }
+      "${UTIL[@]}" wait "$port" "$SERVER_PID" 10 >/dev/null
+    fi
+    local code
+    code=$(curl -sk -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+      -d '{"message":"probe","topic":"bench"}' "https://127.0.0.1:$port/produce")
+    [[ $code == 2* ]] || { row_fail "$row" "HTTPS probe answered $code"; continue; }
+    WRK_URL="https://127.0.0.1:$port/" run_wrk https "$t" produce.lua
+    local hn hr
+    echo "  \$ taskset -c $CLIENT_CPU openssl s_time -connect 127.0.0.1:$port {-new|-reuse} -time $HANDSHAKE_S"
+    hn=$(handshakes "$port" -new)
+    hr=$(handshakes "$port" -reuse)
+    R[$row/hs_new]=${hn:-0} R[$row/hs_reuse]=${hr:-0}
+    R[$row/note]+="handshakes/s: ${hn:-?} new, ${hr:-?} resumed; "
+    [[ $t == broker ]] && R[$row/note]+="vs https/nginx; "
+    stop_target
+  done
+  if [[ -n ${R[https/broker/rps]:-} && -n ${R[https/nginx/rps]:-} ]]; then
+    EXTRA+=("$(awk -v b="${R[https/broker/rps]}" -v n="${R[https/nginx/rps]}" -v hb="${R[https/broker/hs_new]}" \
+      -v hn="${R[https/nginx/hs_new]}" 'BEGIN{printf "https    broker/nginx produce %.2f (target >= 0.60): %s; " \
+      "new handshakes/s broker %d, nginx %d (%.2f)", b / n, (b >= 0.6 * n) ? "PASS" : "FAIL", hb, hn, hn ? hb / hn : 0 }')")
+  fi
+}
+
+kafka_client() { # label args... -> runs kafka_bench on the client core, sets KOUT (KBENCH words)
+  local label=$1 out=$WORK/kafka-$1.out
+  shift
+  echo "  \$ taskset -c $CLIENT_CPU kafka_bench $*"
+  taskset -c "$CLIENT_CPU" "$WORK/kafka_bench" "$@" >"$out" 2>"$WORK/kafka-$label.err"
+  KOUT="$(grep '^KBENCH' "$out" | tail -1)"
+  KOUT=${KOUT//KBENCH /}
+}
+
+kafka_line() { # label "KBENCH words" "server sched before" "server sched after"
+  # CPU time per record on each side gives each side's ceiling if it had its core to itself
+  # (records / CPU seconds); run-queue wait is time ready to run with no core (the neighbours).
+  awk -v l="$1" -v w="$2" -v s0="$3" -v s1="$4" 'BEGIN{
+    n = split(w, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); v[kv[1]] = kv[2] }
+    n = split(s0, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); x[kv[1]] = kv[2] }
+    n = split(s1, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); e[kv[1]] = kv[2] }
+    sr = e["run"] - x["run"]; sw = e["wait"] - x["wait"]
+    printf "%-29s %8.0f rec/s %6.1f MB/s %8d rec in %5.2f s | client cpu %.2f s, runq %.2f s, %.1fM rec/cpu-s | server cpu %.2f s, runq %.2f s, %.1fM rec/cpu-s%s",
+      l, v["rps"], v["mbps"], v["records"], v["seconds"], v["cpu_s"], v["runq_wait_s"],
+      v["cpu_s"] ? v["records"] / v["cpu_s"] / 1e6 : 0, sr, sw, (sr > 0) ? v["records"] / sr / 1e6 : 0,
+      (v["failed"] + v["errors"]) ? "  ERRORS " v["failed"] v["errors"] " " v["first_error"] : "" }'
+}
+
+bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdkafka's mock cluster
+  echo "-- kafka (librdkafka $(dpkg-query -W -f '${Version}' librdkafka-dev 2>/dev/null || echo '?'), $KAFKA_RECORDS x 100 B)"
+  if ! cc -O2 -o "$WORK/kafka_bench" "$BENCH_DIR/kafka_bench.c" -lrdkafka 2>"$WORK/kafka-cc.err"; then
+    EXTRA+=("kafka    FAILED: cannot build bench/kafka_bench.c (Debian: apt-get install librdkafka-dev): $(head -c 200 "$WORK/kafka-cc.err" | tr '\n' ' ')")
+    return
+  fi
+  local boot c0 c1 mock_p mock_c
+  # The reference: the mock cluster in its own process, pinned where the broker will be.
+  echo "  \$ taskset -c $SERVER_CPU kafka_bench mock bench 1"
+  taskset -c "$SERVER_CPU" "$WORK/kafka_bench" mock bench 1 >"$WORK/kafka-mock.out" 2>"$WORK/kafka-mock.err" &
+  SERVER_PID=$!
+  track "$SERVER_PID"
+  for _ in $(seq 50); do grep -q BOOTSTRAP "$WORK/kafka-mock.out" && break; sleep 0.1; done
+  boot=$(awk '/^BOOTSTRAP/{print $2}' "$WORK/kafka-mock.out")
+  c0=$("${UTIL[@]}" sched "$SERVER_PID")
+  kafka_client mock-produce produce "$boot" bench "$KAFKA_RECORDS" 100 all
+  c1=$("${UTIL[@]}" sched "$SERVER_PID")
+  mock_p=$KOUT
+  EXTRA+=("$(kafka_line "kafka produce mock acks=all" "$KOUT" "$c0" "$c1")")
+  c0=$c1
+  KBENCH_TIMEOUT=${KAFKA_MOCK_CONSUME_S:-10} kafka_client mock-consume consume "$boot" bench "$KAFKA_RECORDS"
+  c1=$("${UTIL[@]}" sched "$SERVER_PID")
+  mock_c=$KOUT
+  EXTRA+=("$(kafka_line "kafka consume mock" "$KOUT" "$c0" "$c1")")
+  stop_target
+  # Brook: standalone, --fsync=always, the Kafka listener on a free port.
+  local kport
+  kport=$("${UTIL[@]}" freeport)
+  SERVER_WHY=""
+  if ! start_broker kafka --kafka-port "$kport"; then
+    EXTRA+=("kafka    FAILED: $SERVER_WHY")
+    stop_target
+    return
+  fi
+  "${UTIL[@]}" post "$SERVER_PORT" /topics '{"name":"bench","partitions":1}' >/dev/null
+  c0=$("${UTIL[@]}" sched "$SERVER_PID")
+  kafka_client broker-produce produce "127.0.0.1:$kport" bench "$KAFKA_RECORDS" 100 all
+  c1=$("${UTIL[@]}" sched "$SERVER_PID")
+  local bp=$KOUT
+  EXTRA+=("$(kafka_line "kafka produce Brook acks=all" "$KOUT" "$c0" "$c1")")
+  local perf_pid=""
+  if [[ $KAFKA_PERF == 1 ]] && command -v perf >/dev/null; then
+    perf record -g -p "$SERVER_PID" -o "$WORK/kafka-consume.perf" >/dev/null 2>&1 &
+    perf_pid=$!
+    track "$perf_pid"
+  fi
+  c0=$("${UTIL[@]}" sched "$SERVER_PID")
+  kafka_client broker-consume consume "127.0.0.1:$kport" bench "$KAFKA_RECORDS"
+  c1=$("${UTIL[@]}" sched "$SERVER_PID")
+  local bc=$KOUT
+  if [[ -n $perf_pid ]]; then
+    kill -INT "$perf_pid" 2>/dev/null
+    wait "$perf_pid" 2>/dev/null
+    perf report -i "$WORK/kafka-consume.perf" --no-children --sort symbol --stdio 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | head -12 >"$WORK/kafka-consume.top"
+  fi
+  EXTRA+=("$(kafka_line "kafka consume Brook" "$KOUT" "$c0" "$c1")")
+  stop_target
+  EXTRA+=("$(awk -v b="$bp" -v m="$mock_p" -v c="$bc" 'BEGIN{
+    split(b, x, " "); split(m, y, " "); split(c, z, " ")
+    for (i in x) { split(x[i], kv, "="); B[kv[1]] = kv[2] } for (i in y) { split(y[i], kv, "="); M[kv[1]] = kv[2] }
+    for (i in z) { split(z[i], kv, "="); C[kv[1]] = kv[2] }
+    r = M["rps"] ? B["rps"] / M["rps"] : 0
+    printf "kafka    produce Brook/mock %.2f (target >= 0.80): %s; consume %.2fM rec/s (target >= 3M/s or client-bound): %s",
+      r, (r >= 0.8) ? "PASS" : "FAIL", C["rps"] / 1e6, (C["rps"] >= 3e6) ? "PASS" : "see profile" }')")
+  if [[ -s $WORK/kafka-consume.top ]]; then
+    EXTRA+=("kafka    broker's top frames while consuming (perf, --no-children):")
+    while IFS= read -r l; do EXTRA+=("           $l"); done <"$WORK/kafka-consume.top"
+  fi
+  if command -v redis-server >/dev/null; then
+    echo "  \$ python3 bench/kafka_cluster.py $BROOK $WORK/kafka_bench ${KAFKA_CLUSTER_RECORDS:-1000000}"
+    python3 "$BENCH_DIR/kafka_cluster.py" "$BROOK" "$WORK/kafka_bench" "${KAFKA_CLUSTER_RECORDS:-1000000}" \
+      >"$WORK/kafka-cluster.out" 2>"$WORK/kafka-cluster.err"
+    while IFS= read -r l; do EXTRA+=("$l"); done < <(grep '^kafka' "$WORK/kafka-cluster.out")
+    grep -q '^kafka' "$WORK/kafka-cluster.out" ||
+      EXTRA+=("kafka    cluster FAILED: $(tail -3 "$WORK/kafka-cluster.err" | tr '\n' ' ')")
+  fi
+}
+
+bench_cleaner() { # the cleaner compacting a CLEANER_MB partition: MB/s, produce p99 with and without
+  local row
+  echo "-- cleaner ($CLEANER_MB MiB compacted partition, segments of $CLEANER_SEGMENT bytes)"
+  SERVER_WHY=""
+  if ! start_broker cleaner --log-cleaner-interval-ms 0; then
+    ROWS+=(cleaner/idle)
+    row_fail cleaner/idle "$SERVER_WHY"
+    return
+  fi
+  "${UTIL[@]}" post "$SERVER_PORT" /topics "{\"name\":\"compact\",\"partitions\":1,\"configs\":{\"cleanup.policy\":\"compact\",\"segment.bytes\":\"$CLEANER_SEGMENT\"}}" >/dev/null
+  local dir=$WORK/data-cleaner/compact-0 size=0 t0 t1
+  t0=$(date +%s.%N)
+  echo "  fill: wrk -t1 -c8 -d2s -s bench/fill_keyed.lua (100,000 keys) until du >= $CLEANER_MB MiB"
+  while ((size < CLEANER_MB * 1048576)); do
+    taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d2s -s "$BENCH_DIR/fill_keyed.lua" "http://127.0.0.1:$SERVER_PORT/" \
+      >"$WORK/fill.out" 2>&1
+    size=$(du -sb "$dir" | cut -f1)
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+  done
+  t1=$(date +%s.%N)
+  local filled
+  filled=$(awk -v s="$size" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f MB in %.1f s", s / 1e6, b - a}')
+  echo "  filled: $filled"
+  stop_target
+  # Without the cleaner: the same data, --log-cleaner-interval-ms 0.
+  ROWS+=(cleaner/idle)
+  R[cleaner/idle/ref]=cleaner/idle
+  start_broker cleaner --log-cleaner-interval-ms 0 || { row_fail cleaner/idle "$SERVER_WHY"; return; }
+  probe "$SERVER_PORT" produce || { row_fail cleaner/idle "$SERVER_WHY"; return; }
+  WARMUP=0 run_wrk cleaner idle produce.lua
+  R[cleaner/idle/note]+="no cleaning; "
+  stop_target
+  # With it: a restart cleans every compacted partition once in full, starting after the first
+  # interval; the produce run starts at once and the cleaner's metrics are sampled until it ends.
+  ROWS+=(cleaner/running)
+  R[cleaner/running/ref]=cleaner/idle
+  local tb w0 w1 m i
+  tb=$(date +%s.%N)
+  start_broker cleaner --log-cleaner-interval-ms 200 || { row_fail cleaner/running "$SERVER_WHY"; return; }
+  w0=$(date +%s.%N)
+  ( # when the first cleaning run ends, seen from outside (sampled every 0.2 s)
+    for ((i = 0; i < 3000; i++)); do
+      m=$(metric "$SERVER_PORT" brook_log_cleaner_runs_total)
+      [[ $(metric_value "$m" brook_log_cleaner_runs_total) -ge 1 ]] 2>/dev/null && break
+      sleep 0.2
+    done
+    date +%s.%N >"$WORK/cleaner-done"
+  ) &
+  local poller=$!
+  track "$poller"
+  WARMUP=0 run_wrk cleaner running produce.lua
+  w1=$(date +%s.%N)
+  wait "$poller"
+  m=$(metric "$SERVER_PORT" brook_log_cleaner)
+  local tend
+  tend=$(cat "$WORK/cleaner-done")
+  local after
+  after=$(du -sb "$dir" | cut -f1)
+  R[cleaner/running/note]+=$(awk -v m="$m" -v tb="$tb" -v w0="$w0" -v w1="$w1" -v te="$tend" -v a="$after" -v s="$size" 'BEGIN{
+    n = split(m, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); v[kv[1]] = kv[2] }
+    printf "cleaner: %d run(s), read %.0f MB in %.2f s = %.0f MB/s, reclaimed %.0f MB (du %.0f -> %.0f MB); ",
+      v["brook_log_cleaner_runs_total"], v["brook_log_cleaner_bytes_read_total"] / 1e6, v["brook_log_cleaner_seconds_total"],
+      v["brook_log_cleaner_seconds_total"] ? v["brook_log_cleaner_bytes_read_total"] / 1e6 / v["brook_log_cleaner_seconds_total"] : 0,
+      v["brook_log_cleaner_bytes_reclaimed_total"] / 1e6, s / 1e6, a / 1e6
+    printf "broker started at 0 s, produce run %.1f-%.1f s, first cleaning done at %.1f s; ", w0 - tb, w1 - tb, te - tb }')
+  R[cleaner/running/note]+="vs cleaner/idle; "
+  EXTRA+=("cleaner  filled $filled; ${R[cleaner/running/note]}produce p99 $(ms "${R[cleaner/running/p99]:-0}") ms while cleaning vs $(ms "${R[cleaner/idle/p99]:-0}") ms without")
+  stop_target
+}
+
 for s in "${SCENARIOS[@]}"; do
+  case $s in # sixth-session scenarios: their own targets and references
+  compress) bench_compress; continue ;;
+  zread) bench_zread; continue ;;
+  consume) bench_consume; continue ;;
+  commits) bench_commits; continue ;;
+  https) bench_https; continue ;;
+  kafka) bench_kafka; continue ;;
+  cleaner) bench_cleaner; continue ;;
+  esac
   for t in $TARGETS; do
     case $s in
     produce) bench_target produce "$t" produce.lua ;;
@@ -378,10 +782,10 @@ done
 # ---------------------------------------------------------------------------------------------
 # the table
 
-ms() { awk -v us="$1" 'BEGIN{printf "%.2f", us / 1000}'; }
 echo
 printf '%-8s %-7s %9s %8s %8s %8s %8s %7s %11s  %s\n' scenario target req/s p50ms p90ms p99ms maxms \
-  b/nginx srv/c0/c1% notes
+  ratio srv/c0/c1% notes
+echo "(ratio: broker/nginx req/s; in sixth-session rows the rate of the row named 'vs ...' in the notes)"
 for row in "${ROWS[@]}"; do
   s=${row%%/*} t=${row#*/}
   if [[ -n ${R[$row/why]:-} ]]; then
@@ -399,11 +803,19 @@ for row in "${ROWS[@]}"; do
   if [[ $t == broker && -n ${R[$s/nginx/rps]:-} && -z ${R[$s/nginx/why]:-} ]]; then
     ratio=$(awk -v b="${R[$row/rps]}" -v n="${R[$s/nginx/rps]}" 'BEGIN{printf "%.2f", b / n}')
   fi
+  # Sixth-session rows name their own reference row (R[row/ref]) and may be compared on another
+  # rate than req/s (R[row/rate]: records/s).
+  ref=${R[$row/ref]:-}
+  if [[ -n $ref && $ref != "$row" && -z ${R[$ref/why]:-} && -n ${R[$ref/rps]:-} ]]; then
+    ratio=$(awk -v b="${R[$row/rate]:-${R[$row/rps]}}" -v n="${R[$ref/rate]:-${R[$ref/rps]}}" \
+      'BEGIN{printf "%.2f", n ? b / n : 0}')
+  fi
   printf '%-8s %-7s %9s %8s %8s %8s %8s %7s %11s  %s\n' "$s" "$t" "${R[$row/rps]}" \
     "$(ms "${R[$row/p50]}")" "$(ms "${R[$row/p90]}")" "$(ms "${R[$row/p99]}")" \
     "$(ms "${R[$row/max]}")" "$ratio" "${R[$row/cpu]:-}" "${R[$row/note]:-}"
 done
 
+for l in "${EXTRA[@]}"; do echo "$l"; done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)   (srv/c0/c1%: server process CPU, busy % of"\
   "core $SERVER_CPU and core $CLIENT_CPU during the measured run)"
 
