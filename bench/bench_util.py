@@ -314,14 +314,15 @@ def cmd_rss(args):
 
 
 def cmd_consumers(args):
-    """consumers PORT N: N consumer instances for consume.lua and commits.lua: instance 'c' alone
-    in group bench<i> (format json, auto.commit.enable false, auto.offset.reset earliest), partition
-    0 of topic bench assigned to it. Prints 'ok instances=N'."""
+    """consumers PORT N [FORMAT]: N consumer instances for consume.lua and commits.lua: instance
+    'c' alone in group bench<i> (format FORMAT, default json; auto.commit.enable false,
+    auto.offset.reset earliest), partition 0 of topic bench assigned to it. Prints 'ok instances=N'."""
     port, n = int(args[0]), int(args[1])
+    fmt = args[2] if len(args) > 2 else "json"
     ctype = "application/vnd.kafka.v2+json"
     for i in range(n):
         base = "/consumers/bench%d" % i
-        steps = [(base, {"name": "c", "format": "json", "auto.offset.reset": "earliest",
+        steps = [(base, {"name": "c", "format": fmt, "auto.offset.reset": "earliest",
                          "auto.commit.enable": "false"}),
                  (base + "/instances/c/assignments",
                   {"partitions": [{"topic": "bench", "partition": 0}]})]

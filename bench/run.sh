@@ -51,6 +51,7 @@ WRK_URL=${WRK_URL:-} # empty: http://127.0.0.1:<server port>/
 COMPRESS_CODECS=${COMPRESS_CODECS:-none gzip snappy lz4 zstd}
 CONSUME_CONNS=${CONSUME_CONNS:-8}
 CONSUME_MAX_BYTES=${CONSUME_MAX_BYTES:-102000}
+CONSUME_FORMAT=${CONSUME_FORMAT:-json}
 COMMIT_GROUPS=${COMMIT_GROUPS:-64}
 HANDSHAKE_S=${HANDSHAKE_S:-5}
 KAFKA_RECORDS=${KAFKA_RECORDS:-5000000}
@@ -252,6 +253,7 @@ run_wrk() { # scenario target script
   [[ -n $flushes0 ]] && flushes1=$("${UTIL[@]}" flushes "$SERVER_PORT")
   # Server CPU share and how busy each core was: core busy well above the server's share (core
   # 0) or wrk's work (core 1) means someone else was using the machine during the run.
+  R[$scenario/$target/cpu_s]=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b - a}')
   R[$scenario/$target/cpu]="$(awk -v a="$cpu0" -v b="$cpu1" -v t0="$t0" -v t1="$t1" \
     'BEGIN{printf "%.0f", 100 * (b - a) / (t1 - t0)}')/$("${UTIL[@]}" busy "$cores0" "$cores1" \
     "$SERVER_CPU" "$CLIENT_CPU" | tr ' ' '/')"
@@ -404,6 +406,12 @@ metric_value() { # "words" name -> value of the first word starting with name
   tr ' ' '\n' <<<"$1" | grep -F -- "$2" | head -1 | sed 's/.*=//'
 }
 
+per_cpu() { # row -> "N k rec per server cpu-s; " (rate x duration / server CPU seconds): what the
+  # server could do with its core to itself, a figure the neighbours move much less than rec/s
+  awk -v r="${R[$1/rate]:-${R[$1/rps]:-0}}" -v us="${R[$1/duration_us]:-0}" -v c="${R[$1/cpu_s]:-0}" \
+    'BEGIN{ if (c > 0) printf "%.0fk/server cpu-s; ", r * us / 1e6 / c / 1e3 }'
+}
+
 row_rate() { # row per-request -> R[row/rate] = req/s x per
   R[$1/rate]=$(awk -v r="${R[$1/rps]:-0}" -v p="$2" 'BEGIN{printf "%.0f", r * p}')
 }
@@ -432,7 +440,7 @@ bench_compress() { # batch produce per codec (?compression=), vs uncompressed; b
     R[$row/note]+=$(awk -v r="${R[$row/rate]}" -v b="$bytes" -v n="${R[$row/records]}" \
       -v s="$stored" -v u="$unc" 'BEGIN{printf "%.2fM rec/s; du %.1f MB for %d records = %.1f B/record; " \
       "batches %.1f%% of uncompressed; ", r / 1e6, b / 1e6, n, n ? b / n : 0, u ? 100 * s / u : 0}')
-    R[$row/note]+="vs compress/none; "
+    R[$row/note]+="$(per_cpu "$row")vs compress/none; "
     stop_target
   done
   local ref=compress/none
@@ -463,7 +471,7 @@ bench_zread() { # reads of a zstd topic vs an uncompressed one (1,000-record pag
     probe "$SERVER_PORT" read || { row_fail "$row" "$SERVER_WHY"; continue; }
     run_wrk zread "$codec" read.lua
     row_rate "$row" "$PROBE_ITEMS"
-    R[$row/note]+="$(awk -v r="${R[$row/rate]}" 'BEGIN{printf "%.2fM rec/s", r / 1e6}') ($PROBE_ITEMS/page); vs zread/none; "
+    R[$row/note]+="$(awk -v r="${R[$row/rate]}" 'BEGIN{printf "%.2fM rec/s", r / 1e6}') ($PROBE_ITEMS/page); $(per_cpu "$row")vs zread/none; "
     stop_target
   done
   if [[ -n ${R[zread/zstd/rate]:-} && -n ${R[zread/none/rate]:-} ]]; then
@@ -485,19 +493,19 @@ consume_records() { # scenario target -> R[row/rate] from consume.lua's CONSUME 
 
 bench_consume() { # a consumer instance's records vs the stateless partition read, same data
   local row mode
-  echo "-- consume (one broker, $READ_PAGES x 1,000 records, $CONSUME_CONNS connections)"
+  echo "-- consume (one broker, $READ_PAGES x 1,000 records, $CONSUME_CONNS connections, format=$CONSUME_FORMAT)"
   SERVER_WHY=""
   if start_broker consume && "${UTIL[@]}" prefill "$SERVER_PORT" "$READ_PAGES" >/dev/null 2>&1 &&
-    "${UTIL[@]}" consumers "$SERVER_PORT" "$CONSUME_CONNS" >"$WORK/consumers.out" 2>&1; then
-    echo "  pre-fill: $READ_PAGES pages; $CONSUME_CONNS instances (group bench<i>, instance c)"
+    "${UTIL[@]}" consumers "$SERVER_PORT" "$CONSUME_CONNS" "$CONSUME_FORMAT" >"$WORK/consumers.out" 2>&1; then
+    echo "  pre-fill: $READ_PAGES pages; $CONSUME_CONNS instances (group bench<i>, instance c, format $CONSUME_FORMAT)"
     for mode in partition instance; do
       row=consume/$mode
       ROWS+=("$row")
       R[$row/ref]=consume/partition
-      export CONSUME_MODE=$mode CONSUME_MAX_BYTES
+      export CONSUME_MODE=$mode CONSUME_MAX_BYTES CONSUME_FORMAT
       WRK_THREADS=$CONSUME_CONNS CONNECTIONS=$CONSUME_CONNS run_wrk consume "$mode" consume.lua
       consume_records consume "$mode"
-      R[$row/note]+="vs consume/partition; "
+      R[$row/note]+="$(per_cpu "$row")vs consume/partition; "
     done
     unset CONSUME_MODE
     if [[ -n ${R[consume/instance/rate]:-} && ${R[consume/partition/rate]:-0} -gt 0 ]]; then
@@ -524,6 +532,7 @@ bench_commits() { # explicit commits from CONNECTIONS connections vs produce, on
       R[$row/ref]=commits/produce
       export COMMIT_GROUPS
       run_wrk commits "${row#*/}" "$([[ $row == commits/produce ]] && echo produce.lua || echo commits.lua)"
+      R[$row/note]+="$(per_cpu "$row")"
       [[ $row == commits/commit ]] && R[$row/note]+="vs commits/produce; "
     done
     local ends
@@ -576,7 +585,7 @@ bench_https() { # produce over HTTPS keep-alive, broker vs nginx, both one core;
     hn=$(handshakes "$port" -new)
     hr=$(handshakes "$port" -reuse)
     R[$row/hs_new]=${hn:-0} R[$row/hs_reuse]=${hr:-0}
-    R[$row/note]+="handshakes/s: ${hn:-?} new, ${hr:-?} resumed; "
+    R[$row/note]+="handshakes/s: ${hn:-?} new, ${hr:-?} resumed; $(per_cpu "$row")"
     [[ $t == broker ]] && R[$row/note]+="vs https/nginx; "
     stop_target
   done
@@ -608,6 +617,25 @@ kafka_line() { # label "KBENCH words" "server sched before" "server sched after"
       l, v["rps"], v["mbps"], v["records"], v["seconds"], v["cpu_s"], v["runq_wait_s"],
       v["cpu_s"] ? v["records"] / v["cpu_s"] / 1e6 : 0, sr, sw, (sr > 0) ? v["records"] / sr / 1e6 : 0,
       (v["failed"] + v["errors"]) ? "  ERRORS " v["failed"] v["errors"] " " v["first_error"] : "" }'
+}
+
+KPERF_PID=""
+kafka_perf_start() { # what: perf record -g on the broker (KAFKA_PERF=1)
+  KPERF_PID=""
+  [[ $KAFKA_PERF == 1 ]] && command -v perf >/dev/null || return 0
+  perf record -g -p "$SERVER_PID" -o "$WORK/kafka-$1.perf" >/dev/null 2>&1 &
+  KPERF_PID=$!
+  track "$KPERF_PID"
+  sleep 0.5 # attached before the client starts
+}
+
+kafka_perf_stop() { # what: stop perf, keep its top 12 symbols in kafka-<what>.top
+  [[ -n $KPERF_PID ]] || return 0
+  kill -INT "$KPERF_PID" 2>/dev/null
+  wait "$KPERF_PID" 2>/dev/null
+  perf report -i "$WORK/kafka-$1.perf" --no-children --sort symbol --stdio 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -12 | sed 's/ *- *- *$//' >"$WORK/kafka-$1.top"
+  KPERF_PID=""
 }
 
 bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdkafka's mock cluster
@@ -645,28 +673,21 @@ bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdk
     return
   fi
   "${UTIL[@]}" post "$SERVER_PORT" /topics '{"name":"bench","partitions":1}' >/dev/null
+  kafka_perf_start produce
   c0=$("${UTIL[@]}" sched "$SERVER_PID")
   kafka_client broker-produce produce "127.0.0.1:$kport" bench "$KAFKA_RECORDS" 100 all
   c1=$("${UTIL[@]}" sched "$SERVER_PID")
+  kafka_perf_stop produce
   local bp=$KOUT
   EXTRA+=("$(kafka_line "kafka produce Brook acks=all" "$KOUT" "$c0" "$c1")")
-  local perf_pid=""
-  if [[ $KAFKA_PERF == 1 ]] && command -v perf >/dev/null; then
-    perf record -g -p "$SERVER_PID" -o "$WORK/kafka-consume.perf" >/dev/null 2>&1 &
-    perf_pid=$!
-    track "$perf_pid"
-  fi
+  kafka_perf_start consume
   c0=$("${UTIL[@]}" sched "$SERVER_PID")
   kafka_client broker-consume consume "127.0.0.1:$kport" bench "$KAFKA_RECORDS"
   c1=$("${UTIL[@]}" sched "$SERVER_PID")
+  kafka_perf_stop consume
   local bc=$KOUT
-  if [[ -n $perf_pid ]]; then
-    kill -INT "$perf_pid" 2>/dev/null
-    wait "$perf_pid" 2>/dev/null
-    perf report -i "$WORK/kafka-consume.perf" --no-children --sort symbol --stdio 2>/dev/null |
-      grep -E '^ +[0-9.]+%' | head -12 >"$WORK/kafka-consume.top"
-  fi
   EXTRA+=("$(kafka_line "kafka consume Brook" "$KOUT" "$c0" "$c1")")
+  EXTRA+=("kafka    on-disk bytes after produce: $(du -sb "$WORK/data-kafka/bench-0" | cut -f1) in bench-0")
   stop_target
   EXTRA+=("$(awk -v b="$bp" -v m="$mock_p" -v c="$bc" 'BEGIN{
     split(b, x, " "); split(m, y, " "); split(c, z, " ")
@@ -675,11 +696,13 @@ bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdk
     r = M["rps"] ? B["rps"] / M["rps"] : 0
     printf "kafka    produce Brook/mock %.2f (target >= 0.80): %s; consume %.2fM rec/s (target >= 3M/s or client-bound): %s",
       r, (r >= 0.8) ? "PASS" : "FAIL", C["rps"] / 1e6, (C["rps"] >= 3e6) ? "PASS" : "see profile" }')")
-  if [[ -s $WORK/kafka-consume.top ]]; then
-    EXTRA+=("kafka    broker's top frames while consuming (perf, --no-children):")
-    while IFS= read -r l; do EXTRA+=("           $l"); done <"$WORK/kafka-consume.top"
-  fi
-  if command -v redis-server >/dev/null; then
+  local what
+  for what in produce consume; do
+    [[ -s $WORK/kafka-$what.top ]] || continue
+    EXTRA+=("kafka    broker's top frames during the $what (perf record -g, --no-children):")
+    while IFS= read -r l; do EXTRA+=("           $l"); done <"$WORK/kafka-$what.top"
+  done
+  if [[ ${KAFKA_CLUSTER:-1} == 1 ]] && command -v redis-server >/dev/null; then
     echo "  \$ python3 bench/kafka_cluster.py $BROOK $WORK/kafka_bench ${KAFKA_CLUSTER_RECORDS:-1000000}"
     python3 "$BENCH_DIR/kafka_cluster.py" "$BROOK" "$WORK/kafka_bench" "${KAFKA_CLUSTER_RECORDS:-1000000}" \
       >"$WORK/kafka-cluster.out" 2>"$WORK/kafka-cluster.err"
@@ -687,6 +710,11 @@ bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdk
     grep -q '^kafka' "$WORK/kafka-cluster.out" ||
       EXTRA+=("kafka    cluster FAILED: $(tail -3 "$WORK/kafka-cluster.err" | tr '\n' ' ')")
   fi
+}
+
+sched_delta() { # "run=a wait=b" "run=c wait=d" -> "cpu X s, run-queue wait Y s"
+  awk -v a="$1" -v b="$2" 'BEGIN{ split(a, x, /[ =]/); split(b, y, /[ =]/)
+    printf "cpu %.2f s, run-queue wait %.2f s", y[2] - x[2], y[4] - x[4] }'
 }
 
 bench_cleaner() { # the cleaner compacting a CLEANER_MB partition: MB/s, produce p99 with and without
@@ -718,8 +746,11 @@ bench_cleaner() { # the cleaner compacting a CLEANER_MB partition: MB/s, produce
   R[cleaner/idle/ref]=cleaner/idle
   start_broker cleaner --log-cleaner-interval-ms 0 || { row_fail cleaner/idle "$SERVER_WHY"; return; }
   probe "$SERVER_PORT" produce || { row_fail cleaner/idle "$SERVER_WHY"; return; }
+  local s0 s1
+  s0=$("${UTIL[@]}" sched "$SERVER_PID")
   WARMUP=0 run_wrk cleaner idle produce.lua
-  R[cleaner/idle/note]+="no cleaning; "
+  s1=$("${UTIL[@]}" sched "$SERVER_PID")
+  R[cleaner/idle/note]+="no cleaning; broker $(sched_delta "$s0" "$s1"); "
   stop_target
   # With it: a restart cleans every compacted partition once in full, starting after the first
   # interval; the produce run starts at once and the cleaner's metrics are sampled until it ends.
@@ -739,8 +770,19 @@ bench_cleaner() { # the cleaner compacting a CLEANER_MB partition: MB/s, produce
   ) &
   local poller=$!
   track "$poller"
+  s0=$("${UTIL[@]}" sched "$SERVER_PID")
+  KAFKA_PERF=${CLEANER_PERF:-1} kafka_perf_start cleaner
   WARMUP=0 run_wrk cleaner running produce.lua
   w1=$(date +%s.%N)
+  s1=$("${UTIL[@]}" sched "$SERVER_PID")
+  if [[ -n $KPERF_PID ]]; then # by thread: the loop is the thread whose id is the broker's pid
+    kill -INT "$KPERF_PID" 2>/dev/null
+    wait "$KPERF_PID" 2>/dev/null
+    perf report -i "$WORK/kafka-cleaner.perf" --no-children --sort pid,symbol --stdio 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | head -14 | sed 's/ *- *- *$//' >"$WORK/cleaner.top"
+    KPERF_PID=""
+  fi
+  R[cleaner/running/note]+="broker $(sched_delta "$s0" "$s1") (loop thread = pid $SERVER_PID); "
   wait "$poller"
   m=$(metric "$SERVER_PORT" brook_log_cleaner)
   local tend
@@ -756,6 +798,10 @@ bench_cleaner() { # the cleaner compacting a CLEANER_MB partition: MB/s, produce
     printf "broker started at 0 s, produce run %.1f-%.1f s, first cleaning done at %.1f s; ", w0 - tb, w1 - tb, te - tb }')
   R[cleaner/running/note]+="vs cleaner/idle; "
   EXTRA+=("cleaner  filled $filled; ${R[cleaner/running/note]}produce p99 $(ms "${R[cleaner/running/p99]:-0}") ms while cleaning vs $(ms "${R[cleaner/idle/p99]:-0}") ms without")
+  if [[ -s $WORK/cleaner.top ]]; then
+    EXTRA+=("cleaner  broker's top frames by thread during the produce run while cleaning (perf record -g):")
+    while IFS= read -r l; do EXTRA+=("           $l"); done <"$WORK/cleaner.top"
+  fi
   stop_target
 }
 
