@@ -10,6 +10,9 @@
 #        BROOK_ARGS="" (extra broker flags)  IDLE_ARGS="--max-connections 20000"  IDLE_CONNS=10000
 #        READ_PAGES=200  NGINX=/usr/sbin/nginx  BENCH_DATA_PARENT=<dir for data/temp>
 #        BENCH_LOG_DIR=<dir: keep raw wrk/server output there>  DISK_PROBE_S=1 (produce: disk probe)
+#        sixth-session scenarios: COMPRESS_CODECS CONSUME_CONNS CONSUME_MAX_BYTES CONSUME_FORMAT
+#        COMMIT_GROUPS HANDSHAKE_S KAFKA_RECORDS KAFKA_CLUSTER KAFKA_CLUSTER_RECORDS
+#        KAFKA_MOCK_CONSUME_S KAFKA_PERF CLEANER_MB CLEANER_SEGMENT CLEANER_PERF (bench/README.md)
 
 set -u -o pipefail
 
@@ -644,7 +647,7 @@ bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdk
     EXTRA+=("kafka    FAILED: cannot build bench/kafka_bench.c (Debian: apt-get install librdkafka-dev): $(head -c 200 "$WORK/kafka-cc.err" | tr '\n' ' ')")
     return
   fi
-  local boot c0 c1 mock_p mock_c
+  local boot c0 c1 mock_p
   # The reference: the mock cluster in its own process, pinned where the broker will be.
   echo "  \$ taskset -c $SERVER_CPU kafka_bench mock bench 1"
   taskset -c "$SERVER_CPU" "$WORK/kafka_bench" mock bench 1 >"$WORK/kafka-mock.out" 2>"$WORK/kafka-mock.err" &
@@ -660,7 +663,6 @@ bench_kafka() { # librdkafka producer/consumer: Brook's Kafka listener vs librdk
   c0=$c1
   KBENCH_TIMEOUT=${KAFKA_MOCK_CONSUME_S:-10} kafka_client mock-consume consume "$boot" bench "$KAFKA_RECORDS"
   c1=$("${UTIL[@]}" sched "$SERVER_PID")
-  mock_c=$KOUT
   EXTRA+=("$(kafka_line "kafka consume mock" "$KOUT" "$c0" "$c1")")
   stop_target
   # Brook: standalone, --fsync=always, the Kafka listener on a free port.
