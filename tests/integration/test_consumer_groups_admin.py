@@ -11,6 +11,8 @@ Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_c
 import base64
 import json
 import re
+import signal
+import threading
 import time
 
 import brook
@@ -172,6 +174,8 @@ def test_delete_group():
         st, view, _ = b.get("/consumers/had")
         assert st == 200 and view["generation"] == 1, view
         assert committed(b, "had") == {}
+        assert b.terminate() == 0
+        assert brook.sanitizer_reports([b]) == []
 
 
 METRIC = re.compile(r'^(\w+)\{([^}]*)\} (\S+)$')
@@ -231,6 +235,8 @@ def test_metrics_per_group():
         assert b.request("DELETE", "/consumers/lagging")[0] == 204
         ms = metrics(b)
         assert not [k for k in ms if ("group", "lagging") in k[1]], ms
+        assert b.terminate() == 0
+        assert brook.sanitizer_reports([b]) == []
 
 
 def test_create_survives_kill9_right_after_its_answer():
@@ -274,6 +280,38 @@ def test_create_refused_without_enough_in_sync_replicas():
         assert st == 200 and [m["member_id"] for m in view["members"]] == ["first"], view
 
 
+def test_create_waits_for_the_replicas_and_stop_answers_it():
+    """With the followers stopped (still in the in-sync set) the new instance's record is not
+    acknowledged, so POST /consumers/{g} is not answered yet; a SIGTERM then answers it 503
+    and the broker exits cleanly."""
+    with Cluster() as c:
+        redis = c.redis()
+        bs = start_brokers(c, redis, 3, extra=["--min-insync-replicas", "2"])
+        leader = wait_leader(bs)[0]
+        new_instance_when_in_sync(leader, "g", "first")
+        followers = [x for x in bs if x is not leader]
+        for x in followers:
+            x.signal(signal.SIGSTOP)
+        got = {}
+
+        def create():
+            try:
+                got["r"] = post(leader, "/consumers/g", {"name": "waiting"}, timeout=60)
+            except OSError as e:
+                got["r"] = e
+        t = threading.Thread(target=create)
+        t.start()
+        time.sleep(1.5)
+        assert "r" not in got, got  # not acknowledged: not answered
+        assert leader.terminate() == 0
+        t.join(30)
+        st, body, _ = got["r"]
+        assert st == 503 and body["error_code"] == 503, (st, body)
+        for x in followers:
+            x.signal(signal.SIGCONT)
+        assert brook.sanitizer_reports([leader]) == []
+
+
 def test_pattern_and_manual_assignment_survive_leader_loss():
     with Cluster() as c:
         redis = c.redis()
@@ -315,4 +353,5 @@ if __name__ == "__main__":
     brook.run([test_group_commit_without_instance, test_delete_group, test_metrics_per_group,
                test_create_survives_kill9_right_after_its_answer,
                test_create_refused_without_enough_in_sync_replicas,
+               test_create_waits_for_the_replicas_and_stop_answers_it,
                test_pattern_and_manual_assignment_survive_leader_loss])
