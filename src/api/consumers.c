@@ -197,7 +197,12 @@ static void answer_failed(bk_consumers_t *c, bk_cons_group_t *cg, uint64_t cover
                                    "create it again",
                                    w->inst, BK_GRP_OFFSETS_TOPIC, bk_strerror(status));
             else
-                bk_cons_write_failed(w->ex, status);
+                bk_exchange_errorf(w->ex, 503,
+                                   "cannot write the record of consumer instance %s to %s: %s; "
+                                   "no instance was created, retry",
+                                   w->inst, BK_GRP_OFFSETS_TOPIC,
+                                   status == UV_EAGAIN ? "not enough in-sync replicas"
+                                                       : bk_strerror(status));
         } else {
             bk_exchange_errorf(w->ex, 500,
                                "the change is in effect on this broker but its group record "

@@ -275,6 +275,7 @@ def test_create_refused_without_enough_in_sync_replicas():
             return body
         body = wait_until(refused, timeout=60, interval=0.5, what="a 503 once too few in sync")
         assert body["error_code"] == 503 and "__consumer_offsets" in body["message"], body
+        assert "second" in body["message"], body
         check_error(leader.get(inst("g", "second", "/subscription")), 404, 40403)
         st, view, _ = leader.get("/consumers/g")
         assert st == 200 and [m["member_id"] for m in view["members"]] == ["first"], view
