@@ -25,8 +25,8 @@ typedef enum {
     BK_ROUTE_CONFIGS,    /* GET, PUT /topics/{t}/configs */
     /* Consumer groups (REST Proxy v2 consumer API and Brook's group views) */
     BK_ROUTE_GROUPS,           /* GET /consumers */
-    BK_ROUTE_GROUP,            /* GET (view), POST (new instance) /consumers/{g} */
-    BK_ROUTE_GROUP_OFFSETS,    /* GET /consumers/{g}/offsets */
+    BK_ROUTE_GROUP,            /* GET (view), POST (new instance), DELETE /consumers/{g} */
+    BK_ROUTE_GROUP_OFFSETS,    /* GET, POST (commit, no instance) /consumers/{g}/offsets */
     BK_ROUTE_INSTANCE,         /* DELETE /consumers/{g}/instances/{i} */
     BK_ROUTE_SUBSCRIPTION,     /* POST, GET, DELETE .../instances/{i}/subscription */
     BK_ROUTE_ASSIGNMENTS,      /* POST, GET .../instances/{i}/assignments */
