@@ -390,11 +390,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        bk_kconn_close(c, c->len                                     ? "closed by the client in "
-                                                                       "the middle of a frame"
-                          : c->tls && !bk_tls_handshake_done(c->tls) ? "closed by the client "
-                                                                       "during the TLS handshake"
-                                                                     : NULL);
+        if (c->tls && !bk_tls_handshake_done(c->tls)) /* port probes too: not worth a line */
+            bk_trace_debug("kafka", "%s closed during the TLS handshake", c->peer);
+        bk_kconn_close(c, c->len ? "closed by the client in the middle of a frame" : NULL);
         return;
     }
     if (c->tls) {
