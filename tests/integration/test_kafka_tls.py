@@ -15,6 +15,7 @@ Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_k
 """
 import os
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -54,16 +55,16 @@ def openssl(*args):
 
 
 def make_certs(d):
-    """A CA, a broker certificate for localhost/127.0.0.1, client certificates CN=alice and
-    CN=mallory. Returns a dict of paths."""
+    """A CA, broker certificates for localhost/127.0.0.1 ("server", and "server2" to swap in),
+    client certificates CN=alice and CN=mallory. Returns a dict of paths."""
     p = {k: os.path.join(d, k) for k in ("ca.pem", "ca.key")}
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", p["ca.key"], "-out", p["ca.pem"], "-days", "2", "-subj", "/CN=brook test CA")
     san = os.path.join(d, "san.ext")
     with open(san, "w") as f:
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, cn, ext in (("server", "localhost", san), ("alice", "alice", None),
-                          ("mallory", "mallory", None)):
+    for name, cn, ext in (("server", "localhost", san), ("server2", "localhost-two", san),
+                          ("alice", "alice", None), ("mallory", "mallory", None)):
         key, csr, crt = (os.path.join(d, name + s) for s in (".key", ".csr", ".pem"))
         openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
@@ -504,6 +505,55 @@ def test_cluster_metadata_gives_tls_addresses():
             "127.0.0.1:%d %s" % (lb.kport, lb.name)
 
 
+def peer_cn(port, certs):
+    with tls_socket(port, certs) as s:
+        return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+
+def test_sighup_reload_and_no_alpn():
+    with Cluster() as c:
+        certs = make_certs(c.dir)
+        live = {k: os.path.join(c.dir, "live-" + k) for k in ("cert", "key")}
+        shutil.copy(certs["server.pem"], live["cert"])
+        shutil.copy(certs["server.key"], live["key"])
+        kport, tport = free_port(), free_port()
+        args = tls_args(certs, kport, tport)
+        args[args.index("--tls-cert") + 1], args[args.index("--tls-key") + 1] = \
+            live["cert"], live["key"]
+        b = c.broker(standalone=True, args=args)
+        b.kport, b.tport = kport, tport
+        brook.wait_port(tport, proc=b.proc)
+        assert peer_cn(tport, certs) == "localhost"
+        # a client offering ALPN gets none selected, and is served
+        ctx = ssl.create_default_context(cafile=certs["ca.pem"])
+        ctx.set_alpn_protocols(["http/1.1"])
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", tport), timeout=10),
+                             server_hostname="127.0.0.1") as s:
+            assert s.selected_alpn_protocol() is None
+            s.sendall(api_versions_v0(4))
+            assert struct.unpack(">ih", read_frame(s)[:6]) == (4, 0)
+        # held open across the reloads: keeps working on its session
+        keep = tls_socket(tport, certs)
+        # a broken certificate: refused with a line, the old one keeps serving
+        with open(live["cert"], "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+        b.signal(signal.SIGHUP)
+        wait_until(lambda: "TLS Kafka listener NOT reloaded" in b.stderr_text(), timeout=10,
+                   what="the refused reload's line")
+        assert peer_cn(tport, certs) == "localhost"
+        # the new pair: new connections get it
+        shutil.copy(certs["server2.pem"], live["cert"])
+        shutil.copy(certs["server2.key"], live["key"])
+        b.signal(signal.SIGHUP)
+        wait_until(lambda: peer_cn(tport, certs) == "localhost-two", timeout=10,
+                   what="the new certificate served")
+        assert "TLS Kafka listener reloaded" in b.stderr_text()
+        keep.sendall(api_versions_v0(5))
+        assert struct.unpack(">ih", read_frame(keep)[:6]) == (5, 0)
+        keep.close()
+        stop_clean(b)
+
+
 def test_flags():
     with Cluster() as c:
         certs = make_certs(c.dir)
@@ -543,4 +593,5 @@ if __name__ == "__main__":
                test_unauthenticated_tls_is_like_unauthenticated_plaintext,
                test_client_certificate_principal_and_acls, test_client_certificate_required,
                test_frame_limit_applies_to_decrypted_bytes, test_hostile_clients,
-               test_cluster_metadata_gives_tls_addresses, test_flags])
+               test_cluster_metadata_gives_tls_addresses, test_sighup_reload_and_no_alpn,
+               test_flags])
