@@ -370,16 +370,19 @@ static void on_tls_bytes(bk_kconn_t *c, const char *data, size_t len)
         if (!was_done)
             handshake_done(c);
     }
-    if (rc == 0 || rc == UV_EOF)
-        rc = tls_send(c) ? UV_EPROTO : rc;
-    if (rc == 0) {
+    int sent = rc == 0 || rc == UV_EOF ? tls_send(c) : 0;
+    if (rc == 0 && sent == 0) {
         after_bytes(c);
         return;
     }
     char why[300];
-    snprintf(why, sizeof why, "TLS: %s", rc == UV_ENOMEM ? "out of memory" : bk_tls_error(c->tls));
+    snprintf(why, sizeof why, "TLS: %s",
+             sent < 0                  ? uv_strerror(sent)
+             : rc == UV_ENOMEM         ? "out of memory"
+             : bk_tls_error(c->tls)[0] ? bk_tls_error(c->tls)
+                                       : "the client broke off the TLS session");
     after_bytes(c); /* what arrived before the end (a close_notify) is served, as on plaintext */
-    bk_kconn_close(c, rc == UV_EOF ? NULL : why);
+    bk_kconn_close(c, rc == UV_EOF && sent == 0 ? NULL : why);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
