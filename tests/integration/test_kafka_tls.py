@@ -505,6 +505,32 @@ def test_cluster_metadata_gives_tls_addresses():
             "127.0.0.1:%d %s" % (lb.kport, lb.name)
 
 
+def test_broker_without_tls_left_out_of_tls_metadata():
+    with Cluster() as c:
+        certs = make_certs(c.dir)
+        r = c.redis()
+        kport, tport, kport2 = free_port(), free_port(), free_port()
+        a = c.broker(name="with-tls", redis=r,
+                     args=brook.cluster_args(2000, 500, tls_args(certs, kport, tport)))
+        a.kport, a.tport = kport, tport
+        brook.wait_port(tport, proc=a.proc)
+        wait_leader([a])
+        b = c.broker(name="plain-only", redis=r,
+                     args=brook.cluster_args(2000, 500, ["--kafka-port", str(kport2)]))
+        brook.wait_port(kport2, proc=b.proc)
+        # the plaintext listeners list both; the TLS one only the broker it can name over TLS
+        wait_until(lambda: "at 127.0.0.1:%d" % kport2 in kcat(
+            "-b", "127.0.0.1:%d" % kport, "-L").stdout.decode(), timeout=20,
+            what="both brokers in plaintext Metadata")
+        meta = kcat_ssl(a, certs, "-L").stdout.decode()
+        assert "1 brokers" in meta and "at 127.0.0.1:%d" % tport in meta, meta
+        assert ":%d" % kport2 not in meta and ":%d" % kport not in meta, meta
+        # Redis: both brokers' plaintext keys, one TLS key
+        assert len(r.command("KEYS", "brook:kafka:*")) == 2
+        tls_keys = r.command("KEYS", "brook:kafka-tls:*")
+        assert len(tls_keys) == 1 and r.command("GET", tls_keys[0]).endswith(" with-tls"), tls_keys
+
+
 def peer_cn(port, certs):
     with tls_socket(port, certs) as s:
         return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
@@ -593,5 +619,6 @@ if __name__ == "__main__":
                test_unauthenticated_tls_is_like_unauthenticated_plaintext,
                test_client_certificate_principal_and_acls, test_client_certificate_required,
                test_frame_limit_applies_to_decrypted_bytes, test_hostile_clients,
-               test_cluster_metadata_gives_tls_addresses, test_sighup_reload_and_no_alpn,
+               test_cluster_metadata_gives_tls_addresses,
+               test_broker_without_tls_left_out_of_tls_metadata, test_sighup_reload_and_no_alpn,
                test_flags])
