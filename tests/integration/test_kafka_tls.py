@@ -9,7 +9,9 @@ users file is set; --tls-client-auth required refusing a client without a certif
 frame limit applied to decrypted bytes; hostile clients (garbage instead of a handshake, a
 plaintext Kafka request on the TLS port, a handshake stopped halfway, clients vanishing
 mid-handshake) while others are served; and a three-broker cluster where a client bootstrapped
-on a follower's TLS port is given every broker's TLS address and produces to the leader.
+on a follower's TLS port is given every broker's TLS address and produces to the leader
+(FindCoordinator names the leader's TLS address; a broker without a TLS listener is left out of
+TLS Metadata); SIGHUP reloading the certificate; no ALPN selected for a client offering one.
 Before this, brook refused --kafka-tls-port as an unknown option.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_kafka_tls.py
 """
