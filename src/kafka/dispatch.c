@@ -191,8 +191,9 @@ static int authorize(bk_kafka_t *k, bk_kreq_t *r)
     if (bk_kconn_needs_auth(r->conn)) {
         snprintf(why, sizeof why,
                  "%s before SASL authentication (--users-file is set: use "
-                 "security.protocol=SASL_PLAINTEXT)",
-                 name);
+                 "security.protocol=%s)",
+                 name,
+                 r->conn->tls ? "SASL_SSL, or SSL with a client certificate" : "SASL_PLAINTEXT");
         refuse(r, why);
         return 0;
     }

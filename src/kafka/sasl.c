@@ -20,7 +20,9 @@
 
 int bk_kconn_needs_auth(const bk_kconn_t *c)
 {
-    return c->k->deps.auth && c->sasl_state != BK_KCONN_DONE;
+    /* a verified client certificate authenticates, unless a SASL exchange was begun */
+    return c->k->deps.auth && c->sasl_state != BK_KCONN_DONE &&
+           !(c->cert_user && c->sasl_state == BK_KCONN_START);
 }
 
 static void free_scram(bk_kconn_t *c)
@@ -214,6 +216,8 @@ void bk_khandle_sasl_handshake(bk_kafka_t *k, bk_kreq_t *r)
         return;
     }
     c->sasl_state = BK_KCONN_MECH;
+    c->cert_user = 0; /* SASL decides the principal now (SASL_SSL with a certificate) */
+    memset(c->user, 0, sizeof c->user);
     c->sasl_mech = (uint8_t)m;
     c->sasl_raw = r->req.h.version == 0;
     if (m != BK_KSASL_PLAIN && !(c->scram = malloc(sizeof *c->scram))) {
