@@ -2,6 +2,7 @@
  * weights in [0, 1000] and specificities in [0, 3], read nothing outside the value (ASan sees
  * the exact-size copy), and the pick is the type with the highest weight. Appending an item that
  * is not a media range changes nothing (malformed items are skipped, never fatal). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     for (size_t i = 0; i < NTYPES; i++) {
         int spec = -1;
         w[i] = bk_accept_weight(acc, len, types[i], &spec);
-        if (w[i] < 0 || w[i] > BK_ACCEPT_Q_MAX || spec < 0 || spec > 3 || (spec == 0 && len &&
-                                                                           w[i] != 0))
+        if (w[i] < 0 || w[i] > BK_ACCEPT_Q_MAX || spec < 0 || spec > 3 ||
+            (spec == 0 && len && w[i] != 0))
             abort();
         int spec2 = -1;
         /* the odd item may only add a match where the value had an unterminated quote */
