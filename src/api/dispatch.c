@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/broker.h"
 #include "api/consumers.h"
@@ -129,13 +128,14 @@ int bk_broker_require_leader(bk_broker_t *b, bk_exchange_t *ex, int64_t *epoch)
 }
 
 /* Accept negotiation for JSON answers (q-values honoured: "type;q=0" refuses it). Plain JSON
- * unless the client prefers the REST Proxy's v2 or v1 type, which then labels the answer;
- * answers 406 and returns 0 when Accept gives every type here weight 0. */
+ * unless Accept names the REST Proxy's v2 or v1 type itself (not through a wildcard) with the
+ * highest weight, which then labels the answer (v2 before v1 before plain JSON on a tie, as the
+ * REST Proxy prefers); answers 406 and returns 0 when Accept gives every type weight 0. */
 static int negotiate(bk_exchange_t *ex)
 {
-    static const char *const types[] = {"application/json",
-                                        "application/vnd.kafka.v2+json",
+    static const char *const types[] = {"application/vnd.kafka.v2+json",
                                         "application/vnd.kafka.v1+json",
+                                        "application/json",
                                         "application/vnd.kafka+json",
                                         "application/vnd.kafka.json.v2+json",
                                         "application/vnd.kafka.binary.v2+json",
@@ -147,8 +147,10 @@ static int negotiate(bk_exchange_t *ex)
     const char *acc = bk_exchange_header(ex, "accept", &len);
     if (!acc || len == 0)
         return 1;
-    int i = bk_accept_pick(acc, len, types, sizeof types / sizeof types[0]);
-    if (i == 1 || i == 2)
+    int i = bk_accept_pick(acc, len, types, sizeof types / sizeof types[0]), spec = 0;
+    if (i == 0 || i == 1)
+        (void)bk_accept_weight(acc, len, types[i], &spec);
+    if (spec == 3) /* named, not matched by a wildcard */
         ex->json_type = types[i];
     if (i >= 0)
         return 1;

@@ -216,6 +216,11 @@ def test_formats_and_accept_lists():
         assert st == 200 and hdrs["content-type"] == V1, hdrs
         st, body, hdrs = b.get("/topics", headers={"Accept": "application/json;q=0.1, %s" % V2})
         assert st == 200 and hdrs["content-type"] == V2, hdrs
+        for accept in ("%s, application/json" % V2, "application/json, %s" % V2):
+            st, body, hdrs = b.get("/topics", headers={"Accept": accept})
+            assert st == 200 and hdrs["content-type"] == V2, (accept, hdrs)
+        st, body, hdrs = b.get("/topics", headers={"Accept": "*/*"})
+        assert st == 200 and hdrs["content-type"].startswith("application/json"), hdrs
         st, body, hdrs = b.get("/topics", headers={"Accept": "%s;q=0, */*" % V2})
         assert st == 200 and hdrs["content-type"].startswith("application/json"), hdrs
         check_error(b.get("/topics", headers={"Accept": "application/json;q=0"}), 406, 406)
