@@ -12,6 +12,7 @@
 #include "api/consumers.h"
 #include "api/record_json.h"
 #include "brook/common.h"
+#include "http/accept.h"
 #include "http/response.h"
 
 struct bk_cons_poll {
@@ -284,13 +285,16 @@ void bk_cons_polls_wake(bk_consumers_t *c, bk_cons_group_t *only, bk_partition_t
 
 /* ---- the handler ---- */
 
+/* Accept (q-values honoured) must prefer the instance's type, named or through a wildcard, to
+ * the other format's; anything else is 406 40601. */
 static int accept_ok(bk_exchange_t *ex, const bk_cons_inst_t *in)
 {
     size_t len;
     const char *acc = bk_exchange_header(ex, "accept", &len);
     const char *want = format_type(in->def.format);
-    if (!acc || len == 0 || memmem(acc, len, want, strlen(want)) || memmem(acc, len, "*/*", 3) ||
-        memmem(acc, len, "application/*", 13))
+    const char *const types[] = {
+        want, format_type(in->def.format == BK_FMT_JSON ? BK_FMT_BINARY : BK_FMT_JSON)};
+    if (!acc || len == 0 || bk_accept_pick(acc, len, types, 2) == 0)
         return 1;
     bk_exchange_errorf(ex, 40601, "this instance was created with format %s: Accept must name %s",
                        in->def.format == BK_FMT_JSON ? "json" : "binary", want);

@@ -211,6 +211,17 @@ def test_formats_and_accept_lists():
             assert st == 200 and hdrs["content-type"] == want, (accept, st, body, hdrs)
         check_error(read_topic(b, "gb", bn, "fj", accept=V1_JSON), 406, 40601)
         check_error(read_topic(b, "gb", bn, "fj", accept="application/*;q=0"), 406, 406)
+        # v2 records of the same kind of instance: q-values count there too
+        st, body, _ = b.post_json("/consumers/g2r", {"name": "r", "auto.offset.reset": "earliest"},
+                                  ctype=V2)
+        assert st == 200, body
+        st, body, _ = b.post_json(inst("g2r", "r", "/subscription"), {"topics": ["fj"]}, ctype=V2)
+        assert st == 204, body
+        recs = inst("g2r", "r", "/records?timeout=0")
+        check_error(b.get(recs, headers={"Accept": V2_BIN + ";q=0, */*"}), 406, 40601)
+        check_error(b.get(recs, headers={"Accept": V2_BIN + ";q=0.1, " + V2_JSON}), 406, 40601)
+        st, body, _ = b.get(recs, headers={"Accept": V2_JSON + ";q=0.1, " + V2_BIN})
+        assert st == 200, (st, body)
         # metadata routes: v1 Accept names, and q=0 refusing a type
         st, body, hdrs = b.get("/topics", headers={"Accept": V1})
         assert st == 200 and hdrs["content-type"] == V1, hdrs
