@@ -561,7 +561,8 @@ int bk_cons_may_read(bk_consumers_t *c, bk_exchange_t *ex, const char *topic)
 
 void bk_cons_json_type(bk_exchange_t *ex)
 {
-    ex->json_type = "application/vnd.kafka.v2+json";
+    ex->json_type =
+        bk_cons_v1_request(ex) ? "application/vnd.kafka.v1+json" : "application/vnd.kafka.v2+json";
 }
 
 void bk_cons_no_content(bk_exchange_t *ex)
@@ -762,6 +763,9 @@ static void dispatch(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r)
         return;
     case BK_ROUTE_CONSUMER_RECORDS:
         bk_cons_records(c, ex, r);
+        return;
+    case BK_ROUTE_V1_CONSUME:
+        bk_cons_v1_consume(c, ex, r);
         return;
     default:
         bk_exchange_error(ex, 404, "no such resource");

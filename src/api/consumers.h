@@ -14,6 +14,7 @@
 #include <regex.h>
 #include <stdint.h>
 #include <uv.h>
+#include <yajl/yajl_tree.h>
 
 #include "api/broker.h"
 #include "brook/groups.h"
@@ -60,6 +61,7 @@ typedef struct bk_cons_inst {
     int32_t seen_generation; /* the group generation pos was last pruned for */
     uint32_t rr;             /* partition to start the next read at */
     bk_cons_poll_t *poll;    /* a records request waiting for data */
+    int v1;                  /* has read through the v1 route: v1 answers (consumers_v1.c) */
     struct bk_cons_inst *next;
 } bk_cons_inst_t;
 
@@ -183,6 +185,17 @@ void bk_cons_inst_free(bk_cons_inst_t *in);
  * every one when cg is NULL too); answer and drop the one of in. */
 void bk_cons_polls_wake(bk_consumers_t *c, bk_cons_group_t *cg, bk_partition_t *p);
 void bk_cons_poll_cancel(bk_cons_inst_t *in);
+/* One read of an instance's records: at most max_bytes, answered as type (a string literal;
+ * NULL: the v2 type of the instance's format), records in v1's shape when v1 is set. */
+typedef struct {
+    size_t max_bytes;
+    const char *type;
+    int v1;
+} bk_cons_read_t;
+/* Answers ex with the instance's records now, or parks it until records arrive or timeout_ms
+ * passes (then answers what there is). The caller has made its checks (Accept, query). */
+void bk_cons_read(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex,
+                  const bk_cons_read_t *rq, int64_t timeout_ms);
 /* Commits offsets of an instance's records returned so far (empty-body commit, auto-commit).
  * Fills recs; 0 or UV_ENOMEM. */
 int bk_cons_consumed_records(bk_cons_inst_t *in, bk_grp_kvs_t *recs);
@@ -230,6 +243,22 @@ void bk_cons_stat_forget(bk_consumers_t *c, const char *group);
 void bk_cons_stats_free(bk_consumers_t *c);
 /* Counts the acknowledged records of group (commits: writes that hold offsets). */
 void bk_cons_stat_written(bk_consumers_t *c, const char *group, const bk_grp_kvs_t *recs);
+/* ---- consumers_v1.c: the REST Proxy v1 deltas ---- */
+
+/* 1 when ex speaks v1: its Content-Type is a v1 type, or its Accept prefers one. */
+int bk_cons_v1_request(bk_exchange_t *ex);
+/* auto.offset.reset of either version (v1 smallest/largest, v2 earliest/latest/none) to a
+ * BK_CONS_RESET_* value; -1 when unknown. */
+int bk_cons_v1_reset(const char *s);
+/* The instance name of POST /consumers/{g}: "name", or v1's "id" (both: they must agree).
+ * *name NULL when neither is given. Returns 1, or 0 when answered (422 42204). */
+int bk_cons_v1_name(bk_exchange_t *ex, yajl_val root, const char **name);
+/* GET .../instances/{i}/topics/{t}: the first read subscribes the instance to {t}; another
+ * topic later is 409 40901. Answers v1's record array. */
+void bk_cons_v1_consume(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r);
+/* POST .../offsets with no body from a v1 client: commits what was returned and answers
+ * [{"topic","partition","consumed","committed"}]. */
+void bk_cons_v1_commit(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_inst_t *in);
 
 /* ---- the broker's entry points ---- */
 int bk_consumers_new(bk_broker_t *b, uint32_t instance_timeout_ms, int64_t retention_ms,

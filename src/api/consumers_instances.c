@@ -48,14 +48,14 @@ static int parse_format(bk_exchange_t *ex, yajl_val root, bk_cons_def_t *d)
     }
     d->format = f && strcmp(f, "json") == 0 ? BK_FMT_JSON : BK_FMT_BINARY;
     const char *r = bk_cons_body_str(root, "auto.offset.reset", &bad);
-    if (bad || (r && strcmp(r, "earliest") && strcmp(r, "latest") && strcmp(r, "none"))) {
+    int reset = r ? bk_cons_v1_reset(r) : BK_CONS_RESET_LATEST; /* v1 names too */
+    if (bad || reset < 0) {
         bk_exchange_error(ex, 42204,
-                          "auto.offset.reset must be \"earliest\", \"latest\" or \"none\"");
+                          "auto.offset.reset must be \"earliest\", \"latest\" or \"none\" "
+                          "(v1: \"smallest\" or \"largest\")");
         return 0;
     }
-    d->reset = !r || strcmp(r, "latest") == 0 ? BK_CONS_RESET_LATEST
-               : strcmp(r, "earliest") == 0   ? BK_CONS_RESET_EARLIEST
-                                              : BK_CONS_RESET_NONE;
+    d->reset = reset;
     return 1;
 }
 
@@ -69,12 +69,9 @@ static int parse_def(bk_exchange_t *ex, yajl_val root, bk_cons_def_t *d)
         d->reset = BK_CONS_RESET_LATEST;
         return 1;
     }
-    int bad = 0;
-    const char *name = bk_cons_body_str(root, "name", &bad);
-    if (bad) {
-        bk_exchange_error(ex, 42204, "\"name\" must be a string");
+    const char *name;
+    if (!bk_cons_v1_name(ex, root, &name)) /* "name", or v1's "id" */
         return 0;
-    }
     if (name && !bk_cons_name_ok(ex, "instance", name, strlen(name)))
         return 0;
     if (name)

@@ -35,6 +35,8 @@ typedef enum {
     BK_ROUTE_POSITIONS_BEGIN,  /* POST .../instances/{i}/positions/beginning */
     BK_ROUTE_POSITIONS_END,    /* POST .../instances/{i}/positions/end */
     BK_ROUTE_CONSUMER_RECORDS, /* GET .../instances/{i}/records */
+    BK_ROUTE_V1_CONSUME,       /* GET .../instances/{i}/topics/{t} (REST Proxy v1) */
+    BK_ROUTE_V1_MESSAGES,      /* GET /topics/{t}/partitions/{p}/messages (REST Proxy v1) */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 
