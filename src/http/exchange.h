@@ -69,6 +69,8 @@ struct bk_exchange {
     unsigned streaming : 1;
     unsigned stream_ended : 1;
     unsigned stream_raw : 1;             /* HTTP/1.0: no chunked framing, the close ends the body */
+    unsigned body_decoded : 1; /* body holds its Content-Encoding undone (a re-dispatch, after
+                                  an implicit topic creation, must not decode it again) */
     void (*on_drain)(bk_exchange_t *ex); /* everything queued so far was written */
     void (*on_gone)(bk_exchange_t *ex);  /* the connection closed: stop and release ex */
     void (*on_hangup)(bk_exchange_t *ex); /* the client sends no more (EOF): answer it now */
