@@ -180,7 +180,9 @@ bk_codec_t bk_http_accept_encoding(const char *v, size_t len)
     int star = w[W_STAR] < 0 ? 0 : w[W_STAR];
     int zstd = w[W_ZSTD] < 0 ? star : w[W_ZSTD];
     int gzip = w[W_GZIP] < 0 ? star : w[W_GZIP];
-    int identity = w[W_IDENTITY] >= 0 ? w[W_IDENTITY] : w[W_STAR] >= 0 ? w[W_STAR] : 1000;
+    /* identity competes only when weighted (by name or by "*"): unnamed, it is the fallback
+     * (always acceptable), not a preference over a coding the client asked for */
+    int identity = w[W_IDENTITY] >= 0 ? w[W_IDENTITY] : star;
     if (zstd > 0 && zstd >= gzip && zstd >= identity)
         return BK_CODEC_ZSTD;
     if (gzip > 0 && gzip >= identity)
