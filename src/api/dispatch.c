@@ -165,19 +165,6 @@ static int negotiate(bk_exchange_t *ex)
     return 0;
 }
 
-/* Accept negotiation, then authentication and the handler. */
-static void proceed(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
-{
-    /* a consumer's records answer in the instance's format: its handler checks Accept */
-    if (r->id != BK_ROUTE_METRICS && r->id != BK_ROUTE_REPL_FETCH &&
-        r->id != BK_ROUTE_CONSUMER_RECORDS && !negotiate(ex))
-        return;
-    if (b->auth)
-        bk_broker_authorize(b, ex, r);
-    else
-        bk_broker_route(b, ex, r);
-}
-
 static int is_produce(const bk_route_t *r, int method)
 {
     return method == HTTP_POST &&
@@ -191,11 +178,10 @@ static void after_decode(bk_exchange_t *ex, void *arg, int status, bk_codec_t fa
         bk_exchange_release(ex);
         return;
     }
-    bk_route_t r;
     if (status == 0 && b->stopping)
         bk_exchange_error(ex, 503, "this broker is shutting down; nothing was written, retry");
-    else if (status == 0 && bk_route_match(ex->method, ex->path, ex->path_len, &r) == 0)
-        proceed(b, ex, &r);
+    else if (status == 0)
+        bk_broker_on_request(b, ex); /* from the start, now that ex->body_decoded is set */
     else if (status == BK_ETOOBIG)
         bk_exchange_errorf(ex, 413,
                            "request body too large: decoded (Content-Encoding) it passes this "
@@ -210,6 +196,20 @@ static void after_decode(bk_exchange_t *ex, void *arg, int status, bk_codec_t fa
     else
         bk_exchange_errorf(ex, 503, "could not decode the request body: %s; nothing was written",
                            bk_strerror(status));
+}
+
+/* 1 when ex has a Content-Encoding line and its body was not decoded yet. Every request
+ * passes here, so the scan compares lengths before names (no other common request header
+ * is 16 characters long). */
+static int has_coding(const bk_exchange_t *ex)
+{
+    if (ex->body_decoded)
+        return 0;
+    for (uint32_t i = 0; i < ex->header_count; i++)
+        if (ex->headers[i].name_len == 16 &&
+            strncasecmp(ex->headers[i].name, "content-encoding", 16) == 0)
+            return 1;
+    return 0;
 }
 
 /* 415 (or 400) for a Content-Encoding that cannot be undone here; 1 when answered. */
@@ -235,11 +235,10 @@ static int refuse_codings(bk_exchange_t *ex, int rc, const bk_http_codings_t *c)
 /* A body with a Content-Encoding other than identity is decoded on the threadpool before
  * anything reads it (authorization may read the produce body's topic), capped by the route's
  * body limit. Only produce routes take coded bodies. Returns 1 when the request goes on now
- * (no coding), 0 when it was answered or goes on from after_decode. */
+ * (identity only, or no body on another route), 0 when it was answered or goes on from
+ * after_decode. */
 static int decode_body(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
 {
-    if (ex->body_decoded || !bk_exchange_header(ex, "content-encoding", NULL))
-        return 1;
     bk_http_codings_t c;
     if (refuse_codings(ex, bk_http_codings_parse(ex, &c), &c))
         return 0;
@@ -277,8 +276,16 @@ void bk_broker_on_request(void *arg, bk_exchange_t *ex)
         return;
     }
     ex->route = (int)r.id;
-    if (decode_body(b, ex, &r))
-        proceed(b, ex, &r);
+    if (has_coding(ex) && !decode_body(b, ex, &r))
+        return; /* answered, or back here from after_decode with the body decoded */
+    /* a consumer's records answer in the instance's format: its handler checks Accept */
+    if (r.id != BK_ROUTE_METRICS && r.id != BK_ROUTE_REPL_FETCH &&
+        r.id != BK_ROUTE_CONSUMER_RECORDS && !negotiate(ex))
+        return;
+    if (b->auth)
+        bk_broker_authorize(b, ex, &r);
+    else
+        bk_broker_route(b, ex, &r);
 }
 
 /* __consumer_offsets is written only by the group coordinator: a write route naming it is

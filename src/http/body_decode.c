@@ -56,6 +56,10 @@ static void adopt_body(bk_exchange_t *ex, bk_codec_buf_t *out)
 
 static void finish(job_t *j, int status)
 {
+    /* the charge made at the start becomes what the body holds now: the decoded bytes in
+     * place of the coded ones, or nothing more on a refusal */
+    int64_t now = status == 0 ? (int64_t)j->out.cap - (int64_t)j->ex->body_buf.cap : 0;
+    bk_exchange_charge(j->ex, now - (int64_t)j->max_out);
     if (status == 0)
         adopt_body(j->ex, &j->out);
     size_t held = j->out.cap + j->scratch.cap;
@@ -127,6 +131,11 @@ int bk_http_decode_body(uv_loop_t *loop, bk_exchange_t *ex, const bk_http_coding
     j->max_out = max_out;
     j->cb = cb;
     j->arg = arg;
+    /* Counted against the connection's budget at the most it may become, before it is known:
+     * pipelined coded bodies otherwise each slip past the budget at their coded size, and
+     * 64 of them might each decode to the 64 MiB batch limit. Past the budget the connection
+     * stops reading until answers drain, as for large plain bodies. */
+    bk_exchange_charge(ex, (int64_t)max_out);
     if (queue_tail)
         queue_tail->next = j;
     else

@@ -238,23 +238,14 @@ static int zstd_encode(const uint8_t *src, size_t len, uint8_t *dst, size_t cap,
     return 0;
 }
 
-int bk_http_encode(bk_codec_t codec, const uint8_t *src, size_t len, uint8_t **dst,
+int bk_http_encode(bk_codec_t codec, const uint8_t *src, size_t len, uint8_t *dst, size_t cap,
                    size_t *dst_len)
 {
-    if ((codec != BK_CODEC_GZIP && codec != BK_CODEC_ZSTD) || len < 2)
-        return codec == BK_CODEC_GZIP || codec == BK_CODEC_ZSTD ? BK_ETOOBIG : BK_EINVAL;
-    size_t cap = len - 1; /* no smaller, no point */
-    uint8_t *buf = malloc(cap);
-    if (!buf)
-        return UV_ENOMEM;
-    int rc = codec == BK_CODEC_GZIP ? gzip_encode(src, len, buf, cap, dst_len)
-                                    : zstd_encode(src, len, buf, cap, dst_len);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *dst = buf;
-    return 0;
+    if (codec == BK_CODEC_GZIP)
+        return gzip_encode(src, len, dst, cap, dst_len) == 0 ? 0 : BK_ETOOBIG;
+    if (codec == BK_CODEC_ZSTD)
+        return zstd_encode(src, len, dst, cap, dst_len);
+    return BK_EINVAL;
 }
 
 const char *bk_http_coding_name(bk_codec_t codec)

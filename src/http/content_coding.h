@@ -54,11 +54,12 @@ bk_codec_t bk_http_accept_encoding(const char *v, size_t len);
 int bk_http_decode(const bk_http_codings_t *c, const uint8_t *src, size_t len, size_t max_out,
                    bk_codec_buf_t *out, bk_codec_buf_t *scratch, bk_codec_t *failed);
 
-/* Compresses src with codec (gzip or zstd) into a new malloc'd *dst of *dst_len bytes (the
- * caller frees it). gzip uses zlib level 1 and zstd level 1, the fast ends: JSON still
- * shrinks severalfold and the answer is not held up. Returns 0, BK_EINVAL for another codec,
- * BK_ETOOBIG when the coded form is no smaller than src (send it uncoded), or UV_ENOMEM. */
-int bk_http_encode(bk_codec_t codec, const uint8_t *src, size_t len, uint8_t **dst,
+/* Compresses src with codec (gzip or zstd) into dst (cap bytes; *dst_len = bytes written).
+ * gzip uses zlib level 1 and zstd level 1, the fast ends: JSON still shrinks severalfold and
+ * the answer is not held up. Returns 0, BK_EINVAL for another codec, or BK_ETOOBIG when the
+ * coded form does not fit in cap (give cap = len - 1: no smaller, send it uncoded) or could
+ * not be made (no memory for the coder's state: also sent uncoded). */
+int bk_http_encode(bk_codec_t codec, const uint8_t *src, size_t len, uint8_t *dst, size_t cap,
                    size_t *dst_len);
 
 /* The Content-Encoding token of a codec ("gzip", "zstd"); NULL for another. */

@@ -69,6 +69,7 @@ struct bk_exchange {
     unsigned streaming : 1;
     unsigned stream_ended : 1;
     unsigned stream_raw : 1;             /* HTTP/1.0: no chunked framing, the close ends the body */
+    unsigned coding : 1;       /* answered; the answer is being compressed on the threadpool */
     unsigned body_decoded : 1; /* body holds its Content-Encoding undone (a re-dispatch, after
                                   an implicit topic creation, must not decode it again) */
     void (*on_drain)(bk_exchange_t *ex); /* everything queued so far was written */
@@ -98,6 +99,9 @@ typedef struct {
      * answered (acks=0 answers before the write is applied), until effects_done(token). */
     void *(*hold_effects)(bk_exchange_t *ex);
     void (*effects_done)(void *token);
+    /* ex holds delta bytes more (or fewer) than counted when it arrived (a decoded body):
+     * the connection's budget counts them until ex is released. */
+    void (*charge)(bk_exchange_t *ex, int64_t delta);
 } bk_exchange_conn_hooks_t;
 void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 
@@ -105,6 +109,7 @@ void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 int bk_exchange_at_head(const bk_exchange_t *ex);
 void *bk_exchange_hold_effects(bk_exchange_t *ex);
 void bk_exchange_effects_done(void *token);
+void bk_exchange_charge(bk_exchange_t *ex, int64_t delta);
 
 /* Case-insensitive header lookup; returns the first value or NULL (len in *len). */
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len);

@@ -7,12 +7,12 @@
 #include <llhttp.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "brook/common.h"
 #include "http/content_coding.h"
+#include "http/response_coding.h"
 #include "http/json.h"
 
 static bk_http_identity_t identity;
@@ -128,10 +128,13 @@ int bk_http_format_head(bk_buf_t *out, int status, const char *content_type, siz
     return rc ? rc : bk_buf_append_str(out, conn_line[close >= 0 && close <= 2 ? close : 1]);
 }
 
-void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
-                         const char *extra_headers, const void *body, size_t body_len)
+/* bk_exchange_respond, inlined into bk_exchange_respond_json: the produce ack's path. */
+__attribute__((always_inline)) static inline void respond(bk_exchange_t *ex, int status,
+                                                          const char *content_type,
+                                                          const char *extra_headers,
+                                                          const void *body, size_t body_len)
 {
-    if (ex->state == BK_EX_RESPONDED) {
+    if (ex->state == BK_EX_RESPONDED || ex->coding) {
         bk_trace_error("http", "exchange answered twice (status %d)", status);
         return;
     }
@@ -160,6 +163,12 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
         identity.observe(identity.epoch_arg, ex);
     if (ready_hook)
         ready_hook(ex);
+}
+
+void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
+                         const char *extra_headers, const void *body, size_t body_len)
+{
+    respond(ex, status, content_type, extra_headers, body, body_len);
 }
 
 void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content_type)
@@ -216,34 +225,13 @@ void bk_exchange_stream_end(bk_exchange_t *ex)
         ready_hook(ex);
 }
 
-/* A JSON answer of at least BK_HTTP_COMPRESS_MIN bytes, coded as the request's
- * Accept-Encoding prefers. It varies with that header, so it says so (Vary) whether coded or
- * not. HEAD gets the identity answer's headers (RFC 9110 §9.3.2 lets a server leave out what
- * only generating the content would tell), so no CPU goes into a body never sent. */
-static void respond_coded(bk_exchange_t *ex, int status, const char *type, const char *extra,
-                          const char *text, size_t len)
+/* Out of line and cold, so the common small answer keeps bk_exchange_respond inlined. */
+__attribute__((noinline, cold)) static void respond_json_coded(bk_exchange_t *ex, int status,
+                                                               const char *type,
+                                                               const char *extra,
+                                                               const char *text, size_t len)
 {
-    char hdrs[1024];
-    size_t vlen = 0;
-    const char *accept = bk_exchange_header(ex, "accept-encoding", &vlen);
-    bk_codec_t codec =
-        ex->method == HTTP_HEAD ? BK_CODEC_NONE : bk_http_accept_encoding(accept, vlen);
-    uint8_t *coded = NULL;
-    size_t coded_len = 0;
-    if (codec != BK_CODEC_NONE &&
-        bk_http_encode(codec, (const uint8_t *)text, len, &coded, &coded_len) != 0)
-        codec = BK_CODEC_NONE; /* no smaller, or no memory: send it as it is */
-    int n = snprintf(hdrs, sizeof hdrs, "%sVary: Accept-Encoding\r\n%s%s%s", extra ? extra : "",
-                     coded ? "Content-Encoding: " : "", coded ? bk_http_coding_name(codec) : "",
-                     coded ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof hdrs) { /* extra lines too long to add ours: uncoded */
-        bk_exchange_respond(ex, status, type, extra, text, len);
-    } else if (coded) {
-        bk_exchange_respond(ex, status, type, hdrs, coded, coded_len);
-    } else {
-        bk_exchange_respond(ex, status, type, hdrs, text, len);
-    }
-    free(coded);
+    bk_http_respond_coded(ex, identity.loop, status, type, extra, text, len);
 }
 
 void bk_exchange_respond_json(bk_exchange_t *ex, int status, bk_json_t *j,
@@ -254,9 +242,9 @@ void bk_exchange_respond_json(bk_exchange_t *ex, int status, bk_json_t *j,
     const char *type = ex->json_type ? ex->json_type : "application/json";
     /* one comparison is all a small answer (the produce ack) pays */
     if (len >= BK_HTTP_COMPRESS_MIN && status != 204 && status != 304)
-        respond_coded(ex, status, type, extra_headers, text, len);
+        respond_json_coded(ex, status, type, extra_headers, text, len);
     else
-        bk_exchange_respond(ex, status, type, extra_headers, text, len);
+        respond(ex, status, type, extra_headers, text, len);
     bk_json_trim(); /* copied into ex->out: a huge document need not stay */
 }
 

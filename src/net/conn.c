@@ -691,7 +691,17 @@ static void effects_done(void *token)
         bk_server_defer(c->srv, c); /* inside a log callback: dispatch from the loop */
 }
 
-const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done};
+static void charge(bk_exchange_t *ex, int64_t delta)
+{
+    bk_conn_t *c = ex->conn;
+    if (!c || c->closing)
+        return;
+    ex->held_bytes += (size_t)delta; /* wraps back for a negative delta */
+    c->body_bytes += (size_t)delta;
+}
+
+const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done,
+                                                         charge};
 
 /* ---- TLS between the socket and conn_feed -------------------------------------------- */
 

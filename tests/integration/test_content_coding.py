@@ -21,7 +21,7 @@ import threading
 import time
 import zlib
 
-from brook import Cluster, strict_body, wait_until
+from brook import Cluster, RawConn, http_bytes, strict_body
 
 BINARY = "application/vnd.kafka.binary.v2+json"
 ZSTD = shutil.which("zstd")
@@ -301,6 +301,44 @@ def test_answers_coded_per_accept_encoding():
             json.loads(data)
 
 
+def test_large_answers_coded_off_the_loop():
+    """Pages of 64 KiB or more are coded on the threadpool: pipelined answers still leave in
+    request order (a large coded read, a small read, another large one), and clients that
+    leave while their answer is being coded cost nothing (the broker goes on serving)."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        make_topic(b, "big")
+        for i in range(6):
+            st, doc, _ = b.post_json("/topics/big", batch(values(500, 10 + i)), ctype=BINARY)
+            assert st == 200, (st, doc)
+        big = "/topics/big/partitions/0/records?offset=0&max_records=3000"
+        small = "/topics/big/partitions/0/records?offset=0&max_records=1"
+        st, ident, _ = raw(b, "GET", big, headers={"Accept-Encoding": "identity"})
+        assert st == 200 and len(ident) > 256 * 1024, len(ident)
+        want = json.loads(ident)["records"]
+        with RawConn(b.port) as rc:
+            rc.send(http_bytes("GET", big, headers=[("Accept-Encoding", "gzip")]) +
+                    http_bytes("GET", small, headers=[("Accept-Encoding", "zstd")]) +
+                    http_bytes("GET", big, headers=[("Accept-Encoding", "zstd")]))
+            st1, h1, b1 = rc.read_response()
+            st2, h2, b2 = rc.read_response()
+            st3, h3, b3 = rc.read_response()
+        assert (st1, st2, st3) == (200, 200, 200)
+        assert h1.get("content-encoding") == "gzip" and h3.get("content-encoding") == "zstd"
+        assert "content-encoding" not in h2, h2  # one record: under 1 KiB
+        assert json.loads(gzip.decompress(b1))["records"] == want
+        assert len(json.loads(b2)["records"]) == 1
+        assert json.loads(zstd_d(b3))["records"] == want
+        assert len(b1) < len(ident) // 3 and len(b3) < len(ident) // 3
+        for _ in range(20):  # ask, then leave before the answer
+            rc = RawConn(b.port)
+            rc.send(http_bytes("GET", big, headers=[("Accept-Encoding", "gzip")]) * 3)
+            rc.close()
+        st, data, hdrs = raw(b, "GET", big, headers={"Accept-Encoding": "gzip"})
+        assert st == 200 and json.loads(gzip.decompress(data))["records"] == want
+        assert b.get("/health")[0] == 200
+
+
 def test_curl_compressed():
     with Cluster() as c:
         b = c.broker(standalone=True)
@@ -329,4 +367,5 @@ if __name__ == "__main__":
                test_unsupported_codings_are_415_and_write_nothing,
                test_corrupt_bodies_are_400_and_write_nothing,
                test_answers_coded_per_accept_encoding,
+               test_large_answers_coded_off_the_loop,
                test_curl_compressed])
