@@ -159,7 +159,7 @@ static void weigh_elements(const char *v, size_t len, int w[W_COUNT])
         int q = element_weight(semi ? semi + 1 : t + n, t + n);
         if (q < 0 || name_len == 0)
             continue;
-        int k = token_is(t, name_len, "zstd")                                        ? W_ZSTD
+        int k = token_is(t, name_len, "zstd")                                      ? W_ZSTD
                 : token_is(t, name_len, "gzip") || token_is(t, name_len, "x-gzip") ? W_GZIP
                 : token_is(t, name_len, "identity")                                ? W_IDENTITY
                 : token_is(t, name_len, "*")                                       ? W_STAR

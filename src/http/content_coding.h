@@ -40,9 +40,9 @@ int bk_http_codings_parse_value(const char *v, size_t len, bk_http_codings_t *ou
 /* The coding an answer takes under Accept-Encoding value v (NULL: header absent, which gets
  * identity): the highest q among zstd, gzip (x-gzip) and identity, each weighted by its own
  * element or else by "*" (identity named by neither is only the fallback). Equal q prefers
- * zstd, then gzip, then identity; q=0 excludes. Malformed elements are skipped. Returns BK_CODEC_ZSTD,
- * BK_CODEC_GZIP or BK_CODEC_NONE (also when nothing is acceptable: the answer then goes
- * uncoded, as RFC 9110 §12.5.3 allows). */
+ * zstd, then gzip, then identity; q=0 excludes. Malformed elements are skipped. Returns
+ * BK_CODEC_ZSTD, BK_CODEC_GZIP or BK_CODEC_NONE (also when nothing is acceptable: the answer then
+ * goes uncoded, as RFC 9110 §12.5.3 allows). */
 bk_codec_t bk_http_accept_encoding(const char *v, size_t len);
 
 /* Undoes the codings of src (last applied first) into out, with scratch holding the stages

@@ -69,9 +69,6 @@ struct bk_exchange {
     unsigned streaming : 1;
     unsigned stream_ended : 1;
     unsigned stream_raw : 1;             /* HTTP/1.0: no chunked framing, the close ends the body */
-    unsigned coding : 1;       /* answered; the answer is being compressed on the threadpool */
-    unsigned body_decoded : 1; /* body holds its Content-Encoding undone (a re-dispatch, after
-                                  an implicit topic creation, must not decode it again) */
     void (*on_drain)(bk_exchange_t *ex); /* everything queued so far was written */
     void (*on_gone)(bk_exchange_t *ex);  /* the connection closed: stop and release ex */
     void (*on_hangup)(bk_exchange_t *ex); /* the client sends no more (EOF): answer it now */
@@ -81,6 +78,11 @@ struct bk_exchange {
     /* the common name of the client's verified TLS certificate (principal User:<it>), or
      * NULL; owned by the connection, so valid only while ex->conn is set */
     const char *tls_user;
+    /* content coding (content_coding.h): the body holds its Content-Encoding undone (a
+     * re-dispatch, after an implicit topic creation, must not decode it again); the answer
+     * is being compressed on the threadpool (ex stays dispatched until it is sent) */
+    unsigned body_decoded : 1;
+    unsigned coding : 1;
 };
 
 /* Takes an exchange from the free list (or allocates). Returns NULL on out-of-memory. */

@@ -227,8 +227,7 @@ void bk_exchange_stream_end(bk_exchange_t *ex)
 
 /* Out of line and cold, so the common small answer keeps bk_exchange_respond inlined. */
 __attribute__((noinline, cold)) static void respond_json_coded(bk_exchange_t *ex, int status,
-                                                               const char *type,
-                                                               const char *extra,
+                                                               const char *type, const char *extra,
                                                                const char *text, size_t len)
 {
     bk_http_respond_coded(ex, identity.loop, status, type, extra, text, len);

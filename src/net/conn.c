@@ -696,8 +696,9 @@ static void charge(bk_exchange_t *ex, int64_t delta)
     bk_conn_t *c = ex->conn;
     if (!c || c->closing)
         return;
-    ex->held_bytes += (size_t)delta; /* wraps back for a negative delta */
-    c->body_bytes += (size_t)delta;
+    size_t d = (size_t)(delta < 0 ? -delta : delta);
+    ex->held_bytes = delta < 0 ? ex->held_bytes - d : ex->held_bytes + d;
+    c->body_bytes = delta < 0 ? c->body_bytes - d : c->body_bytes + d;
 }
 
 const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done,

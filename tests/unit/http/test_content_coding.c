@@ -22,34 +22,34 @@ static void accept_encoding_table(void)
         {"GZip", BK_CODEC_GZIP},
         {"x-gzip", BK_CODEC_GZIP},
         {"zstd", BK_CODEC_ZSTD},
-        {"gzip, zstd", BK_CODEC_ZSTD},          /* equal q: zstd */
+        {"gzip, zstd", BK_CODEC_ZSTD}, /* equal q: zstd */
         {"zstd, gzip", BK_CODEC_ZSTD},
         {"gzip;q=1.0, zstd;q=0.9", BK_CODEC_GZIP}, /* the higher q wins */
         {"gzip;q=0.5, zstd;q=0.500", BK_CODEC_ZSTD},
-        {"zstd;q=0, gzip", BK_CODEC_GZIP},      /* q=0 excludes */
+        {"zstd;q=0, gzip", BK_CODEC_GZIP}, /* q=0 excludes */
         {"gzip;q=0", BK_CODEC_NONE},
         {"gzip;q=0.000, zstd;q=0.0", BK_CODEC_NONE},
-        {"*", BK_CODEC_ZSTD},                  /* any coding: the preferred one */
+        {"*", BK_CODEC_ZSTD}, /* any coding: the preferred one */
         {"*;q=0.1", BK_CODEC_ZSTD},
         {"*;q=0", BK_CODEC_NONE},
-        {"*, zstd;q=0", BK_CODEC_GZIP},         /* named beats * */
+        {"*, zstd;q=0", BK_CODEC_GZIP}, /* named beats * */
         {"*;q=0, gzip;q=0.2", BK_CODEC_GZIP},
-        {"br, deflate", BK_CODEC_NONE},        /* nothing we speak */
+        {"br, deflate", BK_CODEC_NONE},             /* nothing we speak */
         {"deflate, gzip, br, zstd", BK_CODEC_ZSTD}, /* what curl --compressed sends */
-        {"gzip, deflate, br", BK_CODEC_GZIP},  /* browsers */
+        {"gzip, deflate, br", BK_CODEC_GZIP},       /* browsers */
         {"identity", BK_CODEC_NONE},
-        {"identity;q=1, gzip;q=0.5", BK_CODEC_NONE}, /* identity preferred */
+        {"identity;q=1, gzip;q=0.5", BK_CODEC_NONE},   /* identity preferred */
         {"identity;q=0.5, gzip;q=0.5", BK_CODEC_GZIP}, /* equal: coded */
         {"identity;q=0, gzip;q=0.1", BK_CODEC_GZIP},
         {" gzip ; q=0.8 ,\tzstd ;q=0.7 ", BK_CODEC_GZIP}, /* OWS around everything */
         {"gzip;Q=0.3, zstd;q=0.2", BK_CODEC_GZIP},
-        {"gzip;level=9", BK_CODEC_GZIP},       /* other parameters ignored */
-        {"zstd;q=2, gzip", BK_CODEC_GZIP},     /* malformed weight: element skipped */
+        {"gzip;level=9", BK_CODEC_GZIP},   /* other parameters ignored */
+        {"zstd;q=2, gzip", BK_CODEC_GZIP}, /* malformed weight: element skipped */
         {"zstd;q=1.001, gzip;q=0.1", BK_CODEC_GZIP},
         {"zstd;q=0.1234, gzip;q=0.1", BK_CODEC_GZIP},
         {"zstd;q=, gzip;q=0.1", BK_CODEC_GZIP},
         {"zstd;q=.5, gzip;q=0.1", BK_CODEC_GZIP},
-        {"zstd;q=1., gzip;q=0.1", BK_CODEC_ZSTD}, /* "1." is a valid qvalue */
+        {"zstd;q=1., gzip;q=0.1", BK_CODEC_ZSTD},            /* "1." is a valid qvalue */
         {"zstd;q=0.5, zstd;q=0, gzip;q=0.4", BK_CODEC_ZSTD}, /* first of a repeat counts */
         {",,, ,gzip,,", BK_CODEC_GZIP},
         {";q=1", BK_CODEC_NONE},
@@ -166,8 +166,7 @@ static void decode_list_in_reverse(void)
     CHECK_EQ_INT(bk_http_decode(&c, both, both_len, n - 1, &out, &scratch, &failed), BK_ETOOBIG);
     CHECK_EQ_INT(failed, BK_CODEC_GZIP);
     bk_http_codings_t wrong = {.codings = {BK_CODEC_ZSTD, BK_CODEC_GZIP}, .count = 2};
-    CHECK_EQ_INT(bk_http_decode(&wrong, both, both_len, n, &out, &scratch, &failed),
-                 BK_ECORRUPT);
+    CHECK_EQ_INT(bk_http_decode(&wrong, both, both_len, n, &out, &scratch, &failed), BK_ECORRUPT);
     CHECK_EQ_INT(failed, BK_CODEC_GZIP);
     bk_http_codings_t one = {.codings = {BK_CODEC_GZIP}, .count = 1};
     CHECK_EQ_INT(bk_http_decode(&one, gz, gz_len, n, &out, &scratch, &failed), 0);
