@@ -65,6 +65,11 @@ struct bk_exchange {
     int route;             /* bk_route_id_t chosen by the dispatcher (metrics label) */
     const char *json_type; /* Content-Type for JSON answers (NULL = application/json) */
 
+    /* content coding (content_coding.h): the body holds its Content-Encoding undone (a
+     * re-dispatch, after an implicit topic creation, must not decode it again); the answer
+     * is being compressed on the threadpool (ex stays dispatched until it is sent) */
+    unsigned body_decoded : 1;
+    unsigned coding : 1;
     /* streamed (chunked) answers: see bk_exchange_stream_* in response.h */
     unsigned streaming : 1;
     unsigned stream_ended : 1;
@@ -78,11 +83,6 @@ struct bk_exchange {
     /* the common name of the client's verified TLS certificate (principal User:<it>), or
      * NULL; owned by the connection, so valid only while ex->conn is set */
     const char *tls_user;
-    /* content coding (content_coding.h): the body holds its Content-Encoding undone (a
-     * re-dispatch, after an implicit topic creation, must not decode it again); the answer
-     * is being compressed on the threadpool (ex stays dispatched until it is sent) */
-    unsigned body_decoded : 1;
-    unsigned coding : 1;
 };
 
 /* Takes an exchange from the free list (or allocates). Returns NULL on out-of-memory. */
