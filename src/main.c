@@ -1335,7 +1335,7 @@ static int start(config_t *c)
     if ((rc = bk_http_client_new(loop, &broker.client)))
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
     bk_http_client_set_tls(broker.client, tls_client);
-    bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
+    bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe, loop};
     bk_http_set_identity(&id);
     if ((rc = listen_first(c)))
         return rc;
