@@ -2,7 +2,8 @@
  * before any handler runs. Authorization: Basic is answered from the cache of recent successes
  * when it can be (no allocation), else checked on the thread pool and the request dispatched
  * from the completion. Statuses: no or wrong credentials 401 (40101) with WWW-Authenticate,
- * a malformed header 400, allowed-to-nobody 403 (40301), too many checks waiting 503 (50301).
+ * a malformed header 400, allowed-to-nobody 403 (40301), too many checks waiting 503 (50301),
+ * too many of them from the client's own address 429 (42901).
  * The permission comes from the router's table (bk_route_authz); a route without an entry is
  * refused, never served. A request over TLS with a verified client certificate and no
  * Authorization header runs as User:<certificate CN>, checked by the same ACLs. */
@@ -10,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "api/admin_body.h"
 #include "api/broker.h"
@@ -228,10 +230,19 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         OPENSSL_cleanse(&c, sizeof c);
         return;
     }
-    int rc = bk_auth_verify_async(b->auth, c.user, c.ulen, c.pass, c.plen, after_verify, b, ex);
+    struct sockaddr_storage peer;
+    uint64_t client =
+        bk_exchange_peer(ex, &peer) == 0 ? bk_auth_client_key((const struct sockaddr *)&peer) : 0;
+    int rc =
+        bk_auth_verify_from(b->auth, client, c.user, c.ulen, c.pass, c.plen, after_verify, b, ex);
     OPENSSL_cleanse(&c, sizeof c);
     if (rc == UV_EBUSY)
         bk_exchange_error_hdr(ex, 50301, "too many credential checks are waiting; retry shortly",
+                              "Retry-After: 1\r\n");
+    else if (rc == UV_EAGAIN)
+        bk_exchange_error_hdr(ex, 42901,
+                              "too many credential checks from this client address are waiting; "
+                              "retry shortly",
                               "Retry-After: 1\r\n");
     else if (rc)
         bk_exchange_errorf(ex, 503, "credentials could not be checked: %s", bk_strerror(rc));

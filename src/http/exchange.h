@@ -30,6 +30,7 @@ typedef enum {
     BK_EX_RESPONDED,   /* response bytes ready in ->out */
 } bk_exchange_state_t;
 
+struct sockaddr_storage;
 typedef struct bk_exchange bk_exchange_t;
 struct bk_exchange {
     /* request */
@@ -96,6 +97,8 @@ typedef struct {
      * answered (acks=0 answers before the write is applied), until effects_done(token). */
     void *(*hold_effects)(bk_exchange_t *ex);
     void (*effects_done)(void *token);
+    /* The client's address (getpeername of ex's connection): 0, or a negative error. */
+    int (*peer)(const bk_exchange_t *ex, struct sockaddr_storage *out);
 } bk_exchange_conn_hooks_t;
 void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 
@@ -103,6 +106,8 @@ void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 int bk_exchange_at_head(const bk_exchange_t *ex);
 void *bk_exchange_hold_effects(bk_exchange_t *ex);
 void bk_exchange_effects_done(void *token);
+/* See bk_exchange_conn_hooks_t.peer; UV_ENOTCONN once the connection has gone (or in tests). */
+int bk_exchange_peer(const bk_exchange_t *ex, struct sockaddr_storage *out);
 
 /* Case-insensitive header lookup; returns the first value or NULL (len in *len). */
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len);

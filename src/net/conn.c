@@ -691,7 +691,14 @@ static void effects_done(void *token)
         bk_server_defer(c->srv, c); /* inside a log callback: dispatch from the loop */
 }
 
-const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done};
+static int peer(const bk_exchange_t *ex, struct sockaddr_storage *out)
+{
+    const bk_conn_t *c = ex->conn;
+    int len = (int)sizeof *out;
+    return c ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) : UV_ENOTCONN;
+}
+
+const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done, peer};
 
 /* ---- TLS between the socket and conn_feed -------------------------------------------- */
 
