@@ -211,7 +211,8 @@ int bk_auth_cached(bk_auth_t *a, const char *user, size_t ulen, const char *pass
  * cache's lifetime is answered 0 without a check (failures are cached too, under the same
  * keyed hash); otherwise the check (PBKDF2, ~1 ms of CPU) runs on one of two threads of the
  * authenticator's own, never on the loop or the libuv pool: at normal priority, or at
- * SCHED_IDLE when a check from the same client failed in the last 30 s. Requests asking the
+ * SCHED_IDLE, resting 3x each check's CPU time after it, when a check from the same client
+ * failed in the last 30 s. Requests asking the
  * same user:password while its check is in flight share it. client is
  * bk_auth_client_key(peer address), or 0 when unknown (never capped per client). Returns 0,
  * UV_EBUSY when max_pending checks are already waiting, UV_EAGAIN when max_per_client checks

@@ -6,9 +6,10 @@
  * Two verifier threads of our own take checks from one waiting room (authq.c: at most 64
  * waiting, 8 per client address, round-robin over addresses): one at normal priority for
  * clients in good standing, one at SCHED_IDLE for suspects, i.e. addresses whose check failed
- * within the last 30 s. A flood of wrong passwords therefore runs on CPU nobody else wants:
- * the loop thread preempts it the moment it has work, and a user logging in from elsewhere
- * never waits behind it. Identical checks in flight share one run.
+ * within the last 30 s, which rests after each check so suspects get at most a quarter of a
+ * core. A flood of wrong passwords therefore runs slowly, on CPU nobody else wants: the loop
+ * thread preempts it the moment it has work, and a user logging in from elsewhere never
+ * waits behind it. Identical checks in flight share one run.
  *
  * Two caches map HMAC-SHA-256(process key, user ":" password) to an expiry: successes (with
  * the user) and failures, in separate tables so a flood of failures never evicts a success.
@@ -25,12 +26,14 @@
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <sched.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/authq.h"
@@ -41,6 +44,7 @@
 #define CACHE_WAYS 4
 #define MAX_SUPERS 64
 #define SUSPECT_MS 30000 /* a failed check makes its client address a suspect this long */
+#define SUSPECT_REST 3   /* the idle worker rests 3x a check's CPU time: <= 1/4 of a core */
 
 typedef struct {
     uint8_t key[32];
@@ -369,8 +373,44 @@ static void lower_priority(void)
         bk_trace_warn("auth", "cannot lower the verifier thread's priority");
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* After a suspect's check that cost cpu_ns, the idle worker rests SUSPECT_REST times as long
+ * (at most 100 ms), so suspects' checks take at most a quarter of one core even when nothing
+ * else wants the CPU: on a VM whose host caps its CPU time, idle-priority work still uses the
+ * quota, and a flood answered at full speed also makes its sender spend more. */
+static void rest_after(uint64_t cpu_ns)
+{
+    uint64_t ns = cpu_ns * SUSPECT_REST;
+    if (ns > 100000000ull)
+        ns = 100000000ull;
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void finish(bk_auth_t *a, job_t *j)
+{
+    if (!j->ok)
+        bk_authq_failed(&a->q, j->client, now_ms());
+    j->next = NULL;
+    if (a->done_tail)
+        a->done_tail->next = j;
+    else
+        a->done_head = j;
+    a->done_tail = j;
+    uv_cond_broadcast(&a->cv); /* a failure may have moved waiting checks to the other */
+    uv_async_send(&a->done_async);
+}
+
 /* Runs checks until stopping: takes the next one of its class (under mu), runs it unlocked,
- * puts it on the done list and wakes the loop. */
+ * puts it on the done list and wakes the loop; the idle worker then rests (rest_after). */
 static void worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -386,19 +426,17 @@ static void worker_main(void *arg)
             continue;
         }
         uv_mutex_unlock(&a->mu);
+        uint64_t cpu0 = thread_cpu_ns();
         j->ok = bk_scram_password_matches(j->mech, &j->cred, j->pass, j->plen) == 1 && j->known;
         OPENSSL_cleanse(j->pass, sizeof j->pass);
+        uint64_t cpu = thread_cpu_ns() - cpu0;
         uv_mutex_lock(&a->mu);
-        if (!j->ok)
-            bk_authq_failed(&a->q, j->client, now_ms());
-        j->next = NULL;
-        if (a->done_tail)
-            a->done_tail->next = j;
-        else
-            a->done_head = j;
-        a->done_tail = j;
-        uv_cond_broadcast(&a->cv); /* a failure may have moved waiting checks to the other */
-        uv_async_send(&a->done_async);
+        finish(a, j);
+        if (w->idle) {
+            uv_mutex_unlock(&a->mu);
+            rest_after(cpu);
+            uv_mutex_lock(&a->mu);
+        }
     }
     uv_mutex_unlock(&a->mu);
 }
