@@ -30,6 +30,7 @@ typedef enum {
     BK_EX_RESPONDED,   /* response bytes ready in ->out */
 } bk_exchange_state_t;
 
+struct sockaddr_storage;
 typedef struct bk_exchange bk_exchange_t;
 struct bk_exchange {
     /* request */
@@ -104,6 +105,8 @@ typedef struct {
     /* ex holds delta bytes more (or fewer) than counted when it arrived (a decoded body):
      * the connection's budget counts them until ex is released. */
     void (*charge)(bk_exchange_t *ex, int64_t delta);
+    /* The client's address (getpeername of ex's connection): 0, or a negative error. */
+    int (*peer)(const bk_exchange_t *ex, struct sockaddr_storage *out);
 } bk_exchange_conn_hooks_t;
 void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 
@@ -112,6 +115,8 @@ int bk_exchange_at_head(const bk_exchange_t *ex);
 void *bk_exchange_hold_effects(bk_exchange_t *ex);
 void bk_exchange_effects_done(void *token);
 void bk_exchange_charge(bk_exchange_t *ex, int64_t delta);
+/* See bk_exchange_conn_hooks_t.peer; UV_ENOTCONN once the connection has gone (or in tests). */
+int bk_exchange_peer(const bk_exchange_t *ex, struct sockaddr_storage *out);
 
 /* Case-insensitive header lookup; returns the first value or NULL (len in *len). */
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len);

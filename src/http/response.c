@@ -71,6 +71,8 @@ const char *bk_http_reason(int status)
         return "Expectation Failed";
     case 422:
         return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:

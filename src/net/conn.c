@@ -701,8 +701,15 @@ static void charge(bk_exchange_t *ex, int64_t delta)
     c->body_bytes = delta < 0 ? c->body_bytes - d : c->body_bytes + d;
 }
 
+static int peer(const bk_exchange_t *ex, struct sockaddr_storage *out)
+{
+    const bk_conn_t *c = ex->conn;
+    int len = (int)sizeof *out;
+    return c ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) : UV_ENOTCONN;
+}
+
 const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done,
-                                                         charge};
+                                                         charge, peer};
 
 /* ---- TLS between the socket and conn_feed -------------------------------------------- */
 
