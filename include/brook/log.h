@@ -378,12 +378,12 @@ int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len, i
  * fence. So the check and the append are one step on the loop thread, and a retry of a batch
  * still on its way to the disk is recognised too. */
 typedef enum {
-    BK_PSEQ_ACCEPT = 0,   /* next in line (or a producer not known here): appended */
-    BK_PSEQ_DUPLICATE,    /* repeats one of the five remembered batches: not written again */
+    BK_PSEQ_ACCEPT = 0,    /* next in line (or a producer not known here): appended */
+    BK_PSEQ_DUPLICATE,     /* repeats one of the five remembered batches: not written again */
     BK_PSEQ_OLD_DUPLICATE, /* wholly older than the remembered batches: not written */
-    BK_PSEQ_OUT_OF_ORDER, /* a gap, or a newer epoch not starting at sequence 0: not written */
-    BK_PSEQ_STALE_EPOCH,  /* an epoch older than the producer's current one: not written */
-    BK_PSEQ_INVALID,      /* a producer id with a bad sequence, or several batches: refused */
+    BK_PSEQ_OUT_OF_ORDER,  /* a gap, or a newer epoch not starting at sequence 0: not written */
+    BK_PSEQ_STALE_EPOCH,   /* an epoch older than the producer's current one: not written */
+    BK_PSEQ_INVALID,       /* a producer id with a bad sequence, or several batches: refused */
 } bk_pseq_verdict_t;
 
 /* Producers remembered per partition; past it, the one that wrote least recently goes. */

@@ -158,8 +158,9 @@ static int load(bk_partition_t *p)
         rc = merge(s, &sc.found);
     bk_pstate_free(&sc.found);
     if (rc == 0) {
-        bk_trace_info("log", "%s: %zu idempotent producer(s) read from offsets %" PRId64
-                      "..%" PRId64, p->dir, s->n, from, sc.end);
+        bk_trace_info("log",
+                      "%s: %zu idempotent producer(s) read from offsets %" PRId64 "..%" PRId64,
+                      p->dir, s->n, from, sc.end);
         s->unread_end = 0;
     }
     return rc;
