@@ -310,11 +310,60 @@ def test_retry_recognised_after_kill_and_restart():
             k.close()
 
 
+def test_retry_recognised_by_the_next_leader():
+    """Three brokers: a producer writes three batches (acks=all) to the leader, which is then
+    killed; the new leader recognises the retry of the last batch (its table was fed by
+    replication) and hands out ids above the old term's."""
+    with Cluster() as c:
+        r = c.redis()
+        bs = []
+        for i in range(3):
+            port = free_port()
+            b = c.broker(name="i%d" % (i + 1), redis=r, start=False,
+                         args=brook.cluster_args(2000, 500, ["--kafka-port", str(port)]))
+            b.kport = port
+            bs.append(b)
+        for b in bs:
+            b.start(wait=False)
+        for b in bs:
+            brook.wait_port(b.port, proc=b.proc)
+            brook.wait_port(b.kport, proc=b.proc)
+        lb, _ = brook.wait_leader(bs)
+        st, body, _ = lb.post_json("/topics", {"name": "fo", "replication_factor": 3})
+        assert st == 201, (st, body)
+        k = Raw(lb.kport)
+        _, pid, _ = k.init_pid()
+        batches = [idem_batch([b"f%d" % i], pid, 0, i) for i in range(3)]
+        for i, batch in enumerate(batches):
+            assert wait_until(lambda: k.produce("fo", batch) == (0, i), 30,
+                              what="batch %d acknowledged" % i)
+        k.close()
+        lb.kill()
+        rest = [b for b in bs if b is not lb]
+        nb, _ = brook.wait_leader(rest, timeout=30)
+        k = Raw(nb.kport)
+        try:
+            wait_until(lambda: k.produce("fo", batches[2], acks=1) == (0, 2), 30,
+                       what="the retry recognised by the new leader")
+            err, _ = k.produce("fo", idem_batch([b"gap"], pid, 0, 5), acks=1)
+            assert err == 45, err
+            assert k.produce("fo", idem_batch([b"f3"], pid, 0, 3), acks=1) == (0, 3)
+            _, new_pid, _ = wait_until(lambda: (lambda a: a if a[0] == 0 else None)(
+                k.init_pid()), 30, what="a producer id from the new leader")
+            assert new_pid > pid, (pid, new_pid)
+        finally:
+            k.close()
+        wait_until(lambda: [r_["value"] for r_ in nb.read_all("fo")][:3] == ["f0", "f1", "f2"],
+                   30, what="one copy of each batch on the new leader")
+        assert [r_["value"] for r_ in nb.read_all("fo")][:3] == ["f0", "f1", "f2"]
+
+
 if __name__ == "__main__":
     brook.run([
         test_init_producer_id_hands_out_distinct_ids_and_refuses_transactions,
         test_duplicate_gap_epoch_and_old_retry,
         test_pipelined_batches_in_flight,
         test_retry_recognised_after_kill_and_restart,
+        test_retry_recognised_by_the_next_leader,
         test_librdkafka_idempotent_producer_every_codec,
     ])
