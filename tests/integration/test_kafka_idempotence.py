@@ -7,12 +7,15 @@ written twice while the next batch of the pipeline is taken in order, a gap is
 OUT_OF_ORDER_SEQUENCE_NUMBER with nothing written, an old epoch INVALID_PRODUCER_EPOCH, a
 retry older than the last five batches DUPLICATE_SEQUENCE_NUMBER, and after kill -9 and a
 restart the retry of the last batch is still recognised (the state is read back from the
-log) and new ids never repeat old ones. On a binary without idempotence every test fails:
+log), a new leader after kill -9 of the old one recognises it too, and new ids never repeat
+old ones. With ACLs, InitProducerId needs write on the cluster. On a binary without idempotence every test fails:
 InitProducerId is not advertised (librdkafka refuses to produce) and its requests close the
 connection."""
+import base64
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -25,7 +28,7 @@ except ImportError:  # the Debian package lives in the system interpreter
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
     raise
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import brook
@@ -358,6 +361,48 @@ def test_retry_recognised_by_the_next_leader():
         assert [r_["value"] for r_ in nb.read_all("fo")][:3] == ["f0", "f1", "f2"]
 
 
+def test_init_producer_id_needs_write_on_the_cluster():
+    """With ACLs: an idempotent producer needs write on the cluster (Kafka's IdempotentWrite)
+    besides write on its topic; without it InitProducerId answers CLUSTER_AUTHORIZATION_FAILED
+    and nothing is produced."""
+    with Cluster() as c:
+        users, acl = os.path.join(c.dir, "users"), os.path.join(c.dir, "acl")
+        for name in ("alice", "carol"):
+            p = subprocess.run([brook.BROOK_BIN, "user", "add", name, "--users-file", users],
+                               input=b"pw-" + name.encode() + b"\n", capture_output=True)
+            assert p.returncode == 0, p.stderr
+        with open(acl, "w") as f:
+            f.write("allow User:alice topic prefixed a- read,write,create\n"
+                    "allow User:carol topic prefixed a- read,write,create\n"
+                    "allow User:carol cluster literal kafka-cluster write\n")
+        b = kafka_broker(c, "--users-file", users, "--acl-file", acl, standalone=True)
+
+        def producer(user):
+            return Producer({"bootstrap.servers": boot(b), "security.protocol": "SASL_PLAINTEXT",
+                             "sasl.mechanism": "PLAIN", "sasl.username": user,
+                             "sasl.password": "pw-" + user, "enable.idempotence": True,
+                             "acks": "all", "error_cb": lambda e: errors.append(e)})
+
+        errors, failed = [], []
+        p = producer("carol")
+        for i in range(50):
+            p.produce("a-idem", value=b"c%d" % i,
+                      on_delivery=lambda e, m: failed.append(e) if e else None)
+        assert p.flush(30) == 0 and failed == [] and errors == [], (failed, errors)
+        p = producer("alice")
+        p.produce("a-idem", value=b"denied", on_delivery=lambda e, m: failed.append(e))
+        try:
+            p.flush(15)
+        except KafkaException as e:  # librdkafka raises its fatal error from flush
+            errors.append(e.args[0])
+        assert any(e.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED for e in errors), errors
+        auth = {"Authorization": "Basic " + base64.b64encode(b"carol:pw-carol").decode()}
+        st, body, _ = b.get("/topics/a-idem/partitions/0/records?offset=0&max_records=100",
+                            headers=auth)
+        assert st == 200, (st, body)
+        assert [r["value"] for r in body["records"]] == ["c%d" % i for i in range(50)]
+
+
 if __name__ == "__main__":
     brook.run([
         test_init_producer_id_hands_out_distinct_ids_and_refuses_transactions,
@@ -366,4 +411,5 @@ if __name__ == "__main__":
         test_retry_recognised_after_kill_and_restart,
         test_retry_recognised_by_the_next_leader,
         test_librdkafka_idempotent_producer_every_codec,
+        test_init_producer_id_needs_write_on_the_cluster,
     ])
