@@ -8,9 +8,9 @@ OUT_OF_ORDER_SEQUENCE_NUMBER with nothing written, an old epoch INVALID_PRODUCER
 retry older than the last five batches DUPLICATE_SEQUENCE_NUMBER, and after kill -9 and a
 restart the retry of the last batch is still recognised (the state is read back from the
 log), a new leader after kill -9 of the old one recognises it too, and new ids never repeat
-old ones. With ACLs, InitProducerId needs write on the cluster. On a binary without idempotence every test fails:
-InitProducerId is not advertised (librdkafka refuses to produce) and its requests close the
-connection."""
+old ones. With ACLs, InitProducerId needs write on the cluster. On a binary without
+idempotence every test fails: InitProducerId is not advertised (librdkafka refuses to
+produce) and its requests close the connection."""
 import base64
 import os
 import socket
