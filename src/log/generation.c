@@ -2,7 +2,8 @@
  * newline): each call hands out the next value only after the file holding it is on disk
  * (temp file, fsync, rename, fsync the directory), so a value is never handed out twice,
  * whatever crashes. A missing file counts as 0; a file that does not parse is refused rather
- * than guessed at. It never runs off the loop thread's stack: blocking, and rare. */
+ * than guessed at. Blocking, on the calling (loop) thread: it runs once per process start
+ * and per 2^24 producer ids. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
