@@ -112,6 +112,9 @@ static void route(bk_kafka_t *k, bk_kreq_t *r)
     case BK_KAPI_PRODUCE:
         bk_khandle_produce(k, r);
         break;
+    case BK_KAPI_INIT_PRODUCER_ID:
+        bk_khandle_init_producer_id(k, r);
+        break;
     case BK_KAPI_FETCH:
         bk_khandle_fetch(k, r);
         break;

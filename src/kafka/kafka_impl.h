@@ -101,6 +101,10 @@ struct bk_kafka {
     struct bk_kgwait *group_waits; /* JoinGroup/SyncGroup held by the coordinator (group.c) */
     int group_hooked;              /* group.c installed its answer hook */
     bk_kregistry_t *registry;
+    /* Producer ids (init_producer_id.c): base | next, next < 2^24; base from the term's
+     * epoch (cluster) or a generation persisted in the data directory (standalone). */
+    int64_t pid_base, pid_term;
+    uint32_t pid_next;
     int stopping;
     int handles_open;
     void (*stop_done)(void *arg);
@@ -130,6 +134,7 @@ int bk_kconn_needs_auth(const bk_kconn_t *c);
 /* Handlers, one file per API family. Each writes r->out after bk_kresp_begin. */
 void bk_khandle_metadata(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_produce(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_init_producer_id(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_fetch(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_list_offsets(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_create_topics(struct bk_kafka *k, bk_kreq_t *r);
