@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 
 RUN_PKGS  = build-essential cmake pkg-config libuv1-dev libhiredis-dev libyajl-dev node-llhttp \
             zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
-TEST_PKGS = $(RUN_PKGS) clang libclang-rt-14-dev python3 redis-server curl kcat python3-confluent-kafka \
+TEST_PKGS = $(RUN_PKGS) clang libclang-rt-14-dev python3 redis-server curl zstd kcat python3-confluent-kafka \
             openssl
 BENCH_PKGS = $(RUN_PKGS) wrk nginx-light util-linux
 

@@ -4,7 +4,7 @@
 # It only starts processes of its own (nginx, broker, wrk, helpers), stops exactly those by PID on
 # exit, listens only on 127.0.0.1 free ports and never touches files outside its temp dir.
 #
-# usage: bench/run.sh [path-to-brook] [produce|batch|read|idle ...]     (default: build/brook produce)
+# usage: bench/run.sh [path-to-brook] [produce|batch|read|idle|auth ...]     (default: build/brook produce)
 #        sixth-session scenarios (bench/README.md): compress zread consume commits https kafka cleaner
 # env:   DURATION=10 WARMUP=2 CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1 TARGETS="nginx broker"
 #        BROOK_ARGS="" (extra broker flags)  IDLE_ARGS="--max-connections 20000"  IDLE_CONNS=10000
@@ -18,7 +18,7 @@ set -u -o pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UTIL=(python3 "$BENCH_DIR/bench_util.py")
-ALL_SCENARIOS="produce batch read idle compress zread consume commits https kafka cleaner"
+ALL_SCENARIOS="produce batch read idle auth compress zread consume commits https kafka cleaner"
 
 BROOK=build/brook
 if [[ $# -gt 0 && " $ALL_SCENARIOS " != *" $1 "* ]]; then
@@ -27,6 +27,35 @@ if [[ $# -gt 0 && " $ALL_SCENARIOS " != *" $1 "* ]]; then
 fi
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -eq 0 ]] && SCENARIOS=(produce)
+# auth (issue 14): produce.lua against a broker without auth, then produce_auth.lua (the same
+# request with Authorization: Basic) against one with --users-file and an ACL allowing it, same
+# binary and flags, back to back, fresh data dir each; the user's check is cached after the
+# connections' first request. Target: with auth >= 0.9 x without.
+auth_verdict() {
+  [[ -n ${R[auth/broker/rps]:-} && -n ${R[auth/broker+auth/rps]:-} ]] || return 0
+  awk -v a="${R[auth/broker+auth/rps]}" -v n="${R[auth/broker/rps]}" 'BEGIN{ ok = (a >= 0.9 * n);
+    printf "target auth: produce with Basic auth / without %.2f (>= 0.90): %s\n", a / n,
+    ok ? "PASS" : "FAIL" }'
+}
+
+bench_auth() {
+  local users=$WORK/users acl=$WORK/acl
+  printf 'allow User:bench topic literal bench write,create\n' >"$acl"
+  if ! printf 'bench-pw\n' | "$BROOK" user add bench --users-file "$users" >"$WORK/user.out" 2>&1; then
+    ROWS+=("auth/broker+auth")
+    R[auth/broker+auth/why]="brook user add failed: $(tail -1 "$WORK/user.out")"
+    return
+  fi
+  export BENCH_AUTHORIZATION
+  BENCH_AUTHORIZATION="Basic $(printf 'bench:bench-pw' | base64)"
+  bench_target auth broker produce.lua
+  rm -rf "$WORK/data-auth"
+  local plain=$BROOK_ARGS
+  BROOK_ARGS="$plain --users-file $users --acl-file $acl"
+  bench_target auth broker+auth produce_auth.lua
+  BROOK_ARGS=$plain
+}
+
 for s in "${SCENARIOS[@]}"; do
   if [[ " $ALL_SCENARIOS " != *" $s "* ]]; then
     echo "run.sh: unknown scenario '$s' (known: $ALL_SCENARIOS)" >&2
@@ -823,6 +852,7 @@ for s in "${SCENARIOS[@]}"; do
     batch) bench_target batch "$t" batch.lua 1000 ;;
     read) bench_target read "$t" read.lua 1000 ;;
     idle) bench_idle "$t" ;;
+    auth) [[ $t == broker ]] && bench_auth ;;
     esac
   done
 done
@@ -879,4 +909,5 @@ if [[ -n ${R[idle/broker/rss_after]:-} && -z ${R[idle/broker/why]:-} ]]; then
     -v want="$IDLE_CONNS" 'BEGIN{ d = (a - b) / 1024; ok = (d <= 64 && o >= want);
     printf "target idle: %d of %d conns held, +%.1f MiB RSS (<= 64): %s\n", o, want, d, ok ? "PASS" : "FAIL" }'
 fi
+auth_verdict
 exit 0

@@ -43,6 +43,8 @@ typedef struct {
     bk_kafka_config_t kafka;
     int node_id_given;
     char kafka_adv_host[256]; /* --kafka-advertised HOST:PORT */
+    int kafka_tls_port;       /* --kafka-tls-port, 0 = no TLS Kafka listener */
+    char kafka_tls_adv[256];  /* --kafka-tls-advertised HOST:PORT */
     char id_buf[128];
     char url_buf[256];
     char data_buf[512];
@@ -68,6 +70,7 @@ static bk_http_client_t *repl_client; /* the replicator's: carries the broker's 
 static bk_kafka_t *kafka;             /* NULL when --kafka-port is 0 */
 static bk_tls_ctx_t *tls_server;      /* HTTPS listener (--tls-port), or NULL */
 static bk_tls_ctx_t *tls_client;      /* https:// leaders, verified against --tls-ca, or NULL */
+static bk_tls_ctx_t *tls_kafka;       /* the Kafka TLS listener's (no ALPN), or NULL */
 static uv_signal_t sig_term, sig_int, sig_hup;
 static int shutting_down;
 
@@ -196,7 +199,12 @@ static void usage(FILE *f)
           "  --tls-ca PATH           PEM CA bundle: verifies https:// leaders, and client\n"
           "                          certificates with --tls-client-auth\n"
           "  --tls-client-auth MODE  none (default) | optional | required: ask HTTPS clients\n"
-          "                          for a certificate; a verified one is principal User:<CN>\n\n"
+          "                          for a certificate; a verified one is principal User:<CN>\n"
+          "  --kafka-tls-port N      TLS Kafka listener (SSL, SASL_SSL) beside --kafka-port\n"
+          "                          [0-65535], 0 = off (env KAFKA_TLS_PORT; default 0); uses\n"
+          "                          the four --tls-* settings above\n"
+          "  --kafka-tls-advertised HOST:PORT  its address in Metadata (default: the host of\n"
+          "                          --kafka-advertised, the bound TLS port)\n\n"
           "Other:\n"
           "  --log-level LEVEL       debug | info (default) | warn | error\n"
           "  -h, --help              this text\n\n"
@@ -311,6 +319,21 @@ static int parse_kafka_advertised(config_t *c, const char *s)
     return 0;
 }
 
+/* --kafka-tls-advertised HOST:PORT (PORT 1-65535). */
+static int parse_kafka_tls_advertised(config_t *c, const char *s)
+{
+    snprintf(c->kafka_tls_adv, sizeof c->kafka_tls_adv, "%s", s);
+    char *colon = strrchr(c->kafka_tls_adv, ':');
+    uint32_t port;
+    if (!colon || colon == c->kafka_tls_adv || parse_u32(colon + 1, &port) || port == 0 ||
+        port > 65535)
+        return -1;
+    *colon = 0;
+    c->kafka.tls_advertised_host = c->kafka_tls_adv;
+    c->kafka.tls_advertised_port = (int)port;
+    return 0;
+}
+
 /* The seed's environment variables; flags parsed afterwards override them. Values are parsed
  * as strictly as flags: "10abc" or "0x10" is refused, not read as 10 or 16. */
 static int apply_env(config_t *c)
@@ -337,6 +360,11 @@ static int apply_env(config_t *c)
         if (parse_u32(v, &n) || n > 65535)
             return fprintf(stderr, "brook: invalid KAFKA_PORT %s (accepted: 0-65535)\n", v), -1;
         c->kafka.port = (int)n;
+    }
+    if ((v = getenv("KAFKA_TLS_PORT")) && *v) {
+        if (parse_u32(v, &n) || n > 65535)
+            return fprintf(stderr, "brook: invalid KAFKA_TLS_PORT %s (accepted: 0-65535)\n", v), -1;
+        c->kafka_tls_port = (int)n;
     }
     if ((v = getenv("LEASE_TIME_SECONDS")) && *v &&
         parse_seconds_ms(v, 10, DAY_MS, &c->election.lease_ms))
@@ -402,6 +430,8 @@ enum {
     OPT_KPORT,
     OPT_KHOST,
     OPT_KADV,
+    OPT_KTLS_PORT,
+    OPT_KTLS_ADV,
     OPT_NODE_ID,
     OPT_KFRAME,
     OPT_TLS_PORT,
@@ -460,6 +490,8 @@ static const struct option options[] = {
     {"kafka-port", required_argument, NULL, OPT_KPORT},
     {"kafka-host", required_argument, NULL, OPT_KHOST},
     {"kafka-advertised", required_argument, NULL, OPT_KADV},
+    {"kafka-tls-port", required_argument, NULL, OPT_KTLS_PORT},
+    {"kafka-tls-advertised", required_argument, NULL, OPT_KTLS_ADV},
     {"node-id", required_argument, NULL, OPT_NODE_ID},
     {"kafka-max-frame-bytes", required_argument, NULL, OPT_KFRAME},
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
@@ -532,6 +564,7 @@ static const range_t ranges[] = {
     {OPT_CONS_TIMEOUT, 100, DAY_MS},
     {OPT_OFFSETS_RET, 1000, (uint64_t)365 * DAY_MS},
     {OPT_TLS_PORT, 0, 65535},
+    {OPT_KTLS_PORT, 0, 65535},
 };
 
 static const range_t *range_of(int opt)
@@ -633,6 +666,9 @@ static int apply_number(config_t *c, const range_t *r, const char *arg)
         break;
     case OPT_TLS_PORT:
         c->server.tls_port = (int)n;
+        break;
+    case OPT_KTLS_PORT:
+        c->kafka_tls_port = (int)n;
         break;
     default:
         return -1;
@@ -743,6 +779,8 @@ static int apply_option(config_t *c, int opt, const char *arg)
         return 0;
     case OPT_KADV:
         return parse_kafka_advertised(c, arg);
+    case OPT_KTLS_ADV:
+        return parse_kafka_tls_advertised(c, arg);
     default:
         return -1;
     }
@@ -761,8 +799,9 @@ static void explain_refusal(int opt)
     else if (opt == OPT_FSYNC)
         fprintf(stderr, "brook: --fsync takes always, never or interval:MS (MS from 1 to %u)\n",
                 DAY_MS);
-    else if (opt == OPT_KADV)
-        fprintf(stderr, "brook: --kafka-advertised takes HOST:PORT (PORT from 1 to 65535)\n");
+    else if (opt == OPT_KADV || opt == OPT_KTLS_ADV)
+        fprintf(stderr, "brook: --%s takes HOST:PORT (PORT from 1 to 65535)\n",
+                options[opt - 256].name);
     else if (opt == OPT_REDIS)
         fprintf(stderr, "brook: --redis takes HOST or HOST:PORT (PORT from 1 to 65535)\n");
     else if (opt == OPT_TLS_CLIENT_AUTH)
@@ -871,16 +910,24 @@ static int check_security(config_t *c)
 static int check_tls(config_t *c)
 {
     const bk_tls_config_t *t = &c->tls;
-    int https = c->server.tls_port != BK_SERVER_PORT_OFF;
+    int https = c->server.tls_port != BK_SERVER_PORT_OFF, ktls = c->kafka_tls_port != 0;
     if (!t->cert_path != !t->key_path)
         return fprintf(stderr, "brook: --tls-cert and --tls-key go together\n"), -1;
     if (https && !t->cert_path)
         return fprintf(stderr, "brook: --tls-port needs --tls-cert and --tls-key\n"), -1;
+    if (ktls && !t->cert_path)
+        return fprintf(stderr, "brook: --kafka-tls-port needs --tls-cert and --tls-key\n"), -1;
+    if (ktls && c->kafka.port == 0)
+        return fprintf(stderr, "brook: --kafka-tls-port needs --kafka-port (the TLS listener "
+                               "sits beside the plaintext one)\n"),
+               -1;
+    if (c->kafka.tls_advertised_host && !ktls)
+        return fprintf(stderr, "brook: --kafka-tls-advertised needs --kafka-tls-port\n"), -1;
     if (c->server.port == BK_SERVER_PORT_OFF && !https)
         return fprintf(stderr, "brook: --port off leaves no listener: give --tls-port\n"), -1;
-    if (t->client_auth != BK_TLS_CLIENT_AUTH_NONE && (!https || !t->ca_path))
-        return fprintf(stderr, "brook: --tls-client-auth needs --tls-port and --tls-ca (the CA "
-                               "that signs client certificates)\n"),
+    if (t->client_auth != BK_TLS_CLIENT_AUTH_NONE && ((!https && !ktls) || !t->ca_path))
+        return fprintf(stderr, "brook: --tls-client-auth needs --tls-port or --kafka-tls-port, "
+                               "and --tls-ca (the CA that signs client certificates)\n"),
                -1;
     c->tls.alpn = "http/1.1";
     return 0;
@@ -949,6 +996,8 @@ static int configure(config_t *c, int argc, char **argv)
     c->kafka.max_connections = c->server.max_connections;
     c->kafka.idle_timeout_ms = c->server.idle_timeout_ms;
     c->kafka.register_ms = c->election.renew_ms;
+    c->kafka.tls_port = c->kafka_tls_port;
+    c->kafka.handshake_timeout_ms = c->server.request_timeout_ms;
     return 0;
 }
 
@@ -1083,9 +1132,11 @@ static void reload(void)
 {
     reload_tls(tls_server, "listener");
     reload_tls(tls_client, "client");
+    reload_tls(tls_kafka, "Kafka listener");
     if (!broker.auth) {
         bk_trace_info("main", "SIGHUP received: no users file, %s; still serving",
-                      tls_server || tls_client ? "no users or ACLs reloaded" : "nothing reloaded");
+                      tls_server || tls_client || tls_kafka ? "no users or ACLs reloaded"
+                                                            : "nothing reloaded");
         return;
     }
     char err[600];
@@ -1195,6 +1246,13 @@ static int start_tls(config_t *c)
         if ((rc = bk_tls_ctx_new_client(&cc, &tls_client, err, sizeof err)))
             return fprintf(stderr, "brook: TLS client: %s\n", err), rc;
     }
+    if (c->kafka_tls_port) { /* the same files, no ALPN: Kafka clients offer none */
+        bk_tls_config_t kc = c->tls;
+        kc.alpn = NULL;
+        if ((rc = bk_tls_ctx_new_server(&kc, &tls_kafka, err, sizeof err)))
+            return fprintf(stderr, "brook: Kafka TLS: %s\n", err), rc;
+        c->kafka.tls = tls_kafka;
+    }
     return 0;
 }
 
@@ -1247,6 +1305,15 @@ static int start_kafka(config_t *c)
                   bk_kafka_port(kafka), c->kafka.node_id, c->kafka.advertised_host,
                   c->kafka.advertised_port ? c->kafka.advertised_port : bk_kafka_port(kafka),
                   broker.auth ? "; SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) required" : "");
+    if (c->kafka.tls)
+        bk_trace_info(
+            "main", "Kafka TLS on %s:%d (advertised %s:%d; client certificates: %s)", c->kafka.host,
+            bk_kafka_tls_port(kafka),
+            c->kafka.tls_advertised_host ? c->kafka.tls_advertised_host : c->kafka.advertised_host,
+            c->kafka.tls_advertised_port ? c->kafka.tls_advertised_port : bk_kafka_tls_port(kafka),
+            c->tls.client_auth == BK_TLS_CLIENT_AUTH_REQUIRED   ? "required"
+            : c->tls.client_auth == BK_TLS_CLIENT_AUTH_OPTIONAL ? "optional"
+                                                                : "not asked for");
     return 0;
 }
 
@@ -1268,7 +1335,7 @@ static int start(config_t *c)
     if ((rc = bk_http_client_new(loop, &broker.client)))
         return fprintf(stderr, "brook: http client: %s\n", bk_strerror(rc)), rc;
     bk_http_client_set_tls(broker.client, tls_client);
-    bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe};
+    bk_http_identity_t id = {c->id_buf, current_epoch, &broker, observe, loop};
     bk_http_set_identity(&id);
     if ((rc = listen_first(c)))
         return rc;
@@ -1340,6 +1407,7 @@ int main(int argc, char **argv)
     bk_auth_free(broker.auth);
     bk_tls_ctx_free(tls_server);
     bk_tls_ctx_free(tls_client);
+    bk_tls_ctx_free(tls_kafka);
     bk_consumers_free(broker.consumers);
     bk_metrics_free(&broker.metrics);
     bk_exchange_pool_drain();

@@ -176,7 +176,8 @@ typedef struct {
     const char *acl_path;    /* --acl-file: NULL = no ACLs (only super users may act) */
     const char *super_users; /* --super-users "User:a;User:b" (',' also separates), or NULL */
     uint32_t cache_ttl_ms;   /* how long a successful check is remembered (default 30000) */
-    uint32_t max_pending;    /* verifications queued beyond this are refused (default 64) */
+    uint32_t max_pending;    /* checks waiting beyond this are refused (default 64) */
+    uint32_t max_per_client; /* ... and beyond this many from one client address (default 8) */
 } bk_auth_config_t;
 
 typedef struct bk_auth bk_auth_t;
@@ -187,7 +188,9 @@ int bk_auth_new(uv_loop_t *loop, const bk_auth_config_t *cfg, bk_auth_t **out, c
 /* SIGHUP: loads both files again and swaps them in together, or keeps the old set (and
  * returns BK_EINVAL with err set) when either has an error. Forgets cached checks. */
 int bk_auth_reload(bk_auth_t *a, char *err, size_t err_cap);
-/* After the loop has run dry (every verification has called back). */
+/* After the loop has run dry (every verification has called back: the authenticator keeps
+ * the loop alive while checks are pending). Stops its threads and runs the loop once, without
+ * waiting, to finish closing its completion handle. */
 void bk_auth_free(bk_auth_t *a);
 
 /* The one authorization check: may user (a "User:" principal's name) do op on the resource?
@@ -203,13 +206,27 @@ const bk_user_t *bk_auth_user(const bk_auth_t *a, const char *name, size_t len);
  * recent successes (keyed by HMAC-SHA-256 of user:password under a random per-process key,
  * so it never holds a password): 1 hit, 0 miss. No allocation. */
 int bk_auth_cached(bk_auth_t *a, const char *user, size_t ulen, const char *pass, size_t plen);
-/* On a miss: derives and compares on the libuv thread pool (one at a time, so floods of
- * wrong passwords cannot take the pool from disk flushes); cb(ctx, arg, ok) runs once, from
- * the loop, ok = 1 when the password is right (then cached). Returns 0, or UV_EBUSY when
- * max_pending checks are already waiting (cb never runs), or UV_ENOMEM. */
+/* On a miss: cb(ctx, arg, ok) runs once, from the loop and never from inside this call, ok = 1
+ * when the password is right (then cached), 0 when not. A password that failed within the
+ * cache's lifetime is answered 0 without a check (failures are cached too, under the same
+ * keyed hash); otherwise the check (PBKDF2, ~1 ms of CPU) runs on one of two threads of the
+ * authenticator's own, never on the loop or the libuv pool: at normal priority, or at
+ * SCHED_IDLE, resting 3x each check's CPU time after it, when a check from the same client
+ * failed in the last 30 s. Requests asking the
+ * same user:password while its check is in flight share it. client is
+ * bk_auth_client_key(peer address), or 0 when unknown (never capped per client). Returns 0,
+ * UV_EBUSY when max_pending checks are already waiting, UV_EAGAIN when max_per_client checks
+ * of this client are (cb never runs in either case), BK_EINVAL or UV_ENOMEM. */
 typedef void (*bk_auth_verify_cb)(void *ctx, void *arg, int ok);
+int bk_auth_verify_from(bk_auth_t *a, uint64_t client, const char *user, size_t ulen,
+                        const char *pass, size_t plen, bk_auth_verify_cb cb, void *ctx, void *arg);
+/* bk_auth_verify_from with client 0. */
 int bk_auth_verify_async(bk_auth_t *a, const char *user, size_t ulen, const char *pass, size_t plen,
                          bk_auth_verify_cb cb, void *ctx, void *arg);
+/* The key a client address counts under: the IPv4 address (also when IPv4-mapped), or the
+ * IPv6 /64 (one host usually holds a whole /64); 0 for anything else. Pure. */
+struct sockaddr;
+uint64_t bk_auth_client_key(const struct sockaddr *sa);
 /* Checks queued or running now (metrics, tests). */
 uint32_t bk_auth_pending(const bk_auth_t *a);
 

@@ -365,6 +365,12 @@ int bk_grp_server_join(bk_grp_t *g, int64_t now_ms, const char *member_id, const
 int bk_grp_server_subscribe(bk_grp_t *g, int64_t now_ms, const char *member_id,
                             const char *const *topics, size_t topic_count, bk_grp_out_t *out);
 
+/* Replaces a server member's user_data (its instance definition) in its Subscription, topics
+ * unchanged; no rebalance (the caller persists the group record). Returns 1 when it changed,
+ * 0 (NONE) when it was already so, UNKNOWN_MEMBER_ID or UV_ENOMEM. */
+int bk_grp_server_set_user_data(bk_grp_t *g, const char *member_id, const uint8_t *user_data,
+                                size_t user_data_len);
+
 /* Renews member_id's session (any request of a server member). NONE or UNKNOWN_MEMBER_ID. */
 int bk_grp_touch(bk_grp_t *g, int64_t now_ms, const char *member_id);
 

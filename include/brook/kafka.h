@@ -17,6 +17,7 @@
 #include "brook/groups_service.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
+#include "brook/tls.h"
 
 typedef struct {
     const char *host;            /* listen address (default 0.0.0.0) */
@@ -32,6 +33,17 @@ typedef struct {
     const char *broker_id;
     const char *cluster;  /* Redis key prefix */
     uint32_t register_ms; /* address registration interval (its key expires after 3) */
+    /* A TLS listener beside the plain one (--kafka-tls-port): SSL and SASL_SSL clients. Its
+     * connections decrypt below the framing, so nothing above server.c knows; Metadata and
+     * FindCoordinator name the TLS address of every broker to a client connected here. */
+    bk_tls_ctx_t *tls;               /* server context (no ALPN); NULL = no TLS listener. Not
+                                        owned: must outlive the listener (a reload swaps what
+                                        is inside it, for new connections) */
+    int tls_port;                    /* 0 = any free port */
+    const char *tls_advertised_host; /* NULL: advertised_host */
+    int tls_advertised_port;         /* 0: the bound TLS port */
+    uint32_t handshake_timeout_ms;   /* a TLS handshake unfinished this long after accept
+                                        closes its connection (0: idle_timeout_ms) */
 } bk_kafka_config_t;
 
 void bk_kafka_config_defaults(bk_kafka_config_t *cfg);
@@ -63,6 +75,8 @@ typedef struct bk_kafka bk_kafka_t;
 int bk_kafka_start(uv_loop_t *loop, const bk_kafka_config_t *cfg, const bk_kafka_deps_t *deps,
                    bk_kafka_t **out);
 int bk_kafka_port(const bk_kafka_t *k);
+/* The bound TLS port, or -1 without a TLS listener. */
+int bk_kafka_tls_port(const bk_kafka_t *k);
 
 /* The replicator's high-watermark hook, forwarded: wakes Fetches waiting on p. */
 void bk_kafka_on_visible(bk_kafka_t *k, bk_partition_t *p);

@@ -370,6 +370,47 @@ int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t le
 int bk_partition_append_batch(bk_partition_t *p, uint8_t *batches, size_t len, int32_t leader_epoch,
                               bk_append_cb cb, void *arg);
 
+/* ---- Idempotent producers (src/log/producer_state.c, decision in producer_seq.c) ----
+ * Every partition remembers, per producer id, the producer epoch and its last five batches'
+ * sequence ranges and base offsets: fed by every batch that reaches the log through
+ * bk_partition_append_raw (a client's, stamped here, or a leader's, replicated), and rebuilt
+ * lazily from the batch headers of the log's tail after open, truncation, reset or a cleared
+ * fence. So the check and the append are one step on the loop thread, and a retry of a batch
+ * still on its way to the disk is recognised too. */
+typedef enum {
+    BK_PSEQ_ACCEPT = 0,    /* next in line (or a producer not known here): appended */
+    BK_PSEQ_DUPLICATE,     /* repeats one of the five remembered batches: not written again */
+    BK_PSEQ_OLD_DUPLICATE, /* wholly older than the remembered batches: not written */
+    BK_PSEQ_OUT_OF_ORDER,  /* a gap, or a newer epoch not starting at sequence 0: not written */
+    BK_PSEQ_STALE_EPOCH,   /* an epoch older than the producer's current one: not written */
+    BK_PSEQ_INVALID,       /* a producer id with a bad sequence, or several batches: refused */
+} bk_pseq_verdict_t;
+
+/* Producers remembered per partition; past it, the one that wrote least recently goes. */
+#define BK_PSTATE_MAX_PRODUCERS 1024
+
+typedef struct {
+    bk_pseq_verdict_t verdict;
+    int64_t base_offset; /* BK_PSEQ_DUPLICATE: where the original batch was stored */
+    int32_t count;       /* BK_PSEQ_DUPLICATE: its records */
+} bk_produce_result_t;
+
+/* As bk_partition_append_batch, for a Kafka producer's records: when the (single) batch
+ * carries a producer id (>= 0) it is first checked against what p remembers of that
+ * producer. Returns 0 with res->verdict BK_PSEQ_ACCEPT (appended: cb will run; also for a
+ * batch without producer id, and then len may hold several batches) or another verdict
+ * (nothing written, cb never runs); or a negative error as bk_partition_append_batch (and
+ * from reading the log's tail the first time: BK_ECORRUPT, an I/O error). */
+int bk_partition_append_producer(bk_partition_t *p, uint8_t *batches, size_t len,
+                                 int32_t leader_epoch, bk_produce_result_t *res, bk_append_cb cb,
+                                 void *arg);
+
+/* A durable, strictly increasing number for this data directory: the file
+ * "+producer-generation" holds the last one handed out, rewritten crash-safely (temp file,
+ * fsync, rename, fsync the directory) before the new value is returned. Blocking; 0 or a
+ * negative error. Producer ids of a standalone broker are built on it. */
+int bk_log_next_generation(bk_log_t *log, int64_t *out);
+
 /* Drops every record at or after offset (a follower's diverged tail), from disk and index,
  * crash-safely (truncate then fsync before returning). Refused with UV_EBUSY while appends are
  * pending on p. offset >= end offset: nothing to do. offset below the start offset: BK_ERANGE.

@@ -2,7 +2,8 @@
  * before any handler runs. Authorization: Basic is answered from the cache of recent successes
  * when it can be (no allocation), else checked on the thread pool and the request dispatched
  * from the completion. Statuses: no or wrong credentials 401 (40101) with WWW-Authenticate,
- * a malformed header 400, allowed-to-nobody 403 (40301), too many checks waiting 503 (50301).
+ * a malformed header 400, allowed-to-nobody 403 (40301), too many checks waiting 503 (50301),
+ * too many of them from the client's own address 429 (42901).
  * The permission comes from the router's table (bk_route_authz); a route without an entry is
  * refused, never served. A request over TLS with a verified client certificate and no
  * Authorization header runs as User:<certificate CN>, checked by the same ACLs. */
@@ -10,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "api/admin_body.h"
 #include "api/broker.h"
@@ -23,6 +25,12 @@ typedef struct {
     char pass[BK_AUTH_PASSWORD_MAX + 1];
     size_t ulen, plen;
 } creds_t;
+
+/* Wipes the password (only its bytes: this runs on every request). */
+static void forget(creds_t *c)
+{
+    OPENSSL_cleanse(c->pass, c->plen + 1);
+}
 
 static void unauthorized(bk_exchange_t *ex, const char *msg)
 {
@@ -163,6 +171,8 @@ static void run_as(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r, const
 /* 0 with c filled, or answers ex (401 or 400) and returns -1. */
 static int read_creds(bk_exchange_t *ex, creds_t *c)
 {
+    c->plen = 0;
+    c->pass[0] = 0;
     size_t len;
     const char *v = bk_exchange_header(ex, "authorization", &len);
     if (!v) {
@@ -205,7 +215,7 @@ static void after_verify(void *ctx, void *arg, int ok)
     bk_route_t r;
     if (read_creds(ex, &c) == 0 && bk_route_match(ex->method, ex->path, ex->path_len, &r) == 0)
         run_as(b, ex, &r, c.user);
-    OPENSSL_cleanse(&c, sizeof c);
+    forget(&c);
 }
 
 void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
@@ -225,13 +235,22 @@ void bk_broker_authorize(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r)
         return;
     if (bk_auth_cached(b->auth, c.user, c.ulen, c.pass, c.plen)) {
         run_as(b, ex, r, c.user);
-        OPENSSL_cleanse(&c, sizeof c);
+        forget(&c);
         return;
     }
-    int rc = bk_auth_verify_async(b->auth, c.user, c.ulen, c.pass, c.plen, after_verify, b, ex);
-    OPENSSL_cleanse(&c, sizeof c);
+    struct sockaddr_storage peer;
+    uint64_t client =
+        bk_exchange_peer(ex, &peer) == 0 ? bk_auth_client_key((const struct sockaddr *)&peer) : 0;
+    int rc =
+        bk_auth_verify_from(b->auth, client, c.user, c.ulen, c.pass, c.plen, after_verify, b, ex);
+    forget(&c);
     if (rc == UV_EBUSY)
         bk_exchange_error_hdr(ex, 50301, "too many credential checks are waiting; retry shortly",
+                              "Retry-After: 1\r\n");
+    else if (rc == UV_EAGAIN)
+        bk_exchange_error_hdr(ex, 42901,
+                              "too many credential checks from this client address are waiting; "
+                              "retry shortly",
                               "Retry-After: 1\r\n");
     else if (rc)
         bk_exchange_errorf(ex, 503, "credentials could not be checked: %s", bk_strerror(rc));

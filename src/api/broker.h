@@ -105,6 +105,8 @@ void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);                       /* 
 void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex);                      /* metrics.c */
 void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);  /* topics.c */
 void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int status);
+/* REST Proxy v1's stateless read (messages_v1.c) */
+void bk_api_messages_v1(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);
 void bk_api_topics_admin(bk_broker_t *b, bk_exchange_t *ex,
                          const bk_route_t *r); /* topics_admin.c */
 

@@ -20,6 +20,7 @@ typedef struct {
     uint64_t era;
     char *group;
     int32_t generation;
+    uint64_t covered; /* cg->changes when the record was taken */
 } persist_op_t;
 
 static uint64_t random_cb(void *ctx)
@@ -132,6 +133,109 @@ static void removed(bk_cons_group_t *cg, const char *member_id, bk_grp_gone_t wh
 
 static void persist(bk_consumers_t *c, bk_cons_group_t *cg);
 
+/* ---- requests waiting for their change to be durable ---- */
+
+static void waiter_free(bk_cons_waiter_t *w)
+{
+    free(w->inst);
+    free(w);
+}
+
+/* Takes the waiters whose change is covered by changes value `covered` off cg's list, in the
+ * order they came. */
+static bk_cons_waiter_t *take_waiters(bk_cons_group_t *cg, uint64_t covered)
+{
+    bk_cons_waiter_t *head = NULL, **tail = &head, **pp = &cg->waiters;
+    while (*pp) {
+        bk_cons_waiter_t *w = *pp;
+        if (w->need <= covered) {
+            *pp = w->next;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        } else {
+            pp = &w->next;
+        }
+    }
+    return head;
+}
+
+static void answer_durable(bk_consumers_t *c, bk_cons_group_t *cg, uint64_t covered)
+{
+    bk_cons_waiter_t *w = take_waiters(cg, covered);
+    while (w) {
+        bk_cons_waiter_t *next = w->next;
+        if (!w->inst)
+            bk_cons_no_content(w->ex);
+        else if (bk_cons_inst_find(cg, w->inst, strlen(w->inst)))
+            bk_cons_answer_created(c, w->ex, cg, w->inst);
+        else
+            bk_exchange_errorf(w->ex, 503,
+                               "consumer instance %s left group %s before its record was "
+                               "written; create it again",
+                               w->inst, cg->g.group_id);
+        waiter_free(w);
+        w = next;
+    }
+}
+
+/* The write holding the waiters' changes failed (status) or could not start (started 0). */
+static void answer_failed(bk_consumers_t *c, bk_cons_group_t *cg, uint64_t covered, int status,
+                          int started)
+{
+    bk_cons_waiter_t *w = take_waiters(cg, covered);
+    while (w) {
+        bk_cons_waiter_t *next = w->next;
+        bk_cons_inst_t *in = w->inst ? bk_cons_inst_find(cg, w->inst, strlen(w->inst)) : NULL;
+        if (w->inst) {
+            if (in) /* nothing half-created: the instance goes (its leave is written too) */
+                bk_cons_inst_delete(c, in);
+            if (started)
+                bk_exchange_errorf(w->ex, 503,
+                                   "the record of consumer instance %s could not be "
+                                   "acknowledged in %s (%s); the instance was removed, "
+                                   "create it again",
+                                   w->inst, BK_GRP_OFFSETS_TOPIC, bk_strerror(status));
+            else
+                bk_exchange_errorf(w->ex, 503,
+                                   "cannot write the record of consumer instance %s to %s: %s; "
+                                   "no instance was created, retry",
+                                   w->inst, BK_GRP_OFFSETS_TOPIC,
+                                   status == UV_EAGAIN ? "not enough in-sync replicas"
+                                                       : bk_strerror(status));
+        } else {
+            bk_exchange_errorf(w->ex, 500,
+                               "the change is in effect on this broker but its group record "
+                               "was not acknowledged in %s (%s); it is written again, but may "
+                               "not survive a failover until then",
+                               BK_GRP_OFFSETS_TOPIC, bk_strerror(status));
+        }
+        waiter_free(w);
+        w = next;
+    }
+}
+
+void bk_cons_await_durable(bk_consumers_t *c, bk_cons_group_t *cg, bk_exchange_t *ex,
+                           const char *inst)
+{
+    bk_cons_waiter_t *w = calloc(1, sizeof *w);
+    if (!w || (inst && !(w->inst = strdup(inst)))) {
+        free(w);
+        bk_exchange_error(ex, 503, "out of memory");
+        return;
+    }
+    w->ex = ex;
+    w->need = cg->changes;
+    bk_cons_waiter_t **pp = &cg->waiters;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = w;
+    if (cg->written >= cg->changes)
+        answer_durable(c, cg, cg->written);
+    else if (!cg->persisting)
+        persist(c, cg); /* answers the waiter when the write cannot start */
+}
+
 static void after_persist(void *arg, int status)
 {
     persist_op_t *op = arg;
@@ -141,14 +245,20 @@ static void after_persist(void *arg, int status)
     if (cg) {
         cg->persisting = 0;
         if (status == 0) {
+            if (op->covered > cg->written)
+                cg->written = op->covered;
             bk_grp_out_t out = {0};
             bk_grp_persist_done(&cg->g, bk_wall_ms(), op->generation, 1, &out);
             bk_cons_act(c, cg, &out);
             bk_grp_out_free(&out);
+            answer_durable(c, cg, cg->written);
         } else {
             bk_trace_warn("groups", "group %s generation %d: record not written (%s); retried",
                           op->group, op->generation, bk_strerror(status));
+            answer_failed(c, cg, op->covered, status, 1);
         }
+        if (cg->changes > cg->written && !cg->persisting && status == 0)
+            persist(c, cg); /* changed while the write was in flight */
     }
     free(op->group);
     free(op);
@@ -177,17 +287,19 @@ static int group_record(const bk_grp_t *g, bk_grp_kvs_t *kvs)
     return kvs->items[0].value ? 0 : UV_ENOMEM;
 }
 
-/* Writes the group record of the current generation (one write in flight per group; the
- * timer retries one that failed). */
+/* Writes the group record of the current generation (one write in flight per group; a change
+ * made meanwhile is written when it completes, and the timer retries one that failed). A
+ * group in PreparingRebalance is written once its rebalance completes; a deleted one never. */
 static void persist(bk_consumers_t *c, bk_cons_group_t *cg)
 {
-    if (cg->persisting)
+    if (cg->persisting || cg->deleting || cg->g.state == BK_GRP_DEAD ||
+        cg->g.state == BK_GRP_PREPARING_REBALANCE)
         return;
     bk_grp_kvs_t kvs = {0};
     persist_op_t *op = calloc(1, sizeof *op);
     int rc = op ? group_record(&cg->g, &kvs) : UV_ENOMEM;
     if (!rc) {
-        *op = (persist_op_t){c, c->era, strdup(cg->g.group_id), cg->g.generation};
+        *op = (persist_op_t){c, c->era, strdup(cg->g.group_id), cg->g.generation, cg->changes};
         rc = op->group ? bk_gstore_write(c, op->group, &kvs, after_persist, op) : UV_ENOMEM;
     }
     bk_grp_kvs_free(&kvs);
@@ -197,9 +309,17 @@ static void persist(bk_consumers_t *c, bk_cons_group_t *cg)
         if (op)
             free(op->group);
         free(op);
+        answer_failed(c, cg, cg->changes, rc, 0);
         return;
     }
     cg->persisting = 1;
+    cg->inflight = cg->changes;
+}
+
+void bk_cons_changed(bk_consumers_t *c, bk_cons_group_t *cg)
+{
+    cg->changes++;
+    persist(c, cg);
 }
 
 void bk_cons_act(bk_consumers_t *c, bk_cons_group_t *cg, bk_grp_out_t *out)
@@ -221,15 +341,42 @@ void bk_cons_act(bk_consumers_t *c, bk_cons_group_t *cg, bk_grp_out_t *out)
     bk_grp_out_clear(out);
     if (want_persist &&
         (cg->g.state == BK_GRP_COMPLETING_REBALANCE || cg->g.state == BK_GRP_EMPTY)) {
-        if (cg->g.state == BK_GRP_COMPLETING_REBALANCE)
+        if (cg->g.state == BK_GRP_COMPLETING_REBALANCE) {
+            bk_cons_gstat_t *st = bk_cons_stat(c, cg->g.group_id);
             c->rebalances++;
-        persist(c, cg);
+            if (st)
+                st->rebalances++;
+        }
+        bk_cons_changed(c, cg);
     }
     if (stable)
         bk_cons_polls_wake(c, cg, NULL);
 }
 
 /* ---- instance definitions in the member's user_data ---- */
+
+/* The parts of a definition an older record may lack: "pattern" (topic_pattern of the
+ * subscription) and "manual" ([{"topic","partition"}], a manual assignment). 1, or 0 on
+ * ENOMEM; a value of the wrong shape is ignored. */
+static int rebuild_extras(bk_cons_inst_t *in, yajl_val v)
+{
+    const char *path_pat[] = {"pattern", NULL}, *path_man[] = {"manual", NULL};
+    yajl_val pat = yajl_tree_get(v, path_pat, yajl_t_string),
+             man = yajl_tree_get(v, path_man, yajl_t_array);
+    if (pat && bk_cons_pattern_set(in, pat->u.string) == 0)
+        in->mode = BK_CONS_MODE_SUBSCRIBED;
+    for (size_t i = 0; man && i < man->u.array.len; i++) {
+        const char *pt[] = {"topic", NULL}, *pp[] = {"partition", NULL};
+        yajl_val t = yajl_tree_get(man->u.array.values[i], pt, yajl_t_string),
+                 p = yajl_tree_get(man->u.array.values[i], pp, yajl_t_number);
+        if (t && p && YAJL_IS_INTEGER(p) && p->u.number.i >= 0 && p->u.number.i <= INT32_MAX &&
+            bk_grp_assignment_add(&in->manual, t->u.string, (int32_t)p->u.number.i))
+            return 0;
+    }
+    if (in->manual.count && in->mode == BK_CONS_MODE_NONE)
+        in->mode = BK_CONS_MODE_ASSIGNED;
+    return 1;
+}
 
 /* Rebuilds the instance of a loaded server member from its Subscription's user_data. */
 static int rebuild_inst(bk_cons_group_t *cg, const bk_grp_member_t *m)
@@ -241,7 +388,7 @@ static int rebuild_inst(bk_cons_group_t *cg, const bk_grp_member_t *m)
     bk_cons_inst_t *in = calloc(1, sizeof *in);
     char *text = sub.user_data ? strndup((const char *)sub.user_data, sub.user_data_len) : NULL;
     yajl_val v = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-    int ok = in && v && YAJL_IS_OBJECT(v);
+    int ok = in && v && YAJL_IS_OBJECT(v), rc = 0;
     const char *path_fmt[] = {"format", NULL}, *path_reset[] = {"reset", NULL},
                *path_ac[] = {"auto_commit", NULL}, *path_fmb[] = {"fetch_min_bytes", NULL},
                *path_rt[] = {"request_timeout_ms", NULL};
@@ -262,6 +409,7 @@ static int rebuild_inst(bk_cons_group_t *cg, const bk_grp_member_t *m)
         in->group = cg;
         in->next = cg->insts;
         cg->insts = in;
+        rc = rebuild_extras(in, v) ? 0 : UV_ENOMEM;
     } else {
         free(in);
     }
@@ -269,7 +417,7 @@ static int rebuild_inst(bk_cons_group_t *cg, const bk_grp_member_t *m)
         yajl_tree_free(v);
     free(text);
     bk_grp_subscription_free(&sub);
-    return 0;
+    return rc;
 }
 
 /* A group with members comes back as Kafka loads one: Stable at its generation. Server
@@ -297,6 +445,42 @@ int bk_cons_rebuild(bk_consumers_t *c)
     return 0;
 }
 
+static void answer_waiters_gone(bk_cons_group_t *cg)
+{
+    while (cg->waiters) {
+        bk_cons_waiter_t *w = cg->waiters;
+        cg->waiters = w->next;
+        bk_exchange_errorf(w->ex, 503,
+                           "group %s was unloaded before the change was acknowledged (this "
+                           "broker stopped leading or is stopping); retry",
+                           cg->g.group_id);
+        waiter_free(w);
+    }
+}
+
+static void group_free(bk_cons_group_t *cg)
+{
+    answer_waiters_gone(cg);
+    while (cg->insts) {
+        bk_cons_inst_t *in = cg->insts;
+        cg->insts = in->next;
+        bk_cons_poll_cancel(in);
+        bk_cons_inst_free(in);
+    }
+    bk_grp_free(&cg->g);
+    free(cg);
+}
+
+void bk_cons_group_drop(bk_consumers_t *c, bk_cons_group_t *cg)
+{
+    bk_cons_group_t **pp = &c->groups;
+    while (*pp && *pp != cg)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = cg->next;
+    group_free(cg);
+}
+
 void bk_cons_drop_all(bk_consumers_t *c)
 {
     if (c->answer && c->groups)
@@ -304,14 +488,7 @@ void bk_cons_drop_all(bk_consumers_t *c)
     while (c->groups) {
         bk_cons_group_t *cg = c->groups;
         c->groups = cg->next;
-        while (cg->insts) {
-            bk_cons_inst_t *in = cg->insts;
-            cg->insts = in->next;
-            bk_cons_poll_cancel(in);
-            bk_cons_inst_free(in);
-        }
-        bk_grp_free(&cg->g);
-        free(cg);
+        group_free(cg);
     }
 }
 
@@ -384,7 +561,8 @@ int bk_cons_may_read(bk_consumers_t *c, bk_exchange_t *ex, const char *topic)
 
 void bk_cons_json_type(bk_exchange_t *ex)
 {
-    ex->json_type = "application/vnd.kafka.v2+json";
+    ex->json_type =
+        bk_cons_v1_request(ex) ? "application/vnd.kafka.v1+json" : "application/vnd.kafka.v2+json";
 }
 
 void bk_cons_no_content(bk_exchange_t *ex)
@@ -487,7 +665,8 @@ static void on_tick(uv_timer_t *t)
             out.lost = 1;
         bk_cons_act(c, cg, &out);
         bk_cons_patterns_refresh(c, cg);
-        if (cg->g.state == BK_GRP_COMPLETING_REBALANCE && cg->g.persist_wait)
+        if ((cg->g.state == BK_GRP_COMPLETING_REBALANCE && cg->g.persist_wait) ||
+            cg->changes > cg->written)
             persist(c, cg); /* a write that failed: again */
         cg = next;
     }
@@ -530,6 +709,8 @@ void bk_consumers_stop(bk_broker_t *b)
         return;
     c->stopped = 1;
     bk_cons_polls_wake(c, NULL, NULL); /* answered now: the broker is stopping */
+    for (bk_cons_group_t *cg = c->groups; cg; cg = cg->next)
+        answer_waiters_gone(cg);
     uv_close((uv_handle_t *)&c->tick, NULL);
 }
 
@@ -539,6 +720,7 @@ void bk_consumers_free(bk_consumers_t *c)
         return;
     bk_cons_drop_all(c);
     bk_grp_store_free(&c->store);
+    bk_cons_stats_free(c);
     free(c);
 }
 
@@ -548,11 +730,18 @@ static void dispatch(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r)
     case BK_ROUTE_GROUP:
         if (ex->method == HTTP_POST)
             bk_cons_create(c, ex, r);
+        else if (ex->method == HTTP_DELETE)
+            bk_cons_group_delete(c, ex, r);
+        else
+            bk_cons_views(c, ex, r);
+        return;
+    case BK_ROUTE_GROUP_OFFSETS:
+        if (ex->method == HTTP_POST)
+            bk_cons_group_commit(c, ex, r);
         else
             bk_cons_views(c, ex, r);
         return;
     case BK_ROUTE_GROUPS:
-    case BK_ROUTE_GROUP_OFFSETS:
         bk_cons_views(c, ex, r);
         return;
     case BK_ROUTE_INSTANCE:
@@ -574,6 +763,9 @@ static void dispatch(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r)
         return;
     case BK_ROUTE_CONSUMER_RECORDS:
         bk_cons_records(c, ex, r);
+        return;
+    case BK_ROUTE_V1_CONSUME:
+        bk_cons_v1_consume(c, ex, r);
         return;
     default:
         bk_exchange_error(ex, 404, "no such resource");

@@ -14,6 +14,7 @@
 #include <regex.h>
 #include <stdint.h>
 #include <uv.h>
+#include <yajl/yajl_tree.h>
 
 #include "api/broker.h"
 #include "brook/groups.h"
@@ -60,15 +61,36 @@ typedef struct bk_cons_inst {
     int32_t seen_generation; /* the group generation pos was last pruned for */
     uint32_t rr;             /* partition to start the next read at */
     bk_cons_poll_t *poll;    /* a records request waiting for data */
+    int v1;                  /* has read through the v1 route: v1 answers (consumers_v1.c) */
     struct bk_cons_inst *next;
 } bk_cons_inst_t;
 
+/* A request answered only once the group record holding its change is acknowledged. */
+typedef struct bk_cons_waiter {
+    bk_exchange_t *ex;
+    uint64_t need; /* cg->changes value that must be durable */
+    char *inst;    /* created instance (answered 200 with its URI), or NULL (answered 204) */
+    struct bk_cons_waiter *next;
+} bk_cons_waiter_t;
+
 struct bk_cons_group {
     bk_grp_t g;
-    int persisting; /* a group record write is in flight */
+    int persisting;    /* a group record write is in flight */
+    int deleting;      /* DELETE /consumers/{g}: its tombstones are being written */
+    uint64_t changes;  /* bumped at each change the group record must show */
+    uint64_t inflight; /* changes the write in flight covers */
+    uint64_t written;  /* changes the last acknowledged write covered */
+    bk_cons_waiter_t *waiters;
     bk_cons_inst_t *insts;
     bk_cons_group_t *next;
 };
+
+/* Per-group counters for /metrics (kept while the group exists in the store or live). */
+typedef struct bk_cons_gstat {
+    char *group;
+    uint64_t commits, rebalances;
+    struct bk_cons_gstat *next;
+} bk_cons_gstat_t;
 
 struct bk_consumers {
     bk_broker_t *b;
@@ -85,6 +107,7 @@ struct bk_consumers {
     /* counters for /metrics */
     int64_t next_expiry_ms; /* when offsets expiry runs next */
     uint64_t commits, rebalances, records_out, expired;
+    bk_cons_gstat_t *stats;   /* per-group counters (consumers_metrics.c) */
     bk_gsvc_answer_fn answer; /* the Kafka listener's JoinGroup/SyncGroup answers */
     void *answer_arg;
 };
@@ -162,17 +185,80 @@ void bk_cons_inst_free(bk_cons_inst_t *in);
  * every one when cg is NULL too); answer and drop the one of in. */
 void bk_cons_polls_wake(bk_consumers_t *c, bk_cons_group_t *cg, bk_partition_t *p);
 void bk_cons_poll_cancel(bk_cons_inst_t *in);
+/* One read of an instance's records: at most max_bytes, answered as type (a string literal;
+ * NULL: the v2 type of the instance's format), records in v1's shape when v1 is set. */
+typedef struct {
+    size_t max_bytes;
+    const char *type;
+    int v1;
+} bk_cons_read_t;
+/* Answers ex with the instance's records now, or parks it until records arrive or timeout_ms
+ * passes (then answers what there is). The caller has made its checks (Accept, query). */
+void bk_cons_read(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex,
+                  const bk_cons_read_t *rq, int64_t timeout_ms);
 /* Commits offsets of an instance's records returned so far (empty-body commit, auto-commit).
  * Fills recs; 0 or UV_ENOMEM. */
 int bk_cons_consumed_records(bk_cons_inst_t *in, bk_grp_kvs_t *recs);
 int bk_cons_offset_record(bk_grp_kvs_t *recs, const char *group, const char *topic,
                           int32_t partition, int64_t offset, const char *metadata);
 
+/* Sets (pattern non-NULL) or clears in's topic_pattern, anchored and compiled as a POSIX
+ * extended regular expression. 0, BK_EINVAL (not a valid expression: in unchanged but for
+ * its old pattern, cleared) or UV_ENOMEM. */
+int bk_cons_pattern_set(bk_cons_inst_t *in, const char *pattern);
 /* Re-resolves the topic_pattern subscriptions of cg's instances (topics made or deleted). */
 void bk_cons_patterns_refresh(bk_consumers_t *c, bk_cons_group_t *cg);
 /* Auto-commit (auto.commit.enable): commits what in returned since its last auto-commit,
  * without waiting for the answer. */
 void bk_cons_auto_commit(bk_consumers_t *c, bk_cons_inst_t *in);
+
+/* Marks a change of cg that its group record must show and writes the record (one write in
+ * flight per group; a change made meanwhile is written when it completes). */
+void bk_cons_changed(bk_consumers_t *c, bk_cons_group_t *cg);
+/* Answers ex once the group record holding cg's changes so far is acknowledged: 200 with
+ * the instance's URI when inst names the instance just created (a failure then deletes it and
+ * answers 503), else 204 (a failure: 500, the change is in effect here but maybe not durable).
+ * Answers at once when the write cannot start. */
+void bk_cons_await_durable(bk_consumers_t *c, bk_cons_group_t *cg, bk_exchange_t *ex,
+                           const char *inst);
+/* Unlinks and frees a group (waiters answered 503, instances freed). */
+void bk_cons_group_drop(bk_consumers_t *c, bk_cons_group_t *cg);
+/* Re-encodes in's definition (format, config, topic_pattern, manual assignment) into its
+ * member's user_data; marks the group changed when it differs. 0 or UV_ENOMEM. */
+int bk_cons_inst_save(bk_consumers_t *c, bk_cons_inst_t *in);
+/* The instance definition as stored in user_data (malloc'd JSON text in *out). */
+int bk_cons_def_encode(const bk_cons_inst_t *in, char **out, size_t *len);
+/* Answers 200 {"instance_id","base_uri"}. */
+void bk_cons_answer_created(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_group_t *cg,
+                            const char *name);
+
+/* ---- consumers_admin.c: POST /consumers/{g}/offsets, DELETE /consumers/{g} ---- */
+void bk_cons_group_commit(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r);
+void bk_cons_group_delete(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r);
+
+/* ---- consumers_metrics.c ---- */
+/* The counters of group (made when missing; NULL on ENOMEM). */
+bk_cons_gstat_t *bk_cons_stat(bk_consumers_t *c, const char *group);
+void bk_cons_stat_forget(bk_consumers_t *c, const char *group);
+void bk_cons_stats_free(bk_consumers_t *c);
+/* Counts the acknowledged records of group (commits: writes that hold offsets). */
+void bk_cons_stat_written(bk_consumers_t *c, const char *group, const bk_grp_kvs_t *recs);
+/* ---- consumers_v1.c: the REST Proxy v1 deltas ---- */
+
+/* 1 when ex speaks v1: its Content-Type is a v1 type, or its Accept prefers one. */
+int bk_cons_v1_request(bk_exchange_t *ex);
+/* auto.offset.reset of either version (v1 smallest/largest, v2 earliest/latest/none) to a
+ * BK_CONS_RESET_* value; -1 when unknown. */
+int bk_cons_v1_reset(const char *s);
+/* The instance name of POST /consumers/{g}: "name", or v1's "id" (both: they must agree).
+ * *name NULL when neither is given. Returns 1, or 0 when answered (422 42204). */
+int bk_cons_v1_name(bk_exchange_t *ex, yajl_val root, const char **name);
+/* GET .../instances/{i}/topics/{t}: the first read subscribes the instance to {t}; another
+ * topic later is 409 40901. Answers v1's record array. */
+void bk_cons_v1_consume(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r);
+/* POST .../offsets with no body from a v1 client: commits what was returned and answers
+ * [{"topic","partition","consumed","committed"}]. */
+void bk_cons_v1_commit(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_inst_t *in);
 
 /* ---- the broker's entry points ---- */
 int bk_consumers_new(bk_broker_t *b, uint32_t instance_timeout_ms, int64_t retention_ms,
@@ -183,6 +269,9 @@ void bk_consumers_on_visible(bk_broker_t *b, bk_partition_t *p);
 void bk_consumers_service(bk_consumers_t *c, bk_groups_service_t *out);
 /* SIGTERM: answers parked requests, stops the timer (closing it). */
 void bk_consumers_stop(bk_broker_t *b);
+/* Appends the per-group lines of /metrics (members, generation, state, rebalances, commits,
+ * lag per partition) to out: on the broker that coordinates the groups, nothing elsewhere. */
+void bk_consumers_metrics(bk_broker_t *b, bk_buf_t *out);
 /* After the loop ended: frees everything. */
 void bk_consumers_free(bk_consumers_t *c);
 

@@ -48,14 +48,14 @@ static int parse_format(bk_exchange_t *ex, yajl_val root, bk_cons_def_t *d)
     }
     d->format = f && strcmp(f, "json") == 0 ? BK_FMT_JSON : BK_FMT_BINARY;
     const char *r = bk_cons_body_str(root, "auto.offset.reset", &bad);
-    if (bad || (r && strcmp(r, "earliest") && strcmp(r, "latest") && strcmp(r, "none"))) {
+    int reset = r ? bk_cons_v1_reset(r) : BK_CONS_RESET_LATEST; /* v1 names too */
+    if (bad || reset < 0) {
         bk_exchange_error(ex, 42204,
-                          "auto.offset.reset must be \"earliest\", \"latest\" or \"none\"");
+                          "auto.offset.reset must be \"earliest\", \"latest\" or \"none\" "
+                          "(v1: \"smallest\" or \"largest\")");
         return 0;
     }
-    d->reset = !r || strcmp(r, "latest") == 0 ? BK_CONS_RESET_LATEST
-               : strcmp(r, "earliest") == 0   ? BK_CONS_RESET_EARLIEST
-                                              : BK_CONS_RESET_NONE;
+    d->reset = reset;
     return 1;
 }
 
@@ -69,12 +69,9 @@ static int parse_def(bk_exchange_t *ex, yajl_val root, bk_cons_def_t *d)
         d->reset = BK_CONS_RESET_LATEST;
         return 1;
     }
-    int bad = 0;
-    const char *name = bk_cons_body_str(root, "name", &bad);
-    if (bad) {
-        bk_exchange_error(ex, 42204, "\"name\" must be a string");
+    const char *name;
+    if (!bk_cons_v1_name(ex, root, &name)) /* "name", or v1's "id" */
         return 0;
-    }
     if (name && !bk_cons_name_ok(ex, "instance", name, strlen(name)))
         return 0;
     if (name)
@@ -96,41 +93,100 @@ static int parse_def(bk_exchange_t *ex, yajl_val root, bk_cons_def_t *d)
     return 1;
 }
 
-static int encode_def(const bk_cons_def_t *d, char *buf, size_t cap)
+/* The definition kept in the member's user_data: a small JSON object. "pattern" and "manual"
+ * came later; a record without them still loads (no pattern, no manual assignment). */
+int bk_cons_def_encode(const bk_cons_inst_t *in, char **out, size_t *len)
 {
-    return snprintf(buf, cap,
-                    "{\"format\":%d,\"reset\":%d,\"auto_commit\":%d,\"fetch_min_bytes\":%lld,"
-                    "\"request_timeout_ms\":%lld}",
-                    d->format, d->reset, d->auto_commit, (long long)d->fetch_min_bytes,
-                    (long long)d->request_timeout_ms);
+    const bk_cons_def_t *d = &in->def;
+    bk_json_t *j = bk_json_begin();
+    bk_json_obj(j);
+    bk_json_key(j, "format");
+    bk_json_int(j, d->format);
+    bk_json_key(j, "reset");
+    bk_json_int(j, d->reset);
+    bk_json_key(j, "auto_commit");
+    bk_json_int(j, d->auto_commit);
+    bk_json_key(j, "fetch_min_bytes");
+    bk_json_int(j, d->fetch_min_bytes);
+    bk_json_key(j, "request_timeout_ms");
+    bk_json_int(j, d->request_timeout_ms);
+    if (in->pattern) {
+        bk_json_key(j, "pattern");
+        bk_json_str(j, in->pattern);
+    }
+    if (in->mode == BK_CONS_MODE_ASSIGNED) {
+        bk_json_key(j, "manual");
+        bk_json_arr(j);
+        for (size_t i = 0; i < in->manual.count; i++)
+            for (size_t k = 0; k < in->manual.topics[i].count; k++) {
+                bk_json_obj(j);
+                bk_json_key(j, "topic");
+                bk_json_str(j, in->manual.topics[i].topic);
+                bk_json_key(j, "partition");
+                bk_json_int(j, in->manual.topics[i].partitions[k]);
+                bk_json_obj_end(j);
+            }
+        bk_json_arr_end(j);
+    }
+    bk_json_obj_end(j);
+    const char *text = bk_json_text(j, len);
+    *out = malloc(*len ? *len : 1);
+    if (!*out)
+        return UV_ENOMEM;
+    memcpy(*out, text, *len);
+    bk_json_trim();
+    return 0;
 }
 
-static void answer_created(bk_consumers_t *c, bk_exchange_t *ex, const bk_cons_inst_t *in)
+int bk_cons_inst_save(bk_consumers_t *c, bk_cons_inst_t *in)
+{
+    (void)c;
+    char *ud = NULL;
+    size_t len = 0;
+    int rc = bk_cons_def_encode(in, &ud, &len);
+    if (!rc)
+        rc = bk_grp_server_set_user_data(&in->group->g, in->def.name, (const uint8_t *)ud, len);
+    free(ud);
+    if (rc == 1)
+        in->group->changes++; /* written by the caller's bk_cons_await_durable */
+    return rc < 0 ? rc : 0;
+}
+
+void bk_cons_answer_created(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_group_t *cg,
+                            const char *name)
 {
     char uri[1024];
     snprintf(uri, sizeof uri, "%s/consumers/%s/instances/%s", c->b->cfg.advertised_url,
-             in->group->g.group_id, in->def.name);
+             cg->g.group_id, name);
     bk_json_t *j = bk_json_begin();
     bk_json_obj(j);
     bk_json_key(j, "instance_id");
-    bk_json_str(j, in->def.name);
+    bk_json_str(j, name);
     bk_json_key(j, "base_uri");
     bk_json_str(j, uri);
     bk_json_obj_end(j);
     bk_exchange_respond_json(ex, 200, j, NULL);
 }
 
+/* Joins the group; answered once the group record holding the new member is acknowledged
+ * (acks=all), or 503 with the instance gone when it cannot be. */
 static void join(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_group_t *cg, bk_cons_def_t *d)
 {
-    char ud[256];
-    int n = encode_def(d, ud, sizeof ud);
+    char *ud = NULL;
+    size_t n = 0;
     const char *id = NULL;
     bk_grp_out_t out = {0};
     bk_cons_inst_t *in = calloc(1, sizeof *in);
-    int rc = in ? bk_grp_server_join(&cg->g, bk_wall_ms(), d->name[0] ? d->name : NULL,
-                                     "rest-consumer", (int32_t)c->instance_timeout_ms, NULL, 0,
-                                     (const uint8_t *)ud, (size_t)n, &id, &out)
-                : UV_ENOMEM;
+    int rc = in ? 0 : UV_ENOMEM;
+    if (in) {
+        in->def = *d;
+        rc = bk_cons_def_encode(in, &ud, &n);
+    }
+    if (!rc)
+        rc = bk_grp_server_join(&cg->g, bk_wall_ms(), d->name[0] ? d->name : NULL, "rest-consumer",
+                                (int32_t)c->instance_timeout_ms, NULL, 0, (const uint8_t *)ud, n,
+                                &id, &out);
+    free(ud);
     if (rc != BK_GRP_ERR_NONE) {
         free(in);
         if (rc == UV_EEXIST)
@@ -147,15 +203,16 @@ static void join(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_group_t *cg, bk_c
         bk_grp_out_free(&out);
         return;
     }
-    in->def = *d;
+    char name[BK_CONS_NAME_MAX + 1];
     snprintf(in->def.name, sizeof in->def.name, "%s", id);
+    snprintf(name, sizeof name, "%s", id);
     in->group = cg;
     in->seen_generation = -1;
     in->next = cg->insts;
     cg->insts = in;
-    answer_created(c, ex, in);
     bk_cons_act(c, cg, &out);
     bk_grp_out_free(&out);
+    bk_cons_await_durable(c, cg, ex, name);
 }
 
 void bk_cons_create(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r)
@@ -214,7 +271,9 @@ static void subscribe_topics(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_inst_
 {
     bk_grp_out_t out = {0};
     bk_cons_group_t *cg = in->group;
-    int rc = bk_grp_server_subscribe(&cg->g, bk_wall_ms(), in->def.name, topics, n, &out);
+    int rc = bk_cons_inst_save(c, in); /* the pattern, kept in the group record */
+    if (!rc)
+        rc = bk_grp_server_subscribe(&cg->g, bk_wall_ms(), in->def.name, topics, n, &out);
     if (rc != BK_GRP_ERR_NONE) {
         bk_exchange_errorf(ex, rc == BK_EINVAL ? 42204 : 503, "subscription refused: %s",
                            rc > 0 ? bk_grp_errname(rc) : bk_strerror(rc));
@@ -222,12 +281,12 @@ static void subscribe_topics(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_inst_
         return;
     }
     in->mode = n || in->pattern ? BK_CONS_MODE_SUBSCRIBED : BK_CONS_MODE_NONE;
-    bk_cons_no_content(ex);
     bk_cons_act(c, cg, &out);
     bk_grp_out_free(&out);
+    bk_cons_await_durable(c, cg, ex, NULL);
 }
 
-static int set_pattern(bk_exchange_t *ex, bk_cons_inst_t *in, const char *pattern)
+int bk_cons_pattern_set(bk_cons_inst_t *in, const char *pattern)
 {
     if (in->pattern) {
         regfree(&in->re);
@@ -235,27 +294,32 @@ static int set_pattern(bk_exchange_t *ex, bk_cons_inst_t *in, const char *patter
         in->pattern = NULL;
     }
     if (!pattern)
-        return 1;
-    char *anchored = malloc(strlen(pattern) + 5);
-    if (!anchored) {
-        bk_exchange_error(ex, 503, "out of memory");
         return 0;
-    }
+    char *anchored = malloc(strlen(pattern) + 5);
+    if (!anchored)
+        return UV_ENOMEM;
     sprintf(anchored, "^(%s)$", pattern);
     int rc = regcomp(&in->re, anchored, REG_EXTENDED | REG_NOSUB);
     free(anchored);
-    if (rc) {
-        bk_exchange_errorf(ex, 42204, "topic_pattern \"%.100s\" is not a valid regular expression",
-                           pattern);
-        return 0;
-    }
+    if (rc)
+        return BK_EINVAL;
     in->pattern = strdup(pattern);
     if (!in->pattern) {
         regfree(&in->re);
-        bk_exchange_error(ex, 503, "out of memory");
-        return 0;
+        return UV_ENOMEM;
     }
-    return 1;
+    return 0;
+}
+
+static int set_pattern(bk_exchange_t *ex, bk_cons_inst_t *in, const char *pattern)
+{
+    int rc = bk_cons_pattern_set(in, pattern);
+    if (rc == BK_EINVAL)
+        bk_exchange_errorf(ex, 42204, "topic_pattern \"%.100s\" is not a valid regular expression",
+                           pattern);
+    else if (rc)
+        bk_exchange_error(ex, 503, "out of memory");
+    return rc == 0;
 }
 
 static int topics_list(bk_consumers_t *c, bk_exchange_t *ex, yajl_val l, const char ***out,
@@ -432,8 +496,12 @@ void bk_cons_assignments(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t 
         in->manual = a;
         memset(&a, 0, sizeof a);
         in->mode = in->manual.count ? BK_CONS_MODE_ASSIGNED : BK_CONS_MODE_NONE;
-        bk_cons_no_content(ex);
-        bk_cons_polls_wake(c, in->group, NULL);
+        bk_cons_group_t *cg = in->group;
+        if (bk_cons_inst_save(c, in)) /* the manual assignment, kept in the group record */
+            bk_exchange_error(ex, 503, "out of memory");
+        else
+            bk_cons_await_durable(c, cg, ex, NULL);
+        bk_cons_polls_wake(c, cg, NULL);
     }
     bk_grp_assignment_free(&a);
     yajl_tree_free(root);

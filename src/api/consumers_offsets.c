@@ -159,6 +159,8 @@ void bk_cons_offsets(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r)
     } else if (root) {
         if (explicit_records(c, ex, in, root, &recs))
             commit(c, ex, in->group->g.group_id, &recs);
+    } else if (in->v1 || bk_cons_v1_request(ex)) { /* v1 answers what it committed */
+        bk_cons_v1_commit(c, ex, in);
     } else if (bk_cons_consumed_records(in, &recs)) {
         bk_exchange_error(ex, 503, "out of memory");
     } else {

@@ -12,13 +12,14 @@
 #include "api/consumers.h"
 #include "api/record_json.h"
 #include "brook/common.h"
+#include "http/accept.h"
 #include "http/response.h"
 
 struct bk_cons_poll {
     bk_consumers_t *c;
     bk_cons_inst_t *in;
     bk_exchange_t *ex;
-    size_t max_bytes;
+    bk_cons_read_t rq;
     uv_timer_t timer;
 };
 
@@ -32,6 +33,11 @@ static const char *format_type(int format)
 {
     return format == BK_FMT_JSON ? "application/vnd.kafka.json.v2+json"
                                  : "application/vnd.kafka.binary.v2+json";
+}
+
+static const char *answer_type(const bk_cons_inst_t *in, const bk_cons_read_t *rq)
+{
+    return rq->type ? rq->type : format_type(in->def.format);
 }
 
 /* Positions of partitions no longer assigned are forgotten once an assignment is in effect. */
@@ -129,11 +135,12 @@ static int plan(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_inst_t *in, plan_t
 }
 
 /* Renders what the planned partitions hold into j; returns the records rendered. */
-static uint64_t read_all(bk_consumers_t *c, bk_cons_inst_t *in, plan_t *pl, int n, size_t max,
-                         bk_json_t *j, uint64_t *bytes)
+static uint64_t read_all(bk_consumers_t *c, bk_cons_inst_t *in, plan_t *pl, int n,
+                         const bk_cons_read_t *rq, bk_json_t *j, uint64_t *bytes)
 {
+    size_t max = rq->max_bytes;
     bk_record_render_in_t ri = {
-        {j, (bk_record_format_t)in->def.format, 0, 0, c->b->cfg.max_page_text}, NULL, 0};
+        {j, (bk_record_format_t)in->def.format, 0, 0, c->b->cfg.max_page_text}, NULL, 0, rq->v1};
     for (int k = 0; k < n; k++) {
         plan_t *x = &pl[(in->rr + (uint32_t)k) % (uint32_t)n];
         int64_t end = bk_broker_visible_end(c->b, x->p);
@@ -160,8 +167,8 @@ static uint64_t read_all(bk_consumers_t *c, bk_cons_inst_t *in, plan_t *pl, int 
 
 /* Tries to answer a records request now. final: answer even with nothing (timeout). Returns 1
  * when ex was answered. */
-static int attempt(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex, size_t max_bytes,
-                   int final)
+static int attempt(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex,
+                   const bk_cons_read_t *rq, int final)
 {
     plan_t *pl;
     int n = plan(c, ex, in, &pl);
@@ -169,7 +176,7 @@ static int attempt(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex, siz
         return 1;
     bk_json_t *j = bk_json_begin();
     bk_json_arr(j);
-    uint64_t bytes = 0, got = read_all(c, in, pl, n, max_bytes, j, &bytes);
+    uint64_t bytes = 0, got = read_all(c, in, pl, n, rq, j, &bytes);
     bk_json_arr_end(j);
     if (!final && (got == 0 || (int64_t)bytes < in->def.fetch_min_bytes)) {
         free(pl);
@@ -183,7 +190,7 @@ static int attempt(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex, siz
     in->rr++;
     c->records_out += got;
     free(pl);
-    ex->json_type = format_type(in->def.format);
+    ex->json_type = answer_type(in, rq);
     bk_exchange_respond_json(ex, 200, j, NULL);
     return 1;
 }
@@ -208,9 +215,10 @@ static void finish(bk_cons_poll_t *w)
 {
     bk_exchange_t *ex = w->ex;
     bk_cons_inst_t *in = w->in;
-    size_t max = w->max_bytes;
+    bk_consumers_t *c = w->c;
+    bk_cons_read_t rq = w->rq;
     unpark(w);
-    (void)attempt(w->c, in, ex, max, 1);
+    (void)attempt(c, in, ex, &rq, 1);
 }
 
 static void on_poll_timeout(uv_timer_t *t)
@@ -229,13 +237,13 @@ static void on_poll_gone(bk_exchange_t *ex)
     bk_exchange_release(ex);
 }
 
-static int park(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex, size_t max_bytes,
+static int park(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex, const bk_cons_read_t *rq,
                 uint64_t timeout)
 {
     bk_cons_poll_t *w = calloc(1, sizeof *w);
     if (!w)
         return UV_ENOMEM;
-    *w = (bk_cons_poll_t){c, in, ex, max_bytes, {0}};
+    *w = (bk_cons_poll_t){c, in, ex, *rq, {0}};
     uv_timer_init(c->b->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_poll_timeout, timeout, 0);
@@ -252,8 +260,9 @@ void bk_cons_poll_cancel(bk_cons_inst_t *in)
     if (!w)
         return;
     bk_exchange_t *ex = w->ex;
+    const char *type = answer_type(in, &w->rq);
     unpark(w);
-    ex->json_type = format_type(in->def.format);
+    ex->json_type = type;
     bk_exchange_respond(ex, 200, ex->json_type, NULL, "[]", 2);
 }
 
@@ -267,7 +276,7 @@ void bk_cons_polls_wake(bk_consumers_t *c, bk_cons_group_t *only, bk_partition_t
                 continue;
             if (c->stopped) {
                 finish(w);
-            } else if (attempt(c, in, w->ex, w->max_bytes, 0)) {
+            } else if (attempt(c, in, w->ex, &w->rq, 0)) {
                 w->ex->on_gone = NULL; /* answered: only the wait goes */
                 unpark(w);
             }
@@ -276,13 +285,16 @@ void bk_cons_polls_wake(bk_consumers_t *c, bk_cons_group_t *only, bk_partition_t
 
 /* ---- the handler ---- */
 
+/* Accept (q-values honoured) must prefer the instance's type, named or through a wildcard, to
+ * the other format's; anything else is 406 40601. */
 static int accept_ok(bk_exchange_t *ex, const bk_cons_inst_t *in)
 {
     size_t len;
     const char *acc = bk_exchange_header(ex, "accept", &len);
     const char *want = format_type(in->def.format);
-    if (!acc || len == 0 || memmem(acc, len, want, strlen(want)) || memmem(acc, len, "*/*", 3) ||
-        memmem(acc, len, "application/*", 13))
+    const char *const types[] = {
+        want, format_type(in->def.format == BK_FMT_JSON ? BK_FMT_BINARY : BK_FMT_JSON)};
+    if (!acc || len == 0 || bk_accept_pick(acc, len, types, 2) == 0)
         return 1;
     bk_exchange_errorf(ex, 40601, "this instance was created with format %s: Accept must name %s",
                        in->def.format == BK_FMT_JSON ? "json" : "binary", want);
@@ -343,12 +355,19 @@ void bk_cons_records(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r)
         return;
     if (max_bytes == 0)
         max_bytes = 1;
+    bk_cons_read_t rq = {(size_t)max_bytes, NULL, 0};
+    bk_cons_read(c, in, ex, &rq, timeout);
+}
+
+void bk_cons_read(bk_consumers_t *c, bk_cons_inst_t *in, bk_exchange_t *ex,
+                  const bk_cons_read_t *rq, int64_t timeout)
+{
     bk_cons_poll_cancel(in); /* an earlier request of the same instance answers first */
     if (in->def.auto_commit)
         bk_cons_auto_commit(c, in);
     int final = timeout == 0 || c->stopped || c->b->stopping;
-    if (attempt(c, in, ex, (size_t)max_bytes, final))
+    if (attempt(c, in, ex, rq, final))
         return;
-    if (park(c, in, ex, (size_t)max_bytes, (uint64_t)timeout))
-        (void)attempt(c, in, ex, (size_t)max_bytes, 1);
+    if (park(c, in, ex, rq, (uint64_t)timeout))
+        (void)attempt(c, in, ex, rq, 1);
 }

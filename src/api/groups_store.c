@@ -18,6 +18,7 @@ typedef struct {
     bk_consumers_t *c;
     uint64_t era;
     bk_grp_kvs_t recs; /* copies: applied to the model once acknowledged */
+    char *group;
     bk_gstore_done_fn done;
     void *arg;
 } write_op_t;
@@ -161,6 +162,7 @@ static int ensure_topic(bk_consumers_t *c, bk_topic_t **out)
 static void op_free(write_op_t *op)
 {
     bk_grp_kvs_free(&op->recs);
+    free(op->group);
     free(op);
 }
 
@@ -173,6 +175,7 @@ static void after_ack(void *arg, int status)
             const bk_grp_kv_t *kv = &op->recs.items[i];
             (void)bk_grp_store_apply(&c->store, kv->key, kv->key_len, kv->value, kv->value_len);
         }
+        bk_cons_stat_written(c, op->group, &op->recs);
     }
     bk_gstore_done_fn done = op->done;
     void *darg = op->arg;
@@ -253,7 +256,9 @@ int bk_gstore_write(bk_consumers_t *c, const char *group, const bk_grp_kvs_t *re
     op->era = c->era;
     op->done = done;
     op->arg = arg;
-    if ((rc = copy_kvs(recs, &op->recs)) || (rc = append(c, p, op))) {
+    if (!(op->group = strdup(group)))
+        rc = UV_ENOMEM;
+    if (rc || (rc = copy_kvs(recs, &op->recs)) || (rc = append(c, p, op))) {
         op_free(op);
         return rc;
     }

@@ -10,15 +10,40 @@
 #include <uv.h>
 
 #include "api/broker.h"
+#include "api/consumers.h"
 #include "http/response.h"
 
 static const double latency_bounds[BK_METRICS_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
+/* By route id; a route without a name here (added later) is counted as "other". */
 static const char *const route_names[BK_ROUTE_COUNT] = {
-    "unknown", "root",  "produce",    "leader",    "health",  "metrics", "brokers",
-    "topics",  "topic", "partitions", "partition", "offsets", "records", "replication_fetch",
-    "configs"};
+    "unknown",
+    "root",
+    "produce",
+    "leader",
+    "health",
+    "metrics",
+    "brokers",
+    "topics",
+    "topic",
+    "partitions",
+    "partition",
+    "offsets",
+    "records",
+    "replication_fetch",
+    "configs",
+    [BK_ROUTE_GROUPS] = "groups",
+    [BK_ROUTE_GROUP] = "group",
+    [BK_ROUTE_GROUP_OFFSETS] = "group_offsets",
+    [BK_ROUTE_INSTANCE] = "instance",
+    [BK_ROUTE_SUBSCRIPTION] = "subscription",
+    [BK_ROUTE_ASSIGNMENTS] = "assignments",
+    [BK_ROUTE_INST_OFFSETS] = "instance_offsets",
+    [BK_ROUTE_POSITIONS] = "positions",
+    [BK_ROUTE_POSITIONS_BEGIN] = "positions_beginning",
+    [BK_ROUTE_POSITIONS_END] = "positions_end",
+    [BK_ROUTE_CONSUMER_RECORDS] = "consumer_records"};
 
 void bk_metrics_observe(bk_metrics_t *m, const bk_exchange_t *ex)
 {
@@ -83,9 +108,9 @@ static void render_http(bk_buf_t *b, const bk_metrics_t *m)
     for (int r = 0; r < BK_ROUTE_COUNT; r++)
         for (int c = 0; c < 6; c++)
             if (m->by_route[r][c])
-                bk_buf_appendf(b,
-                               "brook_http_responses_total{route=\"%s\",code=\"%s\"} %" PRIu64 "\n",
-                               route_names[r], cls[c], m->by_route[r][c]);
+                bk_buf_appendf(
+                    b, "brook_http_responses_total{route=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                    route_names[r] ? route_names[r] : "other", cls[c], m->by_route[r][c]);
     header(b, "brook_http_request_duration_seconds", "histogram",
            "Time from a complete request to its answer being ready.");
     uint64_t cum = 0;
@@ -259,6 +284,7 @@ void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex)
     render_compression(&out, b);
     render_broker(&out, b);
     render_cleaner(&out, b);
+    bk_consumers_metrics(b, &out);
     bk_exchange_respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.data,
                         out.len);
 }

@@ -117,9 +117,33 @@ int bk_record_render(void *arg, const bk_record_view_t *r)
     return render(arg, r, NULL, 0);
 }
 
+static int render_v1(bk_record_render_t *rr, const bk_record_view_t *r, int64_t partition)
+{
+    bk_json_t *j = rr->j;
+    rr->records++;
+    rr->bytes += r->value_len > 0 ? (uint64_t)r->value_len : 0;
+    bk_json_obj(j);
+    bk_json_key(j, "key");
+    emit_bytes(j, rr->format, r->key, r->key_len);
+    bk_json_key(j, "value");
+    emit_bytes(j, rr->format, r->value, r->value_len);
+    bk_json_key(j, "partition");
+    bk_json_int(j, partition);
+    bk_json_key(j, "offset");
+    bk_json_int(j, r->offset);
+    bk_json_obj_end(j);
+    if (!rr->max_text)
+        return 0;
+    size_t len;
+    bk_json_text(j, &len);
+    return len >= rr->max_text;
+}
+
 int bk_record_render_in(void *arg, const bk_record_view_t *r)
 {
     bk_record_render_in_t *ri = arg;
+    if (ri->v1)
+        return render_v1(&ri->r, r, ri->partition);
     return render(&ri->r, r, ri->topic, ri->partition);
 }
 

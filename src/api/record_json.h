@@ -30,11 +30,13 @@ typedef struct {
 int bk_record_render(void *arg, const bk_record_view_t *rec);
 
 /* The consumer API's records also show "topic" and "partition": bk_record_render_in is a
- * bk_read_visit_fn over this. */
+ * bk_read_visit_fn over this. With v1 set, a record is the REST Proxy v1 shape instead:
+ * {"key","value","partition","offset"} (topic unused; no timestamp, no headers). */
 typedef struct {
     bk_record_render_t r;
     const char *topic;
     int64_t partition;
+    int v1;
 } bk_record_render_in_t;
 int bk_record_render_in(void *arg, const bk_record_view_t *rec);
 

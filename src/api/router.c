@@ -55,9 +55,12 @@ static const route_def_t routes[] = {
     {{"consumers", NULL}, BK_ROUTE_GROUPS, M(HTTP_GET), "Allow: GET\r\n"},
     {{"consumers", "{g}", NULL},
      BK_ROUTE_GROUP,
+     M(HTTP_GET) | M(HTTP_POST) | M(HTTP_DELETE),
+     "Allow: GET, POST, DELETE\r\n"},
+    {{"consumers", "{g}", "offsets", NULL},
+     BK_ROUTE_GROUP_OFFSETS,
      M(HTTP_GET) | M(HTTP_POST),
      "Allow: GET, POST\r\n"},
-    {{"consumers", "{g}", "offsets", NULL}, BK_ROUTE_GROUP_OFFSETS, M(HTTP_GET), "Allow: GET\r\n"},
     {{"consumers", "{g}", "instances", "{i}", NULL},
      BK_ROUTE_INSTANCE,
      M(HTTP_DELETE),
@@ -88,6 +91,14 @@ static const route_def_t routes[] = {
      "Allow: POST\r\n"},
     {{"consumers", "{g}", "instances", "{i}", "records", NULL},
      BK_ROUTE_CONSUMER_RECORDS,
+     M(HTTP_GET),
+     "Allow: GET\r\n"},
+    {{"consumers", "{g}", "instances", "{i}", "topics", "{t}"},
+     BK_ROUTE_V1_CONSUME,
+     M(HTTP_GET),
+     "Allow: GET\r\n"},
+    {{"topics", "{t}", "partitions", "{p}", "messages", NULL},
+     BK_ROUTE_V1_MESSAGES,
      M(HTTP_GET),
      "Allow: GET\r\n"},
 };
@@ -189,7 +200,7 @@ int bk_route_is_write(const bk_route_t *r, int method)
 
 int bk_route_is_group(const bk_route_t *r)
 {
-    return r->id >= BK_ROUTE_GROUPS && r->id <= BK_ROUTE_CONSUMER_RECORDS;
+    return r->id >= BK_ROUTE_GROUPS && r->id <= BK_ROUTE_V1_CONSUME;
 }
 
 /* The one route → permission table. Create is "create on the cluster, or on the topic" (the
@@ -235,7 +246,11 @@ static const bk_route_authz_t authz[] = {
      BK_AUTHZ_NAME_GROUP_PATH},
     {BK_ROUTE_GROUP, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
      BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_GROUP, M(HTTP_DELETE), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_DELETE,
+     BK_AUTHZ_NAME_GROUP_PATH},
     {BK_ROUTE_GROUP_OFFSETS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_DESCRIBE,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_GROUP_OFFSETS, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
      BK_AUTHZ_NAME_GROUP_PATH},
     {BK_ROUTE_INSTANCE, M(HTTP_DELETE), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
      BK_AUTHZ_NAME_GROUP_PATH},
@@ -253,6 +268,12 @@ static const bk_route_authz_t authz[] = {
      BK_AUTHZ_NAME_GROUP_PATH},
     {BK_ROUTE_CONSUMER_RECORDS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
      BK_AUTHZ_NAME_GROUP_PATH},
+    /* REST Proxy v1: reading a topic through an instance (read on the topic checked by the
+     * handler, as for a subscription); the stateless read of one partition. */
+    {BK_ROUTE_V1_CONSUME, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_GROUP, BK_OP_READ,
+     BK_AUTHZ_NAME_GROUP_PATH},
+    {BK_ROUTE_V1_MESSAGES, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_READ,
+     BK_AUTHZ_NAME_PATH},
 };
 
 const bk_route_authz_t *bk_route_authz(bk_route_id_t id, int method)

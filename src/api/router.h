@@ -25,8 +25,8 @@ typedef enum {
     BK_ROUTE_CONFIGS,    /* GET, PUT /topics/{t}/configs */
     /* Consumer groups (REST Proxy v2 consumer API and Brook's group views) */
     BK_ROUTE_GROUPS,           /* GET /consumers */
-    BK_ROUTE_GROUP,            /* GET (view), POST (new instance) /consumers/{g} */
-    BK_ROUTE_GROUP_OFFSETS,    /* GET /consumers/{g}/offsets */
+    BK_ROUTE_GROUP,            /* GET (view), POST (new instance), DELETE /consumers/{g} */
+    BK_ROUTE_GROUP_OFFSETS,    /* GET, POST (commit, no instance) /consumers/{g}/offsets */
     BK_ROUTE_INSTANCE,         /* DELETE /consumers/{g}/instances/{i} */
     BK_ROUTE_SUBSCRIPTION,     /* POST, GET, DELETE .../instances/{i}/subscription */
     BK_ROUTE_ASSIGNMENTS,      /* POST, GET .../instances/{i}/assignments */
@@ -35,6 +35,8 @@ typedef enum {
     BK_ROUTE_POSITIONS_BEGIN,  /* POST .../instances/{i}/positions/beginning */
     BK_ROUTE_POSITIONS_END,    /* POST .../instances/{i}/positions/end */
     BK_ROUTE_CONSUMER_RECORDS, /* GET .../instances/{i}/records */
+    BK_ROUTE_V1_CONSUME,       /* GET .../instances/{i}/topics/{t} (REST Proxy v1) */
+    BK_ROUTE_V1_MESSAGES,      /* GET /topics/{t}/partitions/{p}/messages (REST Proxy v1) */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 

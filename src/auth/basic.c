@@ -58,6 +58,6 @@ int bk_auth_basic_parse(const char *value, size_t len, char *user, size_t *ulen,
     if (n < 0)
         return BK_EINVAL;
     int rc = split(d, (size_t)n, user, ulen, pass, plen);
-    OPENSSL_cleanse(d, sizeof d);
+    OPENSSL_cleanse(d, (size_t)n); /* the decoded bytes only: this runs on every request */
     return rc;
 }

@@ -278,3 +278,24 @@ int bk_grp_server_subscribe(bk_grp_t *g, int64_t now_ms, const char *member_id,
         grp_prepare_rebalance(g, now_ms, out);
     return err;
 }
+
+int bk_grp_server_set_user_data(bk_grp_t *g, const char *member_id, const uint8_t *user_data,
+                                size_t user_data_len)
+{
+    int i = bk_grp_member_find(g, member_id);
+    if (i < 0 || g->kind != BK_GRP_KIND_SERVER)
+        return BK_GRP_ERR_UNKNOWN_MEMBER_ID;
+    bk_grp_member_t *m = g->members[i];
+    bk_grp_subscription_t old;
+    const bk_grp_protocol_t *p = &m->protocols[0];
+    int err = bk_grp_subscription_decode(p->metadata, p->metadata_len, &old);
+    if (err)
+        return err;
+    int same = old.has_user_data && old.user_data_len == user_data_len &&
+               (user_data_len == 0 || memcmp(old.user_data, user_data, user_data_len) == 0);
+    if (!same)
+        err = set_server_subscription(g, m, (const char *const *)old.topics, old.topic_count,
+                                      user_data ? user_data : (const uint8_t *)"", user_data_len);
+    bk_grp_subscription_free(&old);
+    return err ? err : same ? 0 : 1;
+}

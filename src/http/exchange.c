@@ -169,6 +169,17 @@ void bk_exchange_effects_done(void *token)
         conn_hooks.effects_done(token);
 }
 
+void bk_exchange_charge(bk_exchange_t *ex, int64_t delta)
+{
+    if (conn_hooks.charge)
+        conn_hooks.charge(ex, delta);
+}
+
+int bk_exchange_peer(const bk_exchange_t *ex, struct sockaddr_storage *out)
+{
+    return conn_hooks.peer && ex->conn ? conn_hooks.peer(ex, out) : UV_ENOTCONN;
+}
+
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len)
 {
     size_t nlen = strlen(name);

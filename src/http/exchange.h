@@ -30,6 +30,7 @@ typedef enum {
     BK_EX_RESPONDED,   /* response bytes ready in ->out */
 } bk_exchange_state_t;
 
+struct sockaddr_storage;
 typedef struct bk_exchange bk_exchange_t;
 struct bk_exchange {
     /* request */
@@ -65,6 +66,11 @@ struct bk_exchange {
     int route;             /* bk_route_id_t chosen by the dispatcher (metrics label) */
     const char *json_type; /* Content-Type for JSON answers (NULL = application/json) */
 
+    /* content coding (content_coding.h): the body holds its Content-Encoding undone (a
+     * re-dispatch, after an implicit topic creation, must not decode it again); the answer
+     * is being compressed on the threadpool (ex stays dispatched until it is sent) */
+    unsigned body_decoded : 1;
+    unsigned coding : 1;
     /* streamed (chunked) answers: see bk_exchange_stream_* in response.h */
     unsigned streaming : 1;
     unsigned stream_ended : 1;
@@ -96,6 +102,11 @@ typedef struct {
      * answered (acks=0 answers before the write is applied), until effects_done(token). */
     void *(*hold_effects)(bk_exchange_t *ex);
     void (*effects_done)(void *token);
+    /* ex holds delta bytes more (or fewer) than counted when it arrived (a decoded body):
+     * the connection's budget counts them until ex is released. */
+    void (*charge)(bk_exchange_t *ex, int64_t delta);
+    /* The client's address (getpeername of ex's connection): 0, or a negative error. */
+    int (*peer)(const bk_exchange_t *ex, struct sockaddr_storage *out);
 } bk_exchange_conn_hooks_t;
 void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 
@@ -103,6 +114,9 @@ void bk_exchange_set_conn_hooks(const bk_exchange_conn_hooks_t *hooks);
 int bk_exchange_at_head(const bk_exchange_t *ex);
 void *bk_exchange_hold_effects(bk_exchange_t *ex);
 void bk_exchange_effects_done(void *token);
+void bk_exchange_charge(bk_exchange_t *ex, int64_t delta);
+/* See bk_exchange_conn_hooks_t.peer; UV_ENOTCONN once the connection has gone (or in tests). */
+int bk_exchange_peer(const bk_exchange_t *ex, struct sockaddr_storage *out);
 
 /* Case-insensitive header lookup; returns the first value or NULL (len in *len). */
 const char *bk_exchange_header(const bk_exchange_t *ex, const char *name, size_t *len);

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "brook/common.h"
+#include "http/content_coding.h"
+#include "http/response_coding.h"
 #include "http/json.h"
 
 static bk_http_identity_t identity;
@@ -69,6 +71,8 @@ const char *bk_http_reason(int status)
         return "Expectation Failed";
     case 422:
         return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -126,10 +130,13 @@ int bk_http_format_head(bk_buf_t *out, int status, const char *content_type, siz
     return rc ? rc : bk_buf_append_str(out, conn_line[close >= 0 && close <= 2 ? close : 1]);
 }
 
-void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
-                         const char *extra_headers, const void *body, size_t body_len)
+/* bk_exchange_respond, inlined into bk_exchange_respond_json: the produce ack's path. */
+__attribute__((always_inline)) static inline void respond(bk_exchange_t *ex, int status,
+                                                          const char *content_type,
+                                                          const char *extra_headers,
+                                                          const void *body, size_t body_len)
 {
-    if (ex->state == BK_EX_RESPONDED) {
+    if (ex->state == BK_EX_RESPONDED || ex->coding) {
         bk_trace_error("http", "exchange answered twice (status %d)", status);
         return;
     }
@@ -158,6 +165,12 @@ void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type
         identity.observe(identity.epoch_arg, ex);
     if (ready_hook)
         ready_hook(ex);
+}
+
+void bk_exchange_respond(bk_exchange_t *ex, int status, const char *content_type,
+                         const char *extra_headers, const void *body, size_t body_len)
+{
+    respond(ex, status, content_type, extra_headers, body, body_len);
 }
 
 void bk_exchange_stream_begin(bk_exchange_t *ex, int status, const char *content_type)
@@ -214,13 +227,25 @@ void bk_exchange_stream_end(bk_exchange_t *ex)
         ready_hook(ex);
 }
 
+/* Out of line and cold, so the common small answer keeps bk_exchange_respond inlined. */
+__attribute__((noinline, cold)) static void respond_json_coded(bk_exchange_t *ex, int status,
+                                                               const char *type, const char *extra,
+                                                               const char *text, size_t len)
+{
+    bk_http_respond_coded(ex, identity.loop, status, type, extra, text, len);
+}
+
 void bk_exchange_respond_json(bk_exchange_t *ex, int status, bk_json_t *j,
                               const char *extra_headers)
 {
     size_t len;
     const char *text = bk_json_text(j, &len);
-    bk_exchange_respond(ex, status, ex->json_type ? ex->json_type : "application/json",
-                        extra_headers, text, len);
+    const char *type = ex->json_type ? ex->json_type : "application/json";
+    /* one comparison is all a small answer (the produce ack) pays */
+    if (len >= BK_HTTP_COMPRESS_MIN && status != 204 && status != 304)
+        respond_json_coded(ex, status, type, extra_headers, text, len);
+    else
+        respond(ex, status, type, extra_headers, text, len);
     bk_json_trim(); /* copied into ex->out: a huge document need not stay */
 }
 

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "http/exchange.h"
 #include "http/json.h"
@@ -18,6 +19,8 @@ typedef struct {
     void *epoch_arg;
     /* Called once per answer, before it is queued for writing (metrics); may be NULL. */
     void (*observe)(void *arg, const bk_exchange_t *ex);
+    /* The loop whose threadpool codes large answers (NULL: coded on the calling thread). */
+    uv_loop_t *loop;
 } bk_http_identity_t;
 void bk_http_set_identity(const bk_http_identity_t *id);
 

@@ -184,6 +184,13 @@ static bk_kslice_t list_groups_at(const bk_krequest_t *q, int32_t i, bk_acl_reso
                          (int32_t)sizeof BK_ACL_CLUSTER_NAME - 1};
 }
 #define list_groups_n one_n
+/* InitProducerId: Kafka's IdempotentWrite on the cluster, which Brook spells write on the
+ * cluster (a transactional id is refused by the handler whatever the ACLs say). */
+static bk_kslice_t init_producer_id_at(const bk_krequest_t *q, int32_t i, bk_acl_resource_t *res)
+{
+    return list_groups_at(q, i, res);
+}
+#define init_producer_id_n one_n
 
 /* ---- the table ---- */
 
@@ -197,6 +204,7 @@ static const bk_kauthz_rule_t rules[] = {
     PRE(BK_KAPI_SASL_HANDSHAKE),
     PRE(BK_KAPI_SASL_AUTHENTICATE),
     RES(BK_KAPI_PRODUCE, BK_OP_WRITE, produce, 0),
+    RES(BK_KAPI_INIT_PRODUCER_ID, BK_OP_WRITE, init_producer_id, 0),
     RES(BK_KAPI_FETCH, BK_OP_READ, fetch, 0),
     RES(BK_KAPI_LIST_OFFSETS, BK_OP_DESCRIBE, list_offsets, 0), /* as Kafka: offsets describe */
     RES(BK_KAPI_METADATA, BK_OP_DESCRIBE, metadata, 1),

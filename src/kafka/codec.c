@@ -29,7 +29,7 @@ static const bk_kapi_t apis[] = {
     {BK_KAPI_API_VERSIONS, "ApiVersions", 0, 3, 3, bk_kdecode_api_versions},
     {BK_KAPI_CREATE_TOPICS, "CreateTopics", 0, 4, 5, bk_kdecode_create_topics},
     {BK_KAPI_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, bk_kdecode_delete_topics},
-    {BK_KAPI_INIT_PRODUCER_ID, "InitProducerId", 0, 1, 2, NULL},
+    {BK_KAPI_INIT_PRODUCER_ID, "InitProducerId", 0, 1, 2, bk_kdecode_init_producer_id},
     {BK_KAPI_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, bk_kdecode_describe_configs},
     {BK_KAPI_SASL_AUTHENTICATE, "SaslAuthenticate", 0, 2, 2, bk_kdecode_sasl_authenticate},
     {BK_KAPI_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, bk_kdecode_create_partitions},

@@ -1,6 +1,9 @@
-/* Request body of Produce (0), versions 0-7 (all non-flexible):
+/* Request bodies of the produce family, all non-flexible.
+ * Produce (0), versions 0-7:
  *   v3+: transactional_id nullable string; then acks int16, timeout_ms int32,
  *   topic_data [name string, partition_data [index int32, records nullable bytes]].
+ * InitProducerId (22), versions 0-1: transactional_id nullable string,
+ *   transaction_timeout_ms int32 (v1 changes only the answer's meaning of throttling).
  * The records bytes stay in the frame: they are stored from there (stamped in place). */
 #include "kafka/proto.h"
 
@@ -44,4 +47,14 @@ int bk_kdecode_produce(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_kreque
             return rc;
     }
     return 0;
+}
+
+int bk_kdecode_init_producer_id(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out)
+{
+    (void)h;
+    (void)a;
+    bk_kreq_init_producer_id_t *q = &out->u.init_producer_id;
+    q->txn_id = bk_kr_str(r, 0);
+    q->txn_timeout_ms = bk_kr_i32(r);
+    return r->bad ? BK_EINVAL : 0;
 }

@@ -112,6 +112,9 @@ static void route(bk_kafka_t *k, bk_kreq_t *r)
     case BK_KAPI_PRODUCE:
         bk_khandle_produce(k, r);
         break;
+    case BK_KAPI_INIT_PRODUCER_ID:
+        bk_khandle_init_producer_id(k, r);
+        break;
     case BK_KAPI_FETCH:
         bk_khandle_fetch(k, r);
         break;
@@ -191,8 +194,9 @@ static int authorize(bk_kafka_t *k, bk_kreq_t *r)
     if (bk_kconn_needs_auth(r->conn)) {
         snprintf(why, sizeof why,
                  "%s before SASL authentication (--users-file is set: use "
-                 "security.protocol=SASL_PLAINTEXT)",
-                 name);
+                 "security.protocol=%s)",
+                 name,
+                 r->conn->tls ? "SASL_SSL, or SSL with a client certificate" : "SASL_PLAINTEXT");
         refuse(r, why);
         return 0;
     }

@@ -143,6 +143,8 @@ void bk_khandle_find_coordinator(bk_kafka_t *k, bk_kreq_t *r)
     int16_t v = r->req.h.version;
     bk_knode_t node = {0};
     int32_t id = r->req.u.find_coordinator.key_type == 0 ? bk_kafka_leader_node(k, &node) : -1;
+    if (id >= 0 && bk_kafka_node_addr(r->conn, &node) != 0) /* none on this client's listener */
+        id = -1;
     int16_t err = id >= 0 && k->deps.groups ? BK_KERR_NONE : BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
     bk_kw_t *w = &r->out;
     bk_kresp_begin(w, &r->req.h, 0);

@@ -27,6 +27,7 @@ struct bk_kreq {
     bk_karena_t arena;
     bk_krequest_t req;
     bk_kw_t out;       /* the answer, size prefix included */
+    uint8_t *cipher;   /* on a TLS connection: the answer encrypted, being written */
     int done;          /* out is complete (or there is none: acks=0) */
     int no_answer;     /* acks=0 produce */
     int close_after;   /* the connection closes once this answer is written (failed SASL) */
@@ -44,7 +45,9 @@ struct bk_kconn {
     size_t len, cap;
     bk_kreq_t *head, *tail;
     uint32_t queued;      /* requests not yet freed (answers pending or being written) */
-    uint64_t last_active; /* loop time of the last read or write */
+    uint64_t last_active; /* loop time of the last read or write (on a TLS connection: its
+                             accept until the handshake is done) */
+    bk_tls_t *tls;        /* accepted on the TLS listener: the session, freed with c */
     char peer[64];
     unsigned closing : 1;
     unsigned paused : 1;
@@ -54,6 +57,8 @@ struct bk_kconn {
     uint8_t sasl_state;              /* BK_KCONN_* */
     uint8_t sasl_mech;               /* bk_ksasl_mech_t, once a handshake chose it */
     uint8_t sasl_raw;                /* handshake v0: tokens come as bare frames until done */
+    uint8_t cert_user;               /* user is a verified client certificate's CN: no SASL
+                                        needed (one may still replace it) */
     bk_scram_server_t *scram;        /* during a SCRAM exchange; freed with the connection */
     char user[BK_AUTH_NAME_MAX + 1]; /* authenticated as User:<user> (state DONE) */
 };
@@ -72,6 +77,8 @@ typedef struct {
     char broker_id[128];
     char host[256];
     int port;
+    char tls_host[256]; /* its TLS listener (--kafka-tls-port), when tls_port > 0 */
+    int tls_port;
 } bk_knode_t;
 
 #define BK_KAFKA_MAX_NODES 64
@@ -83,7 +90,10 @@ struct bk_kafka {
     char host_buf[256];
     char broker_buf[128];
     char cluster_buf[128];
+    char tls_host_buf[256];
     uv_tcp_t listener;
+    uv_tcp_t tls_listener; /* initialized only with cfg.tls */
+    uint8_t *cipher_buf;   /* ciphertext read from any TLS connection, fed to it at once */
     uv_timer_t sweeper;
     bk_kconn_t *conns;
     uint32_t conn_count;
@@ -91,6 +101,10 @@ struct bk_kafka {
     struct bk_kgwait *group_waits; /* JoinGroup/SyncGroup held by the coordinator (group.c) */
     int group_hooked;              /* group.c installed its answer hook */
     bk_kregistry_t *registry;
+    /* Producer ids (init_producer_id.c): base | next, next < 2^24; base from the term's
+     * epoch (cluster) or a generation persisted in the data directory (standalone). */
+    int64_t pid_base, pid_term;
+    uint32_t pid_next;
     int stopping;
     int handles_open;
     void (*stop_done)(void *arg);
@@ -120,6 +134,7 @@ int bk_kconn_needs_auth(const bk_kconn_t *c);
 /* Handlers, one file per API family. Each writes r->out after bk_kresp_begin. */
 void bk_khandle_metadata(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_produce(struct bk_kafka *k, bk_kreq_t *r);
+void bk_khandle_init_producer_id(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_fetch(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_list_offsets(struct bk_kafka *k, bk_kreq_t *r);
 void bk_khandle_create_topics(struct bk_kafka *k, bk_kreq_t *r);
@@ -164,6 +179,10 @@ int bk_kregistry_start(struct bk_kafka *k);
 void bk_kregistry_stop(struct bk_kafka *k);
 /* Live brokers, this one always included; fills up to max, returns the count. */
 size_t bk_kregistry_nodes(struct bk_kafka *k, bk_knode_t *out, size_t max);
+/* Rewrites n's host and port to its address on the listener c was accepted on (the TLS one
+ * for a TLS connection, as Kafka answers each listener with its own endpoints); 0, or -1 when
+ * n has no such listener (left out of Metadata, not a coordinator). */
+int bk_kafka_node_addr(const bk_kconn_t *c, bk_knode_t *n);
 /* Node id of a broker id (-1 when unknown). */
 int32_t bk_kregistry_node_of(struct bk_kafka *k, const char *broker_id);
 

@@ -10,7 +10,13 @@
  * (v1+)]; cluster_id (v2+); controller_id (v1+); topics [error_code, name, is_internal (v1+),
  * partitions [error_code, partition_index, leader_id, leader_epoch (v7+), replica_nodes,
  * isr_nodes, offline_replicas (v5+)], topic_authorized_operations (v8+)];
- * cluster_authorized_operations (v8+). */
+ * cluster_authorized_operations (v8+).
+ *
+ * Each listener answers with its own addresses, as Kafka answers with the endpoints of the
+ * listener a request came in on: a client on the TLS port (--kafka-tls-port) is given every
+ * broker's TLS address, and a broker without a TLS listener is left out of its answer
+ * (partitions it leads: LEADER_NOT_AVAILABLE), so the client never reconnects to a plaintext
+ * port speaking TLS. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +36,40 @@ typedef struct {
     size_t n;
 } view_t;
 
-static void take_view(bk_kafka_t *k, view_t *v)
+int bk_kafka_node_addr(const bk_kconn_t *c, bk_knode_t *n)
+{
+    if (!c || !c->tls)
+        return 0;
+    if (n->tls_port <= 0)
+        return -1;
+    memcpy(n->host, n->tls_host, sizeof n->host);
+    n->port = n->tls_port;
+    return 0;
+}
+
+/* The nodes with an address on c's listener, those addresses in host and port. */
+static void listener_nodes(const bk_kconn_t *c, view_t *v)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (bk_kafka_node_addr(c, &v->nodes[i]) == 0)
+            v->nodes[kept++] = v->nodes[i];
+    v->n = kept;
+}
+
+static int listed(const view_t *v, int32_t id)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->nodes[i].node_id == id)
+            return 1;
+    return 0;
+}
+
+static void take_view(bk_kafka_t *k, const bk_kconn_t *c, view_t *v)
 {
     v->n = bk_kregistry_nodes(k, v->nodes, BK_KAFKA_MAX_NODES);
+    if (c && c->tls)
+        listener_nodes(c, v);
     v->leader = -1;
     v->epoch = -1;
     bk_election_t *e = *k->deps.election;
@@ -45,6 +82,8 @@ static void take_view(bk_kafka_t *k, view_t *v)
         v->leader = k->cfg.node_id;
     else if (ev.leader_id[0])
         v->leader = bk_kregistry_node_of(k, ev.leader_id);
+    if (c && c->tls && !listed(v, v->leader)) /* no address to give on this listener */
+        v->leader = -1;
 }
 
 static void write_brokers(bk_kw_t *w, int16_t ver, const view_t *v)
@@ -148,7 +187,7 @@ static void answer(bk_kafka_t *k, bk_kreq_t *r, const int16_t *errors)
         bk_kreq_finish(r);
         return;
     }
-    take_view(k, v);
+    take_view(k, r->conn, v);
     bk_kresp_begin(w, &r->req.h, 0);
     if (ver >= 3)
         bk_kw_i32(w, 0); /* throttle_time_ms */

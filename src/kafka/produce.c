@@ -4,6 +4,12 @@
  * replicated to the in-sync set, lease still held under the write's epoch). Followers answer
  * NOT_LEADER_OR_FOLLOWER so clients refresh metadata and move. acks=0 gets no answer, but a
  * request behind it on the connection is answered only after its appends ended.
+ * Idempotent producers (a batch with a producer id): the log checks the sequence and appends
+ * in one step (bk_partition_append_producer); a retry of a remembered batch is not written
+ * again and is answered, once the original is as safe as acks asks (it may still be on its
+ * way), with no error and the original's base offset, as Kafka does; an older retry gets
+ * DUPLICATE_SEQUENCE_NUMBER, a gap OUT_OF_ORDER_SEQUENCE_NUMBER, an old producer epoch
+ * INVALID_PRODUCER_EPOCH, nothing written.
  * Response: responses [name, partitions [index, error_code, base_offset, log_append_time_ms
  * (v2+), log_start_offset (v5+)]], throttle_time_ms (v1+). */
 #include <stdlib.h>
@@ -113,6 +119,37 @@ static void after_append(void *arg, int status, int64_t base_offset)
     bk_ack_after_append(&res->ack, status, base_offset);
 }
 
+static int16_t verdict_error(bk_pseq_verdict_t v)
+{
+    switch (v) {
+    case BK_PSEQ_OLD_DUPLICATE:
+        return BK_KERR_DUPLICATE_SEQUENCE_NUMBER;
+    case BK_PSEQ_OUT_OF_ORDER:
+        return BK_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case BK_PSEQ_STALE_EPOCH:
+        return BK_KERR_INVALID_PRODUCER_EPOCH;
+    default:
+        return BK_KERR_INVALID_RECORD;
+    }
+}
+
+/* A retry of a remembered batch: nothing written; answered with the original's offset once
+ * the original is acknowledged as acks asks. The original may still be on its way to the
+ * disk: then the answer waits as an acks=all write does (the replicated high watermark
+ * never passes what is not durable here), whatever acks the retry asked. */
+static int16_t answer_duplicate(part_res_t *res, const bk_produce_result_t *out)
+{
+    bk_partition_t *p = res->ack.part;
+    res->ack.count = (uint32_t)out->count;
+    if (res->ack.acks == BK_ACKS_LEADER &&
+        out->base_offset + out->count > bk_partition_high_watermark(p))
+        res->ack.acks = BK_ACKS_ALL;
+    res->base_offset = out->base_offset;
+    res->op->pending++;
+    bk_ack_after_append(&res->ack, 0, out->base_offset);
+    return res->error; /* set already when the acknowledgement was decided at once */
+}
+
 /* Checks one partition's records and appends them. Returns 0 when the append is under way
  * (res->op->pending counts it), else the Kafka error for the partition. */
 static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, int32_t ti, const bk_kprod_part_t *pp,
@@ -141,10 +178,15 @@ static int16_t produce_one(bk_kafka_t *k, bk_kreq_t *r, int32_t ti, const bk_kpr
         (bk_ack_t){k->deps.election, k->deps.replicator, p, 0, acks, epoch, after_ack, res, 0};
     uint8_t *batches = r->frame + (pp->records.ptr - r->frame); /* the frame is ours */
     int64_t before = bk_partition_end_offset(p);
-    rc = bk_partition_append_batch(p, batches, (size_t)pp->records.len, (int32_t)epoch,
-                                   after_append, res);
+    bk_produce_result_t out;
+    rc = bk_partition_append_producer(p, batches, (size_t)pp->records.len, (int32_t)epoch, &out,
+                                      after_append, res);
     if (rc)
         return append_error(rc);
+    if (out.verdict == BK_PSEQ_DUPLICATE)
+        return answer_duplicate(res, &out);
+    if (out.verdict != BK_PSEQ_ACCEPT)
+        return verdict_error(out.verdict);
     res->ack.count = (uint32_t)(bk_partition_end_offset(p) - before);
     res->op->pending++;
     return BK_KERR_NONE;

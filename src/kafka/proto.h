@@ -48,6 +48,7 @@ enum {
     BK_KERR_REQUEST_TIMED_OUT = 7,
     BK_KERR_MESSAGE_TOO_LARGE = 10,
     BK_KERR_OFFSET_METADATA_TOO_LARGE = 12,
+    BK_KERR_COORDINATOR_NOT_AVAILABLE = 15,
     BK_KERR_INVALID_TOPIC = 17,
     BK_KERR_NOT_ENOUGH_REPLICAS = 19,
     BK_KERR_INVALID_GROUP_ID = 24,
@@ -66,6 +67,10 @@ enum {
     BK_KERR_NOT_CONTROLLER = 41,
     BK_KERR_INVALID_REQUEST = 42,
     BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+    BK_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+    BK_KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
+    BK_KERR_INVALID_PRODUCER_EPOCH = 47,
+    BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
     BK_KERR_KAFKA_STORAGE_ERROR = 56,
     BK_KERR_SASL_AUTHENTICATION_FAILED = 58,
     BK_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
@@ -113,6 +118,11 @@ typedef struct {
     int32_t ntopics;
     bk_kprod_topic_t *topics;
 } bk_kreq_produce_t;
+
+typedef struct {
+    bk_kslice_t txn_id; /* null for an idempotent (not transactional) producer */
+    int32_t txn_timeout_ms;
+} bk_kreq_init_producer_id_t;
 
 typedef struct {
     int32_t partition;
@@ -290,6 +300,7 @@ typedef struct {
         bk_kreq_api_versions_t api_versions;
         bk_kreq_metadata_t metadata;
         bk_kreq_produce_t produce;
+        bk_kreq_init_producer_id_t init_producer_id;
         bk_kreq_fetch_t fetch;
         bk_kreq_list_offsets_t list_offsets;
         bk_kreq_create_topics_t create_topics;
@@ -336,6 +347,7 @@ int bk_kafka_decode(const uint8_t *frame, size_t len, bk_karena_t *a, bk_kreques
 int bk_kdecode_api_versions(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_metadata(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_produce(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
+int bk_kdecode_init_producer_id(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_fetch(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_list_offsets(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);
 int bk_kdecode_create_topics(bk_kr_t *r, const bk_khdr_t *h, bk_karena_t *a, bk_krequest_t *out);

@@ -2,7 +2,7 @@
  * SCRAM-SHA-256 or SCRAM-SHA-512, then the tokens travel in SaslAuthenticate requests (after a
  * v1 handshake) or as bare size-prefixed frames (after a v0 one). PLAIN passwords are checked
  * like HTTP Basic ones: from the cache of recent successes, else on the thread pool
- * (bk_auth_verify_async), never on the loop; SCRAM runs src/auth's state machine over the
+ * (bk_auth_verify_from, keyed by the client address), never on the loop; SCRAM runs src/auth's state machine over the
  * stored keys, whose proof check costs a few HMACs and so runs on the loop.
  *
  * Any failure ends the connection: the answer (SASL_AUTHENTICATION_FAILED, or the handshake's
@@ -20,7 +20,9 @@
 
 int bk_kconn_needs_auth(const bk_kconn_t *c)
 {
-    return c->k->deps.auth && c->sasl_state != BK_KCONN_DONE;
+    /* a verified client certificate authenticates, unless a SASL exchange was begun */
+    return c->k->deps.auth && c->sasl_state != BK_KCONN_DONE &&
+           !(c->cert_user && c->sasl_state == BK_KCONN_START);
 }
 
 static void free_scram(bk_kconn_t *c)
@@ -133,11 +135,20 @@ static void plain(bk_kafka_t *k, bk_kreq_t *r, uint8_t *token, size_t len)
     }
     c->sasl_state = BK_KCONN_VERIFYING;
     bk_kconn_hold(c);
-    rc = bk_auth_verify_async(k->deps.auth, c->user, ulen, pass, plen, after_plain, k, r);
+    /* Keyed by the client's address, as HTTP Basic: a client whose checks fail is served at
+     * low priority and capped, without slowing the logins of others. */
+    struct sockaddr_storage peer;
+    int peer_len = (int)sizeof peer;
+    uint64_t client = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &peer_len) == 0
+                          ? bk_auth_client_key((const struct sockaddr *)&peer)
+                          : 0;
+    rc = bk_auth_verify_from(k->deps.auth, client, c->user, ulen, pass, plen, after_plain, k, r);
     OPENSSL_cleanse(pass, sizeof pass);
-    if (rc == UV_EBUSY)
+    if (rc == UV_EBUSY || rc == UV_EAGAIN)
         fail(r, BK_KERR_SASL_AUTHENTICATION_FAILED,
-             "too many password checks are waiting; retry shortly");
+             rc == UV_EBUSY ? "too many password checks are waiting; retry shortly"
+                            : "too many password checks from this address are waiting; retry "
+                              "shortly");
     else if (rc)
         fail(r, BK_KERR_SASL_AUTHENTICATION_FAILED, "the password could not be checked");
 }
@@ -214,6 +225,8 @@ void bk_khandle_sasl_handshake(bk_kafka_t *k, bk_kreq_t *r)
         return;
     }
     c->sasl_state = BK_KCONN_MECH;
+    c->cert_user = 0; /* SASL decides the principal now (SASL_SSL with a certificate) */
+    memset(c->user, 0, sizeof c->user);
     c->sasl_mech = (uint8_t)m;
     c->sasl_raw = r->req.h.version == 0;
     if (m != BK_KSASL_PLAIN && !(c->scram = malloc(sizeof *c->scram))) {

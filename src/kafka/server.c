@@ -3,7 +3,13 @@
  * the ones before it). A frame that cannot be decoded, or one larger than the limit, closes
  * its connection with one trace line; nothing else is affected. Connections and requests are
  * freed only once libuv is done with them: a request answered after its connection closed is
- * dropped quietly. */
+ * dropped quietly.
+ *
+ * TLS (src/tls) sits between the socket and the framing on connections accepted by the TLS
+ * listener: ciphertext read is decrypted into the same buffer plaintext bytes are read into,
+ * and each answer is encrypted into its own chunk, written in order. Nothing above this file
+ * knows the difference (the frame limit applies to decrypted bytes), and a plaintext
+ * connection takes no step of it (one branch per read, per buffer and per answer). */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +19,7 @@
 
 #define SWEEP_MS 1000
 #define MAX_QUEUED 128 /* requests in flight per connection before reading pauses */
+#define READ_CHUNK (64 * 1024)
 
 void bk_kafka_config_defaults(bk_kafka_config_t *cfg)
 {
@@ -42,6 +49,7 @@ static void maybe_done(bk_kafka_t *k)
         return;
     void (*done)(void *) = k->stop_done;
     void *arg = k->stop_arg;
+    free(k->cipher_buf);
     free(k);
     if (done)
         done(arg);
@@ -53,6 +61,7 @@ static void req_free(bk_kreq_t *r)
         r->free_state(r->state);
     bk_karena_free(&r->arena);
     bk_kw_free(&r->out);
+    free(r->cipher);
     free(r->frame);
     free(r);
 }
@@ -72,6 +81,7 @@ static void on_conn_closed(uv_handle_t *h)
         OPENSSL_cleanse(c->scram, sizeof *c->scram);
         free(c->scram);
     }
+    bk_tls_free(c->tls);
     free(c->buf);
     free(c);
     maybe_done(k);
@@ -94,6 +104,13 @@ void bk_kconn_close(bk_kconn_t *c, const char *why)
             req_free(r);
     }
     c->head = c->tail = NULL;
+    if (c->tls) { /* close_notify (or the alert that says why), if the socket takes it now */
+        bk_tls_close(c->tls);
+        char out[1024];
+        uv_buf_t b = uv_buf_init(out, (unsigned)bk_tls_out_take(c->tls, out, sizeof out));
+        if (b.len)
+            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -127,6 +144,19 @@ static void after_write(uv_write_t *w, int status)
         resume(c);
 }
 
+/* A TLS connection's answer: encrypted into a chunk of its own (the plaintext is freed at
+ * once), written like a plaintext one. */
+static int write_tls(bk_kconn_t *c, bk_kreq_t *r)
+{
+    int rc = bk_tls_write(c->tls, r->out.data, r->out.len);
+    bk_kw_free(&r->out);
+    size_t n = bk_tls_out_pending(c->tls);
+    if (rc < 0 || !(r->cipher = malloc(n ? n : 1)))
+        return rc < 0 ? rc : UV_ENOMEM;
+    uv_buf_t b = uv_buf_init((char *)r->cipher, (unsigned)bk_tls_out_take(c->tls, r->cipher, n));
+    return uv_write(&r->wreq, (uv_stream_t *)&c->tcp, &b, 1, after_write);
+}
+
 /* Writes every answer ready at the head of the queue (libuv keeps writes in order). */
 static void flush(bk_kconn_t *c)
 {
@@ -142,7 +172,8 @@ static void flush(bk_kconn_t *c)
         }
         uv_buf_t b = uv_buf_init((char *)r->out.data, (unsigned)r->out.len);
         r->wreq.data = r;
-        int rc = uv_write(&r->wreq, (uv_stream_t *)&c->tcp, &b, 1, after_write);
+        int rc = c->tls ? write_tls(c, r)
+                        : uv_write(&r->wreq, (uv_stream_t *)&c->tcp, &b, 1, after_write);
         if (rc < 0) {
             req_free(r);
             c->queued--;
@@ -220,24 +251,32 @@ static void parse_frames(bk_kconn_t *c)
     c->len -= pos;
 }
 
+/* Room for want more bytes in c->buf; 0 or -1 (out of memory). */
+static int reserve(bk_kconn_t *c, size_t want)
+{
+    if (c->cap - c->len >= want)
+        return 0;
+    size_t cap = c->cap ? c->cap : want;
+    while (cap - c->len < want)
+        cap *= 2;
+    uint8_t *nb = realloc(c->buf, cap);
+    if (!nb)
+        return -1;
+    c->buf = nb;
+    c->cap = cap;
+    return 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     bk_kconn_t *c = h->data;
-    size_t want = 64 * 1024;
-    if (c->cap - c->len < want) {
-        size_t cap = c->cap ? c->cap : want;
-        while (cap - c->len < want)
-            cap *= 2;
-        uint8_t *nb = realloc(c->buf, cap);
-        if (!nb) {
-            *buf = uv_buf_init(NULL, 0);
-            return;
-        }
-        c->buf = nb;
-        c->cap = cap;
-    }
-    *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+    if (c->tls) /* ciphertext: fed to the TLS layer (a copy) before the next read */
+        *buf = uv_buf_init((char *)c->k->cipher_buf, READ_CHUNK);
+    else if (reserve(c, READ_CHUNK))
+        *buf = uv_buf_init(NULL, 0);
+    else
+        *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
 static void shrink(bk_kconn_t *c)
@@ -253,28 +292,119 @@ static void shrink(bk_kconn_t *c)
     }
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Frames what was read (or decrypted) into c->buf; pauses reading past MAX_QUEUED. */
+static void after_bytes(bk_kconn_t *c)
 {
-    (void)buf;
-    bk_kconn_t *c = s->data;
-    if (nread == UV_ENOBUFS) {
-        bk_kconn_close(c, "out of memory");
-        return;
-    }
-    if (nread < 0) {
-        bk_kconn_close(c, c->len ? "closed by the client in the middle of a frame" : NULL);
-        return;
-    }
-    c->len += (size_t)nread;
-    c->last_active = uv_now(c->k->loop);
     parse_frames(c);
     if (c->closing)
         return;
     shrink(c);
     if (c->queued >= MAX_QUEUED && !c->paused) {
         c->paused = 1;
-        (void)uv_read_stop(s);
+        (void)uv_read_stop((uv_stream_t *)&c->tcp);
     }
+}
+
+static void after_tls_chunk(uv_write_t *w, int status)
+{
+    bk_kconn_t *c = w->data;
+    free(w);
+    if (status < 0 && !c->closing)
+        bk_kconn_close(c, uv_strerror(status));
+}
+
+/* Sends the ciphertext the TLS layer produced on its own (handshake flights, session
+ * tickets), after whatever is queued. 0, or a negative error. */
+static int tls_send(bk_kconn_t *c)
+{
+    size_t n = bk_tls_out_pending(c->tls);
+    if (!n)
+        return 0;
+    uv_write_t *w = malloc(sizeof *w + n);
+    if (!w)
+        return UV_ENOMEM;
+    char *data = (char *)(w + 1);
+    uv_buf_t b = uv_buf_init(data, (unsigned)bk_tls_out_take(c->tls, data, n));
+    w->data = c;
+    int rc = uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, after_tls_chunk);
+    if (rc < 0)
+        free(w);
+    return rc;
+}
+
+/* The principal of a TLS connection: a verified client certificate's CN (User:<CN>, as for
+ * HTTPS), which then needs no SASL; without one the connection is as unauthenticated as a
+ * plaintext one (SASL first when authentication is on). */
+static void handshake_done(bk_kconn_t *c)
+{
+    const char *cn = bk_tls_peer_name(c->tls);
+    if (cn && strlen(cn) < sizeof c->user) {
+        snprintf(c->user, sizeof c->user, "%s", cn);
+        c->cert_user = 1;
+    }
+    bk_trace_debug("kafka", "%s: %s handshake done%s%s%s", c->peer, bk_tls_version(c->tls),
+                   c->cert_user ? ", client certificate of User:" : "", c->cert_user ? c->user : "",
+                   bk_tls_resumed(c->tls) ? " (resumed)" : "");
+}
+
+/* Ciphertext arrived: everything it decrypts to goes into c->buf (at most about what was
+ * read), then is framed as on a plaintext connection. Handshake bytes do not count as
+ * activity: the handshake must be done within handshake_timeout_ms of the accept. */
+static void on_tls_bytes(bk_kconn_t *c, const char *data, size_t len)
+{
+    int was_done = bk_tls_handshake_done(c->tls);
+    int rc = bk_tls_feed(c->tls, data, len);
+    size_t got = 0;
+    while (rc == 0) {
+        if (reserve(c, 16 * 1024)) {
+            rc = UV_ENOMEM;
+            break;
+        }
+        rc = bk_tls_read(c->tls, (char *)c->buf + c->len, c->cap - c->len, &got);
+        c->len += got;
+        if (!got)
+            break;
+    }
+    if (bk_tls_handshake_done(c->tls)) {
+        c->last_active = uv_now(c->k->loop);
+        if (!was_done)
+            handshake_done(c);
+    }
+    int sent = rc == 0 || rc == UV_EOF ? tls_send(c) : 0;
+    if (rc == 0 && sent == 0) {
+        after_bytes(c);
+        return;
+    }
+    char why[300];
+    snprintf(why, sizeof why, "TLS: %s",
+             sent < 0                  ? uv_strerror(sent)
+             : rc == UV_ENOMEM         ? "out of memory"
+             : bk_tls_error(c->tls)[0] ? bk_tls_error(c->tls)
+                                       : "the client broke off the TLS session");
+    after_bytes(c); /* what arrived before the end (a close_notify) is served, as on plaintext */
+    bk_kconn_close(c, rc == UV_EOF && sent == 0 ? NULL : why);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    bk_kconn_t *c = s->data;
+    if (nread == UV_ENOBUFS) {
+        bk_kconn_close(c, "out of memory");
+        return;
+    }
+    if (nread < 0) {
+        if (c->tls && !bk_tls_handshake_done(c->tls)) /* port probes too: not worth a line */
+            bk_trace_debug("kafka", "%s closed during the TLS handshake", c->peer);
+        bk_kconn_close(c, c->len ? "closed by the client in the middle of a frame" : NULL);
+        return;
+    }
+    if (c->tls) {
+        on_tls_bytes(c, buf->base, (size_t)nread);
+        return;
+    }
+    c->len += (size_t)nread;
+    c->last_active = uv_now(c->k->loop);
+    after_bytes(c);
 }
 
 void bk_kconn_hold(bk_kconn_t *c)
@@ -318,6 +448,7 @@ static void set_peer(bk_kconn_t *c)
 static void on_connection(uv_stream_t *l, int status)
 {
     bk_kafka_t *k = l->data;
+    int tls = l == (uv_stream_t *)&k->tls_listener;
     if (status < 0 || k->stopping)
         return;
     bk_kconn_t *c = calloc(1, sizeof *c);
@@ -341,6 +472,10 @@ static void on_connection(uv_stream_t *l, int status)
         bk_kconn_close(c, "too many connections (--max-connections)");
         return;
     }
+    if (tls && bk_tls_new(k->cfg.tls, NULL, NULL, &c->tls) != 0) {
+        bk_kconn_close(c, "out of memory for a TLS session");
+        return;
+    }
     (void)uv_tcp_nodelay(&c->tcp, 1);
     c->last_active = uv_now(k->loop);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
@@ -351,10 +486,18 @@ static void on_sweep(uv_timer_t *t)
 {
     bk_kafka_t *k = t->data;
     uint64_t now = uv_now(k->loop);
+    uint32_t handshake_ms =
+        k->cfg.handshake_timeout_ms ? k->cfg.handshake_timeout_ms : k->cfg.idle_timeout_ms;
     for (bk_kconn_t *c = k->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->closing && c->queued == 0 && now - c->last_active > k->cfg.idle_timeout_ms)
+        if (c->closing)
+            continue;
+        if (c->tls && !bk_tls_handshake_done(c->tls)) {
+            if (now - c->last_active > handshake_ms)
+                bk_kconn_close(c, "TLS handshake not done in time (--request-timeout-ms)");
+        } else if (c->queued == 0 && now - c->last_active > k->cfg.idle_timeout_ms) {
             bk_kconn_close(c, "idle (--idle-timeout-ms)");
+        }
     }
 }
 
@@ -365,16 +508,16 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_done(k);
 }
 
-static int bind_listen(bk_kafka_t *k)
+static int bind_listen(bk_kafka_t *k, uv_tcp_t *listener, int port)
 {
     struct sockaddr_storage addr;
-    int rc = uv_ip4_addr(k->cfg.host, k->cfg.port, (struct sockaddr_in *)&addr);
+    int rc = uv_ip4_addr(k->cfg.host, port, (struct sockaddr_in *)&addr);
     if (rc)
-        rc = uv_ip6_addr(k->cfg.host, k->cfg.port, (struct sockaddr_in6 *)&addr);
+        rc = uv_ip6_addr(k->cfg.host, port, (struct sockaddr_in6 *)&addr);
     if (rc == 0)
-        rc = uv_tcp_bind(&k->listener, (const struct sockaddr *)&addr, 0);
+        rc = uv_tcp_bind(listener, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&k->listener, 1024, on_connection);
+        rc = uv_listen((uv_stream_t *)listener, 1024, on_connection);
     return rc;
 }
 
@@ -383,6 +526,9 @@ static void copy_strings(bk_kafka_t *k)
     snprintf(k->host_buf, sizeof k->host_buf, "%s", k->cfg.advertised_host);
     snprintf(k->broker_buf, sizeof k->broker_buf, "%s", k->cfg.broker_id ? k->cfg.broker_id : "");
     snprintf(k->cluster_buf, sizeof k->cluster_buf, "%s", k->cfg.cluster);
+    snprintf(k->tls_host_buf, sizeof k->tls_host_buf, "%s",
+             k->cfg.tls_advertised_host ? k->cfg.tls_advertised_host : k->cfg.advertised_host);
+    k->cfg.tls_advertised_host = k->tls_host_buf;
     k->cfg.advertised_host = k->host_buf;
     k->cfg.broker_id = k->broker_buf;
     k->cfg.cluster = k->cluster_buf;
@@ -402,10 +548,20 @@ int bk_kafka_start(uv_loop_t *loop, const bk_kafka_config_t *cfg, const bk_kafka
     uv_timer_init(loop, &k->sweeper);
     k->listener.data = k->sweeper.data = k;
     k->handles_open = 2;
-    int rc = bind_listen(k);
+    int rc = bind_listen(k, &k->listener, k->cfg.port);
+    if (k->cfg.tls) {
+        uv_tcp_init(loop, &k->tls_listener);
+        k->tls_listener.data = k;
+        k->handles_open++;
+        k->cipher_buf = malloc(READ_CHUNK);
+        if (rc == 0)
+            rc = k->cipher_buf ? bind_listen(k, &k->tls_listener, k->cfg.tls_port) : UV_ENOMEM;
+    }
     copy_strings(k);
     if (rc == 0 && k->cfg.advertised_port == 0)
         k->cfg.advertised_port = bk_kafka_port(k);
+    if (rc == 0 && k->cfg.tls && k->cfg.tls_advertised_port == 0)
+        k->cfg.tls_advertised_port = bk_kafka_tls_port(k);
     if (rc == 0)
         rc = bk_kregistry_start(k);
     if (rc) {
@@ -417,15 +573,25 @@ int bk_kafka_start(uv_loop_t *loop, const bk_kafka_config_t *cfg, const bk_kafka
     return 0;
 }
 
-int bk_kafka_port(const bk_kafka_t *k)
+static int bound_port(const uv_tcp_t *listener)
 {
     struct sockaddr_storage addr;
     int len = sizeof addr;
-    if (uv_tcp_getsockname(&k->listener, (struct sockaddr *)&addr, &len))
+    if (uv_tcp_getsockname(listener, (struct sockaddr *)&addr, &len))
         return -1;
     if (addr.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
     return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+}
+
+int bk_kafka_port(const bk_kafka_t *k)
+{
+    return bound_port(&k->listener);
+}
+
+int bk_kafka_tls_port(const bk_kafka_t *k)
+{
+    return k->cfg.tls ? bound_port(&k->tls_listener) : -1;
 }
 
 void bk_kafka_stop(bk_kafka_t *k, void (*done)(void *arg), void *arg)
@@ -442,4 +608,6 @@ void bk_kafka_stop(bk_kafka_t *k, void (*done)(void *arg), void *arg)
     }
     uv_close((uv_handle_t *)&k->listener, on_handle_closed);
     uv_close((uv_handle_t *)&k->sweeper, on_handle_closed);
+    if (k->cfg.tls)
+        uv_close((uv_handle_t *)&k->tls_listener, on_handle_closed);
 }

@@ -49,7 +49,8 @@ typedef struct {
     void *arg;
     uint64_t seed[4];
     bk_compact_map_t map;
-    bk_codec_buf_t scratch; /* decompressed records of a compressed batch (pass 1) */
+    bk_codec_buf_t scratch; /* decompressed records of a compressed batch */
+    bk_codec_buf_t plain;   /* the survivors of a compressed batch, before compressing again */
     bk_reader_t reader;
     int32_t top_epoch; /* largest leader epoch of the batches passed so far (pass 2) */
     int status;
@@ -197,16 +198,17 @@ static void out_extend(out_t *o, int64_t end)
     recrc(b, o->len - o->last_at);
 }
 
-/* Marks which records of a batch survive (keep[i]); returns how many, or an error. Lowers
- * *due to the expiry of any tombstone kept. */
-static int choose(clean_job_t *job, const uint8_t *b, const bk_batch_header_t *h, uint8_t *keep,
-                  size_t *bytes, int64_t *due)
+/* Marks which records of a batch survive (keep[i]), walking its records section recs (rlen
+ * bytes: in place, or decompressed); returns how many, or an error. *bytes = the kept records'
+ * bytes. Lowers *due to the expiry of any tombstone kept. */
+static int choose(clean_job_t *job, const bk_batch_header_t *h, const uint8_t *recs, size_t rlen,
+                  uint8_t *keep, size_t *bytes, int64_t *due)
 {
     bk_batch_iter_t it;
     bk_record_view_t v;
     int rc, kept = 0;
-    *bytes = BK_BATCH_HEADER_SIZE;
-    bk_batch_iter_init(&it, b, h);
+    *bytes = 0;
+    bk_batch_iter_init_records(&it, recs, rlen, h);
     const uint8_t *pos = it.pos;
     for (int32_t i = 0; (rc = bk_batch_iter_next(&it, &v)) == 1; pos = it.pos, i++) {
         bk_compact_rec_t r;
@@ -223,62 +225,81 @@ static int choose(clean_job_t *job, const uint8_t *b, const bk_batch_header_t *h
     return rc < 0 ? rc : kept;
 }
 
-/* Writes the records of b that keep marks: the header with its baseOffset, lastOffsetDelta,
- * timestamps and epoch kept, recordCount and batchLength redone, the records byte for byte
- * (their offset deltas still count from the base), the CRC recomputed. */
-static int write_part(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
-                      const uint8_t *keep, int kept, size_t bytes)
+/* Copies the kept records of recs, byte for byte (their offset deltas still count from the
+ * batch's base), to dst. */
+static void copy_kept(const bk_batch_header_t *h, const uint8_t *recs, size_t rlen,
+                      const uint8_t *keep, uint8_t *dst)
 {
-    int rc;
-    uint8_t *dst = out_batch(job, o, bytes, &rc);
-    if (!dst)
-        return rc;
-    memcpy(dst, b, BK_BATCH_HEADER_SIZE);
-    uint8_t *w = dst + BK_BATCH_HEADER_SIZE;
     bk_batch_iter_t it;
     bk_record_view_t v;
-    bk_batch_iter_init(&it, b, h);
+    bk_batch_iter_init_records(&it, recs, rlen, h);
     const uint8_t *pos = it.pos;
     for (int32_t i = 0; bk_batch_iter_next(&it, &v) == 1; pos = it.pos, i++)
         if (keep[i]) {
-            memcpy(w, pos, (size_t)(it.pos - pos));
-            w += it.pos - pos;
+            memcpy(dst, pos, (size_t)(it.pos - pos));
+            dst += it.pos - pos;
         }
-    bk_be32_put(dst + BK_BATCH_OFF_LENGTH, (uint32_t)(bytes - BK_BATCH_LOG_OVERHEAD));
+}
+
+/* Writes the records of b that keep marks (kept of them, bytes long uncompressed): the header
+ * with its baseOffset, lastOffsetDelta, timestamps, epoch and producer fields kept,
+ * recordCount and batchLength redone, the CRC recomputed. A compressed batch's survivors are
+ * compressed again with its codec (Kafka's cleaner does the same); one left empty is written
+ * uncompressed, as there is nothing to compress. */
+static int write_part(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
+                      const uint8_t *recs, size_t rlen, const uint8_t *keep, int kept,
+                      size_t bytes)
+{
+    int rc, codec = kept ? bk_batch_codec(h) : BK_CODEC_NONE;
+    if (codec != BK_CODEC_NONE) {
+        rc = bk_grow(&job->plain.data, &job->plain.cap, 0, bytes, 1, FLUSH_AT);
+        if (rc < 0)
+            return rc;
+        copy_kept(h, recs, rlen, keep, job->plain.data);
+    }
+    size_t room = codec ? bk_codec_compress_bound((bk_codec_t)codec, bytes) : bytes;
+    uint8_t *dst = out_batch(job, o, BK_BATCH_HEADER_SIZE + room, &rc);
+    if (!dst)
+        return rc;
+    memcpy(dst, b, BK_BATCH_HEADER_SIZE);
+    size_t body = bytes;
+    if (codec == BK_CODEC_NONE) {
+        copy_kept(h, recs, rlen, keep, dst + BK_BATCH_HEADER_SIZE);
+        dst[BK_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~0x07u; /* attributes: low bits, codec */
+    } else if ((rc = bk_codec_compress((bk_codec_t)codec, job->plain.data, bytes,
+                                       dst + BK_BATCH_HEADER_SIZE, room, &body)) < 0) {
+        return rc;
+    }
+    size_t total = BK_BATCH_HEADER_SIZE + body;
+    o->len = o->last_at + total; /* a compressed body is shorter than the room it was given */
+    bk_be32_put(dst + BK_BATCH_OFF_LENGTH, (uint32_t)(total - BK_BATCH_LOG_OVERHEAD));
     bk_be32_put(dst + BK_BATCH_OFF_COUNT, (uint32_t)kept);
-    recrc(dst, bytes);
+    recrc(dst, total);
     return 0;
 }
 
-/* One batch into o: whole when every record survives, the survivors when some do; when none
- * does it is kept empty if keep_empty, else its offsets go to the batch before it. Sets
- * *changed when the output differs from the input. */
+/* One batch into o: whole (as it was, compressed or not) when every record survives, the
+ * survivors when some do; when none does it is kept empty if keep_empty, else its offsets go
+ * to the batch before it. Sets *changed when the output differs from the input. */
 static int filter_batch(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
                         int keep_empty, int *changed, int64_t *due)
 {
-    size_t total = bk_batch_total(h), bytes;
-    if (bk_batch_codec(h) != BK_CODEC_NONE) {
-        /* A compressed batch is kept whole: its records still count in the map (pass 1), so
-         * older values elsewhere go, but it is not rewritten (that would mean recompressing
-         * it here); its superseded records and tombstones stay until a later version of
-         * the cleaner. Readers see the newest value of every key either way. */
-        int rc;
-        uint8_t *dst = out_batch(job, o, total, &rc);
-        if (dst)
-            memcpy(dst, b, total);
-        return rc < 0 ? rc : 0;
-    }
+    size_t total = bk_batch_total(h), rlen, bytes;
+    const uint8_t *recs;
+    int rc = bk_batch_records(b, h, &job->scratch, &recs, &rlen);
+    if (rc < 0)
+        return rc;
     uint8_t *keep = malloc(h->count ? (size_t)h->count : 1);
     if (!keep)
         return UV_ENOMEM;
-    int rc = choose(job, b, h, keep, &bytes, due);
+    rc = choose(job, h, recs, rlen, keep, &bytes, due);
     if (rc >= 0 && rc == h->count) {
         uint8_t *dst = out_batch(job, o, total, &rc);
         if (dst)
             memcpy(dst, b, total);
     } else if (rc >= 0 && (rc > 0 || keep_empty || !o->have_last)) {
         *changed = 1;
-        rc = write_part(job, o, b, h, keep, rc, bytes);
+        rc = write_part(job, o, b, h, recs, rlen, keep, rc, bytes);
     } else if (rc >= 0) {
         *changed = 1;
         out_extend(o, bk_batch_end(h));
@@ -375,6 +396,7 @@ static void job_free(clean_job_t *job)
         bk_segment_free(job->io, job->out[i]);
     bk_compact_map_free(&job->map);
     bk_codec_buf_free(&job->scratch);
+    bk_codec_buf_free(&job->plain);
     free(job->reader.buf);
     free(job->dir);
     free(job->src);

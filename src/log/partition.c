@@ -232,6 +232,7 @@ int bk_partition_open(bk_log_t *log, bk_topic_t *t, uint32_t index, int create,
     /* What survived recovery is whole, checksummed and on disk. */
     p->hw = p->written_off = p->durable_off = p->next_offset;
     p->committed = p->segs[0]->base; /* nothing known to be replicated yet */
+    bk_pstate_restart(&p->pstate, p->next_offset);
     *out = p;
     return 0;
 
@@ -252,6 +253,7 @@ void bk_partition_free(bk_partition_t *p)
         bk_segment_free(io, p->segs[i]);
     free(p->segs);
     bk_epochs_free(&p->epochs);
+    bk_pstate_free(&p->pstate);
     bk_io_close(io, p->dir_fd);
     free(p->dir);
     free(p);
@@ -406,6 +408,7 @@ int bk_partition_unfence(bk_partition_t *p)
         p->size_bytes += p->segs[i]->size;
     p->next_offset = p->written_off = p->durable_off = p->hw;
     bk_epochs_cut(&p->epochs, p->hw);
+    bk_pstate_restart(&p->pstate, p->hw); /* batches noted past it were never stored */
     p->dir_dirty = 0;
     bk_trace_warn("log", "%s: writes work again (fenced by: %s); appending from offset %" PRId64,
                   p->dir, bk_strerror(p->failed), p->hw);
@@ -934,9 +937,10 @@ static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         if (rc == 0)
             rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
         size_t total = rc == 0 ? bk_batch_total(&h) : 0;
-        if (rc == 0 && bk_batch_end(&h) > offset) {
-            if (w->check(w->arg, &h))
-                return 1;
+        int decided = rc == 0 && bk_batch_end(&h) > offset ? w->check(w->arg, &h) : BK_WALK_SKIP;
+        if (decided == 1)
+            return 1;
+        if (decided == 0) {
             rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
             if (rc == 0)
                 rc = bk_batch_verify(b, total, &h);

@@ -8,6 +8,7 @@
 
 #include "brook/log.h"
 #include "log/format.h"
+#include "log/producer_state.h"
 #include "log/segment.h"
 
 struct bk_partition {
@@ -50,6 +51,7 @@ struct bk_partition {
                                          size before compression, size stored */
 
     bk_epochs_t epochs; /* leader epochs of the batches held, from their headers */
+    bk_pstate_t pstate; /* idempotent producers' last batches (producer_state.c) */
 };
 
 /* Opens partition index of t under the log's data directory, recovering its segments.
@@ -120,9 +122,11 @@ void bk_partition_push_rolled(bk_partition_t *p, bk_segment_t *ns);
 
 /* Walks p's batches in order from the one holding offset, across segments, for both reads
  * (record views and raw batches). Batches wholly below offset are skipped. For each other
- * batch, check(arg, h) first decides from its header alone (0 read it, 1 stop before it);
+ * batch, check(arg, h) first decides from its header alone (0 read it, 1 stop before it,
+ * BK_WALK_SKIP go on to the next without reading this one);
  * then the whole batch is read, its CRC verified, and use(arg, batch, h) runs (0 go on, 1
  * stop, < 0 error). Unreadable or corrupt batches are traced and returned as errors. */
+enum { BK_WALK_SKIP = 2 };
 typedef struct {
     int (*check)(void *arg, const bk_batch_header_t *h);
     int (*use)(void *arg, const uint8_t *batch, const bk_batch_header_t *h);

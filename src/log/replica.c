@@ -247,6 +247,7 @@ int bk_partition_append_raw(bk_partition_t *p, const uint8_t *batches, size_t le
     int64_t base = p->next_offset;
     commit_batches(p, batches, len, &pl);
     plan_free(p, &pl, 0);
+    bk_pstate_note(p, batches, len);
     log->stats.appends += pl.batches;
     log->stats.records_appended += pl.records;
     log->stats.bytes_appended += len;
@@ -270,6 +271,7 @@ static void settle_offsets(bk_partition_t *p)
     if (p->committed > end)
         p->committed = end;
     bk_epochs_cut(&p->epochs, end);
+    bk_pstate_restart(&p->pstate, end);
 }
 
 /* Deletes segments, newest first, until keep are left, syncing the directory after each so
@@ -394,6 +396,7 @@ int bk_partition_reset(bk_partition_t *p, int64_t start)
     }
     p->next_offset = p->written_off = p->durable_off = p->hw = p->committed = start;
     bk_epochs_trim(&p->epochs, start, start);
+    bk_pstate_restart(&p->pstate, start);
     bk_trace_warn("log", "%s: emptied; starts over at offset %" PRId64, p->dir, start);
     return 0;
 }

@@ -691,7 +691,25 @@ static void effects_done(void *token)
         bk_server_defer(c->srv, c); /* inside a log callback: dispatch from the loop */
 }
 
-const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done};
+static void charge(bk_exchange_t *ex, int64_t delta)
+{
+    bk_conn_t *c = ex->conn;
+    if (!c || c->closing)
+        return;
+    size_t d = (size_t)(delta < 0 ? -delta : delta);
+    ex->held_bytes = delta < 0 ? ex->held_bytes - d : ex->held_bytes + d;
+    c->body_bytes = delta < 0 ? c->body_bytes - d : c->body_bytes + d;
+}
+
+static int peer(const bk_exchange_t *ex, struct sockaddr_storage *out)
+{
+    const bk_conn_t *c = ex->conn;
+    int len = (int)sizeof *out;
+    return c ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) : UV_ENOTCONN;
+}
+
+const bk_exchange_conn_hooks_t bk_conn_exchange_hooks = {at_head, hold_effects, effects_done,
+                                                         charge, peer};
 
 /* ---- TLS between the socket and conn_feed -------------------------------------------- */
 

@@ -90,6 +90,8 @@ static void decode(const uint8_t *data, size_t len)
             for (int32_t i = 0; i < q.u.produce.ntopics; i++)
                 for (int32_t j = 0; j < q.u.produce.topics[i].nparts; j++)
                     inside(q.u.produce.topics[i].parts[j].records, data, len);
+        if (q.h.key == BK_KAPI_INIT_PRODUCER_ID)
+            inside(q.u.init_producer_id.txn_id, data, len);
         if (q.h.key == BK_KAPI_SASL_HANDSHAKE) {
             bk_ksasl_mech_t m;
             inside(q.u.sasl_handshake.mechanism, data, len);

@@ -144,10 +144,10 @@ def test_100_keys_1000_versions():
 
 
 def test_compressed_batches_in_a_compacted_topic():
-    """Compressed batches (compression.type zstd) in a compacted topic: the cleaner notes their
-    keys (so older uncompressed values of a key go) and keeps them whole; every key still
-    reads back at its newest value and offset. Before the merge with compression, a cleaning
-    that met a compressed batch failed."""
+    """Compressed batches (?compression=zstd) in a compacted topic: the cleaner notes their
+    keys (so older uncompressed values of a key go) and rewrites them with their survivors,
+    compressed again; every key still reads back at its newest value and offset. Before the
+    merge with compression, a cleaning that met a compressed batch failed."""
     with Cluster() as c:
         b = c.broker(standalone=True, args=CLEANER)
         create(b, "cz")

@@ -34,6 +34,8 @@ static const char *const sample[BK_ROUTE_COUNT] = {
     [BK_ROUTE_POSITIONS_BEGIN] = "/consumers/g/instances/i/positions/beginning",
     [BK_ROUTE_POSITIONS_END] = "/consumers/g/instances/i/positions/end",
     [BK_ROUTE_CONSUMER_RECORDS] = "/consumers/g/instances/i/records",
+    [BK_ROUTE_V1_CONSUME] = "/consumers/g/instances/i/topics/t",
+    [BK_ROUTE_V1_MESSAGES] = "/topics/t/partitions/0/messages",
 };
 
 static void every_route_has_an_entry(void)
@@ -89,6 +91,11 @@ static void entries(void)
           z->name == BK_AUTHZ_NAME_GROUP_PATH);
     z = bk_route_authz(BK_ROUTE_GROUP, HTTP_GET);
     CHECK(z && z->resource == BK_RES_GROUP && z->op == BK_OP_DESCRIBE);
+    z = bk_route_authz(BK_ROUTE_V1_CONSUME, HTTP_GET);
+    CHECK(z && z->resource == BK_RES_GROUP && z->op == BK_OP_READ &&
+          z->name == BK_AUTHZ_NAME_GROUP_PATH);
+    z = bk_route_authz(BK_ROUTE_V1_MESSAGES, HTTP_GET);
+    CHECK(z && z->resource == BK_RES_TOPIC && z->op == BK_OP_READ && z->name == BK_AUTHZ_NAME_PATH);
 }
 
 int main(void)

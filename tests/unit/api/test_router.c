@@ -55,4 +55,24 @@ static void errors(void)
     CHECK_EQ_INT(match(HTTP_GET, "/topics/t/partitions/1/records/x", &r), 404);
 }
 
-CHECK_MAIN(CASE(seed_routes), CASE(params), CASE(errors))
+/* REST Proxy v1: a topic read through an instance is a group route (a follower forwards it);
+ * the stateless partition read is not. */
+static void v1_routes(void)
+{
+    bk_route_t r;
+    CHECK_EQ_INT(match(HTTP_GET, "/consumers/g1/instances/c1/topics/orders", &r), 0);
+    CHECK_EQ_INT(r.id, BK_ROUTE_V1_CONSUME);
+    CHECK(bk_route_is_group(&r));
+    CHECK(r.group_len == 2 && memcmp(r.group, "g1", 2) == 0);
+    CHECK(r.instance_len == 2 && memcmp(r.instance, "c1", 2) == 0);
+    CHECK(r.topic_len == 6 && memcmp(r.topic, "orders", 6) == 0);
+    CHECK_EQ_INT(match(HTTP_POST, "/consumers/g1/instances/c1/topics/orders", &r), 405);
+    CHECK_EQ_INT(match(HTTP_GET, "/consumers/g1/instances/c1/topics", &r), 404);
+    CHECK_EQ_INT(match(HTTP_GET, "/topics/orders/partitions/3/messages", &r), 0);
+    CHECK_EQ_INT(r.id, BK_ROUTE_V1_MESSAGES);
+    CHECK_EQ_INT(r.partition, 3);
+    CHECK(!bk_route_is_group(&r));
+    CHECK(!bk_route_is_write(&r, HTTP_GET));
+}
+
+CHECK_MAIN(CASE(seed_routes), CASE(params), CASE(errors), CASE(v1_routes))

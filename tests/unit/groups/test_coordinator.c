@@ -637,6 +637,34 @@ static void test_server_subscription_and_partitions(void)
     teardown();
 }
 
+/* An instance's definition changes (a topic_pattern, a manual assignment) without a
+ * rebalance: user_data is replaced, topics and assignment kept. */
+static void test_server_user_data(void)
+{
+    setup(0);
+    char buf[64];
+    CHECK_EQ_INT(
+        bk_grp_server_join(&g, 0, "a", "r", 1000, T, 1, (const uint8_t *)"old", 3, NULL, &out), 0);
+    bk_grp_persist_done(&g, 0, g.generation, 1, &out);
+    int32_t gen = g.generation;
+    CHECK_EQ_INT(bk_grp_server_set_user_data(&g, "a", (const uint8_t *)"newer", 5), 1);
+    CHECK_EQ_INT(bk_grp_server_set_user_data(&g, "a", (const uint8_t *)"newer", 5), 0);
+    CHECK_EQ_INT(bk_grp_server_set_user_data(&g, "nobody", (const uint8_t *)"x", 1), 25);
+    CHECK_EQ_INT(g.generation, gen);
+    CHECK_EQ_INT(g.state, BK_GRP_STABLE);
+    server_assignment("a", buf, sizeof buf);
+    CHECK_EQ_STR(buf, "0,1,2,3,4,5");
+    bk_grp_subscription_t s;
+    const bk_grp_member_t *m = g.members[0];
+    CHECK_EQ_INT(
+        bk_grp_subscription_decode(m->protocols[0].metadata, m->protocols[0].metadata_len, &s), 0);
+    CHECK(s.has_user_data && s.user_data_len == 5 && memcmp(s.user_data, "newer", 5) == 0);
+    CHECK(s.topic_count == 1 && strcmp(s.topics[0], "t") == 0);
+    bk_grp_subscription_free(&s);
+    CHECK(m->topic_count == 1 && strcmp(m->topics[0], "t") == 0);
+    teardown();
+}
+
 static void test_client_partition_change(void)
 {
     setup(0);
@@ -696,5 +724,6 @@ CHECK_MAIN(CASE(test_first_join_and_sync), CASE(test_second_member_rebalances),
            CASE(test_rebalance_timeout_removes_laggard), CASE(test_rebalance_during_rebalance),
            CASE(test_persist_failure), CASE(test_sync_timeout), CASE(test_initial_delay),
            CASE(test_protocol_checks), CASE(test_server_members),
-           CASE(test_server_subscription_and_partitions), CASE(test_client_partition_change),
-           CASE(test_kinds_do_not_mix), CASE(test_delete_and_max_size))
+           CASE(test_server_subscription_and_partitions), CASE(test_server_user_data),
+           CASE(test_client_partition_change), CASE(test_kinds_do_not_mix),
+           CASE(test_delete_and_max_size))

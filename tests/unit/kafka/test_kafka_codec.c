@@ -91,7 +91,7 @@ static void test_unsupported_and_short(void)
     CHECK_EQ_INT(bk_kafka_decode(f, n, &a, &q), UV_ENOTSUP);
     CHECK_EQ_INT(q.h.key, 18);
     CHECK_EQ_INT(q.h.corr, 5);
-    n = header(f, 22, 0, 5); /* InitProducerId: in the table, not implemented yet */
+    n = header(f, 22, 2, 5); /* InitProducerId v2 (flexible): not implemented */
     CHECK_EQ_INT(bk_kafka_decode(f, n, &a, &q), UV_ENOTSUP);
     n = header(f, 1, 3, 5); /* Fetch below v4 */
     CHECK_EQ_INT(bk_kafka_decode(f, n, &a, &q), UV_ENOTSUP);
@@ -122,12 +122,18 @@ static void test_api_versions_v3_flexible(void)
     CHECK_EQ_INT(w.data[1], 0);
     size_t count = (size_t)w.data[2] - 1;
     CHECK(count >= 9);
+    int init_pid = 0;
     for (size_t i = 0; i < count; i++) {
         const uint8_t *e = w.data + 3 + 7 * i;
         int key = e[0] << 8 | e[1];
-        CHECK(key != BK_KAPI_INIT_PRODUCER_ID);
+        if (key == BK_KAPI_INIT_PRODUCER_ID) { /* idempotent producers: versions 0-1 */
+            init_pid = 1;
+            CHECK_EQ_INT(e[3], 0);
+            CHECK_EQ_INT(e[5], 1);
+        }
         CHECK_EQ_INT(e[6], 0); /* per-entry tagged fields */
     }
+    CHECK(init_pid);
     CHECK_EQ_INT(w.len, 3 + 7 * count + 4 + 1);
     /* Error 35: the v0 body (int32 array length, no throttle) whatever was asked. */
     bk_kw_free(&w);

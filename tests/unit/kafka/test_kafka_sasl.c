@@ -273,7 +273,9 @@ static void test_every_api_has_a_rule(void)
         CHECK_EQ_INT(r->kind, pre ? BK_KAUTHZ_PREAUTH : BK_KAUTHZ_RESOURCES);
         CHECK(pre || (r->count && r->name_at));
     }
-    CHECK(bk_kauthz_rule(BK_KAPI_INIT_PRODUCER_ID) == NULL); /* not spoken: no rule either */
+    /* Kafka's IdempotentWrite on the cluster, spelt write on the cluster */
+    CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_INIT_PRODUCER_ID)->op, BK_OP_WRITE);
+    CHECK(bk_kauthz_rule(BK_KAPI_SASL_HANDSHAKE + 1000) == NULL);
     CHECK(bk_kauthz_rule(999) == NULL);
     CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_JOIN_GROUP)->op, BK_OP_READ); /* groups: read the group */
     CHECK_EQ_INT(bk_kauthz_rule(BK_KAPI_OFFSET_COMMIT)->op, BK_OP_READ);

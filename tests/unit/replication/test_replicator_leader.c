@@ -564,8 +564,11 @@ static void cluster_up(cluster_t *c, const char *cluster, uint32_t partitions,
     ec.cluster = cluster;
     ec.broker_id = "L";
     ec.advertised_url = "http://127.0.0.1:1";
-    ec.lease_ms = 2000;
-    ec.renew_ms = 500;
+    /* Long: a test serves fetches of tens of MiB without running the loop in between, so
+     * nothing renews the lease then; under ASan on a busy machine that took past 2 s and the
+     * leader, its lease lapsed, answered "not the leader". No test here waits for expiry. */
+    ec.lease_ms = 15000;
+    ec.renew_ms = 1000;
     leader_now = 0;
     CHECK_EQ_INT(bk_election_start(&c->loop, &ec, on_change, &c->e, &c->e), 0);
     CHECK(run_until(&c->loop, flag_set, &leader_now, 3000));
