@@ -405,15 +405,62 @@ static void job_free(clean_job_t *job)
     free(job);
 }
 
-/* Puts the reopened cleaned segment ns in the place of p->segs[i]. */
-static void swap_in(bk_partition_t *p, size_t i, bk_segment_t *ns)
+/* Segments a cleaning replaced, freed on the threadpool: closing the last descriptor of a
+ * renamed-over file makes the kernel free its blocks inside close(), 5-20 ms for a 16 MiB
+ * segment (measured with perf trace), which on the loop stalled every connection. */
+typedef struct {
+    uv_work_t work;
+    bk_log_t *log;
+    size_t n;
+    bk_segment_t *segs[];
+} release_job_t;
+
+static void work_release(uv_work_t *req)
+{
+    release_job_t *job = req->data;
+    for (size_t i = 0; i < job->n; i++)
+        bk_segment_free(job->log->io, job->segs[i]);
+}
+
+static void after_release(uv_work_t *req, int status)
+{
+    (void)status; /* nothing cancels the work */
+    release_job_t *job = req->data;
+    bk_log_t *log = job->log;
+    free(job);
+    bk_log_job_done(log);
+}
+
+/* Puts the reopened cleaned segment ns in the place of p->segs[i]; the old one goes to rel
+ * (its file is gone already; reads now use ns), or is freed here when rel is NULL. */
+static void swap_in(bk_partition_t *p, size_t i, bk_segment_t *ns, release_job_t *rel)
 {
     bk_segment_t *old = p->segs[i];
     bk_segment_seal(ns);
     bk_segment_tidy(p->log->io, ns);
     p->size_bytes = p->size_bytes - old->size + ns->size;
     p->segs[i] = ns;
-    bk_segment_free(p->log->io, old); /* its file is gone already; reads now use ns */
+    if (rel)
+        rel->segs[rel->n++] = old;
+    else
+        bk_segment_free(p->log->io, old);
+}
+
+static void release_start(bk_log_t *log, release_job_t *rel)
+{
+    if (!rel)
+        return;
+    if (rel->n == 0) {
+        free(rel);
+        return;
+    }
+    rel->log = log;
+    rel->work.data = rel;
+    log->jobs++;
+    if (uv_queue_work(log->loop, &rel->work, work_release, after_release) != 0) {
+        work_release(&rel->work); /* cannot happen with a valid loop */
+        after_release(&rel->work, 0);
+    }
 }
 
 static void after_clean(uv_work_t *req, int status)
@@ -426,14 +473,16 @@ static void after_clean(uv_work_t *req, int status)
     log->cleaning = 0;
     /* Nothing removed or replaced p's first n segments meanwhile (retention skips p,
      * truncation and reset are refused): they are still at the same places. */
+    release_job_t *rel = calloc(1, sizeof *rel + (job->done ? job->done : 1) * sizeof(void *));
     for (size_t i = 0; i < job->done; i++) {
         if (job->out[i]) {
-            swap_in(p, i, job->out[i]);
+            swap_in(p, i, job->out[i], rel);
             job->out[i] = NULL;
         }
         p->segs[i]->clean = 1;
         p->segs[i]->tomb_due = job->tomb_due[i];
     }
+    release_start(log, rel);
     uint64_t reclaimed = job->before - job->after;
     log->stats.cleaner_bytes_reclaimed += reclaimed;
     log->stats.cleaner_bytes_read += job->bytes_read;
