@@ -4,9 +4,14 @@
  * brokers forward auto-creation to the controller. The follower answers that Metadata with
  * LEADER_NOT_AVAILABLE (retriable) and answers normally once replication brought the topic.
  *
+ * The request says it is an auto-creation (X-Brook-Auto-Create), so the leader's own
+ * --no-auto-create-topics applies as well as this broker's; a leader refusing makes the topic
+ * unknown to the client (UNKNOWN_TOPIC_OR_PARTITION) rather than pending.
+ *
  * One request per topic name at a time; after an answer (or a failure: the leader unknown,
- * unreachable, or refusing) the name is not asked for again for a short while, so clients
- * retrying Metadata do not turn into a request stream. At most MAX_ENTRIES names are tracked.
+ * unreachable, or no longer leading) the name is not asked for again for a short while, so
+ * clients retrying Metadata do not turn into a request stream. At most MAX_ENTRIES names are
+ * tracked.
  * Never used with authentication on: the leader would have to take the follower's word for
  * the client's principal (metadata.c does not call it then).
  *
@@ -29,6 +34,7 @@ typedef struct entry {
     struct entry *next;
     struct bk_kautocreate *table;
     bk_http_client_req_t *req; /* in flight; NULL once answered */
+    int refused;               /* the leader answered no (4xx: its own flag, a reserved name) */
     uint64_t hold_until;       /* loop ms: not asked again before (once answered) */
     size_t len;
     char name[256];
@@ -89,6 +95,14 @@ static void maybe_free(table_t *t)
     free(t);
 }
 
+/* A final no from the leader (not worth asking again soon), unlike 307 (it no longer leads),
+ * 408/429 and 5xx (try again). */
+static int refusal(int http_status)
+{
+    return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 409 &&
+           http_status != 429;
+}
+
 /* ---- asking the leader ---- */
 
 static void after_ask(void *arg, int status, const bk_http_response_t *resp)
@@ -98,8 +112,10 @@ static void after_ask(void *arg, int status, const bk_http_response_t *resp)
     e->req = NULL;
     t->in_flight--;
     int ok = status == 0 && (resp->status == 201 || resp->status == 409);
+    e->refused = status == 0 && refusal(resp->status);
     if (t->k) {
-        e->hold_until = uv_now(t->k->loop) + (ok ? HOLD_AFTER_OK_MS : HOLD_AFTER_FAIL_MS);
+        e->hold_until =
+            uv_now(t->k->loop) + (ok || e->refused ? HOLD_AFTER_OK_MS : HOLD_AFTER_FAIL_MS);
         if (!ok && status == 0)
             bk_trace_warn("kafka", "auto-creating topic %s: the leader answered %d: %.*s", e->name,
                           resp->status, (int)(resp->body_len > 200 ? 200 : resp->body_len),
@@ -114,9 +130,11 @@ static void after_ask(void *arg, int status, const bk_http_response_t *resp)
 /* Sends POST /topics for e to the leader at url; 0 or a negative error (nothing sent). */
 static int send_ask(bk_kafka_t *k, entry_t *e, const char *url)
 {
-    char body[300], headers[200];
+    char body[300], headers[400];
     snprintf(body, sizeof body, "{\"name\":\"%s\"}", e->name); /* a valid name needs no escape */
-    snprintf(headers, sizeof headers, "Content-Type: application/json\r\nX-Forwarded-By: %s\r\n",
+    /* X-Brook-Auto-Create: the leader's own --no-auto-create-topics applies too */
+    snprintf(headers, sizeof headers,
+             "Content-Type: application/json\r\nX-Brook-Auto-Create: 1\r\nX-Forwarded-By: %s\r\n",
              k->cfg.broker_id);
     return bk_http_client_request(k->deps.client, url, "POST", "/topics", headers, body,
                                   strlen(body), ASK_TIMEOUT_MS, after_ask, e, &e->req);
@@ -149,14 +167,18 @@ static int leader_url(bk_kafka_t *k, char *url, size_t n)
 
 int bk_kautocreate_ask(bk_kafka_t *k, const char *name, size_t len)
 {
-    table_t *t = k->deps.client && !k->stopping ? table_of(k) : NULL;
-    if (!t || len == 0 || len >= sizeof((entry_t *)0)->name)
-        return t ? BK_EINVAL : UV_ENOMEM;
+    if (!k->deps.client || k->stopping)
+        return UV_EAGAIN;
+    if (len == 0 || len >= sizeof((entry_t *)0)->name)
+        return BK_EINVAL;
+    table_t *t = table_of(k);
+    if (!t)
+        return UV_ENOMEM;
     uint64_t now = uv_now(k->loop);
     prune(t, now);
     entry_t *e = find(t, name, len);
     if (decide(e, now) == WAIT)
-        return 0;
+        return e->refused ? UV_ENOENT : 0;
     char url[256];
     int rc = leader_url(k, url, sizeof url);
     if (rc)
@@ -174,6 +196,7 @@ int bk_kautocreate_ask(bk_kafka_t *k, const char *name, size_t len)
     rc = send_ask(k, e, url);
     if (rc) {
         e->req = NULL;
+        e->refused = 0;
         e->hold_until = now + HOLD_AFTER_FAIL_MS;
         return rc;
     }

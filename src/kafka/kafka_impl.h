@@ -177,7 +177,8 @@ int bk_kafka_may_list(struct bk_kafka *k, const bk_kreq_t *r, const char *name, 
 
 /* Auto-creation through the leader (autocreate.c), for a follower's Metadata: asks the leader
  * to create topic name (a valid name), unless a request for it is in flight or was answered
- * moments ago. 0 when asked or already under way; UV_EAGAIN when no leader is known or too
+ * moments ago. 0 when asked or already under way; UV_ENOENT when the leader refused it
+ * moments ago (its own --no-auto-create-topics); UV_EAGAIN when no leader is known or too
  * many names are tracked, or another negative error (nothing asked). The topic arrives later
  * by replication. bk_kautocreate_stop cancels the requests in flight (listener stop). */
 int bk_kautocreate_ask(struct bk_kafka *k, const char *name, size_t len);

@@ -4,7 +4,8 @@
  * broker's --no-auto-create-topics does not forbid it. The leader creates them first and its
  * answer waits for the creations (a failed one is reported on its topic); a follower, which
  * cannot write, asks the leader to create them (autocreate.c) and answers LEADER_NOT_AVAILABLE
- * (retriable: the client asks again, and finds the topic once replication brought it here);
+ * (retriable: the client asks again, and finds the topic once replication brought it here;
+ * a leader refusing, e.g. with its own --no-auto-create-topics, makes it unknown again);
  * with authentication on a follower does not (the leader would have to trust it for the
  * client's principal) and answers UNKNOWN_TOPIC_OR_PARTITION as for any unknown topic.
  * With authentication on, a listing of every topic leaves out those the principal may not
@@ -310,8 +311,10 @@ static void ask_leader(bk_kafka_t *k, bk_kreq_t *r)
             errors[i] = BK_KERR_INVALID_TOPIC;
             continue;
         }
-        (void)bk_kautocreate_ask(k, name, len); /* asked, under way, or to be asked again */
-        errors[i] = BK_KERR_LEADER_NOT_AVAILABLE;
+        /* asked, under way, or to be asked again; refused by the leader: unknown */
+        errors[i] = bk_kautocreate_ask(k, name, len) == UV_ENOENT
+                        ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                        : BK_KERR_LEADER_NOT_AVAILABLE;
     }
     answer(k, r, errors);
     free(errors);

@@ -4,11 +4,13 @@ Metadata naming unknown topics with auto-creation allowed asks the leader to cre
 (POST /topics), answers LEADER_NOT_AVAILABLE (retriable) meanwhile, and the topic as usual once
 replication brought it. kcat -P bootstrapped on a follower's Kafka port to a new topic succeeds
 and reads back; a follower started with --no-auto-create-topics never creates (the client
-fails cleanly, no topic exists anywhere) while another follower without the flag does; topic
-administration sent to a follower answers NOT_CONTROLLER (41) and an AdminClient bootstrapped
-on a follower creates, grows and deletes topics at the controller (the leader). On a binary
-whose followers never create topics every test fails: the producer times out on the unknown
-topic, and the Metadata a follower answers stays UNKNOWN_TOPIC_OR_PARTITION."""
+fails cleanly, no topic exists anywhere) while another follower without the flag does, and a
+leader with the flag refuses what a follower without it asks for (UNKNOWN_TOPIC_OR_PARTITION
+to the client); with the leader killed the answer stays retriable and the new leader creates;
+topic administration sent to a follower answers NOT_CONTROLLER (41) and an AdminClient
+bootstrapped on a follower creates, grows and deletes topics at the controller (the leader).
+On a binary whose followers never create topics every test fails: the producer times out on
+the unknown topic, and the Metadata a follower answers stays UNKNOWN_TOPIC_OR_PARTITION."""
 import os
 import socket
 import struct
@@ -190,27 +192,34 @@ def test_metadata_on_a_follower_answers_leader_not_available_until_the_topic_arr
         assert "not-asked" not in topics_of(lb)
 
 
+def leader_first(c, extras):
+    """Brokers with Kafka ports, one per entry of extras (their extra arguments); the first is
+    started alone and leads, then the others follow it."""
+    r = c.redis()
+    bs = []
+    for i, extra in enumerate(extras):
+        port = free_port()
+        b = c.broker(name="n%d" % (i + 1), redis=r, start=False,
+                     args=brook.cluster_args(2000, 500, ["--kafka-port", str(port)] + extra))
+        b.kport = port
+        bs.append(b)
+    bs[0].start(wait=False)
+    brook.wait_port(bs[0].port, proc=bs[0].proc)
+    wait_leader(bs[:1])
+    for b in bs[1:]:
+        b.start(wait=False)
+    for b in bs:
+        brook.wait_port(b.kport, proc=b.proc)
+    lb, _ = wait_leader(bs)
+    assert lb is bs[0], lb.name
+    wait_listed(bs)
+    return bs
+
+
 def test_no_auto_create_topics_on_a_follower_never_creates():
-    # k1 is started first and leads; k2 has --no-auto-create-topics, k3 does not.
+    # n1 leads; n2 has --no-auto-create-topics, n3 does not.
     with Cluster() as c:
-        r = c.redis()
-        bs = []
-        for i, extra in enumerate([[], ["--no-auto-create-topics"], []]):
-            port = free_port()
-            b = c.broker(name="n%d" % (i + 1), redis=r, start=False,
-                         args=brook.cluster_args(2000, 500, ["--kafka-port", str(port)] + extra))
-            b.kport = port
-            bs.append(b)
-        bs[0].start(wait=False)
-        brook.wait_port(bs[0].port, proc=bs[0].proc)
-        wait_leader(bs[:1])
-        for b in bs[1:]:
-            b.start(wait=False)
-        for b in bs:
-            brook.wait_port(b.kport, proc=b.proc)
-        lb, _ = wait_leader(bs)
-        assert lb is bs[0], lb.name
-        wait_listed(bs)
+        bs = leader_first(c, [[], ["--no-auto-create-topics"], []])
         flagged, plain = bs[1], bs[2]
         # The flagged follower: the producer fails cleanly, and no topic exists anywhere.
         p = kcat(["-b", boot(flagged), "-P", "-t", "refused", "-X", "message.timeout.ms=5000"],
@@ -228,6 +237,26 @@ def test_no_auto_create_topics_on_a_follower_never_creates():
         time.sleep(1.0)
         for b in bs:
             assert "refused" not in topics_of(b), (b.name, topics_of(b))
+
+
+def test_no_auto_create_topics_on_the_leader_refuses_a_follower():
+    # The leader has the flag, its follower does not: the follower asks, the leader says no,
+    # and the client is told the topic is unknown (not left retrying); nothing is created.
+    with Cluster() as c:
+        lb, f = leader_first(c, [["--no-auto-create-topics"], []])
+        _, first, _ = metadata(f.kport, ["leader-says-no"])
+        assert first["leader-says-no"][0] == LEADER_NOT_AVAILABLE, first  # asked, pending
+        wait_until(lambda: metadata(f.kport, ["leader-says-no"])[1]["leader-says-no"][0] ==
+                   UNKNOWN_TOPIC, timeout=30, what="the leader's refusal reported")
+        p = kcat(["-b", boot(f), "-P", "-t", "leader-says-no", "-X", "message.timeout.ms=5000"],
+                 stdin=b"x\n")
+        assert p.returncode != 0 and b"Delivery failed" in p.stderr, p.stderr.decode()
+        for b in (lb, f):
+            assert "leader-says-no" not in topics_of(b), (b.name, topics_of(b))
+        assert "auto-created: the leader runs with --no-auto-create-topics" in f.stderr_text()
+        # An explicit creation is still allowed: the flag is about auto-creation only.
+        st, doc, _ = lb.post_json("/topics", {"name": "explicit"})
+        assert st == 201, (st, doc)
 
 
 def test_admin_via_a_follower_goes_to_the_controller():
@@ -293,6 +322,7 @@ if __name__ == "__main__":
         test_kcat_produce_via_follower_creates_the_topic_and_reads_back,
         test_metadata_on_a_follower_answers_leader_not_available_until_the_topic_arrives,
         test_no_auto_create_topics_on_a_follower_never_creates,
+        test_no_auto_create_topics_on_the_leader_refuses_a_follower,
         test_admin_via_a_follower_goes_to_the_controller,
         test_leader_gone_answers_leader_not_available_then_the_new_leader_creates,
     ])
