@@ -1293,9 +1293,14 @@ static int start_kafka(config_t *c)
         return 0;
     static bk_groups_service_t groups; /* the HTTP side's coordinator and store, shared */
     bk_consumers_service(broker.consumers, &groups);
-    bk_kafka_deps_t deps = {
-        broker.log,  &broker.election, &broker.replicator, bk_broker_on_topic_deleted, &broker,
-        broker.auth, &groups};
+    bk_kafka_deps_t deps = {.log = broker.log,
+                            .election = &broker.election,
+                            .replicator = &broker.replicator,
+                            .forget_topic = bk_broker_on_topic_deleted,
+                            .forget_arg = &broker,
+                            .auth = broker.auth,
+                            .groups = &groups,
+                            .client = broker.client}; /* a follower's auto-creation uses it */
     int rc = bk_kafka_start(loop, &c->kafka, &deps, &kafka);
     if (rc)
         return fprintf(stderr, "brook: cannot listen for Kafka on %s:%d: %s\n", c->kafka.host,

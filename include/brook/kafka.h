@@ -15,6 +15,7 @@
 #include "brook/auth.h"
 #include "brook/election.h"
 #include "brook/groups_service.h"
+#include "brook/http_client.h"
 #include "brook/log.h"
 #include "brook/replicator.h"
 #include "brook/tls.h"
@@ -67,6 +68,10 @@ typedef struct {
     /* The broker's group coordinator and store (shared with the HTTP consumer API); NULL:
      * the group APIs answer COORDINATOR_NOT_AVAILABLE. Must outlive the listener. */
     const bk_groups_service_t *groups;
+    /* The broker's HTTP client without credentials (the one proxied writes use): a follower
+     * asks the leader's HTTP listener through it to create topics its Metadata would
+     * auto-create. NULL: followers never auto-create. Must outlive the listener. */
+    bk_http_client_t *client;
 } bk_kafka_deps_t;
 
 typedef struct bk_kafka bk_kafka_t;

@@ -286,6 +286,14 @@ static void create_topic(bk_broker_t *b, bk_exchange_t *ex)
                            BK_GRP_OFFSETS_TOPIC);
         return;
     }
+    /* A follower asking for a Kafka client's auto-creation: this broker's flag applies too. */
+    if (!b->cfg.auto_create_topics && bk_exchange_header(ex, "x-brook-auto-create", NULL)) {
+        bk_exchange_errorf(ex, 40401,
+                           "topic %s not found and not auto-created: the leader runs with "
+                           "--no-auto-create-topics",
+                           body.name);
+        return;
+    }
     bk_topic_config_t cfg;
     bk_log_topic_config_defaults(b->log, &cfg);
     if (!replication_ok(b, ex, &body, &cfg) || !apply_configs(ex, &body, &cfg))

@@ -105,6 +105,7 @@ struct bk_kafka {
      * epoch (cluster) or a generation persisted in the data directory (standalone). */
     int64_t pid_base, pid_term;
     uint32_t pid_next;
+    struct bk_kautocreate *autocreate; /* names a follower asked the leader to create */
     int stopping;
     int handles_open;
     void (*stop_done)(void *arg);
@@ -173,6 +174,15 @@ bk_topic_t *bk_kafka_topic(struct bk_kafka *k, const bk_kreq_t *r, int32_t i, bk
 int bk_kafka_allowed(const bk_kreq_t *r, int32_t i, int what);
 /* For lists (Metadata of every topic): may r's principal see this topic? */
 int bk_kafka_may_list(struct bk_kafka *k, const bk_kreq_t *r, const char *name, size_t len);
+
+/* Auto-creation through the leader (autocreate.c), for a follower's Metadata: asks the leader
+ * to create topic name (a valid name), unless a request for it is in flight or was answered
+ * moments ago. 0 when asked or already under way; UV_ENOENT when the leader refused it
+ * moments ago (its own --no-auto-create-topics); UV_EAGAIN when no leader is known or too
+ * many names are tracked, or another negative error (nothing asked). The topic arrives later
+ * by replication. bk_kautocreate_stop cancels the requests in flight (listener stop). */
+int bk_kautocreate_ask(struct bk_kafka *k, const char *name, size_t len);
+void bk_kautocreate_stop(struct bk_kafka *k);
 
 /* The registry of live brokers' Kafka addresses (registry.c). */
 int bk_kregistry_start(struct bk_kafka *k);

@@ -1,11 +1,17 @@
 /* Metadata (3), versions 0-8: every live broker with its Kafka address, the leader (of every
  * partition, and controller: one leader leads the whole cluster today), and the topics asked
- * for. Unknown topics named in the request are created first when the client allows it, the
- * broker's --no-auto-create-topics does not forbid it, and this broker leads; the answer then
- * waits for the creations (a failed one is reported on its topic). With authentication on,
- * a listing of every topic leaves out those the principal may not describe; a topic named
- * without describe answers TOPIC_AUTHORIZATION_FAILED whether it exists or not (as Kafka
- * does: the client asked, and learns nothing about existence); creating one needs create.
+ * for. Unknown topics named in the request are created when the client allows it and the
+ * broker's --no-auto-create-topics does not forbid it. The leader creates them first and its
+ * answer waits for the creations (a failed one is reported on its topic); a follower, which
+ * cannot write, asks the leader to create them (autocreate.c) and answers LEADER_NOT_AVAILABLE
+ * (retriable: the client asks again, and finds the topic once replication brought it here;
+ * a leader refusing, e.g. with its own --no-auto-create-topics, makes it unknown again);
+ * with authentication on a follower does not (the leader would have to trust it for the
+ * client's principal) and answers UNKNOWN_TOPIC_OR_PARTITION as for any unknown topic.
+ * With authentication on, a listing of every topic leaves out those the principal may not
+ * describe; a topic named without describe answers TOPIC_AUTHORIZATION_FAILED whether it
+ * exists or not (as Kafka does: the client asked, and learns nothing about existence);
+ * creating one needs create.
  * Response fields by version: throttle_time_ms (v3+); brokers [node_id, host, port, rack
  * (v1+)]; cluster_id (v2+); controller_id (v1+); topics [error_code, name, is_internal (v1+),
  * partitions [error_code, partition_index, leader_id, leader_epoch (v7+), replica_nodes,
@@ -290,13 +296,40 @@ static uint32_t create_missing(bk_kafka_t *k, bk_kreq_t *r, meta_op_t *op)
     return op->pending;
 }
 
+/* Not the leader: the unknown topics r names go to the leader for creation (each answered
+ * LEADER_NOT_AVAILABLE, or INVALID_TOPIC for a name the leader would refuse). */
+static void ask_leader(bk_kafka_t *k, bk_kreq_t *r)
+{
+    const bk_kreq_metadata_t *m = &r->req.u.metadata;
+    int16_t *errors = k->deps.auth ? NULL : calloc((size_t)m->ntopics, sizeof *errors);
+    for (int32_t i = 0; errors && i < m->ntopics; i++) {
+        const char *name = (const char *)m->topics[i].ptr;
+        size_t len = m->topics[i].len > 0 ? (size_t)m->topics[i].len : 0;
+        if (len == 0 || bk_log_topic_find(k->deps.log, name, len))
+            continue;
+        if (!bk_log_topic_name_valid(name, len)) {
+            errors[i] = BK_KERR_INVALID_TOPIC;
+            continue;
+        }
+        /* asked, under way, or to be asked again; refused by the leader: unknown */
+        errors[i] = bk_kautocreate_ask(k, name, len) == UV_ENOENT
+                        ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                        : BK_KERR_LEADER_NOT_AVAILABLE;
+    }
+    answer(k, r, errors);
+    free(errors);
+}
+
 void bk_khandle_metadata(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_kreq_metadata_t *m = &r->req.u.metadata;
     int64_t epoch;
-    if (m->ntopics <= 0 || !m->allow_auto_create || !k->cfg.auto_create_topics ||
-        !bk_kafka_is_leader(k, &epoch)) {
+    if (m->ntopics <= 0 || !m->allow_auto_create || !k->cfg.auto_create_topics) {
         answer(k, r, NULL);
+        return;
+    }
+    if (!bk_kafka_is_leader(k, &epoch)) {
+        ask_leader(k, r);
         return;
     }
     meta_op_t *op = calloc(1, sizeof *op);

@@ -602,6 +602,7 @@ void bk_kafka_stop(bk_kafka_t *k, void (*done)(void *arg), void *arg)
     bk_kfetch_wake_all(k);
     bk_kgroup_stop(k);
     bk_kregistry_stop(k);
+    bk_kautocreate_stop(k);
     for (bk_kconn_t *c = k->conns, *next; c; c = next) {
         next = c->next;
         bk_kconn_close(c, NULL);
