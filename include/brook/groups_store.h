@@ -31,10 +31,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "brook/groups.h"
 
 #define BK_GRP_OFFSETS_TOPIC "__consumer_offsets"
+
+/* 1 when name (len bytes) is BK_GRP_OFFSETS_TOPIC: only the coordinator creates, writes or
+ * changes it (compacted, its partition count fixed: replay reads a group's records in order
+ * only within the partition its key maps to). */
+static inline int bk_grp_is_offsets_topic(const char *name, size_t len)
+{
+    return len == sizeof BK_GRP_OFFSETS_TOPIC - 1 &&
+           memcmp(name, BK_GRP_OFFSETS_TOPIC, sizeof BK_GRP_OFFSETS_TOPIC - 1) == 0;
+}
 
 typedef struct {
     int64_t offset;

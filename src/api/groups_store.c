@@ -25,8 +25,7 @@ typedef struct {
 
 int bk_gstore_is_internal(const char *name, size_t len)
 {
-    size_t n = strlen(BK_GRP_OFFSETS_TOPIC);
-    return len == n && memcmp(name, BK_GRP_OFFSETS_TOPIC, n) == 0;
+    return bk_grp_is_offsets_topic(name, len);
 }
 
 static bk_topic_t *offsets_topic(bk_consumers_t *c)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "brook/common.h"
+#include "brook/groups_store.h"
 #include "kafka/kafka_impl.h"
 
 typedef struct {
@@ -173,6 +174,9 @@ static int16_t check_create(bk_kafka_t *k, const bk_kreq_create_topics_t *c, int
     if (!name || !bk_log_topic_name_valid(name, len))
         SET(res, BK_KERR_INVALID_TOPIC,
             "invalid topic name: use 1-249 characters of [a-zA-Z0-9._-]");
+    else if (bk_grp_is_offsets_topic(name, len))
+        SET(res, BK_KERR_INVALID_REQUEST,
+            BK_GRP_OFFSETS_TOPIC " is internal: the group coordinator creates it");
     else if (duplicate(c, i))
         SET(res, BK_KERR_INVALID_REQUEST, "topic named twice in one request");
     else if (bk_log_topic_find(k->deps.log, name, len))
@@ -274,6 +278,8 @@ void bk_khandle_delete_topics(bk_kafka_t *k, bk_kreq_t *r)
             err = BK_KERR_NOT_CONTROLLER;
         else if (!t)
             err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        else if (bk_grp_is_offsets_topic(bk_topic_name(t), strlen(bk_topic_name(t))))
+            err = BK_KERR_INVALID_REQUEST; /* group state: only the coordinator changes it */
         else if (bk_log_topic_await_growth(k->deps.log, t, no_op, NULL) == 0)
             err = BK_KERR_REQUEST_TIMED_OUT; /* being grown: retriable */
         else {
@@ -324,6 +330,9 @@ void bk_khandle_create_partitions(bk_kafka_t *k, bk_kreq_t *r)
             SET(res, BK_KERR_NOT_CONTROLLER, "this broker is not the leader");
         else if (!t)
             SET(res, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, "unknown topic");
+        else if (bk_grp_is_offsets_topic(bk_topic_name(t), strlen(bk_topic_name(t))))
+            SET(res, BK_KERR_INVALID_REQUEST,
+                BK_GRP_OFFSETS_TOPIC " is internal: its partition count is fixed");
         else if (ct->count <= (int32_t)bk_topic_partition_count(t) || ct->count > 10000)
             SET(res, BK_KERR_INVALID_PARTITIONS,
                 "the count must exceed the current %u partitions (at most 10000)",

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "brook/common.h"
+#include "brook/groups_store.h"
 #include "kafka/kafka_impl.h"
 
 typedef struct {
@@ -277,6 +278,8 @@ static uint32_t create_missing(bk_kafka_t *k, bk_kreq_t *r, meta_op_t *op)
             op->errors[i] = BK_KERR_INVALID_TOPIC;
             continue;
         }
+        if (bk_grp_is_offsets_topic((const char *)name.ptr, (size_t)name.len))
+            continue; /* the coordinator creates it, compacted: unknown until then */
         create_ctx_t *cc = malloc(sizeof *cc);
         if (!cc)
             break;

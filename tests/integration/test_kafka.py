@@ -309,6 +309,60 @@ def test_admin_client():
         assert b.get("/topics/adm")[0] == 404
 
 
+def kafka_error(fut):
+    try:
+        fut.result(20)
+    except KafkaException as e:
+        return e.args[0].code()
+    return 0
+
+
+def test_internal_offsets_topic_is_the_coordinators():
+    """__consumer_offsets holds the groups' state (compacted, its partition count fixed): Kafka
+    Metadata does not auto-create it as an ordinary topic, and neither Kafka admin requests nor
+    the HTTP admin routes create, delete, grow or reconfigure it. Before, a Metadata request
+    naming it created a 'delete'-policy topic the coordinator then used (retention would have
+    deleted committed offsets), and Kafka's DeleteTopics and CreatePartitions took it (the HTTP
+    routes already refused)."""
+    with Cluster() as c:
+        b = kafka_broker(c, standalone=True)
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=10) as s:
+            body = struct.pack(">i", 1) + kstr("__consumer_offsets") + b"\x01"
+            s.sendall(frame(3, 4, 7, body))
+            assert read_frame(s) is not None
+        time.sleep(0.5)
+        assert b.get("/topics/__consumer_offsets")[0] == 404
+        a = AdminClient({"bootstrap.servers": boot(b)})
+        fs = a.create_topics([NewTopic("__consumer_offsets", num_partitions=1,
+                                       replication_factor=1)])
+        assert kafka_error(fs["__consumer_offsets"]) == 42  # INVALID_REQUEST
+        # The coordinator creates it, compacted, for the first group.
+        st, body, _ = b.post_json("/consumers/g1", {"name": "i1", "format": "json"},
+                                  ctype="application/vnd.kafka.v2+json")
+        assert st == 200, (st, body)
+        st, t, _ = b.get("/topics/__consumer_offsets")
+        assert st == 200 and t["configs"]["cleanup.policy"] == "compact", t
+        nparts = len(t["partitions"])
+        for method, path, payload in (
+                ("DELETE", "/topics/__consumer_offsets", None),
+                ("PUT", "/topics/__consumer_offsets/configs",
+                 json.dumps({"configs": {"cleanup.policy": "delete"}})),
+                ("POST", "/topics/__consumer_offsets/partitions",
+                 json.dumps({"partitions": nparts + 4}))):
+            st, body, _ = b.request(method, path, body=payload,
+                                    headers={"Content-Type": "application/json"})
+            assert st == 403 and body["error_code"] == 40301, (method, path, st, body)
+            assert "internal" in body["message"], body
+        assert kafka_error(a.delete_topics(["__consumer_offsets"])["__consumer_offsets"]) == 42
+        fs = a.create_partitions([NewPartitions("__consumer_offsets", nparts + 4)])
+        assert kafka_error(fs["__consumer_offsets"]) == 42
+        st, t, _ = b.get("/topics/__consumer_offsets")
+        assert st == 200 and t["configs"]["cleanup.policy"] == "compact", t
+        assert len(t["partitions"]) == nparts
+        assert b.terminate(timeout=30) == 0
+        assert not brook.sanitizer_reports([b])
+
+
 def test_raw_api_versions_and_pipelining():
     with Cluster() as c:
         b = kafka_broker(c, standalone=True)
