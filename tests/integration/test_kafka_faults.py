@@ -7,10 +7,13 @@ kill, the consumer reads them). A checker then reads every partition from the st
 new leader over HTTP and over Kafka and finds: every acknowledged message consumed at least
 once, each at the offset its acknowledgement named, and no offset holding two different
 values anywhere (HTTP, Kafka, the consumer, the delivery reports). Duplicates at different
-offsets are allowed (a non-idempotent producer retries).
+offsets are allowed (a non-idempotent producer retries); where the brokers advertise
+InitProducerId the producer is idempotent and the log must hold each message once.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_kafka_faults.py
 """
 import os
+import socket
+import struct
 import sys
 import time
 
@@ -75,17 +78,32 @@ def wait_registered(bs, leader, timeout=60):
     wait_until(ready, timeout=timeout, interval=0.5, what="every broker registered")
 
 
+def advertises_init_producer_id(b):
+    """Whether b's ApiVersions (v0, raw) lists InitProducerId (22), which idempotence needs."""
+    hdr = struct.pack(">hhi", 18, 0, 1) + struct.pack(">h", 4) + b"test"
+    with socket.create_connection(("127.0.0.1", b.kport), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(hdr)) + hdr)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = s.recv(65536)
+            assert chunk, "ApiVersions not answered"
+            data += chunk
+    n = struct.unpack(">i", data[10:14])[0]
+    return 22 in {struct.unpack_from(">h", data, 14 + 6 * i)[0] for i in range(n)}
+
+
 class Run:
     """The two clients and what they saw: acks {n: (partition, offset)}, failed deliveries,
-    and every record consumed as (partition, offset, value)."""
+    and every record consumed as (partition, offset, value). The producer is idempotent only
+    when the brokers offer InitProducerId."""
 
-    def __init__(self, bs):
+    def __init__(self, bs, idempotent=False):
         self.sent = 0
         self.acks, self.failed, self.consumed, self.errors = {}, [], [], []
         self.last_read = time.monotonic()
         self.seen = set()  # values consumed
         self.producer = Producer({
-            "bootstrap.servers": boot(bs), "acks": "all", "enable.idempotence": False,
+            "bootstrap.servers": boot(bs), "acks": "all", "enable.idempotence": idempotent,
             "retries": 1000000, "retry.backoff.ms": 200, "message.timeout.ms": 120000,
             "request.timeout.ms": 10000, "linger.ms": 5, "topic.metadata.refresh.interval.ms":
             2000, "socket.timeout.ms": 10000})
@@ -209,7 +227,8 @@ def test_leader_killed_under_producer_and_group_consumer():
         wait_registered(bs, old)
         admin = AdminClient({"bootstrap.servers": boot(bs)})
         admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])[TOPIC].result(30)
-        run = Run(bs)
+        idempotent = advertises_init_producer_id(old)
+        run = Run(bs, idempotent)
         # before the kill: both clients working (acks come, the consumer reads them)
         run.run_until(lambda: len(run.acks) >= 150 and len(run.consumed) >= 100, 120,
                       "traffic before the kill")
@@ -250,7 +269,9 @@ def test_leader_killed_under_producer_and_group_consumer():
                 group[1] if group else None)) from None
         run.consumer.close()
         summary = check(run, new)
-        summary.update(killed=old.name, new_leader=new.name, epoch=epoch,
+        if idempotent:  # retries are deduplicated: each message once in the log
+            assert summary["duplicates_in_log"] == 0, summary
+        summary.update(idempotent=idempotent, killed=old.name, new_leader=new.name, epoch=epoch,
                        failover_s=round(t_new - t_kill, 1), resumed_s=round(t_resumed - t_kill, 1))
         print("leader kill:", summary, flush=True)
         assert not brook.sanitizer_reports(survivors), brook.sanitizer_reports(survivors)
