@@ -11,6 +11,10 @@ RUN_PKGS  = build-essential cmake pkg-config libuv1-dev libhiredis-dev libyajl-d
 TEST_PKGS = $(RUN_PKGS) clang libclang-rt-14-dev python3 redis-server curl zstd kcat python3-confluent-kafka \
             openssl
 BENCH_PKGS = $(RUN_PKGS) wrk nginx-light util-linux
+# npm packages the tests use (pinned), installed into tests/integration/node_modules (ignored
+# by git); node and npm come from Debian unless a node with npm is already there.
+NODE_PKGS = nodejs npm
+TEST_NPM  = kafkajs@2.2.4
 
 .PHONY: all build run cluster test test-quick bench deps-run deps-test deps-bench clean format
 
@@ -24,6 +28,8 @@ deps-run:
 	@.ci/deps $(RUN_PKGS)
 deps-test:
 	@.ci/deps $(TEST_PKGS)
+	@command -v npm >/dev/null || .ci/deps $(NODE_PKGS)
+	@.ci/npm-deps tests/integration $(TEST_NPM)
 deps-bench:
 	@.ci/deps $(BENCH_PKGS)
 

@@ -99,7 +99,9 @@ static bk_kslice_t describe_configs_at(const bk_krequest_t *q, int32_t i, bk_acl
 }
 
 /* Group APIs: resource 0 is the group; OffsetCommit and OffsetFetch name topics after it
- * (resource i + 1 is topic i). A request denied its group is refused whole at dispatch. */
+ * (resource i + 1 is topic i). A request denied its group is answered
+ * GROUP_AUTHORIZATION_FAILED by its handler (group.c, group_offsets.c), as Kafka does; a
+ * FindCoordinator for a transactional id is denied (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). */
 static bk_kslice_t group_res(bk_kslice_t id, bk_acl_resource_t *res)
 {
     *res = BK_RES_GROUP;

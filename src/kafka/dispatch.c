@@ -46,15 +46,23 @@ static int check(void *arg, bk_acl_resource_t res, const char *name, size_t len,
     return bk_auth_check(p->auth, p->user, strlen(p->user), res, name, len, op);
 }
 
-int bk_kafka_may_list(bk_kafka_t *k, const bk_kreq_t *r, const char *name, size_t len)
+int bk_kafka_may(bk_kafka_t *k, const bk_kreq_t *r, bk_acl_resource_t res, const char *name,
+                 size_t len, bk_acl_op_t op)
 {
     if (r->authz.off)
         return 1;
-    const bk_kauthz_rule_t *rule = bk_kauthz_rule(r->req.h.key);
-    if (!rule || !r->conn || r->conn->sasl_state != BK_KCONN_DONE)
+    if (!r->conn || r->conn->sasl_state != BK_KCONN_DONE)
         return 0;
     principal_t p = {k->deps.auth, r->conn->user};
-    return bk_kauthz_may(check, &p, BK_RES_TOPIC, name, len, rule->op);
+    return bk_kauthz_may(check, &p, res, name, len, op);
+}
+
+int bk_kafka_may_list(bk_kafka_t *k, const bk_kreq_t *r, const char *name, size_t len)
+{
+    const bk_kauthz_rule_t *rule = bk_kauthz_rule(r->req.h.key);
+    if (r->authz.off)
+        return 1;
+    return rule && bk_kafka_may(k, r, BK_RES_TOPIC, name, len, rule->op);
 }
 
 /* Closes r's connection with one trace line; r, never to be answered, goes with it. */
@@ -71,35 +79,23 @@ static void api_versions(bk_kreq_t *r, int16_t error)
     bk_kreq_finish(r);
 }
 
-/* The group APIs act on one group (DescribeGroups on several): one denied is the whole request
- * refused, fail closed (the connection closes with a trace line, as for an unauthenticated
- * request). Topics of OffsetCommit/OffsetFetch are decided per topic by their handlers. */
-static int group_denied(const bk_kreq_t *r)
+/* An acks=0 produce naming a topic its principal may not write: there is no answer to carry
+ * TOPIC_AUTHORIZATION_FAILED, so the connection closes (as Kafka does), and nothing of the
+ * request is written. */
+static int unanswerable_denial(const bk_kreq_t *r)
 {
-    switch (r->req.h.key) {
-    case BK_KAPI_FIND_COORDINATOR:
-    case BK_KAPI_JOIN_GROUP:
-    case BK_KAPI_SYNC_GROUP:
-    case BK_KAPI_HEARTBEAT:
-    case BK_KAPI_LEAVE_GROUP:
-    case BK_KAPI_OFFSET_COMMIT:
-    case BK_KAPI_OFFSET_FETCH:
-    case BK_KAPI_LIST_GROUPS:
-        return !bk_kafka_allowed(r, 0, BK_KAUTHZ_OK);
-    case BK_KAPI_DESCRIBE_GROUPS:
-        for (int32_t i = 0; i < r->req.u.describe_groups.ngroups; i++)
-            if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK))
-                return 1;
+    if (r->req.h.key != BK_KAPI_PRODUCE || r->req.u.produce.acks != 0)
         return 0;
-    default:
-        return 0;
-    }
+    for (int32_t i = 0; i < r->req.u.produce.ntopics; i++)
+        if (!bk_kafka_allowed(r, i, BK_KAUTHZ_OK))
+            return 1;
+    return 0;
 }
 
 static void route(bk_kafka_t *k, bk_kreq_t *r)
 {
-    if (group_denied(r)) {
-        refuse(r, "not authorized for the group this request names");
+    if (unanswerable_denial(r)) {
+        refuse(r, "acks=0 produce to a topic this principal may not write (no answer to say so)");
         return;
     }
     switch (r->req.h.key) {

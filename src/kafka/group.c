@@ -138,21 +138,45 @@ static wait_t *hold(bk_kafka_t *k, bk_kreq_t *r)
 
 /* ---- FindCoordinator ---- */
 
+int bk_kgroup_denied(const bk_kreq_t *r)
+{
+    return bk_kafka_allowed(r, 0, BK_KAUTHZ_OK) ? 0 : BK_KERR_GROUP_AUTHORIZATION_FAILED;
+}
+
+/* The error a FindCoordinator gets, with its message: a key the principal may not describe
+ * (a transactional id never: no ACL grants one), or no coordinator known. */
+static int16_t coordinator_error(bk_kafka_t *k, const bk_kreq_t *r, bk_knode_t *node, int32_t *id,
+                                 const char **msg)
+{
+    int group = r->req.u.find_coordinator.key_type == 0;
+    *id = -1;
+    if (bk_kgroup_denied(r)) {
+        *msg = group ? "not authorized to describe this group"
+                     : "not authorized to describe this transactional id";
+        return group ? BK_KERR_GROUP_AUTHORIZATION_FAILED
+                     : BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    }
+    *id = group ? bk_kafka_leader_node(k, node) : -1;
+    if (*id >= 0 && bk_kafka_node_addr(r->conn, node) != 0) /* none on this client's listener */
+        *id = -1;
+    *msg = "no coordinator known: no leader with a Kafka address";
+    return *id >= 0 && k->deps.groups ? BK_KERR_NONE : BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
+}
+
 void bk_khandle_find_coordinator(bk_kafka_t *k, bk_kreq_t *r)
 {
     int16_t v = r->req.h.version;
     bk_knode_t node = {0};
-    int32_t id = r->req.u.find_coordinator.key_type == 0 ? bk_kafka_leader_node(k, &node) : -1;
-    if (id >= 0 && bk_kafka_node_addr(r->conn, &node) != 0) /* none on this client's listener */
-        id = -1;
-    int16_t err = id >= 0 && k->deps.groups ? BK_KERR_NONE : BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
+    int32_t id;
+    const char *msg;
+    int16_t err = coordinator_error(k, r, &node, &id, &msg);
     bk_kw_t *w = &r->out;
     bk_kresp_begin(w, &r->req.h, 0);
     if (v >= 1)
         bk_kw_i32(w, 0);
     bk_kw_i16(w, err);
     if (v >= 1)
-        bk_kw_cstr(w, 0, err ? "no coordinator known: no leader with a Kafka address" : NULL);
+        bk_kw_cstr(w, 0, err ? msg : NULL);
     bk_kw_i32(w, err ? -1 : id);
     bk_kw_cstr(w, 0, err ? "" : node.host);
     bk_kw_i32(w, err ? -1 : node.port);
@@ -200,7 +224,9 @@ void bk_khandle_join_group(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_kreq_join_group_t *j = &r->req.u.join_group;
     const bk_groups_service_t *s = k->deps.groups;
-    int code = bk_kgroup_gate(k);
+    int code = bk_kgroup_denied(r);
+    if (!code)
+        code = bk_kgroup_gate(k);
     if (code) {
         join_now(r, code);
         return;
@@ -271,7 +297,9 @@ void bk_khandle_sync_group(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_kreq_sync_group_t *q = &r->req.u.sync_group;
     const bk_groups_service_t *s = k->deps.groups;
-    int code = bk_kgroup_gate(k);
+    int code = bk_kgroup_denied(r);
+    if (!code)
+        code = bk_kgroup_gate(k);
     if (code) {
         sync_now(r, code);
         return;
@@ -308,7 +336,9 @@ void bk_khandle_heartbeat(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_kreq_heartbeat_t *q = &r->req.u.heartbeat;
     const bk_groups_service_t *s = k->deps.groups;
-    int code = bk_kgroup_gate(k);
+    int code = bk_kgroup_denied(r);
+    if (!code)
+        code = bk_kgroup_gate(k);
     if (!code) {
         bk_grp_t *g = s->group(s->ctx, bk_kgroup_cstr(r, q->group_id), 0);
         code = g ? bk_grp_heartbeat(g, bk_wall_ms(), bk_kgroup_cstr(r, q->member_id), q->generation)
@@ -339,7 +369,9 @@ void bk_khandle_leave_group(bk_kafka_t *k, bk_kreq_t *r)
     const bk_kreq_leave_group_t *q = &r->req.u.leave_group;
     const bk_groups_service_t *s = k->deps.groups;
     int16_t v = r->req.h.version;
-    int code = bk_kgroup_gate(k);
+    int code = bk_kgroup_denied(r);
+    if (!code)
+        code = bk_kgroup_gate(k);
     int16_t *errs = bk_karena_alloc(&r->arena, (size_t)(q->nmembers + 1) * sizeof *errs);
     if (!errs)
         code = BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;

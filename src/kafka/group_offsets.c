@@ -112,6 +112,19 @@ static int commit_record(bk_kreq_t *r, bk_grp_kvs_t *kvs, const char *group, bk_
     return 0;
 }
 
+/* A partition's answer: the group denied (every partition), its topic denied, the member
+ * check's error (code), or the partition's own checks. */
+static int16_t commit_error(bk_kafka_t *k, const bk_kreq_t *r, int32_t ti, int code,
+                            const bk_kcommit_part_t *p)
+{
+    const bk_kreq_offset_commit_t *q = &r->req.u.offset_commit;
+    if (code == BK_KERR_GROUP_AUTHORIZATION_FAILED)
+        return (int16_t)code;
+    if (code && (q->topics[ti].name.len <= 0 || bk_kafka_allowed(r, ti + 1, BK_KAUTHZ_OK)))
+        return (int16_t)code;
+    return commit_check(k, r, ti, q->topics[ti].name, p); /* TOPIC_AUTHORIZATION_FAILED first */
+}
+
 void bk_khandle_offset_commit(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_kreq_offset_commit_t *q = &r->req.u.offset_commit;
@@ -126,7 +139,9 @@ void bk_khandle_offset_commit(bk_kafka_t *k, bk_kreq_t *r)
         bk_kreq_finish(r);
         return;
     }
-    int code = bk_kgroup_gate(k);
+    int code = bk_kgroup_denied(r);
+    if (!code)
+        code = bk_kgroup_gate(k);
     if (!code && !group[0])
         code = BK_KERR_INVALID_GROUP_ID;
     if (!code)
@@ -135,8 +150,7 @@ void bk_khandle_offset_commit(bk_kafka_t *k, bk_kreq_t *r)
     size_t e = 0;
     for (int32_t i = 0; i < q->ntopics; i++)
         for (int32_t p = 0; p < q->topics[i].nparts; p++, e++) {
-            errs[e] = code ? (int16_t)code
-                           : commit_check(k, r, i, q->topics[i].name, &q->topics[i].parts[p]);
+            errs[e] = commit_error(k, r, i, code, &q->topics[i].parts[p]);
             if (!errs[e] &&
                 commit_record(r, &kvs, group, q->topics[i].name, &q->topics[i].parts[p]))
                 errs[e] = BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -169,50 +183,76 @@ static void fetch_part(bk_kw_t *w, int16_t v, const bk_grp_offset_t *o, int32_t 
     bk_kw_i16(w, err);
 }
 
-/* Every committed offset of img, grouped by topic (the store keeps them sorted). */
-static void fetch_all(bk_kw_t *w, int16_t v, const bk_grp_image_t *img)
+/* Every committed offset of img the principal may describe the topic of, grouped by topic
+ * (the store keeps them sorted); topics it may not are left out, as Kafka does. */
+static void fetch_all(bk_kafka_t *k, bk_kreq_t *r, const bk_grp_image_t *img)
 {
+    bk_kw_t *w = &r->out;
     size_t n = img ? img->offset_count : 0, topics = 0;
-    for (size_t i = 0; i < n; i++)
-        topics += i == 0 || strcmp(img->offsets[i].topic, img->offsets[i - 1].topic) != 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = img->offsets[i].topic;
+        topics += (i == 0 || strcmp(t, img->offsets[i - 1].topic) != 0) &&
+                  bk_kafka_may_list(k, r, t, strlen(t));
+    }
     bk_kw_array(w, 0, (int32_t)topics);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && strcmp(img->offsets[j].topic, img->offsets[i].topic) == 0)
             j++;
-        bk_kw_cstr(w, 0, img->offsets[i].topic);
+        const char *t = img->offsets[i].topic;
+        if (!bk_kafka_may_list(k, r, t, strlen(t))) {
+            i = j;
+            continue;
+        }
+        bk_kw_cstr(w, 0, t);
         bk_kw_array(w, 0, (int32_t)(j - i));
         for (; i < j; i++)
-            fetch_part(w, v, &img->offsets[i], img->offsets[i].partition, 0);
+            fetch_part(w, r->req.h.version, &img->offsets[i], img->offsets[i].partition, 0);
     }
 }
 
+/* The topics named: a topic the principal may not describe answers TOPIC_AUTHORIZATION_FAILED
+ * on each partition (resource i + 1, see authz.c); code (a group error) goes on every one. */
+static void fetch_named(bk_kreq_t *r, const bk_grp_image_t *img, int code)
+{
+    const bk_kreq_offset_fetch_t *q = &r->req.u.offset_fetch;
+    bk_kw_t *w = &r->out;
+    bk_kw_array(w, 0, q->ntopics);
+    for (int32_t i = 0; i < q->ntopics; i++) {
+        const bk_kofetch_topic_t *t = &q->topics[i];
+        int ok = bk_kafka_allowed(r, i + 1, BK_KAUTHZ_OK);
+        char *topic = ok ? bk_kgroup_cstr(r, t->name) : NULL;
+        int16_t err = (int16_t)(code ? code : ok ? 0 : BK_KERR_TOPIC_AUTHORIZATION_FAILED);
+        bk_kw_str(w, 0, (const char *)t->name.ptr, t->name.len);
+        bk_kw_array(w, 0, t->nparts);
+        for (int32_t p = 0; p < t->nparts; p++)
+            fetch_part(w, r->req.h.version,
+                       img && topic ? bk_grp_image_offset(img, topic, t->parts[p]) : NULL,
+                       t->parts[p], err);
+    }
+}
+
+/* A group the principal may not describe: v2+ says so once at the top with no topics, older
+ * versions on every partition named (Kafka's error response). */
 void bk_khandle_offset_fetch(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_kreq_offset_fetch_t *q = &r->req.u.offset_fetch;
     const bk_groups_service_t *s = k->deps.groups;
     int16_t v = r->req.h.version;
     char *group = bk_kgroup_cstr(r, q->group_id);
-    int code = bk_kgroup_gate(k);
+    int denied = bk_kgroup_denied(r);
+    int code = denied ? denied : bk_kgroup_gate(k);
     const bk_grp_image_t *img = !code && group ? bk_grp_store_find(s->store(s->ctx), group) : NULL;
     bk_kw_t *w = &r->out;
     bk_kresp_begin(w, &r->req.h, 0);
     if (v >= 3)
         bk_kw_i32(w, 0);
-    if (q->ntopics < 0) {
-        fetch_all(w, v, img);
-    } else {
-        bk_kw_array(w, 0, q->ntopics);
-        for (int32_t i = 0; i < q->ntopics; i++) {
-            const bk_kofetch_topic_t *t = &q->topics[i];
-            char *topic = bk_kgroup_cstr(r, t->name);
-            bk_kw_str(w, 0, (const char *)t->name.ptr, t->name.len);
-            bk_kw_array(w, 0, t->nparts);
-            for (int32_t p = 0; p < t->nparts; p++)
-                fetch_part(w, v, img && topic ? bk_grp_image_offset(img, topic, t->parts[p]) : NULL,
-                           t->parts[p], (int16_t)code);
-        }
-    }
+    if (denied && v >= 2)
+        bk_kw_array(w, 0, 0);
+    else if (q->ntopics < 0)
+        fetch_all(k, r, img);
+    else
+        fetch_named(r, img, code);
     if (v >= 2)
         bk_kw_i16(w, (int16_t)code);
     bk_kresp_end(w);
@@ -221,21 +261,30 @@ void bk_khandle_offset_fetch(bk_kafka_t *k, bk_kreq_t *r)
 
 /* ---- ListGroups, DescribeGroups ---- */
 
+/* Without describe on the cluster, the groups the principal may describe (as Kafka). */
+static int may_list(bk_kafka_t *k, const bk_kreq_t *r, const bk_grp_t *g)
+{
+    return bk_kafka_allowed(r, 0, BK_KAUTHZ_OK) ||
+           bk_kafka_may(k, r, BK_RES_GROUP, g->group_id, strlen(g->group_id), BK_OP_DESCRIBE);
+}
+
 void bk_khandle_list_groups(bk_kafka_t *k, bk_kreq_t *r)
 {
     const bk_groups_service_t *s = k->deps.groups;
     int code = bk_kgroup_gate(k);
-    size_t n = 0;
+    size_t n = 0, shown = 0;
     while (!code && s->group_at(s->ctx, n))
-        n++;
+        shown += (size_t)may_list(k, r, s->group_at(s->ctx, n++));
     bk_kw_t *w = &r->out;
     bk_kresp_begin(w, &r->req.h, 0);
     if (r->req.h.version >= 1)
         bk_kw_i32(w, 0);
     bk_kw_i16(w, (int16_t)code);
-    bk_kw_array(w, 0, (int32_t)n);
+    bk_kw_array(w, 0, (int32_t)shown);
     for (size_t i = 0; i < n; i++) {
         const bk_grp_t *g = s->group_at(s->ctx, i);
+        if (!may_list(k, r, g))
+            continue;
         bk_kw_cstr(w, 0, g->group_id);
         bk_kw_cstr(w, 0, g->protocol_type ? g->protocol_type : "");
     }
@@ -256,7 +305,10 @@ static void describe_one(bk_kw_t *w, int16_t v, bk_kslice_t id, const bk_grp_t *
     int live = g && g->state != BK_GRP_DEAD && !code;
     bk_kw_i16(w, (int16_t)code);
     bk_kw_str(w, 0, (const char *)id.ptr, id.len);
-    bk_kw_cstr(w, 0, live ? bk_grp_state_name(g->state) : "Dead");
+    bk_kw_cstr(w, 0,
+               live                                         ? bk_grp_state_name(g->state)
+               : code == BK_KERR_GROUP_AUTHORIZATION_FAILED ? ""
+                                                            : "Dead");
     bk_kw_cstr(w, 0, live && g->protocol_type ? g->protocol_type : "");
     bk_kw_cstr(w, 0, live && g->protocol ? g->protocol : "");
     size_t n = live ? g->member_count : 0;
@@ -290,9 +342,10 @@ void bk_khandle_describe_groups(bk_kafka_t *k, bk_kreq_t *r)
         bk_kw_i32(w, 0);
     bk_kw_array(w, 0, q->ngroups);
     for (int32_t i = 0; i < q->ngroups; i++) {
+        int err = bk_kafka_allowed(r, i, BK_KAUTHZ_OK) ? code : BK_KERR_GROUP_AUTHORIZATION_FAILED;
         char *id = bk_kgroup_cstr(r, q->groups[i]);
-        const bk_grp_t *g = !code && id && id[0] ? s->group(s->ctx, id, 0) : NULL;
-        describe_one(w, v, q->groups[i], g, code);
+        const bk_grp_t *g = !err && id && id[0] ? s->group(s->ctx, id, 0) : NULL;
+        describe_one(w, v, q->groups[i], g, err);
     }
     bk_kresp_end(w);
     bk_kreq_finish(r);

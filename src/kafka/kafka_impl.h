@@ -172,6 +172,10 @@ int64_t bk_kafka_visible_end(struct bk_kafka *k, bk_partition_t *p);
 bk_topic_t *bk_kafka_topic(struct bk_kafka *k, const bk_kreq_t *r, int32_t i, bk_kslice_t name);
 /* r may act on its i-th resource (what: BK_KAUTHZ_OK, or BK_KAUTHZ_MAY_CREATE). */
 int bk_kafka_allowed(const bk_kreq_t *r, int32_t i, int what);
+/* May r's principal do op on the resource (1 with authentication off)? For what a list
+ * shows, beyond the resources decided at dispatch. */
+int bk_kafka_may(struct bk_kafka *k, const bk_kreq_t *r, bk_acl_resource_t res, const char *name,
+                 size_t len, bk_acl_op_t op);
 /* For lists (Metadata of every topic): may r's principal see this topic? */
 int bk_kafka_may_list(struct bk_kafka *k, const bk_kreq_t *r, const char *name, size_t len);
 

@@ -106,6 +106,13 @@ def produce(conf, topic, values, timeout=20):
     return out
 
 
+def group_denied(m):
+    """An assigned consumer still has a group.id: librdkafka looks for its coordinator and
+    reports GROUP_AUTHORIZATION_FAILED when the user may not describe the group (as against
+    Kafka); reading assigned partitions goes on regardless."""
+    return m.error() is not None and m.error().code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+
+
 def consume(conf, topic, start, count, timeout=20.0):
     c = Consumer(dict(conf, **{"group.id": "unused", "enable.auto.commit": False}))
     try:
@@ -113,7 +120,7 @@ def consume(conf, topic, start, count, timeout=20.0):
         got, deadline = [], time.monotonic() + timeout
         while len(got) < count and time.monotonic() < deadline:
             m = c.poll(0.5)
-            if m is None:
+            if m is None or group_denied(m):
                 continue
             assert m.error() is None, m.error()
             got.append(m.value())
@@ -255,7 +262,8 @@ def test_authorization():
         # reading with describe but not read: 29 from Fetch (a consumer error in librdkafka)
         cons = Consumer(dict(sasl(b, "alice"), **{"group.id": "x", "enable.auto.commit": False}))
         cons.assign([TopicPartition("shared", 0, 0)])
-        msg = wait_until(lambda: cons.poll(0.5), timeout=20, what="an error from Fetch")
+        msg = wait_until(lambda: (lambda m: m if m and not group_denied(m) else None)(
+            cons.poll(0.5)), timeout=20, what="an error from Fetch")
         cons.close()
         assert msg.error() and msg.error().code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, \
             msg.error()
@@ -287,7 +295,9 @@ def test_authorization():
         stop_clean(b)
 
 
-def group_consume(conf, topic, group, count, timeout):
+def group_consume(conf, topic, group, count, timeout, errors=None):
+    """Up to count values read by a group member of group; the consumer errors it met go to
+    errors."""
     c = Consumer(dict(conf, **{"group.id": group, "enable.auto.commit": False,
                                "auto.offset.reset": "earliest"}))
     try:
@@ -297,6 +307,8 @@ def group_consume(conf, topic, group, count, timeout):
             m = c.poll(0.5)
             if m is not None and m.error() is None:
                 got.append(m.value())
+            elif m is not None and errors is not None:
+                errors.append(m.error().code())
         return got
     finally:
         c.close()
@@ -304,18 +316,230 @@ def group_consume(conf, topic, group, count, timeout):
 
 def test_group_apis_need_the_group():
     """The group APIs check the group (read; describe for FindCoordinator): a consumer whose
-    user may read the topic but not the group never joins and gets nothing; once an ACL
-    (reloaded by SIGHUP) allows the group, the same consumer reads every record."""
+    user may read the topic but not the group is told GROUP_AUTHORIZATION_FAILED (before,
+    the broker closed its connections and librdkafka only retried) and gets nothing; once an
+    ACL (reloaded by SIGHUP) allows the group, the same consumer reads every record."""
     with Cluster() as c:
         b = secure_broker(c)
         assert [e for e, _ in produce(sasl(b, "admin"), "a-g", [b"1", b"2", b"3"])] == [None] * 3
-        assert group_consume(sasl(b, "alice"), "a-g", "ga", 3, timeout=6) == []
+        errors = []
+        assert group_consume(sasl(b, "alice"), "a-g", "ga", 3, timeout=6, errors=errors) == []
+        assert KafkaError.GROUP_AUTHORIZATION_FAILED in errors, errors
+        assert "closing connection" not in b.stderr_text(), b.stderr_text()[-2000:]
         with open(os.path.join(c.dir, "acl"), "a") as f:
             f.write("allow User:alice group literal ga read\n")
         b.signal(signal.SIGHUP)
         brook.wait_until(lambda: "reloaded" in b.stderr_text(), timeout=10, what="the reload")
         assert sorted(group_consume(sasl(b, "alice"), "a-g", "ga", 3, timeout=30)) == \
             [b"1", b"2", b"3"]
+        stop_clean(b)
+
+
+# ---- raw group requests, answered with the error codes Kafka uses ------------------------------
+
+class Reader:
+    def __init__(self, data):
+        self.d, self.r = data, 0
+
+    def take(self, fmt):
+        (v,) = struct.unpack_from(fmt, self.d, self.r)
+        self.r += struct.calcsize(fmt)
+        return v
+
+    def str(self):
+        n = self.take(">h")
+        if n < 0:
+            return None
+        v = self.d[self.r:self.r + n].decode()
+        self.r += n
+        return v
+
+    def bytes(self):
+        n = self.take(">i")
+        v = self.d[self.r:self.r + max(n, 0)]
+        self.r += max(n, 0)
+        return v
+
+
+def authed(b, user):
+    """A raw connection authenticated as user (SASL PLAIN, SaslAuthenticate v1)."""
+    s = socket.create_connection(("127.0.0.1", b.kport), timeout=10)
+    assert handshake(s, "PLAIN") == (0, MECHS)
+    token = ("%s\x00%s\x00%s" % (user, user, PASSWORDS[user])).encode()
+    s.sendall(frame(36, 1, 2, struct.pack(">i", len(token)) + token))
+    assert struct.unpack(">ih", read_frame(s)[:6]) == (2, 0)
+    return s
+
+
+def call(s, key, version, body, corr=50):
+    s.sendall(frame(key, version, corr, body))
+    data = read_frame(s)
+    assert data is not None, "connection closed on API %d v%d" % (key, version)
+    r = Reader(data)
+    assert r.take(">i") == corr
+    return r
+
+
+def arr(items):
+    return struct.pack(">i", len(items)) + b"".join(items)
+
+
+def commit_body(group, topics, generation=-1, member=""):
+    """OffsetCommit v2: topics = {name: {partition: offset}}."""
+    return kstr(group) + struct.pack(">i", generation) + kstr(member) + struct.pack(">q", -1) + \
+        arr([kstr(t) + arr([struct.pack(">iq", p, o) + kstr("") for p, o in parts.items()])
+             for t, parts in topics.items()])
+
+
+def commit_answer(r):
+    """OffsetCommit v2 answer: {(topic, partition): error}."""
+    out = {}
+    for _ in range(r.take(">i")):
+        t = r.str()
+        for _ in range(r.take(">i")):
+            p = r.take(">i")
+            out[(t, p)] = r.take(">h")
+    return out
+
+
+def offset_fetch(s, version, group, topics):
+    """OffsetFetch v1-3 (topics None: every committed offset, v2+): ({(topic, partition):
+    (offset, error)}, top-level error or None)."""
+    body = kstr(group) + (struct.pack(">i", -1) if topics is None else
+                          arr([kstr(t) + arr([struct.pack(">i", p) for p in ps])
+                               for t, ps in topics.items()]))
+    r = call(s, 9, version, body)
+    if version >= 3:
+        r.take(">i")
+    out = {}
+    for _ in range(r.take(">i")):
+        t = r.str()
+        for _ in range(r.take(">i")):
+            p, off = r.take(">i"), r.take(">q")
+            r.str()
+            out[(t, p)] = (off, r.take(">h"))
+    return out, (r.take(">h") if version >= 2 else None)
+
+
+def group_errors(s, group):
+    """Every group API's error for group, from raw requests on s (each answered, none closing
+    the connection)."""
+    e = {}
+    r = call(s, 10, 0, kstr(group))  # FindCoordinator v0
+    e["find_coordinator_v0"] = (r.take(">h"), r.take(">i"))
+    r = call(s, 10, 1, kstr(group) + b"\x00")  # v1, key type 0 (group)
+    r.take(">i")
+    e["find_coordinator_v1"] = (r.take(">h"), r.str() is not None, r.take(">i"))
+    r = call(s, 11, 4, kstr(group) + struct.pack(">ii", 10000, 10000) + kstr("") +
+             kstr("consumer") + arr([kstr("range") + struct.pack(">i", 0)]))  # JoinGroup v4
+    r.take(">i")
+    e["join"] = (r.take(">h"), r.take(">i"))
+    r = call(s, 14, 1, kstr(group) + struct.pack(">i", 1) + kstr("m") + arr([]))  # SyncGroup
+    r.take(">i")
+    e["sync"] = r.take(">h")
+    r = call(s, 12, 1, kstr(group) + struct.pack(">i", 1) + kstr("m"))  # Heartbeat v1
+    r.take(">i")
+    e["heartbeat"] = r.take(">h")
+    r = call(s, 13, 1, kstr(group) + kstr("m"))  # LeaveGroup v1
+    r.take(">i")
+    e["leave"] = r.take(">h")
+    r = call(s, 15, 1, arr([kstr(group)]))  # DescribeGroups v1
+    r.take(">i")
+    assert r.take(">i") == 1
+    e["describe"] = (r.take(">h"), r.str(), r.str())
+    return e
+
+
+def test_group_authorization_answers():
+    """A group its user may not use gets GROUP_AUTHORIZATION_FAILED (30) in each group API's
+    answer, on a connection that stays open (before: the connection closed); OffsetCommit
+    answers TOPIC_AUTHORIZATION_FAILED (29) for a topic without read, OffsetFetch 29 for a
+    topic without describe and leaves such topics out of "every offset"; ListGroups without
+    describe on the cluster lists the groups one may describe; FindCoordinator for a
+    transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)."""
+    with Cluster() as c:
+        b = secure_broker(c)
+        admin = AdminClient(sasl(b, "admin"))
+        for t in ("a-g", "secret"):
+            admin.create_topics([NewTopic(t, 1, 1)])[t].result(20)
+        with authed(b, "admin") as s:  # offsets of group ga on both topics, and group gb
+            got = commit_answer(call(s, 8, 2, commit_body("ga", {"a-g": {0: 5}, "secret": {0: 7}})))
+            assert got == {("a-g", 0): 0, ("secret", 0): 0}, got
+            assert commit_answer(call(s, 8, 2, commit_body("gb", {"a-g": {0: 1}}))) == \
+                {("a-g", 0): 0}
+        with authed(b, "alice") as s:
+            e = group_errors(s, "ga")
+            assert e == {"find_coordinator_v0": (30, -1), "find_coordinator_v1": (30, True, -1),
+                         "join": (30, -1), "sync": 30, "heartbeat": 30, "leave": 30,
+                         "describe": (30, "ga", "")}, e
+            got = commit_answer(call(s, 8, 2, commit_body("ga", {"a-g": {0: 9}, "secret": {0: 9}})))
+            assert got == {("a-g", 0): 30, ("secret", 0): 30}, got
+            assert offset_fetch(s, 1, "ga", {"a-g": [0]}) == ({("a-g", 0): (-1, 30)}, None)
+            assert offset_fetch(s, 3, "ga", {"a-g": [0]}) == ({}, 30)
+            r = call(s, 16, 1, b"")  # ListGroups v1: no describe on the cluster, no group
+            r.take(">i")
+            assert (r.take(">h"), r.take(">i")) == (0, 0)
+            r = call(s, 10, 1, kstr("txn-1") + b"\x01")  # FindCoordinator, transactional id
+            r.take(">i")
+            assert r.take(">h") == 53
+        with open(os.path.join(c.dir, "acl"), "a") as f:
+            f.write("allow User:alice group literal ga read\n")
+        b.signal(signal.SIGHUP)
+        brook.wait_until(lambda: "reloaded" in b.stderr_text(), timeout=10, what="the reload")
+        with authed(b, "alice") as s:
+            e = group_errors(s, "ga")
+            assert e["find_coordinator_v1"][0] == 0 and e["describe"][0] == 0, e
+            assert e["join"] == (79, -1) and e["heartbeat"] == 25, e  # MEMBER_ID_REQUIRED
+            # a topic alice may not read: 29 on its partitions; hers is committed
+            got = commit_answer(call(s, 8, 2, commit_body("ga", {"a-g": {0: 2}, "secret": {0: 9}})))
+            assert got == {("a-g", 0): 0, ("secret", 0): 29}, got
+            # OffsetFetch: a topic named without describe: 29 (its offset not shown)
+            got, top = offset_fetch(s, 1, "ga", {"a-g": [0], "secret": [0]})
+            assert got == {("a-g", 0): (2, 0), ("secret", 0): (-1, 29)}, got
+            # every committed offset: "secret" (committed by admin) left out
+            assert offset_fetch(s, 3, "ga", None) == ({("a-g", 0): (2, 0)}, 0)
+            r = call(s, 16, 1, b"")  # ListGroups: ga (read implies describe), not gb
+            r.take(">i")
+            assert r.take(">h") == 0
+            listed = [(r.str(), r.str())[0] for _ in range(r.take(">i"))]
+            assert set(listed) <= {"ga"}, listed
+        with authed(b, "admin") as s:
+            assert offset_fetch(s, 3, "ga", {"secret": [0]}) == ({("secret", 0): (7, 0)}, 0)
+        assert "closing connection" not in b.stderr_text(), b.stderr_text()[-2000:]
+        stop_clean(b)
+
+
+def test_acks0_produce_to_a_denied_topic_closes():
+    """acks=0 leaves no answer to carry TOPIC_AUTHORIZATION_FAILED: the connection closes (as
+    in Kafka) with one line on stderr, and nothing is written; with acks=1 the same request is
+    answered 29 on a connection that stays open."""
+    with Cluster() as c:
+        b = secure_broker(c)
+        admin = AdminClient(sasl(b, "admin"))
+        admin.create_topics([NewTopic("secret", 1, 1)])["secret"].result(20)
+
+        def produce_v3(acks):
+            return frame(0, 3, 70, struct.pack(">h", -1) + struct.pack(">hi", acks, 5000) +
+                         arr([kstr("secret") + arr([struct.pack(">i", 0) +
+                                                    struct.pack(">i", 8) + b"notbatch"])]))
+
+        with authed(b, "alice") as s:
+            s.sendall(produce_v3(1))
+            r = Reader(read_frame(s))
+            assert r.take(">i") == 70 and r.take(">i") == 1 and r.str() == "secret"
+            assert r.take(">i") == 1 and r.take(">i") == 0 and r.take(">h") == 29
+            s.sendall(produce_v3(0) + metadata_v1_all())
+            assert closed(s), "acks=0 produce to a denied topic left the connection open"
+        wait_until(lambda: "acks=0 produce to a topic this principal may not write"
+                   in b.stderr_text(), what="the close on stderr")
+        # a real client: librdkafka with acks=0 reports nothing, and nothing is written
+        p = Producer(dict(sasl(b, "alice"), acks=0))
+        for i in range(3):
+            p.produce("secret", value=b"x%d" % i)
+        p.flush(10)
+        st, body, _ = b.request("GET", "/topics/secret/partitions/0/offsets",
+                                headers={"Authorization": "Basic YWRtaW46cm9vdC1wdw=="})
+        assert st == 200 and body["end_offset"] == 0, (st, body)
         stop_clean(b)
 
 
@@ -412,5 +636,6 @@ def test_sasl_without_users_file():
 
 if __name__ == "__main__":
     brook.run([test_kcat_every_mechanism, test_confluent_every_mechanism, test_authorization,
-               test_group_apis_need_the_group, test_unauthenticated_is_disconnected,
+               test_group_apis_need_the_group, test_group_authorization_answers,
+               test_acks0_produce_to_a_denied_topic_closes, test_unauthenticated_is_disconnected,
                test_raw_sasl_exchanges, test_sasl_without_users_file])
