@@ -33,6 +33,14 @@ def in_background(fn):
     return t, got
 
 
+def health_role(b):
+    try:
+        st, body, _ = b.get("/health", timeout=2)
+    except OSError:
+        return None
+    return body.get("role") if st == 200 else None
+
+
 def committed(b, group):
     st, body, _ = b.get("/consumers/%s/offsets" % group)
     return st, body
@@ -82,7 +90,61 @@ def test_delete_group_while_a_commit_is_written():
             assert st == 200 and len(body["offsets"]) == 2, body
 
 
-TESTS = [test_delete_group_while_a_commit_is_written]
+def test_offsets_expiry_spares_a_commit_being_written():
+    """A group's old commit is due to expire while a new commit of the same partition waits for
+    its replicas: the expiry's tombstone, appended behind the new commit, must not delete it
+    (it was answered 200 and is fresh)."""
+    with Cluster() as c:
+        redis = c.redis()
+        bs = start_brokers(c, redis, 2, extra=["--min-insync-replicas", "2",
+                                               "--replica-lag-ms", "30000",
+                                               "--offsets-retention-ms", "10000"])
+        leader = wait_leader(bs)[0]
+        follower = [x for x in bs if x is not leader][0]
+        st, body, _ = leader.post_json("/topics", {"name": "t", "partitions": 1}, timeout=30)
+        assert st == 201, (st, body)
+
+        def commit(offset):
+            return post(leader, "/consumers/old/offsets",
+                        {"offsets": [{"topic": "t", "partition": 0, "offset": offset}]},
+                        timeout=60)
+
+        wait_until(lambda: commit(1)[0] == 200, timeout=30, interval=0.3,
+                   what="a first group commit")
+        t0 = time.monotonic()
+        # retention 10 s, expiry every 5 s: the first commit expires at 10 s and is tombstoned
+        # by 15 s, while the second (sent at 8 s, not due before 18 s) waits for the follower
+        time.sleep(8.0)
+        follower.signal(signal.SIGSTOP)
+        t1, c1 = in_background(lambda: commit(7))
+        time.sleep(max(0.0, t0 + 15.5 - time.monotonic()))
+        assert "r" not in c1, c1
+        follower.signal(signal.SIGCONT)
+        t1.join(60)
+        st, body, _ = c1["r"]
+        assert st == 200, (st, body)
+        assert time.monotonic() - t0 < 17.0, "too slow to tell an expiry of the second commit"
+        time.sleep(0.3)  # the expiry's tombstone, if any, is acknowledged right behind it
+        st, body = committed(leader, "old")
+        assert st == 200, ("a commit answered 200 just now is gone", st, body)
+        assert [(o["partition"], o["committed"]) for o in body["offsets"]] == [(0, 8)], body
+        # what a new leader replays from __consumer_offsets must say the same
+        time.sleep(1.0)  # the follower copies both records
+        leader.kill()
+        wait_until(lambda: health_role(follower) == "leader", timeout=30, what="a new leader")
+        got = {}
+
+        def replayed():
+            got["r"] = committed(follower, "old")
+            return got["r"][0] != 503
+        wait_until(replayed, timeout=30, interval=0.3, what="the groups replayed")
+        st, body = got["r"]
+        assert st == 200, ("the commit answered 200 is gone after a failover", st, body)
+        assert [(o["partition"], o["committed"]) for o in body["offsets"]] == [(0, 8)], body
+
+
+TESTS = [test_delete_group_while_a_commit_is_written,
+         test_offsets_expiry_spares_a_commit_being_written]
 
 if __name__ == "__main__":
     import brook
