@@ -143,8 +143,45 @@ def test_offsets_expiry_spares_a_commit_being_written():
         assert [(o["partition"], o["committed"]) for o in body["offsets"]] == [(0, 8)], body
 
 
+def test_commits_acknowledged_together_apply_in_log_order():
+    """Two commits of one partition wait for the same stopped follower; once it fetches, one
+    high watermark move acknowledges both. The coordinator must apply them in log order, so it
+    answers what __consumer_offsets says (and what a new leader would replay): the second."""
+    with Cluster() as c:
+        redis = c.redis()
+        bs = start_brokers(c, redis, 2, extra=["--min-insync-replicas", "2",
+                                               "--replica-lag-ms", "30000"])
+        leader = wait_leader(bs)[0]
+        follower = [x for x in bs if x is not leader][0]
+        st, body, _ = leader.post_json("/topics", {"name": "t", "partitions": 1}, timeout=30)
+        assert st == 201, (st, body)
+
+        def commit(offset):
+            return post(leader, "/consumers/ord/offsets",
+                        {"offsets": [{"topic": "t", "partition": 0, "offset": offset}]},
+                        timeout=60)
+        wait_until(lambda: commit(0)[0] == 200, timeout=30, interval=0.3,
+                   what="a first group commit")
+        follower.signal(signal.SIGSTOP)
+        time.sleep(3.0)  # its parked fetch is answered (empty): it will fetch both at once
+        ta, ca = in_background(lambda: commit(4))
+        time.sleep(0.7)
+        tb, cb = in_background(lambda: commit(9))
+        time.sleep(0.7)
+        assert "r" not in ca and "r" not in cb, (ca, cb)
+        follower.signal(signal.SIGCONT)
+        ta.join(60)
+        tb.join(60)
+        assert ca["r"][0] == 200 and cb["r"][0] == 200, (ca, cb)
+        st, body = committed(leader, "ord")
+        assert st == 200, (st, body)
+        assert [(o["partition"], o["committed"]) for o in body["offsets"]] == [(0, 10)], \
+            ("the coordinator applied the commits out of log order", body)
+
+
 TESTS = [test_delete_group_while_a_commit_is_written,
-         test_offsets_expiry_spares_a_commit_being_written]
+         test_offsets_expiry_spares_a_commit_being_written,
+         test_commits_acknowledged_together_apply_in_log_order]
 
 if __name__ == "__main__":
     import brook
