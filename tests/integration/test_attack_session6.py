@@ -70,7 +70,7 @@ def test_delete_group_while_a_commit_is_written():
         t1, c1 = in_background(lambda: post(
             leader, "/consumers/g/offsets",
             {"offsets": [{"topic": "t", "partition": 1, "offset": 7}]}, timeout=60))
-        time.sleep(1.0)
+        time.sleep(2.0)
         assert "r" not in c1, c1  # waiting for the stopped follower
         t2, c2 = in_background(lambda: leader.request("DELETE", "/consumers/g", timeout=60))
         time.sleep(1.0)
@@ -98,7 +98,7 @@ def test_offsets_expiry_spares_a_commit_being_written():
         redis = c.redis()
         bs = start_brokers(c, redis, 2, extra=["--min-insync-replicas", "2",
                                                "--replica-lag-ms", "30000",
-                                               "--offsets-retention-ms", "10000"])
+                                               "--offsets-retention-ms", "14000"])
         leader = wait_leader(bs)[0]
         follower = [x for x in bs if x is not leader][0]
         st, body, _ = leader.post_json("/topics", {"name": "t", "partitions": 1}, timeout=30)
@@ -112,18 +112,18 @@ def test_offsets_expiry_spares_a_commit_being_written():
         wait_until(lambda: commit(1)[0] == 200, timeout=30, interval=0.3,
                    what="a first group commit")
         t0 = time.monotonic()
-        # retention 10 s, expiry every 5 s: the first commit expires at 10 s and is tombstoned
-        # by 15 s, while the second (sent at 8 s, not due before 18 s) waits for the follower
-        time.sleep(8.0)
+        # retention 14 s, expiry every 7 s: the first commit expires at 14 s and is tombstoned
+        # by 21 s, while the second (sent at 11 s, not due before 25 s) waits for the follower
+        time.sleep(11.0)
         follower.signal(signal.SIGSTOP)
         t1, c1 = in_background(lambda: commit(7))
-        time.sleep(max(0.0, t0 + 15.5 - time.monotonic()))
+        time.sleep(max(0.0, t0 + 21.5 - time.monotonic()))
         assert "r" not in c1, c1
         follower.signal(signal.SIGCONT)
         t1.join(60)
         st, body, _ = c1["r"]
         assert st == 200, (st, body)
-        assert time.monotonic() - t0 < 17.0, "too slow to tell an expiry of the second commit"
+        assert time.monotonic() - t0 < 24.5, "too slow to tell an expiry of the second commit"
         time.sleep(0.3)  # the expiry's tombstone, if any, is acknowledged right behind it
         st, body = committed(leader, "old")
         assert st == 200, ("a commit answered 200 just now is gone", st, body)
@@ -165,9 +165,9 @@ def test_commits_acknowledged_together_apply_in_log_order():
         follower.signal(signal.SIGSTOP)
         time.sleep(3.0)  # its parked fetch is answered (empty): it will fetch both at once
         ta, ca = in_background(lambda: commit(4))
-        time.sleep(0.7)
+        time.sleep(1.0)
         tb, cb = in_background(lambda: commit(9))
-        time.sleep(0.7)
+        time.sleep(1.0)
         assert "r" not in ca and "r" not in cb, (ca, cb)
         follower.signal(signal.SIGCONT)
         ta.join(60)
