@@ -614,8 +614,11 @@ static int still_leading(bk_consumers_t *c)
 
 static int busy(void *ctx, const char *group)
 {
+    /* a member joining, or a record of the group not yet in the store: an expiry tombstone
+     * appended behind that record would delete what it has just acknowledged */
     bk_cons_group_t *cg = bk_cons_group_find(ctx, group, strlen(group));
-    return cg && cg->g.member_count > 0;
+    return (cg && (cg->g.member_count > 0 || cg->g.pending_count > 0)) ||
+           bk_gstore_writing(ctx, group);
 }
 
 static void after_expiry(void *arg, int status)

@@ -110,6 +110,7 @@ struct bk_consumers {
     bk_cons_gstat_t *stats;   /* per-group counters (consumers_metrics.c) */
     bk_gsvc_answer_fn answer; /* the Kafka listener's JoinGroup/SyncGroup answers */
     void *answer_arg;
+    struct bk_gstore_op *writing; /* writes to __consumer_offsets not yet acknowledged */
 };
 
 /* ---- groups_store.c: the __consumer_offsets I/O shell ---- */
@@ -128,6 +129,10 @@ int bk_gstore_ready(bk_consumers_t *c, bk_exchange_t *ex);
 typedef void (*bk_gstore_done_fn)(void *arg, int status);
 int bk_gstore_write(bk_consumers_t *c, const char *group, const bk_grp_kvs_t *recs,
                     bk_gstore_done_fn done, void *arg);
+
+/* 1 while a write of group's records (of any era) is appended but not yet acknowledged or
+ * failed: a deletion or expiry computed from c->store would miss what it writes. */
+int bk_gstore_writing(const bk_consumers_t *c, const char *group);
 
 /* bk_gstore_ready without an exchange (the Kafka listener's gate): 0, or the Kafka error
  * code to answer (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE). */

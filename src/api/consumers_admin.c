@@ -185,6 +185,19 @@ static int delete_records(const bk_grp_image_t *img, const char *group, bk_grp_k
     return rc;
 }
 
+/* A commit (or any record of group) appended but not acknowledged yet is not in c->store, so
+ * the tombstones would miss it and it would outlive the deletion: 503, retry once it is in. */
+static int writes_pending(bk_consumers_t *c, bk_exchange_t *ex, const char *group)
+{
+    if (!bk_gstore_writing(c, group))
+        return 0;
+    bk_exchange_errorf(ex, 503,
+                       "a commit to group %s is still being written to %s; nothing was deleted, "
+                       "retry",
+                       group, BK_GRP_OFFSETS_TOPIC);
+    return 1;
+}
+
 static void after_delete(void *arg, int status)
 {
     admin_op_t *op = arg;
@@ -224,7 +237,7 @@ void bk_cons_group_delete(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t
         bk_exchange_error(ex, 503, "out of memory");
     } else if (!cg && !img) {
         bk_exchange_errorf(ex, 404, "consumer group %s not found", group);
-    } else if (!group_busy(ex, cg, "deleted")) {
+    } else if (!group_busy(ex, cg, "deleted") && !writes_pending(c, ex, group)) {
         admin_op_t *op = op_new(c, ex, group);
         int rc = op ? delete_records(img, group, &recs) : UV_ENOMEM;
         if (!rc)

@@ -13,8 +13,9 @@
 #include "brook/common.h"
 #include "http/response.h"
 
-typedef struct {
-    bk_ack_t ack; /* first: the append callback's argument */
+typedef struct bk_gstore_op {
+    bk_ack_t ack;                     /* first: the append callback's argument */
+    struct bk_gstore_op *prev, *next; /* c->writing, while appended and unanswered */
     bk_consumers_t *c;
     uint64_t era;
     bk_grp_kvs_t recs; /* copies: applied to the model once acknowledged */
@@ -22,6 +23,33 @@ typedef struct {
     bk_gstore_done_fn done;
     void *arg;
 } write_op_t;
+
+int bk_gstore_writing(const bk_consumers_t *c, const char *group)
+{
+    for (const write_op_t *op = c->writing; op; op = op->next)
+        if (strcmp(op->group, group) == 0)
+            return 1;
+    return 0;
+}
+
+static void writing_add(bk_consumers_t *c, write_op_t *op)
+{
+    op->next = c->writing;
+    if (c->writing)
+        c->writing->prev = op;
+    c->writing = op;
+}
+
+static void writing_remove(bk_consumers_t *c, write_op_t *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else if (c->writing == op)
+        c->writing = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    op->prev = op->next = NULL;
+}
 
 int bk_gstore_is_internal(const char *name, size_t len)
 {
@@ -169,6 +197,7 @@ static void after_ack(void *arg, int status)
 {
     write_op_t *op = arg;
     bk_consumers_t *c = op->c;
+    writing_remove(c, op);
     if (status == 0 && op->era == c->era) {
         for (size_t i = 0; i < op->recs.count; i++) {
             const bk_grp_kv_t *kv = &op->recs.items[i];
@@ -257,9 +286,12 @@ int bk_gstore_write(bk_consumers_t *c, const char *group, const bk_grp_kvs_t *re
     op->arg = arg;
     if (!(op->group = strdup(group)))
         rc = UV_ENOMEM;
-    if (rc || (rc = copy_kvs(recs, &op->recs)) || (rc = append(c, p, op))) {
-        op_free(op);
-        return rc;
+    if (!rc && !(rc = copy_kvs(recs, &op->recs))) {
+        writing_add(c, op); /* before the append: its callback may not wait for a return */
+        if ((rc = append(c, p, op)))
+            writing_remove(c, op);
     }
-    return 0;
+    if (rc)
+        op_free(op);
+    return rc;
 }

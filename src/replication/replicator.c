@@ -191,6 +191,22 @@ static void waiter_push(waiter_t **head, waiter_t *w)
     *head = w;
 }
 
+/* Moves every waiter of part to the end of the list at *tail, keeping their order (newest
+ * first, as part->waiters holds them), so that run_list runs them oldest first. */
+static void waiters_take(part_t *part, waiter_t ***tail, int64_t upto)
+{
+    waiter_t *w = part->waiters;
+    while (w) {
+        waiter_t *n = w->next;
+        if (w->end_offset <= upto) {
+            waiter_unlink(part, w);
+            **tail = w;
+            *tail = &w->next;
+        }
+        w = n;
+    }
+}
+
 /* Runs, in registration order, every callback of list with status; the list is owned here. */
 static void run_list(waiter_t *list, int status)
 {
@@ -224,30 +240,18 @@ static int covered_status(const bk_replicator_t *r, const part_t *part)
 /* Answers the waiters of part whose end offset the HW now covers, with status. */
 static void run_waiters(part_t *part, int64_t hw, int status)
 {
-    waiter_t *due = NULL;
-    waiter_t *w = part->waiters;
-    while (w) {
-        waiter_t *n = w->next;
-        if (w->end_offset <= hw) {
-            waiter_unlink(part, w);
-            waiter_push(&due, w);
-        }
-        w = n;
-    }
-    /* due is newest-first after the pushes over a newest-first list: oldest-first reversed */
+    /* newest first, as run_list wants: acknowledgements run in log order (the group store
+     * applies its records as they are acknowledged, so its model follows the log's order) */
+    waiter_t *due = NULL, **tail = &due;
+    waiters_take(part, &tail, hw);
     run_list(due, status);
 }
 
 void bk_repl_fail_waiters(bk_replicator_t *r, int status)
 {
-    waiter_t *all = NULL;
-    for (part_t *part = r->parts; part; part = part->next) {
-        while (part->waiters) {
-            waiter_t *w = part->waiters;
-            waiter_unlink(part, w);
-            waiter_push(&all, w);
-        }
-    }
+    waiter_t *all = NULL, **tail = &all;
+    for (part_t *part = r->parts; part; part = part->next)
+        waiters_take(part, &tail, INT64_MAX);
     run_list(all, status);
 }
 
@@ -591,12 +595,8 @@ int bk_replicator_replicas(bk_replicator_t *r, bk_partition_t *p, bk_replica_inf
 
 void bk_repl_part_drop(bk_replicator_t *r, part_t *part)
 {
-    waiter_t *list = NULL;
-    while (part->waiters) {
-        waiter_t *w = part->waiters;
-        waiter_unlink(part, w);
-        waiter_push(&list, w);
-    }
+    waiter_t *list = NULL, **tail = &list;
+    waiters_take(part, &tail, INT64_MAX);
     part_free(r, part);
     run_list(list, UV_ECANCELED);
 }
