@@ -119,10 +119,12 @@ int bk_http_format_head(bk_buf_t *out, int status, const char *content_type, siz
     rc = rc ? rc : bk_buf_append_str(out, identity.broker_id ? identity.broker_id : "");
     rc = rc ? rc : bk_buf_append_str(out, "\r\nX-Leader-Epoch: ");
     rc = rc ? rc : bk_buf_append_int(out, epoch);
-    rc = rc ? rc : bk_buf_append_str(out, "\r\nContent-Type: ");
-    rc = rc ? rc : bk_buf_append_str(out, content_type ? content_type : "application/json");
-    rc = rc ? rc : bk_buf_append_str(out, "\r\nContent-Length: ");
-    rc = rc ? rc : bk_buf_append_int(out, (int64_t)body_len);
+    if (status != 204) { /* a 204 has no body: no Content-Length (RFC 9110 8.6), no type */
+        rc = rc ? rc : bk_buf_append_str(out, "\r\nContent-Type: ");
+        rc = rc ? rc : bk_buf_append_str(out, content_type ? content_type : "application/json");
+        rc = rc ? rc : bk_buf_append_str(out, "\r\nContent-Length: ");
+        rc = rc ? rc : bk_buf_append_int(out, (int64_t)body_len);
+    }
     rc = rc ? rc : bk_buf_append_str(out, "\r\n");
     rc = rc ? rc : bk_buf_append_str(out, extra_headers ? extra_headers : "");
     static const char *const conn_line[] = {"\r\n", "Connection: close\r\n\r\n",

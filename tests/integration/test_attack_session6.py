@@ -5,6 +5,7 @@ Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_a
 import base64
 import json
 import signal
+import socket
 import threading
 import time
 
@@ -44,6 +45,29 @@ def health_role(b):
 def committed(b, group):
     st, body, _ = b.get("/consumers/%s/offsets" % group)
     return st, body
+
+
+def test_204_has_no_content_length():
+    """A 204 answer carries no Content-Length (RFC 9110 8.6: a server MUST NOT send one) and
+    no Content-Type, and the connection stays usable for a request pipelined behind it."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        st, body, _ = post(b, "/consumers/g204", {"name": "i1", "format": "json"})
+        assert st == 200, (st, body)
+        with socket.create_connection(("127.0.0.1", b.port), timeout=10) as s:
+            s.sendall(b"DELETE /consumers/g204/instances/i1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(b"}"):
+                chunk = s.recv(65536)
+                assert chunk, data
+                data += chunk
+        first, rest = data.split(b"\r\n\r\n", 1)
+        assert first.startswith(b"HTTP/1.1 204"), first
+        assert b"content-length" not in first.lower(), first
+        assert b"content-type" not in first.lower(), first
+        assert rest.startswith(b"HTTP/1.1 200"), rest
+        assert b.terminate(timeout=30) == 0
 
 
 def test_delete_group_while_a_commit_is_written():
