@@ -58,6 +58,8 @@ static void after_commit(void *arg, int status)
 /* The member check: 0 or the error every partition gets. */
 static int commit_allowed(const bk_grp_t *g, const bk_kreq_offset_commit_t *q, const char *member)
 {
+    if (g && g->state == BK_GRP_DEAD) /* being deleted (DELETE /consumers/{g}): retry later */
+        return BK_GRP_ERR_COORDINATOR_NOT_AVAILABLE;
     if (q->generation < 0 && !member[0])
         return !g || g->member_count == 0 ? 0 : BK_GRP_ERR_UNKNOWN_MEMBER_ID;
     if (!g || bk_grp_member_find(g, member) < 0)

@@ -6,6 +6,7 @@ import base64
 import json
 import signal
 import socket
+import struct
 import threading
 import time
 
@@ -210,3 +211,69 @@ TESTS = [test_delete_group_while_a_commit_is_written,
 if __name__ == "__main__":
     import brook
     brook.run(TESTS)
+
+
+def kstr(v):
+    v = v.encode()
+    return struct.pack(">h", len(v)) + v
+
+
+def test_kafka_commit_during_group_delete_is_refused():
+    """A Kafka OffsetCommit (standalone: generation -1, no member) to a group whose DELETE
+    /consumers/{g} is still writing its tombstones answers COORDINATOR_NOT_AVAILABLE (15,
+    retriable) at once, as the HTTP routes answer 503; before, it was taken and written behind
+    the tombstones, so the group came back with that offset after the delete's 204."""
+    with Cluster() as c:
+        redis = c.redis()
+        bs = []
+        for i in range(2):
+            port = brook.free_port()
+            b = c.broker(name="broker%d" % (i + 1), redis=redis, start=False,
+                         args=brook.cluster_args(2000, 500, [
+                             "--kafka-port", str(port), "--min-insync-replicas", "2",
+                             "--replica-lag-ms", "20000"]))
+            b.kport = port
+            bs.append(b)
+        for b in bs:
+            b.start(wait=False)
+        for b in bs:
+            brook.wait_port(b.port, proc=b.proc)
+            brook.wait_port(b.kport, proc=b.proc)
+        leader = wait_leader(bs)[0]
+        follower = [x for x in bs if x is not leader][0]
+        st, body, _ = leader.post_json("/topics", {"name": "t", "partitions": 2}, timeout=30)
+        assert st == 201, (st, body)
+
+        def first_commit():
+            st, body, _ = post(leader, "/consumers/g/offsets",
+                               {"offsets": [{"topic": "t", "partition": 0, "offset": 1}]},
+                               timeout=30)
+            assert st in (200, 503), (st, body)
+            return st == 200
+        wait_until(first_commit, timeout=30, interval=0.3, what="a first group commit")
+        follower.signal(signal.SIGSTOP)
+        t2, c2 = in_background(lambda: leader.request("DELETE", "/consumers/g", timeout=60))
+        time.sleep(1.5)
+        assert "r" not in c2, c2  # the tombstones wait for the stopped follower
+        body = (kstr("g") + struct.pack(">i", -1) + kstr("") + struct.pack(">q", -1) +
+                struct.pack(">i", 1) + kstr("t") + struct.pack(">i", 1) +
+                struct.pack(">iq", 1, 5) + struct.pack(">h", -1))
+        hdr = struct.pack(">hhi", 8, 2, 11) + kstr("attack")
+        with socket.create_connection(("127.0.0.1", leader.kport), timeout=5) as s:
+            s.sendall(struct.pack(">i", len(hdr + body)) + hdr + body)
+            data = b""
+            while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+                chunk = s.recv(65536)  # a socket timeout here: the commit was taken, waiting
+                assert chunk, data
+                data += chunk
+        data = data[4:]
+        corr, ntopics = struct.unpack(">ii", data[:8])
+        (nlen,) = struct.unpack(">h", data[8:10])
+        nparts, part, err = struct.unpack(">iih", data[10 + nlen:20 + nlen])
+        assert (corr, ntopics, nparts, part, err) == (11, 1, 1, 1, 15), (corr, part, err)
+        follower.signal(signal.SIGCONT)
+        t2.join(60)
+        st2 = c2["r"][0]
+        assert st2 == 204, c2
+        st, body = committed(leader, "g")
+        assert st == 404, ("deleted group has offsets", st, body)
