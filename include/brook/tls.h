@@ -61,6 +61,18 @@ int bk_tls_read(bk_tls_t *t, char *buf, size_t cap, size_t *got);
  * handshake completes. 0, UV_ENOMEM or UV_EPROTO. */
 int bk_tls_write(bk_tls_t *t, const void *data, size_t len);
 
+/* The same for several pieces, sent as if concatenated: pieces together under one record's
+ * 16 KB are sealed into one record (pipelined answers queued together), larger ones alone. */
+typedef struct {
+    const void *base;
+    size_t len;
+} bk_tls_iov_t;
+int bk_tls_writev(bk_tls_t *t, const bk_tls_iov_t *iov, size_t n);
+
+/* Gives the record buffers (about 34 KB) back while the connection is idle; they are
+ * allocated again by the next read or write. A connection with buffered data keeps them. */
+void bk_tls_release_buffers(bk_tls_t *t);
+
 /* Queues close_notify (after the handshake only; idempotent). */
 void bk_tls_close(bk_tls_t *t);
 

@@ -497,6 +497,8 @@ static void on_sweep(uv_timer_t *t)
                 bk_kconn_close(c, "TLS handshake not done in time (--request-timeout-ms)");
         } else if (c->queued == 0 && now - c->last_active > k->cfg.idle_timeout_ms) {
             bk_kconn_close(c, "idle (--idle-timeout-ms)");
+        } else if (c->tls && c->queued == 0 && now - c->last_active >= 1000) {
+            bk_tls_release_buffers(c->tls); /* quiet for a second: record buffers back */
         }
     }
 }

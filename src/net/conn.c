@@ -22,6 +22,9 @@
 #include "http/response.h"
 #include "net/server_impl.h"
 
+/* How long a TLS connection stays quiet before its record buffers are given back. */
+#define BK_CONN_TLS_RELEASE_MS 1000
+
 static void conn_flush(bk_conn_t *c);
 static void conn_feed(bk_conn_t *c, const char *data, size_t len);
 static void write_done(bk_conn_t *c, int status);
@@ -419,9 +422,10 @@ static void flush_stream(bk_conn_t *c, bk_exchange_t *ex)
  * (the connection is then closed). */
 static int write_answers_tls(bk_conn_t *c, unsigned n)
 {
-    int rc = 0;
-    for (unsigned i = 0; i < n && !rc; i++)
-        rc = bk_tls_write(c->tls, c->wbufs[i].base, c->wbufs[i].len);
+    bk_tls_iov_t iov[BK_CONN_MAX_WRITE_BUFS]; /* pipelined answers share records */
+    for (unsigned i = 0; i < n; i++)
+        iov[i] = (bk_tls_iov_t){c->wbufs[i].base, c->wbufs[i].len};
+    int rc = bk_tls_writev(c->tls, iov, n);
     if (!rc)
         rc = tls_send(c, 1, !c->paused); /* paused: resume from the write's callback */
     if (rc < 0) {
@@ -644,6 +648,9 @@ void bk_conn_sweep(bk_conn_t *c, uint64_t now)
         fail_request(c, 408, "request not received in time");
         return;
     }
+    if (c->tls && !c->head && !c->write_in_flight &&
+        now - c->last_active_ms >= BK_CONN_TLS_RELEASE_MS)
+        bk_tls_release_buffers(c->tls); /* idle keep-alive: the 34 KB of record buffers */
     /* Idle: nothing owed (keep-alive between requests) or a write that does not move (a
      * reader that stopped reading). A reader still taking bytes is not idle, however long one
      * answer takes: the bytes left to send, in libuv's queue and the kernel's, are compared
@@ -733,6 +740,31 @@ static void after_tls_write(uv_write_t *req, int status)
         bk_conn_close(c);
 }
 
+#define TLS_SMALL_SEND (16 * 1024 + 512) /* one full record and its framing */
+
+/* Queues ch (holding b) behind whatever is being written; frees it on failure. */
+static int chunk_write(bk_conn_t *c, tls_chunk_t *ch, int answers, uv_buf_t b)
+{
+    ch->c = c;
+    ch->answers = answers;
+    int rc = uv_write(&ch->req, (uv_stream_t *)&c->tcp, &b, 1, after_tls_write);
+    if (rc < 0) {
+        free(ch);
+        return rc;
+    }
+    return 0;
+}
+
+/* The part of a small send the socket did not take now, copied into a chunk of its own. */
+static int tls_queue(bk_conn_t *c, int answers, const char *data, size_t len)
+{
+    tls_chunk_t *ch = malloc(sizeof *ch + len);
+    if (!ch)
+        return UV_ENOMEM;
+    memcpy(ch->data, data, len);
+    return chunk_write(c, ch, answers, uv_buf_init(ch->data, (unsigned)len));
+}
+
 /* Hands all ciphertext the TLS layer has ready to the socket, after whatever is queued (libuv
  * keeps writes in order, and a try-write fails while any is queued). Returns 1 when all of it
  * was written now, 0 when the rest is in flight (answers: its callback ends the answers'
@@ -743,6 +775,17 @@ static int tls_send(bk_conn_t *c, int answers, int try_first)
     size_t n = bk_tls_out_pending(c->tls);
     if (!n)
         return 1;
+    char small[TLS_SMALL_SEND]; /* the usual answer: written at once, nothing allocated */
+    if (try_first && n <= sizeof small) {
+        n = bk_tls_out_take(c->tls, small, n);
+        uv_buf_t b = uv_buf_init(small, (unsigned)n);
+        int rc = uv_try_write(stream, &b, 1);
+        if (rc == UV_EAGAIN)
+            rc = 0;
+        if (rc < 0 || (size_t)rc == n)
+            return rc < 0 ? rc : 1;
+        return tls_queue(c, answers, small + rc, n - (size_t)rc);
+    }
     tls_chunk_t *ch = malloc(sizeof *ch + n);
     if (!ch)
         return UV_ENOMEM;
@@ -757,14 +800,7 @@ static int tls_send(bk_conn_t *c, int answers, int try_first)
         b.base += rc;
         b.len -= (size_t)rc;
     }
-    ch->c = c;
-    ch->answers = answers;
-    rc = uv_write(&ch->req, stream, &b, 1, after_tls_write);
-    if (rc < 0) {
-        free(ch);
-        return rc;
-    }
-    return 0;
+    return chunk_write(c, ch, answers, b);
 }
 
 /* Closing: what the TLS layer has (an alert, close_notify) goes if the socket takes it now. */

@@ -2,7 +2,12 @@
  * OpenSSL has not consumed, `out` ciphertext OpenSSL produced and the network has not taken.
  * Nothing here blocks or touches a socket; the caller moves bytes between these buffers and
  * its socket and must flush the output after every call (handshake messages, tickets and
- * alerts appear there while reading). An error is sticky: once failed, always failed. */
+ * alerts appear there while reading). An error is sticky: once failed, always failed.
+ *
+ * Cost per request matters here (every HTTPS request passes twice): OpenSSL is called only
+ * when it has something to do (no read is attempted without ciphertext or buffered records),
+ * the error queue is emptied only when it holds something, and answers queued together are
+ * sealed into as few records as fit. */
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -16,6 +21,7 @@
 #include "tls/tls_impl.h"
 
 #define PEER_NAME_MAX 64 /* X.509 upper bound for a common name */
+#define RECORD_MAX 16384  /* plaintext in one TLS record (RFC 8446 §5.1) */
 
 struct bk_tls {
     SSL *ssl;
@@ -30,6 +36,16 @@ struct bk_tls {
     char alpn[32];
     char err[200];
 };
+
+/* SSL_get_error classifies a failed call by the thread's error queue, which must be empty
+ * before the call (SSL_get_error(3)); it looks at the queue with ERR_peek_error, so a queue
+ * where that finds nothing is as good as a cleared one, and checking costs a sixth of
+ * clearing. Called before every SSL I/O call whose failure is classified. */
+static void errors_empty(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
 
 /* Records why t failed (the first reason only) and returns UV_EPROTO. */
 static int fail(bk_tls_t *t)
@@ -83,7 +99,7 @@ static int write_all(bk_tls_t *t, const char *data, size_t len)
 {
     while (len) {
         size_t n = 0;
-        ERR_clear_error();
+        errors_empty();
         if (SSL_write_ex(t->ssl, data, len > INT_MAX ? INT_MAX : len, &n) != 1)
             return fail(t);
         data += n;
@@ -95,7 +111,7 @@ static int write_all(bk_tls_t *t, const char *data, size_t len)
 /* One handshake step; 0 (done or waiting for input) or UV_EPROTO. */
 static int handshake(bk_tls_t *t)
 {
-    ERR_clear_error();
+    errors_empty();
     int rc = SSL_do_handshake(t->ssl);
     if (rc != 1) {
         int e = SSL_get_error(t->ssl, rc);
@@ -184,9 +200,10 @@ int bk_tls_read(bk_tls_t *t, char *buf, size_t cap, size_t *got)
         if (rc || !t->done)
             return rc;
     }
-    while (*got < cap) {
+    /* without new ciphertext or buffered records a read can only want more: not attempted */
+    while (*got < cap && (BIO_ctrl_pending(t->in) > 0 || SSL_has_pending(t->ssl))) {
         size_t n = 0;
-        ERR_clear_error();
+        errors_empty();
         if (SSL_read_ex(t->ssl, buf + *got, cap - *got, &n) == 1) {
             *got += n;
             continue;
@@ -215,6 +232,32 @@ int bk_tls_write(bk_tls_t *t, const void *data, size_t len)
     memcpy(t->early + t->early_len, data, len);
     t->early_len += len;
     return 0;
+}
+
+int bk_tls_writev(bk_tls_t *t, const bk_tls_iov_t *iov, size_t n)
+{
+    char rec[RECORD_MAX]; /* small pieces gathered into one record */
+    size_t used = 0;
+    int err = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        if (used && used + iov[i].len > sizeof rec) { /* does not fit: seal what is gathered */
+            err = bk_tls_write(t, rec, used);
+            used = 0;
+        }
+        if (iov[i].len >= sizeof rec) { /* a record (or more) of its own, not copied */
+            err = err ? err : bk_tls_write(t, iov[i].base, iov[i].len);
+            continue;
+        }
+        memcpy(rec + used, iov[i].base, iov[i].len);
+        used += iov[i].len;
+    }
+    return err ? err : used ? bk_tls_write(t, rec, used) : 0;
+}
+
+void bk_tls_release_buffers(bk_tls_t *t)
+{
+    if (t->done && !t->failed)
+        (void)SSL_free_buffers(t->ssl); /* 0 = a buffer holds data: kept, nothing lost */
 }
 
 void bk_tls_close(bk_tls_t *t)

@@ -2,6 +2,7 @@
  * (ALPN, versions, verification of server and client certificates), data both ways with any
  * split, close_notify, garbage instead of a handshake, session resumption, and a reload that
  * keeps the old certificate when the new file is bad. */
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <uv.h>
 
@@ -276,6 +277,162 @@ static void resumption(void)
     bk_tls_ctx_free(cc);
 }
 
+/* The application-data records in wire[0..n): how many, and the plaintext bytes they carry
+ * (TLS 1.3: each record adds one content-type byte and a 16-byte tag). */
+static size_t count_records(const unsigned char *wire, size_t n, size_t *plain)
+{
+    size_t records = 0, i = 0;
+    *plain = 0;
+    while (i + 5 <= n) {
+        size_t len = (size_t)wire[i + 3] << 8 | wire[i + 4];
+        CHECK_EQ_INT(wire[i], 23);
+        *plain += len - 17;
+        records++;
+        i += 5 + len;
+    }
+    CHECK_EQ_INT(i, n); /* whole records only */
+    return records;
+}
+
+/* An established pair with the server's session tickets already delivered. */
+static pair_t *ready_pair(bk_tls_ctx_t *sc, bk_tls_ctx_t *cc)
+{
+    pair_t *p = connect_pair(sc, cc, "127.0.0.1", NULL);
+    CHECK_EQ_INT(bk_tls_write(p->c, "hi", 2), 0);
+    pump(p);
+    CHECK_EQ_INT(p->slen, 2);
+    CHECK_EQ_INT(bk_tls_out_pending(p->s), 0);
+    p->slen = p->clen = 0;
+    return p;
+}
+
+/* Delivers the server's output to the client in `piece`-byte reads (records split across
+ * reads) and checks the client got exactly want. */
+static void deliver(pair_t *p, const unsigned char *wire, size_t n, size_t piece, const char *want,
+                    size_t want_len)
+{
+    p->clen = 0;
+    for (size_t off = 0; off < n; off += piece) {
+        size_t k = n - off < piece ? n - off : piece;
+        CHECK_EQ_INT(bk_tls_feed(p->c, wire + off, k), 0);
+        drain(p->c, p->cbuf, &p->clen, &p->crc);
+        CHECK_EQ_INT(p->crc, 0);
+    }
+    CHECK_EQ_INT(p->clen, want_len);
+    CHECK_MEM(p->cbuf, want, want_len);
+}
+
+/* Answers written together (pipelined) are sealed into as few records as hold them: small
+ * pieces share one record, a piece over a record's 16 KB goes alone in full records, and the
+ * peer reads the concatenation whatever the split of the ciphertext. */
+static void pieces_share_records(void)
+{
+    bk_tls_ctx_t *sc = server_ctx(BK_TLS_CLIENT_AUTH_NONE), *cc = client_ctx(fx.ca, 0);
+    pair_t *p = ready_pair(sc, cc);
+    static char a[300], b[10000], big[40000], want[70000];
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('0' + i % 10);
+    static unsigned char wire[1 << 17];
+    size_t plain, n;
+    /* ten small answers: one record */
+    bk_tls_iov_t ten[10];
+    for (int i = 0; i < 10; i++)
+        ten[i] = (bk_tls_iov_t){a, sizeof a};
+    CHECK_EQ_INT(bk_tls_writev(p->s, ten, 10), 0);
+    n = bk_tls_out_take(p->s, wire, sizeof wire);
+    CHECK_EQ_INT(count_records(wire, n, &plain), 1);
+    CHECK_EQ_INT(plain, 3000);
+    for (int i = 0; i < 10; i++)
+        memcpy(want + i * 300, a, 300);
+    deliver(p, wire, n, 1000, want, 3000);
+    /* 300 + 10000 + 10000 (the second does not fit beside the first two) + 40000 + 300 */
+    bk_tls_iov_t mix[] = {{a, sizeof a}, {b, sizeof b}, {b, sizeof b}, {big, sizeof big},
+                          {a, sizeof a}};
+    CHECK_EQ_INT(bk_tls_writev(p->s, mix, 5), 0);
+    n = bk_tls_out_take(p->s, wire, sizeof wire);
+    size_t len = 0;
+    for (int i = 0; i < 5; i++) {
+        memcpy(want + len, mix[i].base, mix[i].len);
+        len += mix[i].len;
+    }
+    CHECK_EQ_INT(count_records(wire, n, &plain), 1 + 1 + 3 + 1); /* a+b, b, big in 3, a */
+    CHECK_EQ_INT(plain, len);
+    deliver(p, wire, n, 777, want, len);
+    /* nothing to write: nothing sent */
+    CHECK_EQ_INT(bk_tls_writev(p->s, mix, 0), 0);
+    CHECK_EQ_INT(bk_tls_out_pending(p->s), 0);
+    pair_free(p);
+    bk_tls_ctx_free(sc);
+    bk_tls_ctx_free(cc);
+}
+
+/* Giving the record buffers back between requests loses nothing: not a record half read
+ * (its bytes stay), not the next exchange (buffers come back on use). */
+static void release_buffers_when_idle(void)
+{
+    bk_tls_ctx_t *sc = server_ctx(BK_TLS_CLIENT_AUTH_NONE), *cc = client_ctx(fx.ca, 0);
+    pair_t *p = ready_pair(sc, cc);
+    bk_tls_release_buffers(p->s);
+    bk_tls_release_buffers(p->c);
+    static char msg[5000];
+    memset(msg, 'm', sizeof msg);
+    CHECK_EQ_INT(bk_tls_write(p->c, msg, sizeof msg), 0);
+    static unsigned char wire[8192];
+    size_t n = bk_tls_out_take(p->c, wire, sizeof wire), got = 0;
+    /* half a record in, read (wants more), release while the half is buffered, the rest in */
+    CHECK_EQ_INT(bk_tls_feed(p->s, wire, n / 2), 0);
+    CHECK_EQ_INT(bk_tls_read(p->s, p->sbuf, sizeof p->sbuf, &got), 0);
+    CHECK_EQ_INT(got, 0);
+    bk_tls_release_buffers(p->s);
+    CHECK_EQ_INT(bk_tls_feed(p->s, wire + n / 2, n - n / 2), 0);
+    CHECK_EQ_INT(bk_tls_read(p->s, p->sbuf, sizeof p->sbuf, &got), 0);
+    CHECK_EQ_INT(got, sizeof msg);
+    CHECK_MEM(p->sbuf, msg, sizeof msg);
+    /* and the answer the other way */
+    bk_tls_release_buffers(p->s);
+    CHECK_EQ_INT(bk_tls_write(p->s, "pong", 4), 0);
+    pump(p);
+    CHECK_EQ_INT(p->clen, 4);
+    CHECK_MEM(p->cbuf, "pong", 4);
+    pair_free(p);
+    bk_tls_ctx_free(sc);
+    bk_tls_ctx_free(cc);
+}
+
+/* An error some other code left in the thread's OpenSSL error queue must not be taken for
+ * this connection's failure (SSL_get_error reads that queue), neither when a read completes
+ * nor when it waits for the rest of a record. */
+static void stale_error_queue(void)
+{
+    bk_tls_ctx_t *sc = server_ctx(BK_TLS_CLIENT_AUTH_NONE), *cc = client_ctx(fx.ca, 0);
+    pair_t *p = ready_pair(sc, cc);
+    CHECK_EQ_INT(bk_tls_write(p->c, "hello", 5), 0);
+    unsigned char wire[256];
+    size_t n = bk_tls_out_take(p->c, wire, sizeof wire), got = 0;
+    ERR_raise(ERR_LIB_USER, 1); /* someone else's failure, not cleared */
+    CHECK_EQ_INT(bk_tls_feed(p->s, wire, 3), 0);
+    CHECK_EQ_INT(bk_tls_read(p->s, p->sbuf, sizeof p->sbuf, &got), 0);
+    CHECK_EQ_INT(got, 0);
+    ERR_raise(ERR_LIB_USER, 2);
+    CHECK_EQ_INT(bk_tls_feed(p->s, wire + 3, n - 3), 0);
+    CHECK_EQ_INT(bk_tls_read(p->s, p->sbuf, sizeof p->sbuf, &got), 0);
+    CHECK_EQ_INT(got, 5);
+    CHECK_MEM(p->sbuf, "hello", 5);
+    ERR_raise(ERR_LIB_USER, 3);
+    CHECK_EQ_INT(bk_tls_write(p->s, "ok", 2), 0);
+    CHECK_EQ_INT(bk_tls_read(p->s, p->sbuf, sizeof p->sbuf, &got), 0); /* nothing in: idle */
+    CHECK_EQ_INT(got, 0);
+    pump(p);
+    CHECK_EQ_INT(p->clen, 2);
+    CHECK(bk_tls_error(p->s)[0] == 0);
+    ERR_clear_error();
+    pair_free(p);
+    bk_tls_ctx_free(sc);
+    bk_tls_ctx_free(cc);
+}
+
 static void copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "r"), *out = fopen(to, "w");
@@ -335,6 +492,9 @@ int main(void)
         {"garbage", garbage},
         {"resumption", resumption},
         {"reload_keeps_old_on_error", reload_keeps_old_on_error},
+        {"pieces_share_records", pieces_share_records},
+        {"release_buffers_when_idle", release_buffers_when_idle},
+        {"stale_error_queue", stale_error_queue},
     };
     int rc = check_run(cases, sizeof cases / sizeof cases[0]);
     fx_teardown(&fx);
