@@ -1,11 +1,11 @@
 /* Record → JSON. The base64 scratch buffer is reused across records, so rendering a page
- * allocates nothing once warm. JSON-format values are checked with a full yajl parse (and for
- * UTF-8) before being embedded; anything that does not pass is shown as a string instead.
+ * allocates nothing once warm. JSON-format values are checked to be JSON that Brook would accept
+ * as input (bk_json_valid: UTF-8, no lone surrogate escape, one value) before being embedded;
+ * anything that does not pass is shown as a string instead.
  * Header keys that are not UTF-8 (stored before such keys were refused) show with U+FFFD. */
 #include "api/record_json.h"
 
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 #include "common/base64.h"
 #include "http/exchange.h"
@@ -21,22 +21,6 @@ int bk_record_format_parse(const char *s, size_t len)
     if (len == 4 && memcmp(s, "json", 4) == 0)
         return BK_FMT_JSON;
     return -1;
-}
-
-/* JSON that Brook would accept as input: it parses, is UTF-8 and escapes no lone surrogate
- * (a value stored before those were refused may have either). */
-static int is_json(const uint8_t *p, size_t len)
-{
-    size_t at;
-    if (bk_json_text_check(p, len, &at) != BK_JSON_TEXT_OK)
-        return 0;
-    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-    if (!h)
-        return 0;
-    yajl_config(h, yajl_dont_validate_strings, 0);
-    int ok = yajl_parse(h, p, len) == yajl_status_ok && yajl_complete_parse(h) == yajl_status_ok;
-    yajl_free(h);
-    return ok;
 }
 
 static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p, int32_t len)
@@ -58,7 +42,7 @@ static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p
             bk_buf_free(&scratch);
         return;
     }
-    if (format == BK_FMT_JSON && len > 0 && is_json(p, (size_t)len)) {
+    if (format == BK_FMT_JSON && len > 0 && bk_json_valid(p, (size_t)len) == 1) {
         bk_json_raw(j, p, (size_t)len);
         return;
     }
