@@ -31,7 +31,8 @@ static bk_record_view_t view(int64_t offset, const char *value)
                               .timestamp = 1700000000000,
                               .key_len = -1,
                               .value = (const uint8_t *)value,
-                              .value_len = (int32_t)strlen(value)};
+                              .value_len = (int32_t)strlen(value),
+                              .headers = (const uint8_t *)""}; /* none, as a read gives */
 }
 
 static void once_per_partition_same_bytes(void)
