@@ -140,8 +140,7 @@ static uint64_t read_all(bk_consumers_t *c, bk_cons_inst_t *in, plan_t *pl, int 
 {
     size_t max = rq->max_bytes;
     bk_record_render_in_t ri = {
-        .r = {j, (bk_record_format_t)in->def.format, 0, 0, c->b->cfg.max_page_text},
-        .v1 = rq->v1};
+        .r = {j, (bk_record_format_t)in->def.format, 0, 0, c->b->cfg.max_page_text}, .v1 = rq->v1};
     for (int k = 0; k < n; k++) {
         plan_t *x = &pl[(in->rr + (uint32_t)k) % (uint32_t)n];
         int64_t end = bk_broker_visible_end(c->b, x->p);

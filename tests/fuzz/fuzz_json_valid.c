@@ -36,9 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (len)
         memcpy(copy, data, len);
     size_t at;
-    int want = bk_json_text_check(copy, len, &at) == BK_JSON_TEXT_OK &&
-               !memchr(copy, '\v', len) && !memchr(copy, '\f', len) &&
-               yajl_parses(copy, len, 0) && yajl_parses(copy, len, 1);
+    int want = bk_json_text_check(copy, len, &at) == BK_JSON_TEXT_OK && !memchr(copy, '\v', len) &&
+               !memchr(copy, '\f', len) && yajl_parses(copy, len, 0) && yajl_parses(copy, len, 1);
     if (bk_json_valid(copy, len) != want)
         abort();
     free(copy);

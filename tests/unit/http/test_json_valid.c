@@ -77,7 +77,7 @@ static const json_case_t cases[] = {
     {"\"\"", 0, 1},
     {"\"plain\"", 0, 1},
     {" \t\r\n 7 \n", 0, 1},
-    {"\v1", 0, 0},   /* yajl's whitespace includes \v and \f; JSON's does not */
+    {"\v1", 0, 0}, /* yajl's whitespace includes \v and \f; JSON's does not */
     {"[1,\f2]", 0, 0},
     /* numbers that are not */
     {"01", 0, 0},
@@ -126,7 +126,7 @@ static const json_case_t cases[] = {
     {"\"\xed\xa0\x80\"", 0, 0},     /* encoded surrogate */
     {"\"\xf4\x90\x80\x80\"", 0, 0}, /* above U+10FFFF */
     {"\"\xff\"", 0, 0},
-    {"\xc3\xa9", 0, 0}, /* outside a string */
+    {"\xc3\xa9", 0, 0},       /* outside a string */
     {"\xef\xbb\xbf{}", 0, 0}, /* a byte order mark */
     /* arrays and objects */
     {"[]", 0, 1},

@@ -456,9 +456,9 @@ static void test_read_raw_limits(void)
  * CRC'd bytes is copied as it is, and it is the taker that finds it (append_raw refuses it;
  * a record read, which decodes the records anyway, still verifies and refuses it too). */
 typedef struct {
-    long at;     /* byte of the second batch to change */
-    uint8_t xor; /* what to flip there */
-    int refused; /* read_raw fails with BK_ECORRUPT */
+    long at;      /* byte of the second batch to change */
+    uint8_t flip; /* the bits to flip there */
+    int refused;  /* read_raw fails with BK_ECORRUPT */
 } damage_t;
 
 static void test_read_raw_checks(void)
@@ -487,7 +487,7 @@ static void test_read_raw_checks(void)
     size_t cap = 0, len;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         damage_t c = cases[i];
-        file[second + c.at] ^= c.xor;
+        file[second + c.at] ^= c.flip;
         fx_write_file(path, file, flen);
         int n = bk_partition_read_raw(p, 0, INT64_MAX, 0, &b, &cap, &len);
         if (c.refused) {
@@ -507,7 +507,7 @@ static void test_read_raw_checks(void)
             CHECK_EQ_INT(r->n, 0); /* nothing of the damaged batch */
             free(r);
         }
-        file[second + c.at] ^= c.xor;
+        file[second + c.at] ^= c.flip;
         fx_write_file(path, file, flen);
         CHECK_EQ_INT(bk_partition_read_raw(p, 0, INT64_MAX, 0, &b, &cap, &len), 8);
     }
@@ -1138,9 +1138,10 @@ static void test_truncate_at_segment_base_matches_leader(void)
 }
 
 CHECK_MAIN(CASE(test_copy_small_fetches), CASE(test_copy_large_fetches),
-           CASE(test_raw_then_normal_appends), CASE(test_read_raw_limits), CASE(test_read_raw_checks),
-           CASE(test_append_raw_refusals), CASE(test_append_raw_roll_failure),
-           CASE(test_truncate_active), CASE(test_truncate_older_segment), CASE(test_truncate_busy),
+           CASE(test_raw_then_normal_appends), CASE(test_read_raw_limits),
+           CASE(test_read_raw_checks), CASE(test_append_raw_refusals),
+           CASE(test_append_raw_roll_failure), CASE(test_truncate_active),
+           CASE(test_truncate_older_segment), CASE(test_truncate_busy),
            CASE(test_truncate_failure_leaves_prefix), CASE(test_fsync_never), CASE(test_epochs),
            CASE(test_epochs_retention), CASE(test_epoch_list), CASE(test_reset),
            CASE(test_truncate_at_segment_base_matches_leader))
