@@ -339,8 +339,12 @@ double bk_partition_dirty_ratio(const bk_partition_t *p, int64_t now_ms);
  * is below the start offset or above limit.
  * Details: a batch is included only if all of it lies below limit; limit is clamped to
  * bk_partition_high_watermark() (so 0 is also returned for offset above it); max_bytes 0 means
- * no byte limit (as in bk_partition_read); every batch returned is CRC-verified, a damaged one
- * fails the call with BK_ECORRUPT (*len = 0). The first batch may start before offset. */
+ * no byte limit (as in bk_partition_read). Batches are not re-verified (their CRC and records
+ * were checked when appended and at open): only their headers, so a header that does not
+ * parse, a batch running past its segment's written bytes, an unknown codec or a batch not
+ * following the one before it fails the call with BK_ECORRUPT (*len = 0); a flipped bit in a
+ * batch's CRC'd bytes since is copied as it is (the taker's CRC check finds it). The first
+ * batch may start before offset. */
 int bk_partition_read_raw(bk_partition_t *p, int64_t offset, int64_t limit, size_t max_bytes,
                           uint8_t **out, size_t *out_cap, size_t *len);
 

@@ -140,14 +140,14 @@ static uint64_t read_all(bk_consumers_t *c, bk_cons_inst_t *in, plan_t *pl, int 
 {
     size_t max = rq->max_bytes;
     bk_record_render_in_t ri = {
-        {j, (bk_record_format_t)in->def.format, 0, 0, c->b->cfg.max_page_text}, NULL, 0, rq->v1};
+        .r = {j, (bk_record_format_t)in->def.format, 0, 0, c->b->cfg.max_page_text}, .v1 = rq->v1};
     for (int k = 0; k < n; k++) {
         plan_t *x = &pl[(in->rr + (uint32_t)k) % (uint32_t)n];
         int64_t end = bk_broker_visible_end(c->b, x->p);
         if (x->next >= end || ri.r.bytes >= max)
             continue;
-        ri.topic = bk_topic_name(bk_partition_topic(x->p));
-        ri.partition = bk_partition_index(x->p);
+        bk_record_render_in_at(&ri, bk_topic_name(bk_partition_topic(x->p)),
+                               bk_partition_index(x->p));
         uint64_t before = ri.r.records;
         int64_t next = x->next;
         int got = bk_partition_read_to(x->p, x->next, end, 100000, max - ri.r.bytes,

@@ -58,10 +58,9 @@ static void answer(bk_broker_t *b, bk_exchange_t *ex, bk_partition_t *p, int64_t
                    int64_t count, const char *type, int format)
 {
     bk_json_t *j = bk_json_begin();
-    bk_record_render_in_t ri = {{j, (bk_record_format_t)format, 0, 0, b->cfg.max_page_text},
-                                NULL,
-                                (int64_t)bk_partition_index(p),
-                                1};
+    bk_record_render_in_t ri = {.r = {j, (bk_record_format_t)format, 0, 0, b->cfg.max_page_text},
+                                .partition = (int64_t)bk_partition_index(p),
+                                .v1 = 1};
     bk_json_arr(j);
     int64_t end = bk_broker_visible_end(b, p), next = offset;
     uint32_t max = (uint32_t)(end - offset < count ? end - offset : count);

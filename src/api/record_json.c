@@ -1,13 +1,14 @@
 /* Record → JSON. The base64 scratch buffer is reused across records, so rendering a page
- * allocates nothing once warm. JSON-format values are checked with a full yajl parse (and for
- * UTF-8) before being embedded; anything that does not pass is shown as a string instead.
+ * allocates nothing once warm. JSON-format values are checked to be JSON that Brook would accept
+ * as input (bk_json_valid: UTF-8, no lone surrogate escape, one value) before being embedded;
+ * anything that does not pass is shown as a string instead.
  * Header keys that are not UTF-8 (stored before such keys were refused) show with U+FFFD. */
 #include "api/record_json.h"
 
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 #include "common/base64.h"
+#include "common/decimal.h"
 #include "http/exchange.h"
 
 static bk_buf_t scratch;
@@ -21,22 +22,6 @@ int bk_record_format_parse(const char *s, size_t len)
     if (len == 4 && memcmp(s, "json", 4) == 0)
         return BK_FMT_JSON;
     return -1;
-}
-
-/* JSON that Brook would accept as input: it parses, is UTF-8 and escapes no lone surrogate
- * (a value stored before those were refused may have either). */
-static int is_json(const uint8_t *p, size_t len)
-{
-    size_t at;
-    if (bk_json_text_check(p, len, &at) != BK_JSON_TEXT_OK)
-        return 0;
-    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-    if (!h)
-        return 0;
-    yajl_config(h, yajl_dont_validate_strings, 0);
-    int ok = yajl_parse(h, p, len) == yajl_status_ok && yajl_complete_parse(h) == yajl_status_ok;
-    yajl_free(h);
-    return ok;
 }
 
 static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p, int32_t len)
@@ -58,7 +43,7 @@ static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p
             bk_buf_free(&scratch);
         return;
     }
-    if (format == BK_FMT_JSON && len > 0 && is_json(p, (size_t)len)) {
+    if (format == BK_FMT_JSON && len > 0 && bk_json_valid(p, (size_t)len) == 1) {
         bk_json_raw(j, p, (size_t)len);
         return;
     }
@@ -69,18 +54,23 @@ static void emit_bytes(bk_json_t *j, bk_record_format_t format, const uint8_t *p
     bk_json_strn(j, p, (size_t)len);
 }
 
-static int render(bk_record_render_t *rr, const bk_record_view_t *r, const char *topic,
-                  int64_t partition)
+static int render(bk_record_render_t *rr, const bk_record_view_t *r,
+                  const bk_record_render_in_t *in)
 {
     bk_json_t *j = rr->j;
     rr->records++;
     rr->bytes += r->value_len > 0 ? (uint64_t)r->value_len : 0;
     bk_json_obj(j);
-    if (topic) {
+    if (in && in->topic_json_len) {
         bk_json_key(j, "topic");
-        bk_json_str(j, topic);
+        bk_json_raw(j, in->topic_json, in->topic_json_len);
         bk_json_key(j, "partition");
-        bk_json_int(j, partition);
+        bk_json_raw(j, in->partition_text, in->partition_len);
+    } else if (in && in->topic) {
+        bk_json_key(j, "topic");
+        bk_json_str(j, in->topic);
+        bk_json_key(j, "partition");
+        bk_json_int(j, in->partition);
     }
     bk_json_key(j, "offset");
     bk_json_int(j, r->offset);
@@ -114,7 +104,7 @@ static int render(bk_record_render_t *rr, const bk_record_view_t *r, const char 
 
 int bk_record_render(void *arg, const bk_record_view_t *r)
 {
-    return render(arg, r, NULL, 0);
+    return render(arg, r, NULL);
 }
 
 static int render_v1(bk_record_render_t *rr, const bk_record_view_t *r, int64_t partition)
@@ -139,12 +129,44 @@ static int render_v1(bk_record_render_t *rr, const bk_record_view_t *r, int64_t 
     return len >= rr->max_text;
 }
 
+/* A topic name that is its own JSON string once quoted: Brook's names are [a-zA-Z0-9._-]. */
+static int plain_name(const char *s, size_t len)
+{
+    if (len == 0 || len > BK_RECORD_TOPIC_JSON_MAX - 2)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+void bk_record_render_in_at(bk_record_render_in_t *ri, const char *topic, int64_t partition)
+{
+    size_t len = strlen(topic);
+    ri->topic = topic;
+    ri->partition = partition;
+    ri->topic_json_len = 0;
+    if (!plain_name(topic, len))
+        return; /* rendered with escaping, record by record */
+    ri->topic_json[0] = '"';
+    memcpy(ri->topic_json + 1, topic, len);
+    ri->topic_json[len + 1] = '"';
+    ri->topic_json_len = len + 2;
+    char num[BK_DECIMAL_MAX];
+    char *p = bk_decimal_i64(num, partition);
+    ri->partition_len = (size_t)(num + BK_DECIMAL_MAX - p);
+    memcpy(ri->partition_text, p, ri->partition_len);
+}
+
 int bk_record_render_in(void *arg, const bk_record_view_t *r)
 {
     bk_record_render_in_t *ri = arg;
     if (ri->v1)
         return render_v1(&ri->r, r, ri->partition);
-    return render(&ri->r, r, ri->topic, ri->partition);
+    return render(&ri->r, r, ri);
 }
 
 void bk_record_render_shutdown(void)

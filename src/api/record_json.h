@@ -31,13 +31,21 @@ int bk_record_render(void *arg, const bk_record_view_t *rec);
 
 /* The consumer API's records also show "topic" and "partition": bk_record_render_in is a
  * bk_read_visit_fn over this. With v1 set, a record is the REST Proxy v1 shape instead:
- * {"key","value","partition","offset"} (topic unused; no timestamp, no headers). */
+ * {"key","value","partition","offset"} (topic unused; no timestamp, no headers). Name the
+ * partition being read with bk_record_render_in_at, which renders the topic's JSON string and
+ * the partition number once for all its records (setting topic and partition by hand works
+ * too, rendering them for each record). */
+#define BK_RECORD_TOPIC_JSON_MAX 256 /* a quoted topic name: 249 characters + 2 */
 typedef struct {
     bk_record_render_t r;
     const char *topic;
     int64_t partition;
     int v1;
+    size_t topic_json_len, partition_len; /* 0: not rendered ahead */
+    char topic_json[BK_RECORD_TOPIC_JSON_MAX];
+    char partition_text[24];
 } bk_record_render_in_t;
+void bk_record_render_in_at(bk_record_render_in_t *ri, const char *topic, int64_t partition);
 int bk_record_render_in(void *arg, const bk_record_view_t *rec);
 
 /* Frees scratch buffers (shutdown). */

@@ -58,6 +58,14 @@ int bk_utf8_valid(const uint8_t *s, size_t len);
  * problem with *at set to the byte offset of the first offence. */
 enum { BK_JSON_TEXT_OK = 0, BK_JSON_BAD_UTF8 = 1, BK_JSON_LONE_SURROGATE = 2 };
 int bk_json_text_check(const uint8_t *text, size_t len, size_t *at);
+/* 1 when text is one JSON value (whitespace around it allowed) that bk_json_text_check
+ * passes, else 0: what Brook accepts as JSON input (that check, then yajl 2 with its default
+ * settings), except for two things yajl lets through that are not JSON and are refused here:
+ * \v and \f as whitespace, and an unterminated string after the value. Allocates nothing
+ * unless the text nests deeper than BK_JSON_VALID_DEPTH arrays and objects (then yajl parses
+ * it). src/http/json_valid.c. */
+#define BK_JSON_VALID_DEPTH 4096
+int bk_json_valid(const uint8_t *text, size_t len);
 /* A message for a problem bk_json_text_check found, e.g. "invalid UTF-8 at byte 12". */
 void bk_json_text_problem(int problem, size_t at, char *msg, size_t cap);
 

@@ -922,11 +922,31 @@ void bk_partition_reader_end(bk_partition_t *p, bk_reader_t *r, bk_reader_t *own
     free(own->buf);
 }
 
+/* Whether the header h, read at a position whose batch should start at offset expect (-1:
+ * not known), can be trusted for the walk: parsed, and following the batch before it. */
+static int header_fits(int rc, const bk_batch_header_t *h, int64_t expect)
+{
+    if (rc < 0)
+        return rc;
+    return expect >= 0 && h->base_offset != expect ? BK_ECORRUPT : 0;
+}
+
+/* The check of a whole batch read by walk w: in full (CRC, codec, records), or for a walk of
+ * batches verified when appended or found at open, only that the codec is one Brook knows. */
+static int batch_fits(const bk_batch_walk_t *w, const uint8_t *b, size_t total,
+                      bk_batch_header_t *h)
+{
+    if (!w->headers_only)
+        return bk_batch_verify(b, total, h);
+    return bk_batch_codec(h) < BK_CODEC_COUNT ? 0 : BK_ECORRUPT;
+}
+
 /* Walks one segment from pos; 1 when the walk must stop, < 0 on error. */
 static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t pos, int64_t offset,
                         const bk_batch_walk_t *w)
 {
     const bk_log_io_t *io = p->log->io;
+    int64_t expect = pos == 0 ? p->segs[si]->base : -1;
     for (;;) {
         bk_segment_t *s = p->segs[si]; /* re-read: a visitor may append and roll */
         if (pos >= s->written)
@@ -935,7 +955,7 @@ static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         bk_batch_header_t h;
         int rc = bk_reader_get(io, r, s->fd, pos, BK_BATCH_HEADER_SIZE, s->written, &b);
         if (rc == 0)
-            rc = bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h);
+            rc = header_fits(bk_batch_header_parse(b, BK_BATCH_HEADER_SIZE, &h), &h, expect);
         size_t total = rc == 0 ? bk_batch_total(&h) : 0;
         int decided = rc == 0 && bk_batch_end(&h) > offset ? w->check(w->arg, &h) : BK_WALK_SKIP;
         if (decided == 1)
@@ -943,7 +963,7 @@ static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         if (decided == 0) {
             rc = bk_reader_get(io, r, s->fd, pos, total, s->written, &b);
             if (rc == 0)
-                rc = bk_batch_verify(b, total, &h);
+                rc = batch_fits(w, b, total, &h);
             if (rc == 0)
                 rc = w->use(w->arg, b, &h);
         }
@@ -956,6 +976,7 @@ static int walk_segment(bk_partition_t *p, bk_reader_t *r, size_t si, uint64_t p
         if (rc == 1)
             return 1;
         pos += total;
+        expect = bk_batch_end(&h);
     }
 }
 
@@ -994,7 +1015,7 @@ int bk_partition_read_to(bk_partition_t *p, int64_t offset, int64_t limit, uint3
     read_state_t st = {offset, limit, max_records, max_bytes, visit,
                        arg,    0,     0,           offset,    nested ? &own : &inflate_buf,
                        -1,     0};
-    bk_batch_walk_t w = {before_hw, visit_batch, &st};
+    bk_batch_walk_t w = {before_hw, visit_batch, &st, 0};
     int rc = bk_partition_walk(p, offset, &w);
     if (!nested) {
         inflate_busy = 0;

@@ -124,13 +124,20 @@ void bk_partition_push_rolled(bk_partition_t *p, bk_segment_t *ns);
  * (record views and raw batches). Batches wholly below offset are skipped. For each other
  * batch, check(arg, h) first decides from its header alone (0 read it, 1 stop before it,
  * BK_WALK_SKIP go on to the next without reading this one);
- * then the whole batch is read, its CRC verified, and use(arg, batch, h) runs (0 go on, 1
- * stop, < 0 error). Unreadable or corrupt batches are traced and returned as errors. */
+ * then the whole batch is read and checked, and use(arg, batch, h) runs (0 go on, 1 stop,
+ * < 0 error). Every header met must parse (magic, length, counts) and follow the batch before
+ * it in the segment without a gap (the first batch of a segment starts at its base); the
+ * batch must lie within the segment's written bytes. A walk with headers_only unset also
+ * verifies each batch it reads in full (CRC-32C, a known codec, and an uncompressed batch's
+ * records); with it set only the codec is checked beyond the header: for raw reads of batches
+ * that were verified in full when appended or found at open. Unreadable or corrupt batches
+ * are traced and returned as errors. */
 enum { BK_WALK_SKIP = 2 };
 typedef struct {
     int (*check)(void *arg, const bk_batch_header_t *h);
     int (*use)(void *arg, const uint8_t *batch, const bk_batch_header_t *h);
     void *arg;
+    int headers_only;
 } bk_batch_walk_t;
 int bk_partition_walk(bk_partition_t *p, int64_t offset, const bk_batch_walk_t *w);
 

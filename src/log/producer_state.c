@@ -152,7 +152,7 @@ static int load(bk_partition_t *p)
     if (from < start)
         from = start;
     scan_t sc = {{0}, s->unread_end};
-    bk_batch_walk_t w = {scan_check, scan_use, &sc};
+    bk_batch_walk_t w = {scan_check, scan_use, &sc, 1}; /* never reads a whole batch */
     int rc = bk_partition_walk(p, from, &w);
     if (rc == 0)
         rc = merge(s, &sc.found);
