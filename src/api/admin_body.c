@@ -234,7 +234,7 @@ int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len)
     if (problem) {
         char msg[sizeof b->error];
         bk_json_text_problem(problem, at, msg, sizeof msg);
-        fail(b, 422, msg);
+        fail(b, problem == BK_JSON_MALFORMED ? 400 : 422, msg);
     }
     return b->error_status;
 }

@@ -236,7 +236,7 @@ int bk_produce_body_parse(bk_produce_body_t *b, const uint8_t *body, size_t len)
     size_t at = 0;
     int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
     if (problem) {
-        b->error_status = 422;
+        b->error_status = problem == BK_JSON_MALFORMED ? 400 : 422;
         bk_json_text_problem(problem, at, b->error, sizeof b->error);
     }
     if (!b->error_status && !b->has_message) {

@@ -413,7 +413,10 @@ int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t
     if (problem) {
         char msg[sizeof b->error];
         bk_json_text_problem(problem, at, msg, sizeof msg);
-        fail(b, 422, 42200, "%s", msg);
+        if (problem == BK_JSON_MALFORMED)
+            fail(b, 400, 40001, "%s", msg);
+        else
+            fail(b, 422, 42200, "%s", msg);
     }
     if (!b->error_status && !b->seen_records)
         fail(b, 422, 42200, "missing \"records\" array");

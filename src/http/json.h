@@ -52,11 +52,19 @@ void bk_heap_trim(void);
 int bk_utf8_valid(const uint8_t *s, size_t len);
 
 /* What a JSON parser (yajl) lets through that Brook refuses: bytes that are not valid UTF-8
- * (yajl checks only the shape of multi-byte sequences) and \u escapes of UTF-16 surrogates
+ * (yajl checks only the shape of multi-byte sequences), \u escapes of UTF-16 surrogates
  * that are not a high-low pair (yajl turns a lone one into '?' or into bytes that are not
- * UTF-8). Meant for text that yajl has parsed without error. Returns BK_JSON_TEXT_OK, or the
- * problem with *at set to the byte offset of the first offence. */
-enum { BK_JSON_TEXT_OK = 0, BK_JSON_BAD_UTF8 = 1, BK_JSON_LONE_SURROGATE = 2 };
+ * UTF-8), and text that is not JSON at all: an unterminated string after the value (yajl's
+ * end of parse does not see it) or a vertical tab or form feed used as whitespace. Meant for
+ * text that yajl has parsed without error. Returns BK_JSON_TEXT_OK, or the problem with *at
+ * set to the byte offset of the first offence; BK_JSON_MALFORMED is a 400 (not JSON), the
+ * others 422 (JSON Brook does not take). */
+enum {
+    BK_JSON_TEXT_OK = 0,
+    BK_JSON_BAD_UTF8 = 1,
+    BK_JSON_LONE_SURROGATE = 2,
+    BK_JSON_MALFORMED = 3,
+};
 int bk_json_text_check(const uint8_t *text, size_t len, size_t *at);
 /* 1 when text is one JSON value (whitespace around it allowed) that bk_json_text_check
  * passes, else 0: what Brook accepts as JSON input (that check, then yajl 2 with its default

@@ -277,3 +277,23 @@ def test_kafka_commit_during_group_delete_is_refused():
         assert st2 == 204, c2
         st, body = committed(leader, "g")
         assert st == 404, ("deleted group has offsets", st, body)
+
+
+def test_bodies_that_yajl_takes_but_are_not_json():
+    """A produce body with an unterminated string after its object, or a vertical tab as
+    whitespace, is not JSON: 400, nothing written (yajl's end of parse took both: 200)."""
+    with Cluster() as c:
+        b = c.broker(standalone=True)
+        st, body, _ = b.post_json("/produce", {"message": "first", "topic": "q"})
+        assert st == 200, (st, body)
+        for bad in (b'{"message":"x","topic":"q"} "abc', b'{"message":"x","topic":"q"}\x0b',
+                    b'{"message":"x","topic":"q"} "ab}'):
+            st, body, _ = b.request("POST", "/produce", body=bad,
+                                    headers={"Content-Type": "application/json"})
+            assert st == 400 and "malformed JSON" in body["message"], (bad, st, body)
+        st, body, _ = b.request("POST", "/topics/q", body=b'{"records":[{"value":1}]} "x',
+                                headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+        assert st == 400, (st, body)
+        st, page, _ = b.get("/topics/q/partitions/0/records")
+        assert st == 200 and [r["value"] for r in page["records"]] == ["first"], page
+        assert b.terminate(timeout=30) == 0

@@ -86,12 +86,26 @@ static void text_check_finds_lone_surrogates(void)
     CHECK_EQ_INT(text_check("[\"\\ud800\\ud800\"]", &at), BK_JSON_LONE_SURROGATE);
     CHECK_EQ_INT(text_check("[\"\\\\\\udbff\\udfff\"]", &at), BK_JSON_TEXT_OK);
     CHECK_EQ_INT(text_check("[\"\\u0000\"]", &at), BK_JSON_TEXT_OK);     /* NUL is a character */
-    CHECK_EQ_INT(text_check("[\"\\ud800", &at), BK_JSON_LONE_SURROGATE); /* cut short */
-    CHECK_EQ_INT(text_check("[\"\\u", &at), BK_JSON_TEXT_OK);
+    CHECK_EQ_INT(text_check("[\"\\ud800\"]", &at), BK_JSON_LONE_SURROGATE);
+    CHECK_EQ_INT(text_check("[\"\\ud800", &at), BK_JSON_MALFORMED); /* cut short: open string */
+    CHECK_EQ_INT(at, 1);
+    CHECK_EQ_INT(text_check("[\"\\u", &at), BK_JSON_MALFORMED);
     CHECK_EQ_INT(text_check("[\"ok\xed\xa0\x80\"]", &at), BK_JSON_BAD_UTF8);
     CHECK_EQ_INT(at, 4);
     CHECK_EQ_INT(text_check("[\"\xf4\x90\x80\x80\"]", &at), BK_JSON_BAD_UTF8); /* > U+10FFFF */
+    /* What yajl parses but is not JSON: a string left open after the value (yajl's end of
+     * parse does not see it), \v or \f as whitespace. Escaped quotes do not open strings. */
+    CHECK_EQ_INT(text_check("{\"message\":\"x\"} \"abc", &at), BK_JSON_MALFORMED);
+    CHECK_EQ_INT(at, 16);
+    CHECK_EQ_INT(text_check("{\"m\":\"x\"} \"ab}", &at), BK_JSON_MALFORMED);
+    CHECK_EQ_INT(text_check("{\"m\":\"x\"}\v", &at), BK_JSON_MALFORMED);
+    CHECK_EQ_INT(at, 9);
+    CHECK_EQ_INT(text_check("\f{}", &at), BK_JSON_MALFORMED);
+    CHECK_EQ_INT(text_check("{\"m\":\"say \\\"hi\\\" \\\\\"}", &at), BK_JSON_TEXT_OK);
+    CHECK_EQ_INT(text_check("{\"m\":\"\\\\\"}", &at), BK_JSON_TEXT_OK); /* "\\" then close */
     char msg[160];
+    bk_json_text_problem(BK_JSON_MALFORMED, 16, msg, sizeof msg);
+    CHECK(strstr(msg, "byte 16") && strstr(msg, "unterminated"));
     bk_json_text_problem(BK_JSON_LONE_SURROGATE, 6, msg, sizeof msg);
     CHECK(strstr(msg, "byte 6") && strstr(msg, "surrogate"));
 }
