@@ -164,7 +164,8 @@ static int on_end_map(void *c)
                         strlen(b->pending_value)))
             return 0;
     }
-    b->depth--;
+    if (--b->depth == 0)
+        b->value_end = yajl_get_bytes_consumed(b->yajl);
     return 1;
 }
 
@@ -223,18 +224,26 @@ int bk_admin_body_parse(bk_admin_body_t *b, const uint8_t *body, size_t len)
     yajl_handle h = yajl_alloc(&callbacks, NULL, b);
     if (!h)
         return fail(b, 503, "out of memory"), 503;
+    b->yajl = h;
     yajl_status st = yajl_parse(h, body, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
+    b->yajl = NULL;
+    size_t at = 0;
+    if (st == yajl_status_ok && !b->error_status &&
+        bk_json_after_value(body, b->value_end, len, &at)) {
+        char msg[sizeof b->error];
+        bk_json_text_problem(BK_JSON_MALFORMED, at, msg, sizeof msg);
+        fail(b, 400, msg);
+    }
     if (st != yajl_status_ok && !b->error_status)
         fail(b, 400, len ? "malformed JSON" : "request body is empty; expected a JSON object");
     yajl_free(h);
-    size_t at = 0;
     int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
     if (problem) {
         char msg[sizeof b->error];
         bk_json_text_problem(problem, at, msg, sizeof msg);
-        fail(b, problem == BK_JSON_MALFORMED ? 400 : 422, msg);
+        fail(b, 422, msg);
     }
     return b->error_status;
 }

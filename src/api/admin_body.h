@@ -28,6 +28,8 @@ typedef struct {
     char error[200];
     /* parser scratch */
     int depth, field, in_configs_array, pending_config;
+    void *yajl;       /* the parser, while it runs */
+    size_t value_end; /* where the top-level value ended (0: not yet) */
     char pending_name[64], pending_value[64];
     int have_pname, have_pvalue;
 } bk_admin_body_t;

@@ -65,6 +65,10 @@ static int precheck(bk_exchange_t *ex)
         return 0;
     size_t at;
     int problem = bk_json_text_check(ex->body, ex->body_len, &at);
+    if (problem == BK_JSON_TEXT_OK && !bk_json_valid(ex->body, ex->body_len)) {
+        bk_exchange_error(ex, 400, "request body is not valid JSON"); /* what yajl lets by */
+        return 0;
+    }
     if (problem != BK_JSON_TEXT_OK) {
         char msg[128];
         bk_json_text_problem(problem, at, msg, sizeof msg);

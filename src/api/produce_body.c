@@ -152,7 +152,8 @@ static int close_container(bk_produce_body_t *b, int is_map)
                 return 0;
         }
     }
-    b->depth--;
+    if (--b->depth == 0)
+        b->value_end = yajl_get_bytes_consumed(b->yajl);
     return 1;
 }
 
@@ -215,9 +216,17 @@ int bk_produce_body_parse(bk_produce_body_t *b, const uint8_t *body, size_t len)
         snprintf(b->error, sizeof b->error, "out of memory");
         return 503;
     }
+    b->yajl = h;
     yajl_status st = yajl_parse(h, body, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
+    b->yajl = NULL;
+    size_t at = 0;
+    if (st == yajl_status_ok && !b->error_status &&
+        bk_json_after_value(body, b->value_end, len, &at)) {
+        b->error_status = 400;
+        bk_json_text_problem(BK_JSON_MALFORMED, at, b->error, sizeof b->error);
+    }
     if (st != yajl_status_ok && !b->error_status) {
         b->error_status = 400;
         if (len == 0) {
@@ -233,10 +242,9 @@ int bk_produce_body_parse(bk_produce_body_t *b, const uint8_t *body, size_t len)
         }
     }
     yajl_free(h);
-    size_t at = 0;
     int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
     if (problem) {
-        b->error_status = problem == BK_JSON_MALFORMED ? 400 : 422;
+        b->error_status = 422;
         bk_json_text_problem(problem, at, b->error, sizeof b->error);
     }
     if (!b->error_status && !b->has_message) {

@@ -24,7 +24,9 @@ typedef struct {
     int64_t partition; /* -1 when absent or null */
     /* parser scratch */
     int depth;
-    int field; /* which top-level field the current value belongs to */
+    int field;        /* which top-level field the current value belongs to */
+    void *yajl;       /* the parser, while it runs */
+    size_t value_end; /* where the top-level value ended (0: not yet) */
     int error_status;
     int error_code; /* REST Proxy style code when the status alone is not precise, else 0 */
     char error[160];

@@ -320,7 +320,8 @@ static int close_container(bk_records_body_t *b, int is_map)
     }
     if (b->depth == 2 && b->in_records)
         b->in_records = 0;
-    b->depth--;
+    if (--b->depth == 0)
+        b->value_end = yajl_get_bytes_consumed(b->yajl);
     return 1;
 }
 
@@ -395,9 +396,18 @@ int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t
     yajl_handle h = yajl_alloc(&callbacks, NULL, b);
     if (!h)
         return fail(b, 503, 50301, "out of memory"), 503;
+    b->yajl = h;
     yajl_status st = yajl_parse(h, body, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
+    b->yajl = NULL;
+    size_t at = 0;
+    if (st == yajl_status_ok && !b->error_status &&
+        bk_json_after_value(body, b->value_end, len, &at)) {
+        char msg[sizeof b->error];
+        bk_json_text_problem(BK_JSON_MALFORMED, at, msg, sizeof msg);
+        fail(b, 400, 40001, "%s", msg);
+    }
     if (st != yajl_status_ok && !b->error_status) {
         unsigned char *e = len ? yajl_get_error(h, 0, body, len) : NULL;
         fail(b, 400, 40001, "malformed JSON: %s", e ? (const char *)e : "empty body");
@@ -408,15 +418,11 @@ int bk_records_body_parse(bk_records_body_t *b, bk_rb_mode_t mode, const uint8_t
             yajl_free_error(h, e);
     }
     yajl_free(h);
-    size_t at = 0;
     int problem = b->error_status ? 0 : bk_json_text_check(body, len, &at);
     if (problem) {
         char msg[sizeof b->error];
         bk_json_text_problem(problem, at, msg, sizeof msg);
-        if (problem == BK_JSON_MALFORMED)
-            fail(b, 400, 40001, "%s", msg);
-        else
-            fail(b, 422, 42200, "%s", msg);
+        fail(b, 422, 42200, "%s", msg);
     }
     if (!b->error_status && !b->seen_records)
         fail(b, 422, 42200, "missing \"records\" array");

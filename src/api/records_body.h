@@ -45,6 +45,8 @@ typedef struct {
     char error[200];
     /* parser scratch */
     int depth, in_records, field, seen_records, hfield;
+    void *yajl;       /* the parser, while it runs */
+    size_t value_end; /* where the top-level value ended (0: not yet) */
     size_t gen_depth;
     void *gen;
     size_t body_len; /* of the last parse, for bk_records_body_trim */

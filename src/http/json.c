@@ -308,50 +308,29 @@ static size_t lone_surrogate_at(const uint8_t *t, size_t len)
     return len;
 }
 
-/* Where text that yajl parsed is still not JSON, or len: a string left open at the end
- * (quotes counted, a quote after an odd run of backslashes being escaped: backslashes occur
- * only inside strings in text yajl took), or a byte 0x0B / 0x0C (yajl refuses raw control
- * bytes inside strings, so these were whitespace to it, which JSON's is not). */
-static size_t not_json_at(const uint8_t *t, size_t len)
-{
-    size_t i = 0, open = len;
-    const uint8_t *p;
-    while (i < len && (p = memchr(t + i, '"', len - i)) != NULL) {
-        size_t q = (size_t)(p - t), slashes = 0;
-        while (slashes < q && t[q - 1 - slashes] == '\\')
-            slashes++;
-        if (slashes % 2 == 0)
-            open = open == len ? q : len;
-        i = q + 1;
-    }
-    const uint8_t *vt = memchr(t, 0x0B, len), *ff = memchr(t, 0x0C, len);
-    size_t ws = vt ? (size_t)(vt - t) : len;
-    if (ff && (size_t)(ff - t) < ws)
-        ws = (size_t)(ff - t);
-    return open < ws ? open : ws;
-}
-
 int bk_json_text_check(const uint8_t *text, size_t len, size_t *at)
 {
     size_t bad = utf8_invalid_at(text, len);
     size_t lone = lone_surrogate_at(text, len);
-    size_t odd = not_json_at(text, len);
-    if (bad == len && lone == len && odd == len)
+    if (bad == len && lone == len)
         return BK_JSON_TEXT_OK;
-    if (odd <= bad && odd <= lone) {
-        *at = odd;
-        return BK_JSON_MALFORMED;
-    }
     *at = bad < lone ? bad : lone;
     return bad < lone ? BK_JSON_BAD_UTF8 : BK_JSON_LONE_SURROGATE;
+}
+
+int bk_json_after_value(const uint8_t *text, size_t value_end, size_t len, size_t *at)
+{
+    size_t i = value_end;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    *at = i;
+    return value_end > 0 && i < len ? BK_JSON_MALFORMED : BK_JSON_TEXT_OK;
 }
 
 void bk_json_text_problem(int problem, size_t at, char *msg, size_t cap)
 {
     if (problem == BK_JSON_MALFORMED)
-        snprintf(msg, cap,
-                 "malformed JSON at byte %zu of the body: an unterminated string, or a vertical "
-                 "tab or form feed outside a string",
+        snprintf(msg, cap, "malformed JSON: trailing bytes after the value at byte %zu of the body",
                  at);
     else if (problem == BK_JSON_BAD_UTF8)
         snprintf(msg, cap, "invalid UTF-8 at byte %zu of the body", at);

@@ -52,13 +52,11 @@ void bk_heap_trim(void);
 int bk_utf8_valid(const uint8_t *s, size_t len);
 
 /* What a JSON parser (yajl) lets through that Brook refuses: bytes that are not valid UTF-8
- * (yajl checks only the shape of multi-byte sequences), \u escapes of UTF-16 surrogates
+ * (yajl checks only the shape of multi-byte sequences) and \u escapes of UTF-16 surrogates
  * that are not a high-low pair (yajl turns a lone one into '?' or into bytes that are not
- * UTF-8), and text that is not JSON at all: an unterminated string after the value (yajl's
- * end of parse does not see it) or a vertical tab or form feed used as whitespace. Meant for
- * text that yajl has parsed without error. Returns BK_JSON_TEXT_OK, or the problem with *at
- * set to the byte offset of the first offence; BK_JSON_MALFORMED is a 400 (not JSON), the
- * others 422 (JSON Brook does not take). */
+ * UTF-8). Meant for text that yajl has parsed without error. Returns BK_JSON_TEXT_OK, or the
+ * problem with *at set to the byte offset of the first offence (a 422: JSON Brook does not
+ * take). BK_JSON_MALFORMED is bk_json_after_value's (a 400: not JSON). */
 enum {
     BK_JSON_TEXT_OK = 0,
     BK_JSON_BAD_UTF8 = 1,
@@ -66,6 +64,12 @@ enum {
     BK_JSON_MALFORMED = 3,
 };
 int bk_json_text_check(const uint8_t *text, size_t len, size_t *at);
+/* yajl's end of parse misses an unterminated string after the top-level value ('{} "abc')
+ * and takes \v and \f as whitespace: a streaming parser notes where its top-level value
+ * ended (yajl_get_bytes_consumed in the callback that closes it) and asks here whether only
+ * JSON whitespace follows. Returns BK_JSON_TEXT_OK (also when value_end is 0: no container
+ * closed), or BK_JSON_MALFORMED with *at at the first other byte. */
+int bk_json_after_value(const uint8_t *text, size_t value_end, size_t len, size_t *at);
 /* 1 when text is one JSON value (whitespace around it allowed) that bk_json_text_check
  * passes, else 0: what Brook accepts as JSON input (that check, then yajl 2 with its default
  * settings), except for two things yajl lets through that are not JSON and are refused here:
