@@ -6,7 +6,10 @@ promises with real processes, kept as a regression test.
   into the batch before it (through its lastOffsetDelta), so after a restart the state read
   back from the log saw a wider sequence range for the producer of that earlier batch, or lost
   a producer's last batch, and the producer's next legitimate batch was refused with
-  OUT_OF_ORDER_SEQUENCE_NUMBER (45)."""
+  OUT_OF_ORDER_SEQUENCE_NUMBER (45).
+- A producer's batch behind a plain one in the same partition's records skipped the sequence
+  check (only the first batch was looked at): a retry was stored again and a gap taken; now
+  such records are INVALID_RECORD (87), nothing written, as for two producer batches."""
 import os
 import struct
 import sys
@@ -23,7 +26,7 @@ except ImportError:  # the Debian package lives in the system interpreter
 
 import brook
 from brook import Cluster, free_port, wait_until
-from test_kafka_idempotence import Raw, crc32c, produce_answer, produce_body, varint
+from test_kafka_idempotence import Raw, crc32c, idem_batch, values_of, varint
 
 
 def kafka_broker(c, *args, **kw):
@@ -97,7 +100,30 @@ def test_compaction_keeps_idempotent_producer_state():
             k.close()
 
 
+def test_producer_batch_behind_a_plain_one_is_refused():
+    with Cluster() as c:
+        b = kafka_broker(c, standalone=True)
+        st, body, _ = b.post_json("/topics", {"name": "mix", "partitions": 1})
+        assert st == 201, (st, body)
+        k = Raw(b.kport)
+        try:
+            _, pid, _ = k.init_pid()
+            first = idem_batch([b"x0"], pid, 0, 0)
+            assert k.produce("mix", first) == (0, 0)
+            plain = idem_batch([b"plain"], -1, -1, -1)
+            # The retry of the first batch, and a gap, each behind a plain batch.
+            assert k.produce("mix", plain + first) == (87, -1)
+            assert k.produce("mix", plain + idem_batch([b"gap"], pid, 0, 50)) == (87, -1)
+            assert values_of(b, "mix") == ["x0"]
+            # The producer's next batch is still next in line.
+            assert k.produce("mix", idem_batch([b"x1"], pid, 0, 1)) == (0, 1)
+            assert values_of(b, "mix") == ["x0", "x1"]
+        finally:
+            k.close()
+
+
 if __name__ == "__main__":
     brook.run([
         test_compaction_keeps_idempotent_producer_state,
+        test_producer_batch_behind_a_plain_one_is_refused,
     ])
