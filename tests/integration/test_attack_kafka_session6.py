@@ -9,8 +9,12 @@ promises with real processes, kept as a regression test.
   OUT_OF_ORDER_SEQUENCE_NUMBER (45).
 - A producer's batch behind a plain one in the same partition's records skipped the sequence
   check (only the first batch was looked at): a retry was stored again and a gap taken; now
-  such records are INVALID_RECORD (87), nothing written, as for two producer batches."""
+  such records are INVALID_RECORD (87), nothing written, as for two producer batches.
+- A Fetch of a few hundred bytes naming one partition many times with max_bytes 2^31-1 built
+  an answer of every copy in memory (5 MB log x 15 = 75 MB; x 100 = 500 MB); answers now
+  carry at most 55 MiB of records (Kafka's fetch.max.bytes) plus the first batch whole."""
 import os
+import socket
 import struct
 import sys
 import time
@@ -26,7 +30,7 @@ except ImportError:  # the Debian package lives in the system interpreter
 
 import brook
 from brook import Cluster, free_port, wait_until
-from test_kafka_idempotence import Raw, crc32c, idem_batch, values_of, varint
+from test_kafka_idempotence import Raw, crc32c, frame, idem_batch, kstr, values_of, varint
 
 
 def kafka_broker(c, *args, **kw):
@@ -122,8 +126,36 @@ def test_producer_batch_behind_a_plain_one_is_refused():
             k.close()
 
 
+def test_fetch_answer_is_bounded():
+    with Cluster() as c:
+        b = kafka_broker(c, standalone=True)
+        st, body, _ = b.post_json("/topics", {"name": "amp", "partitions": 1})
+        assert st == 201, (st, body)
+        k = Raw(b.kport)
+        try:
+            for i in range(10):  # 5 MB in 500 KB batches
+                assert k.produce("amp", idem_batch([b"x" * 100000] * 5, -1, -1, -1)) == (0, 5 * i)
+        finally:
+            k.close()
+        n, big = 15, 2 ** 31 - 1
+        req = (struct.pack(">iiiib", -1, 500, 1, big, 0) + struct.pack(">i", 1) + kstr("amp") +
+               struct.pack(">i", n) + struct.pack(">iqi", 0, 0, big) * n)  # Fetch v4
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=60) as s:
+            s.sendall(frame(1, 4, 1, req))
+            s.settimeout(60)
+            head = b""
+            while len(head) < 4:
+                chunk = s.recv(4 - len(head))
+                assert chunk, "connection closed"
+                head += chunk
+            (size,) = struct.unpack(">i", head)
+        assert 50 << 20 < size < (55 << 20) + (1 << 20), size  # was 75 MB
+        assert b.alive()
+
+
 if __name__ == "__main__":
     brook.run([
         test_compaction_keeps_idempotent_producer_state,
         test_producer_batch_behind_a_plain_one_is_refused,
+        test_fetch_answer_is_bounded,
     ])
