@@ -12,7 +12,11 @@ promises with real processes, kept as a regression test.
   such records are INVALID_RECORD (87), nothing written, as for two producer batches.
 - A Fetch of a few hundred bytes naming one partition many times with max_bytes 2^31-1 built
   an answer of every copy in memory (5 MB log x 15 = 75 MB; x 100 = 500 MB); answers now
-  carry at most 55 MiB of records (Kafka's fetch.max.bytes) plus the first batch whole."""
+  carry at most 55 MiB of records (Kafka's fetch.max.bytes) plus the first batch whole.
+- A client pipelining fetches without reading the answers made the broker hold every answer
+  (60 fetches of 5 MB: +291 MB; 128 of 55 MiB per connection would be 7 GB): reading now
+  pauses while more than 64 MiB of answers wait for the socket, and every answer still comes,
+  in order, once the client reads."""
 import os
 import socket
 import struct
@@ -153,9 +157,39 @@ def test_fetch_answer_is_bounded():
         assert b.alive()
 
 
+def test_unread_answers_pause_reading():
+    with Cluster() as c:
+        b = kafka_broker(c, standalone=True)
+        st, body, _ = b.post_json("/topics", {"name": "unread", "partitions": 1})
+        assert st == 201, (st, body)
+        k = Raw(b.kport)
+        try:
+            for i in range(10):  # 5 MB in 500 KB batches
+                assert k.produce("unread", idem_batch([b"x" * 100000] * 5, -1, -1, -1))[0] == 0
+        finally:
+            k.close()
+        base = b.rss_kib()
+        mb, n = 5 << 20, 60
+        req = (struct.pack(">iiiib", -1, 500, 1, mb, 0) + struct.pack(">i", 1) +
+               kstr("unread") + struct.pack(">i", 1) + struct.pack(">iqi", 0, 0, mb))
+        with socket.create_connection(("127.0.0.1", b.kport), timeout=60) as s:
+            s.sendall(b"".join(frame(1, 4, i, req) for i in range(n)))
+            time.sleep(3)  # the broker answers what it reads; the client reads nothing yet
+            grown = (b.rss_kib() - base) // 1024
+            assert grown < 160, "%d MiB more while answers waited (was ~290)" % grown
+            f = s.makefile("rb")
+            for i in range(n):
+                (size,) = struct.unpack(">i", f.read(4))
+                data = f.read(size)
+                assert len(data) == size and struct.unpack(">i", data[:4])[0] == i, i
+                assert size > 4 << 20, size  # the whole 5 MB log
+        assert b.alive()
+
+
 if __name__ == "__main__":
     brook.run([
         test_compaction_keeps_idempotent_producer_state,
         test_producer_batch_behind_a_plain_one_is_refused,
         test_fetch_answer_is_bounded,
+        test_unread_answers_pause_reading,
     ])
