@@ -401,7 +401,7 @@ typedef struct {
 
 /* As bk_partition_append_batch, for a Kafka producer's records: when the (single) batch
  * carries a producer id (>= 0) it is first checked against what p remembers of that
- * producer. Returns 0 with res->verdict BK_PSEQ_ACCEPT (appended: cb will run; also for a
+ * producer; records of several batches where any has a producer id are BK_PSEQ_INVALID. Returns 0 with res->verdict BK_PSEQ_ACCEPT (appended: cb will run; also for a
  * batch without producer id, and then len may hold several batches) or another verdict
  * (nothing written, cb never runs); or a negative error as bk_partition_append_batch (and
  * from reading the log's tail the first time: BK_ECORRUPT, an I/O error). */

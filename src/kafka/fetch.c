@@ -22,6 +22,12 @@ typedef struct bk_kwaiter {
     uv_timer_t timer;
 } waiter_t;
 
+/* The most record bytes one answer carries, whatever max_bytes and partition_max_bytes ask
+ * (Kafka's broker-side fetch.max.bytes, 55 MiB): a request of a few bytes naming one
+ * partition many times would otherwise build an answer of gigabytes. The first batch still
+ * comes whole. */
+#define FETCH_MAX_BYTES ((size_t)55 << 20)
+
 static uint8_t *scratch;
 static size_t scratch_cap;
 
@@ -45,6 +51,8 @@ static size_t write_partition(bk_kafka_t *k, bk_kw_t *w, int16_t ver, bk_topic_t
     size_t len = 0;
     if (!err && fp->offset < hw && (*first || *budget > 0)) {
         size_t limit = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 1;
+        if (limit > FETCH_MAX_BYTES)
+            limit = FETCH_MAX_BYTES;
         if (!*first && limit > *budget)
             limit = *budget;
         int n = bk_partition_read_raw(p, fp->offset, hw, limit, &scratch, &scratch_cap, &len);
@@ -80,6 +88,8 @@ static size_t build(bk_kafka_t *k, bk_kreq_t *r)
     int64_t epoch;
     int leader = bk_kafka_is_leader(k, &epoch);
     size_t budget = f->max_bytes > 0 ? (size_t)f->max_bytes : 0, total = 0;
+    if (budget > FETCH_MAX_BYTES)
+        budget = FETCH_MAX_BYTES;
     int first = 1, errors = 0;
     w->len = 0;
     bk_kresp_begin(w, &r->req.h, 0);

@@ -18,7 +18,8 @@
 #include "kafka/kafka_impl.h"
 
 #define SWEEP_MS 1000
-#define MAX_QUEUED 128 /* requests in flight per connection before reading pauses */
+#define MAX_QUEUED 128         /* requests in flight per connection before reading pauses */
+#define MAX_UNSENT (64u << 20) /* answer bytes the socket has not taken before reading pauses */
 #define READ_CHUNK (64 * 1024)
 
 void bk_kafka_config_defaults(bk_kafka_config_t *cfg)
@@ -117,11 +118,28 @@ void bk_kconn_close(bk_kconn_t *c, const char *why)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+static void parse_frames(bk_kconn_t *c);
+
+/* Answers written but not yet taken by the socket: a client that does not read (while it
+ * pipelines fetches) must not make the broker hold its answers without bound. */
+static int over_budget(const bk_kconn_t *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > MAX_UNSENT;
+}
+
 static void resume(bk_kconn_t *c)
 {
-    if (!c->paused || c->closing || c->draining || c->held || c->queued >= MAX_QUEUED / 2)
+    if (!c->paused || c->closing || c->draining || c->held || c->queued >= MAX_QUEUED / 2 ||
+        over_budget(c))
         return;
     c->paused = 0;
+    parse_frames(c); /* whole frames left in the buffer when the budget stopped the parse */
+    if (c->closing || c->draining || c->held)
+        return;
+    if (c->queued >= MAX_QUEUED || over_budget(c)) {
+        c->paused = 1;
+        return;
+    }
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         bk_kconn_close(c, "cannot resume reading");
 }
@@ -230,7 +248,7 @@ static int take_frame(bk_kconn_t *c, const uint8_t *frame, size_t len)
 static void parse_frames(bk_kconn_t *c)
 {
     size_t pos = 0;
-    while (!c->closing && !c->draining && !c->held && c->len - pos >= 4) {
+    while (!c->closing && !c->draining && !c->held && !over_budget(c) && c->len - pos >= 4) {
         const uint8_t *p = c->buf + pos;
         int32_t size =
             (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
@@ -299,7 +317,7 @@ static void after_bytes(bk_kconn_t *c)
     if (c->closing)
         return;
     shrink(c);
-    if (c->queued >= MAX_QUEUED && !c->paused) {
+    if ((c->queued >= MAX_QUEUED || over_budget(c)) && !c->paused) {
         c->paused = 1;
         (void)uv_read_stop((uv_stream_t *)&c->tcp);
     }
@@ -421,7 +439,7 @@ void bk_kconn_release(bk_kconn_t *c)
     parse_frames(c);
     if (c->closing || c->draining || c->held)
         return;
-    c->paused = c->queued >= MAX_QUEUED;
+    c->paused = c->queued >= MAX_QUEUED || over_budget(c);
     if (!c->paused && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         bk_kconn_close(c, "cannot resume reading");
 }

@@ -278,9 +278,19 @@ static int write_part(clean_job_t *job, out_t *o, const uint8_t *b, const bk_bat
     return 0;
 }
 
+/* Whether the last batch in o is an idempotent producer's: its lastOffsetDelta is the end of
+ * that producer's sequence range (producer_state.c reads it back after a restart), so it
+ * must never take over a dropped batch's offsets. */
+static int last_has_producer(const out_t *o)
+{
+    return o->have_last &&
+           (int64_t)bk_be64_get(o->buf + o->last_at + BK_BATCH_OFF_PRODUCER_ID) >= 0;
+}
+
 /* One batch into o: whole (as it was, compressed or not) when every record survives, the
- * survivors when some do; when none does it is kept empty if keep_empty, else its offsets go
- * to the batch before it. Sets *changed when the output differs from the input. */
+ * survivors when some do; when none does it is kept empty if keep_empty or when the batch
+ * before it is a producer's, else its offsets go to the batch before it. Sets *changed when
+ * the output differs from the input. */
 static int filter_batch(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
                         int keep_empty, int *changed, int64_t *due)
 {
@@ -297,7 +307,7 @@ static int filter_batch(clean_job_t *job, out_t *o, const uint8_t *b, const bk_b
         uint8_t *dst = out_batch(job, o, total, &rc);
         if (dst)
             memcpy(dst, b, total);
-    } else if (rc >= 0 && (rc > 0 || keep_empty || !o->have_last)) {
+    } else if (rc >= 0 && (rc > 0 || keep_empty || !o->have_last || last_has_producer(o))) {
         *changed = 1;
         rc = write_part(job, o, b, h, recs, rlen, keep, rc, bytes);
     } else if (rc >= 0) {
@@ -319,10 +329,11 @@ static int write_cleaned(clean_job_t *job, const src_seg_t *s, int fd, int *chan
         bk_batch_header_t h;
         if ((rc = batch_at(job, s, pos, &b, &h)) < 0)
             break;
-        /* Kept even when empty: a segment's first batch (the segment starts at its name) and
-         * the first batch of each larger leader epoch (the epoch list rebuilt at open stays
-         * the same). */
-        int keep_empty = pos == 0 || h.leader_epoch > job->top_epoch;
+        /* Kept even when empty: a segment's first batch (the segment starts at its name), the
+         * first batch of each larger leader epoch (the epoch list rebuilt at open stays the
+         * same), and an idempotent producer's batch (its header is the producer's sequence
+         * range: the state rebuilt after a restart must not lose it). */
+        int keep_empty = pos == 0 || h.leader_epoch > job->top_epoch || h.producer_id >= 0;
         if (h.leader_epoch > job->top_epoch)
             job->top_epoch = h.leader_epoch;
         pos += bk_batch_total(&h);

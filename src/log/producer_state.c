@@ -186,14 +186,28 @@ static int judge(bk_partition_t *p, const bk_batch_header_t *h, bk_produce_resul
     return 0;
 }
 
+/* Whether any batch in batches (before verification: a header that does not parse ends the
+ * walk, the append refuses it) carries a producer id. */
+static int any_producer(const uint8_t *batches, size_t len)
+{
+    bk_batch_header_t h;
+    for (size_t pos = 0; pos < len && bk_batch_header_parse(batches + pos, len - pos, &h) == 0;
+         pos += bk_batch_total(&h))
+        if (h.producer_id >= 0)
+            return 1;
+    return 0;
+}
+
 int bk_partition_append_producer(bk_partition_t *p, uint8_t *batches, size_t len,
                                  int32_t leader_epoch, bk_produce_result_t *res, bk_append_cb cb,
                                  void *arg)
 {
     bk_batch_header_t h;
     *res = (bk_produce_result_t){BK_PSEQ_ACCEPT, -1, 0};
-    if (batches && bk_batch_header_parse(batches, len, &h) == 0 && h.producer_id >= 0) {
-        if (bk_batch_total(&h) != len) { /* Kafka too wants one batch per partition */
+    if (batches && any_producer(batches, len)) {
+        /* Kafka too wants one batch per partition; a producer's batch behind another one
+         * would otherwise reach the log unchecked. */
+        if (bk_batch_header_parse(batches, len, &h) < 0 || bk_batch_total(&h) != len) {
             res->verdict = BK_PSEQ_INVALID;
             return 0;
         }
