@@ -263,13 +263,27 @@ def test_follower_checks_the_clients_rights_and_asks_as_the_broker():
 
 
 def test_follower_of_a_stopped_leader_answers_retriable_then_serves_the_next():
+    """Four brokers, the leader SIGSTOPped: a follower answers 15 (or, already leading, an id
+    of the next term) within a bounded time; another follower stopped (SIGTERM) while its ask
+    is in flight exits cleanly (the ask cancelled, its request dropped, no sanitizer report);
+    once another broker leads, every live broker hands out ids of the new term."""
     with Cluster() as c:
-        bs, lb, epoch = kafka_cluster(c)
+        bs, lb, epoch = kafka_cluster(c, n=4)
         followers = [b for b in bs if b is not lb]
         for b in followers:
             wait_until(lambda: ok_pid(b.kport), 30, what="an id from %s" % b.name)
+        gone = followers.pop()
         lb.signal(signal.SIGSTOP)
         try:
+            pending = Raw(gone.kport)
+            pending.send(22, 0, kstr(None) + struct.pack(">i", 60000))
+            time.sleep(0.5)  # its ask is on its way to the stopped leader (3 s timeout)
+            t0 = time.monotonic()
+            assert gone.terminate(timeout=30) == 0, gone.stderr_text()[-2000:]
+            assert time.monotonic() - t0 < 2.5, "the stop waited for the ask"
+            assert not brook.sanitizer_reports([gone]), brook.sanitizer_reports([gone])
+            assert "asking the leader for a producer id failed" not in gone.stderr_text()
+            pending.close()
             t0 = time.monotonic()
             a = init_pid_once(followers[0].kport)
             took = time.monotonic() - t0
