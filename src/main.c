@@ -31,6 +31,7 @@
 #include "common/base64.h"
 #include "election/lease.h"
 #include "election/redis_client.h"
+#include "log/producer_ids.h"
 #include "http/json.h"
 #include "http/response.h"
 
@@ -68,6 +69,7 @@ static uv_loop_t *loop;
 static bk_broker_t broker;
 static bk_http_client_t *repl_client; /* the replicator's: carries the broker's credentials */
 static bk_kafka_t *kafka;             /* NULL when --kafka-port is 0 */
+static bk_pid_alloc_t pids;           /* producer ids: the Kafka and HTTP listeners' one */
 static bk_tls_ctx_t *tls_server;      /* HTTPS listener (--tls-port), or NULL */
 static bk_tls_ctx_t *tls_client;      /* https:// leaders, verified against --tls-ca, or NULL */
 static bk_tls_ctx_t *tls_kafka;       /* the Kafka TLS listener's (no ALPN), or NULL */
@@ -1300,7 +1302,9 @@ static int start_kafka(config_t *c)
                             .forget_arg = &broker,
                             .auth = broker.auth,
                             .groups = &groups,
-                            .client = broker.client}; /* a follower's auto-creation uses it */
+                            .client = broker.client, /* a follower's auto-creation uses it */
+                            .pids = broker.pids,
+                            .leader_client = repl_client}; /* with the broker's credentials */
     int rc = bk_kafka_start(loop, &c->kafka, &deps, &kafka);
     if (rc)
         return fprintf(stderr, "brook: cannot listen for Kafka on %s:%d: %s\n", c->kafka.host,
@@ -1326,6 +1330,7 @@ static int start(config_t *c)
 {
     broker.loop = loop;
     broker.cfg = c->broker;
+    broker.pids = &pids;
     int rc0 = start_auth(c);
     if (!rc0)
         rc0 = start_tls(c);

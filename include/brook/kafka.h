@@ -72,6 +72,15 @@ typedef struct {
      * asks the leader's HTTP listener through it to create topics its Metadata would
      * auto-create. NULL: followers never auto-create. Must outlive the listener. */
     bk_http_client_t *client;
+    /* The broker's producer id allocator (log/producer_ids.h), shared with the HTTP listener's
+     * POST /cluster/producer-ids so the leader never hands an id out twice; NULL: one of the
+     * listener's own. Must outlive the listener. */
+    struct bk_pid_alloc *pids;
+    /* The client carrying the broker's credentials (--broker-user; the replicator's): a
+     * follower asks the leader for producer ids through it (POST /cluster/producer-ids).
+     * NULL: a follower answers InitProducerId with COORDINATOR_NOT_AVAILABLE. Must outlive
+     * the listener. */
+    bk_http_client_t *leader_client;
 } bk_kafka_deps_t;
 
 typedef struct bk_kafka bk_kafka_t;

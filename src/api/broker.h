@@ -55,6 +55,8 @@ typedef struct {
     const char *authz_user; /* the authenticated user, only while a handler runs from dispatch */
     const bk_route_authz_t *authz_pending; /* check to make on the topic the handler names */
     bk_consumers_t *consumers; /* consumer groups (api/consumers.h); NULL until started */
+    struct bk_pid_alloc *pids; /* producer ids (log/producer_ids.h), shared with the Kafka
+                                  listener; NULL: POST /cluster/producer-ids answers 503 */
 } bk_broker_t;
 
 /* 1 when the request being dispatched may describe topic name (always with auth off): lists
@@ -103,6 +105,7 @@ void bk_api_records(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r); /* 
 void bk_api_leader(bk_broker_t *b, bk_exchange_t *ex);                       /* metadata.c */
 void bk_api_health(bk_broker_t *b, bk_exchange_t *ex);                       /* metadata.c */
 void bk_api_metrics(bk_broker_t *b, bk_exchange_t *ex);                      /* metrics.c */
+void bk_api_producer_ids(bk_broker_t *b, bk_exchange_t *ex);                 /* producer_ids.c */
 void bk_api_topics(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *r);  /* topics.c */
 void bk_api_topic_describe(bk_broker_t *b, bk_exchange_t *ex, bk_topic_t *t, int status);
 /* REST Proxy v1's stateless read (messages_v1.c) */

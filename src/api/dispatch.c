@@ -316,6 +316,9 @@ void bk_broker_route(bk_broker_t *b, bk_exchange_t *ex, const bk_route_t *rp)
     case BK_ROUTE_METRICS:
         bk_api_metrics(b, ex);
         return;
+    case BK_ROUTE_PRODUCER_IDS:
+        bk_api_producer_ids(b, ex);
+        return;
     case BK_ROUTE_ROOT:
         bk_exchange_respond(ex, 200, "application/json", NULL, "{}", 2);
         return;

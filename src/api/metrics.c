@@ -43,7 +43,8 @@ static const char *const route_names[BK_ROUTE_COUNT] = {
     [BK_ROUTE_POSITIONS] = "positions",
     [BK_ROUTE_POSITIONS_BEGIN] = "positions_beginning",
     [BK_ROUTE_POSITIONS_END] = "positions_end",
-    [BK_ROUTE_CONSUMER_RECORDS] = "consumer_records"};
+    [BK_ROUTE_CONSUMER_RECORDS] = "consumer_records",
+    [BK_ROUTE_PRODUCER_IDS] = "producer_ids"};
 
 void bk_metrics_observe(bk_metrics_t *m, const bk_exchange_t *ex)
 {

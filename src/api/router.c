@@ -48,6 +48,7 @@ static const route_def_t routes[] = {
      M(HTTP_GET),
      "Allow: GET\r\n"},
     {{"replication", "fetch", NULL}, BK_ROUTE_REPL_FETCH, M(HTTP_POST), "Allow: POST\r\n"},
+    {{"cluster", "producer-ids", NULL}, BK_ROUTE_PRODUCER_IDS, M(HTTP_POST), "Allow: POST\r\n"},
     {{"topics", "{t}", "configs", NULL},
      BK_ROUTE_CONFIGS,
      M(HTTP_GET) | M(HTTP_PUT),
@@ -204,7 +205,8 @@ int bk_route_is_group(const bk_route_t *r)
 }
 
 /* The one route → permission table. Create is "create on the cluster, or on the topic" (the
- * dispatcher accepts either); the replication fetch needs cluster_action on the cluster. */
+ * dispatcher accepts either); the replication fetch and a follower's ask for producer ids
+ * need cluster_action on the cluster (brokers' own routes). */
 #define GET_HEAD (M(HTTP_GET) | M(HTTP_HEAD))
 static const bk_route_authz_t authz[] = {
     {BK_ROUTE_ROOT, GET_HEAD, BK_AUTHZ_ANY_USER, 0, 0, BK_AUTHZ_NAME_NONE},
@@ -234,6 +236,8 @@ static const bk_route_authz_t authz[] = {
      BK_AUTHZ_NAME_PATH},
     {BK_ROUTE_RECORDS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_READ, BK_AUTHZ_NAME_PATH},
     {BK_ROUTE_REPL_FETCH, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_CLUSTER, BK_OP_CLUSTER_ACTION,
+     BK_AUTHZ_NAME_NONE},
+    {BK_ROUTE_PRODUCER_IDS, M(HTTP_POST), BK_AUTHZ_CHECK, BK_RES_CLUSTER, BK_OP_CLUSTER_ACTION,
      BK_AUTHZ_NAME_NONE},
     {BK_ROUTE_CONFIGS, M(HTTP_GET), BK_AUTHZ_CHECK, BK_RES_TOPIC, BK_OP_DESCRIBE,
      BK_AUTHZ_NAME_PATH},

@@ -37,6 +37,7 @@ typedef enum {
     BK_ROUTE_CONSUMER_RECORDS, /* GET .../instances/{i}/records */
     BK_ROUTE_V1_CONSUME,       /* GET .../instances/{i}/topics/{t} (REST Proxy v1) */
     BK_ROUTE_V1_MESSAGES,      /* GET /topics/{t}/partitions/{p}/messages (REST Proxy v1) */
+    BK_ROUTE_PRODUCER_IDS,     /* POST /cluster/producer-ids (followers, for InitProducerId) */
     BK_ROUTE_COUNT
 } bk_route_id_t;
 

@@ -152,7 +152,7 @@ static table_t *table_of(bk_kafka_t *k)
 
 /* The leader's HTTP URL into url (size n); 0, or UV_EAGAIN when this broker follows no
  * known leader. */
-static int leader_url(bk_kafka_t *k, char *url, size_t n)
+int bk_kafka_leader_url(bk_kafka_t *k, char *url, size_t n)
 {
     bk_election_t *el = *k->deps.election;
     if (!el)
@@ -180,7 +180,7 @@ int bk_kautocreate_ask(bk_kafka_t *k, const char *name, size_t len)
     if (decide(e, now) == WAIT)
         return e->refused ? UV_ENOENT : 0;
     char url[256];
-    int rc = leader_url(k, url, sizeof url);
+    int rc = bk_kafka_leader_url(k, url, sizeof url);
     if (rc)
         return rc;
     if (!e) {

@@ -11,6 +11,7 @@
 #include "kafka/authz.h"
 #include "kafka/proto.h"
 #include "kafka/wire.h"
+#include "log/producer_ids.h"
 
 typedef struct bk_kconn bk_kconn_t;
 typedef struct bk_kreq bk_kreq_t;
@@ -101,11 +102,10 @@ struct bk_kafka {
     struct bk_kgwait *group_waits; /* JoinGroup/SyncGroup held by the coordinator (group.c) */
     int group_hooked;              /* group.c installed its answer hook */
     bk_kregistry_t *registry;
-    /* Producer ids (init_producer_id.c): base | next, next < 2^24; base from the term's
-     * epoch (cluster) or a generation persisted in the data directory (standalone). */
-    int64_t pid_base, pid_term;
-    uint32_t pid_next;
+    /* Producer ids (init_producer_id.c): deps.pids, or own_pids when none was given. */
+    bk_pid_alloc_t own_pids;
     struct bk_kautocreate *autocreate; /* names a follower asked the leader to create */
+    struct bk_kpidask *pidask;         /* InitProducerIds a follower asked the leader for */
     int stopping;
     int handles_open;
     void (*stop_done)(void *arg);
@@ -187,6 +187,18 @@ int bk_kafka_may_list(struct bk_kafka *k, const bk_kreq_t *r, const char *name, 
  * by replication. bk_kautocreate_stop cancels the requests in flight (listener stop). */
 int bk_kautocreate_ask(struct bk_kafka *k, const char *name, size_t len);
 void bk_kautocreate_stop(struct bk_kafka *k);
+
+/* InitProducerId on a follower (pid_ask.c): asks the leader for an id and answers r (now, if
+ * the ask cannot be sent, else from its completion). bk_kpidask_stop cancels the asks in
+ * flight (listener stop); their requests are answered COORDINATOR_NOT_AVAILABLE into the
+ * void. */
+void bk_kpidask_start(struct bk_kafka *k, bk_kreq_t *r);
+void bk_kpidask_stop(struct bk_kafka *k);
+/* Writes InitProducerId's answer (pid and epoch 0, or err with -1s) and finishes r. */
+void bk_kinit_pid_answer(bk_kreq_t *r, int16_t err, int64_t pid);
+/* The leader's HTTP URL into url (size n) (autocreate.c); 0, or UV_EAGAIN when this broker
+ * follows no known leader. */
+int bk_kafka_leader_url(struct bk_kafka *k, char *url, size_t n);
 
 /* The registry of live brokers' Kafka addresses (registry.c). */
 int bk_kregistry_start(struct bk_kafka *k);

@@ -564,6 +564,8 @@ int bk_kafka_start(uv_loop_t *loop, const bk_kafka_config_t *cfg, const bk_kafka
     k->loop = loop;
     k->cfg = *cfg;
     k->deps = *deps;
+    if (!k->deps.pids)
+        k->deps.pids = &k->own_pids;
     uv_tcp_init(loop, &k->listener);
     uv_timer_init(loop, &k->sweeper);
     k->listener.data = k->sweeper.data = k;
@@ -623,6 +625,7 @@ void bk_kafka_stop(bk_kafka_t *k, void (*done)(void *arg), void *arg)
     bk_kgroup_stop(k);
     bk_kregistry_stop(k);
     bk_kautocreate_stop(k);
+    bk_kpidask_stop(k);
     for (bk_kconn_t *c = k->conns, *next; c; c = next) {
         next = c->next;
         bk_kconn_close(c, NULL);

@@ -7,7 +7,8 @@ kill, the consumer reads them). A checker then reads every partition from the st
 new leader over HTTP and over Kafka and finds: every acknowledged message consumed at least
 once, each at the offset its acknowledgement named, and no offset holding two different
 values anywhere (HTTP, Kafka, the consumer, the delivery reports). Duplicates at different
-offsets are allowed (a non-idempotent producer retries).
+offsets are allowed (a non-idempotent producer retries). Then the same with an idempotent
+producer bootstrapped on a follower, where the log must hold each message once.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_kafka_faults.py
 """
 import os
@@ -283,5 +284,21 @@ def test_leader_killed_under_producer_and_group_consumer():
     leader_kill(idempotent=False)
 
 
+def test_leader_killed_under_idempotent_producer():
+    """The same with enable.idempotence=true (where InitProducerId is offered), the producer
+    bootstrapped on a follower: Kafka lets any broker answer InitProducerId, librdkafka asks
+    the broker it knows first and retries that one every 500 ms on a retriable error."""
+    with Cluster() as c:
+        probe = c.broker(standalone=True, args=["--kafka-port", str(free_port())])
+        probe.kport = int(probe.args[probe.args.index("--kafka-port") + 1])
+        brook.wait_port(probe.kport, proc=probe.proc)
+        offered = advertises_init_producer_id(probe)
+    if not offered:
+        print("SKIP test_leader_killed_under_idempotent_producer: no InitProducerId (key 22)")
+        return
+    leader_kill(idempotent=True)
+
+
 if __name__ == "__main__":
-    brook.run([test_leader_killed_under_producer_and_group_consumer])
+    brook.run([test_leader_killed_under_producer_and_group_consumer,
+               test_leader_killed_under_idempotent_producer])

@@ -36,6 +36,7 @@ static const char *const sample[BK_ROUTE_COUNT] = {
     [BK_ROUTE_CONSUMER_RECORDS] = "/consumers/g/instances/i/records",
     [BK_ROUTE_V1_CONSUME] = "/consumers/g/instances/i/topics/t",
     [BK_ROUTE_V1_MESSAGES] = "/topics/t/partitions/0/messages",
+    [BK_ROUTE_PRODUCER_IDS] = "/cluster/producer-ids",
 };
 
 static void every_route_has_an_entry(void)
@@ -81,6 +82,8 @@ static void entries(void)
     z = bk_route_authz(BK_ROUTE_PARTITIONS, HTTP_POST);
     CHECK(z && z->op == BK_OP_ALTER);
     z = bk_route_authz(BK_ROUTE_REPL_FETCH, HTTP_POST);
+    CHECK(z && z->resource == BK_RES_CLUSTER && z->op == BK_OP_CLUSTER_ACTION);
+    z = bk_route_authz(BK_ROUTE_PRODUCER_IDS, HTTP_POST);
     CHECK(z && z->resource == BK_RES_CLUSTER && z->op == BK_OP_CLUSTER_ACTION);
     z = bk_route_authz(BK_ROUTE_HEALTH, HTTP_HEAD);
     CHECK(z && z->kind == BK_AUTHZ_OPEN);
