@@ -401,10 +401,11 @@ typedef struct {
 
 /* As bk_partition_append_batch, for a Kafka producer's records: when the (single) batch
  * carries a producer id (>= 0) it is first checked against what p remembers of that
- * producer; records of several batches where any has a producer id are BK_PSEQ_INVALID. Returns 0 with res->verdict BK_PSEQ_ACCEPT (appended: cb will run; also for a
- * batch without producer id, and then len may hold several batches) or another verdict
- * (nothing written, cb never runs); or a negative error as bk_partition_append_batch (and
- * from reading the log's tail the first time: BK_ECORRUPT, an I/O error). */
+ * producer; records of several batches where any has a producer id are BK_PSEQ_INVALID. Returns 0
+ * with res->verdict BK_PSEQ_ACCEPT (appended: cb will run; also for a batch without producer id,
+ * and then len may hold several batches) or another verdict (nothing written, cb never runs); or a
+ * negative error as bk_partition_append_batch (and from reading the log's tail the first time:
+ * BK_ECORRUPT, an I/O error). */
 int bk_partition_append_producer(bk_partition_t *p, uint8_t *batches, size_t len,
                                  int32_t leader_epoch, bk_produce_result_t *res, bk_append_cb cb,
                                  void *arg);

@@ -2,8 +2,8 @@
  * SCRAM-SHA-256 or SCRAM-SHA-512, then the tokens travel in SaslAuthenticate requests (after a
  * v1 handshake) or as bare size-prefixed frames (after a v0 one). PLAIN passwords are checked
  * like HTTP Basic ones: from the cache of recent successes, else on the thread pool
- * (bk_auth_verify_from, keyed by the client address), never on the loop; SCRAM runs src/auth's state machine over the
- * stored keys, whose proof check costs a few HMACs and so runs on the loop.
+ * (bk_auth_verify_from, keyed by the client address), never on the loop; SCRAM runs src/auth's
+ * state machine over the stored keys, whose proof check costs a few HMACs and so runs on the loop.
  *
  * Any failure ends the connection: the answer (SASL_AUTHENTICATION_FAILED, or the handshake's
  * error) is written, one trace line says why, reading stops, and the connection closes once

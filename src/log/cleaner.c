@@ -247,8 +247,7 @@ static void copy_kept(const bk_batch_header_t *h, const uint8_t *recs, size_t rl
  * compressed again with its codec (Kafka's cleaner does the same); one left empty is written
  * uncompressed, as there is nothing to compress. */
 static int write_part(clean_job_t *job, out_t *o, const uint8_t *b, const bk_batch_header_t *h,
-                      const uint8_t *recs, size_t rlen, const uint8_t *keep, int kept,
-                      size_t bytes)
+                      const uint8_t *recs, size_t rlen, const uint8_t *keep, int kept, size_t bytes)
 {
     int rc, codec = kept ? bk_batch_codec(h) : BK_CODEC_NONE;
     if (codec != BK_CODEC_NONE) {

@@ -21,7 +21,7 @@
 #include "tls/tls_impl.h"
 
 #define PEER_NAME_MAX 64 /* X.509 upper bound for a common name */
-#define RECORD_MAX 16384  /* plaintext in one TLS record (RFC 8446 §5.1) */
+#define RECORD_MAX 16384 /* plaintext in one TLS record (RFC 8446 §5.1) */
 
 struct bk_tls {
     SSL *ssl;

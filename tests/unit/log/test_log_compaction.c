@@ -55,7 +55,8 @@ static void put(uv_loop_t *loop, bk_partition_t *p, model_t *m, int key0, int co
         memcpy(m->value[o], tomb ? "" : vals[i], tomb ? 1 : strlen(vals[i]) + 1);
     }
     int before = acked;
-    CHECK_EQ_INT(bk_partition_append_codec(p, recs, (uint32_t)count, 1, put_codec, on_ack, NULL), 0);
+    CHECK_EQ_INT(bk_partition_append_codec(p, recs, (uint32_t)count, 1, put_codec, on_ack, NULL),
+                 0);
     while (acked == before)
         uv_run(loop, UV_RUN_ONCE);
     m->n += count;

@@ -348,8 +348,8 @@ static void pieces_share_records(void)
         memcpy(want + i * 300, a, 300);
     deliver(p, wire, n, 1000, want, 3000);
     /* 300 + 10000 + 10000 (the second does not fit beside the first two) + 40000 + 300 */
-    bk_tls_iov_t mix[] = {{a, sizeof a}, {b, sizeof b}, {b, sizeof b}, {big, sizeof big},
-                          {a, sizeof a}};
+    bk_tls_iov_t mix[] = {
+        {a, sizeof a}, {b, sizeof b}, {b, sizeof b}, {big, sizeof big}, {a, sizeof a}};
     CHECK_EQ_INT(bk_tls_writev(p->s, mix, 5), 0);
     n = bk_tls_out_take(p->s, wire, sizeof wire);
     size_t len = 0;
