@@ -238,6 +238,9 @@ void bk_cons_answer_created(bk_consumers_t *c, bk_exchange_t *ex, bk_cons_group_
                             const char *name);
 
 /* ---- consumers_admin.c: POST /consumers/{g}/offsets, DELETE /consumers/{g} ---- */
+/* Answers 500: a write to __consumer_offsets ended with status after it was sent, so what
+ * (e.g. "commit") may or may not have taken effect. */
+void bk_cons_outcome_unknown(bk_exchange_t *ex, int status, const char *what);
 void bk_cons_group_commit(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r);
 void bk_cons_group_delete(bk_consumers_t *c, bk_exchange_t *ex, const bk_route_t *r);
 

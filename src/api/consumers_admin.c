@@ -55,7 +55,7 @@ static admin_op_t *op_new(bk_consumers_t *c, bk_exchange_t *ex, const char *grou
     return op;
 }
 
-static void outcome_unknown(bk_exchange_t *ex, int status, const char *what)
+void bk_cons_outcome_unknown(bk_exchange_t *ex, int status, const char *what)
 {
     bk_exchange_errorf(ex, 500, "%s outcome unknown: %s; it may or may not have taken effect", what,
                        status == BK_ENOTLEADER
@@ -72,7 +72,7 @@ static void after_commit(void *arg, int status)
         op->c->commits++;
         bk_exchange_respond(op->ex, 200, NULL, NULL, NULL, 0);
     } else {
-        outcome_unknown(op->ex, status, "commit");
+        bk_cons_outcome_unknown(op->ex, status, "commit");
     }
     op_free(op);
 }
@@ -210,7 +210,7 @@ static void after_delete(void *arg, int status)
         bk_cons_stat_forget(c, op->group);
         bk_cons_no_content(op->ex);
     } else {
-        outcome_unknown(op->ex, status, "group deletion");
+        bk_cons_outcome_unknown(op->ex, status, "group deletion");
     }
     op_free(op);
 }

@@ -64,12 +64,7 @@ static void after_commit(void *arg, int status)
         op->c->commits++;
         bk_exchange_respond(op->ex, 200, NULL, NULL, NULL, 0);
     } else {
-        bk_exchange_errorf(op->ex, 500,
-                           "commit outcome unknown: %s; committed offsets may or may not "
-                           "include it",
-                           status == BK_ENOTLEADER ? "leadership was lost before it could be "
-                                                     "acknowledged"
-                                                   : bk_strerror(status));
+        bk_cons_outcome_unknown(op->ex, status, "commit");
     }
     free(op);
 }
