@@ -17,20 +17,13 @@ promises with real processes, kept as a regression test.
   (60 fetches of 5 MB: +291 MB; 128 of 55 MiB per connection would be 7 GB): reading now
   pauses while more than 64 MiB of answers wait for the socket, and every answer still comes,
   in order, once the client reads."""
-import os
 import socket
 import struct
-import sys
 import time
 
-try:
-    import confluent_kafka  # noqa: F401
-except ImportError:  # the Debian package lives in the system interpreter
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3" \
-            and not os.environ.get("BROOK_KAFKA_REEXEC"):
-        os.environ["BROOK_KAFKA_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import kafka_wire  # noqa: E402
+
+kafka_wire.need_confluent()
 
 import brook
 from brook import Cluster, free_port, wait_until

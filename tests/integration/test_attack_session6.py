@@ -2,7 +2,6 @@
 batches, consumer group administration), each with real brokers.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_attack_session6.py
 """
-import base64
 import json
 import signal
 import socket
@@ -12,6 +11,7 @@ import time
 
 import brook  # noqa: F401
 from brook import Cluster, start_brokers, wait_leader, wait_until
+from kafka_wire import frame, kstr, read_frame
 
 V2 = "application/vnd.kafka.v2+json"
 V2_BIN = "application/vnd.kafka.binary.v2+json"
@@ -204,18 +204,6 @@ def test_commits_acknowledged_together_apply_in_log_order():
             ("the coordinator applied the commits out of log order", body)
 
 
-TESTS = [test_delete_group_while_a_commit_is_written,
-         test_offsets_expiry_spares_a_commit_being_written,
-         test_commits_acknowledged_together_apply_in_log_order]
-
-if __name__ == "__main__":
-    import brook
-    brook.run(TESTS)
-
-
-def kstr(v):
-    v = v.encode()
-    return struct.pack(">h", len(v)) + v
 
 
 def test_kafka_commit_during_group_delete_is_refused():
@@ -258,15 +246,9 @@ def test_kafka_commit_during_group_delete_is_refused():
         body = (kstr("g") + struct.pack(">i", -1) + kstr("") + struct.pack(">q", -1) +
                 struct.pack(">i", 1) + kstr("t") + struct.pack(">i", 1) +
                 struct.pack(">iq", 1, 5) + struct.pack(">h", -1))
-        hdr = struct.pack(">hhi", 8, 2, 11) + kstr("attack")
         with socket.create_connection(("127.0.0.1", leader.kport), timeout=5) as s:
-            s.sendall(struct.pack(">i", len(hdr + body)) + hdr + body)
-            data = b""
-            while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
-                chunk = s.recv(65536)  # a socket timeout here: the commit was taken, waiting
-                assert chunk, data
-                data += chunk
-        data = data[4:]
+            s.sendall(frame(8, 2, 11, body, client="attack"))
+            data = read_frame(s, timeout=5)  # a timeout here: the commit was taken, waiting
         corr, ntopics = struct.unpack(">ii", data[:8])
         (nlen,) = struct.unpack(">h", data[8:10])
         nparts, part, err = struct.unpack(">iih", data[10 + nlen:20 + nlen])
@@ -297,3 +279,7 @@ def test_bodies_that_yajl_takes_but_are_not_json():
         st, page, _ = b.get("/topics/q/partitions/0/records")
         assert st == 200 and [r["value"] for r in page["records"]] == ["first"], page
         assert b.terminate(timeout=30) == 0
+
+
+if __name__ == "__main__":
+    brook.run(brook.tests_in(globals()))

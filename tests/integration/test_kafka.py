@@ -549,15 +549,4 @@ def test_long_poll_and_clean_stop_with_clients():
 
 
 if __name__ == "__main__":
-    brook.run([
-        test_kcat_metadata_and_round_trip,
-        test_every_codec_from_real_clients,
-        test_confluent_producer_and_assigned_consumer,
-        test_kafka_and_http_read_each_other,
-        test_admin_client,
-        test_raw_api_versions_and_pipelining,
-        test_corrupt_batches_write_nothing,
-        test_malformed_frames_close_only_their_connection,
-        test_follower_refuses_and_clients_move_to_leader,
-        test_long_poll_and_clean_stop_with_clients,
-    ])
+    brook.run(brook.tests_in(globals()))

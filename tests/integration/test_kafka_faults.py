@@ -11,20 +11,13 @@ offsets are allowed (a non-idempotent producer retries). Then the same with an i
 producer bootstrapped on a follower, where the log must hold each message once.
 Run: BROOK_BIN=build/brook PYTHONPATH=tests/lib python3 tests/integration/test_kafka_faults.py
 """
-import os
 import socket
 import struct
-import sys
 import time
 
-try:
-    import confluent_kafka  # noqa: F401
-except ImportError:  # the Debian package lives in the system interpreter
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3" \
-            and not os.environ.get("BROOK_KAFKA_REEXEC"):
-        os.environ["BROOK_KAFKA_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import kafka_wire  # noqa: E402
+
+kafka_wire.need_confluent()
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic

@@ -11,25 +11,19 @@ topic administration sent to a follower answers NOT_CONTROLLER (41) and an Admin
 bootstrapped on a follower creates, grows and deletes topics at the controller (the leader).
 On a binary whose followers never create topics every test fails: the producer times out on
 the unknown topic, and the Metadata a follower answers stays UNKNOWN_TOPIC_OR_PARTITION."""
-import os
 import socket
 import struct
 import subprocess
-import sys
 import time
 
-try:
-    import confluent_kafka  # noqa: F401
-except ImportError:  # the Debian package lives in the system interpreter
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3" \
-            and not os.environ.get("BROOK_KAFKA_REEXEC"):
-        os.environ["BROOK_KAFKA_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import kafka_wire  # noqa: E402
+
+kafka_wire.need_confluent()
 
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 import brook
+from kafka_wire import kstr
 from brook import Cluster, free_port, wait_leader, wait_until
 
 LEADER_NOT_AVAILABLE = 5
@@ -72,9 +66,6 @@ def boot(b):
     return "127.0.0.1:%d" % b.kport
 
 
-def kstr(v):
-    v = v.encode()
-    return struct.pack(">h", len(v)) + v
 
 
 def raw_call(port, key, version, body):

@@ -16,17 +16,12 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import time
 
-try:
-    import confluent_kafka  # noqa: F401
-except ImportError:  # the Debian package lives in the system interpreter
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3" \
-            and not os.environ.get("BROOK_KAFKA_REEXEC"):
-        os.environ["BROOK_KAFKA_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import kafka_wire  # noqa: E402
+
+kafka_wire.need_confluent()
+from kafka_wire import frame, kstr, read_frame  # noqa: E402
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -47,35 +42,7 @@ def boot(b):
     return "127.0.0.1:%d" % b.kport
 
 
-# ---- raw frames (after tests/integration/test_kafka.py) ---------------------------------------
-
-def kstr(s):
-    if s is None:
-        return struct.pack(">h", -1)
-    s = s.encode() if isinstance(s, str) else s
-    return struct.pack(">h", len(s)) + s
-
-
-def frame(key, version, corr, body, client="raw"):
-    msg = struct.pack(">hhi", key, version, corr) + kstr(client) + body
-    return struct.pack(">i", len(msg)) + msg
-
-
-def read_frame(sock, timeout=20.0):
-    sock.settimeout(timeout)
-    buf = b""
-    while len(buf) < 4:
-        chunk = sock.recv(4 - len(buf))
-        assert chunk, "connection closed"
-        buf += chunk
-    (n,) = struct.unpack(">i", buf)
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, "connection closed"
-        data += chunk
-    return data
-
+# ---- raw frames (kstr, frame, read_frame: tests/lib/kafka_wire.py) ----------------------------
 
 def crc32c(data):
     crc = 0xFFFFFFFF

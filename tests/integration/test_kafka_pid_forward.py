@@ -19,6 +19,7 @@ import subprocess
 import time
 
 import brook
+from kafka_wire import frame, kstr, read_frame
 from brook import Cluster, free_port, wait_leader, wait_until
 
 COORDINATOR_NOT_AVAILABLE = 15
@@ -31,34 +32,12 @@ allow User:alice topic prefixed c- read,write,create
 """
 
 
-# ---- raw frames --------------------------------------------------------------------------------
-
-def kstr(s):
-    if s is None:
-        return struct.pack(">h", -1)
-    s = s.encode() if isinstance(s, str) else s
-    return struct.pack(">h", len(s)) + s
+# ---- raw frames (kstr, frame, read_frame: tests/lib/kafka_wire.py) ----------------------------
 
 
-def frame(key, version, corr, body, client="raw"):
-    msg = struct.pack(">hhi", key, version, corr) + kstr(client) + body
-    return struct.pack(">i", len(msg)) + msg
 
 
-def read_frame(sock, timeout=30.0):
-    sock.settimeout(timeout)
-    buf = b""
-    while len(buf) < 4:
-        chunk = sock.recv(4 - len(buf))
-        assert chunk, "connection closed"
-        buf += chunk
-    (n,) = struct.unpack(">i", buf)
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, "connection closed"
-        data += chunk
-    return data
+
 
 
 class Raw:

@@ -292,6 +292,12 @@ def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
+def tests_in(namespace):
+    """Every test_* function of a test module (pass globals()), in the order defined: a
+    module's __main__ runs them all, so a new test cannot be left out of a hand-kept list."""
+    return [f for n, f in namespace.items() if n.startswith("test_") and callable(f)]
+
+
 def run(tests):
     """Runs test functions in order, prints one line each and the closing count line."""
     passed = failed = 0
