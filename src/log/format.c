@@ -511,7 +511,7 @@ void bk_batch_iter_init_records(bk_batch_iter_t *it, const uint8_t *records, siz
                                 const bk_batch_header_t *h)
 {
     it->pos = records;
-    it->end = records + len;
+    it->end = len ? records + len : records; /* records is NULL for a batch inflating to nothing */
     it->h = *h;
     it->done = 0;
     it->next_delta = 0;
